@@ -1,0 +1,8 @@
+"""Resource modules, one class per type. The registry imports a module only when a spec uses its type."""
+
+BUILTIN_MODULES: dict[str, str] = {
+    "file": "modules.server.file:FileModule",
+    "directory": "modules.server.directory:DirectoryModule",
+    "symlink": "modules.server.symlink:SymlinkModule",
+    "command": "modules.server.command:CommandModule",
+}

@@ -1,0 +1,71 @@
+"""`command`: run a command when `creates`, `removes`, `unless` or `onlyif` say it is needed.
+
+Without any of them it runs on every apply, like Ansible's command module; it always reports a change
+when it runs. Removing a command from the spec undoes nothing: it is simply forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from reconciler.model import Action, AttrDiff, Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.base import Target
+
+
+def argv_of(resource: Resource, key: str = "command") -> list[str]:
+    value = resource.get(key)
+    return list(value) if isinstance(value, list) else ["sh", "-c", str(value)]
+
+
+class CommandModule(Module):
+    type_name = "command"
+    computed = frozenset({"rc", "stdout", "stderr"})
+    prunable = False
+
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        paths = [p for r in resources for p in (r.get("creates"), r.get("removes")) if p]
+        stats = target.stat_many(paths, hash_files=False) if paths else {}
+        out: dict[str, Observed | None] = {}
+        for r in resources:
+            out[r.address] = Observed({"reason": self._reason_to_run(target, r, stats)})
+        return out
+
+    def _reason_to_run(self, target: Target, r: Resource, stats: Mapping[str, object]) -> str:
+        """Why the command must run, or "" when nothing needs it."""
+        if r.get("creates") and stats.get(r.get("creates")) is not None:
+            return ""
+        if r.get("removes") and stats.get(r.get("removes")) is None:
+            return ""
+        env, cwd = r.get("environment"), r.get("cwd")
+        if r.get("unless") is not None and target.run(argv_of(r, "unless"), env=env, cwd=cwd).ok:
+            return ""
+        if r.get("onlyif") is not None and not target.run(argv_of(r, "onlyif"), env=env, cwd=cwd).ok:
+            return ""
+        for key, why in (("creates", "{} does not exist"), ("removes", "{} exists"),
+                         ("unless", "`unless` failed"), ("onlyif", "`onlyif` succeeded")):
+            if r.get(key) is not None:
+                return why.format(r.get(key))
+        return "no creates/removes/unless/onlyif: runs on every apply"
+
+    def diff(self, resource: Resource, observed: Observed | None) -> Change:
+        reason = observed.attributes.get("reason", "") if observed else "will run"
+        if not reason or resource.get("state") == "absent":
+            return Change(resource.address, resource.type, Action.NOOP, resource=resource, observed=observed)
+        shown = resource.get("command")
+        diffs = (AttrDiff("command", None, shown, sensitive="command" in resource.sensitive),)
+        return Change(resource.address, resource.type, Action.UPDATE, diffs, reason=f"will run: {reason}",
+                      resource=resource, observed=observed)
+
+    def apply(self, target: Target, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        result = target.run(
+            argv_of(r), env=r.get("environment"), cwd=r.get("cwd"), timeout=r.get("timeout")
+        ).check()
+        return Observed({"reason": "", "rc": result.rc,
+                         "stdout": result.stdout.decode(errors="replace"),
+                         "stderr": result.stderr.decode(errors="replace")})
+
+    def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
+        return None

@@ -1,0 +1,69 @@
+"""`file`: a regular file's content (inline or a Jinja2 template), mode, owner and group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.errors import ModuleError
+from reconciler.model import Action, Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.base import Target
+
+from .paths import content_digest, desired_ownership, observed_ownership
+
+
+class FileModule(Module):
+    type_name = "file"
+    computed = frozenset({"sha256", "size"})
+    not_compared = frozenset({"state", "template", "path"})
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        out = desired_ownership(resource)
+        if resource.get("content") is not None:
+            out["content"] = content_digest(resource.get("content"))
+        return out
+
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        stats = target.stat_many([r.get("path") for r in resources], hash_files=True)
+        out: dict[str, Observed | None] = {}
+        for r in resources:
+            st = stats[r.get("path")]
+            if st is None:
+                out[r.address] = None
+                continue
+            attrs = observed_ownership(st, r) | {"path": r.get("path"), "kind": st.kind, "size": st.size}
+            attrs["content"] = "sha256:" + st.sha256 if st.sha256 else f"({st.kind})"
+            attrs["sha256"] = st.sha256
+            out[r.address] = Observed(attrs)
+        return out
+
+    def apply(self, target: Target, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        path, content = r.get("path"), r.get("content")
+        observed = change.observed
+        if observed is not None and observed.attributes.get("kind") not in (None, "file"):
+            raise ModuleError(f"{path} exists and is a {observed.attributes['kind']}, not a file")
+        want = self.desired(r)
+        rewrite = change.action is Action.CREATE or any(d.name == "content" for d in change.diffs)
+        if rewrite:
+            data = (content or "").encode()
+            target.write_file(path, data, mode=want.get("mode"), owner=r.get("owner"), group=r.get("group"))
+            digest = content_digest(data)
+        else:
+            changed = {d.name for d in change.diffs}
+            target.set_attributes(
+                path,
+                mode=want.get("mode") if "mode" in changed else None,
+                owner=r.get("owner") if "owner" in changed else None,
+                group=r.get("group") if "group" in changed else None,
+            )
+            digest = (observed.attributes if observed else {}).get("content", "")
+        attrs = {**(observed.attributes if observed else {}), **want, "path": path, "kind": "file"}
+        attrs["content"] = digest
+        attrs["sha256"] = digest.removeprefix("sha256:")
+        return Observed(attrs)
+
+    def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
+        target.remove(resource.get("path"))

@@ -1,0 +1,34 @@
+"""Helpers shared by the modules that manage paths (file, directory, symlink)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from reconciler.model import Resource
+from reconciler.targets.base import PathStat
+
+OWNERSHIP = ("mode", "owner", "group")
+
+
+def content_digest(content: str | bytes) -> str:
+    data = content.encode() if isinstance(content, str) else content
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def normal_mode(mode: str | None) -> str | None:
+    return None if mode is None else format(int(str(mode), 8), "04o")
+
+
+def desired_ownership(resource: Resource) -> dict[str, Any]:
+    out = {k: resource.get(k) for k in OWNERSHIP if resource.get(k) is not None}
+    if "mode" in out:
+        out["mode"] = normal_mode(out["mode"])
+    return out
+
+
+def observed_ownership(stat: PathStat, resource: Resource) -> dict[str, Any]:
+    """mode/owner/group as the spec writes them: an owner given as a number is compared as a number."""
+    owner = str(stat.uid) if str(resource.get("owner", "")).isdigit() else stat.owner
+    group = str(stat.gid) if str(resource.get("group", "")).isdigit() else stat.group
+    return {"mode": stat.mode, "owner": owner, "group": group}

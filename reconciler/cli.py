@@ -1,0 +1,264 @@
+"""The `reconcile` command. Thin: parse options, call the stages, print through report."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import report
+from .apply import Applier
+from .errors import ReconcileError, SpecError
+from .graph import to_dot, to_mermaid
+from .lock import StateLock
+from .model import Diagnostic, Plan, Status
+from .plan import Selection, make_plan
+from .planfile import check_fresh, is_plan_file, read_plan_file, selection_of, write_plan_file
+from .registry import Registry
+from .state import StateStore, default_state_path
+from .targets import TargetPool
+from .validate import Validated, validate
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def _use_color(ctx: click.Context) -> bool:
+    no_color = ctx.find_root().params.get("no_color", False)
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def state_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--state", "state_path", type=click.Path(dir_okay=False),
+                        help="State database (default: .reconcile/state.db beside the spec).")(f)
+
+
+def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--target", "targets", multiple=True, metavar="ADDR",
+                     help="Only this resource and what it depends on (repeatable).")(f)
+    f = click.option("--limit", multiple=True, metavar="HOST", help="Only resources on these hosts (repeatable).")(f)
+    f = click.option("--no-prune", is_flag=True, help="Keep resources that were removed from the spec.")(f)
+    f = click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+                     help="How many operations run at once.")(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
+@click.version_option(package_name="reconcile")
+def cli(no_color: bool) -> None:
+    """Declarative state for servers, containers and AWS: validate, plan, apply."""
+
+
+@cli.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "junit"]), default="text",
+              show_default=True)
+def validate_cmd(paths: Sequence[str], fmt: str) -> int:
+    """Check specs without contacting any host, engine or cloud."""
+    registry = Registry.builtin()
+    checked: list[tuple[str, Sequence[Diagnostic]]] = []
+    for path in paths:
+        try:
+            validate(path, registry)
+            checked.append((path, ()))
+        except SpecError as exc:
+            checked.append((path, exc.diagnostics))
+        except ReconcileError as exc:
+            checked.append((path, (Diagnostic(str(exc)),)))
+    click.echo(report.render_diagnostics(checked, fmt), nl=False)
+    return EXIT_ERROR if any(d for _, d in checked) else EXIT_OK
+
+
+def _plan(validated: Validated, registry: Registry, targets: TargetPool, store: StateStore,
+          selection: Selection, parallelism: int) -> Plan:
+    return make_plan(validated.spec, validated.graph, registry, targets, store, selection, parallelism)
+
+
+@cli.command("plan")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `reconcile apply FILE`.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.json).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@selection_options
+@state_option
+@click.pass_context
+def plan_cmd(ctx: click.Context, path: str, out: str | None, as_json: bool, detailed_exitcode: bool,
+             targets: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, parallelism: int,
+             state_path: str | None) -> int:
+    """Show what apply would change."""
+    registry = Registry.builtin()
+    validated = validate(path, registry)
+    state_file = Path(state_path) if state_path else default_state_path(path)
+    selection = Selection(targets, limit, not no_prune)
+    with StateStore.open_readonly(state_file) as store, TargetPool(validated.spec) as pool:
+        plan = _plan(validated, registry, pool, store, selection, parallelism)
+    if out:
+        write_plan_file(out, plan, path, str(state_file), selection)
+    if as_json:
+        click.echo(json.dumps(report.plan_to_json(plan), indent=2, default=str))
+    else:
+        click.echo(report.render_plan(plan, _use_color(ctx)), nl=False)
+        if out:
+            click.echo(f"\nSaved the plan to {out}. To perform exactly these actions: reconcile apply {out}")
+    if plan.failures or plan.blockers:
+        return EXIT_ERROR
+    return EXIT_CHANGES if detailed_exitcode and plan.actionable else EXIT_OK
+
+
+@cli.command("apply")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@selection_options
+@state_option
+@click.pass_context
+def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, targets: tuple[str, ...], limit: tuple[str, ...],
+              no_prune: bool, parallelism: int, state_path: str | None) -> int:
+    """Apply a spec (after approval) or a saved plan."""
+    registry = Registry.builtin()
+    color = _use_color(ctx)
+    saved = read_plan_file(path) if is_plan_file(path) else None
+    if saved:
+        spec_path, state_file, selection = saved["spec_path"], Path(saved["state_path"]), selection_of(saved)
+    else:
+        spec_path, selection = path, Selection(targets, limit, not no_prune)
+        state_file = Path(state_path) if state_path else default_state_path(path)
+    validated = validate(spec_path, registry)
+    with StateLock(state_file), StateStore(state_file) as store, TargetPool(validated.spec) as pool:
+        plan = _plan(validated, registry, pool, store, selection, parallelism)
+        if saved:
+            check_fresh(saved, plan)
+        click.echo(report.render_plan(plan, color), nl=False)
+        if plan.blockers:
+            raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
+        if not plan.actionable:
+            return EXIT_ERROR if plan.failures else EXIT_OK
+        if not saved and not auto_approve:
+            _approve()
+        run_id = store.start_run("apply", str(Path(spec_path).absolute()))
+        click.echo("")
+        reporter = report.ApplyReporter(len(plan.actionable) + len(plan.failures), color=color,
+                                        progress=sys.stdout.isatty())
+        results = Applier(validated.graph, registry, pool, store, parallelism, reporter).apply(plan)
+        summary = report.summarize(results)
+        failed = any(r.status in (Status.FAILED, Status.SKIPPED) for r in results)
+        store.finish_run(run_id, "failed" if failed else "ok", summary | {
+            "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
+        click.echo("\n" + report.render_summary(results, color), nl=False)
+        return EXIT_ERROR if failed else EXIT_OK
+
+
+def _approve() -> None:
+    if not sys.stdin.isatty():
+        raise ReconcileError(
+            "refusing to apply: stdin is not a terminal, so nobody can approve the plan. "
+            "Review it with `reconcile plan` and pass --auto-approve, or apply a saved plan file."
+        )
+    click.echo("\nDo you want to perform these actions? Only 'yes' will be accepted to approve.")
+    answer = click.prompt("  Enter a value", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise ReconcileError("apply cancelled")
+
+
+@cli.command("graph")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+def graph_cmd(path: str, fmt: str) -> int:
+    """Print the dependency graph."""
+    validated = validate(path, Registry.builtin())
+    click.echo(to_dot(validated.graph) if fmt == "dot" else to_mermaid(validated.graph), nl=False)
+    return EXIT_OK
+
+
+def _state_file(spec: str, state_path: str | None) -> Path:
+    return Path(state_path) if state_path else default_state_path(spec)
+
+
+spec_option = click.option("--spec", default=".", show_default=True, type=click.Path(),
+                           help="The spec whose state to use.")
+
+
+@cli.group("state")
+def state_group() -> None:
+    """Inspect or edit the state."""
+
+
+@state_group.command("list")
+@spec_option
+@state_option
+def state_list(spec: str, state_path: str | None) -> int:
+    with StateStore.open_readonly(_state_file(spec, state_path)) as store:
+        for record in store.records().values():
+            click.echo(record.address)
+    return EXIT_OK
+
+
+@state_group.command("show")
+@click.argument("address")
+@spec_option
+@state_option
+def state_show(address: str, spec: str, state_path: str | None) -> int:
+    with StateStore.open_readonly(_state_file(spec, state_path)) as store:
+        record = store.get(address)
+    if record is None:
+        raise ReconcileError(f"no resource {address} in the state")
+    click.echo(json.dumps({
+        "address": record.address, "type": record.type, "target": record.target, "host": record.host,
+        "identity": record.identity, "attributes": record.attributes, "observed": record.observed,
+        "depends_on": list(record.depends_on), "prevent_destroy": record.prevent_destroy,
+        "updated_at": record.updated_at,
+    }, indent=2, default=str))
+    return EXIT_OK
+
+
+@state_group.command("rm")
+@click.argument("addresses", nargs=-1, required=True)
+@spec_option
+@state_option
+def state_rm(addresses: Sequence[str], spec: str, state_path: str | None) -> int:
+    """Forget resources without touching them (reconcile stops managing them)."""
+    path = _state_file(spec, state_path)
+    with StateLock(path, "state rm"), StateStore(path) as store:
+        for address in addresses:
+            if not store.forget(address):
+                raise ReconcileError(f"no resource {address} in the state")
+            click.echo(f"Removed {address}")
+        store.bump_serial()
+    return EXIT_OK
+
+
+@cli.command("history")
+@click.option("--limit", "count", default=20, show_default=True, type=int)
+@spec_option
+@state_option
+def history_cmd(count: int, spec: str, state_path: str | None) -> int:
+    """List past runs."""
+    with StateStore.open_readonly(_state_file(spec, state_path)) as store:
+        runs = store.runs(limit=count)
+    for run in runs:
+        s = run.summary
+        counts = ", ".join(f"{s.get(k, 0)} {k}" for k in ("added", "changed", "destroyed", "failed") if k in s)
+        click.echo(f"#{run.id}  {run.started_at}  {run.kind:<6} {run.status:<8} {run.user}@{run.host}  {counts}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        rc = cli.main(args=list(argv) if argv is not None else None, prog_name="reconcile", standalone_mode=False)
+    except SpecError as exc:
+        click.echo("\n".join(str(d) for d in exc.diagnostics), err=True)
+        sys.exit(EXIT_ERROR)
+    except ReconcileError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR if exc.exit_code == 2 else exc.exit_code)
+    sys.exit(rc if isinstance(rc, int) else EXIT_OK)

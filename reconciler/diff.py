@@ -1,0 +1,45 @@
+"""The engine's choice of action, as a pure function of desired and observed values."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .model import UNKNOWN, Action, AttrDiff, Change, Observed, Resource
+
+if TYPE_CHECKING:
+    from .module import Module
+
+
+def compute_change(module: Module, resource: Resource, observed: Observed | None) -> Change:
+    """no object -> create; a changed replace-forcing attribute -> replace; equal -> no-op; else update."""
+    secret = module.sensitive | resource.sensitive
+    if module.state_of(resource) in module.absent_states:
+        if observed is None:
+            return Change(resource.address, resource.type, Action.NOOP, resource=resource)
+        return Change(
+            resource.address, resource.type, Action.DELETE, reason="state: absent",
+            resource=resource, observed=observed,
+        )
+    desired = module.desired(resource)
+    if observed is None:
+        diffs = tuple(AttrDiff(k, None, v, sensitive=k in secret) for k, v in sorted(desired.items()))
+        return Change(resource.address, resource.type, Action.CREATE, diffs, resource=resource)
+
+    ignored = resource.lifecycle.ignore_changes
+    diffs_list = []
+    for name in sorted(desired):
+        if name in ignored:
+            continue
+        want, have = desired[name], observed.attributes.get(name)
+        if want is UNKNOWN or not module.equal(name, want, have):
+            diffs_list.append(
+                AttrDiff(name, have, want, sensitive=name in secret, forces_replace=name in module.requires_replace)
+            )
+    diffs = tuple(diffs_list)
+    if any(d.forces_replace for d in diffs):
+        action = Action.REPLACE
+    elif diffs:
+        action = Action.UPDATE
+    else:
+        action = Action.NOOP
+    return Change(resource.address, resource.type, action, diffs, resource=resource, observed=observed)

@@ -1,0 +1,143 @@
+"""The dependency graph: explicit depends_on and implicit `${…}` reference edges, checked for cycles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import networkx as nx
+
+from . import refs
+from .model import Diagnostic, Resource, SourceDocument
+from .registry import Registry
+
+
+class AddressIndex:
+    """Finds the graph nodes an address written in the spec stands for, as seen from one resource."""
+
+    def __init__(self, resources: Sequence[Resource]):
+        self.by_address = {r.address: r for r in resources}
+        self.by_base: dict[str, list[Resource]] = {}
+        for r in resources:
+            self.by_base.setdefault(r.base_address, []).append(r)
+
+    def nodes_for(self, written: str, source: Resource) -> list[Resource]:
+        """`file.x[web1]` is one node; `file.x` is the instance on the same host, else every instance."""
+        if written in self.by_address and "[" in written:
+            return [self.by_address[written]]
+        instances = self.by_base.get(written, [])
+        same_host = [r for r in instances if source.host and r.host == source.host]
+        return same_host or instances
+
+    def node_for_reference(self, ref: refs.Reference, source: Resource) -> Resource | str:
+        """The one node a reference reads from, or an error message."""
+        if ref.host:
+            found = self.by_address.get(f"{ref.base_address}[{ref.host}]")
+            return found or f"{ref.base_address} has no instance on host {ref.host!r}"
+        candidates = self.nodes_for(ref.base_address, source)
+        if not candidates:
+            return f"reference to unknown resource {ref.base_address}"
+        if len(candidates) > 1:
+            hosts = ", ".join(c.host or "?" for c in candidates)
+            return f"{ref} is ambiguous: {ref.base_address} exists on {hosts}; write {ref.base_address}[HOST]"
+        return candidates[0]
+
+
+def build_graph(
+    resources: Sequence[Resource], registry: Registry, doc: SourceDocument
+) -> tuple[nx.DiGraph, list[Diagnostic]]:
+    """Edges point from a dependency to its dependent, so a topological order is an apply order."""
+    graph = nx.DiGraph()
+    diagnostics: list[Diagnostic] = []
+    index = AddressIndex(resources)
+    types = registry.types
+    for r in resources:
+        graph.add_node(r.address, resource=r)
+
+    def error(message: str, resource: Resource, sub: tuple[str | int, ...]) -> None:
+        path = resource.json_path + sub
+        diagnostics.append(Diagnostic(message, doc.locate(path), path))
+
+    for r in resources:
+        for i, written in enumerate(r.depends_on):
+            targets = index.nodes_for(written, r)
+            if not targets:
+                hint = _closest(written, index.by_base)
+                error(f"depends_on names unknown resource {written!r}{hint}", r, ("depends_on", i))
+            for dep in targets:
+                graph.add_edge(dep.address, r.address)
+        for path, text in refs.find(dict(r.attributes)):
+            try:
+                ref = refs.parse(text, types)
+            except ValueError as exc:
+                error(str(exc), r, path)
+                continue
+            found = index.node_for_reference(ref, r)
+            if isinstance(found, str):
+                error(found + _closest(ref.base_address, index.by_base), r, path)
+                continue
+            if ref.attribute[0] not in registry.attribute_names(found.type):
+                known = ", ".join(sorted(registry.attribute_names(found.type)))
+                error(f"{found.type} has no attribute {ref.attribute[0]!r} (it has: {known})", r, path)
+                continue
+            graph.add_edge(found.address, r.address, reference=True)
+
+    for cycle in find_cycles(graph):
+        first = graph.nodes[cycle[0]]["resource"]
+        error("dependency cycle: " + " -> ".join(cycle + [cycle[0]]), first, ())
+    return graph, diagnostics
+
+
+def find_cycles(graph: nx.DiGraph) -> list[list[str]]:
+    """One cycle per strongly connected component that has one, naming every resource on it."""
+    cycles = []
+    for component in nx.strongly_connected_components(graph):
+        if len(component) == 1:
+            node = next(iter(component))
+            if graph.has_edge(node, node):
+                cycles.append([node])
+            continue
+        sub = graph.subgraph(component)
+        edges = nx.find_cycle(sub, source=min(component))
+        cycles.append([u for u, _ in edges])
+    return sorted(cycles)
+
+
+def _closest(written: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(written, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def referenced_by(graph: nx.DiGraph, address: str) -> list[str]:
+    """The nodes whose values `address` reads through `${…}` (not mere depends_on)."""
+    return [p for p in graph.predecessors(address) if graph.edges[p, address].get("reference")]
+
+
+def with_dependencies(graph: nx.DiGraph, selected: Iterable[str]) -> set[str]:
+    """The selected nodes plus everything they depend on, transitively."""
+    keep: set[str] = set()
+    for node in selected:
+        keep.add(node)
+        keep |= nx.ancestors(graph, node)
+    return keep
+
+
+def to_dot(graph: nx.DiGraph) -> str:
+    lines = ["digraph reconcile {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
+    for node in sorted(graph.nodes):
+        lines.append(f'  "{node}";')
+    for u, v in sorted(graph.edges):
+        lines.append(f'  "{u}" -> "{v}";')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_mermaid(graph: nx.DiGraph) -> str:
+    ids = {node: f"n{i}" for i, node in enumerate(sorted(graph.nodes))}
+    lines = ["flowchart LR"]
+    for node, ident in ids.items():
+        lines.append(f'  {ident}["{node}"]')
+    for u, v in sorted(graph.edges):
+        lines.append(f"  {ids[u]} --> {ids[v]}")
+    return "\n".join(lines) + "\n"

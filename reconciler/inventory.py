@@ -1,0 +1,98 @@
+"""Build the inventory from the spec's `inventory:` block or from an Ansible YAML inventory file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+from .load import display_path, load_yaml_file
+from .model import Diagnostic, Host, Inventory, Location, SourceDocument
+
+RESERVED = {"local"}
+_ANSIBLE_KEYS = {
+    "ansible_host": "address", "ansible_port": "port", "ansible_user": "user",
+    "ansible_ssh_private_key_file": "key_file", "ansible_become": "become",
+}
+
+
+def build_inventory(doc: SourceDocument) -> tuple[Inventory, list[Diagnostic]]:
+    raw = doc.data.get("inventory")
+    if raw is None:
+        return Inventory(), []
+    if isinstance(raw, str):
+        return _from_ansible_file(doc, raw)
+    if not isinstance(raw, dict):
+        return Inventory(), []  # the spec schema reports the wrong type
+    diagnostics: list[Diagnostic] = []
+    hosts: dict[str, Host] = {}
+    for name, entry in (raw.get("hosts") or {}).items():
+        if name in RESERVED:
+            diagnostics.append(Diagnostic(f"host name {name!r} is reserved", doc.locate(("inventory", "hosts", name))))
+            continue
+        entry = entry or {}
+        hosts[name] = Host(
+            name=name, address=str(entry.get("address", name)), port=int(entry.get("port", 22)),
+            user=entry.get("user"), key_file=entry.get("key_file"), become=bool(entry.get("become", False)),
+            vars=entry.get("vars") or {},
+        )
+    groups: dict[str, tuple[str, ...]] = {}
+    for group, members in (raw.get("groups") or {}).items():
+        expanded: list[str] = []
+        for i, member in enumerate(members or []):
+            if member in hosts:
+                expanded.append(member)
+            elif member in (raw.get("groups") or {}) and member != group:
+                expanded.extend(m for m in raw["groups"][member] if m in hosts)
+            else:
+                diagnostics.append(Diagnostic(
+                    f"group {group!r} names unknown host {member!r}", doc.locate(("inventory", "groups", group, i)),
+                    ("inventory", "groups", group, i)))
+        groups[group] = tuple(dict.fromkeys(expanded))
+    known_hosts = raw.get("known_hosts")
+    if known_hosts:
+        known_hosts = str(Path(doc.base_dir) / os.path.expanduser(known_hosts))
+    return Inventory(hosts, groups, known_hosts, raw.get("host_key_checking", "strict")), diagnostics
+
+
+def _from_ansible_file(doc: SourceDocument, name: str) -> tuple[Inventory, list[Diagnostic]]:
+    where = doc.locate(("inventory",))
+    base = Path(where.file).parent if where else Path(doc.base_dir)
+    path = (base / os.path.expanduser(name)).absolute()
+    if not path.is_file():
+        return Inventory(), [Diagnostic(f"inventory file not found: {display_path(path)}", where, ("inventory",))]
+    try:
+        data, _ = load_yaml_file(path)
+    except SpecError as exc:
+        return Inventory(), list(exc.diagnostics)
+    if not isinstance(data, dict):
+        return Inventory(), [Diagnostic("an Ansible inventory must be a mapping of groups", Location(display_path(path), 1, 1))]
+    host_vars: dict[str, dict[str, Any]] = {}
+    groups: dict[str, list[str]] = {}
+
+    def walk(group: str, body: dict[str, Any] | None, inherited: dict[str, Any]) -> list[str]:
+        body = body or {}
+        group_vars = {**inherited, **(body.get("vars") or {})}
+        members: list[str] = []
+        for host, hvars in (body.get("hosts") or {}).items():
+            merged = {**group_vars, **host_vars.get(host, {}), **(hvars or {})}
+            host_vars[host] = merged
+            members.append(host)
+        for child, child_body in (body.get("children") or {}).items():
+            members.extend(walk(child, child_body, group_vars))
+        groups[group] = list(dict.fromkeys(groups.get(group, []) + members))
+        return members
+
+    for group, body in data.items():
+        walk(group, body, {})
+    hosts = {}
+    for host, hvars in host_vars.items():
+        fields = {field: hvars[key] for key, field in _ANSIBLE_KEYS.items() if key in hvars}
+        plain = {k: v for k, v in hvars.items() if not k.startswith("ansible_")}
+        hosts[host] = Host(
+            name=host, address=str(fields.get("address", host)), port=int(fields.get("port", 22)),
+            user=fields.get("user"), key_file=fields.get("key_file"), become=bool(fields.get("become", False)),
+            vars=plain,
+        )
+    return Inventory(hosts, {g: tuple(m) for g, m in groups.items()}), []

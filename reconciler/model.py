@@ -1,0 +1,240 @@
+"""Typed values that flow between the stages of the engine.
+
+load -> render -> validate -> graph -> observe -> plan -> apply -> state -> report.
+Every value here is a frozen dataclass; stages never mutate what they receive.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """An error (or warning) found in a spec, pointing at its source."""
+
+    message: str
+    location: Location | None = None
+    json_path: JsonPath = ()
+    severity: str = "error"
+
+    @property
+    def path_text(self) -> str:
+        out = "$"
+        for part in self.json_path:
+            out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        return out
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        at = f" (at {self.path_text})" if self.json_path else ""
+        return f"{where}{self.severity}: {self.message}{at}"
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """The merged, position-annotated content of a spec file or directory."""
+
+    root: str  # the path the user gave (file or directory), absolute
+    base_dir: str  # directory relative paths in the spec are resolved against
+    files: tuple[str, ...]
+    data: Mapping[str, Any]
+    locations: Mapping[JsonPath, Location]
+
+    def locate(self, path: JsonPath) -> Location | None:
+        """The location of `path`, or of its nearest ancestor that has one."""
+        for cut in range(len(path), -1, -1):
+            loc = self.locations.get(path[:cut])
+            if loc is not None:
+                return loc
+        return None
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str = "127.0.0.1"
+    port: int = 22
+    user: str | None = None
+    key_file: str | None = None
+    become: bool = False
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    hosts: Mapping[str, Host] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    known_hosts: str | None = None
+    host_key_checking: str = "strict"
+
+    def expand(self, name: str) -> tuple[str, ...] | None:
+        """Host names a target name stands for, or None if it is neither host nor group."""
+        if name in self.groups:
+            return self.groups[name]
+        if name in self.hosts:
+            return (name,)
+        return None
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    prevent_destroy: bool = False
+    ignore_changes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One node of the graph: a resource of the spec on one target."""
+
+    address: str  # type.name, or type.name[host] for a group-expanded resource
+    type: str
+    name: str
+    target: str  # "local", a host name, a docker engine name, or an AWS region
+    attributes: Mapping[str, Any]
+    depends_on: tuple[str, ...] = ()
+    lifecycle: Lifecycle = Lifecycle()
+    sensitive: frozenset[str] = frozenset()
+    location: Location | None = None
+    json_path: JsonPath = ()
+    host: str | None = None  # the inventory host for server resources on a host
+
+    @property
+    def base_address(self) -> str:
+        return f"{self.type}.{self.name}"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.attributes.get(key, default)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What really exists for one resource, in the spec's attribute names."""
+
+    attributes: Mapping[str, Any]
+    identity: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Action(str, enum.Enum):
+    NOOP = "no-op"
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+    @property
+    def symbol(self) -> str:
+        return {"no-op": " ", "create": "+", "update": "~", "replace": "-/+", "delete": "-"}[self.value]
+
+
+class Unknown:
+    """Marks a value that is known only after apply (an unresolved reference)."""
+
+    def __repr__(self) -> str:
+        return "(known after apply)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unknown)
+
+    def __hash__(self) -> int:
+        return 0
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True)
+class AttrDiff:
+    name: str
+    before: Any
+    after: Any
+    sensitive: bool = False
+    forces_replace: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    address: str
+    type: str
+    action: Action
+    diffs: tuple[AttrDiff, ...] = ()
+    reason: str = ""
+    resource: Resource | None = None  # desired; for a resource removed from the spec, rebuilt from state
+    observed: Observed | None = None
+    pruned: bool = False  # the resource is in the state but no longer in the spec
+
+    @property
+    def replace_causes(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.diffs if d.forces_replace)
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    spec_hash: str
+    fingerprint: str  # hash of everything observed; a saved plan is stale when it differs
+    state_serial: int
+    failures: Mapping[str, str] = field(default_factory=dict)  # address -> why it could not be planned
+    blockers: tuple[str, ...] = ()  # problems that forbid applying this plan at all (prevent_destroy)
+    observed_hashes: Mapping[str, str] = field(default_factory=dict)  # address -> hash of what was observed
+
+    @property
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    def counts(self) -> dict[str, int]:
+        add = change = destroy = 0
+        for c in self.changes:
+            if c.action is Action.CREATE:
+                add += 1
+            elif c.action is Action.UPDATE:
+                change += 1
+            elif c.action is Action.DELETE:
+                destroy += 1
+            elif c.action is Action.REPLACE:
+                add += 1
+                destroy += 1
+        return {"add": add, "change": change, "destroy": destroy}
+
+
+class Status(str, enum.Enum):
+    OK = "ok"
+    NOOP = "no-op"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Result:
+    address: str
+    action: Action
+    status: Status
+    error: str = ""
+    observed: Observed | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A loaded, rendered and validated spec: everything the later stages need."""
+
+    document: SourceDocument
+    resources: tuple[Resource, ...]
+    inventory: Inventory
+    settings: Mapping[str, Any]  # the docker: and aws: blocks
+    hash: str  # changes whenever anything the spec asks for changes (templates and env included)

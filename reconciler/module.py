@@ -1,0 +1,57 @@
+"""The contract every resource module implements: batched observe, pure diff, apply, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from .diff import compute_change
+from .model import Change, Observed, Resource
+
+
+class Module:
+    """One resource type. Subclasses declare their attributes and implement observe/apply/delete.
+
+    The engine owns the choice of action (see reconciler.diff); a module only says which
+    attributes are secret, which force a replacement, which are computed by the real world,
+    and how to compare a desired value with an observed one when plain equality is wrong.
+    """
+
+    type_name: ClassVar[str]
+    family: ClassVar[str] = "server"  # the kind of target: server | docker | aws
+    sensitive: ClassVar[frozenset[str]] = frozenset()
+    requires_replace: ClassVar[frozenset[str]] = frozenset()
+    computed: ClassVar[frozenset[str]] = frozenset()  # known only once the resource exists
+    not_compared: ClassVar[frozenset[str]] = frozenset({"state"})  # steer the module, aren't properties
+    default_state: ClassVar[str] = "present"
+    absent_states: ClassVar[frozenset[str]] = frozenset({"absent"})
+    observe_unresolved: ClassVar[bool] = False  # True: observe() copes with UNKNOWN attribute values
+    prunable: ClassVar[bool] = True  # False: removing it from the spec undoes nothing, it is just forgotten
+
+    # -- declared by the engine's diff --------------------------------------------------------
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        """The comparable properties the spec asks for (unset ones are left out: not drift)."""
+        return {
+            k: v for k, v in resource.attributes.items() if v is not None and k not in self.not_compared
+        }
+
+    def equal(self, name: str, desired: Any, observed: Any) -> bool:
+        return bool(desired == observed)
+
+    def state_of(self, resource: Resource) -> str:
+        return str(resource.get("state") or self.default_state)
+
+    def diff(self, resource: Resource, observed: Observed | None) -> Change:
+        return compute_change(self, resource, observed)
+
+    # -- implemented by each module -----------------------------------------------------------
+    def observe(self, target: Any, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        """Observe ALL `resources` of this type on one target in one batch, keyed by address."""
+        raise NotImplementedError
+
+    def apply(self, target: Any, change: Change) -> Observed:
+        """Create or update the resource so that it matches `change.resource`; return what now exists."""
+        raise NotImplementedError
+
+    def delete(self, target: Any, resource: Resource, observed: Observed) -> None:
+        raise NotImplementedError

@@ -1,0 +1,51 @@
+"""Observe what really exists: one batched call per (resource type, target), run in parallel."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .model import Observed, Resource
+from .registry import Registry
+from .targets import TargetPool
+
+
+@dataclass(frozen=True)
+class Observation:
+    observed: Mapping[str, Observed | None]
+    errors: Mapping[str, str]  # address -> why it could not be observed
+
+
+def observe(
+    resources: Sequence[Resource], registry: Registry, targets: TargetPool, parallelism: int = 10
+) -> Observation:
+    groups: dict[tuple[str, str], list[Resource]] = defaultdict(list)
+    for r in resources:
+        groups[(r.type, r.target)].append(r)
+
+    def one(key: tuple[str, str]) -> tuple[dict[str, Observed | None], dict[str, str]]:
+        type_name, target_name = key
+        batch = groups[key]
+        module = registry.module(type_name)
+        try:
+            target = targets.get(module.family, target_name)
+            found = module.observe(target, batch)
+            return {r.address: found.get(r.address) for r in batch}, {}
+        except Exception as exc:  # one unreachable target must not stop the others
+            message = str(exc) or type(exc).__name__
+            return {}, {r.address: message for r in batch}
+
+    observed: dict[str, Observed | None] = {}
+    errors: dict[str, str] = {}
+    keys = sorted(groups)
+    if len(keys) == 1:
+        results = [one(keys[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(keys)))) as pool:
+            results = list(pool.map(one, keys))
+    for found, failed in results:
+        observed.update(found)
+        errors.update(failed)
+    return Observation(observed, errors)

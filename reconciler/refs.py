@@ -1,0 +1,113 @@
+"""`${type.name.attribute}` references between resources: parsing, finding and substituting them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .model import UNKNOWN, JsonPath
+
+_REF = re.compile(r"\$(\$?)\{([^}]*)\}")
+_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)(?:\[(?P<host>[^\]]+)\])?$")
+
+
+@dataclass(frozen=True)
+class Reference:
+    type: str
+    name: str
+    host: str | None
+    attribute: tuple[str, ...]  # first item is the attribute; the rest index into its value
+
+    @property
+    def base_address(self) -> str:
+        return f"{self.type}.{self.name}"
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if self.host else ""
+        return "${" + f"{self.type}.{self.name}{host}.{'.'.join(self.attribute)}" + "}"
+
+
+def parse(text: str, types: Collection[str]) -> Reference:
+    """Parse the inside of `${…}`. Raises ValueError with a message for the user."""
+    parts = text.strip().split(".")
+    for width in (2, 1):  # "aws.vpc.main.id" has a dotted type; "file.cfg.path" does not
+        kind = ".".join(parts[:width])
+        if kind in types and len(parts) > width + 1:
+            m = _NAME.match(parts[width])
+            if not m:
+                break
+            return Reference(kind, m["name"], m["host"], tuple(parts[width + 1 :]))
+    if len(parts) < 3:
+        raise ValueError(f"reference ${{{text}}} must be written ${{type.name.attribute}}")
+    raise ValueError(f"reference ${{{text}}} names an unknown resource type")
+
+
+def has_reference(value: str) -> bool:
+    return "${" in value
+
+
+def find(value: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, str]]:
+    """Every `${…}` text inside `value` (escaped `$${…}` excluded), with its JSON path."""
+    if isinstance(value, str):
+        if "${" in value:
+            for m in _REF.finditer(value):
+                if not m.group(1):
+                    yield path, m.group(2)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from find(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from find(v, path + (i,))
+
+
+def contains_reference(value: Any) -> bool:
+    return next(find(value), None) is not None
+
+
+def substitute(value: Any, lookup: Callable[[str], Any]) -> Any:
+    """Replace references by `lookup(inner_text)`; a whole-string reference keeps the value's type.
+
+    If any looked-up value is UNKNOWN, the string containing it becomes UNKNOWN.
+    """
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+        whole = _REF.fullmatch(value)
+        if whole and not whole.group(1):
+            return lookup(whole.group(2))
+        unknown = False
+
+        def repl(m: re.Match[str]) -> str:
+            nonlocal unknown
+            if m.group(1):
+                return "${" + m.group(2) + "}"
+            got = lookup(m.group(2))
+            if got is UNKNOWN:
+                unknown = True
+                return ""
+            return str(got)
+
+        text = _REF.sub(repl, value)
+        return UNKNOWN if unknown else text
+    if isinstance(value, dict):
+        return {k: substitute(v, lookup) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, lookup) for v in value]
+    return value
+
+
+def dig(value: Any, keys: tuple[str, ...]) -> Any:
+    """Index into nested dicts/lists by the rest of a reference's attribute path."""
+    for key in keys:
+        if value is UNKNOWN:
+            return UNKNOWN
+        if isinstance(value, list):
+            value = value[int(key)]
+        elif isinstance(value, dict):
+            value = value[key]
+        else:
+            raise KeyError(key)
+    return value

@@ -1,0 +1,209 @@
+"""Turn a loaded document into resources: check types, expand targets, render templates, check schemas."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .inventory import build_inventory
+from .model import Diagnostic, Host, Inventory, JsonPath, Lifecycle, Resource, SourceDocument, Spec
+from .refs import has_reference
+from .registry import Registry
+from .render import Renderer, TemplateFailure
+
+META_KEYS = frozenset({"type", "name", "on", "depends_on", "lifecycle", "sensitive", "region"})
+LOCAL = "local"
+
+
+def build_spec(
+    doc: SourceDocument, registry: Registry, environ: Mapping[str, str] | None = None
+) -> tuple[Spec | None, list[Diagnostic]]:
+    """Every resource instance of the spec, or the diagnostics that stop it from being built."""
+    builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ)
+    return builder.build()
+
+
+def canonical_hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def schema_diagnostics(
+    validator: Draft202012Validator, value: Any, doc: SourceDocument, prefix: JsonPath
+) -> list[Diagnostic]:
+    out = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
+        if isinstance(error.instance, str) and has_reference(error.instance):
+            continue  # a `${…}` value is checked once it is resolved, at plan time
+        path = prefix + tuple(error.absolute_path)
+        out.append(Diagnostic(_schema_message(error), doc.locate(path), path))
+    return out
+
+
+def _schema_message(error: ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown field(s)")
+    if error.validator == "required":
+        return f"missing required field: {error.message.split(' ')[0]}"
+    if error.validator == "not" and isinstance(error.validator_value, dict) and "required" in error.validator_value:
+        return "only one of " + " and ".join(error.validator_value["required"]) + " may be given"
+    if error.validator == "pattern" and error.schema.get("description"):
+        return f"{error.instance!r} is not valid: {error.schema['description']}"
+    return error.message
+
+
+class _SpecBuilder:
+    def __init__(self, doc: SourceDocument, registry: Registry, environ: Mapping[str, str]):
+        self.doc = doc
+        self.registry = registry
+        self.diagnostics: list[Diagnostic] = []
+        self.renderer = Renderer()
+        self.validators: dict[str, Draft202012Validator] = {}
+        names = doc.data.get("vars_from_env") or []
+        self.env = {k: environ[k] for k in names if isinstance(k, str) and k in environ}
+        self.vars = doc.data.get("vars") or {}
+        self.engines = set((doc.data.get("docker") or {}).get("engines") or {}) | {LOCAL}
+        self.aws = doc.data.get("aws") or {}
+
+    def build(self) -> tuple[Spec | None, list[Diagnostic]]:
+        top = Draft202012Validator(self.registry.spec_schema())
+        self.diagnostics += schema_diagnostics(top, self.doc.data, self.doc, ())
+        inventory, inv_diags = build_inventory(self.doc)
+        self.diagnostics += inv_diags
+        resources: list[Resource] = []
+        seen: dict[str, Resource] = {}
+        for index, raw in enumerate(self.doc.data.get("resources") or []):
+            for resource in self._expand(index, raw, inventory):
+                first = seen.get(resource.address)
+                if first is not None:
+                    self._error(f"duplicate resource {resource.base_address} (first defined at {first.location})",
+                                ("resources", index, "name"))
+                    continue
+                seen[resource.address] = resource
+                resources.append(resource)
+        if self.diagnostics:
+            return None, _dedupe(self.diagnostics)
+        settings = {"docker": self.doc.data.get("docker") or {}, "aws": self.aws}
+        digest = canonical_hash(
+            [[r.address, r.target, r.attributes, r.depends_on, sorted(r.lifecycle.ignore_changes),
+              r.lifecycle.prevent_destroy, sorted(r.sensitive)] for r in resources] + [settings]
+        )
+        return Spec(self.doc, tuple(resources), inventory, settings, digest), []
+
+    def _error(self, message: str, path: JsonPath) -> None:
+        self.diagnostics.append(Diagnostic(message, self.doc.locate(path), path))
+
+    def _expand(self, index: int, raw: Any, inventory: Inventory) -> list[Resource]:
+        path: JsonPath = ("resources", index)
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str) or not isinstance(raw.get("name"), str):
+            return []  # the spec schema has reported it
+        type_name = raw["type"]
+        if type_name not in self.registry:
+            hint = self.registry.suggest(type_name)
+            self._error(f"unknown resource type {type_name!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
+                        path + ("type",))
+            return []
+        family = self.registry.module_class(type_name).family
+        targets = self._targets(family, raw, inventory, path)
+        attributes = {k: v for k, v in raw.items() if k not in META_KEYS}
+        lifecycle_raw = raw.get("lifecycle") or {}
+        lifecycle = Lifecycle(bool(lifecycle_raw.get("prevent_destroy", False)),
+                              frozenset(lifecycle_raw.get("ignore_changes") or ()))
+        location = self.doc.locate(path)
+        out = []
+        for target, host, suffix in targets:
+            rendered = self._render(attributes, path, host, target)
+            if rendered is None:
+                continue
+            if not self._check_schema(type_name, rendered, path, attributes):
+                continue
+            out.append(Resource(
+                address=f"{type_name}.{raw['name']}{suffix}", type=type_name, name=raw["name"], target=target,
+                attributes=rendered, depends_on=tuple(raw.get("depends_on") or ()), lifecycle=lifecycle,
+                sensitive=frozenset(raw.get("sensitive") or ()), location=location, json_path=path,
+                host=host.name if host else None,
+            ))
+        return out
+
+    def _targets(
+        self, family: str, raw: dict[str, Any], inventory: Inventory, path: JsonPath
+    ) -> list[tuple[str, Host | None, str]]:
+        """(target name, inventory host, address suffix) for each instance of the resource."""
+        on = raw.get("on", LOCAL)
+        if family == "aws":
+            region = raw.get("region") or self.aws.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            return [(str(region), None, "")]
+        if family == "docker":
+            if on not in self.engines:
+                self._error(f"unknown docker engine {on!r} (known: {', '.join(sorted(self.engines))})", path + ("on",))
+                return []
+            return [(on, None, "")]
+        if on == LOCAL:
+            return [(LOCAL, None, "")]
+        hosts = inventory.expand(on)
+        if hosts is None:
+            known = sorted(set(inventory.hosts) | set(inventory.groups) | {LOCAL})
+            self._error(f"unknown host or group {on!r} (known: {', '.join(known)})", path + ("on",))
+            return []
+        if on in inventory.groups:
+            return [(h, inventory.hosts[h], f"[{h}]") for h in hosts]
+        return [(on, inventory.hosts[on], "")]
+
+    def _context(self, host: Host | None, target: str) -> dict[str, Any]:
+        host_view = (
+            {"name": host.name, "address": host.address, "port": host.port, "user": host.user, "vars": dict(host.vars)}
+            if host else {"name": target, "address": "127.0.0.1", "vars": {}}
+        )
+        return {**self.vars, "vars": self.vars, "env": self.env, "host": host_view}
+
+    def _render(
+        self, attributes: dict[str, Any], path: JsonPath, host: Host | None, target: str
+    ) -> dict[str, Any] | None:
+        context = self._context(host, target)
+        out: dict[str, Any] = {}
+        ok = True
+        for key, value in attributes.items():
+            try:
+                out[key] = self.renderer.render(value, context)
+            except TemplateFailure as exc:
+                ok = False
+                self._error(f"template error in {key}: {exc}", path + (key,))
+        template = out.get("template")
+        if ok and isinstance(template, str) and "content" not in out:
+            where = self.doc.locate(path + ("template",))
+            base = Path(where.file).parent if where else Path(self.doc.base_dir)
+            file = base / template
+            try:
+                out["content"] = self.renderer.render_file(file, context)
+            except OSError as exc:
+                ok = False
+                self._error(f"cannot read template {template!r}: {exc.strerror}", path + ("template",))
+            except TemplateFailure as exc:
+                ok = False
+                line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+                self._error(f"template error in {template}{line}: {exc}", path + ("template",))
+        return out if ok else None
+
+    def _check_schema(
+        self, type_name: str, attributes: dict[str, Any], path: JsonPath, written: dict[str, Any]
+    ) -> bool:
+        validator = self.validators.get(type_name)
+        if validator is None:
+            validator = Draft202012Validator(self.registry.schema(type_name))
+            self.validators[type_name] = validator
+        checked = {k: v for k, v in attributes.items() if k in written}  # not what a template produced
+        found = schema_diagnostics(validator, checked, self.doc, path)
+        self.diagnostics += found
+        return not found
+
+
+def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """A group-expanded resource reports the same error once, not once per host."""
+    return list(dict.fromkeys(diagnostics))
