@@ -11,8 +11,8 @@ from typing import Any, Protocol
 import networkx as nx
 
 from .errors import ModuleError
-from .model import Action, Change, Observed, Plan, Result, Status
-from .plan import ReferenceResolver
+from .model import UNKNOWN, Action, Change, Observed, Plan, Result, Status
+from .plan import ReferenceResolver, attribute_view
 from .registry import Registry
 from .state import StateStore
 from .targets import TargetPool
@@ -50,7 +50,8 @@ class Applier:
 
     def apply(self, plan: Plan) -> list[Result]:
         results: list[Result] = []
-        managed = set(self.store.records())
+        self.records = self.store.records()
+        managed = set(self.records)
         for change in plan.changes:  # resources removed from the spec go first
             if change.pruned:
                 results.append(self._finish(self._run(change) if change.action is not Action.NOOP
@@ -125,6 +126,10 @@ class Applier:
         module = self.registry.module(change.type)
         resource = change.resource
         assert resource is not None
+        unknown = sorted(k for k, v in resource.attributes.items() if v is UNKNOWN)
+        if unknown:
+            return Result(change.address, change.action, Status.FAILED,
+                          error=f"{', '.join(unknown)} still unknown: the resources it refers to did not provide it")
         for attempt in range(1, RETRIES + 1):
             try:
                 target = self.targets.get(module.family, resource.target)
@@ -153,15 +158,18 @@ class Applier:
         resource = change.resource
         if resource is not None and result.status in (Status.OK, Status.NOOP):
             module = self.registry.module(change.type)
-            secret = module.sensitive | resource.sensitive
+            secret = module.secret_attributes(resource)
             gone = change.pruned or module.state_of(resource) in module.absent_states
             if gone:
                 self.store.forget(change.address)
             elif result.status is Status.OK or change.address not in managed:
                 self.store.save(resource, result.observed or change.observed, secret)
             if not change.pruned:
-                view = dict(result.observed.attributes) if result.observed else {}
-                self.known[change.address] = {**view, **resource.attributes}
+                record = self.records.get(change.address)
+                observed = result.observed or change.observed
+                done = dataclasses.replace(change, action=Action.NOOP, observed=observed)
+                self.known[change.address] = attribute_view(
+                    (), done, record.observed if record and result.status is Status.NOOP else None)
         if result.status is not Status.NOOP:
             self.hooks.finished(result)
         return result

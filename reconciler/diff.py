@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def compute_change(module: Module, resource: Resource, observed: Observed | None) -> Change:
     """no object -> create; a changed replace-forcing attribute -> replace; equal -> no-op; else update."""
-    secret = module.sensitive | resource.sensitive
+    secret = module.secret_attributes(resource)
     if module.state_of(resource) in module.absent_states:
         if observed is None:
             return Change(resource.address, resource.type, Action.NOOP, resource=resource)

@@ -50,6 +50,8 @@ def build_graph(
     diagnostics: list[Diagnostic] = []
     index = AddressIndex(resources)
     types = registry.types
+    # resources declared but not built (they have errors of their own) are not "unknown"
+    declared = {f"{r.get('type')}.{r.get('name')}" for r in doc.data.get("resources") or [] if isinstance(r, dict)}
     for r in resources:
         graph.add_node(r.address, resource=r)
 
@@ -60,7 +62,7 @@ def build_graph(
     for r in resources:
         for i, written in enumerate(r.depends_on):
             targets = index.nodes_for(written, r)
-            if not targets:
+            if not targets and written.split("[")[0] not in declared:
                 hint = _closest(written, index.by_base)
                 error(f"depends_on names unknown resource {written!r}{hint}", r, ("depends_on", i))
             for dep in targets:
@@ -72,6 +74,8 @@ def build_graph(
                 error(str(exc), r, path)
                 continue
             found = index.node_for_reference(ref, r)
+            if isinstance(found, str) and ref.base_address in declared and ref.base_address not in index.by_base:
+                continue
             if isinstance(found, str):
                 error(found + _closest(ref.base_address, index.by_base), r, path)
                 continue

@@ -131,9 +131,8 @@ class _Converter:
             self.constructor.flatten_mapping(node)
             out: dict[str, Any] = {}
             for knode, vnode in node.value:
-                key = self.constructor.construct_object(knode, deep=True)
-                if not isinstance(key, str):
-                    key = str(key)
+                # keys keep their text: YAML 1.1 would turn `on:` into True
+                key = knode.value if isinstance(knode, yaml.ScalarNode) else str(knode.value)
                 if key in out:
                     self.diagnostics.append(
                         Diagnostic(f"duplicate key {key!r} in mapping", self.loc(knode), path + (key,))

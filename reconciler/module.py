@@ -38,6 +38,10 @@ class Module:
     def equal(self, name: str, desired: Any, observed: Any) -> bool:
         return bool(desired == observed)
 
+    def secret_attributes(self, resource: Resource) -> frozenset[str]:
+        """Attributes never shown or stored in clear: the module's own and those the spec marks."""
+        return self.sensitive | resource.sensitive
+
     def state_of(self, resource: Resource) -> str:
         return str(resource.get("state") or self.default_state)
 

@@ -15,7 +15,7 @@ from .model import UNKNOWN, Action, Change, Observed, Plan, Resource, Spec
 from .observe import observe
 from .registry import Registry
 from .spec import canonical_hash
-from .state import StateStore
+from .state import StateStore, is_salted
 from .targets import TargetPool
 
 
@@ -80,13 +80,20 @@ class ReferenceResolver:
         return dataclasses.replace(resource, attributes=attributes)
 
 
-def attribute_view(module_computed: Collection[str], change: Change) -> dict[str, Any]:
-    """What later resources may read of a planned change: unknown where apply will decide it."""
+def attribute_view(
+    module_computed: Collection[str], change: Change, last_known: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What later resources may read of a planned change: unknown where apply will decide it.
+
+    For a resource left alone, values it did not report this time (a command's stdout when it
+    did not run) fall back to what the state recorded when it last changed.
+    """
     resource = change.resource
     observed = change.observed.attributes if change.observed else {}
     spec_values = dict(resource.attributes) if resource else {}
     if change.action is Action.NOOP:
-        return {**observed, **spec_values}
+        remembered = {k: v for k, v in (last_known or {}).items() if not is_salted(v)}
+        return {**remembered, **observed, **spec_values}
     if change.action is Action.UPDATE:
         return {**observed, **spec_values, **{k: UNKNOWN for k in module_computed}}
     return {**{k: UNKNOWN for k in module_computed}, **spec_values}
@@ -130,7 +137,8 @@ def make_plan(
                 known[r.address] = {}
                 continue
             change = module.diff(r, observation.observed.get(r.address))
-            known[r.address] = attribute_view(module.computed, change)
+            record = records.get(r.address)
+            known[r.address] = attribute_view(module.computed, change, record.observed if record else None)
             changes[r.address] = change
 
     ordered = [changes[a] for a in order]

@@ -24,8 +24,8 @@ LOCAL = "local"
 
 def build_spec(
     doc: SourceDocument, registry: Registry, environ: Mapping[str, str] | None = None
-) -> tuple[Spec | None, list[Diagnostic]]:
-    """Every resource instance of the spec, or the diagnostics that stop it from being built."""
+) -> tuple[Spec, list[Diagnostic]]:
+    """Every resource instance that could be built, and the problems found (a spec with any is unusable)."""
     builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ)
     return builder.build()
 
@@ -88,14 +88,12 @@ class _SpecBuilder:
                     continue
                 seen[resource.address] = resource
                 resources.append(resource)
-        if self.diagnostics:
-            return None, _dedupe(self.diagnostics)
         settings = {"docker": self.doc.data.get("docker") or {}, "aws": self.aws}
         digest = canonical_hash(
             [[r.address, r.target, r.attributes, r.depends_on, sorted(r.lifecycle.ignore_changes),
               r.lifecycle.prevent_destroy, sorted(r.sensitive)] for r in resources] + [settings]
         )
-        return Spec(self.doc, tuple(resources), inventory, settings, digest), []
+        return Spec(self.doc, tuple(resources), inventory, settings, digest), _dedupe(self.diagnostics)
 
     def _error(self, message: str, path: JsonPath) -> None:
         self.diagnostics.append(Diagnostic(message, self.doc.locate(path), path))

@@ -42,6 +42,10 @@ def salted_hash(value: Any) -> str:
     return f"salted-sha256:{salt}:{digest}"
 
 
+def is_salted(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("salted-sha256:")
+
+
 def matches_salted(stored: Any, value: Any) -> bool:
     if not (isinstance(stored, str) and stored.startswith("salted-sha256:")):
         return False

@@ -26,10 +26,8 @@ def validate(path: str | Path, registry: Registry, environ: Mapping[str, str] | 
     """The spec and its graph, or SpecError carrying every problem found."""
     doc = load_spec(path)
     spec, diagnostics = build_spec(doc, registry, environ)
-    if spec is None:
-        raise SpecError(diagnostics)
-    graph, diagnostics = build_graph(spec.resources, registry, doc)
-    diagnostics += _attribute_lists(spec, registry)
+    graph, graph_diagnostics = build_graph(spec.resources, registry, doc)
+    diagnostics += graph_diagnostics + _attribute_lists(spec, registry)
     if diagnostics:
         raise SpecError(diagnostics)
     return Validated(spec, graph)

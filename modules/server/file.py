@@ -18,6 +18,10 @@ class FileModule(Module):
     computed = frozenset({"sha256", "size"})
     not_compared = frozenset({"state", "template", "path"})
 
+    def secret_attributes(self, resource: Resource) -> frozenset[str]:
+        secret = super().secret_attributes(resource)
+        return secret | {"sha256"} if "content" in secret else secret  # the digest of a secret is secret too
+
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = desired_ownership(resource)
         if resource.get("content") is not None:

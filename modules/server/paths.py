@@ -5,19 +5,21 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from reconciler.model import Resource
+from reconciler.model import UNKNOWN, Resource
 from reconciler.targets.base import PathStat
 
 OWNERSHIP = ("mode", "owner", "group")
 
 
-def content_digest(content: str | bytes) -> str:
+def content_digest(content: Any) -> Any:
+    if content is UNKNOWN:
+        return UNKNOWN
     data = content.encode() if isinstance(content, str) else content
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def normal_mode(mode: str | None) -> str | None:
-    return None if mode is None else format(int(str(mode), 8), "04o")
+def normal_mode(mode: Any) -> Any:
+    return mode if mode is None or mode is UNKNOWN else format(int(str(mode), 8), "04o")
 
 
 def desired_ownership(resource: Resource) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+from typing import ClassVar
+
+from reconciler.model import UNKNOWN, Action, Lifecycle, Observed, Resource
+from reconciler.module import Module
+
+
+class Thing(Module):
+    type_name = "thing"
+    sensitive: ClassVar[frozenset[str]] = frozenset({"password"})
+    requires_replace: ClassVar[frozenset[str]] = frozenset({"zone"})
+
+
+def res(**attrs: object) -> Resource:
+    return Resource("thing.a", "thing", "a", "local", attrs)
+
+
+def test_engine_chooses_the_action() -> None:
+    m = Thing()
+    assert m.diff(res(size=1), None).action is Action.CREATE
+    assert m.diff(res(size=1), Observed({"size": 1, "extra": "engine default"})).action is Action.NOOP
+    update = m.diff(res(size=2), Observed({"size": 1}))
+    assert update.action is Action.UPDATE and update.diffs[0].before == 1
+    replace = m.diff(res(size=2, zone="b"), Observed({"size": 1, "zone": "a"}))
+    assert replace.action is Action.REPLACE and replace.replace_causes == ("zone",)
+    assert m.diff(res(state="absent"), Observed({})).action is Action.DELETE
+    assert m.diff(res(state="absent"), None).action is Action.NOOP
+
+
+def test_unknown_secret_and_ignored_values() -> None:
+    m = Thing()
+    change = m.diff(res(size=UNKNOWN, password="s3cret"), Observed({"size": 1, "password": "old"}))
+    by_name = {d.name: d for d in change.diffs}
+    assert by_name["size"].after is UNKNOWN and by_name["password"].sensitive
+    ignoring = Resource("thing.a", "thing", "a", "local", {"size": 2}, lifecycle=Lifecycle(ignore_changes=frozenset({"size"})))
+    assert m.diff(ignoring, Observed({"size": 1})).action is Action.NOOP

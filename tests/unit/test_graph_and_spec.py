@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import SpecError
+from reconciler.graph import to_dot, to_mermaid
+from reconciler.registry import Registry
+from reconciler.validate import validate
+from tests.conftest import write
+
+INVENTORY = """
+inventory:
+  hosts:
+    web1: {address: 127.0.0.1, port: 22001, vars: {role: primary}}
+    web2: {address: 127.0.0.1, port: 22002}
+  groups:
+    web: [web1, web2]
+"""
+
+
+def test_group_targets_expand_per_host_and_render_host_vars(tmp_path: Path) -> None:
+    spec = write(tmp_path / "s.yaml", INVENTORY + """
+resources:
+  - type: file
+    name: cfg
+    on: web
+    path: /etc/app.conf
+    content: "role={{ host.vars.role | default('replica') }}"
+  - type: command
+    name: reload
+    on: web
+    command: "cat ${file.cfg.path}"
+  - type: file
+    name: solo
+    on: web1
+    path: /etc/solo
+    depends_on: [file.cfg]
+""")
+    v = validate(spec, Registry.builtin())
+    nodes = set(v.graph.nodes)
+    assert nodes == {"file.cfg[web1]", "file.cfg[web2]", "command.reload[web1]", "command.reload[web2]", "file.solo"}
+    res = {a: v.graph.nodes[a]["resource"] for a in nodes}
+    assert res["file.cfg[web1]"].attributes["content"] == "role=primary"
+    assert res["file.cfg[web2]"].attributes["content"] == "role=replica"
+    # a reference resolves to the instance on the same host
+    assert set(v.graph.predecessors("command.reload[web2]")) == {"file.cfg[web2]"}
+    # depends_on from a single host picks that host's instance
+    assert set(v.graph.predecessors("file.solo")) == {"file.cfg[web1]"}
+    assert '"file.cfg[web1]" -> "command.reload[web1]";' in to_dot(v.graph)
+    assert "flowchart LR" in to_mermaid(v.graph)
+
+
+def test_cycles_name_every_resource_on_them(tmp_path: Path) -> None:
+    spec = write(tmp_path / "s.yaml", """
+resources:
+  - {type: file, name: a, path: /a, depends_on: [file.c]}
+  - {type: file, name: b, path: "${file.a.path}.b"}
+  - {type: file, name: c, path: /c, depends_on: [file.b]}
+""")
+    with pytest.raises(SpecError) as exc:
+        validate(spec, Registry.builtin())
+    message = str(exc.value)
+    assert "dependency cycle: file.a -> file.b -> file.c -> file.a" in message
+    assert "s.yaml:2:5" in message
+
+
+def test_all_errors_are_reported_at_once(tmp_path: Path) -> None:
+    spec = write(tmp_path / "s.yaml", """
+resources:
+  - {type: fiel, name: a, path: /a}
+  - {type: file, name: b, path: relative}
+  - {type: file, name: c, path: /c, depends_on: [file.zz]}
+  - {type: file, name: d, path: "${file.c.nope}"}
+""")
+    with pytest.raises(SpecError) as exc:
+        validate(spec, Registry.builtin())
+    text = str(exc.value)
+    assert "unknown resource type 'fiel' (did you mean 'file'?)" in text
+    assert "s.yaml:3:" in text and "$.resources[1].path" in text
+    assert "unknown resource 'file.zz'" in text
+    assert "file has no attribute 'nope'" in text

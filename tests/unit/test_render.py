@@ -1,0 +1,24 @@
+import jinja2
+import pytest
+
+from reconciler.render import Renderer
+
+
+def test_strict_undefined_is_an_error() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        Renderer().render("x={{ nope }}", {})
+
+
+def test_sandbox_blocks_attribute_escapes() -> None:
+    with pytest.raises(jinja2.TemplateError):
+        Renderer().render("{{ ''.__class__.__mro__ }}", {})
+    with pytest.raises(jinja2.TemplateError):
+        Renderer().render("{{ cycler.__init__.__globals__ }}", {})
+
+
+def test_single_expression_keeps_its_type_and_text_is_rendered() -> None:
+    r = Renderer()
+    assert r.render("{{ port }}", {"port": 8080}) == 8080
+    assert r.render({"a": ["{{ x }}-{{ y }}"]}, {"x": 1, "y": "b"}) == {"a": ["1-b"]}
+    assert r.render("{{ missing | default('d') }}", {}) == "d"
+    assert r.render("plain ${file.a.path}", {}) == "plain ${file.a.path}"
