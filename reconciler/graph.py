@@ -63,7 +63,7 @@ def build_graph(
         for i, written in enumerate(r.depends_on):
             targets = index.nodes_for(written, r)
             if not targets and written.split("[")[0] not in declared:
-                hint = _closest(written, index.by_base)
+                hint = _closest(written, set(index.by_base) - {r.base_address})
                 error(f"depends_on names unknown resource {written!r}{hint}", r, ("depends_on", i))
             for dep in targets:
                 graph.add_edge(dep.address, r.address)

@@ -95,9 +95,12 @@ def _compose(file: Path, diagnostics: list[Diagnostic]) -> yaml.Node | None:
     try:
         return yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # an unclosed bracket or quote is reported where it was opened, not at the end of the file
+        mark = exc.context_mark or exc.problem_mark
         loc = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown, 1, 1)
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        if exc.context_mark and exc.problem_mark:
+            problem += f" (at line {exc.problem_mark.line + 1})"
         diagnostics.append(Diagnostic(f"YAML syntax error: {problem}", loc))
     except yaml.YAMLError as exc:
         diagnostics.append(Diagnostic(f"YAML error: {exc}", Location(shown, 1, 1)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,31 @@ LOCAL = "local"
 
 
 def build_spec(
-    doc: SourceDocument, registry: Registry, environ: Mapping[str, str] | None = None
+    doc: SourceDocument, registry: Registry, environ: Mapping[str, str] | None = None,
+    unset_env_ok: bool = False,
 ) -> tuple[Spec, list[Diagnostic]]:
-    """Every resource instance that could be built, and the problems found (a spec with any is unusable)."""
-    builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ)
+    """Every resource instance that could be built, and the problems found (a spec with any is unusable).
+
+    With `unset_env_ok` (validation in CI, where secrets are absent) a variable listed in
+    `vars_from_env` but not set stands in as a placeholder that no schema check rejects.
+    """
+    builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ, unset_env_ok)
     return builder.build()
+
+
+class EnvironmentVariables(dict):  # type: ignore[type-arg]
+    """`env` in templates; its own type so that a missing name gets a message of its own."""
+
+
+_MISSING_ENV = re.compile(r"EnvironmentVariables object' has no attribute '([^']+)'")
+
+
+def env_placeholder(name: str) -> str:
+    return f"<unset env {name}>"
+
+
+def _is_placeholder(value: str) -> bool:
+    return "<unset env " in value
 
 
 def canonical_hash(value: Any) -> str:
@@ -40,7 +61,7 @@ def schema_diagnostics(
 ) -> list[Diagnostic]:
     out = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
-        if isinstance(error.instance, str) and has_reference(error.instance):
+        if isinstance(error.instance, str) and (has_reference(error.instance) or _is_placeholder(error.instance)):
             continue  # a `${…}` value is checked once it is resolved, at plan time
         path = prefix + tuple(error.absolute_path)
         out.append(Diagnostic(_schema_message(error), doc.locate(path), path))
@@ -54,20 +75,24 @@ def _schema_message(error: ValidationError) -> str:
         return f"missing required field: {error.message.split(' ')[0]}"
     if error.validator == "not" and isinstance(error.validator_value, dict) and "required" in error.validator_value:
         return "only one of " + " and ".join(error.validator_value["required"]) + " may be given"
+    if error.validator == "type" and error.schema.get("description"):
+        return f"{error.message}: {error.schema['description']}"
     if error.validator == "pattern" and error.schema.get("description"):
         return f"{error.instance!r} is not valid: {error.schema['description']}"
     return error.message
 
 
 class _SpecBuilder:
-    def __init__(self, doc: SourceDocument, registry: Registry, environ: Mapping[str, str]):
+    def __init__(self, doc: SourceDocument, registry: Registry, environ: Mapping[str, str], unset_env_ok: bool):
         self.doc = doc
         self.registry = registry
         self.diagnostics: list[Diagnostic] = []
         self.renderer = Renderer()
         self.validators: dict[str, Draft202012Validator] = {}
-        names = doc.data.get("vars_from_env") or []
-        self.env = {k: environ[k] for k in names if isinstance(k, str) and k in environ}
+        self.env_names = [k for k in doc.data.get("vars_from_env") or [] if isinstance(k, str)]
+        self.env = EnvironmentVariables(
+            {k: environ[k] if k in environ else env_placeholder(k) for k in self.env_names
+             if k in environ or unset_env_ok})
         self.vars = doc.data.get("vars") or {}
         self.engines = set((doc.data.get("docker") or {}).get("engines") or {}) | {LOCAL}
         self.aws = doc.data.get("aws") or {}
@@ -172,7 +197,7 @@ class _SpecBuilder:
                 out[key] = self.renderer.render(value, context)
             except TemplateFailure as exc:
                 ok = False
-                self._error(f"template error in {key}: {exc}", path + (key,))
+                self._error(f"template error in {key}: {self._explain(exc)}", path + (key,))
         template = out.get("template")
         if ok and isinstance(template, str) and "content" not in out:
             where = self.doc.locate(path + ("template",))
@@ -188,6 +213,15 @@ class _SpecBuilder:
                 line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
                 self._error(f"template error in {template}{line}: {exc}", path + ("template",))
         return out if ok else None
+
+    def _explain(self, exc: Exception) -> str:
+        text = str(exc)
+        missing = _MISSING_ENV.search(text)
+        if missing and missing.group(1) in self.env_names:
+            return f"environment variable {missing.group(1)} is listed in vars_from_env but not set"
+        if missing:
+            return f"env has no attribute {missing.group(1)!r} (environment variables must be listed in vars_from_env)"
+        return text
 
     def _check_schema(
         self, type_name: str, attributes: dict[str, Any], path: JsonPath, written: dict[str, Any]

@@ -22,10 +22,12 @@ class Validated:
     graph: nx.DiGraph
 
 
-def validate(path: str | Path, registry: Registry, environ: Mapping[str, str] | None = None) -> Validated:
+def validate(
+    path: str | Path, registry: Registry, environ: Mapping[str, str] | None = None, unset_env_ok: bool = False
+) -> Validated:
     """The spec and its graph, or SpecError carrying every problem found."""
     doc = load_spec(path)
-    spec, diagnostics = build_spec(doc, registry, environ)
+    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok)
     graph, graph_diagnostics = build_graph(spec.resources, registry, doc)
     diagnostics += graph_diagnostics + _attribute_lists(spec, registry)
     if diagnostics:
