@@ -129,7 +129,8 @@ class _Converter:
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def convert(self, node: yaml.Node, path: JsonPath) -> Any:
-        self.locations.setdefault(path, self.loc(node))
+        if path not in self.locations:  # a mapping value keeps its key's location, set by the caller
+            self.locations[path] = self.loc(node)
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)
             out: dict[str, Any] = {}

@@ -9,13 +9,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 JsonPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
+    """Where a value was written: file, 1-based line and column. A tuple: specs have 100,000s of them."""
+
     file: str
     line: int
     col: int

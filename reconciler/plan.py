@@ -123,7 +123,8 @@ def make_plan(
     first_wave = True
     while pending:
         ready = [a for a in pending if all(p in known for p in referenced_by(graph, a))]
-        pending = [a for a in pending if a not in set(ready)]
+        taken = set(ready)
+        pending = [a for a in pending if a not in taken]
         wave = [resolver.resolve(graph.nodes[a]["resource"], known) for a in ready]
         observable = [r for r in wave if registry.module(r.type).observe_unresolved or not _has_unknown(r)]
         observation = observe(observable + (ghosts if first_wave else []), registry, targets, parallelism)

@@ -66,7 +66,24 @@ class Registry:
         return self._schema_cache[type_name]
 
     def spec_schema(self) -> dict[str, Any]:
-        return json.loads((self._schemas / "spec.json").read_text())
+        if "" not in self._schema_cache:
+            self._schema_cache[""] = json.loads((self._schemas / "spec.json").read_text())
+        return self._schema_cache[""]
+
+    def resource_schema(self, type_name: str) -> dict[str, Any]:
+        """One schema for a whole resource entry: the common keys of spec.json plus the type's own."""
+        key = f"resource:{type_name}"
+        if key not in self._schema_cache:
+            spec = self.spec_schema()
+            common = spec["$defs"]["resource"]
+            own = self.schema(type_name)
+            self._schema_cache[key] = {
+                **own,
+                "$defs": {**spec["$defs"], **own.get("$defs", {})},
+                "properties": {**common["properties"], **own.get("properties", {})},
+                "required": list(dict.fromkeys(common["required"] + own.get("required", []))),
+            }
+        return self._schema_cache[key]
 
     def attribute_names(self, type_name: str) -> frozenset[str]:
         """Every attribute a `${…}` reference may name: the schema's properties plus computed ones."""

@@ -13,6 +13,9 @@ from jinja2.sandbox import SandboxedEnvironment
 TemplateFailure = TemplateError  # SecurityError and UndefinedError are both TemplateErrors
 
 _SINGLE_EXPRESSION = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}$", re.DOTALL)
+# `{{ name }}` / `{{ a.b.c }}` with no filter, call, index or private name: looked up without compiling
+_PLAIN_LOOKUP = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)\s*\}\}")
+_NO_LOOKUP = object()
 
 
 def is_template(value: str) -> bool:
@@ -31,7 +34,10 @@ class Renderer:
 
     def render_string(self, text: str, context: Mapping[str, Any]) -> Any:
         """Render `text`; a string that is one `{{ expression }}` keeps the expression's type."""
-        single = _SINGLE_EXPRESSION.match(text.strip()) if text.lstrip().startswith("{{") else None
+        fast = self._plain_lookups(text, context)
+        if fast is not _NO_LOOKUP:
+            return fast
+        single = _SINGLE_EXPRESSION.match(text) if text.startswith("{{") else None
         if single:
             compiled = self._expressions.get(text)
             if compiled is None:
@@ -48,6 +54,38 @@ class Renderer:
             template = self.env.from_string(text)
             self._templates[text] = template
         return template.render(context)
+
+    @staticmethod
+    def _plain_lookups(text: str, context: Mapping[str, Any]) -> Any:
+        """The rendering of a text whose only template parts are plain dict lookups, else _NO_LOOKUP.
+
+        Gives exactly what Jinja would for such texts; anything it does not handle (filters,
+        statements, attribute access on non-dicts, missing names) goes to the sandbox, which
+        then produces the value or the proper error.
+        """
+        if "{%" in text or "{#" in text:
+            return _NO_LOOKUP
+        parts = _PLAIN_LOOKUP.split(text)
+        if "{{" in "".join(parts[0::2]):
+            return _NO_LOOKUP
+        values = []
+        for name in parts[1::2]:
+            value: Any = context
+            for key in name.split("."):
+                if not isinstance(value, dict) or key not in value:
+                    return _NO_LOOKUP
+                value = value[key]
+            values.append(value)
+        if len(parts) == 3 and not parts[0] and not parts[2]:
+            only = values[0]
+            if isinstance(only, (bool, int, float, list, dict)) or only is None:
+                return only
+        out = []
+        for i, literal in enumerate(parts[0::2]):
+            out.append(literal)
+            if i < len(values):
+                out.append(str(values[i]))
+        return "".join(out)
 
     def render(self, value: Any, context: Mapping[str, Any]) -> Any:
         """Render every templated string inside `value` (dicts and lists walked)."""

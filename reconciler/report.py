@@ -135,16 +135,19 @@ class ApplyReporter:
         self.out = out
         self.color = color
         self.progress = progress
+        self._runs: set[str] = set()
 
     def started(self, change: Change) -> None:
-        verb = "Running" if change.reason.startswith("will run") else _VERBS[change.action][0]
+        if change.reason.startswith("will run"):
+            self._runs.add(change.address)
+        verb = "Running" if change.address in self._runs else _VERBS[change.action][0]
         self._print(f"{change.address}: {verb}...")
 
     def finished(self, result: Result) -> None:
         self.done += 1
         counter = f"[{self.done}/{self.total}] " if self.progress else ""
         if result.status is Status.OK:
-            noun = _VERBS.get(result.action, ("", "Change"))[1]
+            noun = "Run" if result.address in self._runs else _VERBS.get(result.action, ("", "Change"))[1]
             self._print(f"{counter}{result.address}: {noun} complete after {result.seconds:.1f}s")
         elif result.status is Status.SKIPPED:
             self._print(f"{counter}{result.address}: {result.error}")

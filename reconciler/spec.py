@@ -99,7 +99,10 @@ class _SpecBuilder:
 
     def build(self) -> tuple[Spec | None, list[Diagnostic]]:
         top = Draft202012Validator(self.registry.spec_schema())
-        self.diagnostics += schema_diagnostics(top, self.doc.data, self.doc, ())
+        raw_resources = self.doc.data.get("resources")
+        # each resource entry is checked once, against its type's full schema, in _expand
+        outline = {**self.doc.data, "resources": []} if isinstance(raw_resources, list) else self.doc.data
+        self.diagnostics += schema_diagnostics(top, outline, self.doc, ())
         inventory, inv_diags = build_inventory(self.doc)
         self.diagnostics += inv_diags
         resources: list[Resource] = []
@@ -125,8 +128,15 @@ class _SpecBuilder:
 
     def _expand(self, index: int, raw: Any, inventory: Inventory) -> list[Resource]:
         path: JsonPath = ("resources", index)
-        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str) or not isinstance(raw.get("name"), str):
-            return []  # the spec schema has reported it
+        if not isinstance(raw, dict):
+            self._error("a resource must be a mapping with at least type and name", path)
+            return []
+        for key in ("type", "name"):
+            if not isinstance(raw.get(key), str):
+                self._error(f"missing required field: {key!r}" if key not in raw else f"{key} must be a string",
+                            path + ((key,) if key in raw else ()))
+        if not isinstance(raw.get("type"), str) or not isinstance(raw.get("name"), str):
+            return []
         type_name = raw["type"]
         if type_name not in self.registry:
             hint = self.registry.suggest(type_name)
@@ -145,7 +155,7 @@ class _SpecBuilder:
             rendered = self._render(attributes, path, host, target)
             if rendered is None:
                 continue
-            if not self._check_schema(type_name, rendered, path, attributes):
+            if not self._check_schema(type_name, rendered, path, raw):
                 continue
             out.append(Resource(
                 address=f"{type_name}.{raw['name']}{suffix}", type=type_name, name=raw["name"], target=target,
@@ -228,9 +238,10 @@ class _SpecBuilder:
     ) -> bool:
         validator = self.validators.get(type_name)
         if validator is None:
-            validator = Draft202012Validator(self.registry.schema(type_name))
+            validator = Draft202012Validator(self.registry.resource_schema(type_name))
             self.validators[type_name] = validator
-        checked = {k: v for k, v in attributes.items() if k in written}  # not what a template produced
+        # the entry as written, with its attributes rendered (not what a template file produced)
+        checked = {k: (attributes[k] if k in attributes else v) for k, v in written.items()}
         found = schema_diagnostics(validator, checked, self.doc, path)
         self.diagnostics += found
         return not found
