@@ -79,3 +79,19 @@ resources:
     assert "s.yaml:3:" in text and "$.resources[1].path" in text
     assert "unknown resource 'file.zz'" in text
     assert "file has no attribute 'nope'" in text
+
+
+def test_target_and_limit_select_nodes_with_their_dependencies(tmp_path: Path) -> None:
+    from reconciler.plan import Selection, selected_nodes
+
+    spec = write(tmp_path / "s.yaml", INVENTORY + """
+resources:
+  - {type: directory, name: base, path: /srv}
+  - {type: file, name: cfg, on: web, path: /etc/cfg, depends_on: [directory.base]}
+  - {type: file, name: other, on: web2, path: /etc/other}
+""")
+    v = validate(spec, Registry.builtin())
+    assert selected_nodes(v.graph, Selection(limit=("web1",))) == ["directory.base", "file.cfg[web1]"]
+    assert selected_nodes(v.graph, Selection(targets=("file.cfg",))) == [
+        "directory.base", "file.cfg[web1]", "file.cfg[web2]"]
+    assert selected_nodes(v.graph, Selection(targets=("file.cfg[web2]",))) == ["directory.base", "file.cfg[web2]"]
