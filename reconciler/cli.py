@@ -43,6 +43,8 @@ def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Only this resource and what it depends on (repeatable).")(f)
     f = click.option("--limit", multiple=True, metavar="HOST", help="Only resources on these hosts (repeatable).")(f)
     f = click.option("--no-prune", is_flag=True, help="Keep resources that were removed from the spec.")(f)
+    f = click.option("--allow-data-loss", is_flag=True,
+                     help="Allow destroying objects that hold data (e.g. non-empty Docker volumes).")(f)
     f = click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
                      help="How many operations run at once.")(f)
     return f
@@ -89,13 +91,13 @@ def _plan(validated: Validated, registry: Registry, targets: TargetPool, store: 
 @state_option
 @click.pass_context
 def plan_cmd(ctx: click.Context, path: str, out: str | None, as_json: bool, detailed_exitcode: bool,
-             targets: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, parallelism: int,
-             state_path: str | None) -> int:
+             targets: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool,
+             parallelism: int, state_path: str | None) -> int:
     """Show what apply would change."""
     registry = Registry.builtin()
     validated = validate(path, registry)
     state_file = Path(state_path) if state_path else default_state_path(path)
-    selection = Selection(targets, limit, not no_prune)
+    selection = Selection(targets, limit, not no_prune, allow_data_loss)
     with StateStore.open_readonly(state_file) as store, TargetPool(validated.spec) as pool:
         plan = _plan(validated, registry, pool, store, selection, parallelism)
     if out:
@@ -118,7 +120,7 @@ def plan_cmd(ctx: click.Context, path: str, out: str | None, as_json: bool, deta
 @state_option
 @click.pass_context
 def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, targets: tuple[str, ...], limit: tuple[str, ...],
-              no_prune: bool, parallelism: int, state_path: str | None) -> int:
+              no_prune: bool, allow_data_loss: bool, parallelism: int, state_path: str | None) -> int:
     """Apply a spec (after approval) or a saved plan."""
     registry = Registry.builtin()
     color = _use_color(ctx)
@@ -126,7 +128,7 @@ def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, targets: tuple[
     if saved:
         spec_path, state_file, selection = saved["spec_path"], Path(saved["state_path"]), selection_of(saved)
     else:
-        spec_path, selection = path, Selection(targets, limit, not no_prune)
+        spec_path, selection = path, Selection(targets, limit, not no_prune, allow_data_loss)
         state_file = Path(state_path) if state_path else default_state_path(path)
     validated = validate(spec_path, registry)
     with StateLock(state_file), StateStore(state_file) as store, TargetPool(validated.spec) as pool:

@@ -95,7 +95,7 @@ class Inventory:
 
 @dataclass(frozen=True)
 class Lifecycle:
-    prevent_destroy: bool = False
+    prevent_destroy: bool | None = None  # None: not written in the spec (False: explicitly allowed)
     ignore_changes: frozenset[str] = frozenset()
 
 
@@ -129,6 +129,13 @@ class Observed:
 
     attributes: Mapping[str, Any]
     identity: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unobservable:
+    """What a module's observe() returns for one resource it could not look at (e.g. a name clash)."""
+
+    reason: str
 
 
 class Action(str, enum.Enum):

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .diff import compute_change
-from .model import Change, Observed, Resource
+from .model import Change, Observed, Resource, Unobservable
 
 
 class Module:
@@ -48,9 +48,22 @@ class Module:
     def diff(self, resource: Resource, observed: Observed | None) -> Change:
         return compute_change(self, resource, observed)
 
+    def destroy_hazard(self, target: Any, change: Change) -> str | None:
+        """Why destroying this object loses data (e.g. a volume that holds some), or None.
+
+        Called at plan time for deletes and replaces; such a change is refused unless the spec sets
+        `lifecycle.prevent_destroy: false` explicitly or the run allows data loss.
+        """
+        return None
+
     # -- implemented by each module -----------------------------------------------------------
-    def observe(self, target: Any, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
-        """Observe ALL `resources` of this type on one target in one batch, keyed by address."""
+    def observe(
+        self, target: Any, resources: Sequence[Resource]
+    ) -> Mapping[str, Observed | Unobservable | None]:
+        """Observe ALL `resources` of this type on one target in one batch, keyed by address.
+
+        None: it does not exist. Unobservable(reason): it cannot be planned (reported, others go on).
+        """
         raise NotImplementedError
 
     def apply(self, target: Any, change: Change) -> Observed:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .model import Observed, Resource
+from .model import Observed, Resource, Unobservable
 from .registry import Registry
 from .targets import TargetPool
 
@@ -32,7 +32,9 @@ def observe(
         try:
             target = targets.get(module.family, target_name)
             found = module.observe(target, batch)
-            return {r.address: found.get(r.address) for r in batch}, {}
+            observed = {r.address: found.get(r.address) for r in batch}
+            errors = {a: o.reason for a, o in observed.items() if isinstance(o, Unobservable)}
+            return {a: o for a, o in observed.items() if a not in errors}, errors  # type: ignore[misc]
         except Exception as exc:  # one unreachable target must not stop the others
             message = str(exc) or type(exc).__name__
             return {}, {r.address: message for r in batch}

@@ -26,6 +26,7 @@ class Selection:
     targets: tuple[str, ...] = ()
     limit: tuple[str, ...] = ()
     prune: bool = True
+    allow_data_loss: bool = False
 
     @property
     def partial(self) -> bool:
@@ -153,15 +154,32 @@ def make_plan(
         ordered.append(Change(ghost.address, ghost.type, action, reason=reason, resource=ghost,
                               observed=observed, pruned=True))
 
-    blockers = tuple(
-        f"{c.address}: lifecycle.prevent_destroy is set, but the plan would "
-        f"{'replace' if c.action is Action.REPLACE else 'destroy'} it"
-        for c in ordered
-        if c.action in (Action.DELETE, Action.REPLACE) and c.resource and c.resource.lifecycle.prevent_destroy
-    )
+    blockers = tuple(_destroy_blockers(ordered, registry, targets, selection))
     hashes = {a: canonical_hash(o.attributes if o else None) for a, o in sorted(observed_all.items())}
     fingerprint = canonical_hash({"spec": spec.hash, "serial": store.serial, "observed": hashes})
     return Plan(tuple(ordered), spec.hash, fingerprint, store.serial, failures, blockers, hashes)
+
+
+def _destroy_blockers(
+    changes: list[Change], registry: Registry, targets: TargetPool, selection: Selection
+) -> list[str]:
+    out = []
+    for c in changes:
+        if c.action not in (Action.DELETE, Action.REPLACE) or c.resource is None:
+            continue
+        verb = "replace" if c.action is Action.REPLACE else "destroy"
+        prevent = c.resource.lifecycle.prevent_destroy
+        if prevent:
+            out.append(f"{c.address}: lifecycle.prevent_destroy is set, but the plan would {verb} it")
+            continue
+        if prevent is False or selection.allow_data_loss:
+            continue
+        module = registry.module(c.type)
+        hazard = module.destroy_hazard(targets.get(module.family, c.resource.target), c)
+        if hazard:
+            out.append(f"{c.address}: the plan would {verb} it, but {hazard}; set lifecycle.prevent_destroy: "
+                       "false on it or pass --allow-data-loss")
+    return out
 
 
 def _has_unknown(resource: Resource) -> bool:

@@ -23,7 +23,8 @@ def write_plan_file(path: str | Path, plan: Plan, spec_path: str, state_path: st
         "kind": KIND,
         "spec_path": str(Path(spec_path).absolute()),
         "state_path": str(Path(state_path).absolute()),
-        "selection": {"targets": list(selection.targets), "limit": list(selection.limit), "prune": selection.prune},
+        "selection": {"targets": list(selection.targets), "limit": list(selection.limit), "prune": selection.prune,
+                      "allow_data_loss": selection.allow_data_loss},
         "observed_hashes": dict(plan.observed_hashes),
     }
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -56,7 +57,8 @@ def read_plan_file(path: str | Path) -> dict[str, Any]:
 
 def selection_of(saved: dict[str, Any]) -> Selection:
     s = saved.get("selection") or {}
-    return Selection(tuple(s.get("targets", ())), tuple(s.get("limit", ())), bool(s.get("prune", True)))
+    return Selection(tuple(s.get("targets", ())), tuple(s.get("limit", ())), bool(s.get("prune", True)),
+                     bool(s.get("allow_data_loss", False)))
 
 
 def check_fresh(saved: dict[str, Any], current: Plan) -> None:

@@ -147,7 +147,8 @@ class _SpecBuilder:
         targets = self._targets(family, raw, inventory, path)
         attributes = {k: v for k, v in raw.items() if k not in META_KEYS}
         lifecycle_raw = raw.get("lifecycle") or {}
-        lifecycle = Lifecycle(bool(lifecycle_raw.get("prevent_destroy", False)),
+        prevent = lifecycle_raw.get("prevent_destroy")
+        lifecycle = Lifecycle(None if prevent is None else bool(prevent),
                               frozenset(lifecycle_raw.get("ignore_changes") or ()))
         location = self.doc.locate(path)
         out = []

@@ -87,7 +87,8 @@ class StateRecord:
         """A stand-in for a resource no longer in the spec, good enough to observe and delete it."""
         return Resource(
             address=self.address, type=self.type, name=self.name, target=self.target,
-            attributes={**self.attributes, "state": "absent"}, lifecycle=Lifecycle(self.prevent_destroy),
+            attributes={**self.attributes, "state": "absent"},
+            lifecycle=Lifecycle(True if self.prevent_destroy else None),
             host=self.host,
         )
 
@@ -176,7 +177,7 @@ class StateStore:
                     json.dumps(scrub(resource.attributes, hidden), default=str),
                     json.dumps(observed_attrs, default=str),
                     json.dumps(list(resource.depends_on)),
-                    int(resource.lifecycle.prevent_destroy),
+                    int(bool(resource.lifecycle.prevent_destroy)),
                     _now(),
                 ),
             )

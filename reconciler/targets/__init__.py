@@ -22,7 +22,13 @@ def _server_target(spec: Spec, name: str) -> Any:
     raise ReconcileError(f"host {name} unreachable: SSH targets are not available in this build")
 
 
-DEFAULT_FACTORIES: Mapping[str, TargetFactory] = {"server": _server_target}
+def _docker_target(spec: Spec, name: str) -> Any:
+    from .docker import docker_target  # the docker SDK is imported only when a spec needs it
+
+    return docker_target(spec, name)
+
+
+DEFAULT_FACTORIES: Mapping[str, TargetFactory] = {"server": _server_target, "docker": _docker_target}
 
 
 class TargetPool:
