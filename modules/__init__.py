@@ -5,4 +5,8 @@ BUILTIN_MODULES: dict[str, str] = {
     "directory": "modules.server.directory:DirectoryModule",
     "symlink": "modules.server.symlink:SymlinkModule",
     "command": "modules.server.command:CommandModule",
+    "docker.image": "modules.docker.image:ImageModule",
+    "docker.container": "modules.docker.container:ContainerModule",
+    "docker.network": "modules.docker.network:NetworkModule",
+    "docker.volume": "modules.docker.volume:VolumeModule",
 }

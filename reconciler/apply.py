@@ -169,7 +169,7 @@ class Applier:
                 observed = result.observed or change.observed
                 done = dataclasses.replace(change, action=Action.NOOP, observed=observed)
                 self.known[change.address] = attribute_view(
-                    (), done, record.observed if record and result.status is Status.NOOP else None)
+                    None, done, record.observed if record and result.status is Status.NOOP else None)
         if result.status is not Status.NOOP:
             self.hooks.finished(result)
         return result

@@ -38,6 +38,10 @@ class Module:
     def equal(self, name: str, desired: Any, observed: Any) -> bool:
         return bool(desired == observed)
 
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        """Computed attributes already known before the object exists (e.g. a name taken from the spec)."""
+        return {}
+
     def secret_attributes(self, resource: Resource) -> frozenset[str]:
         """Attributes never shown or stored in clear: the module's own and those the spec marks."""
         return self.sensitive | resource.sensitive

@@ -12,6 +12,7 @@ from . import refs
 from .errors import ReconcileError
 from .graph import AddressIndex, referenced_by, with_dependencies
 from .model import UNKNOWN, Action, Change, Observed, Plan, Resource, Spec
+from .module import Module
 from .observe import observe
 from .registry import Registry
 from .spec import canonical_hash
@@ -82,7 +83,7 @@ class ReferenceResolver:
 
 
 def attribute_view(
-    module_computed: Collection[str], change: Change, last_known: Mapping[str, Any] | None = None
+    module: Module | None, change: Change, last_known: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """What later resources may read of a planned change: unknown where apply will decide it.
 
@@ -95,9 +96,11 @@ def attribute_view(
     if change.action is Action.NOOP:
         remembered = {k: v for k, v in (last_known or {}).items() if not is_salted(v)}
         return {**remembered, **observed, **spec_values}
+    computed = module.computed if module else frozenset()
     if change.action is Action.UPDATE:
-        return {**observed, **spec_values, **{k: UNKNOWN for k in module_computed}}
-    return {**{k: UNKNOWN for k in module_computed}, **spec_values}
+        return {**observed, **spec_values, **{k: UNKNOWN for k in computed}}
+    planned = module.planned(resource) if module and resource else {}
+    return {**{k: UNKNOWN for k in computed}, **planned, **spec_values}
 
 
 def make_plan(
@@ -122,7 +125,7 @@ def make_plan(
     failures: dict[str, str] = {}
     pending = list(order)
     first_wave = True
-    while pending:
+    while pending or first_wave:  # the first wave also observes what was removed from the spec
         ready = [a for a in pending if all(p in known for p in referenced_by(graph, a))]
         taken = set(ready)
         pending = [a for a in pending if a not in taken]
@@ -140,7 +143,7 @@ def make_plan(
                 continue
             change = module.diff(r, observation.observed.get(r.address))
             record = records.get(r.address)
-            known[r.address] = attribute_view(module.computed, change, record.observed if record else None)
+            known[r.address] = attribute_view(module, change, record.observed if record else None)
             changes[r.address] = change
 
     ordered = [changes[a] for a in order]

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,3 +64,58 @@ def spec_dir(tmp_path: Path) -> Path:
     d = tmp_path / "spec"
     d.mkdir()
     return d
+
+
+# -- real services, started on first use and shared by xdist workers ------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller: workers inherit the run directory
+        import tempfile
+
+        os.environ.setdefault("RECONCILE_TEST_RUN", tempfile.mkdtemp(prefix="reconcile-test-run-"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        from tests.harness.docker_engine import stop_if_started
+
+        stop_if_started(Path(os.environ["RECONCILE_TEST_RUN"]))
+
+
+@pytest.fixture(scope="session")
+def docker_url() -> str:
+    from tests.harness.docker_engine import engine_url
+
+    return engine_url(Path(os.environ["RECONCILE_TEST_RUN"]))
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_url: str):  # type: ignore[no-untyped-def]
+    import docker
+
+    client = docker.DockerClient(base_url=docker_url, timeout=120)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def busybox(docker_client) -> str:  # type: ignore[no-untyped-def]
+    from tests.harness.images import ensure_busybox
+
+    return ensure_busybox(docker_client)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.harness.registry import Registry
+
+    reg = Registry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def uid(request: pytest.FixtureRequest) -> str:
+    """A short unique prefix for the Docker objects a test creates."""
+    import hashlib
+
+    return "t" + hashlib.sha1(f"{os.getpid()}{request.node.nodeid}{time.time()}".encode()).hexdigest()[:8]

@@ -1,0 +1,313 @@
+"""`docker.container`: a container, observed from ONE list call per engine.
+
+The list API shows state, image id, ports, mounts, networks and labels, but not the settings fixed at
+creation (command, entrypoint, env, user, working_dir, healthcheck). Those cannot change without
+recreating the container, so reconcile records them in the `reconcile.config` label when it creates
+one and reads them back from there. Restart policy, memory and cpus can be changed in place (and
+behind our back, with `docker update`), so a container that sets any of them costs one inspect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.errors import ModuleError
+from reconciler.model import Action, AttrDiff, Change, Observed, Resource, Unobservable
+from reconciler.module import Module
+from reconciler.targets.docker import DockerEngine
+
+from .common import (
+    labels_for,
+    labels_match,
+    match_objects,
+    object_name,
+    parse_bytes,
+    parse_duration_ns,
+    user_labels,
+)
+
+CONFIG_LABEL = "reconcile.config"
+CREATION_SETTINGS = ("image", "command", "entrypoint", "env", "user", "working_dir", "healthcheck", "ports")
+IN_PLACE = ("restart_policy", "memory", "cpus")
+CPU_PERIOD = 100_000
+
+
+def _argv(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+
+
+def _ports(values: Sequence[Any]) -> list[str]:
+    out = []
+    for value in values:
+        spec, _, proto = str(value).partition("/")
+        parts = spec.split(":")
+        ip, host, cont = (["0.0.0.0"] + parts) if len(parts) == 2 else parts
+        out.append(f"{ip or '0.0.0.0'}:{host}:{cont}/{proto or 'tcp'}")
+    return sorted(set(out))
+
+
+def _volumes(values: Sequence[str]) -> list[str]:
+    out = []
+    for value in values:
+        parts = str(value).split(":")
+        if len(parts) == 3 and parts[2] == "rw":
+            parts = parts[:2]
+        out.append(":".join(parts))
+    return sorted(out)
+
+
+def _networks(values: Sequence[Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for value in values:
+        if isinstance(value, str):
+            out[value] = []
+        else:
+            out[str(value["name"])] = sorted(str(a) for a in value.get("aliases") or [])
+    return out
+
+
+def _healthcheck(value: Mapping[str, Any]) -> dict[str, Any]:
+    test = value["test"]
+    out: dict[str, Any] = {"test": ["CMD-SHELL", test] if isinstance(test, str) else [str(t) for t in test]}
+    for key in ("interval", "timeout", "start_period"):
+        if key in value:
+            out[key] = parse_duration_ns(value[key])
+    if "retries" in value:
+        out["retries"] = int(value["retries"])
+    return out
+
+
+def _restart(value: str) -> str:
+    return "no" if value in ("", "no", None) else value
+
+
+def _env_digest(env: Mapping[str, str]) -> dict[str, str]:
+    return {"sha256": hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()}
+
+
+class ContainerModule(Module):
+    type_name = "docker.container"
+    family = "docker"
+    computed = frozenset({"id", "image_id", "container_name"})
+    requires_replace = frozenset(CREATION_SETTINGS + ("volumes", "networks", "labels", "managed", "image_id"))
+    not_compared = frozenset({"adopt", "wait", "wait_timeout", "stop_timeout", "container_name"})
+    absent_states = frozenset({"absent"})
+    default_state = "running"
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        return {"container_name": object_name(resource, "container_name")}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        out: dict[str, Any] = {"image": r.get("image"), "state": self.state_of(r), "managed": True}
+        if r.get("command") is not None:
+            out["command"] = _argv(r.get("command"))
+        if r.get("entrypoint") is not None:
+            out["entrypoint"] = _argv(r.get("entrypoint"))
+        if r.get("env") is not None:
+            env = {str(k): str(v) for k, v in r.get("env").items()}
+            out["env"] = _env_digest(env) if "env" in self.secret_attributes(r) else env
+        for key in ("user", "working_dir"):
+            if r.get(key) is not None:
+                out[key] = str(r.get(key))
+        if r.get("ports") is not None:
+            out["ports"] = _ports(r.get("ports"))
+        if r.get("volumes") is not None:
+            out["volumes"] = _volumes(r.get("volumes"))
+        if r.get("networks") is not None:
+            out["networks"] = _networks(r.get("networks"))
+        if r.get("labels") is not None:
+            out["labels"] = {str(k): str(v) for k, v in r.get("labels").items()}
+        if r.get("healthcheck") is not None:
+            out["healthcheck"] = _healthcheck(r.get("healthcheck"))
+        if r.get("restart_policy") is not None:
+            out["restart_policy"] = _restart(str(r.get("restart_policy")))
+        if r.get("memory") is not None:
+            out["memory"] = parse_bytes(r.get("memory"))
+        if r.get("cpus") is not None:
+            out["cpus"] = float(r.get("cpus"))
+        return out
+
+    def equal(self, name: str, desired: Any, observed: Any) -> bool:
+        if name == "labels":
+            return labels_match(desired, observed)
+        if name == "networks":  # the spec's networks, each with at least the spec's aliases
+            have = observed or {}
+            return set(desired) == set(have) and all(set(a) <= set(have[n]) for n, a in desired.items())
+        return bool(desired == observed)
+
+    # -- observe ------------------------------------------------------------------------------
+    def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        matched = match_objects(engine, resources, engine.containers(),
+                                lambda c: [n.lstrip("/") for n in c.get("Names") or []], "container_name")
+        out: dict[str, Observed | Unobservable | None] = {}
+        for r in resources:
+            found = matched[r.address]
+            if isinstance(found, Unobservable) or found[0] is None:
+                out[r.address] = found if isinstance(found, Unobservable) else None
+                continue
+            container, adopted = found
+            attrs = self._from_list(container, adopted)
+            attrs["image_id_now"] = engine.image_id(str(r.get("image")))
+            if any(r.get(k) is not None for k in IN_PLACE):
+                attrs |= self._in_place_settings(engine.api.inspect_container(container["Id"]))
+            out[r.address] = Observed(attrs, identity={"id": container["Id"]})
+        return out
+
+    @staticmethod
+    def _from_list(c: Mapping[str, Any], adopted: bool) -> dict[str, Any]:
+        labels = c.get("Labels") or {}
+        config = json.loads(labels.get(CONFIG_LABEL, "{}"))
+        running = c.get("State") in ("running", "restarting", "paused")
+        ports = [f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}:{p['PrivatePort']}/{p.get('Type', 'tcp')}"
+                 for p in c.get("Ports") or [] if p.get("PublicPort") and ":" not in (p.get("IP") or "")]
+        volumes = []
+        for m in c.get("Mounts") or []:
+            source = m.get("Name") if m.get("Type") == "volume" else m.get("Source")
+            volumes.append(f"{source}:{m['Destination']}" + ("" if m.get("RW", True) else ":ro"))
+        # the list shows which networks, not the aliases: those were recorded at creation
+        aliases = config.get("networks") or {}
+        networks = {name: sorted(set(n.get("Aliases") or aliases.get(name) or []))
+                    for name, n in ((c.get("NetworkSettings") or {}).get("Networks") or {}).items()}
+        return {
+            "id": c["Id"], "container_name": (c.get("Names") or ["/"])[0].lstrip("/"),
+            "state": "running" if running else "stopped", "managed": not adopted,
+            "image": config.get("image", c.get("Image")), "image_id": c.get("ImageID"),
+            **{k: config.get(k) for k in ("command", "entrypoint", "env", "user", "working_dir", "healthcheck")},
+            "ports": sorted(set(ports)) if running else config.get("ports", []),
+            "volumes": sorted(volumes), "networks": networks, "labels": user_labels(labels),
+        }
+
+    @staticmethod
+    def _in_place_settings(inspected: Mapping[str, Any]) -> dict[str, Any]:
+        host = inspected.get("HostConfig") or {}
+        policy = host.get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if name == "on-failure" and policy.get("MaximumRetryCount"):
+            name = f"on-failure:{policy['MaximumRetryCount']}"
+        quota, period = host.get("CpuQuota") or 0, host.get("CpuPeriod") or CPU_PERIOD
+        return {"restart_policy": name, "memory": host.get("Memory") or 0,
+                "cpus": round(quota / period, 3) if quota > 0 else 0.0}
+
+    def diff(self, resource: Resource, observed: Observed | None) -> Change:
+        change = super().diff(resource, observed)
+        if observed is None or change.action not in (Action.NOOP, Action.UPDATE):
+            return change
+        then, now = observed.attributes.get("image_id"), observed.attributes.get("image_id_now")
+        if then and now and then != now:  # the tag now points at another image
+            moved = AttrDiff("image_id", then, now, forces_replace=True)
+            return Change(change.address, change.type, Action.REPLACE, change.diffs + (moved,),
+                          resource=resource, observed=observed)
+        return change
+
+    # -- apply --------------------------------------------------------------------------------
+    def apply(self, engine: DockerEngine, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        want = self.desired(r)
+        try:
+            if change.action is Action.CREATE:
+                ident = self._create(engine, r, want)
+            else:
+                ident = str((change.observed.identity if change.observed else {})["id"])
+                self._update(engine, ident, r, want, {d.name for d in change.diffs})
+            if want["state"] == "running" and r.get("wait") == "healthy":
+                self._wait_healthy(engine, ident, float(r.get("wait_timeout") or 60))
+        finally:
+            engine.changed()
+        return Observed({**want, "id": ident, "container_name": object_name(r, "container_name")},
+                        identity={"id": ident})
+
+    def _create(self, engine: DockerEngine, r: Resource, want: Mapping[str, Any]) -> str:
+        api = engine.api
+        image = str(r.get("image"))
+        if engine.image_id(image) is None:
+            repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+            api.pull(repo, tag=tag or "latest")
+        config = {k: want.get(k) for k in CREATION_SETTINGS + ("networks",) if k in want}
+        port_bindings, exposed = {}, []
+        for port in want.get("ports", []):
+            address, proto = port.rsplit("/", 1)
+            ip, host, cont = address.split(":")
+            port_bindings[f"{cont}/{proto}"] = (ip, int(host))
+            exposed.append((int(cont), proto))
+        policy = want.get("restart_policy")
+        host_config = api.create_host_config(
+            port_bindings=port_bindings or None, binds=want.get("volumes") or None,
+            restart_policy=self._policy(policy) if policy else None,
+            mem_limit=want.get("memory"), memswap_limit=-1 if want.get("memory") else None,
+            cpu_period=CPU_PERIOD if want.get("cpus") else None,
+            cpu_quota=int(want["cpus"] * CPU_PERIOD) if want.get("cpus") else None,
+        )
+        networks = list(want.get("networks", {}).items())
+        networking = None
+        if networks:
+            first, aliases = networks[0]
+            networking = api.create_networking_config({first: api.create_endpoint_config(aliases=aliases or None)})
+        env = {str(k): str(v) for k, v in (r.get("env") or {}).items()}
+        created = api.create_container(
+            image=image, command=want.get("command"), entrypoint=want.get("entrypoint"),
+            environment=env or None, user=want.get("user"), working_dir=want.get("working_dir"),
+            labels=labels_for(engine, r, {CONFIG_LABEL: json.dumps(config, sort_keys=True)}),
+            healthcheck=want.get("healthcheck"), host_config=host_config, networking_config=networking,
+            name=object_name(r, "container_name"), ports=exposed or None,
+            stop_timeout=int(r.get("stop_timeout")) if r.get("stop_timeout") is not None else None,
+        )
+        ident = str(created["Id"])
+        for name, aliases in networks[1:]:
+            api.connect_container_to_network(ident, name, aliases=aliases or None)
+        if want["state"] == "running":
+            api.start(ident)
+        return ident
+
+    @staticmethod
+    def _policy(value: str) -> dict[str, Any]:
+        name, _, count = value.partition(":")
+        return {"Name": "" if name == "no" else name, "MaximumRetryCount": int(count or 0)}
+
+    def _update(self, engine: DockerEngine, ident: str, r: Resource, want: Mapping[str, Any],
+                changed: set[str]) -> None:
+        api = engine.api
+        if changed & set(IN_PLACE):
+            api.update_container(
+                ident,
+                restart_policy=self._policy(want["restart_policy"]) if "restart_policy" in changed else None,
+                mem_limit=want.get("memory") if "memory" in changed else None,
+                memswap_limit=-1 if "memory" in changed else None,
+                cpu_period=CPU_PERIOD if "cpus" in changed else None,
+                cpu_quota=int(want["cpus"] * CPU_PERIOD) if "cpus" in changed else None,
+            )
+        if "state" in changed:
+            if want["state"] == "running":
+                api.start(ident)
+            else:
+                api.stop(ident, timeout=int(r.get("stop_timeout") or 10))
+
+    @staticmethod
+    def _wait_healthy(engine: DockerEngine, ident: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        status = "unknown"
+        while time.monotonic() < deadline:
+            health = (engine.api.inspect_container(ident).get("State") or {}).get("Health") or {}
+            status = health.get("Status", "none")
+            if status == "healthy":
+                return
+            if status == "none":
+                raise ModuleError("wait: healthy needs a healthcheck (in the spec or the image)")
+            time.sleep(0.25)
+        raise ModuleError(f"container not healthy after {timeout:.0f}s (last status: {status})", retryable=False)
+
+    def delete(self, engine: DockerEngine, resource: Resource, observed: Observed) -> None:
+        ident = str(observed.identity.get("id") or observed.attributes["id"])
+        try:
+            engine.api.stop(ident, timeout=int(resource.get("stop_timeout") or 10))
+            engine.api.remove_container(ident, v=False, force=True)
+        finally:
+            engine.changed()

@@ -1,0 +1,75 @@
+"""`docker.network`: a user-defined network. Its settings are fixed at creation: a change replaces it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.docker import DockerEngine
+
+from .common import labels_for, labels_match, match_objects, object_name, user_labels
+
+
+class NetworkModule(Module):
+    type_name = "docker.network"
+    family = "docker"
+    computed = frozenset({"id", "network_name"})
+    requires_replace = frozenset({"driver", "subnet", "internal", "labels", "managed"})
+    not_compared = frozenset({"state", "adopt", "network_name"})
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        return {"network_name": object_name(resource, "network_name")}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        out: dict[str, Any] = {"driver": resource.get("driver") or "bridge", "managed": True,
+                               "internal": bool(resource.get("internal", False))}
+        if resource.get("subnet"):
+            out["subnet"] = resource.get("subnet")
+        if resource.get("labels") is not None:
+            out["labels"] = {str(k): str(v) for k, v in resource.get("labels").items()}
+        return out
+
+    def equal(self, name: str, desired: Any, observed: Any) -> bool:
+        return labels_match(desired, observed) if name == "labels" else bool(desired == observed)
+
+    def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        matched = match_objects(engine, resources, engine.networks(), lambda n: [n["Name"]], "network_name")
+        out: dict[str, Any] = {}
+        for r in resources:
+            found = matched[r.address]
+            if not isinstance(found, tuple) or found[0] is None:
+                out[r.address] = found if not isinstance(found, tuple) else None
+                continue
+            net, adopted = found
+            pools = (net.get("IPAM") or {}).get("Config") or []
+            out[r.address] = Observed({
+                "id": net["Id"], "network_name": net["Name"], "driver": net.get("Driver"), "managed": not adopted,
+                "internal": bool(net.get("Internal")), "subnet": pools[0].get("Subnet") if pools else None,
+                "labels": user_labels(net.get("Labels")),
+            }, identity={"id": net["Id"]})
+        return out
+
+    def apply(self, engine: DockerEngine, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        want = self.desired(r)
+        ipam = None
+        if want.get("subnet"):
+            from docker.types import IPAMConfig, IPAMPool
+
+            ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=want["subnet"])])
+        try:
+            created = engine.api.create_network(object_name(r, "network_name"), driver=want["driver"],
+                                                internal=want["internal"], labels=labels_for(engine, r), ipam=ipam)
+        finally:
+            engine.changed()
+        return Observed({**want, "id": created["Id"], "network_name": object_name(r, "network_name")},
+                        identity={"id": created["Id"]})
+
+    def delete(self, engine: DockerEngine, resource: Resource, observed: Observed) -> None:
+        try:
+            engine.api.remove_network(str(observed.identity.get("id") or observed.attributes["id"]))
+        finally:
+            engine.changed()

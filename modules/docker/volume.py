@@ -1,0 +1,79 @@
+"""`docker.volume`: a named volume. Settings are fixed at creation; destroying one that holds data
+needs `lifecycle.prevent_destroy: false` written in the spec, or `--allow-data-loss`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.docker import DockerEngine
+
+from .common import labels_for, labels_match, match_objects, object_name, user_labels
+
+
+class VolumeModule(Module):
+    type_name = "docker.volume"
+    family = "docker"
+    computed = frozenset({"volume_name", "mountpoint"})
+    requires_replace = frozenset({"driver", "driver_opts", "labels", "managed"})
+    not_compared = frozenset({"state", "adopt", "volume_name"})
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        return {"volume_name": object_name(resource, "volume_name")}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        out: dict[str, Any] = {"driver": resource.get("driver") or "local", "managed": True}
+        if resource.get("driver_opts") is not None:
+            out["driver_opts"] = {str(k): str(v) for k, v in resource.get("driver_opts").items()}
+        if resource.get("labels") is not None:
+            out["labels"] = {str(k): str(v) for k, v in resource.get("labels").items()}
+        return out
+
+    def equal(self, name: str, desired: Any, observed: Any) -> bool:
+        return labels_match(desired, observed) if name == "labels" else bool(desired == observed)
+
+    def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        matched = match_objects(engine, resources, engine.volumes(), lambda v: [v["Name"]], "volume_name")
+        out: dict[str, Any] = {}
+        for r in resources:
+            found = matched[r.address]
+            if not isinstance(found, tuple) or found[0] is None:
+                out[r.address] = found if not isinstance(found, tuple) else None
+                continue
+            vol, adopted = found
+            out[r.address] = Observed({
+                "volume_name": vol["Name"], "driver": vol.get("Driver"), "managed": not adopted,
+                "driver_opts": vol.get("Options") or {}, "labels": user_labels(vol.get("Labels")),
+                "mountpoint": vol.get("Mountpoint"),
+            }, identity={"name": vol["Name"]})
+        return out
+
+    def destroy_hazard(self, engine: DockerEngine, change: Change) -> str | None:
+        name = (change.observed.identity if change.observed else {}).get("name")
+        if not name:
+            return None
+        usage = {v["Name"]: (v.get("UsageData") or {}).get("Size", -1) for v in engine.api.df().get("Volumes") or []}
+        size = usage.get(name, -1)
+        if size == 0:
+            return None
+        return f"volume {name} holds {size} bytes of data" if size > 0 else f"volume {name} may hold data"
+
+    def apply(self, engine: DockerEngine, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        want = self.desired(r)
+        try:
+            created = engine.api.create_volume(object_name(r, "volume_name"), driver=want["driver"],
+                                               driver_opts=want.get("driver_opts"), labels=labels_for(engine, r))
+        finally:
+            engine.changed()
+        return Observed({**want, "volume_name": created["Name"], "mountpoint": created.get("Mountpoint")},
+                        identity={"name": created["Name"]})
+
+    def delete(self, engine: DockerEngine, resource: Resource, observed: Observed) -> None:
+        try:
+            engine.api.remove_volume(str(observed.identity.get("name") or observed.attributes["volume_name"]))
+        finally:
+            engine.changed()
