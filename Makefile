@@ -31,6 +31,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/engine_bench.py
+	$(BIN)/python bench/docker_bench.py
 
 check: lint test
 

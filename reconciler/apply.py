@@ -1,10 +1,15 @@
-"""Apply: a parallel walk of the graph in dependency order. A failure skips only its dependents."""
+"""Apply: parallel walks of the graph. A failure skips only what depends on it.
+
+Two phases, as Terraform does it: first everything that goes away (deletes, and the old half of
+each replacement) in reverse dependency order, so a container is gone before its network is
+replaced; then creates and updates in dependency order, values flowing along references.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
@@ -14,10 +19,11 @@ from .errors import ModuleError
 from .model import UNKNOWN, Action, Change, Observed, Plan, Result, Status
 from .plan import ReferenceResolver, attribute_view
 from .registry import Registry
-from .state import StateStore
+from .state import StateRecord, StateStore
 from .targets import TargetPool
 
 RETRIES = 3
+GOING = (Action.DELETE, Action.REPLACE)
 
 
 class ApplyHooks(Protocol):
@@ -47,37 +53,61 @@ class Applier:
         self.hooks = hooks or _NoHooks()
         self.resolver = ReferenceResolver(graph, registry)
         self.known: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, StateRecord] = {}
 
     def apply(self, plan: Plan) -> list[Result]:
-        results: list[Result] = []
         self.records = self.store.records()
-        managed = set(self.records)
+        results: dict[str, Result] = {}
         for change in plan.changes:  # resources removed from the spec go first
             if change.pruned:
-                results.append(self._finish(self._run(change) if change.action is not Action.NOOP
-                                            else Result(change.address, change.action, Status.NOOP), change, managed))
-        results += self._walk([c for c in plan.changes if not c.pruned], plan.failures, managed)
-        if any(r.status is Status.OK for r in results):
-            self.store.bump_serial()
-        return results
+                if change.action is Action.DELETE:
+                    self.hooks.started(change)
+                    result = self._destroy(change)
+                else:
+                    result = Result(change.address, change.action, Status.NOOP)
+                results[change.address] = self._settled(result, change)
 
-    def _walk(self, changes: list[Change], failures: Mapping[str, str], managed: set[str]) -> list[Result]:
+        in_spec = [c for c in plan.changes if not c.pruned]
+        actions = {c.address: c.action for c in in_spec}
+        going = [c for c in in_spec if c.action in GOING]
+        gone = self._walk(self.graph.reverse(copy=False), going, plan.failures, self._destroy, phase="destroy")
+        results.update({a: r for a, r in gone.items() if actions[a] is Action.DELETE})
+
+        failures = dict(plan.failures)
+        coming: list[Change] = []
+        for c in in_spec:
+            if c.action is Action.DELETE:
+                continue
+            if c.action is Action.REPLACE:
+                if gone[c.address].status is not Status.OK:  # the old one could not go: fail it, skip dependents
+                    failures[c.address] = gone[c.address].error
+                else:
+                    c = dataclasses.replace(c, observed=None)
+            coming.append(c)
+        results.update(self._walk(self.graph, coming, failures, self._run, phase="create"))
+        if any(r.status is Status.OK for r in results.values()):
+            self.store.bump_serial()
+        order = {c.address: i for i, c in enumerate(plan.changes)}
+        return sorted(results.values(), key=lambda r: order.get(r.address, len(order)))
+
+    def _walk(self, graph: nx.DiGraph, changes: list[Change], failures: Mapping[str, str],
+              run: Callable[[Change], Result], phase: str) -> dict[str, Result]:
         by_address = {c.address: c for c in changes}
-        waiting = {a: {p for p in self.graph.predecessors(a) if p in by_address} for a in by_address}
-        dependents = {a: [s for s in self.graph.successors(a) if s in by_address] for a in by_address}
+        waiting = {a: {p for p in graph.predecessors(a) if p in by_address} for a in by_address}
+        dependents = {a: [s for s in graph.successors(a) if s in by_address] for a in by_address}
         results: dict[str, Result] = {}
         running: dict[Future[Result], Change] = {}
 
         def settle(result: Result) -> list[str]:
-            """Record a result; return the dependents now ready to run."""
+            """Record a result; return the dependents now ready to start (or to be skipped)."""
             change = by_address[result.address]
-            results[result.address] = self._finish(result, change, managed)
+            results[result.address] = self._settled(result, change, phase)
             ready = []
             for child in dependents[result.address]:
                 if child in results:
                     continue
                 if result.status in (Status.FAILED, Status.SKIPPED):
-                    ready.append(child)  # settled below as skipped
+                    ready.append(child)
                     continue
                 waiting[child].discard(result.address)
                 if not waiting[child]:
@@ -85,19 +115,23 @@ class Applier:
             return ready
 
         def start(address: str) -> list[str]:
+            if address in results:
+                return []
             change = by_address[address]
-            blocked = [p for p in self.graph.predecessors(address)
+            blocked = [p for p in graph.predecessors(address)
                        if p in results and results[p].status in (Status.FAILED, Status.SKIPPED)]
             if blocked:
                 return settle(Result(address, change.action, Status.SKIPPED,
                                      error=f"skipped: dependency {blocked[0]} {results[blocked[0]].status.value}"))
             if address in failures:
                 return settle(Result(address, change.action, Status.FAILED, error=failures[address]))
-            change = by_address[address] = self._reresolved(change)
-            if change.action is Action.NOOP:
-                return settle(Result(address, Action.NOOP, Status.NOOP, observed=change.observed))
-            self.hooks.started(change)
-            running[pool.submit(self._run, change)] = change
+            if phase == "create":
+                change = by_address[address] = self._reresolved(change)
+                if change.action is Action.NOOP:
+                    return settle(Result(address, Action.NOOP, Status.NOOP, observed=change.observed))
+            if phase == "destroy" or change.action is not Action.REPLACE:
+                self.hooks.started(change)
+            running[pool.submit(run, change)] = change
             return []
 
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
@@ -110,7 +144,7 @@ class Applier:
                     for future in done:
                         running.pop(future)
                         queue.extend(settle(future.result()))
-        return [results[a] for a in by_address if a in results]
+        return results
 
     def _reresolved(self, change: Change) -> Change:
         """Re-resolve references with the values resources applied earlier in this run produced."""
@@ -118,28 +152,19 @@ class Applier:
         resolved = self.resolver.resolve(original, self.known)
         if change.resource is not None and resolved.attributes == change.resource.attributes:
             return change
-        return self.registry.module(change.type).diff(resolved, change.observed)
+        rediffed = self.registry.module(change.type).diff(resolved, change.observed)
+        replacing = change.action is Action.REPLACE
+        return dataclasses.replace(rediffed, action=Action.REPLACE) if replacing else rediffed
 
-    def _run(self, change: Change) -> Result:
-        """Carry out one change (in a worker thread); never raises."""
+    def _attempt(self, change: Change, act: Callable[[Any], Observed | None]) -> Result:
+        """Run `act(target)` with retries for retryable errors; never raises."""
         started = time.monotonic()
         module = self.registry.module(change.type)
-        resource = change.resource
-        assert resource is not None
-        unknown = sorted(k for k, v in resource.attributes.items() if v is UNKNOWN)
-        if unknown:
-            return Result(change.address, change.action, Status.FAILED,
-                          error=f"{', '.join(unknown)} still unknown: the resources it refers to did not provide it")
+        assert change.resource is not None
+        error = ""
         for attempt in range(1, RETRIES + 1):
             try:
-                target = self.targets.get(module.family, resource.target)
-                observed: Observed | None = None
-                if change.action in (Action.DELETE, Action.REPLACE) and change.observed is not None:
-                    module.delete(target, resource, change.observed)
-                if change.action is Action.REPLACE:
-                    observed = module.apply(target, dataclasses.replace(change, action=Action.CREATE, observed=None))
-                elif change.action in (Action.CREATE, Action.UPDATE):
-                    observed = module.apply(target, change)
+                observed = act(self.targets.get(module.family, change.resource.target))
                 return Result(change.address, change.action, Status.OK, observed=observed,
                               seconds=time.monotonic() - started)
             except ModuleError as exc:
@@ -150,26 +175,52 @@ class Applier:
             except Exception as exc:  # a module bug or an SDK error: report it against the resource
                 error = f"{type(exc).__name__}: {exc}"
             break
-        return Result(change.address, change.action, Status.FAILED, error=error,
-                      seconds=time.monotonic() - started)
+        return Result(change.address, change.action, Status.FAILED, error=error, seconds=time.monotonic() - started)
 
-    def _finish(self, result: Result, change: Change, managed: set[str]) -> Result:
+    def _destroy(self, change: Change) -> Result:
+        module = self.registry.module(change.type)
+        resource = change.resource
+        assert resource is not None
+
+        def act(target: Any) -> None:
+            if change.observed is not None:
+                module.delete(target, resource, change.observed)
+
+        return self._attempt(change, act)
+
+    def _run(self, change: Change) -> Result:
+        module = self.registry.module(change.type)
+        resource = change.resource
+        assert resource is not None
+        unknown = sorted(k for k, v in resource.attributes.items() if v is UNKNOWN)
+        if unknown:
+            return Result(change.address, change.action, Status.FAILED,
+                          error=f"{', '.join(unknown)} still unknown: the resources it refers to did not provide it")
+
+        def act(target: Any) -> Observed:
+            if change.action is Action.REPLACE:  # the old object went in the destroy phase
+                return module.apply(target, dataclasses.replace(change, action=Action.CREATE, observed=None))
+            return module.apply(target, change)
+
+        return self._attempt(change, act)
+
+    def _settled(self, result: Result, change: Change, phase: str = "create") -> Result:
         """Write the state for a settled result (main thread only) and tell the hooks."""
         resource = change.resource
+        if phase == "destroy" and change.action is Action.REPLACE:
+            return result  # the create phase finishes (or fails) the replacement
         if resource is not None and result.status in (Status.OK, Status.NOOP):
             module = self.registry.module(change.type)
-            secret = module.secret_attributes(resource)
-            gone = change.pruned or module.state_of(resource) in module.absent_states
-            if gone:
+            if change.pruned or change.action is Action.DELETE:
                 self.store.forget(change.address)
-            elif result.status is Status.OK or change.address not in managed:
-                self.store.save(resource, result.observed or change.observed, secret)
+            elif result.status is Status.OK or change.address not in self.records:
+                self.store.save(resource, result.observed or change.observed, module.secret_attributes(resource))
             if not change.pruned:
                 record = self.records.get(change.address)
-                observed = result.observed or change.observed
-                done = dataclasses.replace(change, action=Action.NOOP, observed=observed)
+                done = dataclasses.replace(change, action=Action.NOOP, observed=result.observed or change.observed)
                 self.known[change.address] = attribute_view(
                     None, done, record.observed if record and result.status is Status.NOOP else None)
         if result.status is not Status.NOOP:
             self.hooks.finished(result)
         return result
+

@@ -102,6 +102,9 @@ def docker_target(spec: Spec, name: str) -> DockerEngine:
     spec_id = spec.document.root
     if name == "local" and name not in engines:
         return DockerEngine(name, spec_id)
+    if name not in engines:
+        raise ReconcileError(f"docker engine {name} is not defined under docker.engines in the spec "
+                             "(resources removed from the spec are deleted on the engine they were on)")
     cfg = engines[name]
     base_url = str(cfg["base_url"])
     if base_url.startswith("ssh://"):

@@ -293,3 +293,61 @@ resources:
     run = cli("plan", "spec")
     assert run.rc == 1 and "docker engine gone unreachable" in run.out
     assert json.loads(cli("plan", "--json", "spec").out)["errors"][0]["address"] == f"docker.container.{uid}-x"
+
+
+def test_named_engine_network_volume_drift_and_replace(dcli: Cli, spec_dir: Path, uid: str, docker_client: Any,
+                                                       docker_url: str) -> None:
+    body = """
+docker:
+  engines:
+    main: {base_url: "URL"}
+resources:
+  - type: docker.network
+    name: UID-n
+    on: main
+    labels: {v: "LABEL"}
+  - type: docker.volume
+    name: UID-v
+    on: main
+    labels: {v: "LABEL"}
+  - type: docker.container
+    name: UID-c
+    on: main
+    image: reconcile-test/busybox:1
+    entrypoint: ["sh", "-c"]
+    command: ["pwd > /tmp/where; id -u >> /tmp/where; exec sleep 600"]
+    user: "65534"
+    working_dir: /www
+    volumes: ["${docker.volume.UID-v.volume_name}:/data:ro"]
+    networks: ["${docker.network.UID-n.network_name}"]
+    stop_timeout: 1
+"""
+    del dcli.env["DOCKER_HOST"]  # only the spec's named engine says where to go
+    spec(spec_dir, body, uid, url=docker_url, label="1")
+    dcli("apply", "--auto-approve", "spec", check=0)
+    c = container(docker_client, f"{uid}-c")
+    assert c.attrs["Config"]["User"] == "65534" and c.attrs["Config"]["WorkingDir"] == "/www"
+    assert c.exec_run(["cat", "/tmp/where"]).output == b"/www\n65534\n"
+    assert c.attrs["Mounts"][0]["Name"] == f"{uid}-v" and c.attrs["Mounts"][0]["RW"] is False
+    assert "No changes." in dcli("plan", "spec", check=0).out
+
+    # drift: the container is disconnected from its network and the network removed
+    docker_client.networks.get(f"{uid}-n").disconnect(c, force=True)
+    docker_client.networks.get(f"{uid}-n").remove()
+    plan = dcli("plan", "spec", check=0)
+    assert f"+ docker.network.{uid}-n" in plan.out and f"-/+ docker.container.{uid}-c" in plan.out
+    dcli("apply", "--auto-approve", "spec", check=0)
+    c = container(docker_client, f"{uid}-c")
+    assert f"{uid}-n" in c.attrs["NetworkSettings"]["Networks"]
+    assert "No changes." in dcli("plan", "spec", check=0).out
+
+    # a label change replaces the (empty) volume; an empty volume needs no permission to go
+    c.stop(timeout=1)
+    spec(spec_dir, body.replace("stop_timeout: 1", "stop_timeout: 1\n    state: absent"), uid,
+         url=docker_url, label="2")
+    plan = dcli("plan", "spec", check=0)
+    assert f"-/+ docker.volume.{uid}-v" in plan.out and "must be replaced (because labels changed)" in plan.out
+    dcli("apply", "--auto-approve", "spec", check=0)
+    assert docker_client.volumes.get(f"{uid}-v").attrs["Labels"]["v"] == "2"
+    spec(spec_dir, body.split("resources:")[0] + "resources: []\n", uid, url=docker_url)
+    dcli("apply", "--auto-approve", "spec", check=0)
