@@ -167,6 +167,34 @@ def _approve() -> None:
         raise ReconcileError("apply cancelled")
 
 
+@cli.command("trust")
+@click.argument("host")
+@click.option("--spec", default=".", show_default=True, type=click.Path(), help="The spec whose inventory names HOST.")
+@click.option("--known-hosts", type=click.Path(dir_okay=False),
+              help="File to add the key to (default: the spec's known_hosts, else ~/.ssh/known_hosts).")
+@click.option("--yes", is_flag=True, help="Add the key without asking.")
+def trust_cmd(host: str, spec: str, known_hosts: str | None, yes: bool) -> int:
+    """Show a host's SSH key fingerprint and add it to known_hosts."""
+    from .targets.ssh import append_known_host, fetch_host_key, fingerprint, known_hosts_name
+
+    validated = validate(spec, Registry.builtin(), unset_env_ok=True)
+    entry = validated.spec.inventory.hosts.get(host)
+    if entry is None:
+        raise ReconcileError(f"host {host} is not in the inventory of {spec}")
+    key = fetch_host_key(entry.address, entry.port)
+    name = known_hosts_name(entry.address, entry.port)
+    click.echo(f"{host} ({name}) presents {key.get_name()} key {fingerprint(key)}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ReconcileError("not adding the key: confirm with --yes, or run on a terminal")
+        if click.prompt("Trust this key? Only 'yes' will be accepted", default="", show_default=False) != "yes":
+            raise ReconcileError("key not added")
+    path = known_hosts or validated.spec.inventory.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
+    append_known_host(path, name, key)
+    click.echo(f"Added {name} to {path}")
+    return EXIT_OK
+
+
 @cli.command("graph")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)

@@ -119,3 +119,34 @@ def uid(request: pytest.FixtureRequest) -> str:
     import hashlib
 
     return "t" + hashlib.sha1(f"{os.getpid()}{request.node.nodeid}{time.time()}".encode()).hexdigest()[:8]
+
+
+@pytest.fixture(scope="session")
+def ssh_hosts(docker_client, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Three real sshd hosts for this worker, and a known_hosts file that trusts them."""
+    from tests.harness.ssh_hosts import client_key, start_hosts
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    hosts = start_hosts(docker_client, f"rt-{os.getpid()}-{worker}", 3)
+    known = tmp_path_factory.mktemp("ssh") / "known_hosts"
+    known.write_text("".join(h.host_key_line() + "\n" for h in hosts))
+    yield SSHFleet(hosts, known, client_key())
+    for h in hosts:
+        h.container.remove(force=True)
+
+
+@dataclass
+class SSHFleet:
+    hosts: list  # type: ignore[type-arg]
+    known_hosts: Path
+    key: Path
+
+    def inventory(self, user: str = "root", become: bool = False, known_hosts: Path | None = None,
+                  extra: str = "") -> str:
+        lines = ["inventory:", "  hosts:"]
+        for i, h in enumerate(self.hosts):
+            lines.append(f"    h{i}: {{address: 127.0.0.1, port: {h.port}, user: {user}, key_file: {self.key}, "
+                         f"become: {str(become).lower()}, vars: {{index: {i}}}}}")
+        lines += ["  groups:", "    all_hosts: [" + ", ".join(f"h{i}" for i in range(len(self.hosts))) + "]",
+                  f"  known_hosts: {known_hosts or self.known_hosts}"]
+        return "\n".join(lines) + "\n" + extra

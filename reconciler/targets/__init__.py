@@ -19,7 +19,12 @@ TargetFactory = Callable[[Spec, str], Any]
 def _server_target(spec: Spec, name: str) -> Any:
     if name == "local":
         return LocalTarget()
-    raise ReconcileError(f"host {name} unreachable: SSH targets are not available in this build")
+    host = spec.inventory.hosts.get(name)
+    if host is None:
+        raise ReconcileError(f"host {name} is not in the inventory")
+    from .ssh import SSHTarget  # paramiko is imported only when a spec has remote hosts
+
+    return SSHTarget(host, spec.inventory)
 
 
 def _docker_target(spec: Spec, name: str) -> Any:

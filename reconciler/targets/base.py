@@ -62,6 +62,13 @@ class Target:
     def read_file(self, path: str) -> bytes:
         return self.run(["cat", "--", path]).check().stdout
 
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """The content of each regular file (None when missing); remote targets do it in one round trip."""
+        out: dict[str, bytes | None] = {}
+        for path, st in self.stat_many(paths, hash_files=False).items():
+            out[path] = self.read_file(path) if st is not None and st.kind == "file" else None
+        return out
+
     def write_file(
         self, path: str, data: bytes, *, mode: str | None = None,
         owner: str | None = None, group: str | None = None,
@@ -98,7 +105,7 @@ class Target:
 
     def make_symlink(self, path: str, points_to: str) -> None:
         """Create or atomically replace a symlink."""
-        script = 'set -e; t="$2.reconcile-tmp"; ln -sfn -- "$1" "$t"; mv -Tf -- "$t" "$2"'
+        script = 'set -e; mkdir -p -- "$(dirname -- "$2")"; t="$2.reconcile-tmp"; ln -sfn -- "$1" "$t"; mv -Tf -- "$t" "$2"'
         self.run(["sh", "-c", script, "sh", points_to, path]).check()
 
     def tree_mismatches(self, path: str, *, mode: str | None, owner: str | None, group: str | None) -> bool:

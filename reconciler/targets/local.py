@@ -90,6 +90,15 @@ class LocalTarget(Target):
         with open(path, "rb") as fh:
             return fh.read()
 
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        out: dict[str, bytes | None] = {}
+        for path in paths:
+            try:
+                out[path] = self.read_file(path) if os.path.isfile(path) else None
+            except FileNotFoundError:
+                out[path] = None
+        return out
+
     def write_file(
         self, path: str, data: bytes, *, mode: str | None = None,
         owner: str | None = None, group: str | None = None,
