@@ -60,11 +60,15 @@ def build_graph(
         diagnostics.append(Diagnostic(message, doc.locate(path), path))
 
     for r in resources:
-        for i, written in enumerate(r.depends_on):
+        trigger = registry.module_class(r.type).trigger_attribute
+        explicit = [("depends_on", i, w) for i, w in enumerate(r.depends_on)]
+        if trigger and isinstance(r.attributes.get(trigger), list):
+            explicit += [(trigger, i, str(w)) for i, w in enumerate(r.attributes[trigger])]
+        for key, i, written in explicit:
             targets = index.nodes_for(written, r)
             if not targets and written.split("[")[0] not in declared:
                 hint = _closest(written, set(index.by_base) - {r.base_address})
-                error(f"depends_on names unknown resource {written!r}{hint}", r, ("depends_on", i))
+                error(f"{key} names unknown resource {written!r}{hint}", r, (key, i))
             for dep in targets:
                 graph.add_edge(dep.address, r.address)
         for path, text in refs.find(dict(r.attributes)):

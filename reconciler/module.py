@@ -25,6 +25,7 @@ class Module:
     not_compared: ClassVar[frozenset[str]] = frozenset({"state"})  # steer the module, aren't properties
     default_state: ClassVar[str] = "present"
     absent_states: ClassVar[frozenset[str]] = frozenset({"absent"})
+    trigger_attribute: ClassVar[str | None] = None  # e.g. restart_on: addresses whose change triggers this one
     observe_unresolved: ClassVar[bool] = False  # True: observe() copes with UNKNOWN attribute values
     prunable: ClassVar[bool] = True  # False: removing it from the spec undoes nothing, it is just forgotten
 
@@ -37,6 +38,10 @@ class Module:
 
     def equal(self, name: str, desired: Any, observed: Any) -> bool:
         return bool(desired == observed)
+
+    def triggered(self, change: Change, cause: str) -> Change:
+        """The change to make because `cause` (an address in trigger_attribute) changes in this run."""
+        return change
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         """Computed attributes already known before the object exists (e.g. a name taken from the spec)."""

@@ -142,6 +142,7 @@ def make_plan(
                 known[r.address] = {}
                 continue
             change = module.diff(r, observation.observed.get(r.address))
+            change = _triggered(module, change, resolver.index, changes)
             record = records.get(r.address)
             known[r.address] = attribute_view(module, change, record.observed if record else None)
             changes[r.address] = change
@@ -183,6 +184,20 @@ def _destroy_blockers(
             out.append(f"{c.address}: the plan would {verb} it, but {hazard}; set lifecycle.prevent_destroy: "
                        "false on it or pass --allow-data-loss")
     return out
+
+
+def _triggered(module: Module, change: Change, index: AddressIndex, changes: Mapping[str, Change]) -> Change:
+    """A service with `restart_on: [file.conf]` restarts when file.conf changes in this run."""
+    key = module.trigger_attribute
+    resource = change.resource
+    if not key or resource is None or change.observed is None or change.action not in (Action.NOOP, Action.UPDATE):
+        return change
+    for written in resource.attributes.get(key) or []:
+        for node in index.nodes_for(str(written), resource):
+            cause = changes.get(node.address)
+            if cause is not None and cause.action is not Action.NOOP:
+                return module.triggered(change, node.address)
+    return change
 
 
 def _has_unknown(resource: Resource) -> bool:

@@ -37,6 +37,8 @@ def headline(change: Change) -> str:
     if change.action is Action.UPDATE:
         if change.reason.startswith("will run"):
             return f"# {change.address} {change.reason}"
+        if change.reason.startswith("restart: "):
+            return f"# {change.address} will be restarted (restart: {change.reason[len('restart: '):]} changes)"
         return f"# {change.address} will be updated in place"
     if change.action is Action.REPLACE:
         return f"# {change.address} must be replaced (because {', '.join(change.replace_causes)} changed)"

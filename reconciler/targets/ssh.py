@@ -66,6 +66,7 @@ class SSHTarget(Target):
         self.host = host
         self._sftp: Any = None
         self._lock = threading.Lock()
+        self._sftp_lock = threading.Lock()  # paramiko's SFTP client takes one request at a time
         address, port, user, key_files, proxy = self._resolve(host)
         self.user = user
         self.become = host.become and user != "root"
@@ -183,7 +184,7 @@ class SSHTarget(Target):
     def read_file(self, path: str) -> bytes:
         if self.become:
             return super().read_file(path)
-        with self._sftp_client().open(path, "rb") as fh:
+        with self._sftp_lock, self._sftp_client().open(path, "rb") as fh:
             return bytes(fh.read())
 
     def write_file(self, path: str, data: bytes, *, mode: str | None = None,
@@ -195,18 +196,20 @@ class SSHTarget(Target):
         sftp = self._sftp_client()
         tmp = f"{directory}/.reconcile.{os.urandom(6).hex()}"
         try:
-            with sftp.open(tmp, "wb") as fh:
-                fh.write(data)
-            if mode is None:
-                try:
-                    mode = format(sftp.stat(path).st_mode & 0o7777, "04o")
-                except OSError:
-                    mode = "0644"
-            sftp.chmod(tmp, int(mode, 8))
+            with self._sftp_lock:
+                with sftp.open(tmp, "wb") as fh:
+                    fh.write(data)
+                if mode is None:
+                    try:
+                        mode = format(sftp.stat(path).st_mode & 0o7777, "04o")
+                    except OSError:
+                        mode = "0644"
+                sftp.chmod(tmp, int(mode, 8))
             if owner or group:
                 spec = (owner or "") + (":" + group if group else "")
                 self.run(["chown", "--", spec, tmp]).check()
-            sftp.posix_rename(tmp, path)
+            with self._sftp_lock:
+                sftp.posix_rename(tmp, path)
         except BaseException:
             self.run(["rm", "-f", "--", tmp])
             raise

@@ -1,0 +1,103 @@
+"""`cron`: a named entry in a user's crontab, marked by a `# reconcile: NAME` comment line; other
+entries are left alone. All managed users' crontabs on a host are read in one round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.base import Target
+
+from .edits import EditLocks
+
+MARK = "# reconcile: "
+SEPARATOR = "=====reconcile-crontab====="
+# For each user in "$@": a separator line with the user's name, then that user's crontab (if any).
+READ = f'for u in "$@"; do echo "{SEPARATOR} $u"; crontab -l -u "$u" 2>/dev/null; done; true'
+
+
+def entry_line(resource: Resource) -> str:
+    if resource.get("special"):
+        when = f"@{resource.get('special')}"
+    else:
+        when = " ".join(str(resource.get(k, "*")) for k in ("minute", "hour", "day", "month", "weekday"))
+    return f"{when} {resource.get('job')}"
+
+
+def cron_user(resource: Resource) -> str:
+    return str(resource.get("user") or "root")
+
+
+def find_entry(crontab: str, name: str) -> str | None:
+    lines = crontab.splitlines()
+    for i, line in enumerate(lines):
+        if line == MARK + name and i + 1 < len(lines):
+            return lines[i + 1]
+    return None
+
+
+def with_entry(crontab: str, name: str, line: str | None) -> str:
+    """The crontab with entry `name` set to `line` (None: removed). Pure."""
+    out, lines, i, done = [], crontab.splitlines(), 0, False
+    while i < len(lines):
+        if lines[i] == MARK + name:
+            i += 2
+            if line is not None and not done:
+                out += [MARK + name, line]
+                done = True
+            continue
+        out.append(lines[i])
+        i += 1
+    if line is not None and not done:
+        out += [MARK + name, line]
+    return "".join(x + "\n" for x in out)
+
+
+class CronModule(Module):
+    type_name = "cron"
+    not_compared = frozenset({"state", "user", "job", "minute", "hour", "day", "month", "weekday", "special"})
+
+    def __init__(self) -> None:
+        self.locks = EditLocks()
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        return {"entry": entry_line(resource)}
+
+    def _crontabs(self, target: Target, users: Sequence[str]) -> dict[str, str]:
+        text = target.run(["sh", "-c", READ, "sh", *users]).check().stdout.decode()
+        tabs: dict[str, list[str]] = {}
+        current = None
+        for line in text.splitlines():
+            if line.startswith(SEPARATOR + " "):
+                current = line[len(SEPARATOR) + 1:]
+                tabs[current] = []
+            elif current is not None:
+                tabs[current].append(line)
+        return {u: "".join(x + "\n" for x in tabs.get(u, [])) for u in users}
+
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        tabs = self._crontabs(target, sorted({cron_user(r) for r in resources}))
+        out: dict[str, Observed | None] = {}
+        for r in resources:
+            found = find_entry(tabs[cron_user(r)], r.name)
+            out[r.address] = None if found is None else Observed({"entry": found})
+        return out
+
+    def _set(self, target: Target, r: Resource, line: str | None) -> None:
+        user = cron_user(r)
+        with self.locks.lock(target, user):
+            current = self._crontabs(target, [user])[user]
+            new = with_entry(current, r.name, line)
+            if new != current:
+                target.run(["crontab", "-u", user, "-"], stdin=new.encode()).check()
+
+    def apply(self, target: Target, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        self._set(target, r, entry_line(r))
+        return Observed(self.desired(r))
+
+    def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
+        self._set(target, resource, None)

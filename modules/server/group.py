@@ -1,0 +1,46 @@
+"""`group`: a local group and its gid, observed from /etc/group in one round trip per host."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.base import Target
+
+from .accounts import read_accounts
+
+
+def group_name(resource: Resource) -> str:
+    return str(resource.get("group_name") or resource.name)
+
+
+class GroupModule(Module):
+    type_name = "group"
+    computed = frozenset({"gid"})
+    not_compared = frozenset({"state", "group_name", "system"})
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        return {"gid": resource.get("gid")} if resource.get("gid") is not None else {}
+
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        groups = read_accounts(target).groups
+        out: dict[str, Observed | None] = {}
+        for r in resources:
+            found = groups.get(group_name(r))
+            out[r.address] = None if found is None else Observed({"gid": found[0]}, identity={"gid": found[0]})
+        return out
+
+    def apply(self, target: Target, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        gid = ["-g", str(r.get("gid"))] if r.get("gid") is not None else []
+        if change.observed is None:
+            target.run(["groupadd", *(["-r"] if r.get("system") else []), *gid, "--", group_name(r)]).check()
+        else:
+            target.run(["groupmod", *gid, "--", group_name(r)]).check()
+        return Observed(self.desired(r))
+
+    def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
+        target.run(["groupdel", "--", group_name(resource)]).check()

@@ -1,0 +1,136 @@
+"""`package`: OS packages with apt (or dnf/yum, whichever the host has). One query per host for every
+managed package; one install command per resource (list several in `names:` to install them at once)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.errors import ModuleError
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.base import Target
+
+INSTALLED, ABSENT = "installed", "absent"
+
+# Prints "MANAGER <apt|dnf|yum|none>", "CACHE <mtime>", then one "name<TAB>version" line per installed
+# package, then "CANDIDATE name<TAB>version" for each package asked about with --latest.
+QUERY = r"""
+latest=0; [ "$1" = --latest ] && { latest=1; shift; }
+if command -v dpkg-query >/dev/null 2>&1; then
+  echo "MANAGER apt"; echo "CACHE $(stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0)"
+  dpkg-query -W -f='${Package}\t${db:Status-Abbrev}\t${Version}\n' -- "$@" 2>/dev/null | awk -F'\t' '$2 ~ /^ii/ {print $1 "\t" $3}'
+  if [ $latest = 1 ]; then for p in "$@"; do
+    c=$(apt-cache policy -- "$p" 2>/dev/null | awk '/Candidate:/ {print $2}'); echo "CANDIDATE $p	$c"; done; fi
+elif command -v rpm >/dev/null 2>&1; then
+  if command -v dnf >/dev/null 2>&1; then echo "MANAGER dnf"; else echo "MANAGER yum"; fi
+  for p in "$@"; do rpm -q --qf '%{NAME}\t%{VERSION}-%{RELEASE}\n' -- "$p" 2>/dev/null | grep -v 'not installed'; done
+  if [ $latest = 1 ]; then for p in "$@"; do
+    c=$( (dnf -q repoquery --latest-limit 1 --qf '%{version}-%{release}' -- "$p" || yum -q list available -- "$p") 2>/dev/null | tail -n1); echo "CANDIDATE $p	$c"; done; fi
+else
+  echo "MANAGER none"
+fi
+"""
+
+
+def package_names(resource: Resource) -> list[str]:
+    return [str(n) for n in resource.get("names") or [resource.get("package") or resource.name]]
+
+
+def parse_query(text: str) -> tuple[str, float, dict[str, str], dict[str, str]]:
+    manager, cache, installed, candidates = "none", 0.0, {}, {}
+    for line in text.splitlines():
+        if line.startswith("MANAGER "):
+            manager = line.split()[1]
+        elif line.startswith("CACHE "):
+            cache = float(line.split()[1] or 0)
+        elif line.startswith("CANDIDATE "):
+            name, _, version = line[len("CANDIDATE "):].partition("\t")
+            candidates[name] = version
+        elif "\t" in line:
+            name, _, version = line.partition("\t")
+            installed[name.split(":")[0]] = version
+    return manager, cache, installed, candidates
+
+
+def install_command(manager: str, specs: Sequence[str]) -> list[str]:
+    if manager == "apt":
+        return ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+                "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold", "--", *specs]
+    return [manager, "install", "-y", "--", *specs]
+
+
+def remove_command(manager: str, names: Sequence[str]) -> list[str]:
+    if manager == "apt":
+        return ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q", "--", *names]
+    return [manager, "remove", "-y", "--", *names]
+
+
+class PackageModule(Module):
+    type_name = "package"
+    computed = frozenset({"versions", "manager"})
+    not_compared = frozenset({"state", "names", "package", "version", "update_cache", "cache_valid_time"})
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        pin = resource.get("version")
+        state = self.state_of(resource)
+        want = {n: (str(pin) if pin else ("latest" if state == "latest" else INSTALLED)) for n in package_names(resource)}
+        return {"packages": want}
+
+    def equal(self, name: str, desired: Any, observed: Any) -> bool:
+        have = observed or {}
+        for pkg, want in desired.items():
+            version = have.get(pkg, ABSENT)
+            if want == INSTALLED and version == ABSENT:
+                return False
+            if want not in (INSTALLED,) and version != want:
+                return False
+        return True
+
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        names = sorted({n for r in resources for n in package_names(r)})
+        latest = any(self.state_of(r) == "latest" for r in resources)
+        argv = ["sh", "-c", QUERY, "sh"] + (["--latest"] if latest else []) + names
+        manager, cache, installed, candidates = parse_query(target.run(argv).check().stdout.decode())
+        if manager == "none":
+            raise ModuleError(f"no supported package manager (apt, dnf, yum) on {target.name}")
+        out: dict[str, Observed | None] = {}
+        for r in resources:
+            mine = {n: installed.get(n, ABSENT) for n in package_names(r)}
+            if all(v == ABSENT for v in mine.values()):
+                out[r.address] = None
+                continue
+            attrs: dict[str, Any] = {"packages": mine, "versions": mine, "manager": manager, "cache_mtime": cache}
+            if self.state_of(r) == "latest":  # compare with the candidate: "latest" means that version
+                attrs["packages"] = {n: ("latest" if candidates.get(n) and v == candidates[n] else v)
+                                     for n, v in mine.items()}
+            out[r.address] = Observed(attrs, identity={"manager": manager, "cache_mtime": cache})
+        return out
+
+    def apply(self, target: Target, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        manager, cache = self._manager(target, change)
+        if manager == "apt" and r.get("update_cache"):
+            if time.time() - cache > float(r.get("cache_valid_time") or 3600):
+                target.run(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"], timeout=900).check()
+        pin = r.get("version")
+        names = package_names(r)
+        have = (change.observed.attributes.get("packages") if change.observed else None) or {}
+        todo = [n for n in names if not self.equal("packages", {n: self.desired(r)["packages"][n]}, have)]
+        sep = "=" if manager == "apt" else "-"
+        specs = [f"{n}{sep}{pin}" if pin else n for n in (todo or names)]
+        target.run(install_command(manager, specs), timeout=1800).check()
+        return Observed({"packages": self.desired(r)["packages"], "manager": manager})
+
+    @staticmethod
+    def _manager(target: Target, change: Change) -> tuple[str, float]:
+        if change.observed is not None:
+            return change.observed.identity["manager"], float(change.observed.identity.get("cache_mtime", 0))
+        manager, cache, _, _ = parse_query(target.run(["sh", "-c", QUERY, "sh"]).check().stdout.decode())
+        return manager, cache
+
+    def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
+        manager = observed.identity.get("manager", "apt")
+        target.run(remove_command(manager, package_names(resource)), timeout=1800).check()

@@ -1,0 +1,103 @@
+"""`user`: a local account (uid, supplementary groups, shell, home) and its authorized_keys (exclusive).
+
+Observed in one round trip per host: /etc/passwd, /etc/group and every managed authorized_keys file.
+Deleting a user keeps its home directory (like Ansible's default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.base import Target
+
+from .accounts import read_accounts
+
+
+def user_name(resource: Resource) -> str:
+    return str(resource.get("username") or resource.name)
+
+
+def home_of(resource: Resource) -> str:
+    name = user_name(resource)
+    return str(resource.get("home") or ("/root" if name == "root" else f"/home/{name}"))
+
+
+def keys_text(keys: Sequence[str]) -> str:
+    return "".join(k.strip() + "\n" for k in keys)
+
+
+class UserModule(Module):
+    type_name = "user"
+    computed = frozenset({"uid", "gid", "home"})
+    not_compared = frozenset({"state", "username", "system"})
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in ("uid", "shell", "home"):
+            if resource.get(key) is not None:
+                out[key] = resource.get(key)
+        if resource.get("groups") is not None:
+            out["groups"] = sorted(str(g) for g in resource.get("groups"))
+        if resource.get("authorized_keys") is not None:
+            out["authorized_keys"] = [k.strip() for k in resource.get("authorized_keys")]
+        return out
+
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        key_files = [f"{home_of(r)}/.ssh/authorized_keys" for r in resources if r.get("authorized_keys") is not None]
+        accounts = read_accounts(target, key_files)
+        out: dict[str, Observed | None] = {}
+        for r in resources:
+            account = accounts.users.get(user_name(r))
+            if account is None:
+                out[r.address] = None
+                continue
+            attrs: dict[str, Any] = {"uid": account.uid, "gid": account.gid, "shell": account.shell,
+                                     "home": account.home, "groups": accounts.groups_of(account.name)}
+            if r.get("authorized_keys") is not None:
+                text = accounts.files.get(f"{account.home}/.ssh/authorized_keys")
+                if text is None and account.home != home_of(r):
+                    text = target.read_many([f"{account.home}/.ssh/authorized_keys"]).get(
+                        f"{account.home}/.ssh/authorized_keys")
+                attrs["authorized_keys"] = [k for k in (text or b"").decode().splitlines() if k.strip()]
+            out[r.address] = Observed(attrs, identity={"uid": account.uid})
+        return out
+
+    def apply(self, target: Target, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        name = user_name(r)
+        want = self.desired(r)
+        changed = {d.name for d in change.diffs}
+        flags: list[str] = []
+        if "uid" in changed:
+            flags += ["-u", str(want["uid"])]
+        if "shell" in changed:
+            flags += ["-s", want["shell"]]
+        if "groups" in changed:
+            flags += ["-G", ",".join(want["groups"])]
+        if change.observed is None:
+            home = ["-d", want["home"]] if "home" in want else []
+            system = ["-r"] if r.get("system") else []
+            target.run(["useradd", "-m", *system, *home, *flags, "--", name]).check()
+        else:
+            if "home" in changed:
+                flags += ["-d", want["home"], "-m"]
+            if flags:
+                target.run(["usermod", *flags, "--", name]).check()
+        if "authorized_keys" in changed:
+            ssh_dir = f"{home_of(r) if 'home' in want else self._home(target, name)}/.ssh"
+            target.make_directory(ssh_dir, mode="0700")
+            target.set_attributes(ssh_dir, owner=name)
+            target.write_file(f"{ssh_dir}/authorized_keys", keys_text(want["authorized_keys"]).encode(),
+                              mode="0600", owner=name)
+        return Observed(want)
+
+    @staticmethod
+    def _home(target: Target, name: str) -> str:
+        return read_accounts(target).users[name].home
+
+    def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
+        target.run(["userdel", "--", user_name(resource)]).check()
