@@ -151,7 +151,8 @@ def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, targets: tuple[
         failed = any(r.status in (Status.FAILED, Status.SKIPPED) for r in results)
         store.finish_run(run_id, "failed" if failed else "ok", summary | {
             "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
-        click.echo("\n" + report.render_summary(results, color), nl=False)
+        targets = {c.address: c.resource.target for c in plan.changes if c.resource is not None}
+        click.echo("\n" + report.per_target(results, targets) + report.render_summary(results, color), nl=False)
         return EXIT_ERROR if failed else EXIT_OK
 
 

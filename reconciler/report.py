@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 import click
@@ -175,6 +175,22 @@ def summarize(results: Sequence[Result]) -> dict[str, Any]:
             if r.action is Action.UPDATE:
                 counts["changed"] += 1
     return counts
+
+
+def per_target(results: Sequence[Result], targets: Mapping[str, str]) -> str:
+    """One line per host/engine when a run spans several: how each one fared."""
+    rows: dict[str, dict[str, int]] = {}
+    for r in results:
+        if r.status is Status.NOOP:
+            continue
+        row = rows.setdefault(targets.get(r.address, "?"), {})
+        row[r.status.value] = row.get(r.status.value, 0) + 1
+    if len(rows) < 2:
+        return ""
+    lines = ["Per target:"]
+    for name in sorted(rows):
+        lines.append(f"  {name}: " + ", ".join(f"{n} {status}" for status, n in sorted(rows[name].items())))
+    return "\n".join(lines) + "\n"
 
 
 def render_summary(results: Sequence[Result], color: bool = False) -> str:

@@ -78,7 +78,8 @@ class Target:
             'set -e; d=$(dirname -- "$1"); mkdir -p -- "$d"; '
             't=$(mktemp "$d/.reconcile.XXXXXX"); trap \'rm -f -- "$t"\' EXIT; cat > "$t"; '
             '[ -z "$2" ] || chmod -- "$2" "$t"; [ -z "$3" ] || chown -- "$3" "$t"; '
-            '[ -z "$4" ] || chgrp -- "$4" "$t"; mv -f -- "$t" "$1"; trap - EXIT'
+            '[ -z "$4" ] || chgrp -- "$4" "$t"; '
+            'mv -f -- "$t" "$1" 2>/dev/null || cat -- "$t" > "$1"; trap - EXIT'
         )
         self.run(["sh", "-c", script, "sh", path, mode or "", owner or "", group or ""], stdin=data).check()
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import grp
 import hashlib
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -114,7 +116,14 @@ class LocalTarget(Target):
             elif mode is None:
                 os.chmod(tmp, 0o644)
             self._chattr(tmp, mode, owner, group)
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:  # a bind-mounted file can't be renamed over: write it in place
+                if exc.errno not in (errno.EBUSY, errno.EXDEV):
+                    raise
+                with open(tmp, "rb") as src, open(path, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.unlink(tmp)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -151,8 +160,6 @@ class LocalTarget(Target):
     def remove(self, path: str, *, recursive: bool = False) -> None:
         if os.path.isdir(path) and not os.path.islink(path):
             if recursive:
-                import shutil
-
                 shutil.rmtree(path)
             else:
                 os.rmdir(path)

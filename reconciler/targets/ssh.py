@@ -208,8 +208,11 @@ class SSHTarget(Target):
             if owner or group:
                 spec = (owner or "") + (":" + group if group else "")
                 self.run(["chown", "--", spec, tmp]).check()
-            with self._sftp_lock:
-                sftp.posix_rename(tmp, path)
+            try:
+                with self._sftp_lock:
+                    sftp.posix_rename(tmp, path)
+            except OSError:  # a bind-mounted file (e.g. /etc/hosts in a container) can't be renamed over
+                self.run(["sh", "-c", 'cat -- "$1" > "$2" && rm -f -- "$1"', "sh", tmp, path]).check()
         except BaseException:
             self.run(["rm", "-f", "--", tmp])
             raise

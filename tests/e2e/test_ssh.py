@@ -138,3 +138,82 @@ resources:
     for host in ssh_hosts.hosts:
         assert host.exec(f"cat /tmp/{uid}-ok")[1] == "ok"
     doomed.container.remove(force=True)
+
+
+def test_ansible_inventory_and_ssh_config(scli: Cli, spec_dir: Path, ssh_hosts: SSHFleet, uid: str) -> None:
+    h0, h1 = ssh_hosts.hosts[0], ssh_hosts.hosts[1]
+    # web2 is only an alias: ~/.ssh/config says where it is and how to log in
+    write(scli.cwd / ".ssh/config", f"Host web2-alias\n  HostName 127.0.0.1\n  Port {h1.port}\n  User root\n"
+                                    f"  IdentityFile {ssh_hosts.key}\n")
+    write(spec_dir / "hosts.yml", f"""
+all:
+  vars: {{tier: base}}
+  children:
+    web:
+      vars: {{tier: web}}
+      hosts:
+        web1: {{ansible_host: 127.0.0.1, ansible_port: {h0.port}, ansible_user: root,
+               ansible_ssh_private_key_file: {ssh_hosts.key}, colour: blue}}
+        web2: {{ansible_host: web2-alias}}
+""")
+    write(spec_dir / "site.yaml", f"""
+inventory: hosts.yml
+resources:
+  - type: file
+    name: f
+    on: web
+    path: /tmp/{uid}-inv
+    content: "{{{{ host.name }}}} {{{{ host.vars.tier }}}} {{{{ host.vars.colour | default('none') }}}}"
+""")
+    (scli.cwd / ".ssh/known_hosts").write_text(ssh_hosts.known_hosts.read_text())
+    scli("apply", "--auto-approve", "spec", check=0)
+    assert h0.exec(f"cat /tmp/{uid}-inv")[1] == "web1 web blue"
+    assert h1.exec(f"cat /tmp/{uid}-inv")[1] == "web2 web none"
+
+
+def test_twenty_hosts_in_parallel(scli: Cli, spec_dir: Path, ssh_hosts: SSHFleet, uid: str,
+                                  docker_client: Any) -> None:
+    from tests.harness.ssh_hosts import SSHHost, _wait_for_ssh, start_hosts
+
+    fleet = start_hosts(docker_client, f"{uid}-fleet", 20)
+    known = spec_dir.parent / "fleet_known_hosts"
+
+    def write_spec() -> None:
+        known.write_text("".join(h.host_key_line() + "\n" for h in fleet))
+        lines = ["inventory:", "  hosts:"]
+        lines += [f"    f{i}: {{address: 127.0.0.1, port: {h.port}, user: root, key_file: {ssh_hosts.key}}}"
+                  for i, h in enumerate(fleet)]
+        lines += ["  groups:", "    fleet: [" + ", ".join(f"f{i}" for i in range(20)) + "]",
+                  f"  known_hosts: {known}"]
+        write(spec_dir / "site.yaml", "\n".join(lines) + f"""
+resources:
+  - {{type: directory, name: d, on: fleet, path: /srv/{uid}}}
+  - {{type: file, name: f, on: fleet, path: "/srv/{uid}/id", content: "{{{{ host.name }}}}", depends_on: [directory.d]}}
+  - {{type: line_in_file, name: l, on: fleet, path: /etc/hosts, line: "127.0.0.2 {uid}.internal"}}
+""")
+
+    try:
+        write_spec()
+        run = scli("apply", "--auto-approve", "--parallelism", "20", "spec", check=0)
+        assert "Resources: 60 added" in run.out and "Per target:" in run.out and "f19: 3 ok" in run.out
+        for i, h in enumerate(fleet):
+            assert h.exec(f"cat /srv/{uid}/id")[1] == f"f{i}"
+            assert f"{uid}.internal" in h.exec("cat /etc/hosts")[1]
+        fleet[7].container.stop(timeout=1)  # one host goes down; another drifts
+        fleet[3].exec(f"rm /srv/{uid}/id")
+        again = scli("apply", "--auto-approve", "--parallelism", "20", "spec")
+        assert again.rc == 1 and "host f7 unreachable" in again.out and "f3: 1 ok" in again.out
+        assert fleet[3].exec(f"cat /srv/{uid}/id")[1] == "f3"
+
+        fleet[7].container.start()  # it comes back (on a new port): the rerun converges
+        fleet[7].container.reload()
+        port = int(fleet[7].container.attrs["NetworkSettings"]["Ports"]["22/tcp"][0]["HostPort"])
+        fleet[7] = SSHHost(fleet[7].name, port, fleet[7].container)
+        _wait_for_ssh(fleet[7])
+        write_spec()
+        scli("apply", "--auto-approve", "spec", check=0)  # (docker rewrote its /etc/hosts on restart)
+        assert f"{uid}.internal" in fleet[7].exec("cat /etc/hosts")[1]
+        assert "No changes." in scli("apply", "--auto-approve", "spec", check=0).out
+    finally:
+        for h in fleet:
+            h.container.remove(force=True)
