@@ -32,6 +32,7 @@ test: install
 bench: install
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/docker_bench.py
+	$(BIN)/python bench/ssh_bench.py 5 20
 
 check: lint test
 
