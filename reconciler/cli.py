@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -116,10 +117,12 @@ def plan_cmd(ctx: click.Context, path: str, out: str | None, as_json: bool, deta
 @cli.command("apply")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--only-drifted", is_flag=True, help="Converge only resources changed behind reconcile's back.")
 @selection_options
 @state_option
 @click.pass_context
-def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, targets: tuple[str, ...], limit: tuple[str, ...],
+def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, only_drifted: bool, targets: tuple[str, ...],
+              limit: tuple[str, ...],
               no_prune: bool, allow_data_loss: bool, parallelism: int, state_path: str | None) -> int:
     """Apply a spec (after approval) or a saved plan."""
     registry = Registry.builtin()
@@ -135,6 +138,8 @@ def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, targets: tuple[
         plan = _plan(validated, registry, pool, store, selection, parallelism)
         if saved:
             check_fresh(saved, plan)
+        if only_drifted:
+            plan = _only_drifted(plan, store, registry)
         click.echo(report.render_plan(plan, color), nl=False)
         if plan.blockers:
             raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
@@ -156,6 +161,17 @@ def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, targets: tuple[
         return EXIT_ERROR if failed else EXIT_OK
 
 
+def _only_drifted(plan: Plan, store: StateStore, registry: Registry) -> Plan:
+    """The plan with every change that is not a repair of drift (or of a missing resource) left out."""
+    from .drift import classify
+    from .model import Action
+
+    drifted = {i.address for i in classify(plan, store.records(), registry).items if i.kind in ("drifted", "missing")}
+    kept = tuple(c if c.address in drifted or c.action is Action.NOOP
+                 else dataclasses.replace(c, action=Action.NOOP, diffs=()) for c in plan.changes)
+    return dataclasses.replace(plan, changes=tuple(c for c in kept if not (c.pruned and c.action is Action.NOOP)))
+
+
 def _approve() -> None:
     if not sys.stdin.isatty():
         raise ReconcileError(
@@ -166,6 +182,61 @@ def _approve() -> None:
     answer = click.prompt("  Enter a value", default="", show_default=False)
     if answer.strip() != "yes":
         raise ReconcileError("apply cancelled")
+
+
+@cli.command("drift")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "junit"]), default="text",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--notify", metavar="URL", help="POST a JSON summary (Slack-compatible `text`) when drift is found.")
+@click.option("--since", "since_run", type=int, metavar="RUN", help="Show only what is new since drift run RUN.")
+@click.option("--limit", multiple=True, metavar="HOST", help="Only resources on these hosts (repeatable).")
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
+@state_option
+def drift_cmd(path: str, fmt: str, output: str | None, notify: str | None, since_run: int | None,
+              limit: tuple[str, ...], parallelism: int, state_path: str | None) -> int:
+    """Report what changed behind reconcile's back (read-only; never takes the apply lock)."""
+    from . import drift_report
+    from .drift import classify, discover_unmanaged, new_since
+    from .notify import post_json
+
+    registry = Registry.builtin()
+    validated = validate(path, registry)
+    state_file = Path(state_path) if state_path else default_state_path(path)
+    spec_name = str(Path(path))
+    with StateStore.open_readonly(state_file) as store, TargetPool(validated.spec) as pool:
+        plan = _plan(validated, registry, pool, store, Selection(limit=limit), parallelism)
+        records = store.records()
+        in_use = {(r.type, r.target) for r in validated.spec.resources} | {(r.type, r.target) for r in records.values()}
+        unmanaged, discovery_errors = discover_unmanaged(
+            [(t, n) for t, n in in_use if t in registry], registry, pool)
+        found = classify(plan, records, registry, unmanaged)
+        if discovery_errors:
+            found = dataclasses.replace(found, errors={**found.errors, **discovery_errors})
+        if since_run is not None:
+            earlier = next((r for r in store.runs(kind="drift", limit=100000) if r.id == since_run), None)
+            if earlier is None:
+                raise ReconcileError(f"no drift run #{since_run} in the history (see `reconcile history --drift`)")
+            found = new_since(found, earlier.summary.get("report", {}))
+        run_id = None
+        if state_file.exists():
+            run_id = store.start_run("drift", str(Path(path).absolute()))
+            body = drift_report.to_json(found, spec_name, run_id)
+            store.finish_run(run_id, "drift" if found.found else ("error" if found.errors else "ok"),
+                             {**found.counts(), "errors": len(found.errors), "report": body})
+    text = drift_report.render(found, spec_name, fmt, run_id)
+    if output:
+        Path(output).write_text(text)
+    else:
+        click.echo(text, nl=False)
+    if notify and found.found:
+        problem = post_json(notify, drift_report.notification(found, spec_name, run_id))
+        if problem:
+            click.echo(f"Error: {problem}", err=True)
+    if found.errors:
+        return EXIT_ERROR
+    return EXIT_CHANGES if found.found else EXIT_OK
 
 
 @cli.command("trust")
@@ -265,15 +336,17 @@ def state_rm(addresses: Sequence[str], spec: str, state_path: str | None) -> int
 
 @cli.command("history")
 @click.option("--limit", "count", default=20, show_default=True, type=int)
+@click.option("--drift", "only_drift", is_flag=True, help="Only drift runs, with their counts.")
 @spec_option
 @state_option
-def history_cmd(count: int, spec: str, state_path: str | None) -> int:
+def history_cmd(count: int, only_drift: bool, spec: str, state_path: str | None) -> int:
     """List past runs."""
     with StateStore.open_readonly(_state_file(spec, state_path)) as store:
-        runs = store.runs(limit=count)
+        runs = store.runs(kind="drift" if only_drift else None, limit=count)
+    keys = ("added", "changed", "destroyed", "failed", "drifted", "pending", "missing", "unmanaged", "errors")
     for run in runs:
         s = run.summary
-        counts = ", ".join(f"{s.get(k, 0)} {k}" for k in ("added", "changed", "destroyed", "failed") if k in s)
+        counts = ", ".join(f"{s.get(k, 0)} {k}" for k in keys if k in s)
         click.echo(f"#{run.id}  {run.started_at}  {run.kind:<6} {run.status:<8} {run.user}@{run.host}  {counts}")
     return EXIT_OK
 

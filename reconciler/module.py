@@ -43,6 +43,11 @@ class Module:
         """The change to make because `cause` (an address in trigger_attribute) changes in this run."""
         return change
 
+    def discover(self, target: Any) -> list[str]:
+        """Addresses of objects on `target` that carry this spec's ownership label or tag (for drift's
+        "unmanaged" class). Types whose objects carry no label return nothing."""
+        return []
+
     def planned(self, resource: Resource) -> dict[str, Any]:
         """Computed attributes already known before the object exists (e.g. a name taken from the spec)."""
         return {}

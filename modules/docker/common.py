@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.model import Resource, Unobservable
-from reconciler.targets.docker import LABEL_ADDRESS, DockerEngine, owner_of
+from reconciler.targets.docker import LABEL_ADDRESS, LABEL_SPEC, DockerEngine, owner_of
 
 RECONCILE_LABELS = ("reconcile.",)
 
@@ -55,6 +55,16 @@ def match_objects(
     return out
 
 
+def labelled_addresses(engine: DockerEngine, listed: Iterable[dict[str, Any]]) -> list[str]:
+    """Addresses of listed objects that this spec's runs created (label reconcile.spec matches)."""
+    out = []
+    for obj in listed:
+        labels = obj.get("Labels") or {}
+        if labels.get(LABEL_SPEC) == engine.spec_id and owner_of(labels):
+            out.append(str(owner_of(labels)))
+    return out
+
+
 def user_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
     return {k: v for k, v in (labels or {}).items() if not k.startswith(RECONCILE_LABELS)}
 
@@ -96,5 +106,5 @@ def labels_for(engine: DockerEngine, resource: Resource, extra: Mapping[str, str
             **engine.labels(resource.address), **(extra or {})}
 
 
-__all__ = ["LABEL_ADDRESS", "labels_for", "labels_match", "match_objects", "object_name", "parse_bytes",
+__all__ = ["LABEL_ADDRESS", "labelled_addresses", "labels_for", "labels_match", "match_objects", "object_name", "parse_bytes",
            "parse_duration_ns", "user_labels"]

@@ -22,6 +22,7 @@ from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 
 from .common import (
+    labelled_addresses,
     labels_for,
     labels_match,
     match_objects,
@@ -144,6 +145,9 @@ class ContainerModule(Module):
         return bool(desired == observed)
 
     # -- observe ------------------------------------------------------------------------------
+    def discover(self, engine: DockerEngine) -> list[str]:
+        return labelled_addresses(engine, engine.containers())
+
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
         matched = match_objects(engine, resources, engine.containers(),
                                 lambda c: [n.lstrip("/") for n in c.get("Names") or []], "container_name")

@@ -18,7 +18,7 @@ from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine, normalize_reference
 
-from .common import labels_for
+from .common import labelled_addresses, labels_for
 
 CONTEXT_LABEL = "reconcile.context-hash"
 
@@ -71,6 +71,9 @@ class ImageModule(Module):
         if not os.path.isabs(context) and resource.location:
             context = str(Path(resource.location.file).parent / context)
         return context
+
+    def discover(self, engine: DockerEngine) -> list[str]:
+        return labelled_addresses(engine, engine.images())
 
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         out: dict[str, Observed | None] = {}

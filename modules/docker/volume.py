@@ -10,7 +10,7 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 
-from .common import labels_for, labels_match, match_objects, object_name, user_labels
+from .common import labelled_addresses, labels_for, labels_match, match_objects, object_name, user_labels
 
 
 class VolumeModule(Module):
@@ -33,6 +33,9 @@ class VolumeModule(Module):
 
     def equal(self, name: str, desired: Any, observed: Any) -> bool:
         return labels_match(desired, observed) if name == "labels" else bool(desired == observed)
+
+    def discover(self, engine: DockerEngine) -> list[str]:
+        return labelled_addresses(engine, engine.volumes())
 
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
         matched = match_objects(engine, resources, engine.volumes(), lambda v: [v["Name"]], "volume_name")

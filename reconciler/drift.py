@@ -1,0 +1,126 @@
+"""Drift: tell apart what changed behind our back from what the spec changed, from a plan and the state.
+
+- drifted: reality differs from what was last applied, and the spec did not change;
+- pending: the spec changed (or was never applied) and apply has not run yet;
+- missing: a managed resource is gone (and the spec still wants it);
+- unmanaged: an object carrying our ownership label with no entry in the spec or the state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import UNKNOWN, Action, Change, Plan
+from .registry import Registry
+from .report import SENSITIVE
+from .state import StateRecord, is_salted, matches_salted, scrub
+
+KINDS = ("drifted", "pending", "missing", "unmanaged")
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    address: str
+    type: str
+    kind: str  # one of KINDS
+    action: str  # what apply would do about it
+    attributes: tuple[dict[str, Any], ...] = ()  # {"name", "last_applied"/"before", "actual", "wanted"}
+    target: str = ""
+
+    def signature(self) -> str:
+        body = json.dumps([self.address, self.kind, list(self.attributes)], sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    items: tuple[DriftItem, ...]
+    errors: Mapping[str, str] = field(default_factory=dict)
+    checked: int = 0
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(KINDS, 0)
+        for item in self.items:
+            out[item.kind] += 1
+        return out
+
+    @property
+    def found(self) -> bool:
+        return bool(self.items)
+
+
+def spec_changed(change: Change, record: StateRecord, secret: Iterable[str]) -> bool:
+    """Whether the spec now asks for something else than what was last applied."""
+    resource = change.resource
+    if resource is None:
+        return True
+    hidden = set(secret)
+    now = scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, ())
+    stored = dict(record.attributes)
+    for key in set(now) | set(stored):
+        want, had = now.get(key), stored.get(key)
+        if key in hidden and is_salted(had):
+            if not matches_salted(had, resource.attributes.get(key)):
+                return True
+        elif want != had:
+            return True
+    return False
+
+
+def classify(plan: Plan, records: Mapping[str, StateRecord], registry: Registry,
+             unmanaged: Iterable[tuple[str, str, str]] = ()) -> DriftReport:
+    """`unmanaged`: (address, type, target) of labelled objects found on engines or clouds."""
+    items: list[DriftItem] = []
+    for change in plan.changes:
+        if change.action is Action.NOOP or change.address in plan.failures:
+            continue
+        module = registry.module(change.type)
+        record = records.get(change.address)
+        target = change.resource.target if change.resource else ""
+        if change.pruned or record is None:
+            kind = "pending"
+        else:
+            secret = module.secret_attributes(change.resource) if change.resource else frozenset()
+            if spec_changed(change, record, secret):
+                kind = "pending"
+            elif change.observed is None and change.action is Action.CREATE:
+                kind = "missing"
+            else:
+                kind = "drifted"
+        attributes = tuple(
+            {"name": d.name, "actual": SENSITIVE if d.sensitive and d.before is not None else d.before,
+             "wanted": SENSITIVE if d.sensitive else (None if d.after is UNKNOWN else d.after)}
+            for d in change.diffs
+        )
+        items.append(DriftItem(change.address, change.type, kind, change.action.value, attributes, target))
+    known = {c.address for c in plan.changes}
+    for address, type_name, target in unmanaged:
+        if address not in known and address not in records:
+            items.append(DriftItem(address, type_name, "unmanaged", "none", (), target))
+    return DriftReport(tuple(items), dict(plan.failures), checked=len(plan.changes))
+
+
+def new_since(report: DriftReport, earlier: Mapping[str, Any]) -> DriftReport:
+    """Only the items that were not in an earlier run's report (same address, kind and details)."""
+    seen = {item.get("signature") for item in earlier.get("items", [])}
+    return DriftReport(tuple(i for i in report.items if i.signature() not in seen), report.errors, report.checked)
+
+
+def discover_unmanaged(types_and_targets: Iterable[tuple[str, str]], registry: Registry,
+                       targets: Any) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """Ask each (type, target) in use for the objects labelled as this spec's: (address, type, target)."""
+    found: list[tuple[str, str, str]] = []
+    errors: dict[str, str] = {}
+    for type_name, target_name in sorted(set(types_and_targets)):
+        module = registry.module(type_name)
+        try:
+            for address in module.discover(targets.get(module.family, target_name)):
+                if address.startswith(type_name + "."):
+                    found.append((address, type_name, target_name))
+        except Exception as exc:  # reported; the rest is still checked
+            errors[f"{type_name} on {target_name}"] = str(exc)
+    return found, errors
