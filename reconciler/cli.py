@@ -60,16 +60,20 @@ def cli(no_color: bool) -> None:
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "junit"]), default="text",
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "junit", "sarif"]), default="text",
               show_default=True)
-def validate_cmd(paths: Sequence[str], fmt: str) -> int:
+@click.option("--strict", is_flag=True, help="Add lint rules: undeclared directory dependencies, clear-text "
+                                             "secrets, latest image tags.")
+def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
     """Check specs without contacting any host, engine or cloud."""
+    from .lint import lint
+
     registry = Registry.builtin()
     checked: list[tuple[str, Sequence[Diagnostic]]] = []
     for path in paths:
         try:
-            validate(path, registry, unset_env_ok=True)
-            checked.append((path, ()))
+            validated = validate(path, registry, unset_env_ok=True)
+            checked.append((path, tuple(lint(validated, registry)) if strict else ()))
         except SpecError as exc:
             checked.append((path, exc.diagnostics))
         except ReconcileError as exc:
@@ -237,6 +241,25 @@ def drift_cmd(path: str, fmt: str, output: str | None, notify: str | None, since
     if found.errors:
         return EXIT_ERROR
     return EXIT_CHANGES if found.found else EXIT_OK
+
+
+@cli.group("schema")
+def schema_group() -> None:
+    """JSON Schemas for editors and CI."""
+
+
+@schema_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False))
+def schema_export(directory: str) -> int:
+    """Write reconcile.schema.json (the spec with every resource type composed in) and the per-type schemas."""
+    from .schema_export import export
+
+    written = export(Registry.builtin(), Path(directory))
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"\nIn a spec file, for editor validation and completion:\n"
+               f"# yaml-language-server: $schema={Path(written[0]).absolute()}")
+    return EXIT_OK
 
 
 @cli.command("trust")

@@ -240,11 +240,41 @@ def render_diagnostics(checked: Sequence[tuple[str, Sequence[Diagnostic]]], fmt:
         return "".join(line + "\n" for line in lines)
     if fmt == "junit":
         return render_junit(checked)
+    if fmt == "sarif":
+        return json.dumps(render_sarif(checked), indent=2) + "\n"
     lines = [str(d) for _, diags in checked for d in diags]
     for path, diags in checked:
         if not diags:
             lines.append(f"{path}: ok")
     return "\n".join(lines) + "\n"
+
+
+def render_sarif(checked: Sequence[tuple[str, Sequence[Diagnostic]]]) -> dict[str, Any]:
+    """SARIF 2.1.0, for code-scanning annotations."""
+    from . import __version__
+
+    results = []
+    for _, diags in checked:
+        for d in diags:
+            result: dict[str, Any] = {
+                "ruleId": "reconcile/spec", "level": "error" if d.severity == "error" else "warning",
+                "message": {"text": d.message + (f" (at {d.path_text})" if d.json_path else "")},
+            }
+            if d.location:
+                result["locations"] = [{"physicalLocation": {
+                    "artifactLocation": {"uri": d.location.file},
+                    "region": {"startLine": d.location.line, "startColumn": d.location.col}}}]
+            results.append(result)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "reconcile", "version": __version__,
+                                "rules": [{"id": "reconcile/spec", "name": "SpecProblem",
+                                           "shortDescription": {"text": "A problem in a reconcile spec"}}]}},
+            "results": results,
+        }],
+    }
 
 
 def render_junit(checked: Sequence[tuple[str, Sequence[Diagnostic]]]) -> str:
