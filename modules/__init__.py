@@ -15,4 +15,8 @@ BUILTIN_MODULES: dict[str, str] = {
     "docker.container": "modules.docker.container:ContainerModule",
     "docker.network": "modules.docker.network:NetworkModule",
     "docker.volume": "modules.docker.volume:VolumeModule",
+    "aws.vpc": "modules.aws.vpc:VpcModule",
+    "aws.subnet": "modules.aws.subnet:SubnetModule",
+    "aws.security_group": "modules.aws.security_group:SecurityGroupModule",
+    "aws.s3_bucket": "modules.aws.s3_bucket:S3BucketModule",
 }

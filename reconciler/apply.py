@@ -19,7 +19,7 @@ from .errors import ModuleError
 from .model import UNKNOWN, Action, Change, Observed, Plan, Result, Status
 from .plan import ReferenceResolver, attribute_view
 from .registry import Registry
-from .state import StateRecord, StateStore
+from .state import StateRecord, StateStore, attributes_differ
 from .targets import TargetPool
 
 RETRIES = 3
@@ -175,6 +175,9 @@ class Applier:
             except Exception as exc:  # a module bug or an SDK error: report it against the resource
                 error = f"{type(exc).__name__}: {exc}"
             break
+        where = change.resource.location
+        if where is not None:  # point at the spec entry: "aws.subnet.a (site.yaml:41): Code: message"
+            error = f"({where.file}:{where.line}): {error}"
         return Result(change.address, change.action, Status.FAILED, error=error, seconds=time.monotonic() - started)
 
     def _destroy(self, change: Change) -> Result:
@@ -213,7 +216,8 @@ class Applier:
             module = self.registry.module(change.type)
             if change.pruned or change.action is Action.DELETE:
                 self.store.forget(change.address)
-            elif result.status is Status.OK or change.address not in self.records:
+            elif (result.status is Status.OK or change.address not in self.records
+                  or attributes_differ(self.records[change.address], resource, module.secret_attributes(resource))):
                 self.store.save(resource, result.observed or change.observed, module.secret_attributes(resource))
             if not change.pruned:
                 record = self.records.get(change.address)

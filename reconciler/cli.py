@@ -147,7 +147,8 @@ def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, only_drifted: b
         click.echo(report.render_plan(plan, color), nl=False)
         if plan.blockers:
             raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
-        if not plan.actionable:
+        if not plan.actionable:  # nothing to change; the state still learns the spec's current values
+            Applier(validated.graph, registry, pool, store, parallelism).apply(plan)
             return EXIT_ERROR if plan.failures else EXIT_OK
         if not saved and not auto_approve:
             _approve()

@@ -17,7 +17,7 @@ from typing import Any
 from .model import UNKNOWN, Action, Change, Plan
 from .registry import Registry
 from .report import SENSITIVE
-from .state import StateRecord, is_salted, matches_salted, scrub
+from .state import StateRecord, attributes_differ
 
 KINDS = ("drifted", "pending", "missing", "unmanaged")
 
@@ -55,20 +55,7 @@ class DriftReport:
 
 def spec_changed(change: Change, record: StateRecord, secret: Iterable[str]) -> bool:
     """Whether the spec now asks for something else than what was last applied."""
-    resource = change.resource
-    if resource is None:
-        return True
-    hidden = set(secret)
-    now = scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, ())
-    stored = dict(record.attributes)
-    for key in set(now) | set(stored):
-        want, had = now.get(key), stored.get(key)
-        if key in hidden and is_salted(had):
-            if not matches_salted(had, resource.attributes.get(key)):
-                return True
-        elif want != had:
-            return True
-    return False
+    return change.resource is None or attributes_differ(record, change.resource, secret)
 
 
 def classify(plan: Plan, records: Mapping[str, StateRecord], registry: Registry,

@@ -22,6 +22,7 @@ class Module:
     sensitive: ClassVar[frozenset[str]] = frozenset()
     requires_replace: ClassVar[frozenset[str]] = frozenset()
     computed: ClassVar[frozenset[str]] = frozenset()  # known only once the resource exists
+    volatile: ClassVar[frozenset[str]] = frozenset()  # computed ones an in-place update may change
     not_compared: ClassVar[frozenset[str]] = frozenset({"state"})  # steer the module, aren't properties
     default_state: ClassVar[str] = "present"
     absent_states: ClassVar[frozenset[str]] = frozenset({"absent"})

@@ -97,8 +97,9 @@ def attribute_view(
         remembered = {k: v for k, v in (last_known or {}).items() if not is_salted(v)}
         return {**remembered, **observed, **spec_values}
     computed = module.computed if module else frozenset()
-    if change.action is Action.UPDATE:
-        return {**observed, **spec_values, **{k: UNKNOWN for k in computed}}
+    if change.action is Action.UPDATE:  # an id stays; a content hash may not
+        volatile = module.volatile if module else frozenset()
+        return {**observed, **spec_values, **{k: UNKNOWN for k in volatile}}
     planned = module.planned(resource) if module and resource else {}
     return {**{k: UNKNOWN for k in computed}, **planned, **spec_values}
 

@@ -154,7 +154,8 @@ class ApplyReporter:
         elif result.status is Status.SKIPPED:
             self._print(f"{counter}{result.address}: {result.error}")
         else:
-            self._print(f"{counter}{_error(f'{result.address}: {result.error}', self.color)}")
+            sep = " " if result.error.startswith("(") else ": "
+            self._print(f"{counter}{_error(f'{result.address}{sep}{result.error}', self.color)}")
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -199,7 +200,8 @@ def render_summary(results: Sequence[Result], color: bool = False) -> str:
     if c["failed"] or c["skipped"]:
         text += f", {c['failed']} failed, {c['skipped']} skipped"
         head = click.style("Apply finished with errors!", fg="red", bold=True) if color else "Apply finished with errors!"
-        failed = [f"  - {r.address}: {r.error}" for r in results if r.status in (Status.FAILED, Status.SKIPPED)]
+        failed = [f"  - {r.address}{' ' if r.error.startswith('(') else ': '}{r.error}"
+                  for r in results if r.status in (Status.FAILED, Status.SKIPPED)]
         return "\n".join([f"{head} {text}."] + failed) + "\n"
     head = click.style("Apply complete!", fg="green", bold=True) if color else "Apply complete!"
     return f"{head} {text}.\n"

@@ -69,6 +69,21 @@ def scrub(values: Mapping[str, Any], secret: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[str]) -> bool:
+    """Whether `resource` asks for other values than the record's last-applied ones (secrets by hash)."""
+    hidden = set(secret)
+    now = scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, ())
+    stored = dict(record.attributes)
+    for key in set(now) | set(stored):
+        want, had = now.get(key), stored.get(key)
+        if key in hidden and is_salted(had):
+            if not matches_salted(had, resource.attributes.get(key)):
+                return True
+        elif want != had:
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class StateRecord:
     address: str

@@ -150,3 +150,12 @@ class SSHFleet:
         lines += ["  groups:", "    all_hosts: [" + ", ".join(f"h{i}" for i in range(len(self.hosts))) + "]",
                   f"  known_hosts: {known_hosts or self.known_hosts}"]
         return "\n".join(lines) + "\n" + extra
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.harness.moto import MotoServer
+
+    server = MotoServer(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()

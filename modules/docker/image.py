@@ -52,6 +52,7 @@ class ImageModule(Module):
     family = "docker"
     sensitive = frozenset({"auth"})
     computed = frozenset({"id", "digest"})
+    volatile = frozenset({"id", "digest"})
     not_compared = frozenset({"state", "build", "pull", "auth", "image"})
 
     def reference(self, resource: Resource) -> str:

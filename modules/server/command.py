@@ -21,6 +21,7 @@ def argv_of(resource: Resource, key: str = "command") -> list[str]:
 class CommandModule(Module):
     type_name = "command"
     computed = frozenset({"rc", "stdout", "stderr"})
+    volatile = frozenset({"rc", "stdout", "stderr"})
     prunable = False
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:

@@ -16,6 +16,7 @@ from .paths import content_digest, desired_ownership, observed_ownership
 class FileModule(Module):
     type_name = "file"
     computed = frozenset({"sha256", "size"})
+    volatile = frozenset({"sha256", "size"})
     not_compared = frozenset({"state", "template", "path"})
 
     def secret_attributes(self, resource: Resource) -> frozenset[str]:

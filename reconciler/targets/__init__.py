@@ -33,7 +33,14 @@ def _docker_target(spec: Spec, name: str) -> Any:
     return docker_target(spec, name)
 
 
-DEFAULT_FACTORIES: Mapping[str, TargetFactory] = {"server": _server_target, "docker": _docker_target}
+def _aws_target(spec: Spec, region: str) -> Any:
+    from .aws import aws_target  # boto3 is imported only when a spec has AWS resources
+
+    return aws_target(spec, region)
+
+
+DEFAULT_FACTORIES: Mapping[str, TargetFactory] = {
+    "server": _server_target, "docker": _docker_target, "aws": _aws_target}
 
 
 class TargetPool:

@@ -1,0 +1,94 @@
+"""Helpers shared by the AWS modules: ownership tags, batched describes, tag syncing, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from reconciler.model import Resource, Unobservable
+from reconciler.targets.aws import OWNER_TAG, AwsSession, aws_error
+
+FILTER_CHUNK = 200  # EC2 takes at most 200 values per filter
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """Turn botocore errors into ModuleErrors that read `Code: message`."""
+    try:
+        yield
+    except Exception as exc:
+        if hasattr(exc, "response") or exc.__class__.__module__.startswith("botocore"):
+            raise aws_error(exc) from exc
+        raise
+
+
+def user_tags(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or [] if not t["Key"].startswith(("reconcile:", "aws:"))}
+
+
+def owner(tags: Iterable[Mapping[str, str]] | None) -> str | None:
+    return next((t["Value"] for t in tags or [] if t["Key"] == OWNER_TAG), None)
+
+
+def tag_specs(resource: Resource, kind: str) -> list[dict[str, Any]]:
+    tags = [{"Key": str(k), "Value": str(v)} for k, v in (resource.get("tags") or {}).items()]
+    tags.append({"Key": OWNER_TAG, "Value": resource.address})
+    return [{"ResourceType": kind, "Tags": tags}]
+
+
+def desired_tags(resource: Resource) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
+
+
+def describe_owned(
+    session: AwsSession, resources: Sequence[Resource], list_items: Callable[[list[dict[str, Any]]], list[Any]],
+    id_key: str, id_filter: str,
+) -> dict[str, dict[str, Any] | Unobservable | None]:
+    """Each resource's object: found by its reconcile:address tag (one paginated call for all), or by
+    the id given in `import:` (one more call for all imports)."""
+    addresses = [r.address for r in resources if not r.get("import")]
+    found: dict[str, dict[str, Any]] = {}
+    with api_errors():
+        for i in range(0, len(addresses), FILTER_CHUNK):
+            chunk = addresses[i:i + FILTER_CHUNK]
+            for item in list_items([{"Name": f"tag:{OWNER_TAG}", "Values": chunk}]):
+                if owner(item.get("Tags")) in chunk:
+                    found[str(owner(item.get("Tags")))] = item
+        imports = {str(r.get("import")): r.address for r in resources if r.get("import")}
+        if imports:
+            for item in list_items([{"Name": id_filter, "Values": sorted(imports)}]):
+                found[imports[item[id_key]]] = item
+    out: dict[str, dict[str, Any] | Unobservable | None] = {}
+    for r in resources:
+        item = found.get(r.address)
+        tagged_by = owner(item.get("Tags")) if item else None
+        if item is not None and r.get("import") and tagged_by not in (None, r.address):
+            out[r.address] = Unobservable(f"{r.get('import')} is managed by {tagged_by}; it cannot be imported twice")
+        else:
+            out[r.address] = item
+    return out
+
+
+def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    items: list[Any] = []
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        items += page.get(key, [])
+    return items
+
+
+def sync_ec2_tags(client: Any, resource_id: str, resource: Resource, observed: Mapping[str, str]) -> None:
+    """Make the object's tags the spec's, plus the owner tag; never touches aws:* tags."""
+    want = {**desired_tags(resource), OWNER_TAG: resource.address}
+    have = {**observed}
+    changed = [{"Key": k, "Value": v} for k, v in want.items() if have.get(k) != v]
+    gone = [{"Key": k} for k in have if k not in want and not k.startswith("aws:")]
+    with api_errors():
+        if changed:
+            client.create_tags(Resources=[resource_id], Tags=changed)
+        if gone:
+            client.delete_tags(Resources=[resource_id], Tags=gone)
+
+
+def all_tags(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or []}

@@ -1,0 +1,186 @@
+"""`aws.s3_bucket`: a bucket and its versioning, encryption, public access block, lifecycle rules,
+policy and tags. One ListBuckets call finds them all; S3 has no batch read of bucket settings, so each
+managed bucket costs one call per setting the spec manages (plus its tags, which prove ownership)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from reconciler.errors import ModuleError
+from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.module import Module
+from reconciler.targets.aws import OWNER_TAG, AwsSession, error_code
+
+from .common import api_errors
+from .policy import normalize_policy
+
+PAB_KEYS = {"block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
+            "block_public_policy": "BlockPublicPolicy", "restrict_public_buckets": "RestrictPublicBuckets"}
+
+
+def bucket_name(resource: Resource) -> str:
+    return str(resource.get("bucket") or resource.name)
+
+
+def lifecycle_to_api(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for rule in rules:
+        api: dict[str, Any] = {"ID": str(rule["id"]), "Status": "Enabled" if rule.get("enabled", True) else "Disabled",
+                               "Filter": {"Prefix": str(rule.get("prefix", ""))}}
+        if rule.get("expiration_days") is not None:
+            api["Expiration"] = {"Days": int(rule["expiration_days"])}
+        if rule.get("noncurrent_version_expiration_days") is not None:
+            api["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["noncurrent_version_expiration_days"])}
+        out.append(api)
+    return out
+
+
+def lifecycle_from_api(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rules:
+        rule: dict[str, Any] = {"id": r.get("ID"), "enabled": r.get("Status") == "Enabled",
+                                "prefix": (r.get("Filter") or {}).get("Prefix", r.get("Prefix", ""))}
+        if "Expiration" in r and "Days" in r["Expiration"]:
+            rule["expiration_days"] = r["Expiration"]["Days"]
+        if "NoncurrentVersionExpiration" in r:
+            rule["noncurrent_version_expiration_days"] = r["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        out.append(rule)
+    return sorted(out, key=lambda x: str(x["id"]))
+
+
+class S3BucketModule(Module):
+    type_name = "aws.s3_bucket"
+    family = "aws"
+    computed = frozenset({"arn", "bucket_domain_name"})
+    requires_replace = frozenset({"bucket"})
+    not_compared = frozenset({"state", "import", "force_destroy", "bucket"})
+    observe_unresolved = True
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        name = bucket_name(resource)
+        return {"bucket": name, "arn": f"arn:aws:s3:::{name}"}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        out: dict[str, Any] = {"tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}, "owned": True}
+        if r.get("versioning") is not None:
+            out["versioning"] = bool(r.get("versioning"))
+        if r.get("server_side_encryption") is not None:
+            out["server_side_encryption"] = r.get("server_side_encryption")
+        if r.get("public_access_block") is not None:
+            out["public_access_block"] = {k: bool(r.get("public_access_block").get(k, False)) for k in PAB_KEYS}
+        if r.get("lifecycle_rules") is not None:
+            out["lifecycle_rules"] = lifecycle_from_api(lifecycle_to_api(r.get("lifecycle_rules")))
+        if r.get("policy") is not None:
+            out["policy"] = normalize_policy(r.get("policy"))
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        s3 = session.client("s3")
+        with api_errors():
+            existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        wanted = [r for r in resources if bucket_name(r) in existing]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            found = dict(zip([r.address for r in wanted], pool.map(lambda r: self._read(s3, r), wanted), strict=True))
+        return {r.address: found.get(r.address) for r in resources}
+
+    def _read(self, s3: Any, r: Resource) -> Observed | Unobservable:
+        name = bucket_name(r)
+        with api_errors():
+            try:
+                tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+            except Exception as exc:
+                if error_code(exc) != "NoSuchTagSet":
+                    raise
+                tags = {}
+            tagged_by = tags.get(OWNER_TAG)
+            if tagged_by not in (None, r.address) or (tagged_by is None and not r.get("import")):
+                whose = f"managed by {tagged_by}" if tagged_by else "not managed by reconcile"
+                return Unobservable(f"bucket {name} exists and is {whose}; set import: {name} to take it over")
+            attrs: dict[str, Any] = {"bucket": name, "arn": f"arn:aws:s3:::{name}", "owned": tagged_by is not None,
+                                     "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
+                                     "bucket_domain_name": f"{name}.s3.amazonaws.com"}
+            if r.get("versioning") is not None:
+                attrs["versioning"] = s3.get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
+            if r.get("server_side_encryption") is not None:
+                attrs["server_side_encryption"] = self._optional(
+                    lambda: s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+                    ["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"])
+            if r.get("public_access_block") is not None:
+                pab = self._optional(lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"])
+                attrs["public_access_block"] = {k: bool((pab or {}).get(v, False)) for k, v in PAB_KEYS.items()}
+            if r.get("lifecycle_rules") is not None:
+                rules = self._optional(lambda: s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"])
+                attrs["lifecycle_rules"] = lifecycle_from_api(rules or [])
+            if r.get("policy") is not None:
+                policy = self._optional(lambda: s3.get_bucket_policy(Bucket=name)["Policy"])
+                attrs["policy"] = normalize_policy(policy) if policy else None
+        return Observed(attrs, identity={"bucket": name, "tags": tags})
+
+    @staticmethod
+    def _optional(read: Any) -> Any:
+        """None when the setting is not configured (S3 answers with an error then)."""
+        try:
+            return read()
+        except Exception as exc:
+            if error_code(exc).startswith("NoSuch") or "NotFound" in error_code(exc):
+                return None
+            raise
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        s3 = session.client("s3")
+        name = bucket_name(r)
+        want = self.desired(r)
+        with api_errors():
+            if change.observed is None:
+                kwargs: dict[str, Any] = {"Bucket": name}
+                if session.region != "us-east-1":
+                    kwargs["CreateBucketConfiguration"] = {"LocationConstraint": session.region}
+                s3.create_bucket(**kwargs)
+                changed = set(want)
+            else:
+                changed = {d.name for d in change.diffs}
+            if changed & {"tags", "owned"}:
+                tag_set = [{"Key": k, "Value": v} for k, v in want["tags"].items()]
+                s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_set + [{"Key": OWNER_TAG, "Value": r.address}]})
+            if "versioning" in changed:
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={
+                    "Status": "Enabled" if want["versioning"] else "Suspended"})
+            if "server_side_encryption" in changed:
+                s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+                    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": want["server_side_encryption"]}}]})
+            if "public_access_block" in changed:
+                s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+                    v: want["public_access_block"][k] for k, v in PAB_KEYS.items()})
+            if "lifecycle_rules" in changed:
+                if want["lifecycle_rules"]:
+                    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={
+                        "Rules": lifecycle_to_api(r.get("lifecycle_rules"))})
+                else:
+                    s3.delete_bucket_lifecycle(Bucket=name)
+            if "policy" in changed:
+                policy = r.get("policy")
+                s3.put_bucket_policy(Bucket=name, Policy=policy if isinstance(policy, str) else json.dumps(policy))
+        return Observed({**want, "bucket": name, "arn": f"arn:aws:s3:::{name}"}, identity={"bucket": name})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        s3 = session.client("s3")
+        name = bucket_name(resource)
+        with api_errors():
+            versions = s3.list_object_versions(Bucket=name)
+            objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                       for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])]
+            if objects and not resource.get("force_destroy"):
+                raise ModuleError(f"bucket {name} is not empty ({len(objects)} object versions); "
+                                  "set force_destroy: true to delete it with its content")
+            while objects:
+                s3.delete_objects(Bucket=name, Delete={"Objects": objects[:1000]})
+                versions = s3.list_object_versions(Bucket=name)
+                objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                           for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])]
+            s3.delete_bucket(Bucket=name)

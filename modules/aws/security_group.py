@@ -1,0 +1,132 @@
+"""`aws.security_group`: a security group whose ingress/egress rules are compared as sets: adding a rule
+authorizes just that rule, never revoking and re-adding the others."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession
+
+from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+
+Rule = tuple[str, Any, Any, str]  # protocol, from_port, to_port, source (cidr or sg id)
+
+
+def rules_from_spec(rules: Sequence[Mapping[str, Any]]) -> list[Rule]:
+    out = set()
+    for rule in rules:
+        proto = str(rule.get("protocol", "tcp")).lower()
+        proto = "-1" if proto in ("all", "-1") else proto
+        low, high = (None, None) if proto == "-1" else (rule.get("from_port"), rule.get("to_port", rule.get("from_port")))
+        for cidr in rule.get("cidr_blocks") or []:
+            out.add((proto, low, high, str(cidr)))
+        for group in rule.get("source_security_group_ids") or []:
+            out.add((proto, low, high, str(group)))
+    return sorted(out, key=str)
+
+
+def rules_from_api(permissions: Sequence[Mapping[str, Any]]) -> list[Rule]:
+    out = set()
+    for p in permissions:
+        proto = str(p.get("IpProtocol"))
+        low, high = (None, None) if proto == "-1" else (p.get("FromPort"), p.get("ToPort"))
+        for r in p.get("IpRanges") or []:
+            out.add((proto, low, high, r["CidrIp"]))
+        for g in p.get("UserIdGroupPairs") or []:
+            out.add((proto, low, high, g["GroupId"]))
+    return sorted(out, key=str)
+
+
+def to_permissions(rules: Sequence[Rule]) -> list[dict[str, Any]]:
+    out = []
+    for proto, low, high, source in rules:
+        perm: dict[str, Any] = {"IpProtocol": proto}
+        if proto != "-1":
+            perm["FromPort"], perm["ToPort"] = low, high
+        if source.startswith("sg-"):
+            perm["UserIdGroupPairs"] = [{"GroupId": source}]
+        else:
+            perm["IpRanges"] = [{"CidrIp": source}]
+        out.append(perm)
+    return out
+
+
+def group_name(resource: Resource) -> str:
+    return str(resource.get("group_name") or resource.name)
+
+
+class SecurityGroupModule(Module):
+    type_name = "aws.security_group"
+    family = "aws"
+    computed = frozenset({"id", "arn", "owner_id"})
+    requires_replace = frozenset({"group_name", "description", "vpc_id"})
+    not_compared = frozenset({"state", "import"})
+    observe_unresolved = True
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        return {"group_name": group_name(resource)}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        out: dict[str, Any] = {"group_name": group_name(resource),
+                               "description": resource.get("description") or "managed by reconcile",
+                               "tags": {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}}
+        if resource.get("vpc_id") is not None:
+            out["vpc_id"] = resource.get("vpc_id")
+        for key in ("ingress", "egress"):
+            if resource.get(key) is not None:
+                out[key] = [list(rule) for rule in rules_from_spec(resource.get(key))]
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        ec2 = session.client("ec2")
+        found = describe_owned(session, resources,
+                               lambda f: paginate(ec2, "describe_security_groups", "SecurityGroups", Filters=f),
+                               "GroupId", "group-id")
+        out: dict[str, Any] = {}
+        for r in resources:
+            g = found[r.address]
+            out[r.address] = g if not isinstance(g, dict) else Observed({
+                "id": g["GroupId"], "group_name": g["GroupName"], "description": g.get("Description"),
+                "vpc_id": g.get("VpcId"), "owner_id": g.get("OwnerId"), "tags": user_tags(g.get("Tags")),
+                "ingress": [list(x) for x in rules_from_api(g.get("IpPermissions") or [])],
+                "egress": [list(x) for x in rules_from_api(g.get("IpPermissionsEgress") or [])],
+            }, identity={"id": g["GroupId"], "tags": all_tags(g.get("Tags"))})
+        return out
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        ec2 = session.client("ec2")
+        want = self.desired(r)
+        with api_errors():
+            if change.observed is None:
+                kwargs: dict[str, Any] = {"GroupName": want["group_name"], "Description": want["description"],
+                                          "TagSpecifications": tag_specs(r, "security-group")}
+                if want.get("vpc_id"):
+                    kwargs["VpcId"] = want["vpc_id"]
+                group_id = ec2.create_security_group(**kwargs)["GroupId"]
+                have = {"ingress": [], "egress": [list(x) for x in rules_from_api(
+                    ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissionsEgress"])]}
+            else:
+                group_id = change.observed.identity["id"]
+                have = dict(change.observed.attributes)
+                if any(d.name == "tags" for d in change.diffs):
+                    sync_ec2_tags(ec2, group_id, r, change.observed.identity.get("tags", {}))
+            for key, grant, revoke in (("ingress", ec2.authorize_security_group_ingress, ec2.revoke_security_group_ingress),
+                                       ("egress", ec2.authorize_security_group_egress, ec2.revoke_security_group_egress)):
+                if key not in want:
+                    continue
+                wanted = {tuple(x) for x in want[key]}
+                present = {tuple(x) for x in have.get(key) or []}
+                if wanted - present:
+                    grant(GroupId=group_id, IpPermissions=to_permissions(sorted(wanted - present, key=str)))
+                if present - wanted:
+                    revoke(GroupId=group_id, IpPermissions=to_permissions(sorted(present - wanted, key=str)))
+        return Observed({**want, "id": group_id}, identity={"id": group_id})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        with api_errors():
+            session.client("ec2").delete_security_group(GroupId=observed.identity.get("id") or observed.attributes["id"])

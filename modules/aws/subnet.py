@@ -1,0 +1,67 @@
+"""`aws.subnet`: a subnet of a VPC, found by tag in one paginated describe for all subnets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession
+
+from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+
+
+class SubnetModule(Module):
+    type_name = "aws.subnet"
+    family = "aws"
+    computed = frozenset({"id", "arn", "available_ip_address_count"})
+    requires_replace = frozenset({"vpc_id", "cidr_block", "availability_zone"})
+    not_compared = frozenset({"state", "import"})
+    observe_unresolved = True
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        out = super().desired(resource)
+        out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        ec2 = session.client("ec2")
+        found = describe_owned(session, resources,
+                               lambda f: paginate(ec2, "describe_subnets", "Subnets", Filters=f), "SubnetId", "subnet-id")
+        out: dict[str, Any] = {}
+        for r in resources:
+            s = found[r.address]
+            out[r.address] = s if not isinstance(s, dict) else Observed({
+                "id": s["SubnetId"], "arn": s.get("SubnetArn"), "vpc_id": s["VpcId"], "cidr_block": s["CidrBlock"],
+                "availability_zone": s.get("AvailabilityZone"), "tags": user_tags(s.get("Tags")),
+                "map_public_ip_on_launch": bool(s.get("MapPublicIpOnLaunch")),
+                "available_ip_address_count": s.get("AvailableIpAddressCount"),
+            }, identity={"id": s["SubnetId"], "tags": all_tags(s.get("Tags"))})
+        return out
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        ec2 = session.client("ec2")
+        with api_errors():
+            if change.observed is None:
+                kwargs: dict[str, Any] = {"VpcId": r.get("vpc_id"), "CidrBlock": r.get("cidr_block"),
+                                          "TagSpecifications": tag_specs(r, "subnet")}
+                if r.get("availability_zone"):
+                    kwargs["AvailabilityZone"] = r.get("availability_zone")
+                subnet = ec2.create_subnet(**kwargs)["Subnet"]
+                subnet_id, arn, changed = subnet["SubnetId"], subnet.get("SubnetArn"), {"map_public_ip_on_launch"}
+            else:
+                subnet_id, arn = change.observed.identity["id"], change.observed.attributes.get("arn")
+                changed = {d.name for d in change.diffs}
+                if "tags" in changed:
+                    sync_ec2_tags(ec2, subnet_id, r, change.observed.identity.get("tags", {}))
+            if "map_public_ip_on_launch" in changed and r.get("map_public_ip_on_launch") is not None:
+                ec2.modify_subnet_attribute(SubnetId=subnet_id,
+                                            MapPublicIpOnLaunch={"Value": bool(r.get("map_public_ip_on_launch"))})
+        return Observed({**self.desired(r), "id": subnet_id, "arn": arn}, identity={"id": subnet_id})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        with api_errors():
+            session.client("ec2").delete_subnet(SubnetId=observed.identity.get("id") or observed.attributes["id"])

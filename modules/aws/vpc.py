@@ -1,0 +1,78 @@
+"""`aws.vpc`: a VPC, found by its reconcile:address tag in one paginated describe for all VPCs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession
+
+from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+
+DNS = {"enable_dns_support": "enableDnsSupport", "enable_dns_hostnames": "enableDnsHostnames"}
+
+
+class VpcModule(Module):
+    type_name = "aws.vpc"
+    family = "aws"
+    computed = frozenset({"id", "owner_id", "default_security_group_id"})
+    requires_replace = frozenset({"cidr_block", "instance_tenancy"})
+    not_compared = frozenset({"state", "import"})
+    observe_unresolved = True
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        out = super().desired(resource)
+        out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
+        if resource.get("import"):
+            out["owned"] = True
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        ec2 = session.client("ec2")
+        found = describe_owned(session, resources, lambda f: paginate(ec2, "describe_vpcs", "Vpcs", Filters=f),
+                               "VpcId", "vpc-id")
+        out: dict[str, Any] = {}
+        for r in resources:
+            vpc = found[r.address]
+            if not isinstance(vpc, dict):
+                out[r.address] = vpc
+                continue
+            attrs: dict[str, Any] = {"id": vpc["VpcId"], "cidr_block": vpc["CidrBlock"], "owner_id": vpc.get("OwnerId"),
+                                     "instance_tenancy": vpc.get("InstanceTenancy"), "tags": user_tags(vpc.get("Tags")),
+                                     "owned": any(t["Key"] == "reconcile:address" for t in vpc.get("Tags") or [])}
+            with api_errors():
+                for key, api_name in DNS.items():  # not in describe_vpcs: asked only when the spec sets it
+                    if r.get(key) is not None:
+                        value = ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute=api_name)
+                        attrs[key] = value[api_name[0].upper() + api_name[1:]]["Value"]
+            out[r.address] = Observed(attrs, identity={"id": vpc["VpcId"], "tags": all_tags(vpc.get("Tags"))})
+        return out
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        ec2 = session.client("ec2")
+        with api_errors():
+            if change.observed is None:
+                kwargs: dict[str, Any] = {"CidrBlock": r.get("cidr_block"), "TagSpecifications": tag_specs(r, "vpc")}
+                if r.get("instance_tenancy"):
+                    kwargs["InstanceTenancy"] = r.get("instance_tenancy")
+                vpc = ec2.create_vpc(**kwargs)["Vpc"]
+                vpc_id, tags = vpc["VpcId"], {}
+                ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+                changed = {k for k in DNS if r.get(k) is not None}
+            else:
+                vpc_id, tags = change.observed.identity["id"], change.observed.identity.get("tags", {})
+                changed = {d.name for d in change.diffs}
+            for key, api_name in DNS.items():
+                if key in changed and r.get(key) is not None:
+                    ec2.modify_vpc_attribute(VpcId=vpc_id, **{api_name[0].upper() + api_name[1:]: {"Value": bool(r.get(key))}})
+            if change.observed is not None and ({"tags", "owned"} & changed):
+                sync_ec2_tags(ec2, vpc_id, r, tags)
+        return Observed({**self.desired(r), "id": vpc_id, "owned": True}, identity={"id": vpc_id})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        with api_errors():
+            session.client("ec2").delete_vpc(VpcId=observed.identity.get("id") or observed.attributes["id"])

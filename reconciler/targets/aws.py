@@ -1,0 +1,72 @@
+"""An AWS session per region: the standard boto3 credential chain (env, shared files, `profile:`),
+`endpoint_url` for S3-compatible stores and tests, botocore's adaptive retry mode. One client per
+service per run; every API call is counted, mutating ones apart (a plan must make none)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from ..errors import ModuleError, ReconcileError
+from ..model import Spec
+
+READ_PREFIXES = ("Describe", "List", "Get", "Head")
+OWNER_TAG = "reconcile:address"
+
+
+class AwsSession:
+    def __init__(self, region: str, settings: dict[str, Any]):
+        import boto3
+        from botocore.config import Config
+
+        self.name = region
+        self.region = region
+        self.endpoint_url = settings.get("endpoint_url")
+        try:
+            self.session = boto3.session.Session(profile_name=settings.get("profile"), region_name=region)
+        except Exception as exc:
+            raise ReconcileError(f"AWS session for {region}: {exc}") from exc
+        self.config = Config(retries={"mode": "adaptive", "max_attempts": int(settings.get("max_attempts") or 8)},
+                             connect_timeout=10, read_timeout=60)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                client = self.session.client(service, config=self.config, endpoint_url=self.endpoint_url)
+                client.meta.events.register("before-call", self._count)
+                self._clients[service] = client
+            return self._clients[service]
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[model.name] += 1
+
+    @property
+    def mutating_calls(self) -> dict[str, int]:
+        return {name: n for name, n in self.calls.items() if not name.startswith(READ_PREFIXES)}
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+def aws_error(exc: Exception) -> ModuleError:
+    """`Code: message`, as the API said it; throttling is retryable (botocore already retried it)."""
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error") or {}
+    code = error.get("Code") or type(exc).__name__
+    message = error.get("Message") or str(exc)
+    return ModuleError(f"{code}: {message}", retryable=code in ("Throttling", "ThrottlingException",
+                                                                "RequestLimitExceeded", "SlowDown"))
+
+
+def error_code(exc: Exception) -> str:
+    return str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+
+
+def aws_target(spec: Spec, region: str) -> AwsSession:
+    return AwsSession(region, dict(spec.settings.get("aws") or {}))
