@@ -152,6 +152,8 @@ class Applier:
         resolved = self.resolver.resolve(original, self.known)
         if change.resource is not None and resolved.attributes == change.resource.attributes:
             return change
+        if change.resource is not None and _has_unknown(resolved) and not _has_unknown(change.resource):
+            return change  # what it refers to is not in this run (e.g. --only-drifted): plan-time values stand
         rediffed = self.registry.module(change.type).diff(resolved, change.observed)
         replacing = change.action is Action.REPLACE
         return dataclasses.replace(rediffed, action=Action.REPLACE) if replacing else rediffed
@@ -228,3 +230,6 @@ class Applier:
             self.hooks.finished(result)
         return result
 
+
+def _has_unknown(resource: Any) -> bool:
+    return any(v is UNKNOWN for v in resource.attributes.values())

@@ -172,9 +172,10 @@ def _only_drifted(plan: Plan, store: StateStore, registry: Registry) -> Plan:
     from .model import Action
 
     drifted = {i.address for i in classify(plan, store.records(), registry).items if i.kind in ("drifted", "missing")}
-    kept = tuple(c if c.address in drifted or c.action is Action.NOOP
-                 else dataclasses.replace(c, action=Action.NOOP, diffs=()) for c in plan.changes)
-    return dataclasses.replace(plan, changes=tuple(c for c in kept if not (c.pruned and c.action is Action.NOOP)))
+    # the rest is left out of the plan altogether (not turned into no-ops: the state must not record
+    # spec values that were never applied)
+    kept = tuple(c for c in plan.changes if c.address in drifted or (c.action is Action.NOOP and not c.pruned))
+    return dataclasses.replace(plan, changes=kept)
 
 
 def _approve() -> None:
