@@ -96,7 +96,6 @@ class Applier:
         waiting = {a: {p for p in graph.predecessors(a) if p in by_address} for a in by_address}
         dependents = {a: [s for s in graph.successors(a) if s in by_address] for a in by_address}
         results: dict[str, Result] = {}
-        running: dict[Future[Result], Change] = {}
 
         def settle(result: Result) -> list[str]:
             """Record a result; return the dependents now ready to start (or to be skipped)."""
@@ -131,19 +130,29 @@ class Applier:
                     return settle(Result(address, Action.NOOP, Status.NOOP, observed=change.observed))
             if phase == "destroy" or change.action is not Action.REPLACE:
                 self.hooks.started(change)
-            running[pool.submit(run, change)] = change
+            module = self.registry.module(change.type)
+            if phase == "create" and module.batch_apply and change.action in (Action.CREATE, Action.UPDATE):
+                batches.setdefault((change.type, change.resource.target if change.resource else ""), []).append(change)
+            else:
+                running[pool.submit(lambda c: [run(c)], change)] = [change]
             return []
 
+        batches: dict[tuple[str, str], list[Change]] = {}
+        running: dict[Future[list[Result]], list[Change]] = {}
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
             queue = [a for a in by_address if not waiting[a]]
-            while queue or running:
+            while queue or running or batches:
                 while queue:
                     queue.extend(start(queue.pop(0)))
+                for group in batches.values():  # what became ready together on one target goes together
+                    running[pool.submit(self._run_batch, group)] = group
+                batches.clear()
                 if running:
                     done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                     for future in done:
                         running.pop(future)
-                        queue.extend(settle(future.result()))
+                        for result in future.result():
+                            queue.extend(settle(result))
         return results
 
     def _reresolved(self, change: Change) -> Change:
@@ -181,6 +190,23 @@ class Applier:
         if where is not None:  # point at the spec entry: "aws.subnet.a (site.yaml:41): Code: message"
             error = f"({where.file}:{where.line}): {error}"
         return Result(change.address, change.action, Status.FAILED, error=error, seconds=time.monotonic() - started)
+
+    def _run_batch(self, changes: list[Change]) -> list[Result]:
+        """Changes of one batch_apply module on one target, handed over together (e.g. one apt-get for all
+        packages a host is missing). A failed batch is retried one change at a time, so that one bad
+        item fails alone."""
+        if len(changes) == 1:
+            return [self._run(changes[0])]
+        module = self.registry.module(changes[0].type)
+        assert changes[0].resource is not None
+        started = time.monotonic()
+        try:
+            target = self.targets.get(module.family, changes[0].resource.target)
+            observed = module.apply_many(target, changes)
+        except Exception:
+            return [self._run(c) for c in changes]
+        return [Result(c.address, c.action, Status.OK, observed=observed[c.address],
+                       seconds=time.monotonic() - started) for c in changes]
 
     def _destroy(self, change: Change) -> Result:
         module = self.registry.module(change.type)

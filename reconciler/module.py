@@ -27,7 +27,8 @@ class Module:
     default_state: ClassVar[str] = "present"
     absent_states: ClassVar[frozenset[str]] = frozenset({"absent"})
     trigger_attribute: ClassVar[str | None] = None  # e.g. restart_on: addresses whose change triggers this one
-    observe_unresolved: ClassVar[bool] = False  # True: observe() copes with UNKNOWN attribute values
+    observe_unresolved: ClassVar[bool] = False
+    batch_apply: ClassVar[bool] = False  # True: apply_many() takes all ready creates/updates on a target  # True: observe() copes with UNKNOWN attribute values
     prunable: ClassVar[bool] = True  # False: removing it from the spec undoes nothing, it is just forgotten
 
     # -- declared by the engine's diff --------------------------------------------------------
@@ -84,6 +85,10 @@ class Module:
     def apply(self, target: Any, change: Change) -> Observed:
         """Create or update the resource so that it matches `change.resource`; return what now exists."""
         raise NotImplementedError
+
+    def apply_many(self, target: Any, changes: Sequence[Change]) -> Mapping[str, Observed]:
+        """For batch_apply modules: carry out several creates/updates at once; raise if any failed."""
+        return {c.address: self.apply(target, c) for c in changes}
 
     def delete(self, target: Any, resource: Resource, observed: Observed) -> None:
         raise NotImplementedError

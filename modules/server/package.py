@@ -108,21 +108,30 @@ class PackageModule(Module):
             out[r.address] = Observed(attrs, identity={"manager": manager, "cache_mtime": cache})
         return out
 
+    batch_apply = True  # every package a host is missing, in one install command
+
     def apply(self, target: Target, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        manager, cache = self._manager(target, change)
-        if manager == "apt" and r.get("update_cache"):
-            if time.time() - cache > float(r.get("cache_valid_time") or 3600):
+        return self.apply_many(target, [change])[change.address]
+
+    def apply_many(self, target: Target, changes: Sequence[Change]) -> Mapping[str, Observed]:
+        manager, cache = self._manager(target, changes[0])
+        if manager == "apt" and any(c.resource and c.resource.get("update_cache") for c in changes):
+            window = min(float(c.resource.get("cache_valid_time") or 3600) for c in changes
+                         if c.resource and c.resource.get("update_cache"))
+            if time.time() - cache > window:
                 target.run(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"], timeout=900).check()
-        pin = r.get("version")
-        names = package_names(r)
-        have = (change.observed.attributes.get("packages") if change.observed else None) or {}
-        todo = [n for n in names if not self.equal("packages", {n: self.desired(r)["packages"][n]}, have)]
-        sep = "=" if manager == "apt" else "-"
-        specs = [f"{n}{sep}{pin}" if pin else n for n in (todo or names)]
-        target.run(install_command(manager, specs), timeout=1800).check()
-        return Observed({"packages": self.desired(r)["packages"], "manager": manager})
+        specs: list[str] = []
+        for change in changes:
+            r = change.resource
+            assert r is not None
+            want = self.desired(r)["packages"]
+            have = (change.observed.attributes.get("packages") if change.observed else None) or {}
+            todo = [n for n in package_names(r) if not self.equal("packages", {n: want[n]}, have)] or package_names(r)
+            sep = "=" if manager == "apt" else "-"
+            specs += [f"{n}{sep}{r.get('version')}" if r.get("version") else n for n in todo]
+        target.run(install_command(manager, list(dict.fromkeys(specs))), timeout=1800).check()
+        return {c.address: Observed({"packages": self.desired(c.resource)["packages"], "manager": manager})
+                for c in changes if c.resource is not None}
 
     @staticmethod
     def _manager(target: Target, change: Change) -> tuple[str, float]:
