@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/docker_bench.py
 	$(BIN)/python bench/ssh_bench.py 5 20
+	$(BIN)/python bench/aws_bench.py 200
 
 check: lint test
 

@@ -158,3 +158,29 @@ resources:
     stray.remove(force=True)
     write(spec_dir / "site.yaml", "resources: []\n")
     scli("apply", "--auto-approve", "spec", check=0)
+
+
+def test_aws_drift(cli: Cli, spec_dir: Path, moto: Any, uid: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    cli.env.update(moto.env)
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    write(spec_dir / "site.yaml", f"""aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
+resources:
+  - {{type: aws.s3_bucket, name: drift-{uid}, versioning: true, tags: {{team: data}}}}
+  - {{type: aws.security_group, name: drift-{uid}, ingress: [{{protocol: tcp, from_port: 80, to_port: 80, cidr_blocks: [0.0.0.0/0]}}]}}
+""")
+    cli("apply", "--auto-approve", "spec", check=0)
+    assert cli("drift", "spec").rc == 0
+    s3.put_bucket_versioning(Bucket=f"drift-{uid}", VersioningConfiguration={"Status": "Suspended"})
+    s3.put_bucket_tagging(Bucket=f"drift-{uid}", Tagging={"TagSet": [
+        {"Key": "team", "Value": "ops"}, {"Key": "reconcile:address", "Value": f"aws.s3_bucket.drift-{uid}"}]})
+    run = cli("drift", "--format", "json", "spec")
+    assert run.rc == 2
+    (item,) = json.loads(run.out)["items"]
+    assert item["address"] == f"aws.s3_bucket.drift-{uid}" and item["kind"] == "drifted"
+    assert {a["name"] for a in item["attributes"]} == {"tags", "versioning"}
+    cli("apply", "--auto-approve", "--only-drifted", "spec", check=0)
+    assert s3.get_bucket_versioning(Bucket=f"drift-{uid}")["Status"] == "Enabled"
+    assert cli("drift", "spec").rc == 0
