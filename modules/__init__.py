@@ -19,4 +19,6 @@ BUILTIN_MODULES: dict[str, str] = {
     "aws.subnet": "modules.aws.subnet:SubnetModule",
     "aws.security_group": "modules.aws.security_group:SecurityGroupModule",
     "aws.s3_bucket": "modules.aws.s3_bucket:S3BucketModule",
+    "aws.dynamodb_table": "modules.aws.dynamodb_table:DynamodbTableModule",
+    "aws.iam_role": "modules.aws.iam_role:IamRoleModule",
 }

@@ -220,3 +220,85 @@ resources:
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
     assert tags["reconcile:address"] == "aws.s3_bucket.theirs"
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+
+
+def test_dynamodb_table(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
+    db = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto.url)
+    body = f"""aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
+resources:
+  - type: aws.dynamodb_table
+    name: events-{uid}
+    hash_key: id
+    range_key: at
+    attributes: {{id: S, at: N, user: S}}
+    billing_mode: BILLING
+    global_secondary_indexes: [{{name: by_user, hash_key: user, projection: ALL}}]
+    ttl: {{attribute: expires, enabled: true}}
+    tags: {{team: data}}
+"""
+    write(spec_dir / "site.yaml", body.replace("BILLING", "PAY_PER_REQUEST"))
+    acli("apply", "--auto-approve", "spec", check=0)
+    table = db.describe_table(TableName=f"events-{uid}")["Table"]
+    assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by_user"
+    assert db.describe_time_to_live(TableName=f"events-{uid}")["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
+    plan, calls = in_process_plan(spec_dir)
+    assert not plan.actionable and all(c.startswith(("List", "Describe")) for c in calls)
+
+    db.update_time_to_live(TableName=f"events-{uid}", TimeToLiveSpecification={"AttributeName": "expires",
+                                                                               "Enabled": False})  # drift
+    plan = acli("plan", "spec", check=0)
+    assert f"~ aws.dynamodb_table.events-{uid}" in plan.out and "ttl" in plan.out
+    write(spec_dir / "site.yaml", body.replace("BILLING", "PROVISIONED"))  # and an update in place
+    acli("apply", "--auto-approve", "spec", check=0)
+    table = db.describe_table(TableName=f"events-{uid}")["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert db.describe_time_to_live(TableName=f"events-{uid}")["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
+    assert "No changes." in acli("plan", "spec", check=0).out
+
+    write(spec_dir / "site.yaml", body.replace("BILLING", "PROVISIONED").replace("range_key: at", "range_key: user"))
+    plan = acli("plan", "spec", check=0)
+    assert f"-/+ aws.dynamodb_table.events-{uid}" in plan.out and "range_key" in plan.out
+    write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
+    acli("apply", "--auto-approve", "spec", check=0)
+    assert f"events-{uid}" not in db.list_tables()["TableNames"]
+
+
+def test_iam_role(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto.url)
+    policy_arn = iam.create_policy(PolicyName=f"read-{uid}", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))[
+        "Policy"]["Arn"]
+    body = f"""aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
+resources:
+  - type: aws.iam_role
+    name: app-{uid}
+    assume_role_policy:
+      Version: "2012-10-17"
+      Statement: [{{Effect: Allow, Principal: {{Service: [ec2.amazonaws.com]}}, Action: [sts:AssumeRole]}}]
+    managed_policy_arns: [{policy_arn}]
+    inline_policies:
+      logs: {{Version: "2012-10-17", Statement: [{{Effect: Allow, Action: [logs:PutLogEvents], Resource: "*"}}]}}
+    tags: {{team: web}}
+"""
+    write(spec_dir / "site.yaml", body)
+    acli("apply", "--auto-approve", "spec", check=0)
+    role = iam.get_role(RoleName=f"app-{uid}")["Role"]
+    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=f"app-{uid}")["AttachedPolicies"]] == [
+        policy_arn]
+    assert iam.list_role_policies(RoleName=f"app-{uid}")["PolicyNames"] == ["logs"]
+    assert role["Arn"].endswith(f"role/app-{uid}")
+    plan, calls = in_process_plan(spec_dir)  # policies written differently still compare equal
+    assert not plan.actionable, [(c.address, c.diffs) for c in plan.actionable]
+    assert all(c.startswith(("List", "Get")) for c in calls)
+
+    iam.detach_role_policy(RoleName=f"app-{uid}", PolicyArn=policy_arn)  # drift
+    iam.put_role_policy(RoleName=f"app-{uid}", PolicyName="extra", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    plan = acli("plan", "spec", check=0)
+    assert "managed_policy_arns" in plan.out and "inline_policies" in plan.out
+    acli("apply", "--auto-approve", "spec", check=0)
+    assert iam.list_role_policies(RoleName=f"app-{uid}")["PolicyNames"] == ["logs"]
+    assert len(iam.list_attached_role_policies(RoleName=f"app-{uid}")["AttachedPolicies"]) == 1
+    write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
+    acli("apply", "--auto-approve", "spec", check=0)
+    assert f"app-{uid}" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]

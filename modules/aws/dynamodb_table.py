@@ -1,0 +1,195 @@
+"""`aws.dynamodb_table`: keys, billing mode, capacity, global secondary indexes, TTL and tags.
+
+ListTables is one paginated call for all; DynamoDB has no batch describe, so each managed table
+costs a DescribeTable, a ListTagsOfResource (ownership) and, when the spec sets ttl, a DescribeTimeToLive."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from reconciler.errors import ModuleError
+from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.module import Module
+from reconciler.targets.aws import OWNER_TAG, AwsSession
+
+from .common import api_errors, paginate
+
+
+def table_name(resource: Resource) -> str:
+    return str(resource.get("table_name") or resource.name)
+
+
+def key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+    out = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        out.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return out
+
+
+def gsis_from_spec(resource: Resource) -> list[dict[str, Any]]:
+    out = []
+    for g in resource.get("global_secondary_indexes") or []:
+        item = {"name": g["name"], "hash_key": g["hash_key"], "range_key": g.get("range_key"),
+                "projection": g.get("projection", "ALL")}
+        if resource.get("billing_mode", "PAY_PER_REQUEST") == "PROVISIONED":
+            item |= {"read_capacity": g.get("read_capacity", 1), "write_capacity": g.get("write_capacity", 1)}
+        out.append(item)
+    return sorted(out, key=lambda g: g["name"])
+
+
+def gsis_from_api(table: Mapping[str, Any], provisioned: bool) -> list[dict[str, Any]]:
+    out = []
+    for g in table.get("GlobalSecondaryIndexes") or []:
+        keys = {k["KeyType"]: k["AttributeName"] for k in g["KeySchema"]}
+        item = {"name": g["IndexName"], "hash_key": keys.get("HASH"), "range_key": keys.get("RANGE"),
+                "projection": (g.get("Projection") or {}).get("ProjectionType", "ALL")}
+        if provisioned:
+            t = g.get("ProvisionedThroughput") or {}
+            item |= {"read_capacity": t.get("ReadCapacityUnits"), "write_capacity": t.get("WriteCapacityUnits")}
+        out.append(item)
+    return sorted(out, key=lambda g: g["name"])
+
+
+class DynamodbTableModule(Module):
+    type_name = "aws.dynamodb_table"
+    family = "aws"
+    computed = frozenset({"arn", "stream_arn"})
+    requires_replace = frozenset({"table_name", "hash_key", "range_key", "attributes"})
+    not_compared = frozenset({"state", "import", "table_name"})
+    observe_unresolved = True
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        return {"table_name": table_name(resource)}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        mode = r.get("billing_mode") or "PAY_PER_REQUEST"
+        out: dict[str, Any] = {"hash_key": r.get("hash_key"), "range_key": r.get("range_key"), "billing_mode": mode,
+                               "attributes": {str(k): str(v) for k, v in (r.get("attributes") or {}).items()},
+                               "global_secondary_indexes": gsis_from_spec(r), "owned": True,
+                               "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
+        if mode == "PROVISIONED":
+            out["read_capacity"] = int(r.get("read_capacity") or 1)
+            out["write_capacity"] = int(r.get("write_capacity") or 1)
+        if r.get("ttl") is not None:
+            out["ttl"] = {"attribute": r.get("ttl").get("attribute"), "enabled": bool(r.get("ttl").get("enabled", True))}
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        db = session.client("dynamodb")
+        with api_errors():
+            existing = set(paginate(db, "list_tables", "TableNames"))
+        wanted = [r for r in resources if table_name(r) in existing]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            found = dict(zip([r.address for r in wanted], pool.map(lambda r: self._read(db, r), wanted), strict=True))
+        return {r.address: found.get(r.address) for r in resources}
+
+    def _read(self, db: Any, r: Resource) -> Observed | Unobservable:
+        name = table_name(r)
+        with api_errors():
+            table = db.describe_table(TableName=name)["Table"]
+            tags = {t["Key"]: t["Value"] for t in db.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])}
+            if tags.get(OWNER_TAG) not in (None, r.address) or (OWNER_TAG not in tags and not r.get("import")):
+                whose = f"managed by {tags[OWNER_TAG]}" if OWNER_TAG in tags else "not managed by reconcile"
+                return Unobservable(f"table {name} exists and is {whose}; set import: {name} to take it over")
+            keys = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
+            mode = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
+            attrs: dict[str, Any] = {
+                "arn": table["TableArn"], "stream_arn": table.get("LatestStreamArn"), "table_name": name,
+                "hash_key": keys.get("HASH"), "range_key": keys.get("RANGE"), "billing_mode": mode,
+                "attributes": {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])},
+                "global_secondary_indexes": gsis_from_api(table, mode == "PROVISIONED"),
+                "owned": OWNER_TAG in tags,
+                "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
+            }
+            if mode == "PROVISIONED":
+                t = table.get("ProvisionedThroughput") or {}
+                attrs["read_capacity"], attrs["write_capacity"] = t.get("ReadCapacityUnits"), t.get("WriteCapacityUnits")
+            if r.get("ttl") is not None:
+                ttl = db.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+                attrs["ttl"] = {"attribute": ttl.get("AttributeName"), "enabled": ttl.get("TimeToLiveStatus") == "ENABLED"}
+        return Observed(attrs, identity={"arn": table["TableArn"], "tags": tags})
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        db = session.client("dynamodb")
+        want = self.desired(r)
+        name = table_name(r)
+        with api_errors():
+            if change.observed is None:
+                kwargs: dict[str, Any] = {
+                    "TableName": name, "KeySchema": key_schema(want["hash_key"], want["range_key"]),
+                    "AttributeDefinitions": [{"AttributeName": k, "AttributeType": v} for k, v in want["attributes"].items()],
+                    "BillingMode": want["billing_mode"],
+                    "Tags": [{"Key": k, "Value": v} for k, v in want["tags"].items()] + [{"Key": OWNER_TAG, "Value": r.address}]}
+                if want["billing_mode"] == "PROVISIONED":
+                    kwargs["ProvisionedThroughput"] = {"ReadCapacityUnits": want["read_capacity"],
+                                                       "WriteCapacityUnits": want["write_capacity"]}
+                if want["global_secondary_indexes"]:
+                    kwargs["GlobalSecondaryIndexes"] = [self._gsi_api(g) for g in want["global_secondary_indexes"]]
+                arn = db.create_table(**kwargs)["TableDescription"]["TableArn"]
+                self._wait_active(db, name)
+                changed = {"ttl"} if "ttl" in want else set()
+            else:
+                arn = change.observed.identity["arn"]
+                changed = {d.name for d in change.diffs}
+                if changed & {"billing_mode", "read_capacity", "write_capacity"}:
+                    update: dict[str, Any] = {"TableName": name, "BillingMode": want["billing_mode"]}
+                    if want["billing_mode"] == "PROVISIONED":
+                        update["ProvisionedThroughput"] = {"ReadCapacityUnits": want["read_capacity"],
+                                                           "WriteCapacityUnits": want["write_capacity"]}
+                    db.update_table(**update)
+                    self._wait_active(db, name)
+                if "global_secondary_indexes" in changed:
+                    self._sync_gsis(db, name, want, change.observed.attributes.get("global_secondary_indexes") or [])
+                if changed & {"tags", "owned"}:
+                    have = change.observed.identity.get("tags", {})
+                    target = {**want["tags"], OWNER_TAG: r.address}
+                    gone = [k for k in have if k not in target and not k.startswith("aws:")]
+                    if gone:
+                        db.untag_resource(ResourceArn=arn, TagKeys=gone)
+                    db.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in target.items()])
+            if "ttl" in changed and "ttl" in want:
+                db.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                    "AttributeName": want["ttl"]["attribute"], "Enabled": want["ttl"]["enabled"]})
+        return Observed({**want, "arn": arn, "table_name": name}, identity={"arn": arn})
+
+    @staticmethod
+    def _gsi_api(g: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"IndexName": g["name"], "KeySchema": key_schema(g["hash_key"], g.get("range_key")),
+                               "Projection": {"ProjectionType": g["projection"]}}
+        if "read_capacity" in g:
+            out["ProvisionedThroughput"] = {"ReadCapacityUnits": g["read_capacity"], "WriteCapacityUnits": g["write_capacity"]}
+        return out
+
+    def _sync_gsis(self, db: Any, name: str, want: Mapping[str, Any], have: list[dict[str, Any]]) -> None:
+        wanted = {g["name"]: g for g in want["global_secondary_indexes"]}
+        present = {g["name"]: g for g in have}
+        updates: list[dict[str, Any]] = [{"Delete": {"IndexName": n}} for n in present if n not in wanted or present[n] != wanted[n]]
+        updates += [{"Create": self._gsi_api(g)} for n, g in wanted.items() if n not in present or present[n] != g]
+        attrs = [{"AttributeName": k, "AttributeType": v} for k, v in want["attributes"].items()]
+        for update in updates:  # DynamoDB takes one index change per UpdateTable
+            db.update_table(TableName=name, AttributeDefinitions=attrs, GlobalSecondaryIndexUpdates=[update])
+            self._wait_active(db, name)
+
+    @staticmethod
+    def _wait_active(db: Any, name: str, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            table = db.describe_table(TableName=name)["Table"]
+            if table["TableStatus"] == "ACTIVE" and all(
+                    g.get("IndexStatus", "ACTIVE") == "ACTIVE" for g in table.get("GlobalSecondaryIndexes") or []):
+                return
+            time.sleep(1)
+        raise ModuleError(f"table {name} not ACTIVE after {timeout:.0f}s")
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        db = session.client("dynamodb")
+        with api_errors():
+            db.delete_table(TableName=table_name(resource))
+            db.get_waiter("table_not_exists").wait(TableName=table_name(resource),
+                                                   WaiterConfig={"Delay": 1, "MaxAttempts": 600})

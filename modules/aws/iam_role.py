@@ -1,0 +1,149 @@
+"""`aws.iam_role`: a role with its trust policy, managed policy attachments and inline policies.
+Policies are compared by meaning. ListRoles finds all roles in one paginated call; IAM has no batch
+read of tags or policies, so each managed role costs its tag and policy listings."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.module import Module
+from reconciler.targets.aws import OWNER_TAG, AwsSession
+
+from .common import api_errors, paginate
+from .policy import normalize_policy
+
+
+def role_name(resource: Resource) -> str:
+    return str(resource.get("role_name") or resource.name)
+
+
+def as_policy(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(urllib.parse.unquote(value)) if value.startswith("%7B") else json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class IamRoleModule(Module):
+    type_name = "aws.iam_role"
+    family = "aws"
+    computed = frozenset({"arn", "role_id"})
+    requires_replace = frozenset({"path"})
+    not_compared = frozenset({"state", "import", "role_name"})
+    observe_unresolved = True
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        return {"role_name": role_name(resource)}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        out: dict[str, Any] = {
+            "assume_role_policy": normalize_policy(r.get("assume_role_policy")),
+            "path": r.get("path") or "/", "description": r.get("description") or "", "owned": True,
+            "managed_policy_arns": sorted(r.get("managed_policy_arns") or []),
+            "inline_policies": {k: normalize_policy(v) for k, v in (r.get("inline_policies") or {}).items()},
+            "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()},
+        }
+        if r.get("max_session_duration") is not None:
+            out["max_session_duration"] = int(r.get("max_session_duration"))
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        iam = session.client("iam")
+        with api_errors():
+            roles = {role["RoleName"]: role for role in paginate(iam, "list_roles", "Roles")}
+        wanted = [r for r in resources if role_name(r) in roles]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            found = dict(zip([r.address for r in wanted],
+                             pool.map(lambda r: self._read(iam, r, roles[role_name(r)]), wanted), strict=True))
+        return {r.address: found.get(r.address) for r in resources}
+
+    def _read(self, iam: Any, r: Resource, role: Mapping[str, Any]) -> Observed | Unobservable:
+        name = role["RoleName"]
+        with api_errors():
+            tags = {t["Key"]: t["Value"] for t in paginate(iam, "list_role_tags", "Tags", RoleName=name)}
+            if tags.get(OWNER_TAG) not in (None, r.address) or (OWNER_TAG not in tags and not r.get("import")):
+                whose = f"managed by {tags[OWNER_TAG]}" if OWNER_TAG in tags else "not managed by reconcile"
+                return Unobservable(f"role {name} exists and is {whose}; set import: {name} to take it over")
+            attached = sorted(p["PolicyArn"] for p in paginate(iam, "list_attached_role_policies", "AttachedPolicies",
+                                                                RoleName=name))
+            inline = {}
+            for policy in paginate(iam, "list_role_policies", "PolicyNames", RoleName=name):
+                doc = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+                inline[policy] = normalize_policy(as_policy(doc))
+        attrs = {"arn": role["Arn"], "role_id": role["RoleId"], "role_name": name, "path": role.get("Path", "/"),
+                 "description": role.get("Description", ""), "owned": OWNER_TAG in tags,
+                 "assume_role_policy": normalize_policy(as_policy(role.get("AssumeRolePolicyDocument"))),
+                 "max_session_duration": role.get("MaxSessionDuration"), "managed_policy_arns": attached,
+                 "inline_policies": inline,
+                 "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))}}
+        return Observed(attrs, identity={"tags": tags})
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        iam = session.client("iam")
+        want = self.desired(r)
+        name = role_name(r)
+        trust = r.get("assume_role_policy")
+        trust_text = trust if isinstance(trust, str) else json.dumps(trust)
+        with api_errors():
+            if change.observed is None:
+                kwargs: dict[str, Any] = {"RoleName": name, "AssumeRolePolicyDocument": trust_text, "Path": want["path"],
+                                          "Description": want["description"],
+                                          "Tags": [{"Key": k, "Value": v} for k, v in want["tags"].items()]
+                                          + [{"Key": OWNER_TAG, "Value": r.address}]}
+                if "max_session_duration" in want:
+                    kwargs["MaxSessionDuration"] = want["max_session_duration"]
+                role = iam.create_role(**kwargs)["Role"]
+                have: dict[str, Any] = {"managed_policy_arns": [], "inline_policies": {}}
+                changed = {"managed_policy_arns", "inline_policies"}
+            else:
+                role = iam.get_role(RoleName=name)["Role"]
+                have = dict(change.observed.attributes)
+                changed = {d.name for d in change.diffs}
+                if "assume_role_policy" in changed:
+                    iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust_text)
+                if changed & {"description", "max_session_duration"}:
+                    update = {"RoleName": name, "Description": want["description"]}
+                    if "max_session_duration" in want:
+                        update["MaxSessionDuration"] = want["max_session_duration"]
+                    iam.update_role(**update)
+                if changed & {"tags", "owned"}:
+                    current = change.observed.identity.get("tags", {})
+                    target = {**want["tags"], OWNER_TAG: r.address}
+                    gone = [k for k in current if k not in target and not k.startswith("aws:")]
+                    if gone:
+                        iam.untag_role(RoleName=name, TagKeys=gone)
+                    iam.tag_role(RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in target.items()])
+            if "managed_policy_arns" in changed:
+                for arn in sorted(set(want["managed_policy_arns"]) - set(have.get("managed_policy_arns") or [])):
+                    iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+                for arn in sorted(set(have.get("managed_policy_arns") or []) - set(want["managed_policy_arns"])):
+                    iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+            if "inline_policies" in changed:
+                present = have.get("inline_policies") or {}
+                for policy, doc in (r.get("inline_policies") or {}).items():
+                    if present.get(policy) != normalize_policy(doc):
+                        iam.put_role_policy(RoleName=name, PolicyName=policy,
+                                            PolicyDocument=doc if isinstance(doc, str) else json.dumps(doc))
+                for policy in set(present) - set(want["inline_policies"]):
+                    iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        return Observed({**want, "arn": role["Arn"], "role_id": role["RoleId"], "role_name": name})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        iam = session.client("iam")
+        name = role_name(resource)
+        with api_errors():
+            for arn in observed.attributes.get("managed_policy_arns") or []:
+                iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+            for policy in observed.attributes.get("inline_policies") or {}:
+                iam.delete_role_policy(RoleName=name, PolicyName=policy)
+            iam.delete_role(RoleName=name)
