@@ -21,4 +21,7 @@ BUILTIN_MODULES: dict[str, str] = {
     "aws.s3_bucket": "modules.aws.s3_bucket:S3BucketModule",
     "aws.dynamodb_table": "modules.aws.dynamodb_table:DynamodbTableModule",
     "aws.iam_role": "modules.aws.iam_role:IamRoleModule",
+    "aws.ec2_instance": "modules.aws.ec2_instance:Ec2InstanceModule",
+    "aws.ebs_volume": "modules.aws.ebs_volume:EbsVolumeModule",
+    "aws.rds_instance": "modules.aws.rds_instance:RdsInstanceModule",
 }

@@ -302,3 +302,105 @@ resources:
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
     acli("apply", "--auto-approve", "spec", check=0)
     assert f"app-{uid}" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+
+
+def test_instance_and_volume_reference_chain(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
+    client = ec2(moto)
+    image = client.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    octet = int(uid[1:3], 16) % 250
+    body = f"""aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
+resources:
+  - {{type: aws.vpc, name: net, cidr_block: 10.{octet}.0.0/16}}
+  - {{type: aws.subnet, name: s, vpc_id: "${{aws.vpc.net.id}}", cidr_block: 10.{octet}.1.0/24, availability_zone: us-east-1a}}
+  - type: aws.security_group
+    name: app-{uid}
+    vpc_id: "${{aws.vpc.net.id}}"
+    ingress: [{{protocol: tcp, from_port: 22, to_port: 22, cidr_blocks: [10.0.0.0/8]}}]
+  - type: aws.ec2_instance
+    name: app
+    image_id: {image}
+    instance_type: TYPE
+    subnet_id: "${{aws.subnet.s.id}}"
+    security_group_ids: ["${{aws.security_group.app-{uid}.id}}"]
+    user_data: "#!/bin/sh\\necho hello\\n"
+    tags: {{role: app}}
+  - type: aws.ebs_volume
+    name: data
+    availability_zone: us-east-1a
+    size: SIZE
+    attachment: {{instance_id: "${{aws.ec2_instance.app.id}}", device: /dev/sdf}}
+"""
+    write(spec_dir / "site.yaml", body.replace("TYPE", "t3.micro").replace("SIZE", "10"))
+    plan = acli("plan", "spec", check=0)
+    assert "Plan: 5 to add" in plan.out
+    acli("apply", "--auto-approve", "spec", check=0)
+    (inst,) = [i for res in client.describe_instances(Filters=[
+        {"Name": "tag:reconcile:address", "Values": ["aws.ec2_instance.app"]},
+        {"Name": "instance-state-name", "Values": ["running"]}])["Reservations"] for i in res["Instances"]]
+    (vol,) = client.describe_volumes(Filters=[{"Name": "tag:reconcile:address", "Values": ["aws.ebs_volume.data"]}])[
+        "Volumes"]
+    assert vol["Attachments"][0]["InstanceId"] == inst["InstanceId"] and vol["Size"] == 10
+    assert inst["SubnetId"].startswith("subnet-") and inst["SecurityGroups"][0]["GroupName"] == f"app-{uid}"
+    plan, calls = in_process_plan(spec_dir)
+    assert not plan.actionable, [(c.address, c.diffs) for c in plan.actionable]
+    assert calls["DescribeInstances"] == 1 and calls["DescribeVolumes"] == 1
+
+    # in place: instance type (stop/modify/start) and volume size; drift: the instance stopped by hand
+    client.stop_instances(InstanceIds=[inst["InstanceId"]])
+    write(spec_dir / "site.yaml", body.replace("TYPE", "t3.small").replace("SIZE", "20"))
+    plan = acli("plan", "spec", check=0)
+    assert "~ aws.ec2_instance.app" in plan.out and '"stopped" -> "running"' in plan.out and "~ aws.ebs_volume.data" in plan.out
+    acli("apply", "--auto-approve", "spec", check=0)
+    now = client.describe_instances(InstanceIds=[inst["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert now["InstanceType"] == "t3.small" and now["State"]["Name"] == "running"
+    assert client.describe_volumes(VolumeIds=[vol["VolumeId"]])["Volumes"][0]["Size"] == 20
+
+    # replace: new user data relaunches the instance, and the volume follows it
+    write(spec_dir / "site.yaml", body.replace("TYPE", "t3.small").replace("SIZE", "20").replace("hello", "bye"))
+    plan = acli("plan", "spec", check=0)
+    assert "-/+ aws.ec2_instance.app" in plan.out and "user_data" in plan.out
+    acli("apply", "--auto-approve", "spec", check=0)
+    vol_now = client.describe_volumes(VolumeIds=[vol["VolumeId"]])["Volumes"][0]
+    assert vol_now["Attachments"][0]["InstanceId"] != inst["InstanceId"]
+    assert "No changes." in acli("plan", "spec", check=0).out
+    write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
+    acli("apply", "--auto-approve", "spec", check=0)
+    assert not client.describe_volumes(Filters=[{"Name": "volume-id", "Values": [vol["VolumeId"]]}])["Volumes"]
+
+
+def test_rds_instance(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
+    rds = boto3.client("rds", region_name="us-east-1", endpoint_url=moto.url)
+    body = f"""aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
+vars_from_env: [DB_PASSWORD]
+resources:
+  - type: aws.rds_instance
+    name: db-{uid}
+    engine: postgres
+    engine_version: "15.4"
+    instance_class: CLASS
+    allocated_storage: 20
+    master_username: app
+    master_password: "{{{{ env.DB_PASSWORD }}}}"
+    backup_retention_period: 7
+"""
+    acli.env["DB_PASSWORD"] = "correct-horse-battery"
+    write(spec_dir / "site.yaml", body.replace("CLASS", "db.t3.micro"))
+    plan = acli("plan", "spec", check=0)
+    assert "master_password" in plan.out and "(sensitive)" in plan.out and "correct-horse" not in plan.out
+    applied = acli("apply", "--auto-approve", "spec", check=0)
+    assert "correct-horse" not in applied.text
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=f"db-{uid}")["DBInstances"]
+    assert db["BackupRetentionPeriod"] == 7 and db["Engine"] == "postgres"
+    assert b"correct-horse" not in (spec_dir / ".reconcile/state.db").read_bytes()
+    assert "No changes." in acli("plan", "spec", check=0).out
+
+    acli.env["DB_PASSWORD"] = "new-secret-value"  # a new password: seen without ever being shown
+    plan = acli("plan", "spec", check=0)
+    assert "master_password = (sensitive) -> (sensitive, changed)" in " ".join(plan.out.split())
+    write(spec_dir / "site.yaml", body.replace("CLASS", "db.t3.small"))
+    acli("apply", "--auto-approve", "spec", check=0)
+    assert rds.describe_db_instances(DBInstanceIdentifier=f"db-{uid}")["DBInstances"][0]["DBInstanceClass"] == "db.t3.small"
+    assert "No changes." in acli("plan", "spec", check=0).out
+    write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
+    acli("apply", "--auto-approve", "spec", check=0)
+    assert f"db-{uid}" not in [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]]

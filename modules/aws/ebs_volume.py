@@ -1,0 +1,103 @@
+"""`aws.ebs_volume`: a volume (size and type change in place) and its attachment to an instance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession, error_code
+
+from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+
+WAIT = {"Delay": 1, "MaxAttempts": 600}
+
+
+class EbsVolumeModule(Module):
+    type_name = "aws.ebs_volume"
+    family = "aws"
+    computed = frozenset({"id", "arn"})
+    requires_replace = frozenset({"availability_zone", "encrypted"})
+    not_compared = frozenset({"state", "import"})
+    observe_unresolved = True
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        out: dict[str, Any] = {"availability_zone": r.get("availability_zone"), "size": int(r.get("size")),
+                               "volume_type": r.get("volume_type") or "gp3",
+                               "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
+        if r.get("encrypted") is not None:
+            out["encrypted"] = bool(r.get("encrypted"))
+        if r.get("attachment") is not None:
+            out["attachment"] = {"instance_id": r.get("attachment")["instance_id"],
+                                 "device": r.get("attachment")["device"]}
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        ec2 = session.client("ec2")
+        found = describe_owned(session, resources, lambda f: paginate(ec2, "describe_volumes", "Volumes", Filters=f),
+                               "VolumeId", "volume-id")
+        out: dict[str, Any] = {}
+        for r in resources:
+            v = found[r.address]
+            if not isinstance(v, dict):
+                out[r.address] = v
+                continue
+            attached = [a for a in v.get("Attachments") or [] if a.get("State") in ("attaching", "attached")]
+            out[r.address] = Observed({
+                "id": v["VolumeId"], "availability_zone": v["AvailabilityZone"], "size": v["Size"],
+                "volume_type": v.get("VolumeType"), "encrypted": bool(v.get("Encrypted")),
+                "tags": user_tags(v.get("Tags")), "arn": f"arn:aws:ec2:{session.region}::volume/{v['VolumeId']}",
+                "attachment": {"instance_id": attached[0]["InstanceId"], "device": attached[0]["Device"]}
+                if attached else None,
+            }, identity={"id": v["VolumeId"], "tags": all_tags(v.get("Tags"))})
+        return out
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        ec2 = session.client("ec2")
+        want = self.desired(r)
+        with api_errors():
+            if change.observed is None:
+                kwargs: dict[str, Any] = {"AvailabilityZone": want["availability_zone"], "Size": want["size"],
+                                          "VolumeType": want["volume_type"], "TagSpecifications": tag_specs(r, "volume")}
+                if "encrypted" in want:
+                    kwargs["Encrypted"] = want["encrypted"]
+                volume_id = ec2.create_volume(**kwargs)["VolumeId"]
+                ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=WAIT)
+                changed, attached = {"attachment"}, None
+            else:
+                volume_id = change.observed.identity["id"]
+                changed = {d.name for d in change.diffs}
+                attached = change.observed.attributes.get("attachment")
+                if changed & {"size", "volume_type"}:
+                    ec2.modify_volume(VolumeId=volume_id, Size=want["size"], VolumeType=want["volume_type"])
+                if "tags" in changed:
+                    sync_ec2_tags(ec2, volume_id, r, change.observed.identity.get("tags", {}))
+            if "attachment" in changed and attached != want.get("attachment"):
+                if attached:
+                    self._detach(ec2, volume_id, attached["instance_id"])
+                if want.get("attachment"):
+                    ec2.attach_volume(VolumeId=volume_id, InstanceId=want["attachment"]["instance_id"],
+                                      Device=want["attachment"]["device"])
+                    ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume_id], WaiterConfig=WAIT)
+        return Observed({**want, "id": volume_id}, identity={"id": volume_id})
+
+    @staticmethod
+    def _detach(ec2: Any, volume_id: str, instance_id: str) -> None:
+        try:
+            ec2.detach_volume(VolumeId=volume_id, InstanceId=instance_id)
+        except Exception as exc:  # the instance went (replaced or terminated) and took the attachment along
+            if error_code(exc) not in ("InvalidAttachment.NotFound", "IncorrectState", "InvalidInstanceID.NotFound"):
+                raise
+        ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=WAIT)
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        ec2 = session.client("ec2")
+        volume_id = observed.identity.get("id") or observed.attributes["id"]
+        with api_errors():
+            if observed.attributes.get("attachment"):
+                self._detach(ec2, volume_id, observed.attributes["attachment"]["instance_id"])
+            ec2.delete_volume(VolumeId=volume_id)

@@ -1,0 +1,149 @@
+"""`aws.ec2_instance`: an instance, found by tag in one paginated DescribeInstances for all.
+
+image_id, subnet_id, key_name, user_data and the root volume size are fixed at launch (a change
+replaces the instance); instance_type changes by stop, modify, start; security groups, tags and
+running/stopped change in place. user_data is not returned by DescribeInstances, so its hash is kept
+in the reconcile:user-data tag at launch."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession
+
+from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+
+USER_DATA_TAG = "reconcile:user-data"
+WAIT = {"Delay": 1, "MaxAttempts": 600}
+
+
+def user_data_hash(text: str | None) -> str | None:
+    return None if not text else hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class Ec2InstanceModule(Module):
+    type_name = "aws.ec2_instance"
+    family = "aws"
+    computed = frozenset({"id", "arn", "private_ip", "public_ip"})
+    volatile = frozenset({"public_ip"})
+    requires_replace = frozenset({"image_id", "subnet_id", "key_name", "user_data", "root_volume_size"})
+    not_compared = frozenset({"import"})
+    default_state = "running"
+    observe_unresolved = True
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        out: dict[str, Any] = {"image_id": r.get("image_id"), "instance_type": r.get("instance_type") or "t3.micro",
+                               "state": self.state_of(r), "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()},
+                               "user_data": user_data_hash(r.get("user_data"))}
+        for key in ("subnet_id", "key_name", "root_volume_size"):
+            if r.get(key) is not None:
+                out[key] = r.get(key)
+        if r.get("security_group_ids") is not None:
+            out["security_group_ids"] = sorted(r.get("security_group_ids"))
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        ec2 = session.client("ec2")
+
+        def instances(filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            alive = filters + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+            return [i for res in paginate(ec2, "describe_instances", "Reservations", Filters=alive) for i in res["Instances"]]
+
+        found = describe_owned(session, resources, instances, "InstanceId", "instance-id")
+        roots = {}
+        if any(r.get("root_volume_size") is not None for r in resources):  # one DescribeVolumes for every root disk
+            ids = [self._root_volume(i) for i in found.values() if isinstance(i, dict)]
+            with api_errors():
+                if any(ids):
+                    roots = {v["VolumeId"]: v["Size"] for v in paginate(
+                        ec2, "describe_volumes", "Volumes", VolumeIds=[x for x in ids if x])}
+        out: dict[str, Any] = {}
+        for r in resources:
+            i = found[r.address]
+            if not isinstance(i, dict):
+                out[r.address] = i
+                continue
+            tags = all_tags(i.get("Tags"))
+            state = i["State"]["Name"]
+            out[r.address] = Observed({
+                "id": i["InstanceId"], "image_id": i["ImageId"], "instance_type": i["InstanceType"],
+                "subnet_id": i.get("SubnetId"), "key_name": i.get("KeyName"),
+                "security_group_ids": sorted(g["GroupId"] for g in i.get("SecurityGroups") or []),
+                "state": "running" if state in ("pending", "running") else "stopped",
+                "private_ip": i.get("PrivateIpAddress"), "public_ip": i.get("PublicIpAddress"),
+                "user_data": tags.get(USER_DATA_TAG) or None, "tags": user_tags(i.get("Tags")),
+                "root_volume_size": roots.get(self._root_volume(i) or ""),
+                "arn": f"arn:aws:ec2:{session.region}::instance/{i['InstanceId']}",
+            }, identity={"id": i["InstanceId"], "tags": tags})
+        return out
+
+    @staticmethod
+    def _root_volume(instance: Mapping[str, Any]) -> str | None:
+        root = instance.get("RootDeviceName")
+        for m in instance.get("BlockDeviceMappings") or []:
+            if m.get("DeviceName") == root:
+                return str(m["Ebs"]["VolumeId"])
+        return None
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        ec2 = session.client("ec2")
+        want = self.desired(r)
+        with api_errors():
+            if change.observed is None:
+                specs = tag_specs(r, "instance")
+                if want["user_data"]:
+                    specs[0]["Tags"].append({"Key": USER_DATA_TAG, "Value": want["user_data"]})
+                kwargs: dict[str, Any] = {"ImageId": want["image_id"], "InstanceType": want["instance_type"],
+                                          "MinCount": 1, "MaxCount": 1, "TagSpecifications": specs}
+                for key, api in (("subnet_id", "SubnetId"), ("key_name", "KeyName")):
+                    if key in want:
+                        kwargs[api] = want[key]
+                if "security_group_ids" in want:
+                    kwargs["SecurityGroupIds"] = want["security_group_ids"]
+                if r.get("user_data"):
+                    kwargs["UserData"] = r.get("user_data")
+                if "root_volume_size" in want:
+                    image = ec2.describe_images(ImageIds=[want["image_id"]])["Images"][0]
+                    kwargs["BlockDeviceMappings"] = [{"DeviceName": image.get("RootDeviceName", "/dev/xvda"),
+                                                      "Ebs": {"VolumeSize": int(want["root_volume_size"])}}]
+                instance_id = ec2.run_instances(**kwargs)["Instances"][0]["InstanceId"]
+                ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+                if want["state"] == "stopped":
+                    ec2.stop_instances(InstanceIds=[instance_id])
+                    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+            else:
+                instance_id = change.observed.identity["id"]
+                changed = {d.name for d in change.diffs}
+                running = change.observed.attributes.get("state") == "running"
+                if "instance_type" in changed:  # only a stopped instance can change type
+                    if running:
+                        ec2.stop_instances(InstanceIds=[instance_id])
+                        ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+                        running = False
+                    ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": want["instance_type"]})
+                if "security_group_ids" in changed:
+                    ec2.modify_instance_attribute(InstanceId=instance_id, Groups=want["security_group_ids"])
+                if "tags" in changed:
+                    tags = {k: v for k, v in change.observed.identity.get("tags", {}).items() if k != USER_DATA_TAG}
+                    sync_ec2_tags(ec2, instance_id, r, tags)
+                if want["state"] == "running" and not running:
+                    ec2.start_instances(InstanceIds=[instance_id])
+                    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+                elif want["state"] == "stopped" and running:
+                    ec2.stop_instances(InstanceIds=[instance_id])
+                    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+        return Observed({**want, "id": instance_id}, identity={"id": instance_id})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        ec2 = session.client("ec2")
+        instance_id = observed.identity.get("id") or observed.attributes["id"]
+        with api_errors():
+            ec2.terminate_instances(InstanceIds=[instance_id])
+            ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)

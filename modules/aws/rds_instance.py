@@ -1,0 +1,146 @@
+"""`aws.rds_instance`: a database instance, found in one paginated DescribeDBInstances (its tags come
+with it). The master password cannot be read back: a salted hash of it is kept in the
+reconcile:password tag, so a changed password in the spec is seen and set, and never shown."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.errors import ModuleError
+from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.module import Module
+from reconciler.targets.aws import OWNER_TAG, AwsSession
+
+from .common import api_errors, paginate
+
+PASSWORD_TAG = "reconcile:password"
+WAIT = {"Delay": 5, "MaxAttempts": 720}
+IN_PLACE = {"engine_version": "EngineVersion", "instance_class": "DBInstanceClass",
+            "allocated_storage": "AllocatedStorage", "backup_retention_period": "BackupRetentionPeriod",
+            "deletion_protection": "DeletionProtection", "vpc_security_group_ids": "VpcSecurityGroupIds"}
+
+
+def identifier(resource: Resource) -> str:
+    return str(resource.get("db_instance_identifier") or resource.name)
+
+
+def password_tag(password: str, salt: str | None = None) -> str:
+    salt = salt or secrets.token_hex(8)
+    return f"{salt}:{hashlib.sha256((salt + password).encode()).hexdigest()[:40]}"
+
+
+class RdsInstanceModule(Module):
+    type_name = "aws.rds_instance"
+    family = "aws"
+    sensitive = frozenset({"master_password"})
+    computed = frozenset({"arn", "endpoint_address", "endpoint_port"})
+    requires_replace = frozenset({"engine", "master_username", "db_subnet_group_name", "db_instance_identifier"})
+    not_compared = frozenset({"state", "import", "db_instance_identifier"})
+    observe_unresolved = True
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        return {"db_instance_identifier": identifier(resource)}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        out: dict[str, Any] = {"engine": r.get("engine"), "instance_class": r.get("instance_class"),
+                               "allocated_storage": int(r.get("allocated_storage")),
+                               "master_username": r.get("master_username"), "master_password": r.get("master_password"),
+                               "backup_retention_period": int(r.get("backup_retention_period", 1)),
+                               "deletion_protection": bool(r.get("deletion_protection", False)),
+                               "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
+        for key in ("engine_version", "db_subnet_group_name"):
+            if r.get(key) is not None:
+                out[key] = r.get(key)
+        if r.get("vpc_security_group_ids") is not None:
+            out["vpc_security_group_ids"] = sorted(r.get("vpc_security_group_ids"))
+        return out
+
+    def equal(self, name: str, desired: Any, observed: Any) -> bool:
+        if name == "master_password":  # observed is the salted hash from the tag
+            if not isinstance(observed, str) or ":" not in observed:
+                return False
+            return password_tag(str(desired), observed.split(":", 1)[0]) == observed
+        return bool(desired == observed)
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        rds = session.client("rds")
+        with api_errors():
+            instances = {d["DBInstanceIdentifier"]: d for d in paginate(rds, "describe_db_instances", "DBInstances")}
+        out: dict[str, Any] = {}
+        for r in resources:
+            d = instances.get(identifier(r))
+            if d is None or d.get("DBInstanceStatus") == "deleting":
+                out[r.address] = None
+                continue
+            tags = {t["Key"]: t["Value"] for t in d.get("TagList") or []}
+            if tags.get(OWNER_TAG) not in (None, r.address) or (OWNER_TAG not in tags and not r.get("import")):
+                whose = f"managed by {tags[OWNER_TAG]}" if OWNER_TAG in tags else "not managed by reconcile"
+                out[r.address] = Unobservable(f"DB instance {identifier(r)} exists and is {whose}; "
+                                              f"set import: {identifier(r)} to take it over")
+                continue
+            endpoint = d.get("Endpoint") or {}
+            out[r.address] = Observed({
+                "arn": d.get("DBInstanceArn"), "engine": d.get("Engine"), "engine_version": d.get("EngineVersion"),
+                "instance_class": d.get("DBInstanceClass"), "allocated_storage": d.get("AllocatedStorage"),
+                "master_username": d.get("MasterUsername"), "master_password": tags.get(PASSWORD_TAG),
+                "backup_retention_period": d.get("BackupRetentionPeriod"),
+                "deletion_protection": bool(d.get("DeletionProtection")),
+                "db_subnet_group_name": (d.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
+                "vpc_security_group_ids": sorted(g["VpcSecurityGroupId"] for g in d.get("VpcSecurityGroups") or []),
+                "endpoint_address": endpoint.get("Address"), "endpoint_port": endpoint.get("Port"),
+                "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
+            }, identity={"arn": d.get("DBInstanceArn"), "tags": tags})
+        return out
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        rds = session.client("rds")
+        want = self.desired(r)
+        ident = identifier(r)
+        secret_tag = {"Key": PASSWORD_TAG, "Value": password_tag(str(want["master_password"]))}
+        tags = [{"Key": k, "Value": v} for k, v in want["tags"].items()] + [{"Key": OWNER_TAG, "Value": r.address}]
+        with api_errors():
+            if change.observed is None:
+                kwargs: dict[str, Any] = {
+                    "DBInstanceIdentifier": ident, "Engine": want["engine"], "DBInstanceClass": want["instance_class"],
+                    "AllocatedStorage": want["allocated_storage"], "MasterUsername": want["master_username"],
+                    "MasterUserPassword": str(want["master_password"]), "Tags": tags + [secret_tag],
+                    "BackupRetentionPeriod": want["backup_retention_period"],
+                    "DeletionProtection": want["deletion_protection"]}
+                for key, api in (("engine_version", "EngineVersion"), ("db_subnet_group_name", "DBSubnetGroupName"),
+                                 ("vpc_security_group_ids", "VpcSecurityGroupIds")):
+                    if key in want:
+                        kwargs[api] = want[key]
+                arn = rds.create_db_instance(**kwargs)["DBInstance"]["DBInstanceArn"]
+            else:
+                arn = change.observed.identity["arn"]
+                changed = {d.name for d in change.diffs}
+                modify: dict[str, Any] = {api: want[k] for k, api in IN_PLACE.items() if k in changed and k in want}
+                if "master_password" in changed:
+                    modify["MasterUserPassword"] = str(want["master_password"])
+                if modify:
+                    rds.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, **modify)
+                if changed & {"tags", "master_password"} or "master_password" in changed:
+                    current = change.observed.identity.get("tags", {})
+                    keep = {t["Key"] for t in tags} | ({PASSWORD_TAG} if "master_password" not in changed else set())
+                    gone = [k for k in current if k not in keep and not k.startswith("aws:")]
+                    if gone:
+                        rds.remove_tags_from_resource(ResourceName=arn, TagKeys=gone)
+                    rds.add_tags_to_resource(ResourceName=arn, Tags=tags + (
+                        [secret_tag] if "master_password" in changed else []))
+            rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident, WaiterConfig=WAIT)
+        return Observed({**want, "arn": arn, "master_password": secret_tag["Value"]}, identity={"arn": arn})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        if observed.attributes.get("deletion_protection"):
+            raise ModuleError(f"DB instance {identifier(resource)} has deletion_protection: set it to false "
+                              "and apply before removing it")
+        rds = session.client("rds")
+        with api_errors():
+            rds.delete_db_instance(DBInstanceIdentifier=identifier(resource), SkipFinalSnapshot=True)
+            rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=identifier(resource), WaiterConfig=WAIT)
