@@ -156,7 +156,10 @@ def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, only_drifted: b
         click.echo("")
         reporter = report.ApplyReporter(len(plan.actionable) + len(plan.failures), color=color,
                                         progress=sys.stdout.isatty())
-        results = Applier(validated.graph, registry, pool, store, parallelism, reporter).apply(plan)
+        try:
+            results = Applier(validated.graph, registry, pool, store, parallelism, reporter).apply(plan)
+        finally:
+            reporter.close()
         summary = report.summarize(results)
         failed = any(r.status in (Status.FAILED, Status.SKIPPED) for r in results)
         store.finish_run(run_id, "failed" if failed else "ok", summary | {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
@@ -131,21 +133,44 @@ _VERBS = {Action.CREATE: ("Creating", "Creation"), Action.UPDATE: ("Modifying", 
 class ApplyReporter:
     """Prints a line when a change starts and when it ends; on a terminal, a [done/total] counter."""
 
-    def __init__(self, total: int, out: TextIO = sys.stdout, color: bool = False, progress: bool = False):
+    def __init__(self, total: int, out: TextIO = sys.stdout, color: bool = False, progress: bool = False,
+                 every: float = 10.0):
         self.total = total
         self.done = 0
         self.out = out
         self.color = color
         self.progress = progress
+        self.every = every
         self._runs: set[str] = set()
+        self._active: dict[str, tuple[str, float]] = {}  # address -> (verb, started)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        """Every `every` seconds, a line for each change still under way (waiters can take minutes)."""
+        while not self._stop.wait(self.every):
+            now = time.monotonic()
+            with self._lock:  # printed under the lock: never after the change's own "complete" line
+                for address, (verb, since) in sorted(self._active.items()):
+                    if now - since >= self.every:
+                        self._print(f"{address}: Still {verb.lower()}... [{now - since:.0f}s elapsed]")
+
+    def close(self) -> None:
+        self._stop.set()
 
     def started(self, change: Change) -> None:
         if change.reason.startswith("will run"):
             self._runs.add(change.address)
         verb = "Running" if change.address in self._runs else _VERBS[change.action][0]
+        with self._lock:
+            self._active[change.address] = (verb, time.monotonic())
         self._print(f"{change.address}: {verb}...")
 
     def finished(self, result: Result) -> None:
+        with self._lock:
+            self._active.pop(result.address, None)
         self.done += 1
         counter = f"[{self.done}/{self.total}] " if self.progress else ""
         if result.status is Status.OK:

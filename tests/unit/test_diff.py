@@ -33,3 +33,22 @@ def test_unknown_secret_and_ignored_values() -> None:
     assert by_name["size"].after is UNKNOWN and by_name["password"].sensitive
     ignoring = Resource("thing.a", "thing", "a", "local", {"size": 2}, lifecycle=Lifecycle(ignore_changes=frozenset({"size"})))
     assert m.diff(ignoring, Observed({"size": 1})).action is Action.NOOP
+
+
+def test_long_changes_report_progress() -> None:
+    import io
+    import time as clock
+
+    from reconciler.model import Change, Result, Status
+    from reconciler.report import ApplyReporter
+
+    out = io.StringIO()
+    reporter = ApplyReporter(1, out=out, every=0.05)
+    change = Change("aws.rds_instance.db", "aws.rds_instance", Action.CREATE)
+    reporter.started(change)
+    clock.sleep(0.2)
+    reporter.finished(Result("aws.rds_instance.db", Action.CREATE, Status.OK, seconds=0.2))
+    reporter.close()
+    text = out.getvalue()
+    assert "aws.rds_instance.db: Creating..." in text and "aws.rds_instance.db: Still creating... [" in text
+    assert text.rstrip().endswith("Creation complete after 0.2s")
