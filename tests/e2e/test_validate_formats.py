@@ -53,3 +53,10 @@ def test_validate_contacts_nothing(cli: Cli, tmp_path: Path) -> None:
     )
     run = cli("validate", str(spec))  # an unroutable host: validation must not try to reach it
     assert run.rc == 0, run.text
+
+
+def test_every_example_spec_validates_as_in_ci(cli: Cli) -> None:
+    examples = sorted(p for p in (ROOT / "specs/examples").iterdir() if p.is_dir())
+    assert len(examples) >= 3
+    run = cli("validate", *map(str, examples), "--strict")
+    assert run.rc == 0, run.text
