@@ -92,3 +92,21 @@ def sync_ec2_tags(client: Any, resource_id: str, resource: Resource, observed: M
 
 def all_tags(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def not_ours(kind: str, name: str, tags: Mapping[str, str], resource: Resource) -> Unobservable | None:
+    """An existing object found by name may be planned only if it is tagged as this resource's,
+    or the spec adopts it with `import:`."""
+    tagged_by = tags.get(OWNER_TAG)
+    if tagged_by == resource.address or (tagged_by is None and resource.get("import")):
+        return None
+    whose = f"managed by {tagged_by}" if tagged_by else "not managed by reconcile"
+    return Unobservable(f"{kind} {name} exists and is {whose}; set import: {name} to take it over")
+
+
+def read_each(resources: Sequence[Resource], read: Callable[[Resource], Any], workers: int = 8) -> dict[str, Any]:
+    """Services with no batch read (S3, DynamoDB, IAM): one resource per call, several at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip([r.address for r in resources], pool.map(read, resources), strict=True))

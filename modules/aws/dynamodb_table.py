@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reconciler.errors import ModuleError
@@ -15,7 +14,7 @@ from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, AwsSession
 
-from .common import api_errors, paginate
+from .common import api_errors, not_ours, paginate, read_each
 
 
 def table_name(resource: Resource) -> str:
@@ -83,8 +82,7 @@ class DynamodbTableModule(Module):
         with api_errors():
             existing = set(paginate(db, "list_tables", "TableNames"))
         wanted = [r for r in resources if table_name(r) in existing]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            found = dict(zip([r.address for r in wanted], pool.map(lambda r: self._read(db, r), wanted), strict=True))
+        found = read_each(wanted, lambda r: self._read(db, r))
         return {r.address: found.get(r.address) for r in resources}
 
     def _read(self, db: Any, r: Resource) -> Observed | Unobservable:
@@ -92,9 +90,9 @@ class DynamodbTableModule(Module):
         with api_errors():
             table = db.describe_table(TableName=name)["Table"]
             tags = {t["Key"]: t["Value"] for t in db.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])}
-            if tags.get(OWNER_TAG) not in (None, r.address) or (OWNER_TAG not in tags and not r.get("import")):
-                whose = f"managed by {tags[OWNER_TAG]}" if OWNER_TAG in tags else "not managed by reconcile"
-                return Unobservable(f"table {name} exists and is {whose}; set import: {name} to take it over")
+            refused = not_ours("table", name, tags, r)
+            if refused:
+                return refused
             keys = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
             mode = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
             attrs: dict[str, Any] = {

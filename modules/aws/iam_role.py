@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, AwsSession
 
-from .common import api_errors, paginate
+from .common import api_errors, not_ours, paginate, read_each
 from .policy import normalize_policy
 
 
@@ -60,18 +59,16 @@ class IamRoleModule(Module):
         with api_errors():
             roles = {role["RoleName"]: role for role in paginate(iam, "list_roles", "Roles")}
         wanted = [r for r in resources if role_name(r) in roles]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            found = dict(zip([r.address for r in wanted],
-                             pool.map(lambda r: self._read(iam, r, roles[role_name(r)]), wanted), strict=True))
+        found = read_each(wanted, lambda r: self._read(iam, r, roles[role_name(r)]))
         return {r.address: found.get(r.address) for r in resources}
 
     def _read(self, iam: Any, r: Resource, role: Mapping[str, Any]) -> Observed | Unobservable:
         name = role["RoleName"]
         with api_errors():
             tags = {t["Key"]: t["Value"] for t in paginate(iam, "list_role_tags", "Tags", RoleName=name)}
-            if tags.get(OWNER_TAG) not in (None, r.address) or (OWNER_TAG not in tags and not r.get("import")):
-                whose = f"managed by {tags[OWNER_TAG]}" if OWNER_TAG in tags else "not managed by reconcile"
-                return Unobservable(f"role {name} exists and is {whose}; set import: {name} to take it over")
+            refused = not_ours("role", name, tags, r)
+            if refused:
+                return refused
             attached = sorted(p["PolicyArn"] for p in paginate(iam, "list_attached_role_policies", "AttachedPolicies",
                                                                 RoleName=name))
             inline = {}

@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError
-from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, AwsSession
 
-from .common import api_errors, paginate
+from .common import api_errors, not_ours, paginate
 
 PASSWORD_TAG = "reconcile:password"
 WAIT = {"Delay": 5, "MaxAttempts": 720}
@@ -77,10 +77,9 @@ class RdsInstanceModule(Module):
                 out[r.address] = None
                 continue
             tags = {t["Key"]: t["Value"] for t in d.get("TagList") or []}
-            if tags.get(OWNER_TAG) not in (None, r.address) or (OWNER_TAG not in tags and not r.get("import")):
-                whose = f"managed by {tags[OWNER_TAG]}" if OWNER_TAG in tags else "not managed by reconcile"
-                out[r.address] = Unobservable(f"DB instance {identifier(r)} exists and is {whose}; "
-                                              f"set import: {identifier(r)} to take it over")
+            refused = not_ours("DB instance", identifier(r), tags, r)
+            if refused:
+                out[r.address] = refused
                 continue
             endpoint = d.get("Endpoint") or {}
             out[r.address] = Observed({

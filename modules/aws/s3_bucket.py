@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reconciler.errors import ModuleError
@@ -14,7 +13,7 @@ from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, AwsSession, error_code
 
-from .common import api_errors
+from .common import api_errors, not_ours, read_each
 from .policy import normalize_policy
 
 PAB_KEYS = {"block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
@@ -83,8 +82,7 @@ class S3BucketModule(Module):
         with api_errors():
             existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         wanted = [r for r in resources if bucket_name(r) in existing]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            found = dict(zip([r.address for r in wanted], pool.map(lambda r: self._read(s3, r), wanted), strict=True))
+        found = read_each(wanted, lambda r: self._read(s3, r))
         return {r.address: found.get(r.address) for r in resources}
 
     def _read(self, s3: Any, r: Resource) -> Observed | Unobservable:
@@ -96,11 +94,10 @@ class S3BucketModule(Module):
                 if error_code(exc) != "NoSuchTagSet":
                     raise
                 tags = {}
-            tagged_by = tags.get(OWNER_TAG)
-            if tagged_by not in (None, r.address) or (tagged_by is None and not r.get("import")):
-                whose = f"managed by {tagged_by}" if tagged_by else "not managed by reconcile"
-                return Unobservable(f"bucket {name} exists and is {whose}; set import: {name} to take it over")
-            attrs: dict[str, Any] = {"bucket": name, "arn": f"arn:aws:s3:::{name}", "owned": tagged_by is not None,
+            refused = not_ours("bucket", name, tags, r)
+            if refused:
+                return refused
+            attrs: dict[str, Any] = {"bucket": name, "arn": f"arn:aws:s3:::{name}", "owned": OWNER_TAG in tags,
                                      "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
                                      "bucket_domain_name": f"{name}.s3.amazonaws.com"}
             if r.get("versioning") is not None:

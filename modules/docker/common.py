@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from reconciler.model import Resource, Unobservable
+from reconciler.model import Observed, Resource, Unobservable
 from reconciler.targets.docker import LABEL_ADDRESS, LABEL_SPEC, DockerEngine, owner_of
 
 RECONCILE_LABELS = ("reconcile.",)
@@ -65,6 +65,22 @@ def labelled_addresses(engine: DockerEngine, listed: Iterable[dict[str, Any]]) -
     return out
 
 
+def observe_objects(
+    engine: DockerEngine, resources: Iterable[Resource], listed: Iterable[dict[str, Any]], names_of: Any,
+    name_key: str, build: Callable[[Resource, dict[str, Any], bool], Observed],
+) -> dict[str, Observed | Unobservable | None]:
+    """Each resource's Observed, built by `build(resource, object, adopted)` from its listed object."""
+    resources = list(resources)
+    out: dict[str, Observed | Unobservable | None] = {}
+    for address, found in match_objects(engine, resources, listed, names_of, name_key).items():
+        if isinstance(found, Unobservable) or found[0] is None:
+            out[address] = found if isinstance(found, Unobservable) else None
+        else:
+            resource = next(r for r in resources if r.address == address)
+            out[address] = build(resource, found[0], found[1])
+    return out
+
+
 def user_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
     return {k: v for k, v in (labels or {}).items() if not k.startswith(RECONCILE_LABELS)}
 
@@ -106,5 +122,6 @@ def labels_for(engine: DockerEngine, resource: Resource, extra: Mapping[str, str
             **engine.labels(resource.address), **(extra or {})}
 
 
-__all__ = ["LABEL_ADDRESS", "labelled_addresses", "labels_for", "labels_match", "match_objects", "object_name", "parse_bytes",
+__all__ = ["LABEL_ADDRESS", "labelled_addresses", "labels_for", "labels_match", "match_objects", "object_name",
+           "observe_objects", "parse_bytes",
            "parse_duration_ns", "user_labels"]

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError
-from reconciler.model import Action, AttrDiff, Change, Observed, Resource, Unobservable
+from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 
@@ -25,8 +25,8 @@ from .common import (
     labelled_addresses,
     labels_for,
     labels_match,
-    match_objects,
     object_name,
+    observe_objects,
     parse_bytes,
     parse_duration_ns,
     user_labels,
@@ -149,21 +149,15 @@ class ContainerModule(Module):
         return labelled_addresses(engine, engine.containers())
 
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        matched = match_objects(engine, resources, engine.containers(),
-                                lambda c: [n.lstrip("/") for n in c.get("Names") or []], "container_name")
-        out: dict[str, Observed | Unobservable | None] = {}
-        for r in resources:
-            found = matched[r.address]
-            if isinstance(found, Unobservable) or found[0] is None:
-                out[r.address] = found if isinstance(found, Unobservable) else None
-                continue
-            container, adopted = found
+        def build(r: Resource, container: dict[str, Any], adopted: bool) -> Observed:
             attrs = self._from_list(container, adopted)
             attrs["image_id_now"] = engine.image_id(str(r.get("image")))
-            if any(r.get(k) is not None for k in IN_PLACE):
+            if any(r.get(k) is not None for k in IN_PLACE):  # not in the list: one inspect for these
                 attrs |= self._in_place_settings(engine.api.inspect_container(container["Id"]))
-            out[r.address] = Observed(attrs, identity={"id": container["Id"]})
-        return out
+            return Observed(attrs, identity={"id": container["Id"]})
+
+        return observe_objects(engine, resources, engine.containers(),
+                               lambda c: [n.lstrip("/") for n in c.get("Names") or []], "container_name", build)
 
     @staticmethod
     def _from_list(c: Mapping[str, Any], adopted: bool) -> dict[str, Any]:

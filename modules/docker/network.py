@@ -9,7 +9,7 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 
-from .common import labelled_addresses, labels_for, labels_match, match_objects, object_name, user_labels
+from .common import labelled_addresses, labels_for, labels_match, object_name, observe_objects, user_labels
 
 
 class NetworkModule(Module):
@@ -38,21 +38,15 @@ class NetworkModule(Module):
         return labelled_addresses(engine, engine.networks())
 
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        matched = match_objects(engine, resources, engine.networks(), lambda n: [n["Name"]], "network_name")
-        out: dict[str, Any] = {}
-        for r in resources:
-            found = matched[r.address]
-            if not isinstance(found, tuple) or found[0] is None:
-                out[r.address] = found if not isinstance(found, tuple) else None
-                continue
-            net, adopted = found
+        def build(r: Resource, net: dict[str, Any], adopted: bool) -> Observed:
             pools = (net.get("IPAM") or {}).get("Config") or []
-            out[r.address] = Observed({
+            return Observed({
                 "id": net["Id"], "network_name": net["Name"], "driver": net.get("Driver"), "managed": not adopted,
                 "internal": bool(net.get("Internal")), "subnet": pools[0].get("Subnet") if pools else None,
                 "labels": user_labels(net.get("Labels")),
             }, identity={"id": net["Id"]})
-        return out
+
+        return observe_objects(engine, resources, engine.networks(), lambda n: [n["Name"]], "network_name", build)
 
     def apply(self, engine: DockerEngine, change: Change) -> Observed:
         r = change.resource

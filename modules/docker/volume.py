@@ -10,7 +10,7 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 
-from .common import labelled_addresses, labels_for, labels_match, match_objects, object_name, user_labels
+from .common import labelled_addresses, labels_for, labels_match, object_name, observe_objects, user_labels
 
 
 class VolumeModule(Module):
@@ -38,20 +38,14 @@ class VolumeModule(Module):
         return labelled_addresses(engine, engine.volumes())
 
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        matched = match_objects(engine, resources, engine.volumes(), lambda v: [v["Name"]], "volume_name")
-        out: dict[str, Any] = {}
-        for r in resources:
-            found = matched[r.address]
-            if not isinstance(found, tuple) or found[0] is None:
-                out[r.address] = found if not isinstance(found, tuple) else None
-                continue
-            vol, adopted = found
-            out[r.address] = Observed({
+        def build(r: Resource, vol: dict[str, Any], adopted: bool) -> Observed:
+            return Observed({
                 "volume_name": vol["Name"], "driver": vol.get("Driver"), "managed": not adopted,
                 "driver_opts": vol.get("Options") or {}, "labels": user_labels(vol.get("Labels")),
                 "mountpoint": vol.get("Mountpoint"),
             }, identity={"name": vol["Name"]})
-        return out
+
+        return observe_objects(engine, resources, engine.volumes(), lambda v: [v["Name"]], "volume_name", build)
 
     def destroy_hazard(self, engine: DockerEngine, change: Change) -> str | None:
         name = (change.observed.identity if change.observed else {}).get("name")
