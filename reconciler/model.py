@@ -114,6 +114,7 @@ class Resource:
     location: Location | None = None
     json_path: JsonPath = ()
     host: str | None = None  # the inventory host for server resources on a host
+    prior: Mapping[str, Any] = field(default_factory=dict)  # identity recorded in the state (e.g. a former name)
 
     @property
     def base_address(self) -> str:

@@ -130,7 +130,7 @@ def make_plan(
         ready = [a for a in pending if all(p in known for p in referenced_by(graph, a))]
         taken = set(ready)
         pending = [a for a in pending if a not in taken]
-        wave = [resolver.resolve(graph.nodes[a]["resource"], known) for a in ready]
+        wave = [_with_prior(resolver.resolve(graph.nodes[a]["resource"], known), records) for a in ready]
         observable = [r for r in wave if registry.module(r.type).observe_unresolved or not _has_unknown(r)]
         observation = observe(observable + (ghosts if first_wave else []), registry, targets, parallelism)
         first_wave = False
@@ -199,6 +199,12 @@ def _triggered(module: Module, change: Change, index: AddressIndex, changes: Map
             if cause is not None and cause.action is not Action.NOOP:
                 return module.triggered(change, node.address)
     return change
+
+
+def _with_prior(resource: Resource, records: Mapping[str, Any]) -> Resource:
+    """Hand the module what the state knows of the object, so a renamed one is found under its old name."""
+    record = records.get(resource.address)
+    return dataclasses.replace(resource, prior=dict(record.identity)) if record and record.identity else resource
 
 
 def _has_unknown(resource: Resource) -> bool:

@@ -57,7 +57,7 @@ class DynamodbTableModule(Module):
     family = "aws"
     computed = frozenset({"arn", "stream_arn"})
     requires_replace = frozenset({"table_name", "hash_key", "range_key", "attributes"})
-    not_compared = frozenset({"state", "import", "table_name"})
+    not_compared = frozenset({"state", "import"})
     observe_unresolved = True
 
     def planned(self, resource: Resource) -> dict[str, Any]:
@@ -68,7 +68,7 @@ class DynamodbTableModule(Module):
         mode = r.get("billing_mode") or "PAY_PER_REQUEST"
         out: dict[str, Any] = {"hash_key": r.get("hash_key"), "range_key": r.get("range_key"), "billing_mode": mode,
                                "attributes": {str(k): str(v) for k, v in (r.get("attributes") or {}).items()},
-                               "global_secondary_indexes": gsis_from_spec(r), "owned": True,
+                               "global_secondary_indexes": gsis_from_spec(r), "owned": True, "table_name": table_name(r),
                                "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
         if mode == "PROVISIONED":
             out["read_capacity"] = int(r.get("read_capacity") or 1)
@@ -81,12 +81,13 @@ class DynamodbTableModule(Module):
         db = session.client("dynamodb")
         with api_errors():
             existing = set(paginate(db, "list_tables", "TableNames"))
-        wanted = [r for r in resources if table_name(r) in existing]
-        found = read_each(wanted, lambda r: self._read(db, r))
+        names = {r.address: next((n for n in (table_name(r), r.prior.get("table_name")) if n in existing), None)
+                 for r in resources}  # the recorded name finds a table the spec renamed
+        wanted = [r for r in resources if names[r.address]]
+        found = read_each(wanted, lambda r: self._read(db, r, str(names[r.address])))
         return {r.address: found.get(r.address) for r in resources}
 
-    def _read(self, db: Any, r: Resource) -> Observed | Unobservable:
-        name = table_name(r)
+    def _read(self, db: Any, r: Resource, name: str) -> Observed | Unobservable:
         with api_errors():
             table = db.describe_table(TableName=name)["Table"]
             tags = {t["Key"]: t["Value"] for t in db.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])}
@@ -109,7 +110,7 @@ class DynamodbTableModule(Module):
             if r.get("ttl") is not None:
                 ttl = db.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
                 attrs["ttl"] = {"attribute": ttl.get("AttributeName"), "enabled": ttl.get("TimeToLiveStatus") == "ENABLED"}
-        return Observed(attrs, identity={"arn": table["TableArn"], "tags": tags})
+        return Observed(attrs, identity={"arn": table["TableArn"], "tags": tags, "table_name": name})
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource
@@ -154,7 +155,7 @@ class DynamodbTableModule(Module):
             if "ttl" in changed and "ttl" in want:
                 db.update_time_to_live(TableName=name, TimeToLiveSpecification={
                     "AttributeName": want["ttl"]["attribute"], "Enabled": want["ttl"]["enabled"]})
-        return Observed({**want, "arn": arn, "table_name": name}, identity={"arn": arn})
+        return Observed({**want, "arn": arn, "table_name": name}, identity={"arn": arn, "table_name": name})
 
     @staticmethod
     def _gsi_api(g: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,7 +188,8 @@ class DynamodbTableModule(Module):
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         db = session.client("dynamodb")
+        name = str(observed.identity.get("table_name") or table_name(resource))
         with api_errors():
-            db.delete_table(TableName=table_name(resource))
-            db.get_waiter("table_not_exists").wait(TableName=table_name(resource),
+            db.delete_table(TableName=name)
+            db.get_waiter("table_not_exists").wait(TableName=name,
                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 600})

@@ -34,8 +34,8 @@ class IamRoleModule(Module):
     type_name = "aws.iam_role"
     family = "aws"
     computed = frozenset({"arn", "role_id"})
-    requires_replace = frozenset({"path"})
-    not_compared = frozenset({"state", "import", "role_name"})
+    requires_replace = frozenset({"path", "role_name"})
+    not_compared = frozenset({"state", "import"})
     observe_unresolved = True
 
     def planned(self, resource: Resource) -> dict[str, Any]:
@@ -46,6 +46,7 @@ class IamRoleModule(Module):
         out: dict[str, Any] = {
             "assume_role_policy": normalize_policy(r.get("assume_role_policy")),
             "path": r.get("path") or "/", "description": r.get("description") or "", "owned": True,
+            "role_name": role_name(r),
             "managed_policy_arns": sorted(r.get("managed_policy_arns") or []),
             "inline_policies": {k: normalize_policy(v) for k, v in (r.get("inline_policies") or {}).items()},
             "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()},
@@ -58,8 +59,10 @@ class IamRoleModule(Module):
         iam = session.client("iam")
         with api_errors():
             roles = {role["RoleName"]: role for role in paginate(iam, "list_roles", "Roles")}
-        wanted = [r for r in resources if role_name(r) in roles]
-        found = read_each(wanted, lambda r: self._read(iam, r, roles[role_name(r)]))
+        names = {r.address: next((n for n in (role_name(r), r.prior.get("role_name")) if n in roles), None)
+                 for r in resources}  # the recorded name finds a role the spec renamed
+        wanted = [r for r in resources if names[r.address]]
+        found = read_each(wanted, lambda r: self._read(iam, r, roles[str(names[r.address])]))
         return {r.address: found.get(r.address) for r in resources}
 
     def _read(self, iam: Any, r: Resource, role: Mapping[str, Any]) -> Observed | Unobservable:
@@ -81,7 +84,7 @@ class IamRoleModule(Module):
                  "max_session_duration": role.get("MaxSessionDuration"), "managed_policy_arns": attached,
                  "inline_policies": inline,
                  "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))}}
-        return Observed(attrs, identity={"tags": tags})
+        return Observed(attrs, identity={"tags": tags, "role_name": name})
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource
@@ -133,11 +136,12 @@ class IamRoleModule(Module):
                                             PolicyDocument=doc if isinstance(doc, str) else json.dumps(doc))
                 for policy in set(present) - set(want["inline_policies"]):
                     iam.delete_role_policy(RoleName=name, PolicyName=policy)
-        return Observed({**want, "arn": role["Arn"], "role_id": role["RoleId"], "role_name": name})
+        return Observed({**want, "arn": role["Arn"], "role_id": role["RoleId"], "role_name": name},
+                        identity={"role_name": name})
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         iam = session.client("iam")
-        name = role_name(resource)
+        name = str(observed.identity.get("role_name") or role_name(resource))
         with api_errors():
             for arn in observed.attributes.get("managed_policy_arns") or []:
                 iam.detach_role_policy(RoleName=name, PolicyArn=arn)

@@ -38,7 +38,7 @@ class RdsInstanceModule(Module):
     sensitive = frozenset({"master_password"})
     computed = frozenset({"arn", "endpoint_address", "endpoint_port"})
     requires_replace = frozenset({"engine", "master_username", "db_subnet_group_name", "db_instance_identifier"})
-    not_compared = frozenset({"state", "import", "db_instance_identifier"})
+    not_compared = frozenset({"state", "import"})
     observe_unresolved = True
 
     def planned(self, resource: Resource) -> dict[str, Any]:
@@ -49,6 +49,7 @@ class RdsInstanceModule(Module):
         out: dict[str, Any] = {"engine": r.get("engine"), "instance_class": r.get("instance_class"),
                                "allocated_storage": int(r.get("allocated_storage")),
                                "master_username": r.get("master_username"), "master_password": r.get("master_password"),
+                               "db_instance_identifier": identifier(r),
                                "backup_retention_period": int(r.get("backup_retention_period", 1)),
                                "deletion_protection": bool(r.get("deletion_protection", False)),
                                "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
@@ -72,18 +73,19 @@ class RdsInstanceModule(Module):
             instances = {d["DBInstanceIdentifier"]: d for d in paginate(rds, "describe_db_instances", "DBInstances")}
         out: dict[str, Any] = {}
         for r in resources:
-            d = instances.get(identifier(r))
+            d = instances.get(identifier(r)) or instances.get(str(r.prior.get("db_instance_identifier")))
             if d is None or d.get("DBInstanceStatus") == "deleting":
                 out[r.address] = None
                 continue
             tags = {t["Key"]: t["Value"] for t in d.get("TagList") or []}
-            refused = not_ours("DB instance", identifier(r), tags, r)
+            refused = not_ours("DB instance", d["DBInstanceIdentifier"], tags, r)
             if refused:
                 out[r.address] = refused
                 continue
             endpoint = d.get("Endpoint") or {}
             out[r.address] = Observed({
                 "arn": d.get("DBInstanceArn"), "engine": d.get("Engine"), "engine_version": d.get("EngineVersion"),
+                "db_instance_identifier": d["DBInstanceIdentifier"],
                 "instance_class": d.get("DBInstanceClass"), "allocated_storage": d.get("AllocatedStorage"),
                 "master_username": d.get("MasterUsername"), "master_password": tags.get(PASSWORD_TAG),
                 "backup_retention_period": d.get("BackupRetentionPeriod"),
@@ -92,7 +94,7 @@ class RdsInstanceModule(Module):
                 "vpc_security_group_ids": sorted(g["VpcSecurityGroupId"] for g in d.get("VpcSecurityGroups") or []),
                 "endpoint_address": endpoint.get("Address"), "endpoint_port": endpoint.get("Port"),
                 "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
-            }, identity={"arn": d.get("DBInstanceArn"), "tags": tags})
+            }, identity={"arn": d.get("DBInstanceArn"), "tags": tags, "db_instance_identifier": d["DBInstanceIdentifier"]})
         return out
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
@@ -133,13 +135,15 @@ class RdsInstanceModule(Module):
                     rds.add_tags_to_resource(ResourceName=arn, Tags=tags + (
                         [secret_tag] if "master_password" in changed else []))
             rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident, WaiterConfig=WAIT)
-        return Observed({**want, "arn": arn, "master_password": secret_tag["Value"]}, identity={"arn": arn})
+        return Observed({**want, "arn": arn, "master_password": secret_tag["Value"]},
+                        identity={"arn": arn, "db_instance_identifier": ident})
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         if observed.attributes.get("deletion_protection"):
             raise ModuleError(f"DB instance {identifier(resource)} has deletion_protection: set it to false "
                               "and apply before removing it")
         rds = session.client("rds")
+        ident = str(observed.identity.get("db_instance_identifier") or identifier(resource))
         with api_errors():
-            rds.delete_db_instance(DBInstanceIdentifier=identifier(resource), SkipFinalSnapshot=True)
-            rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=identifier(resource), WaiterConfig=WAIT)
+            rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+            rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=ident, WaiterConfig=WAIT)

@@ -55,7 +55,7 @@ class S3BucketModule(Module):
     family = "aws"
     computed = frozenset({"arn", "bucket_domain_name"})
     requires_replace = frozenset({"bucket"})
-    not_compared = frozenset({"state", "import", "force_destroy", "bucket"})
+    not_compared = frozenset({"state", "import", "force_destroy"})
     observe_unresolved = True
 
     def planned(self, resource: Resource) -> dict[str, Any]:
@@ -64,7 +64,8 @@ class S3BucketModule(Module):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
-        out: dict[str, Any] = {"tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}, "owned": True}
+        out: dict[str, Any] = {"tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}, "owned": True,
+                               "bucket": bucket_name(r)}
         if r.get("versioning") is not None:
             out["versioning"] = bool(r.get("versioning"))
         if r.get("server_side_encryption") is not None:
@@ -81,12 +82,20 @@ class S3BucketModule(Module):
         s3 = session.client("s3")
         with api_errors():
             existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        wanted = [r for r in resources if bucket_name(r) in existing]
-        found = read_each(wanted, lambda r: self._read(s3, r))
+        names = {r.address: self._current_name(r, existing) for r in resources}
+        wanted = [r for r in resources if names[r.address]]
+        found = read_each(wanted, lambda r: self._read(s3, r, names[r.address]))
         return {r.address: found.get(r.address) for r in resources}
 
-    def _read(self, s3: Any, r: Resource) -> Observed | Unobservable:
-        name = bucket_name(r)
+    @staticmethod
+    def _current_name(r: Resource, existing: set[str]) -> str | None:
+        """The bucket's name now, or the name the state recorded (the spec renamed it: a replacement)."""
+        for name in (bucket_name(r), r.prior.get("bucket")):
+            if name in existing:
+                return str(name)
+        return None
+
+    def _read(self, s3: Any, r: Resource, name: str) -> Observed | Unobservable:
         with api_errors():
             try:
                 tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
@@ -167,7 +176,7 @@ class S3BucketModule(Module):
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         s3 = session.client("s3")
-        name = bucket_name(resource)
+        name = str(observed.identity.get("bucket") or bucket_name(resource))
         with api_errors():
             versions = s3.list_object_versions(Bucket=name)
             objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}

@@ -404,3 +404,81 @@ resources:
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
     acli("apply", "--auto-approve", "spec", check=0)
     assert f"db-{uid}" not in [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]]
+
+
+def test_remaining_replaces_and_drift(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
+    """What the other tests leave out: vpc/bucket/role replacement, volume and database drift."""
+    client, rds = ec2(moto), boto3.client("rds", region_name="us-east-1", endpoint_url=moto.url)
+    octet = int(uid[1:3], 16) % 250
+    trust = '{Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]}'
+    body = f"""aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
+resources:
+  - {{type: aws.vpc, name: v, cidr_block: 10.{octet}.0.0/16}}
+  - {{type: aws.s3_bucket, name: b, bucket: BUCKET}}
+  - {{type: aws.iam_role, name: r-{uid}, path: PATH, assume_role_policy: {trust}}}
+  - {{type: aws.ebs_volume, name: vol, availability_zone: us-east-1a, size: 5}}
+  - type: aws.rds_instance
+    name: db-{uid}
+    engine: mysql
+    instance_class: db.t3.micro
+    allocated_storage: 20
+    master_username: admin
+    master_password: long-enough-secret
+    backup_retention_period: 3
+"""
+    first = body.replace("BUCKET", f"one-{uid}").replace("PATH", "/")
+    write(spec_dir / "site.yaml", first)
+    acli("apply", "--auto-approve", "spec", check=0)
+    (vol,) = client.describe_volumes(Filters=[{"Name": "tag:reconcile:address", "Values": ["aws.ebs_volume.vol"]}])[
+        "Volumes"]
+
+    client.modify_volume(VolumeId=vol["VolumeId"], Size=8)  # drift
+    rds.modify_db_instance(DBInstanceIdentifier=f"db-{uid}", BackupRetentionPeriod=9, ApplyImmediately=True)
+    plan = " ".join(acli("plan", "spec", check=0).out.split())
+    assert "~ size = 8 -> 5" in plan and "~ backup_retention_period = 9 -> 3" in plan
+    write(spec_dir / "site.yaml", body.replace("BUCKET", f"two-{uid}").replace("PATH", "/apps/")
+          .replace(f"10.{octet}.0.0/16", f"10.{octet}.0.0/20"))
+    plan = acli("plan", "spec", check=0).out
+    for address, cause in (("aws.vpc.v", "cidr_block"), ("aws.s3_bucket.b", "bucket"), (f"aws.iam_role.r-{uid}", "path")):
+        assert f"-/+ {address}" in plan and f"must be replaced (because {cause} changed)" in plan, (address, plan)
+    acli("apply", "--auto-approve", "spec", check=0)
+    assert client.describe_volumes(VolumeIds=[vol["VolumeId"]])["Volumes"][0]["Size"] == 5
+    assert rds.describe_db_instances(DBInstanceIdentifier=f"db-{uid}")["DBInstances"][0]["BackupRetentionPeriod"] == 3
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto.url)
+    assert iam.get_role(RoleName=f"r-{uid}")["Role"]["Path"] == "/apps/"
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url)
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert f"two-{uid}" in names and f"one-{uid}" not in names
+    assert "No changes." in acli("plan", "spec", check=0).out
+    write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
+    acli("apply", "--auto-approve", "spec", check=0)
+
+
+def test_renamed_tables_roles_and_databases_are_replaced(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
+    trust = '{Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]}'
+    body = f"""aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
+resources:
+  - {{type: aws.dynamodb_table, name: t, table_name: NAME-t-{uid}, hash_key: id, attributes: {{id: S}}}}
+  - {{type: aws.iam_role, name: r, role_name: NAME-r-{uid}, assume_role_policy: {trust}}}
+  - {{type: aws.rds_instance, name: d, db_instance_identifier: NAME-d-{uid}, engine: mariadb, engine_version: "10.11", instance_class: db.t3.micro,
+      allocated_storage: 20, master_username: admin, master_password: long-enough-secret}}
+"""
+    write(spec_dir / "site.yaml", body.replace("NAME", "old"))
+    acli("apply", "--auto-approve", "spec", check=0)
+    write(spec_dir / "site.yaml", body.replace("NAME", "new"))
+    plan = acli("plan", "spec", check=0).out
+    for address in ("aws.dynamodb_table.t", "aws.iam_role.r", "aws.rds_instance.d"):
+        assert f"-/+ {address}" in plan, plan
+    acli("apply", "--auto-approve", "spec", check=0)
+    db = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto.url)
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto.url)
+    rds = boto3.client("rds", region_name="us-east-1", endpoint_url=moto.url)
+    tables = db.list_tables()["TableNames"]
+    assert f"new-t-{uid}" in tables and f"old-t-{uid}" not in tables
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert f"new-r-{uid}" in roles and f"old-r-{uid}" not in roles
+    dbs = [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]]
+    assert f"new-d-{uid}" in dbs and f"old-d-{uid}" not in dbs
+    assert "No changes." in acli("plan", "spec", check=0).out
+    write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
+    acli("apply", "--auto-approve", "spec", check=0)
