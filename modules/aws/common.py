@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from reconciler.model import Resource, Unobservable
-from reconciler.targets.aws import OWNER_TAG, AwsSession, aws_error
+from reconciler.targets.aws import OWNER_TAG, SPEC_TAG, AwsSession, aws_error
 
 FILTER_CHUNK = 200  # EC2 takes at most 200 values per filter
 
@@ -31,10 +31,25 @@ def owner(tags: Iterable[Mapping[str, str]] | None) -> str | None:
     return next((t["Value"] for t in tags or [] if t["Key"] == OWNER_TAG), None)
 
 
-def tag_specs(resource: Resource, kind: str) -> list[dict[str, Any]]:
-    tags = [{"Key": str(k), "Value": str(v)} for k, v in (resource.get("tags") or {}).items()]
-    tags.append({"Key": OWNER_TAG, "Value": resource.address})
-    return [{"ResourceType": kind, "Tags": tags}]
+def ownership_tags(resource: Resource, session: AwsSession) -> dict[str, str]:
+    return {OWNER_TAG: resource.address, SPEC_TAG: session.spec_id}
+
+
+def all_tags_for(resource: Resource, session: AwsSession) -> list[dict[str, str]]:
+    """The spec's tags plus the ownership tags, as the APIs take them."""
+    tags = {**desired_tags(resource), **ownership_tags(resource, session)}
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def tag_specs(resource: Resource, kind: str, session: AwsSession) -> list[dict[str, Any]]:
+    return [{"ResourceType": kind, "Tags": all_tags_for(resource, session)}]
+
+
+def discover_tagged(session: AwsSession, list_items: Callable[[list[dict[str, Any]]], list[Any]]) -> list[str]:
+    """Addresses of EC2 objects this spec tagged (drift's "unmanaged" when neither spec nor state has them)."""
+    with api_errors():
+        items = list_items([{"Name": f"tag:{SPEC_TAG}", "Values": [session.spec_id]}])
+    return [str(owner(i.get("Tags"))) for i in items if owner(i.get("Tags"))]
 
 
 def desired_tags(resource: Resource) -> dict[str, str]:
@@ -77,9 +92,10 @@ def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
     return items
 
 
-def sync_ec2_tags(client: Any, resource_id: str, resource: Resource, observed: Mapping[str, str]) -> None:
-    """Make the object's tags the spec's, plus the owner tag; never touches aws:* tags."""
-    want = {**desired_tags(resource), OWNER_TAG: resource.address}
+def sync_ec2_tags(client: Any, resource_id: str, resource: Resource, observed: Mapping[str, str],
+                  session: AwsSession) -> None:
+    """Make the object's tags the spec's, plus the ownership tags; never touches aws:* tags."""
+    want = {**desired_tags(resource), **ownership_tags(resource, session)}
     have = {**observed}
     changed = [{"Key": k, "Value": v} for k, v in want.items() if have.get(k) != v]
     gone = [{"Key": k} for k in have if k not in want and not k.startswith("aws:")]

@@ -14,7 +14,7 @@ from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, AwsSession
 
-from .common import api_errors, not_ours, paginate, read_each
+from .common import all_tags_for, api_errors, not_ours, ownership_tags, paginate, read_each
 
 
 def table_name(resource: Resource) -> str:
@@ -124,7 +124,7 @@ class DynamodbTableModule(Module):
                     "TableName": name, "KeySchema": key_schema(want["hash_key"], want["range_key"]),
                     "AttributeDefinitions": [{"AttributeName": k, "AttributeType": v} for k, v in want["attributes"].items()],
                     "BillingMode": want["billing_mode"],
-                    "Tags": [{"Key": k, "Value": v} for k, v in want["tags"].items()] + [{"Key": OWNER_TAG, "Value": r.address}]}
+                    "Tags": all_tags_for(r, session)}
                 if want["billing_mode"] == "PROVISIONED":
                     kwargs["ProvisionedThroughput"] = {"ReadCapacityUnits": want["read_capacity"],
                                                        "WriteCapacityUnits": want["write_capacity"]}
@@ -147,7 +147,7 @@ class DynamodbTableModule(Module):
                     self._sync_gsis(db, name, want, change.observed.attributes.get("global_secondary_indexes") or [])
                 if changed & {"tags", "owned"}:
                     have = change.observed.identity.get("tags", {})
-                    target = {**want["tags"], OWNER_TAG: r.address}
+                    target = {**want["tags"], **ownership_tags(r, session)}
                     gone = [k for k in have if k not in target and not k.startswith("aws:")]
                     if gone:
                         db.untag_resource(ResourceArn=arn, TagKeys=gone)

@@ -9,7 +9,16 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.aws import AwsSession, error_code
 
-from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+from .common import (
+    all_tags,
+    api_errors,
+    describe_owned,
+    discover_tagged,
+    paginate,
+    sync_ec2_tags,
+    tag_specs,
+    user_tags,
+)
 
 WAIT = {"Delay": 1, "MaxAttempts": 600}
 
@@ -33,6 +42,10 @@ class EbsVolumeModule(Module):
             out["attachment"] = {"instance_id": r.get("attachment")["instance_id"],
                                  "device": r.get("attachment")["device"]}
         return out
+
+    def discover(self, session: AwsSession) -> list[str]:
+        ec2 = session.client("ec2")
+        return discover_tagged(session, lambda f: paginate(ec2, "describe_volumes", "Volumes", Filters=f))
 
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         ec2 = session.client("ec2")
@@ -62,7 +75,7 @@ class EbsVolumeModule(Module):
         with api_errors():
             if change.observed is None:
                 kwargs: dict[str, Any] = {"AvailabilityZone": want["availability_zone"], "Size": want["size"],
-                                          "VolumeType": want["volume_type"], "TagSpecifications": tag_specs(r, "volume")}
+                                          "VolumeType": want["volume_type"], "TagSpecifications": tag_specs(r, "volume", session)}
                 if "encrypted" in want:
                     kwargs["Encrypted"] = want["encrypted"]
                 volume_id = ec2.create_volume(**kwargs)["VolumeId"]
@@ -75,7 +88,7 @@ class EbsVolumeModule(Module):
                 if changed & {"size", "volume_type"}:
                     ec2.modify_volume(VolumeId=volume_id, Size=want["size"], VolumeType=want["volume_type"])
                 if "tags" in changed:
-                    sync_ec2_tags(ec2, volume_id, r, change.observed.identity.get("tags", {}))
+                    sync_ec2_tags(ec2, volume_id, r, change.observed.identity.get("tags", {}), session)
             if "attachment" in changed and attached != want.get("attachment"):
                 if attached:
                     self._detach(ec2, volume_id, attached["instance_id"])

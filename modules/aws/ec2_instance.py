@@ -15,7 +15,16 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
-from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+from .common import (
+    all_tags,
+    api_errors,
+    describe_owned,
+    discover_tagged,
+    paginate,
+    sync_ec2_tags,
+    tag_specs,
+    user_tags,
+)
 
 USER_DATA_TAG = "reconcile:user-data"
 WAIT = {"Delay": 1, "MaxAttempts": 600}
@@ -46,6 +55,13 @@ class Ec2InstanceModule(Module):
         if r.get("security_group_ids") is not None:
             out["security_group_ids"] = sorted(r.get("security_group_ids"))
         return out
+
+    def discover(self, session: AwsSession) -> list[str]:
+        ec2 = session.client("ec2")
+        return discover_tagged(session, lambda f: [
+            i for res in paginate(ec2, "describe_instances", "Reservations", Filters=f + [
+                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
+            for i in res["Instances"]])
 
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         ec2 = session.client("ec2")
@@ -97,7 +113,7 @@ class Ec2InstanceModule(Module):
         want = self.desired(r)
         with api_errors():
             if change.observed is None:
-                specs = tag_specs(r, "instance")
+                specs = tag_specs(r, "instance", session)
                 if want["user_data"]:
                     specs[0]["Tags"].append({"Key": USER_DATA_TAG, "Value": want["user_data"]})
                 kwargs: dict[str, Any] = {"ImageId": want["image_id"], "InstanceType": want["instance_type"],
@@ -132,7 +148,7 @@ class Ec2InstanceModule(Module):
                     ec2.modify_instance_attribute(InstanceId=instance_id, Groups=want["security_group_ids"])
                 if "tags" in changed:
                     tags = {k: v for k, v in change.observed.identity.get("tags", {}).items() if k != USER_DATA_TAG}
-                    sync_ec2_tags(ec2, instance_id, r, tags)
+                    sync_ec2_tags(ec2, instance_id, r, tags, session)
                 if want["state"] == "running" and not running:
                     ec2.start_instances(InstanceIds=[instance_id])
                     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)

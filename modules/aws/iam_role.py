@@ -13,7 +13,7 @@ from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, AwsSession
 
-from .common import api_errors, not_ours, paginate, read_each
+from .common import all_tags_for, api_errors, not_ours, ownership_tags, paginate, read_each
 from .policy import normalize_policy
 
 
@@ -98,8 +98,7 @@ class IamRoleModule(Module):
             if change.observed is None:
                 kwargs: dict[str, Any] = {"RoleName": name, "AssumeRolePolicyDocument": trust_text, "Path": want["path"],
                                           "Description": want["description"],
-                                          "Tags": [{"Key": k, "Value": v} for k, v in want["tags"].items()]
-                                          + [{"Key": OWNER_TAG, "Value": r.address}]}
+                                          "Tags": all_tags_for(r, session)}
                 if "max_session_duration" in want:
                     kwargs["MaxSessionDuration"] = want["max_session_duration"]
                 role = iam.create_role(**kwargs)["Role"]
@@ -118,7 +117,7 @@ class IamRoleModule(Module):
                     iam.update_role(**update)
                 if changed & {"tags", "owned"}:
                     current = change.observed.identity.get("tags", {})
-                    target = {**want["tags"], OWNER_TAG: r.address}
+                    target = {**want["tags"], **ownership_tags(r, session)}
                     gone = [k for k in current if k not in target and not k.startswith("aws:")]
                     if gone:
                         iam.untag_role(RoleName=name, TagKeys=gone)

@@ -12,9 +12,9 @@ from typing import Any
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
-from reconciler.targets.aws import OWNER_TAG, AwsSession
+from reconciler.targets.aws import OWNER_TAG, SPEC_TAG, AwsSession
 
-from .common import api_errors, not_ours, paginate
+from .common import all_tags_for, api_errors, not_ours, paginate
 
 PASSWORD_TAG = "reconcile:password"
 WAIT = {"Delay": 5, "MaxAttempts": 720}
@@ -67,6 +67,12 @@ class RdsInstanceModule(Module):
             return password_tag(str(desired), observed.split(":", 1)[0]) == observed
         return bool(desired == observed)
 
+    def discover(self, session: AwsSession) -> list[str]:
+        with api_errors():
+            instances = paginate(session.client("rds"), "describe_db_instances", "DBInstances")
+        tagged = [{t["Key"]: t["Value"] for t in d.get("TagList") or []} for d in instances]
+        return [t[OWNER_TAG] for t in tagged if t.get(SPEC_TAG) == session.spec_id and OWNER_TAG in t]
+
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         rds = session.client("rds")
         with api_errors():
@@ -104,7 +110,7 @@ class RdsInstanceModule(Module):
         want = self.desired(r)
         ident = identifier(r)
         secret_tag = {"Key": PASSWORD_TAG, "Value": password_tag(str(want["master_password"]))}
-        tags = [{"Key": k, "Value": v} for k, v in want["tags"].items()] + [{"Key": OWNER_TAG, "Value": r.address}]
+        tags = all_tags_for(r, session)
         with api_errors():
             if change.observed is None:
                 kwargs: dict[str, Any] = {

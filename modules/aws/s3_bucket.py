@@ -13,7 +13,7 @@ from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, AwsSession, error_code
 
-from .common import api_errors, not_ours, read_each
+from .common import all_tags_for, api_errors, not_ours, read_each
 from .policy import normalize_policy
 
 PAB_KEYS = {"block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
@@ -152,8 +152,7 @@ class S3BucketModule(Module):
             else:
                 changed = {d.name for d in change.diffs}
             if changed & {"tags", "owned"}:
-                tag_set = [{"Key": k, "Value": v} for k, v in want["tags"].items()]
-                s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_set + [{"Key": OWNER_TAG, "Value": r.address}]})
+                s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": all_tags_for(r, session)})
             if "versioning" in changed:
                 s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={
                     "Status": "Enabled" if want["versioning"] else "Suspended"})

@@ -10,7 +10,16 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
-from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+from .common import (
+    all_tags,
+    api_errors,
+    describe_owned,
+    discover_tagged,
+    paginate,
+    sync_ec2_tags,
+    tag_specs,
+    user_tags,
+)
 
 Rule = tuple[str, Any, Any, str]  # protocol, from_port, to_port, source (cidr or sg id)
 
@@ -80,6 +89,10 @@ class SecurityGroupModule(Module):
                 out[key] = [list(rule) for rule in rules_from_spec(resource.get(key))]
         return out
 
+    def discover(self, session: AwsSession) -> list[str]:
+        ec2 = session.client("ec2")
+        return discover_tagged(session, lambda f: paginate(ec2, "describe_security_groups", "SecurityGroups", Filters=f))
+
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         ec2 = session.client("ec2")
         found = describe_owned(session, resources,
@@ -104,7 +117,7 @@ class SecurityGroupModule(Module):
         with api_errors():
             if change.observed is None:
                 kwargs: dict[str, Any] = {"GroupName": want["group_name"], "Description": want["description"],
-                                          "TagSpecifications": tag_specs(r, "security-group")}
+                                          "TagSpecifications": tag_specs(r, "security-group", session)}
                 if want.get("vpc_id"):
                     kwargs["VpcId"] = want["vpc_id"]
                 group_id = ec2.create_security_group(**kwargs)["GroupId"]
@@ -114,7 +127,7 @@ class SecurityGroupModule(Module):
                 group_id = change.observed.identity["id"]
                 have = dict(change.observed.attributes)
                 if any(d.name == "tags" for d in change.diffs):
-                    sync_ec2_tags(ec2, group_id, r, change.observed.identity.get("tags", {}))
+                    sync_ec2_tags(ec2, group_id, r, change.observed.identity.get("tags", {}), session)
             for key, grant, revoke in (("ingress", ec2.authorize_security_group_ingress, ec2.revoke_security_group_ingress),
                                        ("egress", ec2.authorize_security_group_egress, ec2.revoke_security_group_egress)):
                 if key not in want:

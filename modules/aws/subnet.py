@@ -9,7 +9,16 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
-from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+from .common import (
+    all_tags,
+    api_errors,
+    describe_owned,
+    discover_tagged,
+    paginate,
+    sync_ec2_tags,
+    tag_specs,
+    user_tags,
+)
 
 
 class SubnetModule(Module):
@@ -24,6 +33,10 @@ class SubnetModule(Module):
         out = super().desired(resource)
         out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
         return out
+
+    def discover(self, session: AwsSession) -> list[str]:
+        ec2 = session.client("ec2")
+        return discover_tagged(session, lambda f: paginate(ec2, "describe_subnets", "Subnets", Filters=f))
 
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         ec2 = session.client("ec2")
@@ -47,7 +60,7 @@ class SubnetModule(Module):
         with api_errors():
             if change.observed is None:
                 kwargs: dict[str, Any] = {"VpcId": r.get("vpc_id"), "CidrBlock": r.get("cidr_block"),
-                                          "TagSpecifications": tag_specs(r, "subnet")}
+                                          "TagSpecifications": tag_specs(r, "subnet", session)}
                 if r.get("availability_zone"):
                     kwargs["AvailabilityZone"] = r.get("availability_zone")
                 subnet = ec2.create_subnet(**kwargs)["Subnet"]
@@ -56,7 +69,7 @@ class SubnetModule(Module):
                 subnet_id, arn = change.observed.identity["id"], change.observed.attributes.get("arn")
                 changed = {d.name for d in change.diffs}
                 if "tags" in changed:
-                    sync_ec2_tags(ec2, subnet_id, r, change.observed.identity.get("tags", {}))
+                    sync_ec2_tags(ec2, subnet_id, r, change.observed.identity.get("tags", {}), session)
             if "map_public_ip_on_launch" in changed and r.get("map_public_ip_on_launch") is not None:
                 ec2.modify_subnet_attribute(SubnetId=subnet_id,
                                             MapPublicIpOnLaunch={"Value": bool(r.get("map_public_ip_on_launch"))})

@@ -9,7 +9,16 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
-from .common import all_tags, api_errors, describe_owned, paginate, sync_ec2_tags, tag_specs, user_tags
+from .common import (
+    all_tags,
+    api_errors,
+    describe_owned,
+    discover_tagged,
+    paginate,
+    sync_ec2_tags,
+    tag_specs,
+    user_tags,
+)
 
 DNS = {"enable_dns_support": "enableDnsSupport", "enable_dns_hostnames": "enableDnsHostnames"}
 
@@ -28,6 +37,10 @@ class VpcModule(Module):
         if resource.get("import"):
             out["owned"] = True
         return out
+
+    def discover(self, session: AwsSession) -> list[str]:
+        ec2 = session.client("ec2")
+        return discover_tagged(session, lambda f: paginate(ec2, "describe_vpcs", "Vpcs", Filters=f))
 
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         ec2 = session.client("ec2")
@@ -56,7 +69,7 @@ class VpcModule(Module):
         ec2 = session.client("ec2")
         with api_errors():
             if change.observed is None:
-                kwargs: dict[str, Any] = {"CidrBlock": r.get("cidr_block"), "TagSpecifications": tag_specs(r, "vpc")}
+                kwargs: dict[str, Any] = {"CidrBlock": r.get("cidr_block"), "TagSpecifications": tag_specs(r, "vpc", session)}
                 if r.get("instance_tenancy"):
                     kwargs["InstanceTenancy"] = r.get("instance_tenancy")
                 vpc = ec2.create_vpc(**kwargs)["Vpc"]
@@ -70,7 +83,7 @@ class VpcModule(Module):
                 if key in changed and r.get(key) is not None:
                     ec2.modify_vpc_attribute(VpcId=vpc_id, **{api_name[0].upper() + api_name[1:]: {"Value": bool(r.get(key))}})
             if change.observed is not None and ({"tags", "owned"} & changed):
-                sync_ec2_tags(ec2, vpc_id, r, tags)
+                sync_ec2_tags(ec2, vpc_id, r, tags, session)
         return Observed({**self.desired(r), "id": vpc_id, "owned": True}, identity={"id": vpc_id})
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:

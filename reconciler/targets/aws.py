@@ -13,15 +13,17 @@ from ..model import Spec
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
 OWNER_TAG = "reconcile:address"
+SPEC_TAG = "reconcile:spec"  # which spec made it: drift reports such objects the spec no longer has
 
 
 class AwsSession:
-    def __init__(self, region: str, settings: dict[str, Any]):
+    def __init__(self, region: str, settings: dict[str, Any], spec_id: str = ""):
         import boto3
         from botocore.config import Config
 
         self.name = region
         self.region = region
+        self.spec_id = spec_id
         self.endpoint_url = settings.get("endpoint_url")
         try:
             self.session = boto3.session.Session(profile_name=settings.get("profile"), region_name=region)
@@ -69,4 +71,4 @@ def error_code(exc: Exception) -> str:
 
 
 def aws_target(spec: Spec, region: str) -> AwsSession:
-    return AwsSession(region, dict(spec.settings.get("aws") or {}))
+    return AwsSession(region, dict(spec.settings.get("aws") or {}), spec.document.root)

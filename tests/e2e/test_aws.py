@@ -179,7 +179,7 @@ resources:
     acli("apply", "--auto-approve", "spec", check=0)
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
     assert {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]} == {
-        "team": "data", "reconcile:address": "aws.s3_bucket.logs"}
+        "team": "data", "reconcile:address": "aws.s3_bucket.logs", "reconcile:spec": str(spec_dir)}
     assert s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"][0]["Expiration"]["Days"] == 7
     assert json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])["Statement"][0]["Sid"] == "ro"
     plan, calls = in_process_plan(spec_dir)

@@ -351,3 +351,28 @@ resources:
     assert docker_client.volumes.get(f"{uid}-v").attrs["Labels"]["v"] == "2"
     spec(spec_dir, body.split("resources:")[0] + "resources: []\n", uid, url=docker_url)
     dcli("apply", "--auto-approve", "spec", check=0)
+
+
+def test_pull_by_digest(dcli: Cli, spec_dir: Path, uid: str, docker_client: Any, registry: Any, busybox: str) -> None:
+    repo = f"{registry.address}/{uid}/pinned"
+    build(docker_client, f"{repo}:v1", f"FROM {busybox}\nRUN echo pinned > /v\n")
+    docker_client.images.push(repo, tag="v1")
+    digest = docker_client.images.get_registry_data(f"{repo}:v1").id  # sha256:… as the registry has it
+    docker_client.images.remove(f"{repo}:v1")
+    spec(spec_dir, f"""
+resources:
+  - {{type: docker.image, name: pinned, image: "{repo}@{digest}"}}
+  - type: docker.container
+    name: UID-pinned
+    image: "{repo}@{digest}"
+    command: ["sleep", "600"]
+    stop_timeout: 1
+    depends_on: [docker.image.pinned]
+""", uid)
+    dcli("apply", "--auto-approve", "spec", check=0)
+    image = docker_client.images.get(f"{repo}@{digest}")
+    assert f"{repo}@{digest}" in image.attrs["RepoDigests"]
+    assert container(docker_client, f"{uid}-pinned").image.id == image.id
+    assert "No changes." in dcli("plan", "spec", check=0).out
+    spec(spec_dir, "resources: []\n", uid)
+    dcli("apply", "--auto-approve", "spec", check=0)

@@ -184,3 +184,15 @@ resources:
     cli("apply", "--auto-approve", "--only-drifted", "spec", check=0)
     assert s3.get_bucket_versioning(Bucket=f"drift-{uid}")["Status"] == "Enabled"
     assert cli("drift", "spec").rc == 0
+
+    # a VPC tagged as this spec's but in neither the spec nor the state; one of another spec is not ours
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    for spec_id, name in ((str(spec_dir), "stray"), ("/elsewhere/spec", "theirs")):
+        ec2.create_vpc(CidrBlock="10.77.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [
+            {"Key": "reconcile:address", "Value": f"aws.vpc.{name}-{uid}"}, {"Key": "reconcile:spec", "Value": spec_id}]}])
+    write(spec_dir / "site.yaml", (spec_dir / "site.yaml").read_text() + f"""  - {{type: aws.vpc, name: main-{uid}, cidr_block: 10.78.0.0/16}}
+""")
+    cli("apply", "--auto-approve", "spec", check=0)
+    body = json.loads(cli("drift", "--format", "json", "spec").out)
+    assert {i["address"]: i["kind"] for i in body["items"]} == {f"aws.vpc.stray-{uid}": "unmanaged"}
