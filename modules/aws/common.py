@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from reconciler.model import Resource, Unobservable
+from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, SPEC_TAG, AwsSession, aws_error
 
 FILTER_CHUNK = 200  # EC2 takes at most 200 values per filter
@@ -126,3 +127,24 @@ def read_each(resources: Sequence[Resource], read: Callable[[Resource], Any], wo
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return dict(zip([r.address for r in resources], pool.map(read, resources), strict=True))
+
+
+class Ec2Module(Module):
+    """EC2 resources (VPC, subnet, security group, instance, volume): found by their reconcile:address
+    tag with one paginated describe for every resource of the type."""
+
+    family = "aws"
+    not_compared = frozenset({"state", "import"})
+    observe_unresolved = True
+    describe: tuple[str, str, str, str]  # operation, result key, id key, id filter name
+
+    def list_items(self, session: AwsSession, filters: list[dict[str, Any]]) -> list[Any]:
+        operation, key, _, _ = self.describe
+        return paginate(session.client("ec2"), operation, key, Filters=filters)
+
+    def find(self, session: AwsSession, resources: Sequence[Resource]) -> dict[str, Any]:
+        _, _, id_key, id_filter = self.describe
+        return describe_owned(session, resources, lambda f: self.list_items(session, f), id_key, id_filter)
+
+    def discover(self, session: AwsSession) -> list[str]:
+        return discover_tagged(session, lambda f: self.list_items(session, f))

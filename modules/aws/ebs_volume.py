@@ -6,15 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
 from reconciler.targets.aws import AwsSession, error_code
 
 from .common import (
+    Ec2Module,
     all_tags,
     api_errors,
-    describe_owned,
-    discover_tagged,
-    paginate,
     sync_ec2_tags,
     tag_specs,
     user_tags,
@@ -23,13 +20,11 @@ from .common import (
 WAIT = {"Delay": 1, "MaxAttempts": 600}
 
 
-class EbsVolumeModule(Module):
+class EbsVolumeModule(Ec2Module):
     type_name = "aws.ebs_volume"
-    family = "aws"
+    describe = ("describe_volumes", "Volumes", "VolumeId", "volume-id")
     computed = frozenset({"id", "arn"})
     requires_replace = frozenset({"availability_zone", "encrypted"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -43,14 +38,8 @@ class EbsVolumeModule(Module):
                                  "device": r.get("attachment")["device"]}
         return out
 
-    def discover(self, session: AwsSession) -> list[str]:
-        ec2 = session.client("ec2")
-        return discover_tagged(session, lambda f: paginate(ec2, "describe_volumes", "Volumes", Filters=f))
-
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        ec2 = session.client("ec2")
-        found = describe_owned(session, resources, lambda f: paginate(ec2, "describe_volumes", "Volumes", Filters=f),
-                               "VolumeId", "volume-id")
+        found = self.find(session, resources)
         out: dict[str, Any] = {}
         for r in resources:
             v = found[r.address]

@@ -12,14 +12,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    Ec2Module,
     all_tags,
     api_errors,
-    describe_owned,
-    discover_tagged,
     paginate,
     sync_ec2_tags,
     tag_specs,
@@ -34,15 +32,14 @@ def user_data_hash(text: str | None) -> str | None:
     return None if not text else hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-class Ec2InstanceModule(Module):
+class Ec2InstanceModule(Ec2Module):
     type_name = "aws.ec2_instance"
-    family = "aws"
+    describe = ("describe_instances", "Reservations", "InstanceId", "instance-id")
     computed = frozenset({"id", "arn", "private_ip", "public_ip"})
     volatile = frozenset({"public_ip"})
     requires_replace = frozenset({"image_id", "subnet_id", "key_name", "user_data", "root_volume_size"})
     not_compared = frozenset({"import"})
     default_state = "running"
-    observe_unresolved = True
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -56,21 +53,14 @@ class Ec2InstanceModule(Module):
             out["security_group_ids"] = sorted(r.get("security_group_ids"))
         return out
 
-    def discover(self, session: AwsSession) -> list[str]:
-        ec2 = session.client("ec2")
-        return discover_tagged(session, lambda f: [
-            i for res in paginate(ec2, "describe_instances", "Reservations", Filters=f + [
-                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
-            for i in res["Instances"]])
+    def list_items(self, session: AwsSession, filters: list[dict[str, Any]]) -> list[Any]:
+        """Instances not terminated, out of their reservations."""
+        alive = filters + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+        return [i for res in super().list_items(session, alive) for i in res["Instances"]]
 
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         ec2 = session.client("ec2")
-
-        def instances(filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            alive = filters + [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
-            return [i for res in paginate(ec2, "describe_instances", "Reservations", Filters=alive) for i in res["Instances"]]
-
-        found = describe_owned(session, resources, instances, "InstanceId", "instance-id")
+        found = self.find(session, resources)
         roots = {}
         if any(r.get("root_volume_size") is not None for r in resources):  # one DescribeVolumes for every root disk
             ids = [self._root_volume(i) for i in found.values() if isinstance(i, dict)]

@@ -7,15 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    Ec2Module,
     all_tags,
     api_errors,
-    describe_owned,
-    discover_tagged,
-    paginate,
     sync_ec2_tags,
     tag_specs,
     user_tags,
@@ -67,13 +64,11 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("group_name") or resource.name)
 
 
-class SecurityGroupModule(Module):
+class SecurityGroupModule(Ec2Module):
     type_name = "aws.security_group"
-    family = "aws"
+    describe = ("describe_security_groups", "SecurityGroups", "GroupId", "group-id")
     computed = frozenset({"id", "arn", "owner_id"})
     requires_replace = frozenset({"group_name", "description", "vpc_id"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         return {"group_name": group_name(resource)}
@@ -89,15 +84,8 @@ class SecurityGroupModule(Module):
                 out[key] = [list(rule) for rule in rules_from_spec(resource.get(key))]
         return out
 
-    def discover(self, session: AwsSession) -> list[str]:
-        ec2 = session.client("ec2")
-        return discover_tagged(session, lambda f: paginate(ec2, "describe_security_groups", "SecurityGroups", Filters=f))
-
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        ec2 = session.client("ec2")
-        found = describe_owned(session, resources,
-                               lambda f: paginate(ec2, "describe_security_groups", "SecurityGroups", Filters=f),
-                               "GroupId", "group-id")
+        found = self.find(session, resources)
         out: dict[str, Any] = {}
         for r in resources:
             g = found[r.address]

@@ -6,42 +6,31 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    Ec2Module,
     all_tags,
     api_errors,
-    describe_owned,
-    discover_tagged,
-    paginate,
     sync_ec2_tags,
     tag_specs,
     user_tags,
 )
 
 
-class SubnetModule(Module):
+class SubnetModule(Ec2Module):
     type_name = "aws.subnet"
-    family = "aws"
+    describe = ("describe_subnets", "Subnets", "SubnetId", "subnet-id")
     computed = frozenset({"id", "arn", "available_ip_address_count"})
     requires_replace = frozenset({"vpc_id", "cidr_block", "availability_zone"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = super().desired(resource)
         out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
         return out
 
-    def discover(self, session: AwsSession) -> list[str]:
-        ec2 = session.client("ec2")
-        return discover_tagged(session, lambda f: paginate(ec2, "describe_subnets", "Subnets", Filters=f))
-
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        ec2 = session.client("ec2")
-        found = describe_owned(session, resources,
-                               lambda f: paginate(ec2, "describe_subnets", "Subnets", Filters=f), "SubnetId", "subnet-id")
+        found = self.find(session, resources)
         out: dict[str, Any] = {}
         for r in resources:
             s = found[r.address]

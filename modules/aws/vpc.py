@@ -6,15 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    Ec2Module,
     all_tags,
     api_errors,
-    describe_owned,
-    discover_tagged,
-    paginate,
     sync_ec2_tags,
     tag_specs,
     user_tags,
@@ -23,13 +20,11 @@ from .common import (
 DNS = {"enable_dns_support": "enableDnsSupport", "enable_dns_hostnames": "enableDnsHostnames"}
 
 
-class VpcModule(Module):
+class VpcModule(Ec2Module):
     type_name = "aws.vpc"
-    family = "aws"
+    describe = ("describe_vpcs", "Vpcs", "VpcId", "vpc-id")
     computed = frozenset({"id", "owner_id", "default_security_group_id"})
     requires_replace = frozenset({"cidr_block", "instance_tenancy"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = super().desired(resource)
@@ -38,14 +33,9 @@ class VpcModule(Module):
             out["owned"] = True
         return out
 
-    def discover(self, session: AwsSession) -> list[str]:
-        ec2 = session.client("ec2")
-        return discover_tagged(session, lambda f: paginate(ec2, "describe_vpcs", "Vpcs", Filters=f))
-
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         ec2 = session.client("ec2")
-        found = describe_owned(session, resources, lambda f: paginate(ec2, "describe_vpcs", "Vpcs", Filters=f),
-                               "VpcId", "vpc-id")
+        found = self.find(session, resources)
         out: dict[str, Any] = {}
         for r in resources:
             vpc = found[r.address]
