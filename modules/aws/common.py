@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from reconciler.model import Resource, Unobservable
+from reconciler.model import Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, SPEC_TAG, AwsSession, aws_error
 
@@ -148,3 +148,21 @@ class Ec2Module(Module):
 
     def discover(self, session: AwsSession) -> list[str]:
         return discover_tagged(session, lambda f: self.list_items(session, f))
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        out: dict[str, Any] = {}
+        found = self.find(session, resources)
+        for r in resources:
+            item = found[r.address]
+            if not isinstance(item, dict):
+                out[r.address] = item  # None (absent) or Unobservable
+                continue
+            ident = item[self.describe[2]]
+            out[r.address] = Observed({"id": ident, "tags": user_tags(item.get("Tags")),
+                                       **self.attributes(session, r, item)},
+                                      identity={"id": ident, "tags": all_tags(item.get("Tags"))})
+        return out
+
+    def attributes(self, session: AwsSession, resource: Resource, item: Mapping[str, Any]) -> dict[str, Any]:
+        """The spec's view of one described object (id and tags are added by observe)."""
+        raise NotImplementedError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
@@ -10,11 +10,9 @@ from reconciler.targets.aws import AwsSession, error_code
 
 from .common import (
     Ec2Module,
-    all_tags,
     api_errors,
     sync_ec2_tags,
     tag_specs,
-    user_tags,
 )
 
 WAIT = {"Delay": 1, "MaxAttempts": 600}
@@ -38,23 +36,12 @@ class EbsVolumeModule(Ec2Module):
                                  "device": r.get("attachment")["device"]}
         return out
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        found = self.find(session, resources)
-        out: dict[str, Any] = {}
-        for r in resources:
-            v = found[r.address]
-            if not isinstance(v, dict):
-                out[r.address] = v
-                continue
-            attached = [a for a in v.get("Attachments") or [] if a.get("State") in ("attaching", "attached")]
-            out[r.address] = Observed({
-                "id": v["VolumeId"], "availability_zone": v["AvailabilityZone"], "size": v["Size"],
-                "volume_type": v.get("VolumeType"), "encrypted": bool(v.get("Encrypted")),
-                "tags": user_tags(v.get("Tags")), "arn": f"arn:aws:ec2:{session.region}::volume/{v['VolumeId']}",
+    def attributes(self, session: AwsSession, resource: Resource, v: Mapping[str, Any]) -> dict[str, Any]:
+        attached = [a for a in v.get("Attachments") or [] if a.get("State") in ("attaching", "attached")]
+        return {"availability_zone": v["AvailabilityZone"], "size": v["Size"], "volume_type": v.get("VolumeType"),
+                "encrypted": bool(v.get("Encrypted")), "arn": f"arn:aws:ec2:{session.region}::volume/{v['VolumeId']}",
                 "attachment": {"instance_id": attached[0]["InstanceId"], "device": attached[0]["Device"]}
-                if attached else None,
-            }, identity={"id": v["VolumeId"], "tags": all_tags(v.get("Tags"))})
-        return out
+                if attached else None}
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource

@@ -11,11 +11,9 @@ from reconciler.targets.aws import AwsSession
 
 from .common import (
     Ec2Module,
-    all_tags,
     api_errors,
     sync_ec2_tags,
     tag_specs,
-    user_tags,
 )
 
 Rule = tuple[str, Any, Any, str]  # protocol, from_port, to_port, source (cidr or sg id)
@@ -84,18 +82,11 @@ class SecurityGroupModule(Ec2Module):
                 out[key] = [list(rule) for rule in rules_from_spec(resource.get(key))]
         return out
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        found = self.find(session, resources)
-        out: dict[str, Any] = {}
-        for r in resources:
-            g = found[r.address]
-            out[r.address] = g if not isinstance(g, dict) else Observed({
-                "id": g["GroupId"], "group_name": g["GroupName"], "description": g.get("Description"),
-                "vpc_id": g.get("VpcId"), "owner_id": g.get("OwnerId"), "tags": user_tags(g.get("Tags")),
+    def attributes(self, session: AwsSession, resource: Resource, g: Mapping[str, Any]) -> dict[str, Any]:
+        return {"group_name": g["GroupName"], "description": g.get("Description"), "vpc_id": g.get("VpcId"),
+                "owner_id": g.get("OwnerId"),
                 "ingress": [list(x) for x in rules_from_api(g.get("IpPermissions") or [])],
-                "egress": [list(x) for x in rules_from_api(g.get("IpPermissionsEgress") or [])],
-            }, identity={"id": g["GroupId"], "tags": all_tags(g.get("Tags"))})
-        return out
+                "egress": [list(x) for x in rules_from_api(g.get("IpPermissionsEgress") or [])]}
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
@@ -10,11 +10,9 @@ from reconciler.targets.aws import AwsSession
 
 from .common import (
     Ec2Module,
-    all_tags,
     api_errors,
     sync_ec2_tags,
     tag_specs,
-    user_tags,
 )
 
 
@@ -29,18 +27,11 @@ class SubnetModule(Ec2Module):
         out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
         return out
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        found = self.find(session, resources)
-        out: dict[str, Any] = {}
-        for r in resources:
-            s = found[r.address]
-            out[r.address] = s if not isinstance(s, dict) else Observed({
-                "id": s["SubnetId"], "arn": s.get("SubnetArn"), "vpc_id": s["VpcId"], "cidr_block": s["CidrBlock"],
-                "availability_zone": s.get("AvailabilityZone"), "tags": user_tags(s.get("Tags")),
+    def attributes(self, session: AwsSession, resource: Resource, s: Mapping[str, Any]) -> dict[str, Any]:
+        return {"arn": s.get("SubnetArn"), "vpc_id": s["VpcId"], "cidr_block": s["CidrBlock"],
+                "availability_zone": s.get("AvailabilityZone"),
                 "map_public_ip_on_launch": bool(s.get("MapPublicIpOnLaunch")),
-                "available_ip_address_count": s.get("AvailableIpAddressCount"),
-            }, identity={"id": s["SubnetId"], "tags": all_tags(s.get("Tags"))})
-        return out
+                "available_ip_address_count": s.get("AvailableIpAddressCount")}
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource

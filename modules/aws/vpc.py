@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
@@ -10,11 +10,9 @@ from reconciler.targets.aws import AwsSession
 
 from .common import (
     Ec2Module,
-    all_tags,
     api_errors,
     sync_ec2_tags,
     tag_specs,
-    user_tags,
 )
 
 DNS = {"enable_dns_support": "enableDnsSupport", "enable_dns_hostnames": "enableDnsHostnames"}
@@ -33,25 +31,16 @@ class VpcModule(Ec2Module):
             out["owned"] = True
         return out
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        ec2 = session.client("ec2")
-        found = self.find(session, resources)
-        out: dict[str, Any] = {}
-        for r in resources:
-            vpc = found[r.address]
-            if not isinstance(vpc, dict):
-                out[r.address] = vpc
-                continue
-            attrs: dict[str, Any] = {"id": vpc["VpcId"], "cidr_block": vpc["CidrBlock"], "owner_id": vpc.get("OwnerId"),
-                                     "instance_tenancy": vpc.get("InstanceTenancy"), "tags": user_tags(vpc.get("Tags")),
-                                     "owned": any(t["Key"] == "reconcile:address" for t in vpc.get("Tags") or [])}
-            with api_errors():
-                for key, api_name in DNS.items():  # not in describe_vpcs: asked only when the spec sets it
-                    if r.get(key) is not None:
-                        value = ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute=api_name)
-                        attrs[key] = value[api_name[0].upper() + api_name[1:]]["Value"]
-            out[r.address] = Observed(attrs, identity={"id": vpc["VpcId"], "tags": all_tags(vpc.get("Tags"))})
-        return out
+    def attributes(self, session: AwsSession, resource: Resource, vpc: Mapping[str, Any]) -> dict[str, Any]:
+        attrs: dict[str, Any] = {"cidr_block": vpc["CidrBlock"], "owner_id": vpc.get("OwnerId"),
+                                 "instance_tenancy": vpc.get("InstanceTenancy"),
+                                 "owned": any(t["Key"] == "reconcile:address" for t in vpc.get("Tags") or [])}
+        with api_errors():
+            for key, api_name in DNS.items():  # not in describe_vpcs: asked only when the spec sets it
+                if resource.get(key) is not None:
+                    value = session.client("ec2").describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute=api_name)
+                    attrs[key] = value[api_name[0].upper() + api_name[1:]]["Value"]
+        return attrs
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource

@@ -10,6 +10,18 @@ import urllib.request
 from pathlib import Path
 
 
+def wait_http(url: str, what: str, timeout: float = 30) -> None:
+    """Until `url` answers on 127.0.0.1 (a service this harness just started)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -32,14 +44,7 @@ class Registry:
         )
         self.proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("docker-registry did not start")
+        wait_http(f"http://{self.address}/v2/", "docker-registry")
 
     def stop(self) -> None:
         self.proc.terminate()
