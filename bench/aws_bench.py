@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reconciler.plan import make_plan  # noqa: E402
+from reconciler.engine.plan import make_plan  # noqa: E402
 from reconciler.registry import Registry  # noqa: E402
-from reconciler.state import StateStore, default_state_path  # noqa: E402
+from reconciler.spec.validate import validate  # noqa: E402
+from reconciler.state.store import StateStore, default_state_path  # noqa: E402
 from reconciler.targets import TargetPool  # noqa: E402
-from reconciler.validate import validate  # noqa: E402
 from tests.harness.moto import MotoServer  # noqa: E402
 
 RULE = "{protocol: tcp, from_port: 443, to_port: 443, cidr_blocks: [0.0.0.0/0]}"

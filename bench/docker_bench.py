@@ -18,11 +18,11 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
-from reconciler.plan import make_plan  # noqa: E402
+from reconciler.engine.plan import make_plan  # noqa: E402
 from reconciler.registry import Registry  # noqa: E402
-from reconciler.state import StateStore, default_state_path  # noqa: E402
+from reconciler.spec.validate import validate  # noqa: E402
+from reconciler.state.store import StateStore, default_state_path  # noqa: E402
 from reconciler.targets import TargetPool  # noqa: E402
-from reconciler.validate import validate  # noqa: E402
 from tests.harness.docker_engine import engine_url, stop_if_started  # noqa: E402
 from tests.harness.images import ensure_busybox  # noqa: E402
 

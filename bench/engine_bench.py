@@ -17,12 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from reconciler.cli import tune_gc  # noqa: E402
-from reconciler.graph import build_graph  # noqa: E402
-from reconciler.load import load_spec  # noqa: E402
-from reconciler.plan import make_plan  # noqa: E402
+from reconciler.engine.graph import build_graph  # noqa: E402
+from reconciler.engine.plan import make_plan  # noqa: E402
 from reconciler.registry import Registry  # noqa: E402
-from reconciler.spec import build_spec  # noqa: E402
-from reconciler.state import StateStore  # noqa: E402
+from reconciler.spec.build import build_spec  # noqa: E402
+from reconciler.spec.load import load_spec  # noqa: E402
+from reconciler.state.store import StateStore  # noqa: E402
 from reconciler.targets import TargetPool  # noqa: E402
 
 

@@ -1,3 +1,3 @@
 """reconcile: a declarative state reconciler for servers, containers and AWS."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -13,18 +13,18 @@ from typing import Any
 
 import click
 
-from . import report
-from .apply import Applier
-from .errors import ReconcileError, SpecError
-from .graph import to_dot, to_mermaid
-from .lock import StateLock
-from .model import Diagnostic, Plan, Status
-from .plan import Selection, make_plan
-from .planfile import check_fresh, is_plan_file, read_plan_file, selection_of, write_plan_file
-from .registry import Registry
-from .state import StateStore, default_state_path
-from .targets import TargetPool
-from .validate import Validated, validate
+from reconciler.engine.apply import Applier
+from reconciler.engine.graph import to_dot, to_mermaid
+from reconciler.engine.plan import Selection, make_plan
+from reconciler.errors import ReconcileError, SpecError
+from reconciler.model import Diagnostic, Plan, Status
+from reconciler.registry import Registry
+from reconciler.report import diagnostics, plan_text, progress
+from reconciler.spec.validate import Validated, validate
+from reconciler.state.lock import StateLock
+from reconciler.state.planfile import check_fresh, is_plan_file, read_plan_file, selection_of, write_plan_file
+from reconciler.state.store import StateStore, default_state_path
+from reconciler.targets import TargetPool
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -53,7 +53,7 @@ def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
-@click.version_option(package_name="reconcile")
+@click.version_option(package_name="reconcile-iac")
 def cli(no_color: bool) -> None:
     """Declarative state for servers, containers and AWS: validate, plan, apply."""
 
@@ -66,7 +66,7 @@ def cli(no_color: bool) -> None:
                                              "secrets, latest image tags.")
 def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
     """Check specs without contacting any host, engine or cloud."""
-    from .lint import lint
+    from reconciler.spec.lint import lint
 
     registry = Registry.builtin()
     checked: list[tuple[str, Sequence[Diagnostic]]] = []
@@ -78,7 +78,7 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
             checked.append((path, exc.diagnostics))
         except ReconcileError as exc:
             checked.append((path, (Diagnostic(str(exc)),)))
-    click.echo(report.render_diagnostics(checked, fmt), nl=False)
+    click.echo(diagnostics.render_diagnostics(checked, fmt), nl=False)
     return EXIT_ERROR if any(d for _, d in checked) else EXIT_OK
 
 
@@ -108,9 +108,9 @@ def plan_cmd(ctx: click.Context, path: str, out: str | None, as_json: bool, deta
     if out:
         write_plan_file(out, plan, path, str(state_file), selection)
     if as_json:
-        click.echo(json.dumps(report.plan_to_json(plan), indent=2, default=str))
+        click.echo(json.dumps(plan_text.plan_to_json(plan), indent=2, default=str))
     else:
-        click.echo(report.render_plan(plan, _use_color(ctx)), nl=False)
+        click.echo(plan_text.render_plan(plan, _use_color(ctx)), nl=False)
         if out:
             click.echo(f"\nSaved the plan to {out}. To perform exactly these actions: reconcile apply {out}")
     if plan.failures or plan.blockers:
@@ -144,7 +144,7 @@ def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, only_drifted: b
             check_fresh(saved, plan)
         if only_drifted:
             plan = _only_drifted(plan, store, registry)
-        click.echo(report.render_plan(plan, color), nl=False)
+        click.echo(plan_text.render_plan(plan, color), nl=False)
         if plan.blockers:
             raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
         if not plan.actionable:  # nothing to change; the state still learns the spec's current values
@@ -154,25 +154,25 @@ def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, only_drifted: b
             _approve()
         run_id = store.start_run("apply", str(Path(spec_path).absolute()))
         click.echo("")
-        reporter = report.ApplyReporter(len(plan.actionable) + len(plan.failures), color=color,
+        reporter = progress.ApplyReporter(len(plan.actionable) + len(plan.failures), color=color,
                                         progress=sys.stdout.isatty())
         try:
             results = Applier(validated.graph, registry, pool, store, parallelism, reporter).apply(plan)
         finally:
             reporter.close()
-        summary = report.summarize(results)
+        summary = progress.summarize(results)
         failed = any(r.status in (Status.FAILED, Status.SKIPPED) for r in results)
         store.finish_run(run_id, "failed" if failed else "ok", summary | {
             "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
         targets = {c.address: c.resource.target for c in plan.changes if c.resource is not None}
-        click.echo("\n" + report.per_target(results, targets) + report.render_summary(results, color), nl=False)
+        click.echo("\n" + progress.per_target(results, targets) + progress.render_summary(results, color), nl=False)
         return EXIT_ERROR if failed else EXIT_OK
 
 
 def _only_drifted(plan: Plan, store: StateStore, registry: Registry) -> Plan:
     """The plan with every change that is not a repair of drift (or of a missing resource) left out."""
-    from .drift import classify
-    from .model import Action
+    from reconciler.engine.drift import classify
+    from reconciler.model import Action
 
     drifted = {i.address for i in classify(plan, store.records(), registry).items if i.kind in ("drifted", "missing")}
     # the rest is left out of the plan altogether (not turned into no-ops: the state must not record
@@ -206,9 +206,9 @@ def _approve() -> None:
 def drift_cmd(path: str, fmt: str, output: str | None, notify: str | None, since_run: int | None,
               limit: tuple[str, ...], parallelism: int, state_path: str | None) -> int:
     """Report what changed behind reconcile's back (read-only; never takes the apply lock)."""
-    from . import drift_report
-    from .drift import classify, discover_unmanaged, new_since
-    from .notify import post_json
+    from reconciler.engine.drift import classify, discover_unmanaged, new_since
+    from reconciler.report import drift_formats as drift_report
+    from reconciler.report.notify import post_json
 
     registry = Registry.builtin()
     validated = validate(path, registry)
@@ -257,7 +257,7 @@ def schema_group() -> None:
 @click.argument("directory", type=click.Path(file_okay=False))
 def schema_export(directory: str) -> int:
     """Write reconcile.schema.json (the spec with every resource type composed in) and the per-type schemas."""
-    from .schema_export import export
+    from reconciler.spec.schema_export import export
 
     written = export(Registry.builtin(), Path(directory))
     for path in written:
@@ -275,7 +275,7 @@ def schema_export(directory: str) -> int:
 @click.option("--yes", is_flag=True, help="Add the key without asking.")
 def trust_cmd(host: str, spec: str, known_hosts: str | None, yes: bool) -> int:
     """Show a host's SSH key fingerprint and add it to known_hosts."""
-    from .targets.ssh import append_known_host, fetch_host_key, fingerprint, known_hosts_name
+    from reconciler.targets.ssh import append_known_host, fetch_host_key, fingerprint, known_hosts_name
 
     validated = validate(spec, Registry.builtin(), unset_env_ok=True)
     entry = validated.spec.inventory.hosts.get(host)

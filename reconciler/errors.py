@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .model import Diagnostic
+from reconciler.model import Diagnostic
 
 
 class ReconcileError(Exception):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 JsonPath = tuple[str | int, ...]
+SENSITIVE = "(sensitive)"  # what every output shows in place of a secret
 
 
 class Location(NamedTuple):

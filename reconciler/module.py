@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from .diff import compute_change
-from .model import Change, Observed, Resource, Unobservable
+from reconciler.engine.diff import compute_change
+from reconciler.model import Change, Observed, Resource, Unobservable
 
 
 class Module:
     """One resource type. Subclasses declare their attributes and implement observe/apply/delete.
 
-    The engine owns the choice of action (see reconciler.diff); a module only says which
+    The engine owns the choice of action (see reconciler.engine.diff); a module only says which
     attributes are secret, which force a replacement, which are computed by the real world,
     and how to compare a desired value with an observed one when plain equality is wrong.
     """

@@ -1,91 +1,167 @@
-"""Which module class and JSON Schema stand behind each resource type name."""
+"""Which module class and JSON Schema stand behind each resource type name, and which target factory
+serves each family: all found through entry points, the built-in ones exactly as a plugin's.
+
+- `reconcile.modules`: `type name = package.module:Class`; the type's schema is the `.json` file beside
+  the class's module (`package/module.json`), read with importlib.resources.
+- `reconcile.targets`: `family = package.module:factory`, `factory(spec, name) -> target`.
+"""
 
 from __future__ import annotations
 
 import difflib
 import importlib
 import json
-import sys
-from collections.abc import Mapping
-from pathlib import Path
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata, resources
 from typing import Any
 
-from .module import Module
+from reconciler.errors import ReconcileError
+from reconciler.module import Module
+
+MODULES_GROUP = "reconcile.modules"
+TARGETS_GROUP = "reconcile.targets"
 
 
-def schema_dir() -> Path:
-    """schemas/ beside the packages in a checkout or editable install, else the installed data files."""
-    here = Path(__file__).resolve().parent.parent / "schemas"
-    if here.is_dir():
-        return here
-    return Path(sys.prefix) / "share" / "reconcile" / "schemas"
+@dataclass(frozen=True)
+class TypeEntry:
+    """One resource type as a distribution declared it."""
+
+    type_name: str
+    reference: str  # "package.module:ClassName"
+    origin: str  # the distribution that provides it, e.g. "reconcile-iac 0.2.0"
+
+    @property
+    def module_path(self) -> str:
+        return self.reference.partition(":")[0]
+
+
+def _origin(ep: metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.metadata['Name']} {dist.version}" if dist is not None else "unknown"
+
+
+def installed_entries(group: str) -> list[metadata.EntryPoint]:
+    return list(metadata.entry_points(group=group))
+
+
+def load_schema_beside(module_path: str) -> dict[str, Any]:
+    """The JSON Schema file next to a module: `pkg/sub/file.py` -> `pkg/sub/file.json`."""
+    package, _, stem = module_path.rpartition(".")
+    text = resources.files(package).joinpath(f"{stem}.json").read_text(encoding="utf-8")
+    return dict(json.loads(text))
 
 
 class Registry:
-    """Maps type names to module classes (imported on first use) and their schemas."""
+    """Maps type names to module classes (imported on first use) and their schemas, and families to
+    target factories. Safe to share between threads."""
 
-    def __init__(self, modules: Mapping[str, str], schemas: Path | None = None):
-        self._specs = dict(modules)  # type name -> "package.module:ClassName"
-        self._schemas = schemas or schema_dir()
+    def __init__(self, types: Iterable[TypeEntry], targets: Mapping[str, str] | None = None):
+        self._entries = {t.type_name: t for t in types}
+        self._target_refs = dict(targets or {})
         self._classes: dict[str, type[Module]] = {}
         self._instances: dict[str, Module] = {}
         self._schema_cache: dict[str, dict[str, Any]] = {}
+        self._lock = threading.RLock()
 
     @classmethod
-    def builtin(cls) -> Registry:
-        from modules import BUILTIN_MODULES
+    def installed(cls) -> Registry:
+        """Every resource type and target family installed in this Python environment."""
+        types = []
+        for ep in installed_entries(MODULES_GROUP):
+            types.append(TypeEntry(ep.name, ep.value, _origin(ep)))
+        targets = {ep.name: ep.value for ep in installed_entries(TARGETS_GROUP)}
+        if not types:
+            raise ReconcileError(
+                "no resource types are installed (no `reconcile.modules` entry points): "
+                "install the package with pip (`pip install -e .` in a checkout)"
+            )
+        return cls(types, targets)
 
-        return cls(BUILTIN_MODULES)
+    builtin = installed  # the built-in families register through the same entry points
 
+    # -- types --------------------------------------------------------------------------------
     @property
     def types(self) -> list[str]:
-        return sorted(self._specs)
+        return sorted(self._entries)
+
+    def entry(self, type_name: str) -> TypeEntry:
+        return self._entries[type_name]
 
     def __contains__(self, type_name: object) -> bool:
-        return type_name in self._specs
+        return type_name in self._entries
 
     def suggest(self, type_name: str) -> str | None:
         close = difflib.get_close_matches(type_name, self.types, n=1, cutoff=0.5)
         return close[0] if close else None
 
     def module_class(self, type_name: str) -> type[Module]:
-        if type_name not in self._classes:
-            module_path, _, class_name = self._specs[type_name].partition(":")
-            self._classes[type_name] = getattr(importlib.import_module(module_path), class_name)
-        return self._classes[type_name]
+        with self._lock:
+            if type_name not in self._classes:
+                module_path, _, class_name = self._entries[type_name].reference.partition(":")
+                found = getattr(importlib.import_module(module_path), class_name)
+                if getattr(found, "type_name", None) != type_name:
+                    raise ReconcileError(f"entry point {type_name} names {found.__qualname__}, whose type_name is "
+                                         f"{getattr(found, 'type_name', None)!r}")
+                self._classes[type_name] = found
+            return self._classes[type_name]
 
     def module(self, type_name: str) -> Module:
-        if type_name not in self._instances:
-            self._instances[type_name] = self.module_class(type_name)()
-        return self._instances[type_name]
+        with self._lock:
+            if type_name not in self._instances:
+                self._instances[type_name] = self.module_class(type_name)()
+            return self._instances[type_name]
 
+    def prepare(self, type_names: Iterable[str]) -> None:
+        """Create the module instances a run needs before any worker thread asks for them."""
+        for type_name in set(type_names):
+            if type_name in self._entries:
+                self.module(type_name)
+
+    # -- schemas ------------------------------------------------------------------------------
     def schema(self, type_name: str) -> dict[str, Any]:
-        if type_name not in self._schema_cache:
-            path = self._schemas / "resources" / f"{type_name}.json"
-            self._schema_cache[type_name] = json.loads(path.read_text())
-        return self._schema_cache[type_name]
+        with self._lock:
+            if type_name not in self._schema_cache:
+                self._schema_cache[type_name] = load_schema_beside(self._entries[type_name].module_path)
+            return self._schema_cache[type_name]
 
     def spec_schema(self) -> dict[str, Any]:
-        if "" not in self._schema_cache:
-            self._schema_cache[""] = json.loads((self._schemas / "spec.json").read_text())
-        return self._schema_cache[""]
+        with self._lock:
+            if "" not in self._schema_cache:
+                self._schema_cache[""] = load_schema_beside("reconciler.spec.spec")
+            return self._schema_cache[""]
 
     def resource_schema(self, type_name: str) -> dict[str, Any]:
-        """One schema for a whole resource entry: the common keys of spec.json plus the type's own."""
+        """One schema for a whole resource entry: the common keys of the spec schema plus the type's own."""
         key = f"resource:{type_name}"
-        if key not in self._schema_cache:
-            spec = self.spec_schema()
-            common = spec["$defs"]["resource"]
-            own = self.schema(type_name)
-            self._schema_cache[key] = {
-                **own,
-                "$defs": {**spec["$defs"], **own.get("$defs", {})},
-                "properties": {**common["properties"], **own.get("properties", {})},
-                "required": list(dict.fromkeys(common["required"] + own.get("required", []))),
-            }
-        return self._schema_cache[key]
+        with self._lock:
+            if key not in self._schema_cache:
+                spec = self.spec_schema()
+                common = spec["$defs"]["resource"]
+                own = self.schema(type_name)
+                self._schema_cache[key] = {
+                    **own,
+                    "$defs": {**spec["$defs"], **own.get("$defs", {})},
+                    "properties": {**common["properties"], **own.get("properties", {})},
+                    "required": list(dict.fromkeys(common["required"] + own.get("required", []))),
+                }
+            return self._schema_cache[key]
 
     def attribute_names(self, type_name: str) -> frozenset[str]:
         """Every attribute a `${…}` reference may name: the schema's properties plus computed ones."""
         props = set(self.schema(type_name).get("properties", {}))
         return frozenset(props | self.module_class(type_name).computed)
+
+    # -- targets ------------------------------------------------------------------------------
+    @property
+    def families(self) -> list[str]:
+        return sorted(self._target_refs)
+
+    def target_factory(self, family: str) -> Callable[..., Any]:
+        reference = self._target_refs.get(family)
+        if reference is None:
+            raise ReconcileError(f"no target for {family} resources is installed (no `reconcile.targets` entry "
+                                 f"point named {family!r})")
+        module_path, _, name = reference.partition(":")
+        return getattr(importlib.import_module(module_path), name)  # type: ignore[no-any-return]

@@ -6,49 +6,34 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import ReconcileError
-from ..model import Spec
-from .base import CommandResult, PathStat, Target
-from .local import LocalTarget
+from reconciler.errors import ReconcileError
+from reconciler.model import Spec
+from reconciler.targets.base import CommandResult, PathStat, Target
+from reconciler.targets.local import LocalTarget
 
 __all__ = ["CommandResult", "LocalTarget", "PathStat", "Target", "TargetPool", "TargetFactory"]
 
 TargetFactory = Callable[[Spec, str], Any]
 
 
-def _server_target(spec: Spec, name: str) -> Any:
+def server_target(spec: Spec, name: str) -> Any:
     if name == "local":
         return LocalTarget()
     host = spec.inventory.hosts.get(name)
     if host is None:
         raise ReconcileError(f"host {name} is not in the inventory")
-    from .ssh import SSHTarget  # paramiko is imported only when a spec has remote hosts
+    from reconciler.targets.ssh import SSHTarget  # paramiko is imported only when a spec has remote hosts
 
     return SSHTarget(host, spec.inventory)
-
-
-def _docker_target(spec: Spec, name: str) -> Any:
-    from .docker import docker_target  # the docker SDK is imported only when a spec needs it
-
-    return docker_target(spec, name)
-
-
-def _aws_target(spec: Spec, region: str) -> Any:
-    from .aws import aws_target  # boto3 is imported only when a spec has AWS resources
-
-    return aws_target(spec, region)
-
-
-DEFAULT_FACTORIES: Mapping[str, TargetFactory] = {
-    "server": _server_target, "docker": _docker_target, "aws": _aws_target}
 
 
 class TargetPool:
     """Creates each target once (thread-safe) and closes them all at the end of the run."""
 
     def __init__(self, spec: Spec, factories: Mapping[str, TargetFactory] | None = None):
+        """`factories`: family -> factory; by default the installed `reconcile.targets` entry points."""
         self.spec = spec
-        self.factories = dict(DEFAULT_FACTORIES if factories is None else factories)
+        self.factories = dict(factories) if factories is not None else None
         self._targets: dict[tuple[str, str], Any] = {}
         self._failures: dict[tuple[str, str], Exception] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
@@ -62,15 +47,22 @@ class TargetPool:
             if key in self._failures:
                 raise self._failures[key]
             if key not in self._targets:
-                factory = self.factories.get(family)
-                if factory is None:
-                    raise ReconcileError(f"no target for {family} resources in this build")
+                factory = self._factory(family)
                 try:
                     self._targets[key] = factory(self.spec, name)
                 except Exception as exc:  # remembered: a host that failed once is not retried per resource
                     self._failures[key] = exc
                     raise
             return self._targets[key]
+
+    def _factory(self, family: str) -> TargetFactory:
+        if self.factories is None:
+            from reconciler.registry import Registry
+
+            return Registry.installed().target_factory(family)
+        if family not in self.factories:
+            raise ReconcileError(f"no target for {family} resources in this build")
+        return self.factories[family]
 
     def close(self) -> None:
         for target in self._targets.values():

@@ -8,8 +8,8 @@ import threading
 from collections import Counter
 from typing import Any
 
-from ..errors import ModuleError, ReconcileError
-from ..model import Spec
+from reconciler.errors import ModuleError, ReconcileError
+from reconciler.model import Spec
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
 OWNER_TAG = "reconcile:address"

@@ -10,7 +10,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..errors import ModuleError
+from reconciler.errors import ModuleError
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ReconcileError
-from ..model import Spec
+from reconciler.errors import ReconcileError
+from reconciler.model import Spec
 
 LABEL_ADDRESS = "reconcile.address"
 LABEL_SPEC = "reconcile.spec"

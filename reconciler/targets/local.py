@@ -13,8 +13,8 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..errors import ModuleError
-from .base import CommandResult, PathStat, Target
+from reconciler.errors import ModuleError
+from reconciler.targets.base import CommandResult, PathStat, Target
 
 KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}
 

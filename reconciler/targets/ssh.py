@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModuleError, ReconcileError
-from ..model import Host, Inventory
-from .base import CommandResult, PathStat, Target
+from reconciler.errors import ModuleError, ReconcileError
+from reconciler.model import Host, Inventory
+from reconciler.targets.base import CommandResult, PathStat, Target
 
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 600.0

@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
-from reconciler.plan import make_plan
+from reconciler.engine.plan import make_plan
 from reconciler.registry import Registry
-from reconciler.state import StateStore, default_state_path
+from reconciler.spec.validate import validate
+from reconciler.state.store import StateStore, default_state_path
 from reconciler.targets import TargetPool
-from reconciler.validate import validate
 from tests.conftest import Cli, write
 
 
@@ -94,7 +94,7 @@ def test_network_stack(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
     network(spec_dir, moto, uid, extra_rule=True)
     plan, _ = in_process_plan(spec_dir)
     assert [c.address for c in plan.actionable] == [f"aws.security_group.web-{uid}"]
-    from reconciler.apply import Applier
+    from reconciler.engine.apply import Applier
 
     registry = Registry.builtin()
     v = validate(spec_dir, registry)

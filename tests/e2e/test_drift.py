@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.lock import StateLock
+from reconciler.state.lock import StateLock
 from tests.conftest import ROOT, Cli, SSHFleet, write
 
 LOCAL = """

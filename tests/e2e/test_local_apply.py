@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema
 
-from reconciler.lock import StateLock
+from reconciler.state.lock import StateLock
 from tests.conftest import ROOT, Cli, write
 
 

@@ -40,7 +40,7 @@ def test_long_changes_report_progress() -> None:
     import time as clock
 
     from reconciler.model import Change, Result, Status
-    from reconciler.report import ApplyReporter
+    from reconciler.report.progress import ApplyReporter
 
     out = io.StringIO()
     reporter = ApplyReporter(1, out=out, every=0.05)

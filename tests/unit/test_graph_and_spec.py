@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.engine.graph import to_dot, to_mermaid
 from reconciler.errors import SpecError
-from reconciler.graph import to_dot, to_mermaid
 from reconciler.registry import Registry
-from reconciler.validate import validate
+from reconciler.spec.validate import validate
 from tests.conftest import write
 
 INVENTORY = """
@@ -82,7 +82,7 @@ resources:
 
 
 def test_target_and_limit_select_nodes_with_their_dependencies(tmp_path: Path) -> None:
-    from reconciler.plan import Selection, selected_nodes
+    from reconciler.engine.plan import Selection, selected_nodes
 
     spec = write(tmp_path / "s.yaml", INVENTORY + """
 resources:

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SpecError
-from reconciler.load import load_spec
+from reconciler.spec.load import load_spec
 from tests.conftest import write
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from reconciler import refs
 from reconciler.model import UNKNOWN
+from reconciler.spec import refs
 
 TYPES = ["file", "aws.vpc", "aws.subnet"]
 

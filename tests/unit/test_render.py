@@ -1,7 +1,7 @@
 import jinja2
 import pytest
 
-from reconciler.render import Renderer
+from reconciler.spec.render import Renderer
 
 
 def test_strict_undefined_is_an_error() -> None:
@@ -30,7 +30,7 @@ def test_single_expression_keeps_its_type_and_text_is_rendered() -> None:
 ])
 def test_plain_lookup_fast_path_matches_jinja(text: str) -> None:
     context = {"a": "A", "b": 2, "flag": True, "items": [1, "x"], "d": {"k": "v", "n": {"deep": 3}}}
-    import reconciler.render as render_module
+    import reconciler.spec.render as render_module
 
     fast, plain = Renderer(), Renderer()
 

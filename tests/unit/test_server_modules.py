@@ -1,7 +1,8 @@
-from modules.server.cron import find_entry, with_entry
-from modules.server.line_in_file import edited
-from modules.server.package import install_command, parse_query
-from modules.server.service import enable_command, state_command
+from reconcile_modules.server.cron import find_entry, with_entry
+from reconcile_modules.server.line_in_file import edited
+from reconcile_modules.server.package import install_command, parse_query
+from reconcile_modules.server.service import enable_command, state_command
+
 from reconciler.model import Resource
 
 

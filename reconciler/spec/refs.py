@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .model import UNKNOWN, JsonPath
+from reconciler.model import UNKNOWN, JsonPath
 
 _REF = re.compile(r"\$(\$?)\{([^}]*)\}")
 _NAME = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)(?:\[(?P<host>[^\]]+)\])?$")

@@ -12,9 +12,9 @@ from typing import Any
 
 import networkx as nx
 
-from .model import Diagnostic, Resource
-from .registry import Registry
-from .validate import Validated
+from reconciler.model import Diagnostic, Resource
+from reconciler.registry import Registry
+from reconciler.spec.validate import Validated
 
 PATH_TYPES = ("file", "directory", "symlink", "line_in_file")
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|credential)", re.I)

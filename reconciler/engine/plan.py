@@ -8,16 +8,16 @@ from typing import Any
 
 import networkx as nx
 
-from . import refs
-from .errors import ReconcileError
-from .graph import AddressIndex, referenced_by, with_dependencies
-from .model import UNKNOWN, Action, Change, Observed, Plan, Resource, Spec
-from .module import Module
-from .observe import observe
-from .registry import Registry
-from .spec import canonical_hash
-from .state import StateStore, is_salted
-from .targets import TargetPool
+from reconciler.engine.graph import AddressIndex, referenced_by, with_dependencies
+from reconciler.engine.observe import observe
+from reconciler.errors import ReconcileError
+from reconciler.model import UNKNOWN, Action, Change, Observed, Plan, Resource, Spec
+from reconciler.module import Module
+from reconciler.registry import Registry
+from reconciler.spec import refs
+from reconciler.spec.build import canonical_hash
+from reconciler.state.store import StateStore, is_salted
+from reconciler.targets import TargetPool
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,12 +15,12 @@ from typing import Any, Protocol
 
 import networkx as nx
 
-from .errors import ModuleError
-from .model import UNKNOWN, Action, Change, Observed, Plan, Result, Status
-from .plan import ReferenceResolver, attribute_view
-from .registry import Registry
-from .state import StateRecord, StateStore, attributes_differ
-from .targets import TargetPool
+from reconciler.engine.plan import ReferenceResolver, attribute_view
+from reconciler.errors import ModuleError
+from reconciler.model import UNKNOWN, Action, Change, Observed, Plan, Result, Status
+from reconciler.registry import Registry
+from reconciler.state.store import StateRecord, StateStore, attributes_differ
+from reconciler.targets import TargetPool
 
 RETRIES = 3
 GOING = (Action.DELETE, Action.REPLACE)

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 
 import networkx as nx
 
-from . import refs
-from .model import Diagnostic, Resource, SourceDocument
-from .registry import Registry
+from reconciler.model import Diagnostic, Resource, SourceDocument
+from reconciler.registry import Registry
+from reconciler.spec import refs
 
 
 class AddressIndex:

@@ -7,8 +7,8 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .drift import KINDS, DriftReport
-from .report import format_value
+from reconciler.engine.drift import KINDS, DriftReport
+from reconciler.report.plan_text import format_value
 
 DRIFT_FORMAT_VERSION = "1.0"
 

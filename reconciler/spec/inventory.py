@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import SpecError
-from .load import display_path, load_yaml_file
-from .model import Diagnostic, Host, Inventory, Location, SourceDocument
+from reconciler.errors import SpecError
+from reconciler.model import Diagnostic, Host, Inventory, Location, SourceDocument
+from reconciler.spec.load import display_path, load_yaml_file
 
 RESERVED = {"local"}
 _ANSIBLE_KEYS = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import UNKNOWN, Lifecycle, Observed, Resource
+from reconciler.model import UNKNOWN, Lifecycle, Observed, Resource
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -14,10 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import UNKNOWN, Action, Change, Plan
-from .registry import Registry
-from .report import SENSITIVE
-from .state import StateRecord, attributes_differ
+from reconciler.model import SENSITIVE, UNKNOWN, Action, Change, Plan
+from reconciler.registry import Registry
+from reconciler.state.store import StateRecord, attributes_differ
 
 KINDS = ("drifted", "pending", "missing", "unmanaged")
 

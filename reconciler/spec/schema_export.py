@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .registry import Registry
+from reconciler.registry import Registry
 
 BASE = "https://reconcile.dev/schemas"
 

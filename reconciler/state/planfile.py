@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ReconcileError, StalePlanError
-from .model import Plan
-from .plan import Selection
-from .report import plan_to_json
+from reconciler.engine.plan import Selection
+from reconciler.errors import ReconcileError, StalePlanError
+from reconciler.model import Plan
+from reconciler.report.plan_text import plan_to_json
 
 KIND = "reconcile-plan"
 

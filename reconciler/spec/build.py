@@ -13,11 +13,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .inventory import build_inventory
-from .model import Diagnostic, Host, Inventory, JsonPath, Lifecycle, Resource, SourceDocument, Spec
-from .refs import has_reference
-from .registry import Registry
-from .render import Renderer, TemplateFailure
+from reconciler.model import Diagnostic, Host, Inventory, JsonPath, Lifecycle, Resource, SourceDocument, Spec
+from reconciler.registry import Registry
+from reconciler.spec.inventory import build_inventory
+from reconciler.spec.refs import has_reference
+from reconciler.spec.render import Renderer, TemplateFailure
 
 META_KEYS = frozenset({"type", "name", "on", "depends_on", "lifecycle", "sensitive", "region"})
 LOCAL = "local"

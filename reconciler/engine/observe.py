@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .model import Observed, Resource, Unobservable
-from .registry import Registry
-from .targets import TargetPool
+from reconciler.model import Observed, Resource, Unobservable
+from reconciler.registry import Registry
+from reconciler.targets import TargetPool
 
 
 @dataclass(frozen=True)

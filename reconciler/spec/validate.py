@@ -8,12 +8,12 @@ from pathlib import Path
 
 import networkx as nx
 
-from .errors import SpecError
-from .graph import build_graph
-from .load import load_spec
-from .model import Diagnostic, Spec
-from .registry import Registry
-from .spec import build_spec
+from reconciler.engine.graph import build_graph
+from reconciler.errors import SpecError
+from reconciler.model import Diagnostic, Spec
+from reconciler.registry import Registry
+from reconciler.spec.build import build_spec
+from reconciler.spec.load import load_spec
 
 
 @dataclass(frozen=True)

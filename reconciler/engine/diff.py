@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .model import UNKNOWN, Action, AttrDiff, Change, Observed, Resource
+from reconciler.model import UNKNOWN, Action, AttrDiff, Change, Observed, Resource
 
 if TYPE_CHECKING:
-    from .module import Module
+    from reconciler.module import Module
 
 
 def compute_change(module: Module, resource: Resource, observed: Observed | None) -> Change:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from .errors import StateLockedError
+from reconciler.errors import StateLockedError
 
 
 class StateLock:
