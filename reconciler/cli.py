@@ -1,10 +1,14 @@
-"""The `reconcile` command. Thin: parse options, call the stages, print through report."""
+"""The `reconcile` command: parse options, drive a Session, print through report/. No engine logic here.
+
+Every problem reaches the user as `file:line:col: error: …` or one line `Error: …` and exit 1; an
+unexpected failure (a bug) says where its traceback went instead of printing it, unless --debug.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -13,25 +17,55 @@ from typing import Any
 
 import click
 
-from reconciler.engine.apply import Applier
-from reconciler.engine.graph import to_dot, to_mermaid
-from reconciler.engine.plan import Selection, make_plan
+from reconciler.engine.plan import Selection
+from reconciler.engine.session import Session, selected_workspace, workspace_file
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.model import Diagnostic, Plan, Status
-from reconciler.registry import Registry
+from reconciler.logs import configure_logging
+from reconciler.model import Diagnostic, Plan
 from reconciler.report import diagnostics, plan_text, progress
-from reconciler.spec.validate import Validated, validate
-from reconciler.state.lock import StateLock
-from reconciler.state.planfile import check_fresh, is_plan_file, read_plan_file, selection_of, write_plan_file
-from reconciler.state.store import StateStore, default_state_path
-from reconciler.targets import TargetPool
+from reconciler.secrets import Redactor
+from reconciler.state.planfile import is_plan_file, read_plan_file, saved_plan_body, selection_of
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+log = logging.getLogger("reconciler")
 
 
-def _use_color(ctx: click.Context) -> bool:
-    no_color = ctx.find_root().params.get("no_color", False)
-    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+# -- options every command takes, before or after the subcommand ------------------------------------
+def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        settings = ctx.find_root().ensure_object(dict)
+        if value not in (None, False, 0, ()):
+            settings[name] = value
+        return value
+    return callback
+
+
+COMMON = [
+    click.option("--no-color", is_flag=True, expose_value=False, callback=_remember("no_color"),
+                 help="Plain output (NO_COLOR is honoured too)."),
+    click.option("--workspace", metavar="NAME", expose_value=False, callback=_remember("workspace"),
+                 help="The workspace (environment) to use; default: the selected one, else `default`."),
+    click.option("-v", "--verbose", count=True, expose_value=False, callback=_remember("verbose"),
+                 help="Log what happens: -v for steps, -vv for details."),
+    click.option("--log-file", type=click.Path(dir_okay=False), expose_value=False,
+                 callback=_remember("log_file"), help="Write a detailed log (tracebacks included) to FILE."),
+    click.option("--debug", is_flag=True, expose_value=False, callback=_remember("debug"),
+                 help="Show the traceback of an internal error."),
+]
+
+
+def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(COMMON):
+        f = option(f)
+    return f
+
+
+def settings() -> dict[str, Any]:
+    return click.get_current_context().find_root().ensure_object(dict)
+
+
+def _use_color() -> bool:
+    return not settings().get("no_color") and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
 def state_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,16 +79,32 @@ def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--limit", multiple=True, metavar="HOST", help="Only resources on these hosts (repeatable).")(f)
     f = click.option("--no-prune", is_flag=True, help="Keep resources that were removed from the spec.")(f)
     f = click.option("--allow-data-loss", is_flag=True,
-                     help="Allow destroying objects that hold data (e.g. non-empty Docker volumes).")(f)
+                     help="Allow destroying objects that hold data (volumes, buckets, tables, directories…).")(f)
     f = click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
                      help="How many operations run at once.")(f)
     return f
 
 
+def session_for(spec: str | Path, state_path: str | None = None, parallelism: int = 10) -> Session:
+    session = Session(spec, workspace=settings().get("workspace"), state_path=state_path, parallelism=parallelism)
+    settings()["redactor"] = session.redactor
+    return session
+
+
+def write_output(path: str, text: str, mode: int = 0o644) -> None:
+    """Write a report or plan file; a missing or unwritable directory is the user's error, said plainly."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise ReconcileError(f"cannot write {path}: {exc.strerror}") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--no-color", is_flag=True, help="Plain output (NO_COLOR is honoured too).")
+@common_options
 @click.version_option(package_name="reconcile-iac")
-def cli(no_color: bool) -> None:
+def cli() -> None:
     """Declarative state for servers, containers and AWS: validate, plan, apply."""
 
 
@@ -63,28 +113,24 @@ def cli(no_color: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "junit", "sarif"]), default="text",
               show_default=True)
 @click.option("--strict", is_flag=True, help="Add lint rules: undeclared directory dependencies, clear-text "
-                                             "secrets, latest image tags.")
+                                             "secrets, latest image tags, a spec without a name.")
+@common_options
 def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
     """Check specs without contacting any host, engine or cloud."""
     from reconciler.spec.lint import lint
 
-    registry = Registry.builtin()
     checked: list[tuple[str, Sequence[Diagnostic]]] = []
     for path in paths:
+        session = session_for(path)
         try:
-            validated = validate(path, registry, unset_env_ok=True)
-            checked.append((path, tuple(lint(validated, registry)) if strict else ()))
+            validated = session.validate(unset_env_ok=True)
+            checked.append((path, tuple(lint(validated, session.registry)) if strict else ()))  # type: ignore[arg-type]
         except SpecError as exc:
             checked.append((path, exc.diagnostics))
         except ReconcileError as exc:
             checked.append((path, (Diagnostic(str(exc)),)))
     click.echo(diagnostics.render_diagnostics(checked, fmt), nl=False)
-    return EXIT_ERROR if any(d for _, d in checked) else EXIT_OK
-
-
-def _plan(validated: Validated, registry: Registry, targets: TargetPool, store: StateStore,
-          selection: Selection, parallelism: int) -> Plan:
-    return make_plan(validated.spec, validated.graph, registry, targets, store, selection, parallelism)
+    return EXIT_ERROR if any(d.severity == "error" for _, ds in checked for d in ds) else EXIT_OK
 
 
 @cli.command("plan")
@@ -94,23 +140,21 @@ def _plan(validated: Validated, registry: Registry, targets: TargetPool, store: 
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @selection_options
 @state_option
-@click.pass_context
-def plan_cmd(ctx: click.Context, path: str, out: str | None, as_json: bool, detailed_exitcode: bool,
+@common_options
+def plan_cmd(path: str, out: str | None, as_json: bool, detailed_exitcode: bool,
              targets: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool,
              parallelism: int, state_path: str | None) -> int:
     """Show what apply would change."""
-    registry = Registry.builtin()
-    validated = validate(path, registry)
-    state_file = Path(state_path) if state_path else default_state_path(path)
+    session = session_for(path, state_path, parallelism)
     selection = Selection(targets, limit, not no_prune, allow_data_loss)
-    with StateStore.open_readonly(state_file) as store, TargetPool(validated.spec) as pool:
-        plan = _plan(validated, registry, pool, store, selection, parallelism)
+    plan = session.plan(selection)
     if out:
-        write_plan_file(out, plan, path, str(state_file), selection)
+        body = saved_plan_body(plan_text.plan_to_json(plan), plan, path, str(session.state_file), selection, session.ws)
+        write_output(out, json.dumps(body, indent=2, default=str) + "\n", 0o600)
     if as_json:
         click.echo(json.dumps(plan_text.plan_to_json(plan), indent=2, default=str))
     else:
-        click.echo(plan_text.render_plan(plan, _use_color(ctx)), nl=False)
+        click.echo(plan_text.render_plan(plan, _use_color()), nl=False)
         if out:
             click.echo(f"\nSaved the plan to {out}. To perform exactly these actions: reconcile apply {out}")
     if plan.failures or plan.blockers:
@@ -124,61 +168,54 @@ def plan_cmd(ctx: click.Context, path: str, out: str | None, as_json: bool, deta
 @click.option("--only-drifted", is_flag=True, help="Converge only resources changed behind reconcile's back.")
 @selection_options
 @state_option
-@click.pass_context
-def apply_cmd(ctx: click.Context, path: str, auto_approve: bool, only_drifted: bool, targets: tuple[str, ...],
-              limit: tuple[str, ...],
-              no_prune: bool, allow_data_loss: bool, parallelism: int, state_path: str | None) -> int:
+@common_options
+def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, targets: tuple[str, ...],
+              limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool, parallelism: int,
+              state_path: str | None) -> int:
     """Apply a spec (after approval) or a saved plan."""
-    registry = Registry.builtin()
-    color = _use_color(ctx)
+    color = _use_color()
     saved = read_plan_file(path) if is_plan_file(path) else None
     if saved:
-        spec_path, state_file, selection = saved["spec_path"], Path(saved["state_path"]), selection_of(saved)
+        settings().setdefault("workspace", saved.get("workspace") or "default")
+        session = session_for(saved["spec_path"], saved["state_path"], parallelism)
+        selection = selection_of(saved)
     else:
-        spec_path, selection = path, Selection(targets, limit, not no_prune, allow_data_loss)
-        state_file = Path(state_path) if state_path else default_state_path(path)
-    validated = validate(spec_path, registry)
-    with StateLock(state_file), StateStore(state_file) as store, TargetPool(validated.spec) as pool:
-        plan = _plan(validated, registry, pool, store, selection, parallelism)
-        if saved:
-            check_fresh(saved, plan)
-        if only_drifted:
-            plan = _only_drifted(plan, store, registry)
+        session = session_for(path, state_path, parallelism)
+        selection = Selection(targets, limit, not no_prune, allow_data_loss)
+    reporter: progress.ApplyReporter | None = None
+
+    def show(plan: Plan) -> None:
+        nonlocal reporter
         click.echo(plan_text.render_plan(plan, color), nl=False)
-        if plan.blockers:
-            raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
-        if not plan.actionable:  # nothing to change; the state still learns the spec's current values
-            Applier(validated.graph, registry, pool, store, parallelism).apply(plan)
-            return EXIT_ERROR if plan.failures else EXIT_OK
+        reporter = progress.ApplyReporter(len(plan.actionable) + len(plan.failures), color=color,
+                                          progress=sys.stdout.isatty())
+
+    def approve(plan: Plan) -> bool:
         if not saved and not auto_approve:
             _approve()
-        run_id = store.start_run("apply", str(Path(spec_path).absolute()))
         click.echo("")
-        reporter = progress.ApplyReporter(len(plan.actionable) + len(plan.failures), color=color,
-                                        progress=sys.stdout.isatty())
-        try:
-            results = Applier(validated.graph, registry, pool, store, parallelism, reporter).apply(plan)
-        finally:
+        return True
+
+    class Hooks:
+        def started(self, change: Any) -> None:
+            if reporter is not None:
+                reporter.started(change)
+
+        def finished(self, result: Any) -> None:
+            if reporter is not None:
+                reporter.finished(result)
+
+    try:
+        outcome = session.apply(selection, approve=approve, hooks=Hooks(), saved=saved, only_drifted=only_drifted,
+                                on_plan=show)
+    finally:
+        if reporter is not None:
             reporter.close()
-        summary = progress.summarize(results)
-        failed = any(r.status in (Status.FAILED, Status.SKIPPED) for r in results)
-        store.finish_run(run_id, "failed" if failed else "ok", summary | {
-            "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
-        targets = {c.address: c.resource.target for c in plan.changes if c.resource is not None}
-        click.echo("\n" + progress.per_target(results, targets) + progress.render_summary(results, color), nl=False)
-        return EXIT_ERROR if failed else EXIT_OK
-
-
-def _only_drifted(plan: Plan, store: StateStore, registry: Registry) -> Plan:
-    """The plan with every change that is not a repair of drift (or of a missing resource) left out."""
-    from reconciler.engine.drift import classify
-    from reconciler.model import Action
-
-    drifted = {i.address for i in classify(plan, store.records(), registry).items if i.kind in ("drifted", "missing")}
-    # the rest is left out of the plan altogether (not turned into no-ops: the state must not record
-    # spec values that were never applied)
-    kept = tuple(c for c in plan.changes if c.address in drifted or (c.action is Action.NOOP and not c.pruned))
-    return dataclasses.replace(plan, changes=kept)
+    if not outcome.applied:
+        return EXIT_ERROR if outcome.failed else EXIT_OK
+    click.echo("\n" + progress.per_target(outcome.results, outcome.targets)
+               + progress.render_summary(outcome.results, color), nl=False)
+    return EXIT_ERROR if outcome.failed else EXIT_OK
 
 
 def _approve() -> None:
@@ -203,44 +240,25 @@ def _approve() -> None:
 @click.option("--limit", multiple=True, metavar="HOST", help="Only resources on these hosts (repeatable).")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
 @state_option
+@common_options
 def drift_cmd(path: str, fmt: str, output: str | None, notify: str | None, since_run: int | None,
               limit: tuple[str, ...], parallelism: int, state_path: str | None) -> int:
     """Report what changed behind reconcile's back (read-only; never takes the apply lock)."""
-    from reconciler.engine.drift import classify, discover_unmanaged, new_since
-    from reconciler.report import drift_formats as drift_report
+    from reconciler.report import drift_formats
     from reconciler.report.notify import post_json
 
-    registry = Registry.builtin()
-    validated = validate(path, registry)
-    state_file = Path(state_path) if state_path else default_state_path(path)
+    session = session_for(path, state_path, parallelism)
     spec_name = str(Path(path))
-    with StateStore.open_readonly(state_file) as store, TargetPool(validated.spec) as pool:
-        plan = _plan(validated, registry, pool, store, Selection(limit=limit), parallelism)
-        records = store.records()
-        in_use = {(r.type, r.target) for r in validated.spec.resources} | {(r.type, r.target) for r in records.values()}
-        unmanaged, discovery_errors = discover_unmanaged(
-            [(t, n) for t, n in in_use if t in registry], registry, pool)
-        found = classify(plan, records, registry, unmanaged)
-        if discovery_errors:
-            found = dataclasses.replace(found, errors={**found.errors, **discovery_errors})
-        if since_run is not None:
-            earlier = next((r for r in store.runs(kind="drift", limit=100000) if r.id == since_run), None)
-            if earlier is None:
-                raise ReconcileError(f"no drift run #{since_run} in the history (see `reconcile history --drift`)")
-            found = new_since(found, earlier.summary.get("report", {}))
-        run_id = None
-        if state_file.exists():
-            run_id = store.start_run("drift", str(Path(path).absolute()))
-            body = drift_report.to_json(found, spec_name, run_id)
-            store.finish_run(run_id, "drift" if found.found else ("error" if found.errors else "ok"),
-                             {**found.counts(), "errors": len(found.errors), "report": body})
-    text = drift_report.render(found, spec_name, fmt, run_id)
+    outcome = session.drift(limit=limit, since=since_run,
+                            report_body=lambda found, run_id: drift_formats.to_json(found, spec_name, run_id))
+    found = outcome.report
+    text = drift_formats.render(found, spec_name, fmt, outcome.run_id)
     if output:
-        Path(output).write_text(text)
+        write_output(output, text)
     else:
         click.echo(text, nl=False)
     if notify and found.found:
-        problem = post_json(notify, drift_report.notification(found, spec_name, run_id))
+        problem = post_json(notify, drift_formats.notification(found, spec_name, outcome.run_id))
         if problem:
             click.echo(f"Error: {problem}", err=True)
     if found.errors:
@@ -249,17 +267,23 @@ def drift_cmd(path: str, fmt: str, output: str | None, notify: str | None, since
 
 
 @cli.group("schema")
+@common_options
 def schema_group() -> None:
     """JSON Schemas for editors and CI."""
 
 
 @schema_group.command("export")
 @click.argument("directory", type=click.Path(file_okay=False))
+@common_options
 def schema_export(directory: str) -> int:
     """Write reconcile.schema.json (the spec with every resource type composed in) and the per-type schemas."""
+    from reconciler.registry import Registry
     from reconciler.spec.schema_export import export
 
-    written = export(Registry.builtin(), Path(directory))
+    try:
+        written = export(Registry.installed(), Path(directory))
+    except OSError as exc:
+        raise ReconcileError(f"cannot write the schemas to {directory}: {exc.strerror}") from None
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"\nIn a spec file, for editor validation and completion:\n"
@@ -273,11 +297,12 @@ def schema_export(directory: str) -> int:
 @click.option("--known-hosts", type=click.Path(dir_okay=False),
               help="File to add the key to (default: the spec's known_hosts, else ~/.ssh/known_hosts).")
 @click.option("--yes", is_flag=True, help="Add the key without asking.")
+@common_options
 def trust_cmd(host: str, spec: str, known_hosts: str | None, yes: bool) -> int:
     """Show a host's SSH key fingerprint and add it to known_hosts."""
     from reconciler.targets.ssh import append_known_host, fetch_host_key, fingerprint, known_hosts_name
 
-    validated = validate(spec, Registry.builtin(), unset_env_ok=True)
+    validated = session_for(spec).validate(unset_env_ok=True)
     entry = validated.spec.inventory.hosts.get(host)
     if entry is None:
         raise ReconcileError(f"host {host} is not in the inventory of {spec}")
@@ -290,7 +315,10 @@ def trust_cmd(host: str, spec: str, known_hosts: str | None, yes: bool) -> int:
         if click.prompt("Trust this key? Only 'yes' will be accepted", default="", show_default=False) != "yes":
             raise ReconcileError("key not added")
     path = known_hosts or validated.spec.inventory.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
-    append_known_host(path, name, key)
+    try:
+        append_known_host(path, name, key)
+    except OSError as exc:
+        raise ReconcileError(f"cannot write {path}: {exc.strerror}") from None
     click.echo(f"Added {name} to {path}")
     return EXIT_OK
 
@@ -298,22 +326,29 @@ def trust_cmd(host: str, spec: str, known_hosts: str | None, yes: bool) -> int:
 @cli.command("graph")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+@common_options
 def graph_cmd(path: str, fmt: str) -> int:
     """Print the dependency graph."""
-    validated = validate(path, Registry.builtin())
+    from reconciler.engine.graph import to_dot, to_mermaid
+
+    validated = session_for(path).validate()
     click.echo(to_dot(validated.graph) if fmt == "dot" else to_mermaid(validated.graph), nl=False)
     return EXIT_OK
 
 
-def _state_file(spec: str, state_path: str | None) -> Path:
-    return Path(state_path) if state_path else default_state_path(spec)
-
-
+# -- the state -------------------------------------------------------------------------------------
 spec_option = click.option("--spec", default=".", show_default=True, type=click.Path(),
                            help="The spec whose state to use.")
 
 
+def _existing_state(session: Session) -> None:
+    if not session.state_file.exists():
+        raise ReconcileError(f"no state found for workspace {session.ws}: looked for {session.state_file} "
+                             "(apply the spec first, or give --spec / --state / --workspace)")
+
+
 @cli.group("state")
+@common_options
 def state_group() -> None:
     """Inspect or edit the state."""
 
@@ -321,10 +356,14 @@ def state_group() -> None:
 @state_group.command("list")
 @spec_option
 @state_option
+@common_options
 def state_list(spec: str, state_path: str | None) -> int:
-    with StateStore.open_readonly(_state_file(spec, state_path)) as store:
+    """List the resources the state manages (with how reconcile came to manage them)."""
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    with session.state() as store:
         for record in store.records().values():
-            click.echo(record.address)
+            click.echo(record.address if record.origin == "created" else f"{record.address}  ({record.origin})")
     return EXIT_OK
 
 
@@ -332,17 +371,16 @@ def state_list(spec: str, state_path: str | None) -> int:
 @click.argument("address")
 @spec_option
 @state_option
+@common_options
 def state_show(address: str, spec: str, state_path: str | None) -> int:
-    with StateStore.open_readonly(_state_file(spec, state_path)) as store:
+    """Show one resource's record (secrets appear as salted hashes)."""
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    with session.state() as store:
         record = store.get(address)
     if record is None:
-        raise ReconcileError(f"no resource {address} in the state")
-    click.echo(json.dumps({
-        "address": record.address, "type": record.type, "target": record.target, "host": record.host,
-        "identity": record.identity, "attributes": record.attributes, "observed": record.observed,
-        "depends_on": list(record.depends_on), "prevent_destroy": record.prevent_destroy,
-        "updated_at": record.updated_at,
-    }, indent=2, default=str))
+        raise ReconcileError(f"no resource {address} in the state {session.state_file}")
+    click.echo(json.dumps(record.to_json(), indent=2, default=str))
     return EXIT_OK
 
 
@@ -350,35 +388,197 @@ def state_show(address: str, spec: str, state_path: str | None) -> int:
 @click.argument("addresses", nargs=-1, required=True)
 @spec_option
 @state_option
+@common_options
 def state_rm(addresses: Sequence[str], spec: str, state_path: str | None) -> int:
     """Forget resources without touching them (reconcile stops managing them)."""
-    path = _state_file(spec, state_path)
-    with StateLock(path, "state rm"), StateStore(path) as store:
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    with session.state(lock="state rm") as store:
+        missing = [a for a in addresses if store.get(a) is None]
+        if missing:
+            raise ReconcileError(f"no resource {', '.join(missing)} in the state")
         for address in addresses:
-            if not store.forget(address):
-                raise ReconcileError(f"no resource {address} in the state")
+            store.forget(address)
             click.echo(f"Removed {address}")
         store.bump_serial()
     return EXIT_OK
 
 
-@cli.command("history")
-@click.option("--limit", "count", default=20, show_default=True, type=int)
-@click.option("--drift", "only_drift", is_flag=True, help="Only drift runs, with their counts.")
+@state_group.command("mv")
+@click.argument("source")
+@click.argument("destination")
 @spec_option
 @state_option
-def history_cmd(count: int, only_drift: bool, spec: str, state_path: str | None) -> int:
-    """List past runs."""
-    with StateStore.open_readonly(_state_file(spec, state_path)) as store:
-        runs = store.runs(kind="drift" if only_drift else None, limit=count)
-    keys = ("added", "changed", "destroyed", "failed", "drifted", "pending", "missing", "unmanaged", "errors")
-    for run in runs:
-        s = run.summary
-        counts = ", ".join(f"{s.get(k, 0)} {k}" for k in keys if k in s)
-        click.echo(f"#{run.id}  {run.started_at}  {run.kind:<6} {run.status:<8} {run.user}@{run.host}  {counts}")
+@common_options
+def state_mv(source: str, destination: str, spec: str, state_path: str | None) -> int:
+    """Give a resource's record a new address (the object is not touched; see also `moved:`)."""
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    with session.state(lock="state mv") as store:
+        if store.get(destination) is not None:
+            raise ReconcileError(f"{destination} is already in the state")
+        if not store.move(source, destination):
+            raise ReconcileError(f"no resource {source} in the state")
+        store.bump_serial()
+    click.echo(f"Moved {source} to {destination}")
     return EXIT_OK
 
 
+@state_group.command("versions")
+@spec_option
+@state_option
+@common_options
+def state_versions(spec: str, state_path: str | None) -> int:
+    """List the saved versions of the state (a copy is kept before each run that changes it)."""
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    with session.state() as store:
+        versions = store.versions()
+    for v in versions:
+        serial = "?" if v.serial is None else str(v.serial)
+        click.echo(f"{v.version:<32} serial {serial:<6} {v.saved_at}  {v.size} bytes")
+    return EXIT_OK
+
+
+@state_group.command("restore")
+@click.argument("version")
+@spec_option
+@state_option
+@click.option("--yes", is_flag=True, help="Restore without asking.")
+@common_options
+def state_restore(version: str, spec: str, state_path: str | None, yes: bool) -> int:
+    """Put a saved version back as the current state (`reconcile state versions` lists them)."""
+    from reconciler.state.lock import StateLock
+    from reconciler.state.store import StateStore
+
+    session = session_for(spec, state_path)
+    if not yes and not sys.stdin.isatty():
+        raise ReconcileError("not restoring: confirm with --yes, or run on a terminal")
+    if not yes and click.prompt(f"Replace the state {session.state_file} with {version}? Only 'yes' will be "
+                                "accepted", default="", show_default=False) != "yes":
+        raise ReconcileError("nothing restored")
+    with StateLock(session.state_file, "state restore"):
+        restored = StateStore.restore(session.state_file, version)
+    click.echo(f"Restored {version} (serial {restored.serial}) as {session.state_file}")
+    return EXIT_OK
+
+
+@cli.command("history")
+@click.option("--limit", "count", default=20, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--drift", "only_drift", is_flag=True, help="Only drift runs, with their counts.")
+@spec_option
+@state_option
+@common_options
+def history_cmd(count: int, only_drift: bool, spec: str, state_path: str | None) -> int:
+    """List past runs."""
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    with session.state() as store:
+        runs = store.runs(kind="drift" if only_drift else None, limit=count)
+    keys = ("added", "changed", "destroyed", "forgotten", "failed", "drifted", "pending", "missing", "unmanaged",
+            "errors")
+    for run in runs:
+        s = run.summary
+        counts = ", ".join(f"{s.get(k, 0)} {k}" for k in keys if k in s)
+        click.echo(f"#{run.id}  {run.started_at}  {run.kind:<6} {run.status:<11} {run.user}@{run.host}  {counts}")
+    return EXIT_OK
+
+
+# -- workspaces ------------------------------------------------------------------------------------
+@cli.group("workspace")
+@common_options
+def workspace_group() -> None:
+    """Workspaces: one spec, several separate states and stack identities (staging, prod…)."""
+
+
+def _workspaces(spec: str) -> list[str]:
+    from reconciler.state.store import default_state_path
+
+    base = default_state_path(spec).parent
+    names = {"default"}
+    if (base / "workspaces").is_dir():
+        names |= {d.name for d in (base / "workspaces").iterdir() if d.is_dir()}
+    return sorted(names)
+
+
+@workspace_group.command("list")
+@spec_option
+@common_options
+def workspace_list(spec: str) -> int:
+    current = settings().get("workspace") or selected_workspace(spec)
+    for name in _workspaces(spec):
+        click.echo(("* " if name == current else "  ") + name)
+    return EXIT_OK
+
+
+@workspace_group.command("new")
+@click.argument("name")
+@spec_option
+@common_options
+def workspace_new(name: str, spec: str) -> int:
+    _check_workspace_name(name)
+    if name in _workspaces(spec):
+        raise ReconcileError(f"workspace {name} already exists")
+    settings()["workspace"] = name
+    with session_for(spec).state(writable=True):
+        pass
+    _select(spec, name)
+    click.echo(f"Created and selected workspace {name}")
+    return EXIT_OK
+
+
+@workspace_group.command("select")
+@click.argument("name")
+@spec_option
+@common_options
+def workspace_select(name: str, spec: str) -> int:
+    if name not in _workspaces(spec):
+        raise ReconcileError(f"no workspace {name} (known: {', '.join(_workspaces(spec))}); create it with "
+                             f"`reconcile workspace new {name}`")
+    _select(spec, name)
+    click.echo(f"Selected workspace {name}")
+    return EXIT_OK
+
+
+@workspace_group.command("delete")
+@click.argument("name")
+@spec_option
+@click.option("--force", is_flag=True, help="Delete even if its state still manages resources.")
+@common_options
+def workspace_delete(name: str, spec: str, force: bool) -> int:
+    import shutil
+
+    if name == "default":
+        raise ReconcileError("the default workspace cannot be deleted")
+    if name not in _workspaces(spec):
+        raise ReconcileError(f"no workspace {name}")
+    if selected_workspace(spec) == name:
+        raise ReconcileError(f"workspace {name} is selected; select another one first")
+    settings()["workspace"] = name
+    session = session_for(spec)
+    with session.state() as store:
+        if store.records() and not force:
+            raise ReconcileError(f"workspace {name} still manages {len(store.records())} resource(s); destroy them "
+                                 "first (apply an empty spec in that workspace) or pass --force")
+    shutil.rmtree(session.state_file.parent)
+    click.echo(f"Deleted workspace {name}")
+    return EXIT_OK
+
+
+def _check_workspace_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        raise ReconcileError(f"workspace name {name!r} may hold only letters, digits, _ and - (at most 64)")
+
+
+def _select(spec: str, name: str) -> None:
+    path = workspace_file(spec)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(name + "\n")
+
+
+# -- entry point -----------------------------------------------------------------------------------
 def tune_gc() -> None:
     """A spec of 10,000 resources allocates millions of small acyclic objects; the default
     collector thresholds make that quadratic. Collect rarely, and never scan the imports."""
@@ -388,18 +588,44 @@ def tune_gc() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     tune_gc()
+    args = list(argv) if argv is not None else sys.argv[1:]
+    context_settings: dict[str, Any] = {}
     try:
-        rc = cli.main(args=list(argv) if argv is not None else None, prog_name="reconcile", standalone_mode=False)
+        with cli.make_context("reconcile", list(args), obj=context_settings) as ctx:
+            configure_logging(ctx.obj.get("verbose", 0), ctx.obj.get("log_file"), bool(ctx.obj.get("debug")),
+                              lambda: ctx.obj.get("redactor") or Redactor())
+            rc = cli.invoke(ctx)
     except SpecError as exc:
-        click.echo("\n".join(str(d) for d in exc.diagnostics), err=True)
+        click.echo("\n".join(_mask(str(d), context_settings) for d in exc.diagnostics), err=True)
         sys.exit(EXIT_ERROR)
     except ReconcileError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {_mask(str(exc), context_settings)}", err=True)
         sys.exit(EXIT_ERROR)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_ERROR)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_ERROR if exc.exit_code == 2 else exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - a bug: its traceback goes to the log, never in the user's face
+        log.critical("internal error", exc_info=exc)
+        where = context_settings.get("log_file")
+        hint = "(run again with --debug to see the traceback" + (f"; it is in {where})" if where else ")")
+        if context_settings.get("debug"):
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"Error: internal error: {_mask(f'{type(exc).__name__}: {exc}', context_settings)} {hint}",
+                   err=True)
+        sys.exit(EXIT_ERROR)
     sys.exit(rc if isinstance(rc, int) else EXIT_OK)
+
+
+def _mask(text: str, context: dict[str, Any]) -> str:
+    redactor = context.get("redactor")
+    return redactor.redact(text) if redactor is not None else text

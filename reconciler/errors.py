@@ -23,6 +23,18 @@ class StateLockedError(ReconcileError):
     pass
 
 
+class StateError(ReconcileError):
+    """The state cannot be read or written (permissions, a missing directory, a backend refusing)."""
+
+
+class StateDamaged(StateError):
+    """The state exists but is not readable as a state: corrupt, truncated, empty, or of another kind."""
+
+
+class StateConflict(StateError):
+    """Someone else changed the state since it was read (lineage, serial or ETag no longer match)."""
+
+
 class StalePlanError(ReconcileError):
     pass
 

@@ -76,6 +76,10 @@ class Host:
     key_file: str | None = None
     become: bool = False
     vars: Mapping[str, Any] = field(default_factory=dict)
+    proxy_jump: str | None = None  # OpenSSH syntax: [user@]host[:port][,…]
+    max_sessions: int = 8  # channels at once on the connection (OpenSSH allows 10 by default)
+    keepalive: float = 15.0  # seconds of silence before the host is asked whether it is still there
+    connect_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,38 @@ class Inventory:
 class Lifecycle:
     prevent_destroy: bool | None = None  # None: not written in the spec (False: explicitly allowed)
     ignore_changes: frozenset[str] = frozenset()
+    create_before_destroy: bool = False  # a replacement creates the new object before the old one goes
+    allow_data_loss: bool = False  # destroying it may lose data (as --allow-data-loss, for this resource only)
+
+
+@dataclass(frozen=True)
+class StackId:
+    """Who owns an object: the spec's `name:` and the workspace. Written on every object reconcile creates
+    (AWS tag reconcile:stack, Docker label reconcile.stack); never derived from a filesystem path."""
+
+    name: str
+    workspace: str = "default"
+
+    def __str__(self) -> str:
+        return f"{self.name}/{self.workspace}"
+
+
+@dataclass(frozen=True)
+class Move:
+    """`moved: [{from: ADDR, to: ADDR}]`: the state (and ownership marks) follow a renamed resource."""
+
+    source: str
+    destination: str
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Removal:
+    """`removed: [{address: ADDR, destroy: BOOL}]`: what to do with an object no longer in the spec."""
+
+    address: str
+    destroy: bool
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -127,10 +163,17 @@ class Resource:
 
 @dataclass(frozen=True)
 class Observed:
-    """What really exists for one resource, in the spec's attribute names."""
+    """What really exists for one resource, in the spec's attribute names.
+
+    `ours`: the object carries this stack's ownership marks (tags, labels), so reconcile made it even if
+    the state does not say so (a lost state being rebuilt). Objects found by name or path, or taken over
+    with `import:`/`adopt:`, are not ours: the state records them as found, and removing them from the
+    spec releases them instead of destroying them.
+    """
 
     attributes: Mapping[str, Any]
     identity: Mapping[str, Any] = field(default_factory=dict)
+    ours: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,10 +189,11 @@ class Action(str, enum.Enum):
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
+    FORGET = "forget"  # leave the object as it is and stop managing it
 
     @property
     def symbol(self) -> str:
-        return {"no-op": " ", "create": "+", "update": "~", "replace": "-/+", "delete": "-"}[self.value]
+        return {"no-op": " ", "create": "+", "update": "~", "replace": "-/+", "delete": "-", "forget": "."}[self.value]
 
 
 class Unknown:
@@ -187,10 +231,16 @@ class Change:
     resource: Resource | None = None  # desired; for a resource removed from the spec, rebuilt from state
     observed: Observed | None = None
     pruned: bool = False  # the resource is in the state but no longer in the spec
+    moved_from: str | None = None  # `moved:` — the state entry of this address is taken from here
+    verb: str = ""  # what an update does when it is an action rather than a change of values: run, restart…
 
     @property
     def replace_causes(self) -> tuple[str, ...]:
         return tuple(d.name for d in self.diffs if d.forces_replace)
+
+    @property
+    def actionable(self) -> bool:
+        return self.action is not Action.NOOP or self.moved_from is not None
 
 
 @dataclass(frozen=True)
@@ -203,23 +253,29 @@ class Plan:
     blockers: tuple[str, ...] = ()  # problems that forbid applying this plan at all (prevent_destroy)
     observed_hashes: Mapping[str, str] = field(default_factory=dict)  # address -> hash of what was observed
 
+    warnings: tuple[str, ...] = ()  # worth knowing, not blocking (e.g. a suggested `moved:`)
+
     @property
     def actionable(self) -> tuple[Change, ...]:
-        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+        return tuple(c for c in self.changes if c.actionable)
 
     def counts(self) -> dict[str, int]:
-        add = change = destroy = 0
+        out = {"add": 0, "change": 0, "destroy": 0, "forget": 0, "move": 0}
         for c in self.changes:
             if c.action is Action.CREATE:
-                add += 1
+                out["add"] += 1
             elif c.action is Action.UPDATE:
-                change += 1
+                out["change"] += 1
             elif c.action is Action.DELETE:
-                destroy += 1
+                out["destroy"] += 1
             elif c.action is Action.REPLACE:
-                add += 1
-                destroy += 1
-        return {"add": add, "change": change, "destroy": destroy}
+                out["add"] += 1
+                out["destroy"] += 1
+            elif c.action is Action.FORGET:
+                out["forget"] += 1
+            if c.moved_from is not None:
+                out["move"] += 1
+        return out
 
 
 class Status(str, enum.Enum):
@@ -248,3 +304,7 @@ class Spec:
     inventory: Inventory
     settings: Mapping[str, Any]  # the docker: and aws: blocks
     hash: str  # changes whenever anything the spec asks for changes (templates and env included)
+    stack: StackId = StackId("default")
+    moved: tuple[Move, ...] = ()
+    removed: tuple[Removal, ...] = ()
+    named: bool = True  # False: the spec has no `name:` and the stack name is a default

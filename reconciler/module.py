@@ -27,9 +27,11 @@ class Module:
     default_state: ClassVar[str] = "present"
     absent_states: ClassVar[frozenset[str]] = frozenset({"absent"})
     trigger_attribute: ClassVar[str | None] = None  # e.g. restart_on: addresses whose change triggers this one
-    observe_unresolved: ClassVar[bool] = False
-    batch_apply: ClassVar[bool] = False  # True: apply_many() takes all ready creates/updates on a target  # True: observe() copes with UNKNOWN attribute values
+    observe_unresolved: ClassVar[bool] = False  # True: observe() copes with UNKNOWN attribute values
+    batch_apply: ClassVar[bool] = False  # True: apply_many() takes all ready creates/updates on a target
     prunable: ClassVar[bool] = True  # False: removing it from the spec undoes nothing, it is just forgotten
+    digest_attributes: ClassVar[frozenset[str]] = frozenset()  # stored in the state as their sha256 (contents)
+    discovers: ClassVar[bool] = False  # True: discover() finds this stack's objects by their ownership marks
 
     # -- declared by the engine's diff --------------------------------------------------------
     def desired(self, resource: Resource) -> dict[str, Any]:
@@ -45,10 +47,17 @@ class Module:
         """The change to make because `cause` (an address in trigger_attribute) changes in this run."""
         return change
 
-    def discover(self, target: Any) -> list[str]:
-        """Addresses of objects on `target` that carry this spec's ownership label or tag (for drift's
-        "unmanaged" class). Types whose objects carry no label return nothing."""
-        return []
+    def discover(self, target: Any) -> Mapping[str, Mapping[str, Any]]:
+        """The objects on `target` that carry this stack's ownership label or tag: address -> identity.
+
+        Used to rebuild a lost state and for drift's "unmanaged" class. Types whose objects carry no
+        marks (files, packages) return nothing and set `discovers = False`."""
+        return {}
+
+    def physical_key(self, resource: Resource) -> str | None:
+        """What the object is in the world (a path, a name), when two addresses could mean the same one.
+        A plan that would destroy under one address the object another address manages is refused."""
+        return None
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         """Computed attributes already known before the object exists (e.g. a name taken from the spec)."""
@@ -64,13 +73,25 @@ class Module:
     def diff(self, resource: Resource, observed: Observed | None) -> Change:
         return compute_change(self, resource, observed)
 
-    def destroy_hazard(self, target: Any, change: Change) -> str | None:
+    def destroy_hazard(self, target: Any, change: Change, going: Sequence[Change] = ()) -> str | None:
         """Why destroying this object loses data (e.g. a volume that holds some), or None.
 
-        Called at plan time for deletes and replaces; such a change is refused unless the spec sets
-        `lifecycle.prevent_destroy: false` explicitly or the run allows data loss.
+        Called at plan time for deletes and replaces; `going` holds every delete and replace of the plan
+        on the same target (a directory's managed files go with it). Such a change is refused unless the
+        run allows data loss (`--allow-data-loss`, `lifecycle.allow_data_loss`).
         """
         return None
+
+    def prepare_replace(self, target: Any, change: Change) -> None:
+        """Before the old object of a replacement is destroyed: get what the new one needs (e.g. pull its
+        image), so that a failure leaves the old object running."""
+        return None
+
+    def after_replace(self, target: Any, change: Change, new: Observed) -> Observed:
+        """With `lifecycle.create_before_destroy`: called once the old object is gone (e.g. to give the new
+        container the name the old one had). `apply` is called with the old object still in
+        `change.observed`, so it can make the new one coexist with it."""
+        return new
 
     # -- implemented by each module -----------------------------------------------------------
     def observe(

@@ -114,6 +114,14 @@ def registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 
 @pytest.fixture
+def named_stack(spec_dir: Path, uid: str) -> str:
+    """Give the test's spec a stack name of its own (spec/stack.yaml): tests share one dockerd and one moto,
+    and objects are told apart by their stack identity."""
+    write(spec_dir / "stack.yaml", f"name: {uid}\n")
+    return uid
+
+
+@pytest.fixture
 def uid(request: pytest.FixtureRequest) -> str:
     """A short unique prefix for the Docker objects a test creates."""
     import hashlib

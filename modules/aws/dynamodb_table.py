@@ -12,9 +12,18 @@ from typing import Any
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
-from reconciler.targets.aws import OWNER_TAG, AwsSession
+from reconciler.targets.aws import AwsSession
 
-from .common import all_tags_for, api_errors, not_ours, ownership_tags, paginate, read_each
+from .common import (
+    all_tags_for,
+    api_errors,
+    carries_marks,
+    discover_named,
+    not_ours,
+    ownership_tags,
+    paginate,
+    read_each,
+)
 
 
 def table_name(resource: Resource) -> str:
@@ -59,6 +68,13 @@ class DynamodbTableModule(Module):
     requires_replace = frozenset({"table_name", "hash_key", "range_key", "attributes"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
+    discovers = True
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"table {table_name(resource)}"
+
+    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
+        return discover_named(session, "dynamodb:table", "table_name")
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         return {"table_name": table_name(resource)}
@@ -84,14 +100,14 @@ class DynamodbTableModule(Module):
         names = {r.address: next((n for n in (table_name(r), r.prior.get("table_name")) if n in existing), None)
                  for r in resources}  # the recorded name finds a table the spec renamed
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(wanted, lambda r: self._read(db, r, str(names[r.address])))
+        found = read_each(wanted, lambda r: self._read(session, db, r, str(names[r.address])))
         return {r.address: found.get(r.address) for r in resources}
 
-    def _read(self, db: Any, r: Resource, name: str) -> Observed | Unobservable:
+    def _read(self, session: AwsSession, db: Any, r: Resource, name: str) -> Observed | Unobservable:
         with api_errors():
             table = db.describe_table(TableName=name)["Table"]
             tags = {t["Key"]: t["Value"] for t in db.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])}
-            refused = not_ours("table", name, tags, r)
+            refused = not_ours("table", name, tags, r, session)
             if refused:
                 return refused
             keys = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
@@ -101,7 +117,7 @@ class DynamodbTableModule(Module):
                 "hash_key": keys.get("HASH"), "range_key": keys.get("RANGE"), "billing_mode": mode,
                 "attributes": {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])},
                 "global_secondary_indexes": gsis_from_api(table, mode == "PROVISIONED"),
-                "owned": OWNER_TAG in tags,
+                "owned": carries_marks(tags, r, session),
                 "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
             }
             if mode == "PROVISIONED":
@@ -110,7 +126,7 @@ class DynamodbTableModule(Module):
             if r.get("ttl") is not None:
                 ttl = db.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
                 attrs["ttl"] = {"attribute": ttl.get("AttributeName"), "enabled": ttl.get("TimeToLiveStatus") == "ENABLED"}
-        return Observed(attrs, identity={"arn": table["TableArn"], "tags": tags, "table_name": name})
+        return Observed(attrs, identity={"arn": table["TableArn"], "tags": tags, "table_name": name}, ours=attrs["owned"])
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource

@@ -11,7 +11,6 @@ from reconciler.targets.aws import AwsSession, error_code
 from .common import (
     Ec2Module,
     api_errors,
-    sync_ec2_tags,
     tag_specs,
 )
 
@@ -63,8 +62,7 @@ class EbsVolumeModule(Ec2Module):
                 attached = change.observed.attributes.get("attachment")
                 if changed & {"size", "volume_type"}:
                     ec2.modify_volume(VolumeId=volume_id, Size=want["size"], VolumeType=want["volume_type"])
-                if "tags" in changed:
-                    sync_ec2_tags(ec2, volume_id, r, change.observed.identity.get("tags", {}), session)
+                self.retag(session, change, volume_id)
             if "attachment" in changed and attached != want.get("attachment"):
                 if attached:
                     self._detach(ec2, volume_id, attached["instance_id"])

@@ -19,9 +19,7 @@ from .common import (
     all_tags,
     api_errors,
     paginate,
-    sync_ec2_tags,
     tag_specs,
-    user_tags,
 )
 
 USER_DATA_TAG = "reconcile:user-data"
@@ -76,16 +74,16 @@ class Ec2InstanceModule(Ec2Module):
                 continue
             tags = all_tags(i.get("Tags"))
             state = i["State"]["Name"]
-            out[r.address] = Observed({
-                "id": i["InstanceId"], "image_id": i["ImageId"], "instance_type": i["InstanceType"],
+            out[r.address] = self.observed(session, r, i, {
+                "image_id": i["ImageId"], "instance_type": i["InstanceType"],
                 "subnet_id": i.get("SubnetId"), "key_name": i.get("KeyName"),
                 "security_group_ids": sorted(g["GroupId"] for g in i.get("SecurityGroups") or []),
                 "state": "running" if state in ("pending", "running") else "stopped",
                 "private_ip": i.get("PrivateIpAddress"), "public_ip": i.get("PublicIpAddress"),
-                "user_data": tags.get(USER_DATA_TAG) or None, "tags": user_tags(i.get("Tags")),
+                "user_data": tags.get(USER_DATA_TAG) or None,
                 "root_volume_size": roots.get(self._root_volume(i) or ""),
                 "arn": f"arn:aws:ec2:{session.region}::instance/{i['InstanceId']}",
-            }, identity={"id": i["InstanceId"], "tags": tags})
+            })
         return out
 
     @staticmethod
@@ -136,9 +134,7 @@ class Ec2InstanceModule(Ec2Module):
                     ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": want["instance_type"]})
                 if "security_group_ids" in changed:
                     ec2.modify_instance_attribute(InstanceId=instance_id, Groups=want["security_group_ids"])
-                if "tags" in changed:
-                    tags = {k: v for k, v in change.observed.identity.get("tags", {}).items() if k != USER_DATA_TAG}
-                    sync_ec2_tags(ec2, instance_id, r, tags, session)
+                self.retag(session, change, instance_id)
                 if want["state"] == "running" and not running:
                     ec2.start_instances(InstanceIds=[instance_id])
                     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)

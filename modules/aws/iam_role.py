@@ -11,9 +11,9 @@ from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
-from reconciler.targets.aws import OWNER_TAG, AwsSession
+from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
-from .common import all_tags_for, api_errors, not_ours, ownership_tags, paginate, read_each
+from .common import all_tags_for, api_errors, carries_marks, not_ours, ownership_tags, paginate, read_each
 from .policy import normalize_policy
 
 
@@ -37,6 +37,21 @@ class IamRoleModule(Module):
     requires_replace = frozenset({"path", "role_name"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
+    discovers = True
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"role {role_name(resource)}"
+
+    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
+        """IAM is not in the tagging API: every role's tags are read (only to rebuild a lost state)."""
+        iam = session.client("iam")
+        with api_errors():
+            roles = [r["RoleName"] for r in paginate(iam, "list_roles", "Roles")]
+            tagged = read_each([Resource(n, "aws.iam_role", n, session.region, {}) for n in roles],
+                               lambda r: {t["Key"]: t["Value"] for t in paginate(iam, "list_role_tags", "Tags",
+                                                                               RoleName=r.name)})
+        return {tags[OWNER_TAG]: {"role_name": name, "tags": tags} for name, tags in tagged.items()
+                if tags.get(STACK_TAG) == session.stack and OWNER_TAG in tags}
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         return {"role_name": role_name(resource)}
@@ -62,14 +77,14 @@ class IamRoleModule(Module):
         names = {r.address: next((n for n in (role_name(r), r.prior.get("role_name")) if n in roles), None)
                  for r in resources}  # the recorded name finds a role the spec renamed
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(wanted, lambda r: self._read(iam, r, roles[str(names[r.address])]))
+        found = read_each(wanted, lambda r: self._read(session, iam, r, roles[str(names[r.address])]))
         return {r.address: found.get(r.address) for r in resources}
 
-    def _read(self, iam: Any, r: Resource, role: Mapping[str, Any]) -> Observed | Unobservable:
+    def _read(self, session: AwsSession, iam: Any, r: Resource, role: Mapping[str, Any]) -> Observed | Unobservable:
         name = role["RoleName"]
         with api_errors():
             tags = {t["Key"]: t["Value"] for t in paginate(iam, "list_role_tags", "Tags", RoleName=name)}
-            refused = not_ours("role", name, tags, r)
+            refused = not_ours("role", name, tags, r, session)
             if refused:
                 return refused
             attached = sorted(p["PolicyArn"] for p in paginate(iam, "list_attached_role_policies", "AttachedPolicies",
@@ -79,12 +94,12 @@ class IamRoleModule(Module):
                 doc = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
                 inline[policy] = normalize_policy(as_policy(doc))
         attrs = {"arn": role["Arn"], "role_id": role["RoleId"], "role_name": name, "path": role.get("Path", "/"),
-                 "description": role.get("Description", ""), "owned": OWNER_TAG in tags,
+                 "description": role.get("Description", ""), "owned": carries_marks(tags, r, session),
                  "assume_role_policy": normalize_policy(as_policy(role.get("AssumeRolePolicyDocument"))),
                  "max_session_duration": role.get("MaxSessionDuration"), "managed_policy_arns": attached,
                  "inline_policies": inline,
                  "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))}}
-        return Observed(attrs, identity={"tags": tags, "role_name": name})
+        return Observed(attrs, identity={"tags": tags, "role_name": name}, ours=bool(attrs["owned"]))
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource

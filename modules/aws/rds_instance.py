@@ -12,9 +12,9 @@ from typing import Any
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
-from reconciler.targets.aws import OWNER_TAG, SPEC_TAG, AwsSession
+from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
-from .common import all_tags_for, api_errors, not_ours, paginate
+from .common import all_tags_for, api_errors, carries_marks, not_ours, paginate
 
 PASSWORD_TAG = "reconcile:password"
 WAIT = {"Delay": 5, "MaxAttempts": 720}
@@ -51,7 +51,7 @@ class RdsInstanceModule(Module):
                                "master_username": r.get("master_username"), "master_password": r.get("master_password"),
                                "db_instance_identifier": identifier(r),
                                "backup_retention_period": int(r.get("backup_retention_period", 1)),
-                               "deletion_protection": bool(r.get("deletion_protection", False)),
+                               "deletion_protection": bool(r.get("deletion_protection", False)), "owned": True,
                                "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
         for key in ("engine_version", "db_subnet_group_name"):
             if r.get(key) is not None:
@@ -67,11 +67,21 @@ class RdsInstanceModule(Module):
             return password_tag(str(desired), observed.split(":", 1)[0]) == observed
         return bool(desired == observed)
 
-    def discover(self, session: AwsSession) -> list[str]:
+    discovers = True
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"DB instance {identifier(resource)}"
+
+    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
         with api_errors():
             instances = paginate(session.client("rds"), "describe_db_instances", "DBInstances")
-        tagged = [{t["Key"]: t["Value"] for t in d.get("TagList") or []} for d in instances]
-        return [t[OWNER_TAG] for t in tagged if t.get(SPEC_TAG) == session.spec_id and OWNER_TAG in t]
+        out = {}
+        for d in instances:
+            tags = {t["Key"]: t["Value"] for t in d.get("TagList") or []}
+            if tags.get(STACK_TAG) == session.stack and OWNER_TAG in tags:
+                out[tags[OWNER_TAG]] = {"db_instance_identifier": d["DBInstanceIdentifier"],
+                                        "arn": d.get("DBInstanceArn"), "tags": tags}
+        return out
 
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         rds = session.client("rds")
@@ -84,7 +94,7 @@ class RdsInstanceModule(Module):
                 out[r.address] = None
                 continue
             tags = {t["Key"]: t["Value"] for t in d.get("TagList") or []}
-            refused = not_ours("DB instance", d["DBInstanceIdentifier"], tags, r)
+            refused = not_ours("DB instance", d["DBInstanceIdentifier"], tags, r, session)
             if refused:
                 out[r.address] = refused
                 continue
@@ -100,7 +110,9 @@ class RdsInstanceModule(Module):
                 "vpc_security_group_ids": sorted(g["VpcSecurityGroupId"] for g in d.get("VpcSecurityGroups") or []),
                 "endpoint_address": endpoint.get("Address"), "endpoint_port": endpoint.get("Port"),
                 "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
-            }, identity={"arn": d.get("DBInstanceArn"), "tags": tags, "db_instance_identifier": d["DBInstanceIdentifier"]})
+                "owned": carries_marks(tags, r, session),
+            }, identity={"arn": d.get("DBInstanceArn"), "tags": tags, "db_instance_identifier": d["DBInstanceIdentifier"]},
+                ours=carries_marks(tags, r, session))
         return out
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
@@ -132,7 +144,7 @@ class RdsInstanceModule(Module):
                     modify["MasterUserPassword"] = str(want["master_password"])
                 if modify:
                     rds.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, **modify)
-                if changed & {"tags", "master_password"} or "master_password" in changed:
+                if changed & {"tags", "master_password", "owned"}:
                     current = change.observed.identity.get("tags", {})
                     keep = {t["Key"] for t in tags} | ({PASSWORD_TAG} if "master_password" not in changed else set())
                     gone = [k for k in current if k not in keep and not k.startswith("aws:")]

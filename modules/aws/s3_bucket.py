@@ -11,9 +11,9 @@ from typing import Any
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
-from reconciler.targets.aws import OWNER_TAG, AwsSession, error_code
+from reconciler.targets.aws import AwsSession, error_code
 
-from .common import all_tags_for, api_errors, not_ours, read_each
+from .common import all_tags_for, api_errors, carries_marks, discover_named, not_ours, read_each
 from .policy import normalize_policy
 
 PAB_KEYS = {"block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
@@ -57,6 +57,13 @@ class S3BucketModule(Module):
     requires_replace = frozenset({"bucket"})
     not_compared = frozenset({"state", "import", "force_destroy"})
     observe_unresolved = True
+    discovers = True
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"bucket {bucket_name(resource)}"
+
+    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
+        return discover_named(session, "s3", "bucket")
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         name = bucket_name(resource)
@@ -84,7 +91,7 @@ class S3BucketModule(Module):
             existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         names = {r.address: self._current_name(r, existing) for r in resources}
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(wanted, lambda r: self._read(s3, r, names[r.address]))
+        found = read_each(wanted, lambda r: self._read(session, s3, r, names[r.address]))
         return {r.address: found.get(r.address) for r in resources}
 
     @staticmethod
@@ -95,7 +102,7 @@ class S3BucketModule(Module):
                 return str(name)
         return None
 
-    def _read(self, s3: Any, r: Resource, name: str) -> Observed | Unobservable:
+    def _read(self, session: AwsSession, s3: Any, r: Resource, name: str) -> Observed | Unobservable:
         with api_errors():
             try:
                 tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
@@ -103,10 +110,10 @@ class S3BucketModule(Module):
                 if error_code(exc) != "NoSuchTagSet":
                     raise
                 tags = {}
-            refused = not_ours("bucket", name, tags, r)
+            refused = not_ours("bucket", name, tags, r, session)
             if refused:
                 return refused
-            attrs: dict[str, Any] = {"bucket": name, "arn": f"arn:aws:s3:::{name}", "owned": OWNER_TAG in tags,
+            attrs: dict[str, Any] = {"bucket": name, "arn": f"arn:aws:s3:::{name}", "owned": carries_marks(tags, r, session),
                                      "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
                                      "bucket_domain_name": f"{name}.s3.amazonaws.com"}
             if r.get("versioning") is not None:
@@ -124,7 +131,7 @@ class S3BucketModule(Module):
             if r.get("policy") is not None:
                 policy = self._optional(lambda: s3.get_bucket_policy(Bucket=name)["Policy"])
                 attrs["policy"] = normalize_policy(policy) if policy else None
-        return Observed(attrs, identity={"bucket": name, "tags": tags})
+        return Observed(attrs, identity={"bucket": name, "tags": tags}, ours=attrs["owned"])
 
     @staticmethod
     def _optional(read: Any) -> Any:

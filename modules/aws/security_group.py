@@ -12,7 +12,6 @@ from reconciler.targets.aws import AwsSession
 from .common import (
     Ec2Module,
     api_errors,
-    sync_ec2_tags,
     tag_specs,
 )
 
@@ -105,8 +104,7 @@ class SecurityGroupModule(Ec2Module):
             else:
                 group_id = change.observed.identity["id"]
                 have = dict(change.observed.attributes)
-                if any(d.name == "tags" for d in change.diffs):
-                    sync_ec2_tags(ec2, group_id, r, change.observed.identity.get("tags", {}), session)
+                self.retag(session, change, group_id)
             for key, grant, revoke in (("ingress", ec2.authorize_security_group_ingress, ec2.revoke_security_group_ingress),
                                        ("egress", ec2.authorize_security_group_egress, ec2.revoke_security_group_egress)):
                 if key not in want:

@@ -11,7 +11,6 @@ from reconciler.targets.aws import AwsSession
 from .common import (
     Ec2Module,
     api_errors,
-    sync_ec2_tags,
     tag_specs,
 )
 
@@ -48,8 +47,7 @@ class SubnetModule(Ec2Module):
             else:
                 subnet_id, arn = change.observed.identity["id"], change.observed.attributes.get("arn")
                 changed = {d.name for d in change.diffs}
-                if "tags" in changed:
-                    sync_ec2_tags(ec2, subnet_id, r, change.observed.identity.get("tags", {}), session)
+                self.retag(session, change, subnet_id)
             if "map_public_ip_on_launch" in changed and r.get("map_public_ip_on_launch") is not None:
                 ec2.modify_subnet_attribute(SubnetId=subnet_id,
                                             MapPublicIpOnLaunch={"Value": bool(r.get("map_public_ip_on_launch"))})

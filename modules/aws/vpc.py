@@ -11,7 +11,6 @@ from reconciler.targets.aws import AwsSession
 from .common import (
     Ec2Module,
     api_errors,
-    sync_ec2_tags,
     tag_specs,
 )
 
@@ -27,14 +26,11 @@ class VpcModule(Ec2Module):
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = super().desired(resource)
         out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
-        if resource.get("import"):
-            out["owned"] = True
         return out
 
     def attributes(self, session: AwsSession, resource: Resource, vpc: Mapping[str, Any]) -> dict[str, Any]:
         attrs: dict[str, Any] = {"cidr_block": vpc["CidrBlock"], "owner_id": vpc.get("OwnerId"),
-                                 "instance_tenancy": vpc.get("InstanceTenancy"),
-                                 "owned": any(t["Key"] == "reconcile:address" for t in vpc.get("Tags") or [])}
+                                 "instance_tenancy": vpc.get("InstanceTenancy")}
         with api_errors():
             for key, api_name in DNS.items():  # not in describe_vpcs: asked only when the spec sets it
                 if resource.get(key) is not None:
@@ -52,18 +48,18 @@ class VpcModule(Ec2Module):
                 if r.get("instance_tenancy"):
                     kwargs["InstanceTenancy"] = r.get("instance_tenancy")
                 vpc = ec2.create_vpc(**kwargs)["Vpc"]
-                vpc_id, tags = vpc["VpcId"], {}
+                vpc_id = vpc["VpcId"]
                 ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
                 changed = {k for k in DNS if r.get(k) is not None}
             else:
-                vpc_id, tags = change.observed.identity["id"], change.observed.identity.get("tags", {})
+                vpc_id = change.observed.identity["id"]
                 changed = {d.name for d in change.diffs}
             for key, api_name in DNS.items():
                 if key in changed and r.get(key) is not None:
                     ec2.modify_vpc_attribute(VpcId=vpc_id, **{api_name[0].upper() + api_name[1:]: {"Value": bool(r.get(key))}})
-            if change.observed is not None and ({"tags", "owned"} & changed):
-                sync_ec2_tags(ec2, vpc_id, r, tags, session)
-        return Observed({**self.desired(r), "id": vpc_id, "owned": True}, identity={"id": vpc_id})
+            if change.observed is not None:
+                self.retag(session, change, vpc_id)
+        return Observed({**self.desired(r), "id": vpc_id}, identity={"id": vpc_id})
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         with api_errors():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from reconciler.model import Observed, Resource, Unobservable
-from reconciler.targets.docker import LABEL_ADDRESS, LABEL_SPEC, DockerEngine, owner_of
+from reconciler.targets.docker import LABEL_ADDRESS, LABEL_STACK, DockerEngine, owner_of, stack_of
 
 RECONCILE_LABELS = ("reconcile.",)
 
@@ -19,65 +20,92 @@ def object_name(resource: Resource, key: str) -> str:
 
 def match_objects(
     engine: DockerEngine, resources: Iterable[Resource], listed: Iterable[dict[str, Any]],
-    names_of: Any, name_key: str,
+    names_of: Any, name_key: str, id_key: str = "Id",
 ) -> dict[str, tuple[dict[str, Any] | None, bool] | Unobservable]:
-    """Pair each resource with its listed object: ours by label, or a foreign one of the same name.
+    """Pair each resource with its listed object and say whether it carries this stack's marks.
 
-    Returns address -> (object or None, adopted) or Unobservable for a clash with a foreign object.
+    1. The object the state recorded (its id, `prior`): ours, whatever its labels say now.
+    2. The object labelled with this stack's identity and the resource's address.
+    3. An object of the same name: another stack's is foreign (an error naming the owner); an unlabelled
+       one may be taken over with `adopt: true`, else it is an error too.
+
+    Returns address -> (object or None, carries our marks) or Unobservable.
     """
+    by_id: dict[str, dict[str, Any]] = {}
     by_owner: dict[str, dict[str, Any]] = {}
     by_name: dict[str, dict[str, Any]] = {}
     for obj in listed:
-        owner = owner_of(obj.get("Labels"))
-        if owner:
-            by_owner[owner] = obj
+        by_id[str(obj.get(id_key))] = obj
+        labels = obj.get("Labels")
+        if owner_of(labels) and stack_of(labels) == engine.stack:
+            by_owner[str(owner_of(labels))] = obj
         for n in names_of(obj):
             by_name[n] = obj
     out: dict[str, tuple[dict[str, Any] | None, bool] | Unobservable] = {}
     for r in resources:
-        mine = by_owner.get(r.address)
+        recorded = r.prior.get("id") or r.prior.get("name")
+        mine = by_id.get(str(recorded)) if recorded else None
+        if mine is None:
+            mine = by_owner.get(r.address)
         if mine is not None:
-            out[r.address] = (mine, False)
+            out[r.address] = (mine, _carries_marks(engine, mine, r.address))
             continue
         clash = by_name.get(object_name(r, name_key))
         if clash is None:
             out[r.address] = (None, False)
-        elif r.get("adopt") and not owner_of(clash.get("Labels")):
-            out[r.address] = (clash, True)
-        else:
-            owner = owner_of(clash.get("Labels"))
-            whose = f"managed by {owner}" if owner else "not managed by reconcile"
+            continue
+        labels = clash.get("Labels")
+        owner, stack = owner_of(labels), stack_of(labels)
+        if owner is None and r.get("adopt"):
+            out[r.address] = (clash, False)
+        elif owner is not None:
+            whose = f"{owner} of stack {stack}" if stack else f"{owner} (no stack label: made by an older reconcile)"
             out[r.address] = Unobservable(
-                f"the name {object_name(r, name_key)!r} is taken by an existing object {whose}; "
-                "remove or rename it, or set adopt: true to take it over"
-                + (" (it will be recreated with reconcile's labels)" if not owner else "")
+                f"the name {object_name(r, name_key)!r} on engine {engine.name} belongs to {whose}; "
+                "reconcile never touches another stack's objects: rename it in this spec"
+            )
+        else:
+            out[r.address] = Unobservable(
+                f"the name {object_name(r, name_key)!r} is taken by an existing object not managed by reconcile; "
+                "remove or rename it, or set adopt: true to take it over (it will be recreated with reconcile's labels)"
             )
     return out
 
 
-def labelled_addresses(engine: DockerEngine, listed: Iterable[dict[str, Any]]) -> list[str]:
-    """Addresses of listed objects that this spec's runs created (label reconcile.spec matches)."""
-    out = []
+def _carries_marks(engine: DockerEngine, obj: Mapping[str, Any], address: str) -> bool:
+    labels = obj.get("Labels") or {}
+    return owner_of(labels) == address and stack_of(labels) == engine.stack
+
+
+def labelled(engine: DockerEngine, listed: Iterable[dict[str, Any]], id_key: str = "Id",
+             name_key: str | None = None) -> dict[str, dict[str, Any]]:
+    """Objects carrying this stack's identity: address -> identity (to rebuild a lost state, and for
+    drift's "unmanaged" class)."""
+    out: dict[str, dict[str, Any]] = {}
     for obj in listed:
         labels = obj.get("Labels") or {}
-        if labels.get(LABEL_SPEC) == engine.spec_id and owner_of(labels):
-            out.append(str(owner_of(labels)))
+        if stack_of(labels) == engine.stack and owner_of(labels):
+            out[str(owner_of(labels))] = {"name": obj[name_key]} if name_key else {"id": obj[id_key]}
     return out
 
 
 def observe_objects(
     engine: DockerEngine, resources: Iterable[Resource], listed: Iterable[dict[str, Any]], names_of: Any,
-    name_key: str, build: Callable[[Resource, dict[str, Any], bool], Observed],
+    name_key: str, build: Callable[[Resource, dict[str, Any], bool], Observed], id_key: str = "Id",
 ) -> dict[str, Observed | Unobservable | None]:
     """Each resource's Observed, built by `build(resource, object, adopted)` from its listed object."""
     resources = list(resources)
+    by_address = {r.address: r for r in resources}
     out: dict[str, Observed | Unobservable | None] = {}
-    for address, found in match_objects(engine, resources, listed, names_of, name_key).items():
+    for address, found in match_objects(engine, resources, listed, names_of, name_key, id_key).items():
         if isinstance(found, Unobservable) or found[0] is None:
             out[address] = found if isinstance(found, Unobservable) else None
-        else:
-            resource = next(r for r in resources if r.address == address)
-            out[address] = build(resource, found[0], found[1])
+            continue
+        obj, ours = found
+        resource = by_address[address]
+        adopted = not ours and not resource.prior and owner_of(obj.get("Labels")) is None
+        observed = build(resource, obj, adopted)
+        out[address] = dataclasses.replace(observed, ours=ours)
     return out
 
 
@@ -122,6 +150,6 @@ def labels_for(engine: DockerEngine, resource: Resource, extra: Mapping[str, str
             **engine.labels(resource.address), **(extra or {})}
 
 
-__all__ = ["LABEL_ADDRESS", "labelled_addresses", "labels_for", "labels_match", "match_objects", "object_name",
+__all__ = ["LABEL_ADDRESS", "LABEL_STACK", "labelled", "labels_for", "labels_match", "match_objects", "object_name",
            "observe_objects", "parse_bytes",
            "parse_duration_ns", "user_labels"]

@@ -22,7 +22,7 @@ from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 
 from .common import (
-    labelled_addresses,
+    labelled,
     labels_for,
     labels_match,
     object_name,
@@ -96,9 +96,10 @@ def _env_digest(env: Mapping[str, str]) -> dict[str, str]:
 class ContainerModule(Module):
     type_name = "docker.container"
     family = "docker"
+    discovers = True
     computed = frozenset({"id", "image_id", "container_name"})
     requires_replace = frozenset(CREATION_SETTINGS + ("volumes", "networks", "labels", "managed", "image_id"))
-    not_compared = frozenset({"adopt", "wait", "wait_timeout", "stop_timeout", "container_name"})
+    not_compared = frozenset({"adopt", "wait", "wait_timeout", "stop_timeout"})
     absent_states = frozenset({"absent"})
     default_state = "running"
 
@@ -107,7 +108,8 @@ class ContainerModule(Module):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
-        out: dict[str, Any] = {"image": r.get("image"), "state": self.state_of(r), "managed": True}
+        out: dict[str, Any] = {"image": r.get("image"), "state": self.state_of(r), "managed": True,
+                               "container_name": object_name(r, "container_name")}
         if r.get("command") is not None:
             out["command"] = _argv(r.get("command"))
         if r.get("entrypoint") is not None:
@@ -144,9 +146,12 @@ class ContainerModule(Module):
             return set(desired) == set(have) and all(set(a) <= set(have[n]) for n, a in desired.items())
         return bool(desired == observed)
 
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"container {object_name(resource, 'container_name')}"
+
     # -- observe ------------------------------------------------------------------------------
-    def discover(self, engine: DockerEngine) -> list[str]:
-        return labelled_addresses(engine, engine.containers())
+    def discover(self, engine: DockerEngine) -> dict[str, dict[str, Any]]:
+        return labelled(engine, engine.containers())
 
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
         def build(r: Resource, container: dict[str, Any], adopted: bool) -> Observed:
@@ -212,7 +217,7 @@ class ContainerModule(Module):
         want = self.desired(r)
         try:
             if change.action is Action.CREATE:
-                ident = self._create(engine, r, want)
+                ident = self._create(engine, r, want, self._coexisting_name(r, change))
             else:
                 ident = str((change.observed.identity if change.observed else {})["id"])
                 self._update(engine, ident, r, want, {d.name for d in change.diffs})
@@ -223,12 +228,44 @@ class ContainerModule(Module):
         return Observed({**want, "id": ident, "container_name": object_name(r, "container_name")},
                         identity={"id": ident})
 
-    def _create(self, engine: DockerEngine, r: Resource, want: Mapping[str, Any]) -> str:
-        api = engine.api
-        image = str(r.get("image"))
+    @staticmethod
+    def _coexisting_name(r: Resource, change: Change) -> str | None:
+        """With create_before_destroy the old container still exists: the new one takes a temporary name
+        when the two would clash, and is renamed once the old one is gone (after_replace)."""
+        old = change.observed.attributes.get("container_name") if change.observed is not None else None
+        name = object_name(r, "container_name")
+        return f"{name}-reconcile-new" if old == name else None
+
+    def prepare_replace(self, engine: DockerEngine, change: Change) -> None:
+        """Pull the new image before the old container is touched: a bad tag fails with it still running."""
+        assert change.resource is not None
+        try:
+            self._ensure_image(engine, str(change.resource.get("image")))
+        finally:
+            engine.changed()
+
+    def after_replace(self, engine: DockerEngine, change: Change, new: Observed) -> Observed:
+        assert change.resource is not None
+        name = object_name(change.resource, "container_name")
+        if self._coexisting_name(change.resource, change):
+            try:
+                engine.api.rename(new.identity["id"], name)
+            finally:
+                engine.changed()
+        return new
+
+    @staticmethod
+    def _ensure_image(engine: DockerEngine, image: str) -> None:
         if engine.image_id(image) is None:
             repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
-            api.pull(repo, tag=tag or "latest")
+            if "@" in image:
+                repo, tag = image, ""
+            engine.api.pull(repo, tag=tag or None)
+
+    def _create(self, engine: DockerEngine, r: Resource, want: Mapping[str, Any], temporary_name: str | None = None) -> str:
+        api = engine.api
+        image = str(r.get("image"))
+        self._ensure_image(engine, image)
         config = {k: want.get(k) for k in CREATION_SETTINGS + ("networks",) if k in want}
         port_bindings, exposed = {}, []
         for port in want.get("ports", []):
@@ -255,14 +292,18 @@ class ContainerModule(Module):
             environment=env or None, user=want.get("user"), working_dir=want.get("working_dir"),
             labels=labels_for(engine, r, {CONFIG_LABEL: json.dumps(config, sort_keys=True)}),
             healthcheck=want.get("healthcheck"), host_config=host_config, networking_config=networking,
-            name=object_name(r, "container_name"), ports=exposed or None,
+            name=temporary_name or object_name(r, "container_name"), ports=exposed or None,
             stop_timeout=int(r.get("stop_timeout")) if r.get("stop_timeout") is not None else None,
         )
         ident = str(created["Id"])
-        for name, aliases in networks[1:]:
-            api.connect_container_to_network(ident, name, aliases=aliases or None)
-        if want["state"] == "running":
-            api.start(ident)
+        try:
+            for name, aliases in networks[1:]:
+                api.connect_container_to_network(ident, name, aliases=aliases or None)
+            if want["state"] == "running":
+                api.start(ident)
+        except Exception:
+            api.remove_container(ident, force=True)  # nothing half-made stays behind
+            raise
         return ident
 
     @staticmethod
@@ -273,6 +314,8 @@ class ContainerModule(Module):
     def _update(self, engine: DockerEngine, ident: str, r: Resource, want: Mapping[str, Any],
                 changed: set[str]) -> None:
         api = engine.api
+        if "container_name" in changed:  # a container can be renamed in place
+            api.rename(ident, want["container_name"])
         if changed & set(IN_PLACE):
             api.update_container(
                 ident,

@@ -18,7 +18,7 @@ from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine, normalize_reference
 
-from .common import labelled_addresses, labels_for
+from .common import LABEL_ADDRESS, LABEL_STACK, labelled, labels_for
 
 CONTEXT_LABEL = "reconcile.context-hash"
 
@@ -50,6 +50,7 @@ def split_reference(reference: str) -> tuple[str, str | None]:
 class ImageModule(Module):
     type_name = "docker.image"
     family = "docker"
+    discovers = True
     sensitive = frozenset({"auth"})
     computed = frozenset({"id", "digest"})
     volatile = frozenset({"id", "digest"})
@@ -73,8 +74,11 @@ class ImageModule(Module):
             context = str(Path(resource.location.file).parent / context)
         return context
 
-    def discover(self, engine: DockerEngine) -> list[str]:
-        return labelled_addresses(engine, engine.images())
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"image {normalize_reference(self.reference(resource))}"
+
+    def discover(self, engine: DockerEngine) -> dict[str, dict[str, Any]]:
+        return labelled(engine, engine.images())
 
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         out: dict[str, Observed | None] = {}
@@ -91,7 +95,9 @@ class ImageModule(Module):
                                      "context_hash": (image.get("Labels") or {}).get(CONTEXT_LABEL)}
             if r.get("pull") == "always" and not r.get("build") and "@" not in ref:
                 attrs["registry_digest"] = self._registry_digest(engine, ref, r)
-            out[r.address] = Observed(attrs, identity={"id": ident})
+            labels = image.get("Labels") or {}
+            ours = labels.get(LABEL_ADDRESS) == r.address and labels.get(LABEL_STACK) == engine.stack
+            out[r.address] = Observed(attrs, identity={"id": ident}, ours=ours)
         return out
 
     @staticmethod

@@ -9,12 +9,13 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 
-from .common import labelled_addresses, labels_for, labels_match, object_name, observe_objects, user_labels
+from .common import labelled, labels_for, labels_match, object_name, observe_objects, user_labels
 
 
 class NetworkModule(Module):
     type_name = "docker.network"
     family = "docker"
+    discovers = True
     computed = frozenset({"id", "network_name"})
     requires_replace = frozenset({"driver", "subnet", "internal", "labels", "managed"})
     not_compared = frozenset({"state", "adopt", "network_name"})
@@ -34,8 +35,11 @@ class NetworkModule(Module):
     def equal(self, name: str, desired: Any, observed: Any) -> bool:
         return labels_match(desired, observed) if name == "labels" else bool(desired == observed)
 
-    def discover(self, engine: DockerEngine) -> list[str]:
-        return labelled_addresses(engine, engine.networks())
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"network {object_name(resource, 'network_name')}"
+
+    def discover(self, engine: DockerEngine) -> dict[str, dict[str, Any]]:
+        return labelled(engine, engine.networks())
 
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
         def build(r: Resource, net: dict[str, Any], adopted: bool) -> Observed:

@@ -10,12 +10,13 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 
-from .common import labelled_addresses, labels_for, labels_match, object_name, observe_objects, user_labels
+from .common import labelled, labels_for, labels_match, object_name, observe_objects, user_labels
 
 
 class VolumeModule(Module):
     type_name = "docker.volume"
     family = "docker"
+    discovers = True
     computed = frozenset({"volume_name", "mountpoint"})
     requires_replace = frozenset({"driver", "driver_opts", "labels", "managed"})
     not_compared = frozenset({"state", "adopt", "volume_name"})
@@ -34,8 +35,8 @@ class VolumeModule(Module):
     def equal(self, name: str, desired: Any, observed: Any) -> bool:
         return labels_match(desired, observed) if name == "labels" else bool(desired == observed)
 
-    def discover(self, engine: DockerEngine) -> list[str]:
-        return labelled_addresses(engine, engine.volumes())
+    def discover(self, engine: DockerEngine) -> dict[str, dict[str, Any]]:
+        return labelled(engine, engine.volumes(), name_key="Name")
 
     def observe(self, engine: DockerEngine, resources: Sequence[Resource]) -> Mapping[str, Any]:
         def build(r: Resource, vol: dict[str, Any], adopted: bool) -> Observed:
@@ -45,9 +46,13 @@ class VolumeModule(Module):
                 "mountpoint": vol.get("Mountpoint"),
             }, identity={"name": vol["Name"]})
 
-        return observe_objects(engine, resources, engine.volumes(), lambda v: [v["Name"]], "volume_name", build)
+        return observe_objects(engine, resources, engine.volumes(), lambda v: [v["Name"]], "volume_name", build,
+                               id_key="Name")
 
-    def destroy_hazard(self, engine: DockerEngine, change: Change) -> str | None:
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"volume {object_name(resource, 'volume_name')}"
+
+    def destroy_hazard(self, engine: DockerEngine, change: Change, going: Sequence[Change] = ()) -> str | None:
         name = (change.observed.identity if change.observed else {}).get("name")
         if not name:
             return None

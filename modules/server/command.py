@@ -50,12 +50,12 @@ class CommandModule(Module):
         return "no creates/removes/unless/onlyif: runs on every apply"
 
     def diff(self, resource: Resource, observed: Observed | None) -> Change:
-        reason = observed.attributes.get("reason", "") if observed else "will run"
+        reason = observed.attributes.get("reason", "") if observed else "not checked"
         if not reason or resource.get("state") == "absent":
             return Change(resource.address, resource.type, Action.NOOP, resource=resource, observed=observed)
         shown = resource.get("command")
         diffs = (AttrDiff("command", None, shown, sensitive="command" in resource.sensitive),)
-        return Change(resource.address, resource.type, Action.UPDATE, diffs, reason=f"will run: {reason}",
+        return Change(resource.address, resource.type, Action.UPDATE, diffs, reason=reason, verb="run",
                       resource=resource, observed=observed)
 
     def apply(self, target: Target, change: Change) -> Observed:

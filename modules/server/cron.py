@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.base import Target
@@ -14,8 +15,33 @@ from .edits import EditLocks
 
 MARK = "# reconcile: "
 SEPARATOR = "=====reconcile-crontab====="
-# For each user in "$@": a separator line with the user's name, then that user's crontab (if any).
-READ = f'for u in "$@"; do echo "{SEPARATOR} $u"; crontab -l -u "$u" 2>/dev/null; done; true'
+# For each user in "$@": "SEPARATOR user ok|none|error", then the crontab (ok) or crontab's message (error).
+# "no crontab for USER" is an empty crontab; any other failure is an error, never read as empty (the next
+# write would otherwise drop the user's other jobs).
+READ = f"""t=$(mktemp) e=$(mktemp); trap 'rm -f "$t" "$e"' EXIT
+for u in "$@"; do
+  if crontab -l -u "$u" >"$t" 2>"$e"; then echo "{SEPARATOR} $u ok"; cat "$t"
+  elif grep -qi "no crontab for" "$e"; then echo "{SEPARATOR} $u none"
+  else echo "{SEPARATOR} $u error"; cat "$e"; fi
+done"""
+
+
+def parse_crontabs(text: str, users: Sequence[str], host: str = "") -> dict[str, str]:
+    """The output of READ as user -> crontab text; a user whose crontab could not be read is an error."""
+    tabs: dict[str, list[str]] = {}
+    status: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith(SEPARATOR + " "):
+            current, _, state = line[len(SEPARATOR) + 1:].rpartition(" ")
+            tabs[current], status[current] = [], state
+        elif current is not None:
+            tabs[current].append(line)
+    for user in users:
+        if status.get(user) == "error" or user not in status:
+            why = " ".join(tabs.get(user, [])).strip() or "no answer"
+            raise ModuleError(f"cannot read the crontab of {user} on {host}: {why}")
+    return {u: "".join(x + "\n" for x in tabs.get(u, [])) for u in users}
 
 
 def entry_line(resource: Resource) -> str:
@@ -66,16 +92,8 @@ class CronModule(Module):
         return {"entry": entry_line(resource)}
 
     def _crontabs(self, target: Target, users: Sequence[str]) -> dict[str, str]:
-        text = target.run(["sh", "-c", READ, "sh", *users]).check().stdout.decode()
-        tabs: dict[str, list[str]] = {}
-        current = None
-        for line in text.splitlines():
-            if line.startswith(SEPARATOR + " "):
-                current = line[len(SEPARATOR) + 1:]
-                tabs[current] = []
-            elif current is not None:
-                tabs[current].append(line)
-        return {u: "".join(x + "\n" for x in tabs.get(u, [])) for u in users}
+        text = target.run(["sh", "-c", READ, "sh", *users], idempotent=True).check().stdout.decode()
+        return parse_crontabs(text, users, target.name)
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         tabs = self._crontabs(target, sorted({cron_user(r) for r in resources}))

@@ -1,4 +1,8 @@
-"""`directory`: a directory with mode, owner and group, optionally applied to everything below it."""
+"""`directory`: a directory with mode, owner and group, optionally applied to everything below it.
+
+Removing one that reconcile created deletes it with its content, but only once the plan has checked
+that nothing inside it is something reconcile did not write (a data-loss hazard otherwise). A
+directory that already existed is only forgotten."""
 
 from __future__ import annotations
 
@@ -6,18 +10,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError
-from reconciler.model import Change, Observed, Resource
+from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.base import Target
 
-from .paths import desired_ownership, observed_ownership
+from .paths import desired_ownership, observed_ownership, under, wrong_kind
 
 UNIFORM, DIFFERS = "uniform below", "differs below"
+SHOWN = 3  # paths named in a hazard message
 
 
 class DirectoryModule(Module):
     type_name = "directory"
     not_compared = frozenset({"state", "path", "recurse"})
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"path {resource.get('path')}"
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = desired_ownership(resource)
@@ -25,16 +33,19 @@ class DirectoryModule(Module):
             out["tree"] = UNIFORM
         return out
 
-    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | Unobservable | None]:
         stats = target.stat_many([r.get("path") for r in resources], hash_files=False)
-        out: dict[str, Observed | None] = {}
+        out: dict[str, Observed | Unobservable | None] = {}
         for r in resources:
             st = stats[r.get("path")]
             if st is None:
                 out[r.address] = None
                 continue
+            if st.kind != "directory":
+                out[r.address] = Unobservable(wrong_kind(r.get("path"), st.kind, "directory"))
+                continue
             attrs: dict[str, Any] = observed_ownership(st, r) | {"path": r.get("path"), "kind": st.kind}
-            if r.get("recurse") and st.kind == "directory":
+            if r.get("recurse"):
                 want = self.desired(r)
                 mismatch = target.tree_mismatches(
                     r.get("path"), mode=want.get("mode"), owner=r.get("owner"), group=r.get("group")
@@ -42,6 +53,19 @@ class DirectoryModule(Module):
                 attrs["tree"] = DIFFERS if mismatch else UNIFORM
             out[r.address] = Observed(attrs)
         return out
+
+    def destroy_hazard(self, target: Target, change: Change, going: Sequence[Change] = ()) -> str | None:
+        """Anything inside that is not itself going in this plan would be deleted with the directory."""
+        path = str((change.resource.get("path") if change.resource else None) or "")
+        if not path or change.observed is None:
+            return None
+        managed = {str(c.resource.get("path")) for c in going if c.resource is not None and c.resource.get("path")}
+        inside = [p for p in target.list_tree(path, limit=10_000) if p not in managed
+                  and not any(under(p, m) for m in managed if m != path)]
+        if not inside:
+            return None
+        names = ", ".join(inside[:SHOWN]) + (f" and {len(inside) - SHOWN} more" if len(inside) > SHOWN else "")
+        return f"{path} holds {len(inside)} path(s) reconcile did not write ({names})"
 
     def apply(self, target: Target, change: Change) -> Observed:
         r = change.resource

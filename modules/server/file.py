@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError
-from reconciler.model import Action, Change, Observed, Resource
+from reconciler.model import Action, Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.base import Target
 
-from .paths import content_digest, desired_ownership, observed_ownership
+from .paths import content_digest, desired_ownership, observed_ownership, wrong_kind
 
 
 class FileModule(Module):
@@ -18,6 +18,10 @@ class FileModule(Module):
     computed = frozenset({"sha256", "size"})
     volatile = frozenset({"sha256", "size"})
     not_compared = frozenset({"state", "template", "path"})
+    digest_attributes = frozenset({"content"})
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"path {resource.get('path')}"
 
     def secret_attributes(self, resource: Resource) -> frozenset[str]:
         secret = super().secret_attributes(resource)
@@ -36,6 +40,9 @@ class FileModule(Module):
             st = stats[r.get("path")]
             if st is None:
                 out[r.address] = None
+                continue
+            if st.kind != "file":
+                out[r.address] = Unobservable(wrong_kind(r.get("path"), st.kind, "file"))
                 continue
             attrs = observed_ownership(st, r) | {"path": r.get("path"), "kind": st.kind, "size": st.size}
             attrs["content"] = "sha256:" + st.sha256 if st.sha256 else f"({st.kind})"

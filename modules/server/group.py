@@ -21,6 +21,9 @@ class GroupModule(Module):
     computed = frozenset({"gid"})
     not_compared = frozenset({"state", "group_name", "system"})
 
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"group {group_name(resource)}"
+
     def desired(self, resource: Resource) -> dict[str, Any]:
         return {"gid": resource.get("gid")} if resource.get("gid") is not None else {}
 

@@ -22,6 +22,18 @@ def normal_mode(mode: Any) -> Any:
     return mode if mode is None or mode is UNKNOWN else format(int(str(mode), 8), "04o")
 
 
+KIND_NAMES = {"file": "a regular file", "directory": "a directory", "link": "a symbolic link", "other": "a special file"}
+
+
+def wrong_kind(path: str, found: str, wanted: str) -> str:
+    return (f"{path} is {KIND_NAMES.get(found, found)}, not {KIND_NAMES[wanted]}: remove it or point the "
+            "resource at another path")
+
+
+def under(path: str, directory: str) -> bool:
+    return path.startswith(directory.rstrip("/") + "/")
+
+
 def desired_ownership(resource: Resource) -> dict[str, Any]:
     out = {k: resource.get(k) for k in OWNERSHIP if resource.get(k) is not None}
     if "mode" in out:

@@ -85,7 +85,8 @@ class ServiceModule(Module):
         """The plan's answer to `restart_on`: restart, because `cause` changed."""
         restart = AttrDiff("restart", None, f"because {cause}")
         return Change(change.address, change.type, Action.UPDATE, change.diffs + (restart,),
-                      reason=f"restart: {cause}", resource=change.resource, observed=change.observed)
+                      reason=f"restart: {cause}" + ("" if cause.startswith("state:") else " changes"), verb="restart",
+                      resource=change.resource, observed=change.observed)
 
     def apply(self, target: Target, change: Change) -> Observed:
         r = change.resource

@@ -14,6 +14,9 @@ class SymlinkModule(Module):
     type_name = "symlink"
     not_compared = frozenset({"state", "path", "force"})
 
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"path {resource.get('path')}"
+
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         stats = target.stat_many([r.get("path") for r in resources], hash_files=False)
         out: dict[str, Observed | None] = {}

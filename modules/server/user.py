@@ -34,6 +34,23 @@ class UserModule(Module):
     computed = frozenset({"uid", "gid", "home"})
     not_compared = frozenset({"state", "username", "system"})
 
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"user {user_name(resource)}"
+
+    def destroy_hazard(self, target: Target, change: Change, going: Sequence[Change] = ()) -> str | None:
+        """A home holding files besides the skeleton copies useradd made: they would be orphaned."""
+        if change.observed is None:
+            return None
+        home = str(change.observed.attributes.get("home") or "")
+        if not home or home == "/":
+            return None
+        skeleton = {p.removeprefix("/etc/skel") for p in target.list_tree("/etc/skel", limit=1000)}
+        own = [p for p in target.list_tree(home, limit=1000) if p.removeprefix(home) not in skeleton
+               and not p.removeprefix(home).startswith("/.ssh")]
+        if not own:
+            return None
+        return f"the home {home} of user {user_name(change.resource) if change.resource else ''} holds {len(own)} file(s)"
+
     def desired(self, resource: Resource) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key in ("uid", "shell", "home"):
@@ -88,16 +105,14 @@ class UserModule(Module):
             if flags:
                 target.run(["usermod", *flags, "--", name]).check()
         if "authorized_keys" in changed:
-            ssh_dir = f"{home_of(r) if 'home' in want else self._home(target, name)}/.ssh"
+            account = read_accounts(target).users[name]
+            ssh_dir = f"{want['home'] if 'home' in want else account.home}/.ssh"
+            group = str(account.gid)  # the user's primary group, as ssh-copy-id leaves it
             target.make_directory(ssh_dir, mode="0700")
-            target.set_attributes(ssh_dir, owner=name)
+            target.set_attributes(ssh_dir, owner=name, group=group)
             target.write_file(f"{ssh_dir}/authorized_keys", keys_text(want["authorized_keys"]).encode(),
-                              mode="0600", owner=name)
+                              mode="0600", owner=name, group=group)
         return Observed(want)
-
-    @staticmethod
-    def _home(target: Target, name: str) -> str:
-        return read_accounts(target).users[name].home
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
         target.run(["userdel", "--", user_name(resource)]).check()

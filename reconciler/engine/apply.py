@@ -1,26 +1,38 @@
 """Apply: parallel walks of the graph. A failure skips only what depends on it.
 
-Two phases, as Terraform does it: first everything that goes away (deletes, and the old half of
-each replacement) in reverse dependency order, so a container is gone before its network is
-replaced; then creates and updates in dependency order, values flowing along references.
+1. `moved:` entries hand their state records over; objects to forget are dropped from the state.
+2. Destroy phase, in reverse dependency order: objects removed from the spec (their edges come from the
+   state), `state: absent` deletes, and the old half of each replacement (after `prepare_replace`, so
+   e.g. a container's new image is pulled before the old container goes).
+3. Create phase, in dependency order, values flowing along references: creates, updates, the new half
+   of replacements; with `lifecycle.create_before_destroy` the new object is made first and the old
+   one destroyed right after.
+
+The state is written only from the calling thread, as each result settles.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import networkx as nx
 
-from reconciler.engine.plan import ReferenceResolver, attribute_view
-from reconciler.errors import ModuleError
+from reconciler.engine.plan import ReferenceResolver, attribute_view, dependencies_of, origin_for
+from reconciler.engine.walk import walk
+from reconciler.errors import ModuleError, ReconcileError
 from reconciler.model import UNKNOWN, Action, Change, Observed, Plan, Result, Status
 from reconciler.registry import Registry
-from reconciler.state.store import StateRecord, StateStore, attributes_differ
+from reconciler.secrets import Redactor
+from reconciler.spec.refs import ReferenceProblem
+from reconciler.state.records import StateRecord
+from reconciler.state.store import attributes_differ
 from reconciler.targets import TargetPool
+
+log = logging.getLogger(__name__)
 
 RETRIES = 3
 GOING = (Action.DELETE, Action.REPLACE)
@@ -42,8 +54,8 @@ class _NoHooks:
 
 class Applier:
     def __init__(
-        self, graph: nx.DiGraph, registry: Registry, targets: TargetPool, store: StateStore,
-        parallelism: int = 10, hooks: ApplyHooks | None = None,
+        self, graph: nx.DiGraph, registry: Registry, targets: TargetPool, store: Any,
+        parallelism: int = 10, hooks: ApplyHooks | None = None, redactor: Redactor | None = None,
     ):
         self.graph = graph
         self.registry = registry
@@ -51,122 +63,116 @@ class Applier:
         self.store = store
         self.parallelism = max(1, parallelism)
         self.hooks = hooks or _NoHooks()
+        self.redactor = redactor or Redactor()
         self.resolver = ReferenceResolver(graph, registry)
         self.known: dict[str, dict[str, Any]] = {}
+        self.secrets: dict[str, frozenset[str]] = {}
         self.records: dict[str, StateRecord] = {}
 
+    # -- the run -----------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> list[Result]:
+        self.registry.prepare(c.type for c in plan.changes)
+        for change in plan.changes:
+            if change.moved_from is not None and self.store.move(change.moved_from, change.address):
+                log.info("moved %s to %s in the state", change.moved_from, change.address)
         self.records = self.store.records()
         results: dict[str, Result] = {}
-        for change in plan.changes:  # resources removed from the spec go first
-            if change.pruned:
-                if change.action is Action.DELETE:
-                    self.hooks.started(change)
-                    result = self._destroy(change)
-                else:
-                    result = Result(change.address, change.action, Status.NOOP)
-                results[change.address] = self._settled(result, change)
+        for change in plan.changes:
+            if change.action is Action.FORGET:
+                self.hooks.started(change)
+                results[change.address] = self._settle(Result(change.address, Action.FORGET, Status.OK), change)
+            elif change.pruned and change.action is Action.NOOP:  # could not be observed: kept in the state
+                results[change.address] = Result(change.address, Action.NOOP, Status.NOOP)
 
-        in_spec = [c for c in plan.changes if not c.pruned]
-        actions = {c.address: c.action for c in in_spec}
-        going = [c for c in in_spec if c.action in GOING]
-        gone = self._walk(self.graph.reverse(copy=False), going, plan.failures, self._destroy, phase="destroy")
-        results.update({a: r for a, r in gone.items() if actions[a] is Action.DELETE})
+        going = [c for c in plan.changes if c.action in GOING and not _new_first(c)]
+        gone = self._run_walk(self._destroy_graph(plan).reverse(copy=False), going, plan.failures, self._destroy,
+                              phase="destroy")
+        results.update({a: r for a, r in gone.items() if r.action is Action.DELETE or r.status is not Status.OK})
 
         failures = dict(plan.failures)
         coming: list[Change] = []
-        for c in in_spec:
-            if c.action is Action.DELETE:
+        for c in plan.changes:
+            if c.pruned or c.action in (Action.DELETE, Action.FORGET):
                 continue
-            if c.action is Action.REPLACE:
+            if c.action is Action.REPLACE and not _new_first(c):
                 if gone[c.address].status is not Status.OK:  # the old one could not go: fail it, skip dependents
                     failures[c.address] = gone[c.address].error
                 else:
                     c = dataclasses.replace(c, observed=None)
             coming.append(c)
-        results.update(self._walk(self.graph, coming, failures, self._run, phase="create"))
-        if any(r.status is Status.OK for r in results.values()):
+        results.update(self._run_walk(self.graph, coming, failures, self._run, phase="create"))
+        if any(r.status is Status.OK for r in results.values()) or any(c.moved_from for c in plan.changes):
             self.store.bump_serial()
         order = {c.address: i for i, c in enumerate(plan.changes)}
         return sorted(results.values(), key=lambda r: order.get(r.address, len(order)))
 
-    def _walk(self, graph: nx.DiGraph, changes: list[Change], failures: Mapping[str, str],
-              run: Callable[[Change], Result], phase: str) -> dict[str, Result]:
+    def _destroy_graph(self, plan: Plan) -> nx.DiGraph:
+        """The spec's graph plus the resources removed from it, with the edges the state recorded."""
+        graph = nx.DiGraph(self.graph)
+        for change in plan.changes:
+            if not change.pruned:
+                continue
+            graph.add_node(change.address)
+            record = self.records.get(change.address)
+            for dep in record.depends_on if record else ():
+                graph.add_edge(dep, change.address)
+        return graph
+
+    def _run_walk(self, graph: nx.DiGraph, changes: list[Change], failures: Mapping[str, str],
+                  run: Callable[[Change], Result], phase: str) -> dict[str, Result]:
         by_address = {c.address: c for c in changes}
-        waiting = {a: {p for p in graph.predecessors(a) if p in by_address} for a in by_address}
-        dependents = {a: [s for s in graph.successors(a) if s in by_address] for a in by_address}
-        results: dict[str, Result] = {}
 
-        def settle(result: Result) -> list[str]:
-            """Record a result; return the dependents now ready to start (or to be skipped)."""
-            change = by_address[result.address]
-            results[result.address] = self._settled(result, change, phase)
-            ready = []
-            for child in dependents[result.address]:
-                if child in results:
-                    continue
-                if result.status in (Status.FAILED, Status.SKIPPED):
-                    ready.append(child)
-                    continue
-                waiting[child].discard(result.address)
-                if not waiting[child]:
-                    ready.append(child)
-            return ready
-
-        def start(address: str) -> list[str]:
-            if address in results:
-                return []
+        def before(address: str) -> Result | None:
             change = by_address[address]
-            blocked = [p for p in graph.predecessors(address)
-                       if p in results and results[p].status in (Status.FAILED, Status.SKIPPED)]
-            if blocked:
-                return settle(Result(address, change.action, Status.SKIPPED,
-                                     error=f"skipped: dependency {blocked[0]} {results[blocked[0]].status.value}"))
             if address in failures:
-                return settle(Result(address, change.action, Status.FAILED, error=failures[address]))
+                return Result(address, change.action, Status.FAILED, error=failures[address])
             if phase == "create":
                 change = by_address[address] = self._reresolved(change)
+                if isinstance(change, Result):
+                    return change
                 if change.action is Action.NOOP:
-                    return settle(Result(address, Action.NOOP, Status.NOOP, observed=change.observed))
+                    return Result(address, Action.NOOP, Status.NOOP, observed=change.observed)
             if phase == "destroy" or change.action is not Action.REPLACE:
                 self.hooks.started(change)
-            module = self.registry.module(change.type)
-            if phase == "create" and module.batch_apply and change.action in (Action.CREATE, Action.UPDATE):
-                batches.setdefault((change.type, change.resource.target if change.resource else ""), []).append(change)
-            else:
-                running[pool.submit(lambda c: [run(c)], change)] = [change]
-            return []
+            return None
 
-        batches: dict[tuple[str, str], list[Change]] = {}
-        running: dict[Future[list[Result]], list[Change]] = {}
-        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-            queue = [a for a in by_address if not waiting[a]]
-            while queue or running or batches:
-                while queue:
-                    queue.extend(start(queue.pop(0)))
-                for group in batches.values():  # what became ready together on one target goes together
-                    running[pool.submit(self._run_batch, group)] = group
-                batches.clear()
-                if running:
-                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                    for future in done:
-                        running.pop(future)
-                        for result in future.result():
-                            queue.extend(settle(result))
-        return results
+        def job(addresses: list[str]) -> list[Result]:
+            if len(addresses) == 1:
+                return [run(by_address[addresses[0]])]
+            return self._run_batch([by_address[a] for a in addresses])
 
-    def _reresolved(self, change: Change) -> Change:
+        def batch_key(address: str) -> tuple[str, str] | None:
+            change = by_address[address]
+            if phase != "create" or change.action not in (Action.CREATE, Action.UPDATE) or change.resource is None:
+                return None
+            return (change.type, change.resource.target) if self.registry.module(change.type).batch_apply else None
+
+        prerequisites = {a: set(graph.predecessors(a)) for a in by_address if a in graph}
+        return walk(list(by_address), prerequisites, job, parallelism=self.parallelism, before=before,
+                    settle=lambda r: self._settle(r, by_address[r.address], phase), batch_key=batch_key,
+                    action_of=lambda a: by_address[a].action)
+
+    def _reresolved(self, change: Change) -> Change | Result:
         """Re-resolve references with the values resources applied earlier in this run produced."""
         original = self.graph.nodes[change.address]["resource"]
-        resolved = self.resolver.resolve(original, self.known)
+        try:
+            resolved = self.resolver.resolve(original, self.known, self.secrets)
+        except ReferenceProblem as exc:
+            return Result(change.address, change.action, Status.FAILED, error=self._located(change, str(exc)))
+        if change.resource is not None:
+            resolved = dataclasses.replace(resolved, prior=change.resource.prior)
+        module = self.registry.module(change.type)
+        self.redactor.add_resource(resolved, module.secret_attributes(resolved))
         if change.resource is not None and resolved.attributes == change.resource.attributes:
             return change
         if change.resource is not None and _has_unknown(resolved) and not _has_unknown(change.resource):
             return change  # what it refers to is not in this run (e.g. --only-drifted): plan-time values stand
-        rediffed = self.registry.module(change.type).diff(resolved, change.observed)
-        replacing = change.action is Action.REPLACE
-        return dataclasses.replace(rediffed, action=Action.REPLACE) if replacing else rediffed
+        rediffed = module.diff(resolved, change.observed)
+        if change.action is Action.REPLACE:
+            rediffed = dataclasses.replace(rediffed, action=Action.REPLACE)
+        return dataclasses.replace(rediffed, moved_from=change.moved_from)
 
+    # -- carrying out one change -----------------------------------------------------------------
     def _attempt(self, change: Change, act: Callable[[Any], Observed | None]) -> Result:
         """Run `act(target)` with retries for retryable errors; never raises."""
         started = time.monotonic()
@@ -180,30 +186,38 @@ class Applier:
                               seconds=time.monotonic() - started)
             except ModuleError as exc:
                 if exc.retryable and attempt < RETRIES:
+                    log.info("%s: retrying after: %s", change.address, self.redactor.redact(str(exc)))
                     time.sleep(0.5 * attempt)
                     continue
                 error = str(exc)
-            except Exception as exc:  # a module bug or an SDK error: report it against the resource
+            except ReconcileError as exc:
+                error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - a module bug or an SDK error: reported against the resource
+                log.error("%s: %s failed", change.address, change.action.value, exc_info=exc)
                 error = f"{type(exc).__name__}: {exc}"
             break
-        where = change.resource.location
-        if where is not None:  # point at the spec entry: "aws.subnet.a (site.yaml:41): Code: message"
-            error = f"({where.file}:{where.line}): {error}"
-        return Result(change.address, change.action, Status.FAILED, error=error, seconds=time.monotonic() - started)
+        return Result(change.address, change.action, Status.FAILED, error=self._located(change, error),
+                      seconds=time.monotonic() - started)
+
+    def _located(self, change: Change, error: str) -> str:
+        """"aws.subnet.a (site.yaml:41): Code: message", with every secret of the run masked."""
+        where = change.resource.location if change.resource is not None else None
+        text = f"({where.file}:{where.line}): {error}" if where is not None else error
+        return self.redactor.redact(text)
 
     def _run_batch(self, changes: list[Change]) -> list[Result]:
         """Changes of one batch_apply module on one target, handed over together (e.g. one apt-get for all
         packages a host is missing). A failed batch is retried one change at a time, so that one bad
         item fails alone."""
-        if len(changes) == 1:
-            return [self._run(changes[0])]
         module = self.registry.module(changes[0].type)
         assert changes[0].resource is not None
         started = time.monotonic()
         try:
             target = self.targets.get(module.family, changes[0].resource.target)
             observed = module.apply_many(target, changes)
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - retried one by one, which reports each error
+            log.info("batch of %d %s changes failed (%s); retrying one by one", len(changes), changes[0].type,
+                     self.redactor.redact(str(exc)))
             return [self._run(c) for c in changes]
         return [Result(c.address, c.action, Status.OK, observed=observed[c.address],
                        seconds=time.monotonic() - started) for c in changes]
@@ -214,6 +228,8 @@ class Applier:
         assert resource is not None
 
         def act(target: Any) -> None:
+            if change.action is Action.REPLACE:
+                module.prepare_replace(target, change)
             if change.observed is not None:
                 module.delete(target, resource, change.observed)
 
@@ -229,33 +245,58 @@ class Applier:
                           error=f"{', '.join(unknown)} still unknown: the resources it refers to did not provide it")
 
         def act(target: Any) -> Observed:
-            if change.action is Action.REPLACE:  # the old object went in the destroy phase
+            if change.action is not Action.REPLACE:
+                return module.apply(target, change)
+            if not _new_first(change):  # the old object went in the destroy phase
                 return module.apply(target, dataclasses.replace(change, action=Action.CREATE, observed=None))
-            return module.apply(target, change)
+            module.prepare_replace(target, change)
+            new = module.apply(target, dataclasses.replace(change, action=Action.CREATE))
+            if change.observed is not None:
+                module.delete(target, resource, change.observed)
+            return module.after_replace(target, change, new)
 
         return self._attempt(change, act)
 
-    def _settled(self, result: Result, change: Change, phase: str = "create") -> Result:
-        """Write the state for a settled result (main thread only) and tell the hooks."""
+    # -- results -----------------------------------------------------------------------------------
+    def _settle(self, result: Result, change: Change, phase: str = "create") -> Result:
+        """Write the state for a settled result (calling thread only) and tell the hooks."""
         resource = change.resource
         if phase == "destroy" and change.action is Action.REPLACE:
             return result  # the create phase finishes (or fails) the replacement
         if resource is not None and result.status in (Status.OK, Status.NOOP):
-            module = self.registry.module(change.type)
-            if change.pruned or change.action is Action.DELETE:
-                self.store.forget(change.address)
-            elif (result.status is Status.OK or change.address not in self.records
-                  or attributes_differ(self.records[change.address], resource, module.secret_attributes(resource))):
-                self.store.save(resource, result.observed or change.observed, module.secret_attributes(resource))
-            if not change.pruned:
-                record = self.records.get(change.address)
-                done = dataclasses.replace(change, action=Action.NOOP, observed=result.observed or change.observed)
-                self.known[change.address] = attribute_view(
-                    None, done, record.observed if record and result.status is Status.NOOP else None)
+            self._record(result, change)
         if result.status is not Status.NOOP:
             self.hooks.finished(result)
         return result
 
+    def _record(self, result: Result, change: Change) -> None:
+        resource = change.resource
+        assert resource is not None
+        if change.pruned or change.action in (Action.DELETE, Action.FORGET):
+            self.store.forget(change.address)
+            return
+        module = self.registry.module(change.type)
+        secret = module.secret_attributes(resource)
+        record = self.records.get(change.address)
+        observed = result.observed or change.observed
+        if (result.status is Status.OK or record is None
+                or attributes_differ(record, resource, secret, module.digest_attributes)):
+            self.store.save(resource, observed, secret, origin=origin_for(change, record, change.observed),
+                            depends_on=dependencies_of(self.graph, change.address), digested=module.digest_attributes)
+        done = dataclasses.replace(change, action=Action.NOOP, observed=observed)
+        self.known[change.address] = attribute_view(
+            None, done, record.observed if record and result.status is Status.NOOP else None)
+        self.secrets[change.address] = secret
+
+
+def _new_first(change: Change) -> bool:
+    return (change.action is Action.REPLACE and change.resource is not None
+            and change.resource.lifecycle.create_before_destroy)
+
 
 def _has_unknown(resource: Any) -> bool:
     return any(v is UNKNOWN for v in resource.attributes.values())
+
+
+def failed(results: Sequence[Result]) -> bool:
+    return any(r.status in (Status.FAILED, Status.SKIPPED) for r in results)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.errors import ReconcileError
 from reconciler.model import SENSITIVE, UNKNOWN, Action, Change, Plan
 from reconciler.registry import Registry
 from reconciler.state.store import StateRecord, attributes_differ
 
 KINDS = ("drifted", "pending", "missing", "unmanaged")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,10 @@ class DriftReport:
         return bool(self.items)
 
 
-def spec_changed(change: Change, record: StateRecord, secret: Iterable[str]) -> bool:
+def spec_changed(change: Change, record: StateRecord, secret: Iterable[str],
+                 digested: Iterable[str] = ("content",)) -> bool:
     """Whether the spec now asks for something else than what was last applied."""
-    return change.resource is None or attributes_differ(record, change.resource, secret)
+    return change.resource is None or attributes_differ(record, change.resource, secret, digested)
 
 
 def classify(plan: Plan, records: Mapping[str, StateRecord], registry: Registry,
@@ -62,16 +66,16 @@ def classify(plan: Plan, records: Mapping[str, StateRecord], registry: Registry,
     """`unmanaged`: (address, type, target) of labelled objects found on engines or clouds."""
     items: list[DriftItem] = []
     for change in plan.changes:
-        if change.action is Action.NOOP or change.address in plan.failures:
+        if not change.actionable or change.address in plan.failures:
             continue
         module = registry.module(change.type)
         record = records.get(change.address)
         target = change.resource.target if change.resource else ""
-        if change.pruned or record is None:
+        if change.pruned or record is None or change.moved_from:
             kind = "pending"
         else:
             secret = module.secret_attributes(change.resource) if change.resource else frozenset()
-            if spec_changed(change, record, secret):
+            if spec_changed(change, record, secret, module.digest_attributes):
                 kind = "pending"
             elif change.observed is None and change.action is Action.CREATE:
                 kind = "missing"
@@ -98,15 +102,20 @@ def new_since(report: DriftReport, earlier: Mapping[str, Any]) -> DriftReport:
 
 def discover_unmanaged(types_and_targets: Iterable[tuple[str, str]], registry: Registry,
                        targets: Any) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
-    """Ask each (type, target) in use for the objects labelled as this spec's: (address, type, target)."""
+    """Ask each (type, target) in use for the objects carrying this stack's identity: (address, type, target)."""
     found: list[tuple[str, str, str]] = []
     errors: dict[str, str] = {}
     for type_name, target_name in sorted(set(types_and_targets)):
         module = registry.module(type_name)
+        if not module.discovers:
+            continue
         try:
             for address in module.discover(targets.get(module.family, target_name)):
                 if address.startswith(type_name + "."):
                     found.append((address, type_name, target_name))
-        except Exception as exc:  # reported; the rest is still checked
+        except ReconcileError as exc:  # reported; the rest is still checked
             errors[f"{type_name} on {target_name}"] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - reported with its traceback in the log; the rest is checked
+            log.warning("discovery of %s on %s failed", type_name, target_name, exc_info=True)
+            errors[f"{type_name} on {target_name}"] = f"{type(exc).__name__}: {exc}"
     return found, errors

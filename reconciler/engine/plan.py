@@ -1,9 +1,16 @@
-"""Plan: observe, then diff every node in dependency order; unknown values flow along references."""
+"""Plan: observe, then diff every node in dependency order; unknown values flow along references.
+
+What the state knows decides what happens to an object the spec no longer has: one reconcile created is
+destroyed (in reverse dependency order, at apply), one it found already there is forgotten, and
+`removed:` entries say otherwise explicitly. `moved:` hands a record to its new address. A state that
+does not exist yet is rebuilt from the objects carrying this stack's identity.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import networkx as nx
@@ -14,15 +21,18 @@ from reconciler.errors import ReconcileError
 from reconciler.model import UNKNOWN, Action, Change, Observed, Plan, Resource, Spec
 from reconciler.module import Module
 from reconciler.registry import Registry
+from reconciler.secrets import Redactor
 from reconciler.spec import refs
 from reconciler.spec.build import canonical_hash
-from reconciler.state.store import StateStore, is_salted
-from reconciler.targets import TargetPool
+from reconciler.state.records import CREATED, FOUND, StateRecord, is_salted
+from reconciler.targets import TargetPool, declared_targets
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
 class Selection:
-    """--target / --limit / --no-prune."""
+    """--target / --limit / --no-prune / --allow-data-loss."""
 
     targets: tuple[str, ...] = ()
     limit: tuple[str, ...] = ()
@@ -45,6 +55,12 @@ def selected_nodes(graph: nx.DiGraph, selection: Selection) -> list[str]:
         nodes = with_dependencies(graph, chosen)
     if selection.limit:
         hosts = set(selection.limit)
+        known = {graph.nodes[n]["resource"].host for n in graph.nodes} | {
+            graph.nodes[n]["resource"].target for n in graph.nodes}
+        missing = sorted(hosts - known)
+        if missing:
+            raise ReconcileError(f"--limit names no host or target of the spec: {', '.join(missing)} "
+                                 "(a group's hosts are named one by one)")
         chosen = [n for n in nodes if graph.nodes[n]["resource"].host in hosts
                   or graph.nodes[n]["resource"].target in hosts]
         nodes = with_dependencies(graph, chosen)
@@ -57,29 +73,42 @@ def _base(address: str) -> str:
 
 
 class ReferenceResolver:
-    """Resolves `${…}` in a resource's attributes from what is known of the resources it references."""
+    """Resolves `${…}` in a resource's attributes from what is known of the resources it references.
+
+    A value read from a secret attribute is a secret too: the attribute it lands in is added to the
+    resource's `sensitive` set, so it is masked in every output and hashed in the state.
+    """
 
     def __init__(self, graph: nx.DiGraph, registry: Registry):
         self.index = AddressIndex([graph.nodes[n]["resource"] for n in graph.nodes])
         self.types = registry.types
         self.registry = registry
 
-    def resolve(self, resource: Resource, known: Mapping[str, Mapping[str, Any]]) -> Resource:
-        """`known[address]` is the attribute view of an already planned or applied resource."""
-        if not refs.contains_reference(dict(resource.attributes)):
+    def resolve(self, resource: Resource, known: Mapping[str, Mapping[str, Any]],
+                secrets: Mapping[str, frozenset[str]] | None = None) -> Resource:
+        """`known[address]` is the attribute view of an already planned or applied resource;
+        `secrets[address]` the names of its secret attributes."""
+        attributes = dict(resource.attributes)
+        if not refs.contains_reference(attributes):
             return resource
+        tainted: set[str] = set()
 
-        def lookup(text: str) -> Any:
-            ref = refs.parse(text, self.types)
-            node = self.index.node_for_reference(ref, resource)
-            assert not isinstance(node, str), node  # validation rejected unresolvable references
-            view = known.get(node.address)
-            if view is None or ref.attribute[0] not in view:
-                return UNKNOWN
-            return refs.dig(view[ref.attribute[0]], ref.attribute[1:])
+        def lookup_for(top: str) -> Any:
+            def lookup(text: str) -> Any:
+                ref = refs.parse(text, self.types)
+                node = self.index.node_for_reference(ref, resource)
+                assert not isinstance(node, str), node  # validation rejected unresolvable references
+                if secrets and ref.attribute[0] in secrets.get(node.address, frozenset()):
+                    tainted.add(top)
+                view = known.get(node.address)
+                if view is None or ref.attribute[0] not in view:
+                    return UNKNOWN
+                return refs.dig(view[ref.attribute[0]], ref.attribute[1:], str(ref))
+            return lookup
 
-        attributes = refs.substitute(dict(resource.attributes), lookup)
-        return dataclasses.replace(resource, attributes=attributes)
+        resolved = {k: refs.substitute(v, lookup_for(k)) if refs.contains_reference(v) else v
+                    for k, v in attributes.items()}
+        return dataclasses.replace(resource, attributes=resolved, sensitive=resource.sensitive | tainted)
 
 
 def attribute_view(
@@ -104,87 +133,267 @@ def attribute_view(
     return {**{k: UNKNOWN for k in computed}, **planned, **spec_values}
 
 
+@dataclasses.dataclass(frozen=True)
+class _Ghost:
+    """A resource the state has and the spec does not, and what to do with it."""
+
+    resource: Resource
+    record: StateRecord | None  # None: found by its ownership marks while rebuilding a lost state
+    destroy: bool
+    reason: str
+
+
+class Planner:
+    """One planning pass over a spec, its graph and the state."""
+
+    def __init__(self, spec: Spec, graph: nx.DiGraph, registry: Registry, targets: TargetPool,
+                 records: Mapping[str, StateRecord], state_is_new: bool, selection: Selection,
+                 parallelism: int, redactor: Redactor | None = None):
+        self.spec = spec
+        self.graph = graph
+        self.registry = registry
+        self.targets = targets
+        self.selection = selection
+        self.parallelism = parallelism
+        self.redactor = redactor or Redactor()
+        self.state_is_new = state_is_new
+        self.blockers: list[str] = []
+        self.warnings: list[str] = []
+        self.records, self.moved_from = self._apply_moves(records)
+
+    # -- what the state says ---------------------------------------------------------------------
+    def _apply_moves(self, records: Mapping[str, StateRecord]) -> tuple[dict[str, StateRecord], dict[str, str]]:
+        """The records as the spec's addresses see them once `moved:` entries are applied."""
+        view = dict(records)
+        moved: dict[str, str] = {}
+        for move in self.spec.moved:
+            if move.source not in view:
+                continue  # already moved (or never applied): nothing to do
+            if move.destination in view:
+                self.blockers.append(f"moved: both {move.source} and {move.destination} are in the state; "
+                                     f"remove one with `reconcile state rm` first")
+                continue
+            view[move.destination] = view.pop(move.source)
+            moved[move.destination] = move.source
+        return view, moved
+
+    def _ghosts(self, discovered: Mapping[str, tuple[str, str, Mapping[str, Any]]]) -> list[_Ghost]:
+        if not self.selection.prune or self.selection.partial:
+            return []
+        in_spec = set(self.graph.nodes)
+        removals = {r.address: r for r in self.spec.removed}
+        out: list[_Ghost] = []
+        for address, record in sorted(self.records.items()):
+            if address in in_spec or record.type not in self.registry:
+                continue
+            module = self.registry.module(record.type)
+            removal = removals.get(address)
+            if removal is not None:
+                destroy = removal.destroy
+                reason = "removed: destroy: true" if destroy else "removed: destroy: false; the object stays"
+            elif record.origin == FOUND:
+                destroy, reason = False, "it existed before reconcile; it stays as it is"
+            elif not module.prunable:
+                destroy, reason = False, "no longer in the spec; there is nothing to undo"
+            else:
+                destroy, reason = True, "no longer in the spec"
+            out.append(_Ghost(record.as_resource(), record, destroy, reason))
+        strays = sorted(a for a in discovered if a not in in_spec and a not in self.records)
+        if strays and not self.spec.named:
+            self.warnings.append(
+                f"{len(strays)} object(s) carry this spec's default stack identity {self.spec.stack} but are not in "
+                f"the spec ({', '.join(strays[:5])}{' …' if len(strays) > 5 else ''}); a default identity is not "
+                "trusted to destroy anything: give the spec a `name:` to have them pruned")
+            return out
+        for address in strays:
+            type_name, target, identity = discovered[address]
+            name = address.split("[", 1)[0].split(".")[-1]
+            resource = Resource(address=address, type=type_name, name=name, target=target,
+                                attributes={"state": "absent"}, prior=dict(identity))
+            out.append(_Ghost(resource, None, True, "no longer in the spec (found by this stack's ownership marks)"))
+        return out
+
+    def _discover_stack(self) -> dict[str, tuple[str, str, Mapping[str, Any]]]:
+        """A state that does not exist yet: every object on the spec's engines and regions that carries this
+        stack's identity, so that what was removed from the spec meanwhile is found and pruned."""
+        if not self.state_is_new or self.selection.partial or not self.selection.prune:
+            return {}
+        pairs: set[tuple[str, str]] = set()
+        targets_by_family = declared_targets(self.spec)
+        for r in self.spec.resources:
+            targets_by_family.setdefault(self.registry.module_class(r.type).family, set()).add(r.target)
+        for type_name in self.registry.types:
+            family = self.registry.module_class(type_name).family
+            if self.registry.module_class(type_name).discovers:
+                pairs |= {(type_name, t) for t in targets_by_family.get(family, ())}
+        found: dict[str, tuple[str, str, Mapping[str, Any]]] = {}
+        for type_name, target_name in sorted(pairs):
+            module = self.registry.module(type_name)
+            try:
+                for address, identity in module.discover(self.targets.get(module.family, target_name)).items():
+                    if address.startswith(type_name + "."):
+                        found[address] = (type_name, target_name, identity)
+            except ReconcileError as exc:
+                log.info("discovery of %s on %s failed: %s", type_name, target_name, exc)
+            except Exception:  # noqa: BLE001 - discovery is best effort: observation reports the real errors
+                log.warning("discovery of %s on %s failed", type_name, target_name, exc_info=True)
+        return found
+
+    # -- the pass ----------------------------------------------------------------------------------
+    def plan(self, serial: int) -> Plan:
+        order = selected_nodes(self.graph, self.selection)
+        ghosts = self._ghosts(self._discover_stack())
+        self.registry.prepare([self.graph.nodes[a]["resource"].type for a in order] +
+                              [g.resource.type for g in ghosts])
+        resolver = ReferenceResolver(self.graph, self.registry)
+        known: dict[str, dict[str, Any]] = {}
+        secrets: dict[str, frozenset[str]] = {}
+        changes: dict[str, Change] = {}
+        observed_all: dict[str, Observed | None] = {}
+        failures: dict[str, str] = {}
+        pending = list(order)
+        first_wave = True
+        while pending or first_wave:  # the first wave also observes what was removed from the spec
+            ready = [a for a in pending if all(p in known for p in referenced_by(self.graph, a))]
+            taken = set(ready)
+            pending = [a for a in pending if a not in taken]
+            wave = []
+            for a in ready:
+                original = self.graph.nodes[a]["resource"]
+                try:
+                    wave.append(self._with_prior(resolver.resolve(original, known, secrets)))
+                except refs.ReferenceProblem as exc:
+                    failures[a] = self.redactor.redact(f"({original.location}): {exc}" if original.location else str(exc))
+                    changes[a] = Change(a, original.type, Action.NOOP, reason="not planned", resource=original)
+                    known[a] = {}
+            for r in wave:
+                self.redactor.add_resource(r, self.registry.module(r.type).secret_attributes(r))
+            observable = [r for r in wave
+                          if self.registry.module(r.type).observe_unresolved or not _has_unknown(r)]
+            going = [g.resource for g in ghosts if g.destroy] if first_wave else []
+            observation = observe(observable + going, self.registry, self.targets, self.parallelism)
+            first_wave = False
+            observed_all.update(observation.observed)
+            failures.update({a: self.redactor.redact(m) for a, m in observation.errors.items()})
+            for r in wave:
+                module = self.registry.module(r.type)
+                secrets[r.address] = module.secret_attributes(r)
+                if r.address in failures:
+                    changes[r.address] = Change(r.address, r.type, Action.NOOP, reason="not observed", resource=r)
+                    known[r.address] = {}
+                    continue
+                change = module.diff(r, observation.observed.get(r.address))
+                change = _triggered(module, change, resolver.index, changes)
+                if r.address in self.moved_from:
+                    change = dataclasses.replace(change, moved_from=self.moved_from[r.address])
+                record = self.records.get(r.address)
+                known[r.address] = attribute_view(module, change, record.observed if record else None)
+                changes[r.address] = change
+
+        ordered = [changes[a] for a in order]
+        for ghost in ghosts:
+            ordered.append(self._ghost_change(ghost, observed_all, failures))
+        self.blockers += self._destroy_blockers(ordered)
+        self._check_same_objects(ordered)
+        hashes = {a: canonical_hash(o.attributes if o else None) for a, o in sorted(observed_all.items())}
+        fingerprint = canonical_hash({"spec": self.spec.hash, "serial": serial, "observed": hashes})
+        return Plan(tuple(ordered), self.spec.hash, fingerprint, serial, failures, tuple(self.blockers), hashes,
+                    tuple(self.warnings))
+
+    def _ghost_change(self, ghost: _Ghost, observed_all: Mapping[str, Observed | None],
+                      failures: Mapping[str, str]) -> Change:
+        r = ghost.resource
+        if not ghost.destroy:
+            return Change(r.address, r.type, Action.FORGET, reason=ghost.reason, resource=r, pruned=True)
+        if r.address in failures:
+            return Change(r.address, r.type, Action.NOOP, reason="not observed", resource=r, pruned=True)
+        observed = observed_all.get(r.address)
+        if observed is None:  # already gone: the state entry just goes
+            return Change(r.address, r.type, Action.FORGET, reason="no longer in the spec; already gone",
+                          resource=r, pruned=True)
+        return Change(r.address, r.type, Action.DELETE, reason=ghost.reason, resource=r, observed=observed,
+                      pruned=True)
+
+    def _with_prior(self, resource: Resource) -> Resource:
+        """Hand the module what the state knows of the object: it is looked up by the id the state holds,
+        so it stays managed when its tags or labels are changed, and a renamed one is found."""
+        record = self.records.get(resource.address)
+        if record is None or not record.identity:
+            return resource
+        return dataclasses.replace(resource, prior=dict(record.identity))
+
+    def _destroy_blockers(self, changes: Sequence[Change]) -> list[str]:
+        out = []
+        going_by_target: dict[tuple[str, str], list[Change]] = {}
+        for c in changes:
+            if c.action in (Action.DELETE, Action.REPLACE) and c.resource is not None:
+                going_by_target.setdefault((self.registry.module_class(c.type).family, c.resource.target), []).append(c)
+        for c in changes:
+            if c.action not in (Action.DELETE, Action.REPLACE) or c.resource is None:
+                continue
+            verb = "replace" if c.action is Action.REPLACE else "destroy"
+            lifecycle = c.resource.lifecycle
+            if lifecycle.prevent_destroy:
+                out.append(f"{c.address}: lifecycle.prevent_destroy is set, but the plan would {verb} it")
+                continue
+            if lifecycle.prevent_destroy is False or lifecycle.allow_data_loss or self.selection.allow_data_loss:
+                continue
+            module = self.registry.module(c.type)
+            try:
+                target = self.targets.get(module.family, c.resource.target)
+                hazard = module.destroy_hazard(target, c, going_by_target.get((module.family, c.resource.target), []))
+            except ReconcileError as exc:
+                hazard = f"it could not be checked for data ({exc})"
+            if hazard:
+                out.append(self.redactor.redact(
+                    f"{c.address}: the plan would {verb} it, but {hazard}; pass --allow-data-loss (or set "
+                    "lifecycle.allow_data_loss: true on it) to accept that"))
+        return out
+
+    def _check_same_objects(self, changes: Sequence[Change]) -> None:
+        """A destroy under one address of the object another address manages would undo that one: refuse it
+        and suggest `moved:` (a rename) instead."""
+        keys: dict[tuple[str, str, str], str] = {}
+        for c in changes:
+            if c.resource is None or c.pruned or c.action is Action.DELETE:
+                continue
+            key = self.registry.module(c.type).physical_key(c.resource)
+            if key is not None:
+                keys[(c.type, c.resource.target, key)] = c.address
+        for c in changes:
+            if not c.pruned or c.action is not Action.DELETE or c.resource is None:
+                continue
+            key = self.registry.module(c.type).physical_key(c.resource)
+            other = keys.get((c.type, c.resource.target, key)) if key is not None else None
+            if other:
+                self.blockers.append(
+                    f"{c.address} and {other} are the same object ({key}): destroying {c.address} would undo "
+                    f"{other}. If it was renamed, add `moved: [{{from: {c.address}, to: {other}}}]`; to stop "
+                    f"managing it under the old name without destroying it, add "
+                    f"`removed: [{{address: {c.address}, destroy: false}}]`")
+
+
 def make_plan(
-    spec: Spec, graph: nx.DiGraph, registry: Registry, targets: TargetPool, store: StateStore,
-    selection: Selection = Selection(), parallelism: int = 10,
+    spec: Spec, graph: nx.DiGraph, registry: Registry, targets: TargetPool, store: Any,
+    selection: Selection | None = None, parallelism: int = 10, redactor: Redactor | None = None,
 ) -> Plan:
     """Observe and diff every selected node. Observation runs in waves: first every resource that
     references nothing (one batch per type and target), then each set of resources whose
     references can now be resolved, so that a path or id taken from another resource is known
     before it is looked at."""
-    order = selected_nodes(graph, selection)
-    records = store.records()
-    ghosts = []
-    if selection.prune and not selection.partial:
-        in_spec = set(graph.nodes)
-        ghosts = [rec.as_resource() for addr, rec in records.items() if addr not in in_spec and rec.type in registry]
-
-    resolver = ReferenceResolver(graph, registry)
-    known: dict[str, dict[str, Any]] = {}
-    changes: dict[str, Change] = {}
-    observed_all: dict[str, Observed | None] = {}
-    failures: dict[str, str] = {}
-    pending = list(order)
-    first_wave = True
-    while pending or first_wave:  # the first wave also observes what was removed from the spec
-        ready = [a for a in pending if all(p in known for p in referenced_by(graph, a))]
-        taken = set(ready)
-        pending = [a for a in pending if a not in taken]
-        wave = [_with_prior(resolver.resolve(graph.nodes[a]["resource"], known), records) for a in ready]
-        observable = [r for r in wave if registry.module(r.type).observe_unresolved or not _has_unknown(r)]
-        observation = observe(observable + (ghosts if first_wave else []), registry, targets, parallelism)
-        first_wave = False
-        observed_all.update(observation.observed)
-        failures.update(observation.errors)
-        for r in wave:
-            module = registry.module(r.type)
-            if r.address in failures:
-                changes[r.address] = Change(r.address, r.type, Action.NOOP, reason="not observed", resource=r)
-                known[r.address] = {}
-                continue
-            change = module.diff(r, observation.observed.get(r.address))
-            change = _triggered(module, change, resolver.index, changes)
-            record = records.get(r.address)
-            known[r.address] = attribute_view(module, change, record.observed if record else None)
-            changes[r.address] = change
-
-    ordered = [changes[a] for a in order]
-    for ghost in ghosts:
-        if ghost.address in failures:
-            continue
-        module = registry.module(ghost.type)
-        observed = observed_all.get(ghost.address)
-        action = Action.DELETE if observed is not None and module.prunable else Action.NOOP
-        reason = "no longer in the spec" if action is Action.DELETE else "no longer in the spec; nothing to undo"
-        ordered.append(Change(ghost.address, ghost.type, action, reason=reason, resource=ghost,
-                              observed=observed, pruned=True))
-
-    blockers = tuple(_destroy_blockers(ordered, registry, targets, selection))
-    hashes = {a: canonical_hash(o.attributes if o else None) for a, o in sorted(observed_all.items())}
-    fingerprint = canonical_hash({"spec": spec.hash, "serial": store.serial, "observed": hashes})
-    return Plan(tuple(ordered), spec.hash, fingerprint, store.serial, failures, blockers, hashes)
+    is_new = bool(getattr(store, "is_new", False)) or (store.serial == 0 and not store.records())
+    planner = Planner(spec, graph, registry, targets, store.records(), is_new, selection or Selection(), parallelism,
+                      redactor)
+    return planner.plan(store.serial)
 
 
-def _destroy_blockers(
-    changes: list[Change], registry: Registry, targets: TargetPool, selection: Selection
-) -> list[str]:
-    out = []
-    for c in changes:
-        if c.action not in (Action.DELETE, Action.REPLACE) or c.resource is None:
-            continue
-        verb = "replace" if c.action is Action.REPLACE else "destroy"
-        prevent = c.resource.lifecycle.prevent_destroy
-        if prevent:
-            out.append(f"{c.address}: lifecycle.prevent_destroy is set, but the plan would {verb} it")
-            continue
-        if prevent is False or selection.allow_data_loss:
-            continue
-        module = registry.module(c.type)
-        hazard = module.destroy_hazard(targets.get(module.family, c.resource.target), c)
-        if hazard:
-            out.append(f"{c.address}: the plan would {verb} it, but {hazard}; set lifecycle.prevent_destroy: "
-                       "false on it or pass --allow-data-loss")
-    return out
+def origin_for(change: Change, record: StateRecord | None, observed: Observed | None) -> str:
+    """Whether the state should call the object created by reconcile or found already there."""
+    if change.action in (Action.CREATE, Action.REPLACE):
+        return CREATED
+    if record is not None:
+        return record.origin
+    return CREATED if observed is not None and observed.ours else FOUND
 
 
 def _triggered(module: Module, change: Change, index: AddressIndex, changes: Mapping[str, Change]) -> Change:
@@ -201,11 +410,10 @@ def _triggered(module: Module, change: Change, index: AddressIndex, changes: Map
     return change
 
 
-def _with_prior(resource: Resource, records: Mapping[str, Any]) -> Resource:
-    """Hand the module what the state knows of the object, so a renamed one is found under its old name."""
-    record = records.get(resource.address)
-    return dataclasses.replace(resource, prior=dict(record.identity)) if record and record.identity else resource
-
-
 def _has_unknown(resource: Resource) -> bool:
     return any(v is UNKNOWN for v in resource.attributes.values())
+
+
+def dependencies_of(graph: nx.DiGraph, address: str) -> Iterable[str]:
+    """Every address `address` depends on (depends_on and references), as the state records them."""
+    return sorted(graph.predecessors(address)) if address in graph else ()

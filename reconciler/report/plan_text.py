@@ -27,18 +27,34 @@ def format_value(value: Any, sensitive: bool = False) -> str:
 
 
 def headline(change: Change) -> str:
-    why = f" ({change.reason})" if change.reason and change.action is not Action.UPDATE else ""
+    why = f" ({change.reason})" if change.reason else ""
+    moved = f"# {change.moved_from} has moved to {change.address}" if change.moved_from else ""
+    if change.action is Action.NOOP:
+        return moved
+    if moved:
+        moved += "\n  "
     if change.action is Action.CREATE:
-        return f"# {change.address} will be created"
+        return f"{moved}# {change.address} will be created"
     if change.action is Action.UPDATE:
-        if change.reason.startswith("will run"):
-            return f"# {change.address} {change.reason}"
-        if change.reason.startswith("restart: "):
-            return f"# {change.address} will be restarted (restart: {change.reason[len('restart: '):]} changes)"
-        return f"# {change.address} will be updated in place"
+        if change.verb == "run":
+            return f"{moved}# {change.address} will run: {change.reason}"
+        if change.verb:
+            return f"{moved}# {change.address} will be {past(change.verb)}{why}"
+        return f"{moved}# {change.address} will be updated in place"
     if change.action is Action.REPLACE:
-        return f"# {change.address} must be replaced (because {', '.join(change.replace_causes)} changed)"
+        order = " (new one first)" if change.resource and change.resource.lifecycle.create_before_destroy else ""
+        return f"{moved}# {change.address} must be replaced{order} (because {', '.join(change.replace_causes)} changed)"
+    if change.action is Action.FORGET:
+        return f"# {change.address} will be forgotten, not destroyed{why}"
     return f"# {change.address} will be destroyed{why}"
+
+
+def past(verb: str) -> str:
+    """restart -> restarted, reload -> reloaded, run -> run."""
+    irregular = {"run": "run", "rebuild": "rebuilt"}
+    if verb in irregular:
+        return irregular[verb]
+    return verb + "d" if verb.endswith("e") else verb + "ed"
 
 
 def _attr_line(diff: AttrDiff, action: Action, width: int) -> tuple[str, str]:
@@ -62,6 +78,9 @@ def render_plan(plan: Plan, color: bool = False) -> str:
         lines += ["reconcile will perform the following actions:", ""]
     for change in actionable:
         lines.append(f"  {headline(change)}")
+        if change.action is Action.NOOP:  # moved, nothing else
+            lines.append("")
+            continue
         lines.append(f"{style(change.action.symbol.rjust(3), change.action)} {change.address}")
         width = max((len(d.name) for d in change.diffs), default=0)
         for diff in change.diffs:
@@ -72,9 +91,15 @@ def render_plan(plan: Plan, color: bool = False) -> str:
         lines.append(error_line(f"{address}: {message}", color))
     for blocker in plan.blockers:
         lines.append(error_line(blocker, color))
+    for warning in plan.warnings:
+        lines.append(("Warning: " if not color else click.style("Warning:", fg="yellow", bold=True) + " ") + warning)
     counts = plan.counts()
     if actionable:
-        lines.append(f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy.")
+        extra = "".join(f", {counts[k]} to {k}" for k in ("forget", "move") if counts[k])
+        lines.append(f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy"
+                     f"{extra}.")
+    elif plan.failures or plan.blockers:
+        lines.append("The plan is incomplete: fix the errors above and plan again.")
     else:
         lines.append("No changes. Your infrastructure matches the spec.")
     return "\n".join(lines) + "\n"
@@ -94,6 +119,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "changes": [_change_json(c) for c in plan.actionable],
         "errors": [{"address": a, "message": m} for a, m in sorted(plan.failures.items())],
         "blockers": list(plan.blockers),
+        "warnings": list(plan.warnings),
         "summary": plan.counts(),
     }
 
@@ -108,6 +134,8 @@ def _change_json(change: Change) -> dict[str, Any]:
         "address": change.address,
         "type": change.type,
         "action": change.action.value,
+        "moved_from": change.moved_from,
+        "verb": change.verb,
         "reason": change.reason,
         "pruned": change.pruned,
         "replace_because": list(change.replace_causes),

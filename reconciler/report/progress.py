@@ -6,15 +6,26 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 import click
 
+from reconciler.engine.session import summarize
 from reconciler.model import Action, Change, Result, Status
 from reconciler.report.plan_text import error_line
 
 _VERBS = {Action.CREATE: ("Creating", "Creation"), Action.UPDATE: ("Modifying", "Modifications"),
-          Action.REPLACE: ("Replacing", "Replacement"), Action.DELETE: ("Destroying", "Destruction")}
+          Action.REPLACE: ("Replacing", "Replacement"), Action.DELETE: ("Destroying", "Destruction"),
+          Action.FORGET: ("Forgetting", "Forget"), Action.NOOP: ("Checking", "Check")}
+
+
+def verb_forms(verb: str) -> tuple[str, str]:
+    """("Running", "Run") for a module's action verb such as run, restart, reload."""
+    word = verb.capitalize()
+    ing = (word[:-1] if word.endswith("e") and not word.endswith("ee") else word) + "ing"
+    if word in ("Run",):
+        ing = "Running"
+    return ing, word
 
 
 class ApplyReporter:
@@ -28,7 +39,7 @@ class ApplyReporter:
         self.color = color
         self.progress = progress
         self.every = every
-        self._runs: set[str] = set()
+        self._verbs: dict[str, str] = {}  # address -> its change's own verb (run, restart…)
         self._active: dict[str, tuple[str, float]] = {}  # address -> (verb, started)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -48,9 +59,9 @@ class ApplyReporter:
         self._stop.set()
 
     def started(self, change: Change) -> None:
-        if change.reason.startswith("will run"):
-            self._runs.add(change.address)
-        verb = "Running" if change.address in self._runs else _VERBS[change.action][0]
+        if change.verb:
+            self._verbs[change.address] = change.verb
+        verb = verb_forms(change.verb)[0] if change.verb else _VERBS[change.action][0]
         with self._lock:
             self._active[change.address] = (verb, time.monotonic())
         self._print(f"{change.address}: {verb}...")
@@ -58,10 +69,11 @@ class ApplyReporter:
     def finished(self, result: Result) -> None:
         with self._lock:
             self._active.pop(result.address, None)
-        self.done += 1
-        counter = f"[{self.done}/{self.total}] " if self.progress else ""
+            self.done += 1
+            counter = f"[{self.done}/{self.total}] " if self.progress else ""
         if result.status is Status.OK:
-            noun = "Run" if result.address in self._runs else _VERBS.get(result.action, ("", "Change"))[1]
+            own = self._verbs.get(result.address)
+            noun = verb_forms(own)[1] if own else _VERBS.get(result.action, ("", "Change"))[1]
             self._print(f"{counter}{result.address}: {noun} complete after {result.seconds:.1f}s")
         elif result.status is Status.SKIPPED:
             self._print(f"{counter}{result.address}: {result.error}")
@@ -71,23 +83,6 @@ class ApplyReporter:
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
-
-
-def summarize(results: Sequence[Result]) -> dict[str, Any]:
-    counts = {"added": 0, "changed": 0, "destroyed": 0, "failed": 0, "skipped": 0}
-    for r in results:
-        if r.status is Status.FAILED:
-            counts["failed"] += 1
-        elif r.status is Status.SKIPPED:
-            counts["skipped"] += 1
-        elif r.status is Status.OK:
-            if r.action in (Action.CREATE, Action.REPLACE):
-                counts["added"] += 1
-            if r.action in (Action.DELETE, Action.REPLACE):
-                counts["destroyed"] += 1
-            if r.action is Action.UPDATE:
-                counts["changed"] += 1
-    return counts
 
 
 def per_target(results: Sequence[Result], targets: Mapping[str, str]) -> str:
@@ -109,6 +104,8 @@ def per_target(results: Sequence[Result], targets: Mapping[str, str]) -> str:
 def render_summary(results: Sequence[Result], color: bool = False) -> str:
     c = summarize(results)
     text = f"Resources: {c['added']} added, {c['changed']} changed, {c['destroyed']} destroyed"
+    if c["forgotten"]:
+        text += f", {c['forgotten']} forgotten"
     if c["failed"] or c["skipped"]:
         text += f", {c['failed']} failed, {c['skipped']} skipped"
         head = click.style("Apply finished with errors!", fg="red", bold=True) if color else "Apply finished with errors!"

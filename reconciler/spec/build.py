@@ -13,7 +13,19 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from reconciler.model import Diagnostic, Host, Inventory, JsonPath, Lifecycle, Resource, SourceDocument, Spec
+from reconciler.model import (
+    Diagnostic,
+    Host,
+    Inventory,
+    JsonPath,
+    Lifecycle,
+    Move,
+    Removal,
+    Resource,
+    SourceDocument,
+    Spec,
+    StackId,
+)
 from reconciler.registry import Registry
 from reconciler.spec.inventory import build_inventory
 from reconciler.spec.refs import has_reference
@@ -25,15 +37,29 @@ LOCAL = "local"
 
 def build_spec(
     doc: SourceDocument, registry: Registry, environ: Mapping[str, str] | None = None,
-    unset_env_ok: bool = False,
+    unset_env_ok: bool = False, workspace: str = "default",
 ) -> tuple[Spec, list[Diagnostic]]:
     """Every resource instance that could be built, and the problems found (a spec with any is unusable).
 
     With `unset_env_ok` (validation in CI, where secrets are absent) a variable listed in
     `vars_from_env` but not set stands in as a placeholder that no schema check rejects.
     """
-    builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ, unset_env_ok)
+    builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ, unset_env_ok, workspace)
     return builder.build()
+
+
+def default_stack_name(root: str) -> str:
+    """The stack name of a spec without `name:`: its directory's name, or for a single file
+    `<directory>-<file stem>`. Never the absolute path, so every checkout of a spec is the same stack."""
+    path = Path(root)
+    raw = path.name if path.is_dir() or not path.suffix else f"{path.parent.name}-{path.stem}"
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", raw).strip("-")
+    return name or "default"
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A block the schema requires to be a mapping, or {} when it is not (the schema reports that)."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 class EnvironmentVariables(dict):  # type: ignore[type-arg]
@@ -83,19 +109,22 @@ def _schema_message(error: ValidationError) -> str:
 
 
 class _SpecBuilder:
-    def __init__(self, doc: SourceDocument, registry: Registry, environ: Mapping[str, str], unset_env_ok: bool):
+    def __init__(self, doc: SourceDocument, registry: Registry, environ: Mapping[str, str], unset_env_ok: bool,
+                 workspace: str = "default"):
         self.doc = doc
+        self.workspace = workspace
         self.registry = registry
         self.diagnostics: list[Diagnostic] = []
         self.renderer = Renderer()
         self.validators: dict[str, Draft202012Validator] = {}
-        self.env_names = [k for k in doc.data.get("vars_from_env") or [] if isinstance(k, str)]
+        env_list = doc.data.get("vars_from_env")
+        self.env_names = [k for k in env_list if isinstance(k, str)] if isinstance(env_list, list) else []
         self.env = EnvironmentVariables(
             {k: environ[k] if k in environ else env_placeholder(k) for k in self.env_names
              if k in environ or unset_env_ok})
-        self.vars = doc.data.get("vars") or {}
-        self.engines = set((doc.data.get("docker") or {}).get("engines") or {}) | {LOCAL}
-        self.aws = doc.data.get("aws") or {}
+        self.vars = _mapping(doc.data.get("vars"))
+        self.engines = set(_mapping(_mapping(doc.data.get("docker")).get("engines"))) | {LOCAL}
+        self.aws = _mapping(doc.data.get("aws"))
 
     def build(self) -> tuple[Spec | None, list[Diagnostic]]:
         top = Draft202012Validator(self.registry.spec_schema())
@@ -107,7 +136,7 @@ class _SpecBuilder:
         self.diagnostics += inv_diags
         resources: list[Resource] = []
         seen: dict[str, Resource] = {}
-        for index, raw in enumerate(self.doc.data.get("resources") or []):
+        for index, raw in enumerate(raw_resources if isinstance(raw_resources, list) else []):
             for resource in self._expand(index, raw, inventory):
                 first = seen.get(resource.address)
                 if first is not None:
@@ -116,12 +145,41 @@ class _SpecBuilder:
                     continue
                 seen[resource.address] = resource
                 resources.append(resource)
-        settings = {"docker": self.doc.data.get("docker") or {}, "aws": self.aws}
+        settings = {"docker": _mapping(self.doc.data.get("docker")), "aws": self.aws}
+        name = self.doc.data.get("name")
+        stack = StackId(name if isinstance(name, str) else default_stack_name(self.doc.root), self.workspace)
+        moved, removed = self._moves(), self._removals()
         digest = canonical_hash(
             [[r.address, r.target, r.attributes, r.depends_on, sorted(r.lifecycle.ignore_changes),
-              r.lifecycle.prevent_destroy, sorted(r.sensitive)] for r in resources] + [settings]
+              r.lifecycle.prevent_destroy, r.lifecycle.create_before_destroy, r.lifecycle.allow_data_loss,
+              sorted(r.sensitive)] for r in resources]
+            + [settings, str(stack), [(m.source, m.destination) for m in moved], [(x.address, x.destroy) for x in removed]]
         )
-        return Spec(self.doc, tuple(resources), inventory, settings, digest), _dedupe(self.diagnostics)
+        spec = Spec(self.doc, tuple(resources), inventory, settings, digest, stack, moved, removed,
+                    named=isinstance(name, str))
+        return spec, _dedupe(self.diagnostics)
+
+    def _moves(self) -> tuple[Move, ...]:
+        out: list[Move] = []
+        entries = self.doc.data.get("moved")
+        seen: dict[str, int] = {}
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if not isinstance(entry, dict) or not isinstance(entry.get("from"), str) or not isinstance(entry.get("to"), str):
+                continue  # the schema reports it
+            source, destination = entry["from"], entry["to"]
+            if source == destination:
+                self._error(f"moved: from and to are both {source}", ("moved", i))
+            elif source in seen:
+                self._error(f"moved: {source} is moved twice (also in entry {seen[source] + 1})", ("moved", i, "from"))
+            seen[source] = i
+            out.append(Move(source, destination, self.doc.locate(("moved", i))))
+        return tuple(out)
+
+    def _removals(self) -> tuple[Removal, ...]:
+        entries = self.doc.data.get("removed")
+        return tuple(Removal(e["address"], bool(e.get("destroy", False)), self.doc.locate(("removed", i)))
+                     for i, e in enumerate(entries if isinstance(entries, list) else [])
+                     if isinstance(e, dict) and isinstance(e.get("address"), str))
 
     def _error(self, message: str, path: JsonPath) -> None:
         self.diagnostics.append(Diagnostic(message, self.doc.locate(path), path))
@@ -143,13 +201,17 @@ class _SpecBuilder:
             self._error(f"unknown resource type {type_name!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
                         path + ("type",))
             return []
+        if not self._check_meta(raw, path):
+            return []
         family = self.registry.module_class(type_name).family
         targets = self._targets(family, raw, inventory, path)
         attributes = {k: v for k, v in raw.items() if k not in META_KEYS}
         lifecycle_raw = raw.get("lifecycle") or {}
         prevent = lifecycle_raw.get("prevent_destroy")
         lifecycle = Lifecycle(None if prevent is None else bool(prevent),
-                              frozenset(lifecycle_raw.get("ignore_changes") or ()))
+                              frozenset(lifecycle_raw.get("ignore_changes") or ()),
+                              bool(lifecycle_raw.get("create_before_destroy", False)),
+                              bool(lifecycle_raw.get("allow_data_loss", False)))
         location = self.doc.locate(path)
         out = []
         for target, host, suffix in targets:
@@ -165,6 +227,19 @@ class _SpecBuilder:
                 host=host.name if host else None,
             ))
         return out
+
+    def _check_meta(self, raw: dict[str, Any], path: JsonPath) -> bool:
+        """The keys every resource shares (on, depends_on, lifecycle, sensitive) must have the right shape
+        before anything reads them; the full schema check comes after rendering."""
+        validator = self.validators.get("")
+        if validator is None:
+            spec_schema = self.registry.spec_schema()
+            common = {**spec_schema["$defs"]["resource"], "$defs": spec_schema["$defs"]}
+            validator = self.validators[""] = Draft202012Validator(common)
+        meta = {k: v for k, v in raw.items() if k in META_KEYS}
+        found = schema_diagnostics(validator, meta, self.doc, path)
+        self.diagnostics += found
+        return not found
 
     def _targets(
         self, family: str, raw: dict[str, Any], inventory: Inventory, path: JsonPath

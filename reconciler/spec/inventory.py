@@ -17,6 +17,30 @@ _ANSIBLE_KEYS = {
 }
 
 
+CONNECTION_KEYS = ("proxy_jump", "max_sessions", "keepalive", "connect_timeout")
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _typed(entry: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    """The entry's value when it has the right type, else the default (the schema reports the problem)."""
+    value = entry.get(key, default)
+    return value if isinstance(value, kind) and not (kind is int and isinstance(value, bool)) else default
+
+
+def make_host(name: str, entry: dict[str, Any]) -> Host:
+    return Host(
+        name=name, address=str(_typed(entry, "address", (str, int), name)), port=_typed(entry, "port", int, 22),
+        user=_typed(entry, "user", str, None), key_file=_typed(entry, "key_file", str, None),
+        become=_typed(entry, "become", bool, False), vars=_typed(entry, "vars", dict, {}),
+        proxy_jump=_typed(entry, "proxy_jump", str, None), max_sessions=_typed(entry, "max_sessions", int, 8),
+        keepalive=float(_typed(entry, "keepalive", (int, float), 15.0)),
+        connect_timeout=float(_typed(entry, "connect_timeout", (int, float), 10.0)),
+    )
+
+
 def build_inventory(doc: SourceDocument) -> tuple[Inventory, list[Diagnostic]]:
     raw = doc.data.get("inventory")
     if raw is None:
@@ -27,23 +51,19 @@ def build_inventory(doc: SourceDocument) -> tuple[Inventory, list[Diagnostic]]:
         return Inventory(), []  # the spec schema reports the wrong type
     diagnostics: list[Diagnostic] = []
     hosts: dict[str, Host] = {}
-    for name, entry in (raw.get("hosts") or {}).items():
+    defaults = {k: raw[k] for k in CONNECTION_KEYS if k in raw}
+    for name, entry in _mapping(raw.get("hosts")).items():
         if name in RESERVED:
             diagnostics.append(Diagnostic(f"host name {name!r} is reserved", doc.locate(("inventory", "hosts", name))))
             continue
-        entry = entry or {}
-        hosts[name] = Host(
-            name=name, address=str(entry.get("address", name)), port=int(entry.get("port", 22)),
-            user=entry.get("user"), key_file=entry.get("key_file"), become=bool(entry.get("become", False)),
-            vars=entry.get("vars") or {},
-        )
+        hosts[name] = make_host(name, {**defaults, **_mapping(entry)})
     groups: dict[str, tuple[str, ...]] = {}
-    for group, members in (raw.get("groups") or {}).items():
+    for group, members in _mapping(raw.get("groups")).items():
         expanded: list[str] = []
-        for i, member in enumerate(members or []):
+        for i, member in enumerate(members if isinstance(members, list) else []):
             if member in hosts:
                 expanded.append(member)
-            elif member in (raw.get("groups") or {}) and member != group:
+            elif member in _mapping(raw.get("groups")) and member != group:
                 expanded.extend(m for m in raw["groups"][member] if m in hosts)
             else:
                 diagnostics.append(Diagnostic(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.errors import ReconcileError
 from reconciler.model import UNKNOWN, JsonPath
 
 _REF = re.compile(r"\$(\$?)\{([^}]*)\}")
@@ -99,15 +100,27 @@ def substitute(value: Any, lookup: Callable[[str], Any]) -> Any:
     return value
 
 
-def dig(value: Any, keys: tuple[str, ...]) -> Any:
+class ReferenceProblem(ReconcileError):
+    """A reference whose path does not fit the value it reads (an index into a scalar, a missing key)."""
+
+
+def dig(value: Any, keys: tuple[str, ...], shown: str = "the reference") -> Any:
     """Index into nested dicts/lists by the rest of a reference's attribute path."""
     for key in keys:
         if value is UNKNOWN:
             return UNKNOWN
         if isinstance(value, list):
+            if not key.isdigit():
+                raise ReferenceProblem(f"{shown}: {key!r} is not an index of a list of {len(value)} items")
+            if int(key) >= len(value):
+                raise ReferenceProblem(f"{shown}: index {key} is out of range (the list has {len(value)} items)")
             value = value[int(key)]
         elif isinstance(value, dict):
+            if key not in value:
+                keys_text = ", ".join(sorted(map(str, value))[:10]) or "none"
+                raise ReferenceProblem(f"{shown}: no key {key!r} (keys: {keys_text})")
             value = value[key]
         else:
-            raise KeyError(key)
+            kind = "text" if isinstance(value, str) else type(value).__name__
+            raise ReferenceProblem(f"{shown}: cannot look up {key!r} in a {kind} value")
     return value

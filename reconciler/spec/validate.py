@@ -23,13 +23,14 @@ class Validated:
 
 
 def validate(
-    path: str | Path, registry: Registry, environ: Mapping[str, str] | None = None, unset_env_ok: bool = False
+    path: str | Path, registry: Registry, environ: Mapping[str, str] | None = None, unset_env_ok: bool = False,
+    workspace: str = "default",
 ) -> Validated:
     """The spec and its graph, or SpecError carrying every problem found."""
     doc = load_spec(path)
-    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok)
+    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace)
     graph, graph_diagnostics = build_graph(spec.resources, registry, doc)
-    diagnostics += graph_diagnostics + _attribute_lists(spec, registry)
+    diagnostics += graph_diagnostics + _attribute_lists(spec, registry) + _moves_and_removals(spec)
     if diagnostics:
         raise SpecError(diagnostics)
     return Validated(spec, graph)
@@ -48,4 +49,21 @@ def _attribute_lists(spec: Spec, registry: Registry) -> list[Diagnostic]:
             for name in sorted(names - known):
                 path = r.json_path + ((key,) if key == "sensitive" else (key, "ignore_changes"))
                 out.append(Diagnostic(f"{r.type} has no attribute {name!r}", spec.document.locate(path), path))
+    return out
+
+
+def _moves_and_removals(spec: Spec) -> list[Diagnostic]:
+    """`moved:` must lead out of the spec into it; `removed:` must name what the spec no longer has."""
+    out: list[Diagnostic] = []
+    addresses = {r.address for r in spec.resources} | {r.base_address for r in spec.resources}
+    for move in spec.moved:
+        if move.source in addresses:
+            out.append(Diagnostic(f"moved: {move.source} is still in the spec; only a resource that is no longer "
+                                  "in it can be moved", move.location))
+        if move.destination not in addresses:
+            out.append(Diagnostic(f"moved: {move.destination} is not a resource of the spec", move.location))
+    for removal in spec.removed:
+        if removal.address in addresses:
+            out.append(Diagnostic(f"removed: {removal.address} is still in the spec; take it out of the resources "
+                                  "first", removal.location))
     return out

@@ -1,78 +1,72 @@
-"""The state: SQLite, mode 0600. Managed resources with their last-applied values, and the run history."""
+"""The local state: one SQLite file, mode 0600, beside the spec. Managed resources with their last-applied
+values and every dependency edge, the stack identity and lineage, and the run history.
+
+Damage is reported, never papered over: an empty (0-byte), truncated or foreign file is an error that
+names the backups (`reconcile state versions`, `reconcile state restore VERSION`). A copy of the database
+is taken before the first write of every run that changes it, so the last good states can be restored.
+"""
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
+import logging
 import os
-import secrets
 import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.model import UNKNOWN, Lifecycle, Observed, Resource
+from reconciler.errors import StateDamaged, StateError
+from reconciler.model import UNKNOWN, Observed, Resource, StackId
+from reconciler.state.records import (
+    CREATED,
+    RunRecord,
+    StateDocument,
+    StateRecord,
+    is_salted,
+    matches_salted,
+    now_text,
+    scrub,
+)
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS resources (
     address TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, target TEXT NOT NULL, host TEXT,
     identity TEXT NOT NULL, attributes TEXT NOT NULL, observed TEXT NOT NULL, depends_on TEXT NOT NULL,
-    prevent_destroy INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL
+    prevent_destroy INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL, origin TEXT NOT NULL DEFAULT 'created'
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, spec TEXT NOT NULL, started_at TEXT NOT NULL,
-    finished_at TEXT, status TEXT NOT NULL, user TEXT NOT NULL, host TEXT NOT NULL, summary TEXT NOT NULL
+    finished_at TEXT, status TEXT NOT NULL, user TEXT NOT NULL, host TEXT NOT NULL, summary TEXT NOT NULL,
+    pid INTEGER NOT NULL DEFAULT 0
 );
 """
+COLUMNS = ("address, type, name, target, host, identity, attributes, observed, depends_on, prevent_destroy, "
+           "updated_at, origin")
+KEEP_BACKUPS = 10
+RESTORE_HINT = "see `reconcile state versions`, then `reconcile state restore VERSION`"
 
 
-def default_state_path(spec_path: str | Path) -> Path:
+def default_state_path(spec_path: str | Path, workspace: str = "default") -> Path:
+    """`.reconcile/state.db` beside the spec; other workspaces under `.reconcile/workspaces/NAME/`."""
     spec = Path(spec_path).absolute()
-    return (spec if spec.is_dir() else spec.parent) / ".reconcile" / "state.db"
+    base = (spec if spec.is_dir() else spec.parent) / ".reconcile"
+    return base / "state.db" if workspace == "default" else base / "workspaces" / workspace / "state.db"
 
 
-def salted_hash(value: Any) -> str:
-    salt = secrets.token_hex(8)
-    digest = hashlib.sha256((salt + json.dumps(value, sort_keys=True, default=str)).encode()).hexdigest()
-    return f"salted-sha256:{salt}:{digest}"
-
-
-def is_salted(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("salted-sha256:")
-
-
-def matches_salted(stored: Any, value: Any) -> bool:
-    if not (isinstance(stored, str) and stored.startswith("salted-sha256:")):
-        return False
-    _, salt, digest = stored.split(":", 2)
-    return hashlib.sha256((salt + json.dumps(value, sort_keys=True, default=str)).encode()).hexdigest() == digest
-
-
-def scrub(values: Mapping[str, Any], secret: Iterable[str]) -> dict[str, Any]:
-    """Values fit to store: secrets as salted hashes, file contents as their digest."""
-    hidden = set(secret)
-    out = {}
-    for key, value in values.items():
-        if value is UNKNOWN:
-            continue
-        if key in hidden and value is not None:
-            out[key] = salted_hash(value)
-        elif key == "content" and isinstance(value, str) and not value.startswith("sha256:"):
-            out[key] = "sha256:" + hashlib.sha256(value.encode()).hexdigest()
-        else:
-            out[key] = value
-    return out
-
-
-def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[str]) -> bool:
+def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[str],
+                      digested: Iterable[str] = ("content",)) -> bool:
     """Whether `resource` asks for other values than the record's last-applied ones (secrets by hash)."""
     hidden = set(secret)
-    now = scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, ())
+    now = scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, (), digested)
     stored = dict(record.attributes)
     for key in set(now) | set(stored):
         want, had = now.get(key), stored.get(key)
@@ -85,67 +79,118 @@ def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[
 
 
 @dataclass(frozen=True)
-class StateRecord:
-    address: str
-    type: str
-    name: str
-    target: str
-    host: str | None
-    identity: Mapping[str, Any]
-    attributes: Mapping[str, Any]
-    observed: Mapping[str, Any]
-    depends_on: tuple[str, ...]
-    prevent_destroy: bool
-    updated_at: str
+class StateVersion:
+    """A restorable copy of the state (a local backup, or an object version of a remote backend)."""
 
-    def as_resource(self) -> Resource:
-        """A stand-in for a resource no longer in the spec, good enough to observe and delete it."""
-        return Resource(
-            address=self.address, type=self.type, name=self.name, target=self.target,
-            attributes={**self.attributes, "state": "absent"},
-            lifecycle=Lifecycle(True if self.prevent_destroy else None),
-            host=self.host,
-        )
+    version: str
+    serial: int | None
+    saved_at: str
+    size: int
+    current: bool = False
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    kind: str
-    spec: str
-    started_at: str
-    finished_at: str | None
-    status: str
-    user: str
-    host: str
-    summary: Mapping[str, Any]
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 class StateStore:
-    """One SQLite database. Use from one thread; every write is its own transaction."""
+    """One SQLite database. Use from one thread; every write is its own transaction.
 
-    def __init__(self, path: str | Path, *, create: bool = True):
+    `writable=False` (plan, drift, state list…) never creates a file: a missing state reads as empty.
+    """
+
+    def __init__(self, path: str | Path, *, writable: bool = True):
         self.path = Path(path)
-        if create:
+        self.location = str(self.path)
+        self.writable = writable
+        self.is_new = not self.path.exists()
+        self._backed_up = False
+        try:
+            self.db = self._connect()
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            raise StateDamaged(f"the state {self.path} cannot be read as a reconcile state ({exc}); "
+                               f"restore a backup: {RESTORE_HINT}") from None
+        if writable:
+            self.mark_interrupted()
+
+    # -- opening -------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.is_new and not self.writable:
+            return sqlite3.connect(":memory:", isolation_level=None)
+        if self.path.is_dir():
+            raise StateError(f"the state path {self.path} is a directory; give a file with --state")
+        if not self.is_new:
+            size = self.path.stat().st_size
+            if size == 0:
+                raise StateDamaged(
+                    f"the state {self.path} is empty (0 bytes): reconcile never writes an empty state, so it was "
+                    f"damaged (a full disk, a copy cut short); restore a backup: {RESTORE_HINT}")
+            if not os.access(self.path, os.R_OK):
+                raise StateError(f"cannot read the state {self.path}: permission denied")
+        if self.writable:
+            self._create_file()
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA busy_timeout = 30000")
+            if self.writable:
+                db.execute("PRAGMA journal_mode = WAL")  # the WAL file takes the database's 0600 mode
+                db.execute("PRAGMA synchronous = NORMAL")
+            return db
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"cannot open the state {self.path}: {exc}") from None
+
+    def _create_file(self) -> None:
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            if self.is_new:
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            elif not os.access(self.path, os.W_OK):
+                raise StateError(f"cannot write the state {self.path}: permission denied")
             os.chmod(self.path, 0o600)
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA journal_mode = WAL")  # the WAL file takes the database's 0600 mode
-            self.db.execute("PRAGMA synchronous = NORMAL")
-        else:
-            self.db = sqlite3.connect(":memory:", isolation_level=None)
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.executescript(SCHEMA)
+        except FileExistsError:
+            self.is_new = False
+        except PermissionError as exc:
+            raise StateError(f"cannot write the state {self.path}: permission denied ({exc.filename})") from None
+        except OSError as exc:
+            raise StateError(f"cannot create the state {self.path}: {exc.strerror}") from None
+
+    def _prepare(self) -> None:
+        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not self.is_new and self.path.exists() and "resources" not in tables:
+            raise StateDamaged(f"{self.path} is an SQLite file but not a reconcile state (no resources table); "
+                               f"restore a backup: {RESTORE_HINT}")
+        if self.writable or not tables:
+            self.db.executescript(SCHEMA)
+            self._migrate()
+            if self.writable and self._meta("lineage") is None:
+                self._set_meta("lineage", str(uuid.uuid4()))
+
+    def _migrate(self) -> None:
+        """Add the columns a state written by an older reconcile lacks."""
+        for table, column, ddl in (("resources", "origin", "TEXT NOT NULL DEFAULT 'created'"),
+                                   ("runs", "pid", "INTEGER NOT NULL DEFAULT 0")):
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> StateStore:
         """The state if it exists, else an empty one; reading never creates a state file."""
-        return cls(path, create=Path(path).exists())
+        return cls(path, writable=False)
 
     def close(self) -> None:
         self.db.close()
@@ -156,60 +201,183 @@ class StateStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- meta --------------------------------------------------------------------------------
+    # -- meta ----------------------------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+                        (key, value, value))
+
     @property
     def serial(self) -> int:
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'serial'").fetchone()
-        return int(row[0]) if row else 0
+        return int(self._meta("serial") or 0)
+
+    @property
+    def lineage(self) -> str:
+        return self._meta("lineage") or ""
+
+    @property
+    def stack(self) -> StackId | None:
+        raw = self._meta("stack")
+        if not raw:
+            return None
+        body = json.loads(raw)
+        return StackId(body["name"], body["workspace"])
+
+    def set_stack(self, stack: StackId) -> None:
+        if self.stack != stack:
+            self._before_write()
+            self._set_meta("stack", json.dumps({"name": stack.name, "workspace": stack.workspace}))
 
     def bump_serial(self) -> None:
+        self._before_write()
         self.db.execute(
             "INSERT INTO meta(key, value) VALUES ('serial', '1') "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
 
-    # -- resources ---------------------------------------------------------------------------
+    # -- resources -----------------------------------------------------------------------------
     def records(self) -> dict[str, StateRecord]:
-        rows = self.db.execute(
-            "SELECT address, type, name, target, host, identity, attributes, observed, depends_on, "
-            "prevent_destroy, updated_at FROM resources ORDER BY address"
-        ).fetchall()
+        rows = self.db.execute(f"SELECT {COLUMNS} FROM resources ORDER BY address").fetchall()
         return {row[0]: _record(row) for row in rows}
 
     def get(self, address: str) -> StateRecord | None:
-        return self.records().get(address)
+        row = self.db.execute(f"SELECT {COLUMNS} FROM resources WHERE address = ?", (address,)).fetchone()
+        return _record(row) if row else None
 
-    def save(self, resource: Resource, observed: Observed | None, secret: Iterable[str]) -> None:
+    def save(self, resource: Resource, observed: Observed | None, secret: Iterable[str], *,
+             origin: str = CREATED, depends_on: Iterable[str] = (), digested: Iterable[str] = ("content",)) -> None:
         hidden = set(secret)
-        observed_attrs = scrub(observed.attributes if observed else {}, hidden)
+        record = StateRecord(
+            address=resource.address, type=resource.type, name=resource.name, target=resource.target,
+            host=resource.host, identity=dict(observed.identity) if observed else {},
+            attributes=scrub(resource.attributes, hidden, digested),
+            observed=scrub(observed.attributes if observed else {}, hidden, digested),
+            depends_on=tuple(sorted(set(depends_on) | set(resource.depends_on))),
+            prevent_destroy=bool(resource.lifecycle.prevent_destroy), updated_at=now_text(), origin=origin,
+        )
+        self.put(record)
+
+    def put(self, record: StateRecord) -> None:
+        self._before_write()
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute(
-                "INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    resource.address, resource.type, resource.name, resource.target, resource.host,
-                    json.dumps(dict(observed.identity) if observed else {}, default=str),
-                    json.dumps(scrub(resource.attributes, hidden), default=str),
-                    json.dumps(observed_attrs, default=str),
-                    json.dumps(list(resource.depends_on)),
-                    int(bool(resource.lifecycle.prevent_destroy)),
-                    _now(),
-                ),
+                f"INSERT OR REPLACE INTO resources ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.address, record.type, record.name, record.target, record.host,
+                 json.dumps(dict(record.identity), default=str), json.dumps(dict(record.attributes), default=str),
+                 json.dumps(dict(record.observed), default=str), json.dumps(list(record.depends_on)),
+                 int(record.prevent_destroy), record.updated_at, record.origin),
             )
 
     def forget(self, address: str) -> bool:
+        self._before_write()
         with self.db:
             self.db.execute("BEGIN")
             cur = self.db.execute("DELETE FROM resources WHERE address = ?", (address,))
         return cur.rowcount > 0
 
-    # -- history -----------------------------------------------------------------------------
+    def move(self, source: str, destination: str) -> bool:
+        """The record of `source` becomes `destination`'s (the object itself is not touched)."""
+        record = self.get(source)
+        if record is None:
+            return False
+        name = destination.split("[", 1)[0].split(".")[-1]
+        self.put(StateRecord(**{**record.__dict__, "address": destination, "name": name, "updated_at": now_text()}))
+        self.forget(source)
+        return True
+
+    # -- the whole state as a document (state pull / push / migrate) --------------------------
+    def document(self) -> StateDocument:
+        return StateDocument(self.lineage, self.serial, self.stack, self.records())
+
+    def replace_with(self, document: StateDocument) -> None:
+        """Make this state a copy of `document` (lineage and serial included)."""
+        self._before_write()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("DELETE FROM resources")
+        for record in document.resources.values():
+            self.put(record)
+        self._set_meta("lineage", document.lineage)
+        self._set_meta("serial", str(document.serial))
+        if document.stack:
+            self._set_meta("stack", json.dumps({"name": document.stack.name,
+                                                "workspace": document.stack.workspace}))
+
+    # -- backups -------------------------------------------------------------------------------
+    @property
+    def backup_dir(self) -> Path:
+        return self.path.parent / "backups" / self.path.stem
+
+    def _before_write(self) -> None:
+        """The first write of this process copies the database aside (kept: the last KEEP_BACKUPS)."""
+        if self._backed_up or self.is_new or not self.writable:
+            self._backed_up = True
+            return
+        self._backed_up = True
+        if not self.records() and self.serial == 0:
+            return
+        try:
+            self.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            name = f"{time.strftime('%Y%m%dT%H%M%S')}-serial{self.serial}.db"
+            target = self.backup_dir / name
+            fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.close(fd)
+            copy = sqlite3.connect(target)
+            with copy:
+                self.db.backup(copy)
+            copy.close()
+            for old in sorted(self.backup_dir.glob("*.db"))[:-KEEP_BACKUPS]:
+                old.unlink()
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("could not back up the state before writing it: %s", exc)
+
+    def versions(self) -> list[StateVersion]:
+        out = [StateVersion("current", self.serial if self.path.exists() else None,
+                            now_text() if not self.path.exists() else
+                            time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.path.stat().st_mtime)),
+                            self.path.stat().st_size if self.path.exists() else 0, current=True)]
+        for backup in sorted(self.backup_dir.glob("*.db"), reverse=True) if self.backup_dir.is_dir() else []:
+            serial = backup.stem.rpartition("serial")[2]
+            out.append(StateVersion(backup.stem, int(serial) if serial.isdigit() else None,
+                                    time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(backup.stat().st_mtime)),
+                                    backup.stat().st_size))
+        return out
+
+    @classmethod
+    def restore(cls, path: str | Path, version: str) -> StateVersion:
+        """Put backup `version` back in place of the state at `path` (whatever its condition)."""
+        path = Path(path)
+        source = path.parent / "backups" / path.stem / f"{version}.db"
+        if not source.is_file():
+            raise StateError(f"no backup {version!r} of {path}; see `reconcile state versions`")
+        try:
+            check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+            check.execute("SELECT count(*) FROM resources").fetchone()
+            check.close()
+        except sqlite3.DatabaseError as exc:
+            raise StateDamaged(f"the backup {source} is damaged too ({exc})") from None
+        for suffix in ("-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        tmp = path.with_name(f".{path.name}.restore")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            out.write(src.read())
+        os.replace(tmp, path)
+        serial = version.rpartition("serial")[2]
+        return StateVersion(version, int(serial) if serial.isdigit() else None, now_text(), path.stat().st_size)
+
+    # -- history -------------------------------------------------------------------------------
     def start_run(self, kind: str, spec: str) -> int:
         with self.db:
             self.db.execute("BEGIN")
             cur = self.db.execute(
-                "INSERT INTO runs(kind, spec, started_at, status, user, host, summary) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (kind, spec, _now(), "running", _user(), socket.gethostname(), "{}"),
+                "INSERT INTO runs(kind, spec, started_at, status, user, host, summary, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, spec, now_text(), "running", _user(), socket.gethostname(), "{}", os.getpid()),
             )
         return int(cur.lastrowid or 0)
 
@@ -218,18 +386,28 @@ class StateStore:
             self.db.execute("BEGIN")
             self.db.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
-                (_now(), status, json.dumps(summary, default=str), run_id),
+                (now_text(), status, json.dumps(summary, default=str), run_id),
             )
 
+    def mark_interrupted(self) -> int:
+        """Runs still `running` whose process is gone (killed, power lost) become `interrupted`."""
+        here = socket.gethostname()
+        rows = self.db.execute("SELECT id, host, pid FROM runs WHERE status = 'running'").fetchall()
+        gone = [run_id for run_id, host, pid in rows if host == here and pid and not pid_alive(int(pid))]
+        for run_id in gone:
+            self.db.execute("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE id = ?",
+                            (now_text(), run_id))
+        return len(gone)
+
     def runs(self, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
-        query = "SELECT id, kind, spec, started_at, finished_at, status, user, host, summary FROM runs"
+        query = "SELECT id, kind, spec, started_at, finished_at, status, user, host, summary, pid FROM runs"
         args: tuple[Any, ...] = ()
         if kind:
             query += " WHERE kind = ?"
             args = (kind,)
         query += " ORDER BY id DESC LIMIT ?"
         rows = self.db.execute(query, args + (limit,)).fetchall()
-        return [RunRecord(*row[:8], summary=json.loads(row[8])) for row in rows]
+        return [RunRecord(*row[:8], summary=json.loads(row[8]), pid=int(row[9] or 0)) for row in rows]
 
 
 def _record(row: tuple[Any, ...]) -> StateRecord:
@@ -237,11 +415,5 @@ def _record(row: tuple[Any, ...]) -> StateRecord:
         address=row[0], type=row[1], name=row[2], target=row[3], host=row[4],
         identity=json.loads(row[5]), attributes=json.loads(row[6]), observed=json.loads(row[7]),
         depends_on=tuple(json.loads(row[8])), prevent_destroy=bool(row[9]), updated_at=row[10],
+        origin=row[11] or CREATED,
     )
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,6 +26,19 @@ def server_target(spec: Spec, name: str) -> Any:
     from reconciler.targets.ssh import SSHTarget  # paramiko is imported only when a spec has remote hosts
 
     return SSHTarget(host, spec.inventory)
+
+
+def declared_targets(spec: Spec) -> dict[str, set[str]]:
+    """The targets a spec sets up even without resources on them (its `aws:` region, its `docker:` engines),
+    by family: where a lost state's objects are looked for."""
+    out: dict[str, set[str]] = {}
+    aws = spec.settings.get("aws") or {}
+    if aws:
+        out["aws"] = {str(aws.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")}
+    docker = spec.settings.get("docker") or {}
+    if docker:
+        out["docker"] = set(docker.get("engines") or {})
+    return out
 
 
 class TargetPool:

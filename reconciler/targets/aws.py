@@ -13,17 +13,17 @@ from reconciler.model import Spec
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
 OWNER_TAG = "reconcile:address"
-SPEC_TAG = "reconcile:spec"  # which spec made it: drift reports such objects the spec no longer has
+STACK_TAG = "reconcile:stack"  # the stack identity (spec name/workspace) of the run that created it
 
 
 class AwsSession:
-    def __init__(self, region: str, settings: dict[str, Any], spec_id: str = ""):
+    def __init__(self, region: str, settings: dict[str, Any], stack: str = ""):
         import boto3
         from botocore.config import Config
 
         self.name = region
         self.region = region
-        self.spec_id = spec_id
+        self.stack = stack
         self.endpoint_url = settings.get("endpoint_url")
         try:
             self.session = boto3.session.Session(profile_name=settings.get("profile"), region_name=region)
@@ -71,4 +71,4 @@ def error_code(exc: Exception) -> str:
 
 
 def aws_target(spec: Spec, region: str) -> AwsSession:
-    return AwsSession(region, dict(spec.settings.get("aws") or {}), spec.document.root)
+    return AwsSession(region, dict(spec.settings.get("aws") or {}), str(spec.stack))

@@ -1,7 +1,8 @@
-"""The small interface server modules speak to: run a command, stat many paths, read and write files.
+"""The small interface server modules speak to: run a command, and filesystem operations.
 
-Every operation has a default built on `run` with each argument quoted by shlex, so a remote
-target only has to provide `run` (and may override the rest with faster native calls).
+A target provides two primitives: `run` (an argv, never a shell string) and `fs` (a batch of the
+operations in fsops.py). Everything else is built on them here, so the local machine and an SSH host
+behave the same, down to the error messages.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.errors import ModuleError
+
+FsOp = tuple[str, Mapping[str, Any], bytes | None]  # operation, its arguments, the bytes it carries
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,22 @@ class PathStat:
     link_target: str | None = None  # symlinks
 
 
+_PLAIN = {
+    "ENOSPC": "no space left on device", "EACCES": "permission denied", "EPERM": "operation not permitted",
+    "EROFS": "read-only file system", "ENOTDIR": "a parent is not a directory", "EISDIR": "is a directory",
+    "ENOENT": "no such file or directory", "ENOTEMPTY": "directory not empty", "EDQUOT": "disk quota exceeded",
+}
+
+
+def fs_error(target: str, error: Mapping[str, Any]) -> ModuleError:
+    """One line: what failed, where (host:path), in words."""
+    kind, path = str(error.get("kind", "")), str(error.get("path") or "")
+    where = f"{target}:{path}" if path else target
+    if kind in _PLAIN:
+        return ModuleError(f"{_PLAIN[kind]} on {where}")
+    return ModuleError(f"{error.get('message', kind)} (on {target})")
+
+
 class Target:
     """A machine that server modules act on."""
 
@@ -52,76 +72,94 @@ class Target:
 
     def run(
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None,
-        env: Mapping[str, str] | None = None, cwd: str | None = None,
+        env: Mapping[str, str] | None = None, cwd: str | None = None, idempotent: bool = False,
+        shown: str | None = None,
     ) -> CommandResult:
+        """Run `argv` (never through a shell unless argv says so). `idempotent`: a read that may be retried
+        on a new connection if the old one dropped; `shown`: how to name the command in messages."""
         raise NotImplementedError
 
+    def fs(self, ops: Sequence[FsOp]) -> list[dict[str, Any]]:
+        """Run fsops operations, in order, in one go; each result is {"ok": value} or {"error": {...}}."""
+        raise NotImplementedError
+
+    def _one(self, op: str, data: bytes | None = None, **args: Any) -> Any:
+        (result,) = self.fs([(op, args, data)])
+        if "error" in result:
+            raise fs_error(self.name, result["error"])
+        return result["ok"]
+
+    # -- reading --------------------------------------------------------------------------------
     def stat_many(self, paths: Iterable[str], *, hash_files: bool = True) -> dict[str, PathStat | None]:
-        raise NotImplementedError
-
-    def read_file(self, path: str) -> bytes:
-        return self.run(["cat", "--", path]).check().stdout
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return {}
+        raw = self._one("stat", paths=wanted, hash_files=hash_files, read=False)
+        return {p: to_stat(self.name, p, raw.get(p)) for p in wanted}
 
     def read_many(self, paths: Iterable[str]) -> dict[str, bytes | None]:
-        """The content of each regular file (None when missing); remote targets do it in one round trip."""
+        """The content of each regular file (None when missing or not a regular file), in one round trip."""
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return {}
+        raw = self._one("stat", paths=wanted, hash_files=False, read=True)
         out: dict[str, bytes | None] = {}
-        for path, st in self.stat_many(paths, hash_files=False).items():
-            out[path] = self.read_file(path) if st is not None and st.kind == "file" else None
+        for p in wanted:
+            entry = raw.get(p)
+            if entry and "error" in entry:
+                raise ModuleError(f"cannot read {self.name}:{p}: {entry['error']}")
+            out[p] = entry["content"].encode("latin-1") if entry and "content" in entry else None
         return out
 
-    def write_file(
-        self, path: str, data: bytes, *, mode: str | None = None,
-        owner: str | None = None, group: str | None = None,
-    ) -> None:
-        """Write atomically: a temporary file in the same directory, then rename over `path`."""
-        script = (
-            'set -e; d=$(dirname -- "$1"); mkdir -p -- "$d"; '
-            't=$(mktemp "$d/.reconcile.XXXXXX"); trap \'rm -f -- "$t"\' EXIT; cat > "$t"; '
-            '[ -z "$2" ] || chmod -- "$2" "$t"; [ -z "$3" ] || chown -- "$3" "$t"; '
-            '[ -z "$4" ] || chgrp -- "$4" "$t"; '
-            'mv -f -- "$t" "$1" 2>/dev/null || cat -- "$t" > "$1"; trap - EXIT'
-        )
-        self.run(["sh", "-c", script, "sh", path, mode or "", owner or "", group or ""], stdin=data).check()
-
-    def make_directory(self, path: str, *, mode: str | None = None) -> None:
-        argv = ["mkdir", "-p"] + (["-m", mode] if mode else []) + ["--", path]
-        self.run(argv).check()
-
-    def set_attributes(
-        self, path: str, *, mode: str | None = None, owner: str | None = None,
-        group: str | None = None, recursive: bool = False,
-    ) -> None:
-        """chmod/chown a path; with `recursive`, owner and group apply to everything below and mode to directories."""
-        if owner or group:
-            spec = (owner or "") + (":" + group if group else "")
-            self.run(["chown", "-h"] + (["-R"] if recursive else []) + ["--", spec, path]).check()
-        if mode:
-            if recursive:
-                self.run(["find", path, "-type", "d", "-exec", "chmod", mode, "{}", "+"]).check()
-            else:
-                self.run(["chmod", "--", mode, path]).check()
-
-    def remove(self, path: str, *, recursive: bool = False) -> None:
-        self.run(["rm", "-f"] + (["-r"] if recursive else []) + ["--", path]).check()
-
-    def make_symlink(self, path: str, points_to: str) -> None:
-        """Create or atomically replace a symlink."""
-        script = 'set -e; mkdir -p -- "$(dirname -- "$2")"; t="$2.reconcile-tmp"; ln -sfn -- "$1" "$t"; mv -Tf -- "$t" "$2"'
-        self.run(["sh", "-c", script, "sh", points_to, path]).check()
+    def read_file(self, path: str) -> bytes:
+        found = self.read_many([path]).get(path)
+        if found is None:
+            raise ModuleError(f"{self.name}:{path} is not a regular file")
+        return found
 
     def tree_mismatches(self, path: str, *, mode: str | None, owner: str | None, group: str | None) -> bool:
         """Whether anything below `path` differs from the recursive owner/group (and directory mode)."""
-        tests: list[str] = []
-        if owner:
-            tests += ["-o", "!", "-user", owner]
-        if group:
-            tests += ["-o", "!", "-group", group]
-        if mode:
-            tests += ["-o", "-type", "d", "!", "-perm", mode.lstrip("0").rjust(3, "0")]
-        if not tests:
-            return False
-        argv = ["find", path, "-mindepth", "1", "(", *tests[1:], ")", "-print", "-quit"]
-        return bool(self.run(argv).check().stdout.strip())
+        return bool(self._one("tree_mismatches", path=path, mode=mode, owner=owner, group=group))
+
+    def list_tree(self, path: str, limit: int = 1000) -> list[str]:
+        return list(self._one("list_tree", path=path, limit=limit))
+
+    # -- changing -------------------------------------------------------------------------------
+    def write_file(self, path: str, data: bytes, *, mode: str | None = None,
+                   owner: str | None = None, group: str | None = None) -> None:
+        """Atomically, through a temporary file in the same directory; keeps the existing file's owner,
+        group and mode unless given; a new file without `mode` gets 0666 minus the umask."""
+        self._one("write", data, path=path, mode=mode, owner=owner, group=group)
+
+    def make_directory(self, path: str, *, mode: str | None = None) -> None:
+        self._one("make_directory", path=path, mode=mode)
+
+    def set_attributes(self, path: str, *, mode: str | None = None, owner: str | None = None,
+                       group: str | None = None, recursive: bool = False) -> None:
+        """chmod/chown a path without following symlinks; with `recursive`, owner and group apply to
+        everything below and the mode to directories."""
+        if mode or owner or group:
+            self._one("chattr", path=path, mode=mode, owner=owner, group=group, recursive=recursive)
+
+    def remove(self, path: str, *, recursive: bool = False) -> None:
+        self._one("remove", path=path, recursive=recursive)
+
+    def make_symlink(self, path: str, points_to: str) -> None:
+        """Create or atomically replace a symlink."""
+        self._one("make_symlink", path=path, points_to=points_to)
 
     def close(self) -> None:
         pass
+
+
+def to_stat(target: str, path: str, raw: Mapping[str, Any] | None) -> PathStat | None:
+    if raw is None:
+        return None
+    if "error" in raw:
+        code = str(raw["error"]).split(":", 1)[0]
+        if code in _PLAIN:
+            raise ModuleError(f"cannot stat {target}:{path}: {_PLAIN[code]}")
+        raise ModuleError(f"cannot stat {target}:{path}: {raw['error']}")
+    return PathStat(kind=raw["kind"], mode=raw["mode"], owner=raw["owner"], group=raw["group"], uid=raw["uid"],
+                    gid=raw["gid"], size=raw["size"], mtime=raw["mtime"], sha256=raw.get("sha256"),
+                    link_target=raw.get("link_target"))

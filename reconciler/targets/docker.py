@@ -14,16 +14,16 @@ from reconciler.errors import ReconcileError
 from reconciler.model import Spec
 
 LABEL_ADDRESS = "reconcile.address"
-LABEL_SPEC = "reconcile.spec"
+LABEL_STACK = "reconcile.stack"  # the stack identity (spec name/workspace) of the run that created it
 
 
 class DockerEngine:
-    def __init__(self, name: str, spec_id: str, base_url: str | None = None, timeout: float = 60,
+    def __init__(self, name: str, stack: str, base_url: str | None = None, timeout: float = 60,
                  tls: bool = False):
         import docker  # imported only when a spec has Docker resources
 
         self.name = name
-        self.spec_id = spec_id
+        self.stack = stack
         try:
             if base_url is None:
                 self.client = docker.from_env(timeout=int(timeout))
@@ -79,7 +79,7 @@ class DockerEngine:
         return None
 
     def labels(self, address: str) -> dict[str, str]:
-        return {LABEL_ADDRESS: address, LABEL_SPEC: self.spec_id}
+        return {LABEL_ADDRESS: address, LABEL_STACK: self.stack}
 
     def close(self) -> None:
         self.client.close()
@@ -97,11 +97,15 @@ def owner_of(labels: Mapping[str, str] | None) -> str | None:
     return (labels or {}).get(LABEL_ADDRESS)
 
 
+def stack_of(labels: Mapping[str, str] | None) -> str | None:
+    return (labels or {}).get(LABEL_STACK)
+
+
 def docker_target(spec: Spec, name: str) -> DockerEngine:
     engines = (spec.settings.get("docker") or {}).get("engines") or {}
-    spec_id = spec.document.root
+    stack = str(spec.stack)
     if name == "local" and name not in engines:
-        return DockerEngine(name, spec_id)
+        return DockerEngine(name, stack)
     if name not in engines:
         raise ReconcileError(f"docker engine {name} is not defined under docker.engines in the spec "
                              "(resources removed from the spec are deleted on the engine they were on)")
@@ -109,7 +113,7 @@ def docker_target(spec: Spec, name: str) -> DockerEngine:
     base_url = str(cfg["base_url"])
     if base_url.startswith("ssh://"):
         base_url = _ssh_url(spec, base_url)
-    return DockerEngine(name, spec_id, base_url, float(cfg.get("timeout", 60)), bool(cfg.get("tls", False)))
+    return DockerEngine(name, stack, base_url, float(cfg.get("timeout", 60)), bool(cfg.get("tls", False)))
 
 
 def _ssh_url(spec: Spec, base_url: str) -> str:

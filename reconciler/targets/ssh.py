@@ -1,53 +1,54 @@
 """A server reached over SSH (paramiko): one connection per host per run, shared by every module.
 
-Host keys are verified against ~/.ssh/known_hosts and the spec's `known_hosts:` file; an unknown key
-is refused with instructions (`reconcile trust HOST`, or `host_key_checking: accept-new`), a changed
-key always. Every command is an argv joined with shlex quoting; `become` wraps it in `sudo -n`.
+- Host keys are verified against ~/.ssh/known_hosts and the spec's `known_hosts:`; an unknown key is
+  refused with instructions (`reconcile trust HOST`, or `host_key_checking: accept-new`), a changed key
+  always.
+- Every command is an argv joined with shlex quoting; `become` wraps it in `sudo -n`.
+- Filesystem work runs fsops.py on the host (`python3 -c`), its request and file bytes streamed on stdin
+  of the command channel, so it works the same with `become` and costs one round trip per batch.
+- At most `max_sessions` channels at once per connection (default 8, below OpenSSH's MaxSessions 10);
+  a server that allows fewer is adapted to. Operations that had not started are retried on a new
+  connection when the old one dropped.
+- Nothing waits forever: commands have a deadline (the resource's `timeout`, else COMMAND_TIMEOUT), and
+  a channel silent for `keepalive` seconds triggers an SSH-level probe: a host that does not answer it
+  is declared dead ("host H did not answer for N s") and its remaining operations fail at once.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
+import logging
 import os
+import select
 import shlex
+import socket
+import subprocess
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ModuleError, ReconcileError
 from reconciler.model import Host, Inventory
-from reconciler.targets.base import CommandResult, PathStat, Target
+from reconciler.targets import fsops
+from reconciler.targets.base import CommandResult, FsOp, Target
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
-COMMAND_TIMEOUT = 600.0
+COMMAND_TIMEOUT = 600.0  # a command's deadline when its resource sets no `timeout`
+FS_TIMEOUT = 300.0  # filesystem batches (hashing large files included)
+RECONNECTS = 2
+FS_HELPER = inspect.getsource(fsops)
+HELPER_LABEL = "python3 -c <reconcile fs helper>"
 
-# Runs on the host with python3: stats (and hashes) or reads every path given on stdin, in one go.
-_REMOTE = r"""
-import grp, hashlib, json, os, pwd, stat, sys
-req = json.load(sys.stdin)
-out = {}
-def name(f, i):
-    try: return f(i)[0]
-    except KeyError: return str(i)
-for p in req["paths"]:
-    try: st = os.lstat(p)
-    except (FileNotFoundError, NotADirectoryError): out[p] = None; continue
-    except PermissionError as e: out[p] = {"error": str(e)}; continue
-    kind = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}.get(stat.S_IFMT(st.st_mode), "other")
-    d = {"kind": kind, "mode": format(stat.S_IMODE(st.st_mode), "04o"), "uid": st.st_uid, "gid": st.st_gid,
-         "owner": name(pwd.getpwuid, st.st_uid), "group": name(grp.getgrgid, st.st_gid),
-         "size": st.st_size, "mtime": st.st_mtime}
-    if kind == "link": d["link_target"] = os.readlink(p)
-    if kind == "file" and (req["hash"] or req["read"]):
-        data = open(p, "rb").read()
-        d["sha256"] = hashlib.sha256(data).hexdigest()
-        if req["read"]: d["content"] = data.decode("latin-1")
-    out[p] = d
-json.dump(out, sys.stdout)
-"""
+
+class HostDead(ModuleError):
+    """The host stopped answering (or the connection to it is gone for good)."""
 
 
 def fingerprint(key: Any) -> str:
@@ -58,66 +59,347 @@ def known_hosts_name(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
 
 
-class SSHTarget(Target):
-    def __init__(self, host: Host, inventory: Inventory, connect_timeout: float = CONNECT_TIMEOUT):
-        import paramiko
+def split_jump(hop: str) -> tuple[str | None, str, int]:
+    """OpenSSH's ProxyJump syntax for one hop: [user@]host[:port] (or ssh://[user@]host[:port])."""
+    hop = hop.removeprefix("ssh://")
+    user, _, rest = hop.rpartition("@")
+    host, port = rest, 22
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port = int(tail[1:]) if tail.startswith(":") else 22
+    elif rest.count(":") == 1:
+        host, _, p = rest.partition(":")
+        port = int(p)
+    return (user or None), host, port
 
+
+class JumpProxy:
+    """The socket-like object paramiko reads through: `ssh -W` via the ProxyJump chain. ssh's own stderr
+    is kept, so a failing jump says why instead of timing out on the banner."""
+
+    def __init__(self, chain: str, address: str, port: int, key_files: Sequence[str], known_hosts: str | None,
+                 accept_new: bool):
+        hops = [h.strip() for h in chain.split(",") if h.strip()]
+        user, host, hop_port = split_jump(hops[-1])
+        argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(CONNECT_TIMEOUT)}",
+                "-o", f"StrictHostKeyChecking={'accept-new' if accept_new else 'yes'}"]
+        files = [f for f in (known_hosts, os.path.expanduser("~/.ssh/known_hosts")) if f]
+        argv += ["-o", "UserKnownHostsFile=" + " ".join(shlex.quote(f) for f in files)]
+        for key in key_files:
+            argv += ["-i", key]
+        if len(hops) > 1:
+            argv += ["-J", ",".join(hops[:-1])]
+        argv += ["-p", str(hop_port)] + (["-l", user] if user else []) + ["-W", f"[{address}]:{port}", host]
+        self.argv = argv
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, bufsize=0)
+        self.timeout: float | None = None
+
+    def send(self, content: bytes) -> int:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(content)
+        except OSError as exc:
+            raise OSError(f"ProxyJump failed: {self.stderr() or exc}") from None
+        return len(content)
+
+    def recv(self, size: int) -> bytes:
+        import select
+
+        assert self.process.stdout is not None
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.process.stdout], [], [], wait)
+            if ready:
+                data = os.read(self.process.stdout.fileno(), size)
+                if not data and self.process.poll() is not None:
+                    raise OSError(f"ProxyJump failed: {self.stderr() or 'ssh exited'}")
+                return data
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("ProxyJump: no data")
+
+    def stderr(self) -> str:
+        if self.process.poll() is None:
+            return ""
+        assert self.process.stderr is not None
+        return self.process.stderr.read().decode(errors="replace").strip()
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    @property
+    def closed(self) -> bool:
+        return self.process.poll() is not None
+
+    def getpeername(self) -> tuple[str, int]:
+        return ("", 0)
+
+
+class SSHTarget(Target):
+    def __init__(self, host: Host, inventory: Inventory):
         self.name = host.name
         self.host = host
-        self._sftp: Any = None
-        self._lock = threading.Lock()
-        self._sftp_lock = threading.Lock()  # paramiko's SFTP client takes one request at a time
-        address, port, user, key_files, proxy = self._resolve(host)
-        self.user = user
-        self.become = host.become and user != "root"
-        client = paramiko.SSHClient()
-        client.load_system_host_keys()  # ~/.ssh/known_hosts
-        self.known_hosts = inventory.known_hosts
-        if self.known_hosts and os.path.exists(self.known_hosts):
-            client.load_host_keys(self.known_hosts)
-        client.set_missing_host_key_policy(_UnknownKeyPolicy(host.name, inventory, address, port))
-        try:
-            client.connect(address, port=port, username=user, key_filename=key_files or None,
-                           timeout=connect_timeout, banner_timeout=connect_timeout, auth_timeout=connect_timeout,
-                           sock=proxy, look_for_keys=not key_files, allow_agent=True)
-        except paramiko.BadHostKeyException as exc:
-            raise ReconcileError(
-                f"host {host.name} unreachable: its host key CHANGED (now {fingerprint(exc.key)}, "
-                f"expected {fingerprint(exc.expected_key)}); this may be an attack. If the host was rebuilt, "
-                f"remove the old entry for {known_hosts_name(address, port)} and run `reconcile trust {host.name}`"
-            ) from None
-        except ReconcileError:
-            raise
-        except Exception as exc:
-            raise ReconcileError(f"host {host.name} unreachable: {exc or type(exc).__name__}") from None
-        self.client = client
-        self.transport = client.get_transport()
+        self.inventory = inventory
+        self.address, self.port, self.user, self.key_files, self.proxy_jump = self._resolve(host)
+        self.become = host.become and self.user != "root"
+        self.keepalive = float(host.keepalive)
+        self.max_sessions = max(1, int(host.max_sessions))
+        self._slots = threading.Semaphore(self.max_sessions)
+        self._open = 0
+        self._open_lock = threading.Lock()
+        self._connect_lock = threading.Lock()
+        self._probe_lock = threading.Lock()
+        self._dead: str | None = None
+        self.client: Any = None
+        self.transport: Any = None
+        self._connect()
 
+    # -- connecting ---------------------------------------------------------------------------
     @staticmethod
-    def _resolve(host: Host) -> tuple[str, int, str, list[str], Any]:
+    def _resolve(host: Host) -> tuple[str, int, str, list[str], str | None]:
         """Inventory values, completed by ~/.ssh/config (HostName, Port, User, IdentityFile, ProxyJump)."""
         import paramiko
 
         config_file = Path("~/.ssh/config").expanduser()
         cfg: dict[str, Any] = {}
         if config_file.exists():
-            ssh_config = paramiko.SSHConfig.from_path(str(config_file))
-            cfg = ssh_config.lookup(host.address) or {}
+            try:
+                cfg = paramiko.SSHConfig.from_path(str(config_file)).lookup(host.address) or {}
+            except Exception as exc:  # noqa: BLE001 - a broken ssh config names its problem
+                raise ReconcileError(f"cannot read {config_file}: {exc}") from None
         address = cfg.get("hostname", host.address)
         port = host.port if host.port != 22 else int(cfg.get("port", 22))
         user = host.user or cfg.get("user") or "root"
         keys = [os.path.expanduser(host.key_file)] if host.key_file else [
             os.path.expanduser(k) for k in cfg.get("identityfile", []) if os.path.exists(os.path.expanduser(k))]
+        jump = host.proxy_jump or cfg.get("proxyjump")
+        return address, port, user, keys, (None if jump in (None, "none") else str(jump))
+
+    def _connect(self) -> None:
+        import paramiko
+
+        client = paramiko.SSHClient()
+        client.load_system_host_keys()  # ~/.ssh/known_hosts
+        known_hosts = self.inventory.known_hosts
+        if known_hosts and os.path.exists(known_hosts):
+            client.load_host_keys(known_hosts)
+        client.set_missing_host_key_policy(_UnknownKeyPolicy(self.name, self.inventory, self.address, self.port))
+        where = f"{self.address}:{self.port}"
         proxy = None
-        if cfg.get("proxyjump"):
-            proxy = paramiko.ProxyCommand(f"ssh -W {shlex.quote(address)}:{port} {shlex.quote(cfg['proxyjump'])}")
-        return address, port, user, keys, proxy
+        timeout = float(self.host.connect_timeout)
+        try:
+            if self.proxy_jump:
+                proxy = JumpProxy(self.proxy_jump, self.address, self.port, self.key_files, known_hosts,
+                                  self.inventory.host_key_checking == "accept-new")
+            client.connect(self.address, port=self.port, username=self.user, key_filename=self.key_files or None,
+                           timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, sock=proxy,
+                           look_for_keys=not self.key_files, allow_agent=True)
+        except paramiko.BadHostKeyException as exc:
+            raise ReconcileError(
+                f"host {self.name} unreachable: its host key CHANGED (now {fingerprint(exc.key)}, "
+                f"expected {fingerprint(exc.expected_key)}); this may be an attack. If the host was rebuilt, "
+                f"remove the old entry for {known_hosts_name(self.address, self.port)} and run "
+                f"`reconcile trust {self.name}`"
+            ) from None
+        except ReconcileError:
+            raise
+        except paramiko.AuthenticationException as exc:
+            raise ReconcileError(f"host {self.name} ({where}) refused the login as {self.user}: {exc}; check "
+                                 "the user and key_file of the host") from None
+        except paramiko.SSHException as exc:
+            jumped = proxy.stderr() if proxy is not None else ""
+            if jumped:
+                raise ReconcileError(f"host {self.name}: ProxyJump {self.proxy_jump} failed: {jumped}") from None
+            text = str(exc)
+            if "banner" in text.lower() or "protocol" in text.lower():
+                text = (f"{where} accepted the connection but did not speak SSH within {timeout:.0f}s "
+                        "(is it an SSH server?)")
+            raise ReconcileError(f"host {self.name} unreachable: {text}") from None
+        except (OSError, EOFError) as exc:
+            jumped = proxy.stderr() if proxy is not None else ""
+            reason = jumped or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise ReconcileError(f"host {self.name} unreachable ({where}): {reason}") from None
+        self.client = client
+        self.transport = client.get_transport()
+        if self.keepalive:
+            self.transport.set_keepalive(int(max(1, self.keepalive)))
+
+    def _reconnect(self, failed_transport: Any) -> None:
+        with self._connect_lock:
+            if self._dead:
+                raise HostDead(self._dead)
+            if self.transport is not failed_transport and self.transport is not None and self.transport.is_active():
+                return  # another thread reconnected already
+            last: Exception | None = None
+            for attempt in range(RECONNECTS):
+                try:
+                    log.info("%s: connection lost; reconnecting (attempt %d)", self.name, attempt + 1)
+                    self._connect()
+                    return
+                except ReconcileError as exc:
+                    last = exc
+                    time.sleep(0.5 * (attempt + 1))
+            raise ModuleError(f"host {self.name}: the SSH connection dropped and could not be re-established: {last}")
+
+    def _declare_dead(self, why: str) -> HostDead:
+        self._dead = why
+        try:
+            if self.transport is not None:
+                self.transport.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection may fail in any way
+            log.debug("closing the connection to %s failed", self.name, exc_info=True)
+        return HostDead(why)
+
+    def _alive(self, timeout: float) -> bool:
+        """An SSH-level round trip (keepalive@openssh.com with a reply): does the host still answer?"""
+        with self._probe_lock:
+            transport = self.transport
+            if transport is None or not transport.is_active():
+                return False
+            done = threading.Event()
+
+            def ask() -> None:
+                try:
+                    transport.global_request("keepalive@openssh.com", wait=True)
+                except Exception:  # noqa: BLE001 - any failure means no answer
+                    log.debug("keepalive probe of %s failed", self.name, exc_info=True)
+                finally:
+                    done.set()
+
+            threading.Thread(target=ask, daemon=True, name=f"probe-{self.name}").start()
+            return done.wait(timeout) and transport.is_active()
+
+    # -- channels -------------------------------------------------------------------------------
+    def _open_channel(self, idempotent: bool) -> Any:
+        """A new session channel: within this host's cap; a dropped connection is re-established."""
+        import paramiko
+
+        for attempt in range(1, 20):
+            if self._dead:
+                raise HostDead(self._dead)
+            transport = self.transport
+            try:
+                if transport is None or not transport.is_active():
+                    raise paramiko.SSHException("SSH session not active")
+                return transport.open_session(timeout=max(self.host.connect_timeout, 5))
+            except paramiko.ChannelException as exc:  # the server allows fewer channels than our cap
+                with self._open_lock:
+                    if self._open > 1 and self.max_sessions > self._open - 1:
+                        log.info("%s refused a channel (%s): at most %d at once from now on", self.name, exc,
+                                 self._open - 1)
+                        self.max_sessions = self._open - 1
+                time.sleep(min(0.05 * attempt, 1.0))
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                if attempt > RECONNECTS + 1:
+                    raise ModuleError(f"host {self.name}: cannot open a channel: {exc}") from None
+                self._reconnect(transport)
+        raise ModuleError(f"host {self.name}: no channel could be opened")
+
+    def _acquire_slot(self) -> None:
+        while True:
+            self._slots.acquire()
+            with self._open_lock:
+                if self._open < self.max_sessions:
+                    self._open += 1
+                    return
+            self._slots.release()  # the cap shrank: wait for a channel to close
+            time.sleep(0.02)
+
+    def _release_slot(self) -> None:
+        with self._open_lock:
+            self._open -= 1
+        self._slots.release()
+
+    def _exchange(self, line: str, stdin: bytes | Callable[[Any], None] | None, deadline: float,
+                  what: str, idempotent: bool) -> tuple[int, bytes, bytes]:
+        """Run `line`, feed stdin, read everything back, within `deadline` (monotonic)."""
+        import paramiko
+
+        for attempt in range(RECONNECTS + 1):
+            self._acquire_slot()
+            started = False
+            try:
+                channel = self._open_channel(idempotent)
+                try:
+                    channel.settimeout(min(self.keepalive or 15.0, 15.0))
+                    channel.exec_command(line)
+                    started = True
+                    if callable(stdin):
+                        stdin(channel)
+                    elif stdin:
+                        channel.sendall(stdin)
+                    channel.shutdown_write()
+                    return self._collect(channel, deadline, what)
+                finally:
+                    channel.close()
+            except TimeoutError:
+                if not self._dead and self.keepalive and not self._alive(self.keepalive):
+                    raise self._declare_dead(f"host {self.name} did not answer for "
+                                             f"{2 * self.keepalive:.0f} s") from None
+                raise
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                if (started and not idempotent) or attempt == RECONNECTS or self._dead:
+                    state = "it may or may not have run" if started else "it did not start"
+                    raise ModuleError(f"host {self.name}: the connection dropped during {what} ({state}): "
+                                      f"{exc or type(exc).__name__}") from None
+                self._reconnect(self.transport)
+            finally:
+                self._release_slot()
+        raise ModuleError(f"host {self.name}: {what} failed")
+
+    def _collect(self, channel: Any, deadline: float, what: str) -> tuple[int, bytes, bytes]:
+        """Both streams to their end (EOF, not merely the exit status: data may still follow it).
+
+        Waits with select() on the channel, so output is read as soon as it arrives; a silence of
+        `keepalive` seconds asks the host whether it is still there."""
+        stdout, stderr = bytearray(), bytearray()
+        silent_since = time.monotonic()
+        while True:
+            got = False
+            while channel.recv_ready():
+                stdout += channel.recv(65536)
+                got = True
+            while channel.recv_stderr_ready():
+                stderr += channel.recv_stderr(65536)
+                got = True
+            if channel.eof_received and channel.exit_status_ready() and not got:
+                break
+            if channel.closed and not got:
+                break
+            now = time.monotonic()
+            if got:
+                silent_since = now
+            if now >= deadline:
+                raise TimeoutError(what)
+            wait = deadline - now
+            if self.keepalive:
+                wait = min(wait, max(0.0, silent_since + self.keepalive - now))
+                if now - silent_since >= self.keepalive:
+                    if not self._alive(self.keepalive):
+                        silent = time.monotonic() - silent_since
+                        raise self._declare_dead(f"host {self.name} did not answer for {silent:.0f} s")
+                    silent_since = time.monotonic()
+                    continue
+            if channel.eof_received:  # output complete; the exit status is on its way
+                channel.status_event.wait(min(0.05, wait))
+            else:
+                select.select([channel], [], [], wait)
+        return channel.recv_exit_status(), bytes(stdout), bytes(stderr)
 
     # -- commands -----------------------------------------------------------------------------
-    def command_line(self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | None = None) -> str:
+    def command_line(self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | None = None,
+                     timeout: float | None = None) -> str:
         line = shlex.join(argv)
         if env:
             line = shlex.join(["env", *(f"{k}={v}" for k, v in env.items())]) + " " + line
+        if timeout:  # killed on the host too, not only abandoned here
+            line = f"timeout -k 5 {int(max(1, timeout))} sh -c {shlex.quote(line)}"
         if cwd:
             line = f"cd {shlex.quote(cwd)} && {line}"
         if self.become:
@@ -126,120 +408,66 @@ class SSHTarget(Target):
 
     def run(
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None,
-        env: Mapping[str, str] | None = None, cwd: str | None = None,
+        env: Mapping[str, str] | None = None, cwd: str | None = None, idempotent: bool = False,
+        shown: str | None = None,
     ) -> CommandResult:
-        limit = timeout or COMMAND_TIMEOUT
+        limit = float(timeout) if timeout else COMMAND_TIMEOUT
+        what = shown or shlex.join(argv)
+        if len(what) > 200:
+            what = what[:197] + "..."
         try:
-            channel = self.transport.open_session(timeout=CONNECT_TIMEOUT)
-            channel.settimeout(limit)
-            channel.exec_command(self.command_line(argv, env, cwd))
-            if stdin:
-                channel.sendall(stdin)
-            channel.shutdown_write()
-            stdout, stderr = bytearray(), bytearray()
-            while not channel.exit_status_ready() or channel.recv_ready() or channel.recv_stderr_ready():
-                if channel.recv_ready():
-                    stdout += channel.recv(65536)
-                elif channel.recv_stderr_ready():
-                    stderr += channel.recv_stderr(65536)
-                elif not channel.status_event.wait(0.01) and channel.closed:
-                    break
-            stdout += _drain(channel.recv)
-            stderr += _drain(channel.recv_stderr)
-            rc = channel.recv_exit_status()
-            channel.close()
-        except TimeoutError as exc:
-            raise ModuleError(f"`{shlex.join(argv)}` on {self.name} timed out after {limit:.0f}s") from exc
-        except Exception as exc:
-            if isinstance(exc, ModuleError):
-                raise
-            raise ModuleError(f"host {self.name} unreachable: {exc or type(exc).__name__}", retryable=False) from exc
-        return CommandResult(tuple(argv), rc, bytes(stdout), bytes(stderr))
+            rc, out, err = self._exchange(self.command_line(argv, env, cwd, timeout), stdin,
+                                          time.monotonic() + limit + (10 if timeout else 0), f"`{what}`", idempotent)
+        except TimeoutError:
+            raise ModuleError(f"`{what}` on {self.name} timed out after {limit:.0f}s") from None
+        if timeout and rc == 124:
+            raise ModuleError(f"`{what}` on {self.name} timed out after {limit:.0f}s")
+        self._check_become(rc, err)
+        return CommandResult(tuple(argv) if shown is None else (shown,), rc, out, err)
 
-    def _remote(self, paths: list[str], *, hash_files: bool, read: bool) -> dict[str, Any]:
-        request = json.dumps({"paths": paths, "hash": hash_files, "read": read}).encode()
-        result = self.run(["python3", "-c", _REMOTE], stdin=request).check()
-        return dict(json.loads(result.stdout))
+    def _check_become(self, rc: int, err: bytes) -> None:
+        if not self.become or rc == 0:
+            return
+        text = err.decode(errors="replace")
+        if "a password is required" in text or "a terminal is required" in text:
+            raise ModuleError(f"become failed on {self.name}: sudo wants a password for {self.user}; give "
+                              f"{self.user} passwordless sudo (NOPASSWD) or connect as root")
+        if "not in the sudoers" in text or "is not allowed to" in text or "may not run sudo" in text:
+            raise ModuleError(f"become failed on {self.name}: {self.user} may not use sudo there; connect as a "
+                              "user who may, or as root")
 
-    def stat_many(self, paths: Iterable[str], *, hash_files: bool = True) -> dict[str, PathStat | None]:
-        wanted = list(dict.fromkeys(paths))
-        if not wanted:
-            return {}
-        raw = self._remote(wanted, hash_files=hash_files, read=False)
-        return {p: _stat(p, raw.get(p)) for p in wanted}
+    # -- the filesystem helper ------------------------------------------------------------------
+    def fs(self, ops: Sequence[FsOp]) -> list[dict[str, Any]]:
+        header = json.dumps({"ops": [{"op": op, "args": dict(args), "size": len(data) if data else 0}
+                                     for op, args, data in ops]}).encode() + b"\n"
+        blobs = [data for _, _, data in ops if data]
+        total = len(header) + sum(len(b) for b in blobs)
+        readonly = all(op in ("stat", "tree_mismatches", "list_tree") for op, _, _ in ops)
 
-    def read_many(self, paths: Iterable[str]) -> dict[str, bytes | None]:
-        wanted = list(dict.fromkeys(paths))
-        raw = self._remote(wanted, hash_files=False, read=True) if wanted else {}
-        return {p: (raw[p]["content"].encode("latin-1") if raw.get(p) and "content" in raw[p] else None)
-                for p in wanted}
+        def feed(channel: Any) -> None:
+            channel.sendall(header)
+            for blob in blobs:
+                view = memoryview(blob)
+                for i in range(0, len(view), 1 << 20):
+                    channel.sendall(view[i:i + (1 << 20)])
 
-    # -- files over SFTP (through sudo when becoming another user) ------------------------------
-    def _sftp_client(self) -> Any:
-        with self._lock:
-            if self._sftp is None:
-                self._sftp = self.client.open_sftp()
-            return self._sftp
-
-    def read_file(self, path: str) -> bytes:
-        if self.become:
-            return super().read_file(path)
-        with self._sftp_lock, self._sftp_client().open(path, "rb") as fh:
-            return bytes(fh.read())
-
-    def write_file(self, path: str, data: bytes, *, mode: str | None = None,
-                   owner: str | None = None, group: str | None = None) -> None:
-        if self.become:
-            return super().write_file(path, data, mode=mode, owner=owner, group=group)
-        directory = os.path.dirname(path) or "."
-        self.run(["mkdir", "-p", "--", directory]).check()
-        sftp = self._sftp_client()
-        tmp = f"{directory}/.reconcile.{os.urandom(6).hex()}"
+        limit = FS_TIMEOUT + total / (1 << 20)  # a second per MiB on top, for large files
         try:
-            with self._sftp_lock:
-                with sftp.open(tmp, "wb") as fh:
-                    fh.write(data)
-                if mode is None:
-                    try:
-                        mode = format(sftp.stat(path).st_mode & 0o7777, "04o")
-                    except OSError:
-                        mode = "0644"
-                sftp.chmod(tmp, int(mode, 8))
-            if owner or group:
-                spec = (owner or "") + (":" + group if group else "")
-                self.run(["chown", "--", spec, tmp]).check()
-            try:
-                with self._sftp_lock:
-                    sftp.posix_rename(tmp, path)
-            except OSError:  # a bind-mounted file (e.g. /etc/hosts in a container) can't be renamed over
-                self.run(["sh", "-c", 'cat -- "$1" > "$2" && rm -f -- "$1"', "sh", tmp, path]).check()
-        except BaseException:
-            self.run(["rm", "-f", "--", tmp])
-            raise
+            rc, out, err = self._exchange(self.command_line(["python3", "-c", FS_HELPER]), feed,
+                                          time.monotonic() + limit, "file operations", readonly)
+        except TimeoutError:
+            raise ModuleError(f"file operations on {self.name} timed out after {limit:.0f}s") from None
+        self._check_become(rc, err)
+        if rc != 0:
+            text = err.decode(errors="replace").strip().splitlines()
+            if rc == 127 or (text and "python3" in text[-1] and "not found" in text[-1]):
+                raise ModuleError(f"host {self.name} has no python3, which reconcile needs for files; install it")
+            raise ModuleError(f"file operations on {self.name} failed (exit {rc}): {text[-1] if text else ''}")
+        return list(json.loads(out))
 
     def close(self) -> None:
-        if self._sftp is not None:
-            self._sftp.close()
-        self.client.close()
-
-
-def _drain(recv: Any) -> bytes:
-    out = bytearray()
-    while True:
-        chunk = recv(65536)
-        if not chunk:
-            return bytes(out)
-        out += chunk
-
-
-def _stat(path: str, raw: Mapping[str, Any] | None) -> PathStat | None:
-    if raw is None:
-        return None
-    if "error" in raw:
-        raise ModuleError(f"cannot stat {path}: {raw['error']}")
-    return PathStat(kind=raw["kind"], mode=raw["mode"], owner=raw["owner"], group=raw["group"], uid=raw["uid"],
-                    gid=raw["gid"], size=raw["size"], mtime=raw["mtime"], sha256=raw.get("sha256"),
-                    link_target=raw.get("link_target"))
+        if self.client is not None:
+            self.client.close()
 
 
 class _UnknownKeyPolicy:
@@ -271,14 +499,19 @@ def append_known_host(path: str, entry: str, key: Any) -> None:
 
 def fetch_host_key(address: str, port: int, timeout: float = CONNECT_TIMEOUT) -> Any:
     """The host's key, read from the SSH handshake without logging in."""
-    import socket
-
     import paramiko
 
-    sock = socket.create_connection((address, port), timeout=timeout)
+    where = f"{address}:{port}"
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except OSError as exc:
+        raise ReconcileError(f"cannot connect to {where}: {exc.strerror or exc}") from None
     transport = paramiko.Transport(sock)
     try:
         transport.start_client(timeout=timeout)
         return transport.get_remote_server_key()
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise ReconcileError(f"{where} did not complete an SSH handshake ({exc or type(exc).__name__}); "
+                             "is it an SSH server?") from None
     finally:
         transport.close()

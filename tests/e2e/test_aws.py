@@ -4,6 +4,7 @@ in place, replace, delete, drift made with plain boto3, references, lost state r
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from tests.conftest import Cli, write
 
 
 @pytest.fixture
-def acli(cli: Cli, moto: Any, monkeypatch: pytest.MonkeyPatch) -> Cli:
+def acli(cli: Cli, moto: Any, monkeypatch: pytest.MonkeyPatch, named_stack: str) -> Cli:
     cli.env.update(moto.env)
     for key, value in moto.env.items():  # for the in-process plans and the boto3 checks below
         monkeypatch.setenv(key, value)
@@ -123,14 +124,17 @@ def test_network_stack(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
     subnets = client.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
     assert [s["CidrBlock"] for s in subnets] == [f"10.{int(uid[1:3], 16) % 250}.2.0/24"]
 
-    # lost state: found again by the reconcile:address tags
-    for f in (spec_dir / ".reconcile").iterdir():
-        f.unlink()
+    # lost state: found again by the stack and address tags
+    shutil.rmtree(spec_dir / ".reconcile")
     assert "No changes." in acli("plan", "spec", check=0).out
 
+    # the state is still lost and the spec now empty: apply rebuilds the state from the objects carrying the
+    # stack's identity, and prunes them by the usual rules
     write(spec_dir / "site.yaml", f'aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}\nresources: []\n')
-    acli("apply", "--auto-approve", "spec", check=0)  # the state was rebuilt by the last plan? no: by apply below
-    assert client.describe_vpcs(VpcIds=[vpc["VpcId"]])["Vpcs"]  # not in the state any more: not deleted
+    plan = acli("plan", "spec", check=0)
+    assert "Plan: 0 to add, 0 to change, 3 to destroy." in plan.out
+    acli("apply", "--auto-approve", "spec", check=0)
+    assert not client.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Vpcs"]
 
 
 def test_delete_in_dependency_order(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
@@ -179,7 +183,7 @@ resources:
     acli("apply", "--auto-approve", "spec", check=0)
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
     assert {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]} == {
-        "team": "data", "reconcile:address": "aws.s3_bucket.logs", "reconcile:spec": str(spec_dir)}
+        "team": "data", "reconcile:address": "aws.s3_bucket.logs", "reconcile:stack": f"{uid}/default"}
     assert s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"][0]["Expiration"]["Days"] == 7
     assert json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])["Statement"][0]["Sid"] == "ro"
     plan, calls = in_process_plan(spec_dir)

@@ -18,7 +18,7 @@ from tests.harness.registry import free_port
 
 
 @pytest.fixture
-def dcli(cli: Cli, docker_url: str, busybox: str) -> Cli:
+def dcli(cli: Cli, docker_url: str, busybox: str, named_stack: str) -> Cli:
     cli.env["DOCKER_HOST"] = docker_url
     return cli
 
@@ -73,7 +73,7 @@ def test_container_lifecycle(dcli: Cli, spec_dir: Path, uid: str, docker_client:
     c = container(docker_client, f"{uid}-web")
     assert c.status == "running"
     assert c.labels["reconcile.address"] == f"docker.container.{uid}-web" and c.labels["team"] == "web"
-    assert c.labels["reconcile.spec"] == str(spec_dir.resolve())
+    assert c.labels["reconcile.stack"] == f"{uid}/default"
     assert "GREETING=hello" in c.attrs["Config"]["Env"]
     assert http_get(port) == "busybox\n"
     first_id = c.id

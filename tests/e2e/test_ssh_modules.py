@@ -102,7 +102,8 @@ resources:
     write(spec_dir / "site.yaml", ssh_hosts.inventory() + "resources: []\n")  # pruned: entries removed
     scli("apply", "--auto-approve", "spec", check=0)
     assert h.exec("crontab -l")[1] == "0 1 * * * keep-me\n"
-    assert h.exec(f"cat /etc/{uid}.conf")[1] == "a=1\n"  # the managed lines went with their resources
+    # b=2 was added by reconcile and goes with its resource; the Port line existed before: it is left alone
+    assert h.exec(f"cat /etc/{uid}.conf")[1] == "a=1\nPort 2222\n"
 
 
 def test_packages_and_services(scli: Cli, spec_dir: Path, ssh_hosts: SSHFleet, uid: str) -> None:

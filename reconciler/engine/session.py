@@ -1,0 +1,258 @@
+"""The library API: one spec, one workspace, one state; validate, plan, apply and drift return values.
+
+    from reconciler import Session, Selection
+
+    session = Session("site/", workspace="staging")
+    plan = session.plan()
+    for change in plan.actionable:
+        print(change.action.value, change.address)
+    outcome = session.apply(approve=lambda plan: True)
+    print(outcome.failed, [r.address for r in outcome.results])
+
+The CLI, the benchmarks and the tests drive the engine through this class only. Output stays outside:
+pass `hooks` to see changes start and finish, and `approve` to look at the plan before anything changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.engine.apply import Applier, ApplyHooks, failed
+from reconciler.engine.plan import Selection, make_plan
+from reconciler.errors import ReconcileError
+from reconciler.model import Action, Plan, Result, Status
+from reconciler.registry import Registry
+from reconciler.secrets import Redactor
+from reconciler.spec.validate import Validated, validate
+from reconciler.state.lock import StateLock
+from reconciler.state.planfile import check_fresh
+from reconciler.state.store import StateStore, default_state_path
+from reconciler.targets import TargetPool
+
+EVERYTHING = Selection()
+WORKSPACE_FILE = "environment"  # .reconcile/environment holds the selected workspace, as Terraform's
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    plan: Plan
+    results: tuple[Result, ...]
+    run_id: int | None
+    applied: bool  # False: nothing to do, or not approved
+
+    @property
+    def failed(self) -> bool:
+        return failed(self.results) or bool(self.plan.failures)
+
+    @property
+    def targets(self) -> dict[str, str]:
+        return {c.address: c.resource.target for c in self.plan.changes if c.resource is not None}
+
+
+@dataclass(frozen=True)
+class DriftOutcome:
+    report: Any  # reconciler.engine.drift.DriftReport
+    run_id: int | None
+    plan: Plan
+
+
+@dataclass
+class Session:
+    """A spec at `spec_path` in a workspace, with its state. Cheap to create; validates on first use."""
+
+    spec_path: str | Path
+    workspace: str | None = None
+    state_path: str | Path | None = None
+    parallelism: int = 10
+    registry: Registry | None = None
+    environ: Mapping[str, str] | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+
+    def __post_init__(self) -> None:
+        self.spec_path = Path(self.spec_path)
+        if self.registry is None:
+            self.registry = Registry.installed()
+        if self.workspace is None:
+            self.workspace = selected_workspace(self.spec_path)
+        self._validated: Validated | None = None
+
+    # -- the spec --------------------------------------------------------------------------------
+    def validate(self, *, unset_env_ok: bool = False) -> Validated:
+        """The spec and its graph; raises SpecError with every problem found. Contacts nothing."""
+        if unset_env_ok:
+            return validate(self.spec_path, self._registry, self.environ, unset_env_ok=True, workspace=self.ws)
+        if self._validated is None:
+            self._validated = validate(self.spec_path, self._registry, self.environ, workspace=self.ws)
+        return self._validated
+
+    @property
+    def _registry(self) -> Registry:
+        assert self.registry is not None
+        return self.registry
+
+    @property
+    def ws(self) -> str:
+        return str(self.workspace)
+
+    # -- the state -------------------------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return Path(self.state_path) if self.state_path else default_state_path(self.spec_path, self.ws)
+
+    @contextmanager
+    def state(self, *, writable: bool = False, lock: str | None = None) -> Iterator[StateStore]:
+        """The state, read-only (a missing one reads as empty) or writable; `lock` takes the apply lock
+        for the named operation while it is open."""
+        if lock:
+            with StateLock(self.state_file, lock), StateStore(self.state_file, writable=True) as store:
+                yield store
+        else:
+            with StateStore(self.state_file, writable=writable) as store:
+                yield store
+
+    @contextmanager
+    def targets(self) -> Iterator[TargetPool]:
+        with TargetPool(self.validate().spec, self._registry_factories()) as pool:
+            yield pool
+
+    def _registry_factories(self) -> dict[str, Any]:
+        return {family: self._registry.target_factory(family) for family in self._registry.families}
+
+    # -- plan, apply, drift ------------------------------------------------------------------------
+    def plan(self, selection: Selection = EVERYTHING) -> Plan:
+        """What apply would do. Read-only: takes no lock, writes nothing."""
+        validated = self.validate()
+        with self.state() as store, self.targets() as pool:
+            return self._make_plan(validated, pool, store, selection)
+
+    def _make_plan(self, validated: Validated, pool: TargetPool, store: StateStore, selection: Selection) -> Plan:
+        return self.redacting(lambda: make_plan(validated.spec, validated.graph, self._registry, pool, store,
+                                                selection, self.parallelism, self.redactor))
+
+    def apply(
+        self, selection: Selection = EVERYTHING, *, approve: Callable[[Plan], bool] = lambda plan: True,
+        hooks: ApplyHooks | None = None, saved: Mapping[str, Any] | None = None,
+        only_drifted: bool = False, on_plan: Callable[[Plan], None] = lambda plan: None,
+    ) -> ApplyOutcome:
+        """Lock, plan again (a `saved` plan must still be fresh), ask `approve`, apply, record the run."""
+        validated = self.validate()
+        with self.state(lock="apply") as store, self.targets() as pool:
+            store.set_stack(validated.spec.stack)
+            plan = self._make_plan(validated, pool, store, selection)
+            if saved is not None:
+                check_fresh(saved, plan)
+            if only_drifted:
+                plan = self._only_drifted(plan, store)
+            on_plan(plan)
+            if plan.blockers:
+                raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
+            applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor)
+            if not plan.actionable:  # nothing to change; the state still learns the spec's current values
+                results = self.redacting(lambda: applier.apply(plan))
+                return ApplyOutcome(plan, tuple(results), None, applied=False)
+            if not approve(plan):
+                raise ReconcileError("apply cancelled")
+            run_id = store.start_run("apply", str(self.spec_path.absolute()))
+            results: list[Result] = []
+            status = "interrupted"  # what the history says if this process is stopped on the way
+            try:
+                results = self.redacting(lambda: applier.apply(plan))
+                status = "failed" if failed(results) or plan.failures else "ok"
+            finally:
+                store.finish_run(run_id, status, summarize(results) | {
+                    "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
+            return ApplyOutcome(plan, tuple(results), run_id, applied=True)
+
+    def _only_drifted(self, plan: Plan, store: StateStore) -> Plan:
+        """The plan with every change that is not a repair of drift (or of a missing resource) left out
+        altogether (not turned into no-ops: the state must not record values that were never applied)."""
+        from reconciler.engine.drift import classify
+
+        drifted = {i.address for i in classify(plan, store.records(), self._registry).items
+                   if i.kind in ("drifted", "missing")}
+        kept = tuple(c for c in plan.changes if c.address in drifted or (c.action is Action.NOOP and not c.pruned))
+        return dataclasses.replace(plan, changes=kept)
+
+    def drift(self, *, limit: Sequence[str] = (), since: int | None = None, record: bool = True,
+              report_body: Callable[[Any, int | None], Mapping[str, Any]] | None = None) -> DriftOutcome:
+        """Drift classes (drifted/pending/missing/unmanaged); read-only apart from the history entry."""
+        from reconciler.engine.drift import classify, discover_unmanaged, new_since
+
+        validated = self.validate()
+        writable = record and self.state_file.exists()
+        with self.state(writable=writable) as store, self.targets() as pool:
+            plan = self._make_plan(validated, pool, store, Selection(limit=tuple(limit)))
+            records = store.records()
+            in_use = {(r.type, r.target) for r in validated.spec.resources} | {
+                (r.type, r.target) for r in records.values()}
+            unmanaged, discovery_errors = discover_unmanaged(
+                [(t, n) for t, n in in_use if t in self._registry], self._registry, pool)
+            found = classify(plan, records, self._registry, unmanaged)
+            if discovery_errors:
+                found = dataclasses.replace(found, errors={**found.errors, **discovery_errors})
+            if since is not None:
+                earlier = next((r for r in store.runs(kind="drift", limit=100000) if r.id == since), None)
+                if earlier is None:
+                    raise ReconcileError(f"no drift run #{since} in the history (see `reconcile history --drift`)")
+                found = new_since(found, earlier.summary.get("report", {}))
+            run_id = None
+            if writable:
+                run_id = store.start_run("drift", str(self.spec_path.absolute()))
+                body = report_body(found, run_id) if report_body else {}
+                store.finish_run(run_id, "drift" if found.found else ("error" if found.errors else "ok"),
+                                 {**found.counts(), "errors": len(found.errors), "report": body})
+            return DriftOutcome(found, run_id, plan)
+
+    # -- secrets ---------------------------------------------------------------------------------
+    def redacting(self, work: Callable[[], Any]) -> Any:
+        """Run `work`; an error it raises reaches the caller with every secret of the run masked."""
+        try:
+            return work()
+        except ReconcileError as exc:
+            masked = self.redactor.redact(str(exc))
+            if masked != str(exc):
+                raise type(exc)(masked) if type(exc).__init__ is ReconcileError.__init__ else ReconcileError(
+                    masked) from None
+            raise
+
+
+def summarize(results: Sequence[Result]) -> dict[str, int]:
+    counts = {"added": 0, "changed": 0, "destroyed": 0, "forgotten": 0, "failed": 0, "skipped": 0}
+    for r in results:
+        if r.status is Status.FAILED:
+            counts["failed"] += 1
+        elif r.status is Status.SKIPPED:
+            counts["skipped"] += 1
+        elif r.status is Status.OK:
+            if r.action in (Action.CREATE, Action.REPLACE):
+                counts["added"] += 1
+            if r.action in (Action.DELETE, Action.REPLACE):
+                counts["destroyed"] += 1
+            if r.action is Action.UPDATE:
+                counts["changed"] += 1
+            if r.action is Action.FORGET:
+                counts["forgotten"] += 1
+    return counts
+
+
+def workspace_file(spec_path: str | Path) -> Path:
+    spec = Path(spec_path).absolute()
+    return (spec if spec.is_dir() else spec.parent) / ".reconcile" / WORKSPACE_FILE
+
+
+def selected_workspace(spec_path: str | Path) -> str:
+    """--workspace, else RECONCILE_WORKSPACE, else what `reconcile workspace select` chose, else default."""
+    if os.environ.get("RECONCILE_WORKSPACE"):
+        return os.environ["RECONCILE_WORKSPACE"]
+    chosen = workspace_file(spec_path)
+    try:
+        name = chosen.read_text().strip()
+    except OSError:
+        return "default"
+    return name or "default"

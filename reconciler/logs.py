@@ -1,0 +1,53 @@
+"""Logging for the command: `-v`/`-vv` to stderr, `--log-file FILE` with tracebacks, `--debug`.
+
+Every line passes through the run's Redactor first, so a secret never reaches a log either.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactingFormatter(logging.Formatter):
+    def __init__(self, fmt: str, redactor: Callable[[], Any]):
+        super().__init__(fmt)
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return str(self.redactor().redact(super().format(record)))
+
+
+def configure_logging(verbose: int, log_file: str | None, debug: bool, redactor: Callable[[], Any]) -> None:
+    """Configure the `reconciler` logger (idempotent: earlier handlers of this function are replaced)."""
+    root = logging.getLogger("reconciler")
+    for handler in list(root.handlers):
+        if getattr(handler, "_reconcile", False):
+            root.removeHandler(handler)
+            handler.close()
+    root.propagate = False
+    level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(RedactingFormatter("%(levelname)s: %(message)s" if not debug else FORMAT, redactor))
+    handlers: list[logging.Handler] = [console]
+    if log_file:
+        try:
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            from reconciler.errors import ReconcileError
+
+            raise ReconcileError(f"cannot write the log file {log_file}: {exc.strerror}") from None
+        file_handler.setLevel(logging.DEBUG)
+        file_handler.setFormatter(RedactingFormatter(FORMAT, redactor))
+        handlers.append(file_handler)
+    for handler in handlers:
+        handler._reconcile = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(min(h.level for h in handlers))
+    if not debug:  # an internal error is reported in one line; its traceback goes to the log file only
+        console.addFilter(lambda record: not (record.levelno >= logging.CRITICAL and record.exc_info))
