@@ -36,6 +36,9 @@ def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]
         settings = ctx.find_root().ensure_object(dict)
         if value not in (None, False, 0, ()):
             settings[name] = value
+            if name in ("verbose", "log_file", "debug"):
+                configure_logging(settings.get("verbose", 0), settings.get("log_file"), bool(settings.get("debug")),
+                                  lambda: settings.get("redactor") or Redactor())
         return value
     return callback
 
@@ -591,9 +594,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(argv) if argv is not None else sys.argv[1:]
     context_settings: dict[str, Any] = {}
     try:
+        configure_logging(0, None, False, lambda: context_settings.get("redactor") or Redactor())
         with cli.make_context("reconcile", list(args), obj=context_settings) as ctx:
-            configure_logging(ctx.obj.get("verbose", 0), ctx.obj.get("log_file"), bool(ctx.obj.get("debug")),
-                              lambda: ctx.obj.get("redactor") or Redactor())
             rc = cli.invoke(ctx)
     except SpecError as exc:
         click.echo("\n".join(_mask(str(d), context_settings) for d in exc.diagnostics), err=True)

@@ -233,6 +233,7 @@ class Change:
     pruned: bool = False  # the resource is in the state but no longer in the spec
     moved_from: str | None = None  # `moved:` — the state entry of this address is taken from here
     verb: str = ""  # what an update does when it is an action rather than a change of values: run, restart…
+    depends_on: tuple[str, ...] = ()  # for objects removed from the spec: what they were found to depend on
 
     @property
     def replace_causes(self) -> tuple[str, ...]:

@@ -202,6 +202,15 @@ class DynamodbTableModule(Module):
             time.sleep(1)
         raise ModuleError(f"table {name} not ACTIVE after {timeout:.0f}s")
 
+    def destroy_hazard(self, session: AwsSession, change: Change, going: Sequence[Change] = ()) -> str | None:
+        """A table with items: deleting it deletes them."""
+        if change.observed is None:
+            return None
+        name = str(change.observed.identity.get("table_name") or "")
+        with api_errors():
+            found = session.client("dynamodb").scan(TableName=name, Limit=1, Select="COUNT")
+        return f"table {name} holds items" if found.get("Count") else None
+
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         db = session.client("dynamodb")
         name = str(observed.identity.get("table_name") or table_name(resource))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
@@ -80,6 +80,11 @@ class EbsVolumeModule(Ec2Module):
             if error_code(exc) not in ("InvalidAttachment.NotFound", "IncorrectState", "InvalidInstanceID.NotFound"):
                 raise
         ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=WAIT)
+
+    def destroy_hazard(self, session: AwsSession, change: Change, going: Sequence[Change] = ()) -> str | None:
+        """A volume is a disk: what is on it cannot be seen from here, so destroying it is always a hazard."""
+        ident = (change.observed.identity if change.observed else {}).get("id")
+        return f"volume {ident} is a disk whose data would be lost" if ident else None
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         ec2 = session.client("ec2")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,15 @@ def identifier(resource: Resource) -> str:
     return str(resource.get("db_instance_identifier") or resource.name)
 
 
+def final_snapshot(resource: Resource | None, ident: str | None = None) -> str:
+    """The name of the snapshot taken when the instance is deleted: given, or `<identifier>-final-<date>`."""
+    given = resource.get("final_snapshot_identifier") if resource is not None else None
+    if given:
+        return str(given)
+    name = ident or (identifier(resource) if resource is not None else "db")
+    return f"{name}-final-{time.strftime('%Y%m%d%H%M%S')}"
+
+
 def password_tag(password: str, salt: str | None = None) -> str:
     salt = salt or secrets.token_hex(8)
     return f"{salt}:{hashlib.sha256((salt + password).encode()).hexdigest()[:40]}"
@@ -38,7 +48,7 @@ class RdsInstanceModule(Module):
     sensitive = frozenset({"master_password"})
     computed = frozenset({"arn", "endpoint_address", "endpoint_port"})
     requires_replace = frozenset({"engine", "master_username", "db_subnet_group_name", "db_instance_identifier"})
-    not_compared = frozenset({"state", "import"})
+    not_compared = frozenset({"state", "import", "skip_final_snapshot", "final_snapshot_identifier"})
     observe_unresolved = True
 
     def planned(self, resource: Resource) -> dict[str, Any]:
@@ -156,6 +166,15 @@ class RdsInstanceModule(Module):
         return Observed({**want, "arn": arn, "master_password": secret_tag["Value"]},
                         identity={"arn": arn, "db_instance_identifier": ident})
 
+    def destroy_hazard(self, session: AwsSession, change: Change, going: Sequence[Change] = ()) -> str | None:
+        """A database always holds data; a final snapshot is taken unless skip_final_snapshot is set."""
+        if change.observed is None:
+            return None
+        ident = change.observed.identity.get("db_instance_identifier")
+        skip = bool(change.resource.get("skip_final_snapshot")) if change.resource is not None else False
+        return f"DB instance {ident} holds a database" + (" and skip_final_snapshot is set" if skip else
+                                                          f" (a final snapshot {final_snapshot(change.resource, ident)} is taken)")
+
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         if observed.attributes.get("deletion_protection"):
             raise ModuleError(f"DB instance {identifier(resource)} has deletion_protection: set it to false "
@@ -163,5 +182,9 @@ class RdsInstanceModule(Module):
         rds = session.client("rds")
         ident = str(observed.identity.get("db_instance_identifier") or identifier(resource))
         with api_errors():
-            rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+            if resource.get("skip_final_snapshot"):
+                rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+            else:
+                rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=False,
+                                       FinalDBSnapshotIdentifier=final_snapshot(resource, ident))
             rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier=ident, WaiterConfig=WAIT)

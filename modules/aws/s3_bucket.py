@@ -8,7 +8,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import AwsSession, error_code
@@ -180,16 +179,25 @@ class S3BucketModule(Module):
                 s3.put_bucket_policy(Bucket=name, Policy=policy if isinstance(policy, str) else json.dumps(policy))
         return Observed({**want, "bucket": name, "arn": f"arn:aws:s3:::{name}"}, identity={"bucket": name})
 
+    def destroy_hazard(self, session: AwsSession, change: Change, going: Sequence[Change] = ()) -> str | None:
+        """A bucket that holds objects (any version): deleting it deletes them."""
+        if change.observed is None or (change.resource is not None and change.resource.get("force_destroy")):
+            return None
+        name = str(change.observed.identity.get("bucket") or "")
+        with api_errors():
+            listed = session.client("s3").list_object_versions(Bucket=name, MaxKeys=1)
+        if listed.get("Versions") or listed.get("DeleteMarkers"):
+            return f"bucket {name} is not empty"
+        return None
+
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        """Empties the bucket first: the plan refused to get here unless that loss was accepted."""
         s3 = session.client("s3")
         name = str(observed.identity.get("bucket") or bucket_name(resource))
         with api_errors():
             versions = s3.list_object_versions(Bucket=name)
             objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                        for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])]
-            if objects and not resource.get("force_destroy"):
-                raise ModuleError(f"bucket {name} is not empty ({len(objects)} object versions); "
-                                  "set force_destroy: true to delete it with its content")
             while objects:
                 s3.delete_objects(Bucket=name, Delete={"Objects": objects[:1000]})
                 versions = s3.list_object_versions(Bucket=name)

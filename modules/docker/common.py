@@ -47,10 +47,10 @@ def match_objects(
         mine = by_id.get(str(recorded)) if recorded else None
         if mine is None:
             mine = by_owner.get(r.address)
-        if mine is not None:
+        clash = by_name.get(object_name(r, name_key))
+        if mine is not None and (clash is None or clash is mine):
             out[r.address] = (mine, _carries_marks(engine, mine, r.address))
             continue
-        clash = by_name.get(object_name(r, name_key))
         if clash is None:
             out[r.address] = (None, False)
             continue

@@ -48,7 +48,7 @@ class NetworkModule(Module):
                 "id": net["Id"], "network_name": net["Name"], "driver": net.get("Driver"), "managed": not adopted,
                 "internal": bool(net.get("Internal")), "subnet": pools[0].get("Subnet") if pools else None,
                 "labels": user_labels(net.get("Labels")),
-            }, identity={"id": net["Id"]})
+            }, identity={"id": net["Id"], "name": net["Name"]})
 
         return observe_objects(engine, resources, engine.networks(), lambda n: [n["Name"]], "network_name", build)
 
@@ -67,7 +67,7 @@ class NetworkModule(Module):
         finally:
             engine.changed()
         return Observed({**want, "id": created["Id"], "network_name": object_name(r, "network_name")},
-                        identity={"id": created["Id"]})
+                        identity={"id": created["Id"], "name": object_name(r, "network_name")})
 
     def delete(self, engine: DockerEngine, resource: Resource, observed: Observed) -> None:
         try:

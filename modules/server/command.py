@@ -23,6 +23,16 @@ class CommandModule(Module):
     computed = frozenset({"rc", "stdout", "stderr"})
     volatile = frozenset({"rc", "stdout", "stderr"})
     prunable = False
+    not_compared = frozenset({"state", "output_sensitive"})
+
+    def secret_attributes(self, resource: Resource) -> frozenset[str]:
+        """A command that handles a secret may print it: its output is secret too, unless the spec says
+        `output_sensitive: false`."""
+        secret = super().secret_attributes(resource)
+        wanted = resource.get("output_sensitive")
+        if wanted is True or (wanted is None and secret):
+            return secret | {"stdout", "stderr"}
+        return secret
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         paths = [p for r in resources for p in (r.get("creates"), r.get("removes")) if p]
@@ -54,7 +64,7 @@ class CommandModule(Module):
         if not reason or resource.get("state") == "absent":
             return Change(resource.address, resource.type, Action.NOOP, resource=resource, observed=observed)
         shown = resource.get("command")
-        diffs = (AttrDiff("command", None, shown, sensitive="command" in resource.sensitive),)
+        diffs = (AttrDiff("command", None, shown, sensitive="command" in self.secret_attributes(resource)),)
         return Change(resource.address, resource.type, Action.UPDATE, diffs, reason=reason, verb="run",
                       resource=resource, observed=observed)
 

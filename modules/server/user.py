@@ -58,6 +58,8 @@ class UserModule(Module):
                 out[key] = resource.get(key)
         if resource.get("groups") is not None:
             out["groups"] = sorted(str(g) for g in resource.get("groups"))
+        if resource.get("group") is not None:
+            out["group"] = str(resource.get("group"))
         if resource.get("authorized_keys") is not None:
             out["authorized_keys"] = [k.strip() for k in resource.get("authorized_keys")]
         return out
@@ -73,6 +75,9 @@ class UserModule(Module):
                 continue
             attrs: dict[str, Any] = {"uid": account.uid, "gid": account.gid, "shell": account.shell,
                                      "home": account.home, "groups": accounts.groups_of(account.name)}
+            if r.get("group") is not None:  # by name, or by gid when the spec gives a number
+                wanted = str(r.get("group"))
+                attrs["group"] = str(account.gid) if wanted.isdigit() else accounts.group_name(account.gid)
             if r.get("authorized_keys") is not None:
                 text = accounts.files.get(f"{account.home}/.ssh/authorized_keys")
                 if text is None and account.home != home_of(r):
@@ -95,6 +100,8 @@ class UserModule(Module):
             flags += ["-s", want["shell"]]
         if "groups" in changed:
             flags += ["-G", ",".join(want["groups"])]
+        if "group" in changed:
+            flags += ["-g", want["group"]]
         if change.observed is None:
             home = ["-d", want["home"]] if "home" in want else []
             system = ["-r"] if r.get("system") else []

@@ -114,7 +114,7 @@ class Applier:
                 continue
             graph.add_node(change.address)
             record = self.records.get(change.address)
-            for dep in record.depends_on if record else ():
+            for dep in set(record.depends_on if record else ()) | set(change.depends_on):
                 graph.add_edge(dep, change.address)
         return graph
 
@@ -279,6 +279,9 @@ class Applier:
         secret = module.secret_attributes(resource)
         record = self.records.get(change.address)
         observed = result.observed or change.observed
+        if observed is not None:  # values only now known (a command's output) join the run's secrets
+            for name in secret & set(observed.attributes):
+                self.redactor.add(observed.attributes[name])
         if (result.status is Status.OK or record is None
                 or attributes_differ(record, resource, secret, module.digest_attributes)):
             self.store.save(resource, observed, secret, origin=origin_for(change, record, change.observed),

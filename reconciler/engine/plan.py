@@ -291,8 +291,8 @@ class Planner:
                 changes[r.address] = change
 
         ordered = [changes[a] for a in order]
-        for ghost in ghosts:
-            ordered.append(self._ghost_change(ghost, observed_all, failures))
+        gone = [self._ghost_change(ghost, observed_all, failures) for ghost in ghosts]
+        ordered += infer_edges(gone, [g for g in ghosts if g.record is None])
         self.blockers += self._destroy_blockers(ordered)
         self._check_same_objects(ordered)
         hashes = {a: canonical_hash(o.attributes if o else None) for a, o in sorted(observed_all.items())}
@@ -371,6 +371,42 @@ class Planner:
                     f"{other}. If it was renamed, add `moved: [{{from: {c.address}, to: {other}}}]`; to stop "
                     f"managing it under the old name without destroying it, add "
                     f"`removed: [{{address: {c.address}, destroy: false}}]`")
+
+
+def infer_edges(changes: list[Change], discovered: Sequence[_Ghost]) -> list[Change]:
+    """Objects found by their ownership marks come with no recorded edges: one whose attribute values hold
+    another's identity (its id, ARN or name) depends on it — a subnet names its VPC — so it goes first."""
+    unknown = {g.resource.address for g in discovered}
+    if not unknown:
+        return changes
+    handles: dict[str, set[str]] = {}
+    for c in changes:
+        own = dict(c.observed.identity) if c.observed else {}
+        for key in ("id", "arn"):
+            if c.observed is not None and key in c.observed.attributes:
+                own[key] = c.observed.attributes[key]
+        handles[c.address] = {v for v in own.values() if isinstance(v, str) and len(v) >= 3}
+    out = []
+    for c in changes:
+        if c.address not in unknown or c.observed is None:
+            out.append(c)
+            continue
+        mentioned = set(_strings(c.observed.attributes)) - handles[c.address]
+        deps = tuple(sorted(other for other, hs in handles.items() if other != c.address and hs & mentioned))
+        out.append(dataclasses.replace(c, depends_on=deps))
+    return out
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
 
 
 def make_plan(

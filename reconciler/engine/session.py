@@ -89,7 +89,23 @@ class Session:
             return validate(self.spec_path, self._registry, self.environ, unset_env_ok=True, workspace=self.ws)
         if self._validated is None:
             self._validated = validate(self.spec_path, self._registry, self.environ, workspace=self.ws)
+            self._learn_secrets(self._validated)
         return self._validated
+
+    def _learn_secrets(self, validated: Validated) -> None:
+        """The secret values the spec itself holds, and every environment value used inside one (a password
+        in a command line is masked on its own too, e.g. when the command echoes it)."""
+        environ = os.environ if self.environ is None else self.environ
+        names = validated.spec.document.data.get("vars_from_env")
+        env_values = [environ[n] for n in names if isinstance(n, str) and n in environ] if isinstance(names, list) else []
+        for r in validated.spec.resources:
+            for name in self._registry.module(r.type).secret_attributes(r):
+                value = r.attributes.get(name)
+                self.redactor.add(value)
+                text = str(value) if value is not None else ""
+                for env_value in env_values:
+                    if len(env_value) >= 3 and env_value in text:
+                        self.redactor.add(env_value)
 
     @property
     def _registry(self) -> Registry:

@@ -89,5 +89,10 @@ def walk(
                 for node in group:  # a job that returned nothing for a node still settles it
                     if node not in results:
                         record(Result(node, action_of(node), Status.FAILED, error="no result"))
+    for node in nodes:  # only a cycle leaves nodes that never became ready
+        if node not in results:
+            results[node] = Result(node, action_of(node), Status.FAILED,
+                                   error="not started: it waits on a dependency cycle")
+            settle(results[node])
     return results
 

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from reconciler.model import (
+    SENSITIVE,
     Diagnostic,
     Host,
     Inventory,
@@ -83,14 +84,19 @@ def canonical_hash(value: Any) -> str:
 
 
 def schema_diagnostics(
-    validator: Draft202012Validator, value: Any, doc: SourceDocument, prefix: JsonPath
+    validator: Draft202012Validator, value: Any, doc: SourceDocument, prefix: JsonPath,
+    secret: frozenset[str] = frozenset(),
 ) -> list[Diagnostic]:
+    """Schema errors at their source; the value of a secret attribute is never quoted in a message."""
     out = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
         if isinstance(error.instance, str) and (has_reference(error.instance) or _is_placeholder(error.instance)):
             continue  # a `${…}` value is checked once it is resolved, at plan time
         path = prefix + tuple(error.absolute_path)
-        out.append(Diagnostic(_schema_message(error), doc.locate(path), path))
+        message = _schema_message(error)
+        if error.absolute_path and str(error.absolute_path[0]) in secret:
+            message = message.replace(repr(error.instance), SENSITIVE).replace(str(error.instance), SENSITIVE)
+        out.append(Diagnostic(message, doc.locate(path), path))
     return out
 
 
@@ -318,7 +324,10 @@ class _SpecBuilder:
             self.validators[type_name] = validator
         # the entry as written, with its attributes rendered (not what a template file produced)
         checked = {k: (attributes[k] if k in attributes else v) for k, v in written.items()}
-        found = schema_diagnostics(validator, checked, self.doc, path)
+        listed = written.get("sensitive")
+        secret = self.registry.module_class(type_name).sensitive | frozenset(
+            s for s in (listed if isinstance(listed, list) else []) if isinstance(s, str))
+        found = schema_diagnostics(validator, checked, self.doc, path, secret)
         self.diagnostics += found
         return not found
 

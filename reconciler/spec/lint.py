@@ -12,7 +12,7 @@ from typing import Any
 
 import networkx as nx
 
-from reconciler.model import Diagnostic, Resource
+from reconciler.model import Diagnostic, Location, Resource
 from reconciler.registry import Registry
 from reconciler.spec.validate import Validated
 
@@ -23,6 +23,12 @@ SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|c
 def lint(validated: Validated, registry: Registry) -> list[Diagnostic]:
     spec, graph = validated.spec, validated.graph
     out: list[Diagnostic] = []
+    if not spec.named:
+        first = spec.document.files[0] if spec.document.files else spec.document.root
+        out.append(Diagnostic(
+            f"the spec has no `name:`, so its stack identity is the default {spec.stack}, taken from its "
+            "directory name; name it (e.g. `name: shop`) so that no other spec can share the identity",
+            Location(first, 1, 1), severity="warning"))
 
     def report(resource: Resource, message: str, *sub: str | int) -> None:
         path = resource.json_path + tuple(sub)

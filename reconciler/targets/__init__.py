@@ -36,8 +36,11 @@ def declared_targets(spec: Spec) -> dict[str, set[str]]:
     if aws:
         out["aws"] = {str(aws.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")}
     docker = spec.settings.get("docker") or {}
-    if docker:
-        out["docker"] = set(docker.get("engines") or {})
+    engines = set(docker.get("engines") or {})
+    if os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock"):
+        engines.add("local")  # the engine every spec may use without naming it
+    if engines:
+        out["docker"] = engines
     return out
 
 

@@ -133,7 +133,7 @@ def test_network_stack(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
     write(spec_dir / "site.yaml", f'aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}\nresources: []\n')
     plan = acli("plan", "spec", check=0)
     assert "Plan: 0 to add, 0 to change, 3 to destroy." in plan.out
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
     assert not client.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Vpcs"]
 
 
@@ -146,7 +146,7 @@ def test_delete_in_dependency_order(acli: Cli, spec_dir: Path, moto: Any, uid: s
     write(spec_dir / "site.yaml", f'aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}\nresources: []\n')
     plan = acli("plan", "spec", check=0)
     assert "Plan: 0 to add, 0 to change, 3 to destroy." in plan.out
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
     assert not client.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"]
 
 
@@ -199,11 +199,11 @@ resources:
     s3.put_object(Bucket=name, Key="data.txt", Body=b"x")
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
     refused = acli("apply", "--auto-approve", "spec")
-    assert refused.rc == 1 and "is not empty" in refused.out and "force_destroy: true" in refused.out
+    assert refused.rc == 1 and "is not empty" in refused.out and "--allow-data-loss" in refused.out
     write(spec_dir / "site.yaml", body + "    force_destroy: true\n")
     acli("apply", "--auto-approve", "spec", check=0)  # records force_destroy in the state
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "spec", check=0)  # force_destroy: the bucket goes with its content
     assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
@@ -263,7 +263,7 @@ resources:
     plan = acli("plan", "spec", check=0)
     assert f"-/+ aws.dynamodb_table.events-{uid}" in plan.out and "range_key" in plan.out
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
     assert f"events-{uid}" not in db.list_tables()["TableNames"]
 
 
@@ -304,7 +304,7 @@ resources:
     assert iam.list_role_policies(RoleName=f"app-{uid}")["PolicyNames"] == ["logs"]
     assert len(iam.list_attached_role_policies(RoleName=f"app-{uid}")["AttachedPolicies"]) == 1
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
     assert f"app-{uid}" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
 
 
@@ -368,7 +368,7 @@ resources:
     assert vol_now["Attachments"][0]["InstanceId"] != inst["InstanceId"]
     assert "No changes." in acli("plan", "spec", check=0).out
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
     assert not client.describe_volumes(Filters=[{"Name": "volume-id", "Values": [vol["VolumeId"]]}])["Volumes"]
 
 
@@ -406,7 +406,7 @@ resources:
     assert rds.describe_db_instances(DBInstanceIdentifier=f"db-{uid}")["DBInstances"][0]["DBInstanceClass"] == "db.t3.small"
     assert "No changes." in acli("plan", "spec", check=0).out
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
     assert f"db-{uid}" not in [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]]
 
 
@@ -455,7 +455,7 @@ resources:
     assert f"two-{uid}" in names and f"one-{uid}" not in names
     assert "No changes." in acli("plan", "spec", check=0).out
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
 
 
 def test_renamed_tables_roles_and_databases_are_replaced(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
@@ -470,10 +470,12 @@ resources:
     write(spec_dir / "site.yaml", body.replace("NAME", "old"))
     acli("apply", "--auto-approve", "spec", check=0)
     write(spec_dir / "site.yaml", body.replace("NAME", "new"))
-    plan = acli("plan", "spec", check=0).out
+    refused = acli("plan", "spec")  # a database is a data-loss hazard: replacing it needs consent
+    assert refused.rc == 1 and "DB instance old-d-" in refused.out and "final snapshot old-d-" in refused.out
+    plan = acli("plan", "--allow-data-loss", "spec", check=0).out
     for address in ("aws.dynamodb_table.t", "aws.iam_role.r", "aws.rds_instance.d"):
         assert f"-/+ {address}" in plan, plan
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
     db = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto.url)
     iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto.url)
     rds = boto3.client("rds", region_name="us-east-1", endpoint_url=moto.url)
@@ -485,4 +487,4 @@ resources:
     assert f"new-d-{uid}" in dbs and f"old-d-{uid}" not in dbs
     assert "No changes." in acli("plan", "spec", check=0).out
     write(spec_dir / "site.yaml", body.split("resources:")[0] + "resources: []\n")
-    acli("apply", "--auto-approve", "spec", check=0)
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
