@@ -234,6 +234,7 @@ class Change:
     moved_from: str | None = None  # `moved:` — the state entry of this address is taken from here
     verb: str = ""  # what an update does when it is an action rather than a change of values: run, restart…
     depends_on: tuple[str, ...] = ()  # for objects removed from the spec: what they were found to depend on
+    replacing: Observed | None = None  # create_before_destroy: the old object, still there while the new is made
 
     @property
     def replace_causes(self) -> tuple[str, ...]:

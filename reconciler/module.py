@@ -89,8 +89,8 @@ class Module:
 
     def after_replace(self, target: Any, change: Change, new: Observed) -> Observed:
         """With `lifecycle.create_before_destroy`: called once the old object is gone (e.g. to give the new
-        container the name the old one had). `apply` is called with the old object still in
-        `change.observed`, so it can make the new one coexist with it."""
+        container the name the old one had). `apply` is called with the old object in `change.replacing`,
+        so it can make the new one coexist with it."""
         return new
 
     # -- implemented by each module -----------------------------------------------------------

@@ -232,7 +232,7 @@ class ContainerModule(Module):
     def _coexisting_name(r: Resource, change: Change) -> str | None:
         """With create_before_destroy the old container still exists: the new one takes a temporary name
         when the two would clash, and is renamed once the old one is gone (after_replace)."""
-        old = change.observed.attributes.get("container_name") if change.observed is not None else None
+        old = change.replacing.attributes.get("container_name") if change.replacing is not None else None
         name = object_name(r, "container_name")
         return f"{name}-reconcile-new" if old == name else None
 

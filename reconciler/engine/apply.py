@@ -250,10 +250,11 @@ class Applier:
             if not _new_first(change):  # the old object went in the destroy phase
                 return module.apply(target, dataclasses.replace(change, action=Action.CREATE, observed=None))
             module.prepare_replace(target, change)
-            new = module.apply(target, dataclasses.replace(change, action=Action.CREATE))
+            fresh = dataclasses.replace(change, action=Action.CREATE, observed=None, replacing=change.observed)
+            new = module.apply(target, fresh)
             if change.observed is not None:
                 module.delete(target, resource, change.observed)
-            return module.after_replace(target, change, new)
+            return module.after_replace(target, fresh, new)
 
         return self._attempt(change, act)
 

@@ -169,3 +169,22 @@ def test_removed_network_goes_in_reverse_dependency_order(acli: Cli, spec_dir: P
     stack(spec_dir, uid, moto, "  []\n")
     acli("apply", "--auto-approve", "spec", check=0)
     assert not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Vpcs"]
+
+
+def test_instance_replaced_new_one_first(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
+    ec2 = client(moto, "ec2")
+    images = [i["ImageId"] for i in ec2.describe_images()["Images"][:2]]
+    body = "  - {type: aws.ec2_instance, name: app, image_id: IMAGE, lifecycle: {create_before_destroy: true}}\n"
+    stack(spec_dir, uid, moto, body.replace("IMAGE", images[0]))
+    acli("apply", "--auto-approve", "spec", check=0)
+    (old,) = tagged(ec2, "instance", f"{uid}/default")
+    stack(spec_dir, uid, moto, body.replace("IMAGE", images[1]))
+    plan = acli("plan", "spec", check=0)
+    assert "must be replaced (new one first) (because image_id changed)" in plan.out
+    acli("apply", "--auto-approve", "spec", check=0)
+    (new,) = tagged(ec2, "instance", f"{uid}/default")
+    assert new["InstanceId"] != old["InstanceId"] and new["ImageId"] == images[1]
+    assert new["LaunchTime"] >= old["LaunchTime"]
+    assert "No changes." in acli("plan", "spec", check=0).out
+    stack(spec_dir, uid, moto, "  []\n")
+    acli("apply", "--auto-approve", "spec", check=0)
