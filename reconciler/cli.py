@@ -72,7 +72,7 @@ def _use_color() -> bool:
 
 
 def state_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--state", "state_path", type=click.Path(dir_okay=False),
+    return click.option("--state", "state_path", type=click.Path(readable=False),
                         help="State database (default: .reconcile/state.db beside the spec).")(f)
 
 
@@ -433,10 +433,12 @@ def state_mv(source: str, destination: str, spec: str, state_path: str | None) -
 @common_options
 def state_versions(spec: str, state_path: str | None) -> int:
     """List the saved versions of the state (a copy is kept before each run that changes it)."""
+    from reconciler.state.store import StateStore
+
     session = session_for(spec, state_path)
-    _existing_state(session)
-    with session.state() as store:
-        versions = store.versions()
+    versions = StateStore.versions_of(session.state_file)
+    if not versions:
+        raise ReconcileError(f"no state and no backups found: looked for {session.state_file}")
     for v in versions:
         serial = "?" if v.serial is None else str(v.serial)
         click.echo(f"{v.version:<32} serial {serial:<6} {v.saved_at}  {v.size} bytes")

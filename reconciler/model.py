@@ -152,6 +152,11 @@ class Resource:
     json_path: JsonPath = ()
     host: str | None = None  # the inventory host for server resources on a host
     prior: Mapping[str, Any] = field(default_factory=dict)  # identity recorded in the state (e.g. a former name)
+    key_locations: Mapping[str, Location] = field(default_factory=dict)  # where each attribute was written
+
+    def where(self, key: str | None = None) -> Location | None:
+        """The location of an attribute (else of the resource itself)."""
+        return self.key_locations.get(key, self.location) if key else self.location
 
     @property
     def base_address(self) -> str:

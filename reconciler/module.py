@@ -67,6 +67,12 @@ class Module:
         """Attributes never shown or stored in clear: the module's own and those the spec marks."""
         return self.sensitive | resource.sensitive
 
+    def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
+        """At load time, after rendering: turn what the spec wrote into what the module works with (e.g. a
+        template file into content). `load` is a reconciler.spec.templates.LoadContext; raise
+        TemplateFileError for a problem to report at the resource's line."""
+        return attributes
+
     def state_of(self, resource: Resource) -> str:
         return str(resource.get("state") or self.default_state)
 

@@ -29,6 +29,8 @@ class Run:
 class Cli:
     """Runs `python -m reconciler …` in a working directory, as a user would run `reconcile`."""
 
+    python = sys.executable
+
     def __init__(self, cwd: Path):
         self.cwd = cwd
         self.env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}

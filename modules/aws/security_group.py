@@ -24,10 +24,9 @@ def rules_from_spec(rules: Sequence[Mapping[str, Any]]) -> list[Rule]:
         proto = str(rule.get("protocol", "tcp")).lower()
         proto = "-1" if proto in ("all", "-1") else proto
         low, high = (None, None) if proto == "-1" else (rule.get("from_port"), rule.get("to_port", rule.get("from_port")))
-        for cidr in rule.get("cidr_blocks") or []:
-            out.add((proto, low, high, str(cidr)))
-        for group in rule.get("source_security_group_ids") or []:
-            out.add((proto, low, high, str(group)))
+        for key in ("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids", "source_security_group_ids"):
+            for source in rule.get(key) or []:
+                out.add((proto, low, high, str(source)))
     return sorted(out, key=str)
 
 
@@ -38,6 +37,10 @@ def rules_from_api(permissions: Sequence[Mapping[str, Any]]) -> list[Rule]:
         low, high = (None, None) if proto == "-1" else (p.get("FromPort"), p.get("ToPort"))
         for r in p.get("IpRanges") or []:
             out.add((proto, low, high, r["CidrIp"]))
+        for r in p.get("Ipv6Ranges") or []:
+            out.add((proto, low, high, r["CidrIpv6"]))
+        for r in p.get("PrefixListIds") or []:
+            out.add((proto, low, high, r["PrefixListId"]))
         for g in p.get("UserIdGroupPairs") or []:
             out.add((proto, low, high, g["GroupId"]))
     return sorted(out, key=str)
@@ -51,6 +54,10 @@ def to_permissions(rules: Sequence[Rule]) -> list[dict[str, Any]]:
             perm["FromPort"], perm["ToPort"] = low, high
         if source.startswith("sg-"):
             perm["UserIdGroupPairs"] = [{"GroupId": source}]
+        elif source.startswith("pl-"):
+            perm["PrefixListIds"] = [{"PrefixListId": source}]
+        elif ":" in source:
+            perm["Ipv6Ranges"] = [{"CidrIpv6": source}]
         else:
             perm["IpRanges"] = [{"CidrIp": source}]
         out.append(perm)

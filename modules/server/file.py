@@ -23,6 +23,13 @@ class FileModule(Module):
     def physical_key(self, resource: Resource) -> str | None:
         return f"path {resource.get('path')}"
 
+    def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
+        """`template:` names a Jinja2 file beside the spec; its rendering becomes the content."""
+        template = attributes.get("template")
+        if isinstance(template, str) and "content" not in attributes:
+            return {**attributes, "content": load.render_file(template)}
+        return attributes
+
     def secret_attributes(self, resource: Resource) -> frozenset[str]:
         secret = super().secret_attributes(resource)
         return secret | {"sha256"} if "content" in secret else secret  # the digest of a secret is secret too

@@ -1,6 +1,13 @@
-"""`line_in_file`: make sure a line is in a file (or a line matching `regexp` is replaced by it), or absent.
+"""`line_in_file`: make sure a line is in a file (or that the last line matching `regexp` becomes it), or
+that no such line is there. Ansible's lineinfile rules:
 
-Other lines are left alone. Every managed file on a host is read in one round trip."""
+- the exact `line` already present means no change, whatever `regexp` matches;
+- else the last line `regexp` matches is replaced (keeping that line's own ending), else the line is
+  appended (after adding the missing final newline, with the file's own line ending);
+- every other byte of the file is kept as it was (CRLF, form feeds, a missing final newline);
+- a path that is a symlink edits the file the link points to.
+
+Every managed file on a host is read in one round trip."""
 
 from __future__ import annotations
 
@@ -16,25 +23,38 @@ from reconciler.targets.base import Target
 from .edits import EditLocks
 
 
-def matches(resource: Resource, line: str) -> bool:
+def split_lines(data: bytes) -> list[bytes]:
+    """Lines with their endings; only \\n ends a line (as Ansible's readlines), nothing is normalised."""
+    return [part for part in re.split(b"(?<=\n)", data) if part]
+
+
+def bare(line: bytes) -> bytes:
+    return line.rstrip(b"\r\n")
+
+
+def matches(resource: Resource, line: bytes) -> bool:
     pattern = resource.get("regexp")
-    return bool(re.search(pattern, line)) if pattern else line == resource.get("line")
+    text = bare(line).decode("utf-8", errors="surrogateescape")
+    return bool(re.search(pattern, text)) if pattern else text == resource.get("line")
 
 
-def edited(resource: Resource, text: str, present: bool) -> str:
-    """The file's new text: pure, so it is unit-testable."""
-    lines = text.splitlines()
-    want = resource.get("line")
+def edited(resource: Resource, data: bytes, present: bool) -> bytes:
+    """The file's new bytes: pure, so it is unit-testable."""
+    lines = split_lines(data)
+    want = str(resource.get("line") or "").encode("utf-8", errors="surrogateescape")
     if not present:
-        kept = [line for line in lines if not matches(resource, line)]
-    else:
-        hits = [i for i, line in enumerate(lines) if matches(resource, line)]
-        kept = list(lines)
-        if hits:
-            kept[hits[-1]] = want  # the last match is replaced, like Ansible's lineinfile
-        else:
-            kept.append(want)
-    return "".join(line + "\n" for line in kept)
+        return b"".join(line for line in lines if not matches(resource, line))
+    if any(bare(line) == want for line in lines):
+        return data  # the exact line is there: nothing to do, whatever regexp matches
+    hits = [i for i, line in enumerate(lines) if resource.get("regexp") and matches(resource, line)]
+    if hits:
+        old = lines[hits[-1]]
+        lines[hits[-1]] = want + old[len(bare(old)):]  # the last match is replaced, its line ending kept
+        return b"".join(lines)
+    ending = b"\r\n" if lines and lines[-1].endswith(b"\r\n") else b"\n"
+    if lines and not lines[-1].endswith((b"\n", b"\r")):
+        lines[-1] += ending
+    return b"".join(lines) + want + ending
 
 
 class LineInFileModule(Module):
@@ -48,19 +68,22 @@ class LineInFileModule(Module):
         return {"line": resource.get("line")} if self.state_of(resource) == "present" else {}
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
-        contents = target.read_many([r.get("path") for r in resources])
+        contents = target.read_many([r.get("path") for r in resources], follow=True)
         out: dict[str, Observed | None] = {}
         for r in resources:
-            text = contents.get(r.get("path"))
-            found = [line for line in (text or b"").decode().splitlines() if matches(r, line)]
-            if not found:
+            data = contents.get(r.get("path"))
+            if data is None:
                 out[r.address] = None
-            else:
-                # one exact line present, or the line a regexp matches today (several: not settled yet)
-                exact = [f for f in found if f == r.get("line")]
-                settled = exact and (not r.get("regexp") or len(found) == 1)
-                out[r.address] = Observed({"line": r.get("line") if settled else found[-1],
-                                           "file_exists": text is not None})
+                continue
+            if self.state_of(r) != "present":
+                found = [bare(x).decode(errors="replace") for x in split_lines(data) if matches(r, x)]
+                out[r.address] = Observed({"line": found[-1], "file_exists": True}) if found else None
+            elif edited(r, data, True) == data:
+                out[r.address] = Observed({"line": r.get("line"), "file_exists": True})
+            else:  # a regexp match to be replaced, else nothing yet (the line will be added)
+                hits = [bare(x).decode(errors="replace") for x in split_lines(data)
+                        if r.get("regexp") and matches(r, x)]
+                out[r.address] = Observed({"line": hits[-1], "file_exists": True}) if hits else None
         return out
 
     def apply(self, target: Target, change: Change) -> Observed:
@@ -72,14 +95,14 @@ class LineInFileModule(Module):
     def _edit(self, target: Target, r: Resource, present: bool) -> None:
         path = r.get("path")
         with self.locks.lock(target, path):
-            current = target.read_many([path]).get(path)
+            current = target.read_many([path], follow=True).get(path)
             if current is None and not present:
                 return
             if current is None and not r.get("create"):
-                raise ModuleError(f"{path} does not exist (set create: true to create it)")
-            text = edited(r, (current or b"").decode(), present)
-            if text.encode() != current:
-                target.write_file(path, text.encode(), mode=r.get("mode") if current is None else None)
+                raise ModuleError(f"{path} does not exist on {target.name} (set create: true to create it)")
+            data = edited(r, current or b"", present)
+            if data != current:
+                target.write_file(path, data, mode=r.get("mode") if current is None else None, follow=True)
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
         self._edit(target, resource, present=False)

@@ -21,12 +21,19 @@ from typing import Any, Protocol
 
 import networkx as nx
 
-from reconciler.engine.plan import ReferenceResolver, attribute_view, dependencies_of, origin_for
+from reconciler.engine.plan import (
+    ReferenceResolver,
+    attribute_view,
+    check_attributes,
+    dependencies_of,
+    origin_for,
+)
 from reconciler.engine.walk import walk
 from reconciler.errors import ModuleError, ReconcileError
 from reconciler.model import UNKNOWN, Action, Change, Observed, Plan, Result, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
+from reconciler.spec import refs
 from reconciler.spec.refs import ReferenceProblem
 from reconciler.state.records import StateRecord
 from reconciler.state.store import attributes_differ
@@ -127,9 +134,10 @@ class Applier:
             if address in failures:
                 return Result(address, change.action, Status.FAILED, error=failures[address])
             if phase == "create":
-                change = by_address[address] = self._reresolved(change)
-                if isinstance(change, Result):
-                    return change
+                fresh = self._reresolved(change)
+                if isinstance(fresh, Result):
+                    return fresh
+                change = by_address[address] = fresh
                 if change.action is Action.NOOP:
                     return Result(address, Action.NOOP, Status.NOOP, observed=change.observed)
             if phase == "destroy" or change.action is not Action.REPLACE:
@@ -158,10 +166,18 @@ class Applier:
         try:
             resolved = self.resolver.resolve(original, self.known, self.secrets)
         except ReferenceProblem as exc:
-            return Result(change.address, change.action, Status.FAILED, error=self._located(change, str(exc)))
+            return Result(change.address, change.action, Status.FAILED,
+                          error=self._located(change, str(exc), exc.key))
         if change.resource is not None:
             resolved = dataclasses.replace(resolved, prior=change.resource.prior)
         module = self.registry.module(change.type)
+        if resolved is not original:
+            referenced = [k for k, v in original.attributes.items() if refs.contains_reference(v)]
+            problems = check_attributes(self.registry, change.type, resolved.attributes, referenced,
+                                        resolved.sensitive | module.sensitive)
+            if problems:
+                return Result(change.address, change.action, Status.FAILED, error=self._located(
+                    change, f"{problems[0]} (the value came through a reference)", problems[0].split(":", 1)[0]))
         self.redactor.add_resource(resolved, module.secret_attributes(resolved))
         if change.resource is not None and resolved.attributes == change.resource.attributes:
             return change
@@ -199,10 +215,10 @@ class Applier:
         return Result(change.address, change.action, Status.FAILED, error=self._located(change, error),
                       seconds=time.monotonic() - started)
 
-    def _located(self, change: Change, error: str) -> str:
-        """"aws.subnet.a (site.yaml:41): Code: message", with every secret of the run masked."""
-        where = change.resource.location if change.resource is not None else None
-        text = f"({where.file}:{where.line}): {error}" if where is not None else error
+    def _located(self, change: Change, error: str, key: str | None = None) -> str:
+        """"aws.subnet.a (site.yaml:41:5): Code: message", with every secret of the run masked."""
+        where = change.resource.where(key) if change.resource is not None else None
+        text = f"({where}): {error}" if where is not None else error
         return self.redactor.redact(text)
 
     def _run_batch(self, changes: list[Change]) -> list[Result]:

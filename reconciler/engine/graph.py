@@ -71,6 +71,8 @@ def build_graph(
                 error(f"{key} names unknown resource {written!r}{hint}", r, (key, i))
             for dep in targets:
                 graph.add_edge(dep.address, r.address)
+        for path in refs.unterminated(dict(r.attributes)):
+            error("unterminated reference: a `${` with no closing `}` (write `$${` for a literal `${`)", r, path)
         for path, text in refs.find(dict(r.attributes)):
             try:
                 ref = refs.parse(text, types)
@@ -86,6 +88,11 @@ def build_graph(
             if ref.attribute[0] not in registry.attribute_names(found.type):
                 known = ", ".join(sorted(registry.attribute_names(found.type)))
                 error(f"{found.type} has no attribute {ref.attribute[0]!r} (it has: {known})", r, path)
+                continue
+            kind = (registry.schema(found.type).get("properties") or {}).get(ref.attribute[0], {}).get("type")
+            if len(ref.attribute) > 1 and kind in ("string", "integer", "number", "boolean"):
+                error(f"{ref}: {found.type}.{ref.attribute[0]} is a {kind}, so it has no {ref.attribute[1]!r} to look "
+                      "up", r, path)
                 continue
             graph.add_edge(found.address, r.address, reference=True)
 

@@ -18,7 +18,7 @@ import networkx as nx
 from reconciler.engine.graph import AddressIndex, referenced_by, with_dependencies
 from reconciler.engine.observe import observe
 from reconciler.errors import ReconcileError
-from reconciler.model import UNKNOWN, Action, Change, Observed, Plan, Resource, Spec
+from reconciler.model import UNKNOWN, Action, Change, Inventory, Observed, Plan, Resource, Spec
 from reconciler.module import Module
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
@@ -44,8 +44,9 @@ class Selection:
         return bool(self.targets or self.limit)
 
 
-def selected_nodes(graph: nx.DiGraph, selection: Selection) -> list[str]:
-    """Nodes to plan, in dependency order: the selected ones and everything they depend on."""
+def selected_nodes(graph: nx.DiGraph, selection: Selection, inventory: Inventory | None = None) -> list[str]:
+    """Nodes to plan, in dependency order: the selected ones and everything they depend on. `--limit`
+    takes hosts, groups (their hosts) and engine or region names."""
     nodes: Collection[str] = graph.nodes
     if selection.targets:
         chosen = [n for n in graph.nodes if n in selection.targets or _base(n) in selection.targets]
@@ -54,7 +55,10 @@ def selected_nodes(graph: nx.DiGraph, selection: Selection) -> list[str]:
             raise ReconcileError(f"--target names no resource of the spec: {', '.join(unknown)}")
         nodes = with_dependencies(graph, chosen)
     if selection.limit:
-        hosts = set(selection.limit)
+        hosts = set()
+        for name in selection.limit:
+            members = inventory.expand(name) if inventory is not None else None
+            hosts |= set(members) if members else {name}
         known = {graph.nodes[n]["resource"].host for n in graph.nodes} | {
             graph.nodes[n]["resource"].target for n in graph.nodes}
         missing = sorted(hosts - known)
@@ -106,8 +110,13 @@ class ReferenceResolver:
                 return refs.dig(view[ref.attribute[0]], ref.attribute[1:], str(ref))
             return lookup
 
-        resolved = {k: refs.substitute(v, lookup_for(k)) if refs.contains_reference(v) else v
-                    for k, v in attributes.items()}
+        resolved = {}
+        for k, v in attributes.items():
+            try:
+                resolved[k] = refs.substitute(v, lookup_for(k)) if refs.contains_reference(v) else v
+            except refs.ReferenceProblem as exc:
+                exc.key = k
+                raise
         return dataclasses.replace(resource, attributes=resolved, sensitive=resource.sensitive | tainted)
 
 
@@ -241,7 +250,7 @@ class Planner:
 
     # -- the pass ----------------------------------------------------------------------------------
     def plan(self, serial: int) -> Plan:
-        order = selected_nodes(self.graph, self.selection)
+        order = selected_nodes(self.graph, self.selection, self.spec.inventory)
         ghosts = self._ghosts(self._discover_stack())
         self.registry.prepare([self.graph.nodes[a]["resource"].type for a in order] +
                               [g.resource.type for g in ghosts])
@@ -261,9 +270,12 @@ class Planner:
             for a in ready:
                 original = self.graph.nodes[a]["resource"]
                 try:
-                    wave.append(self._with_prior(resolver.resolve(original, known, secrets)))
-                except refs.ReferenceProblem as exc:
-                    failures[a] = self.redactor.redact(f"({original.location}): {exc}" if original.location else str(exc))
+                    resolved = resolver.resolve(original, known, secrets)
+                    self._check_resolved(original, resolved)
+                    wave.append(self._with_prior(resolved))
+                except refs.ReferenceProblem as exc:  # a problem of the spec: nothing may be applied
+                    where = original.where(exc.key)
+                    self.blockers.append(self.redactor.redact(f"{a} ({where}): {exc}" if where else f"{a}: {exc}"))
                     changes[a] = Change(a, original.type, Action.NOOP, reason="not planned", resource=original)
                     known[a] = {}
             for r in wave:
@@ -274,7 +286,9 @@ class Planner:
             observation = observe(observable + going, self.registry, self.targets, self.parallelism)
             first_wave = False
             observed_all.update(observation.observed)
-            failures.update({a: self.redactor.redact(m) for a, m in observation.errors.items()})
+            located = {r.address: r.location for r in wave if r.location is not None}
+            failures.update({a: self.redactor.redact(f"({located[a]}): {m}" if a in located else m)
+                             for a, m in observation.errors.items()})
             for r in wave:
                 module = self.registry.module(r.type)
                 secrets[r.address] = module.secret_attributes(r)
@@ -299,6 +313,21 @@ class Planner:
         fingerprint = canonical_hash({"spec": self.spec.hash, "serial": serial, "observed": hashes})
         return Plan(tuple(ordered), self.spec.hash, fingerprint, serial, failures, tuple(self.blockers), hashes,
                     tuple(self.warnings))
+
+    def _check_resolved(self, original: Resource, resolved: Resource) -> None:
+        """A value that arrived through `${…}` must satisfy the type's schema like a written one."""
+        if resolved is original:
+            return
+        referenced = {k for k, v in original.attributes.items() if refs.contains_reference(v)}
+        checked = {k: v for k, v in resolved.attributes.items() if k in referenced and v is not UNKNOWN}
+        if not checked:
+            return
+        problems = check_attributes(self.registry, resolved.type, {**resolved.attributes}, referenced,
+                                    resolved.sensitive | self.registry.module(resolved.type).sensitive)
+        if problems:
+            problem = refs.ReferenceProblem(f"{problems[0]} (the value came through a reference)")
+            problem.key = problems[0].split(":", 1)[0]
+            raise problem
 
     def _ghost_change(self, ghost: _Ghost, observed_all: Mapping[str, Observed | None],
                       failures: Mapping[str, str]) -> Change:
@@ -371,6 +400,22 @@ class Planner:
                     f"{other}. If it was renamed, add `moved: [{{from: {c.address}, to: {other}}}]`; to stop "
                     f"managing it under the old name without destroying it, add "
                     f"`removed: [{{address: {c.address}, destroy: false}}]`")
+
+
+def check_attributes(registry: Registry, type_name: str, attributes: Mapping[str, Any], keys: Collection[str],
+                     secret: Collection[str] = ()) -> list[str]:
+    """Schema problems of `attributes[key]` for the given keys (values still unknown are skipped)."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(registry.schema(type_name), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    known = {k: v for k, v in attributes.items() if v is not UNKNOWN}
+    out = []
+    for error in validator.iter_errors(known):
+        top = str(error.absolute_path[0]) if error.absolute_path else None
+        if top in keys:
+            message = error.message if top not in secret else f"the value of {top} is not valid ({error.validator})"
+            out.append(f"{top}: {message}")
+    return out
 
 
 def infer_edges(changes: list[Change], discovered: Sequence[_Ghost]) -> list[Change]:

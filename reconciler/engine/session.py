@@ -156,34 +156,50 @@ class Session:
         hooks: ApplyHooks | None = None, saved: Mapping[str, Any] | None = None,
         only_drifted: bool = False, on_plan: Callable[[Plan], None] = lambda plan: None,
     ) -> ApplyOutcome:
-        """Lock, plan again (a `saved` plan must still be fresh), ask `approve`, apply, record the run."""
+        """Lock, plan again (a `saved` plan must still be fresh), ask `approve`, apply, record the run.
+
+        A state that does not exist yet is created only once there is something to apply: a spec whose
+        plan fails leaves nothing behind."""
         validated = self.validate()
-        with self.state(lock="apply") as store, self.targets() as pool:
-            store.set_stack(validated.spec.stack)
-            plan = self._make_plan(validated, pool, store, selection)
-            if saved is not None:
-                check_fresh(saved, plan)
-            if only_drifted:
-                plan = self._only_drifted(plan, store)
-            on_plan(plan)
-            if plan.blockers:
-                raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
-            applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor)
-            if not plan.actionable:  # nothing to change; the state still learns the spec's current values
-                results = self.redacting(lambda: applier.apply(plan))
-                return ApplyOutcome(plan, tuple(results), None, applied=False)
-            if not approve(plan):
-                raise ReconcileError("apply cancelled")
-            run_id = store.start_run("apply", str(self.spec_path.absolute()))
-            results: list[Result] = []
-            status = "interrupted"  # what the history says if this process is stopped on the way
-            try:
-                results = self.redacting(lambda: applier.apply(plan))
-                status = "failed" if failed(results) or plan.failures else "ok"
-            finally:
-                store.finish_run(run_id, status, summarize(results) | {
-                    "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
-            return ApplyOutcome(plan, tuple(results), run_id, applied=True)
+        with StateLock(self.state_file, "apply"), self.targets() as pool:
+            new = not self.state_file.exists()
+            with StateStore(self.state_file, writable=not new) as store:
+                plan = self._make_plan(validated, pool, store, selection)
+                if saved is not None:
+                    check_fresh(saved, plan)
+                if only_drifted:
+                    plan = self._only_drifted(plan, store)
+                on_plan(plan)
+                if plan.blockers:
+                    raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
+                if not plan.actionable:  # nothing to change; the state still learns the spec's current values
+                    if new:
+                        return ApplyOutcome(plan, (), None, applied=False)
+                    applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks,
+                                      self.redactor)
+                    results = self.redacting(lambda: applier.apply(plan))
+                    return ApplyOutcome(plan, tuple(results), None, applied=False)
+                if not approve(plan):
+                    raise ReconcileError("apply cancelled")
+                if not new:
+                    return self._carry_out(validated, plan, pool, store, hooks)
+            with StateStore(self.state_file, writable=True) as store:
+                return self._carry_out(validated, plan, pool, store, hooks)
+
+    def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: StateStore,
+                   hooks: ApplyHooks | None) -> ApplyOutcome:
+        store.set_stack(validated.spec.stack)
+        applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor)
+        run_id = store.start_run("apply", str(self.spec_path.absolute()))
+        results: list[Result] = []
+        status = "interrupted"  # what the history says if this process is stopped on the way
+        try:
+            results = self.redacting(lambda: applier.apply(plan))
+            status = "failed" if failed(results) or plan.failures else "ok"
+        finally:
+            store.finish_run(run_id, status, summarize(results) | {
+                "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
+        return ApplyOutcome(plan, tuple(results), run_id, applied=True)
 
     def _only_drifted(self, plan: Plan, store: StateStore) -> Plan:
         """The plan with every change that is not a repair of drift (or of a missing resource) left out

@@ -88,7 +88,8 @@ def render_plan(plan: Plan, color: bool = False) -> str:
             lines.append(f"      {style(symbol, change.action if symbol == '+' else Action.UPDATE)} {text}")
         lines.append("")
     for address, message in sorted(plan.failures.items()):
-        lines.append(error_line(f"{address}: {message}", color))
+        sep = " " if message.startswith("(") else ": "
+        lines.append(error_line(f"{address}{sep}{message}", color))
     for blocker in plan.blockers:
         lines.append(error_line(blocker, color))
     for warning in plan.warnings:
@@ -98,6 +99,8 @@ def render_plan(plan: Plan, color: bool = False) -> str:
         extra = "".join(f", {counts[k]} to {k}" for k in ("forget", "move") if counts[k])
         lines.append(f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy"
                      f"{extra}.")
+        if plan.blockers:
+            lines.append(f"This plan cannot be applied until the {len(plan.blockers)} problem(s) above are solved.")
     elif plan.failures or plan.blockers:
         lines.append("The plan is incomplete: fix the errors above and plan again.")
     else:

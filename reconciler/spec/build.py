@@ -31,7 +31,10 @@ from reconciler.registry import Registry
 from reconciler.spec.inventory import build_inventory
 from reconciler.spec.refs import has_reference
 from reconciler.spec.render import Renderer, TemplateFailure
+from reconciler.spec.templates import LoadContext, TemplateFileError, TemplateFiles
 
+RESERVED_NAMES = frozenset({"env", "host", "inputs", "each", "count", "workspace", "instance", "vars"})
+FORMATS = Draft202012Validator.FORMAT_CHECKER  # `format: regex` and friends are checked, not just annotations
 META_KEYS = frozenset({"type", "name", "on", "depends_on", "lifecycle", "sensitive", "region"})
 LOCAL = "local"
 
@@ -90,14 +93,40 @@ def schema_diagnostics(
     """Schema errors at their source; the value of a secret attribute is never quoted in a message."""
     out = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
+        error = _most_relevant(error)
         if isinstance(error.instance, str) and (has_reference(error.instance) or _is_placeholder(error.instance)):
             continue  # a `${…}` value is checked once it is resolved, at plan time
         path = prefix + tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            extra = sorted(k for k in error.instance if k not in (error.schema.get("properties") or {}))
+            for key in extra:  # each unknown key at its own line
+                out.append(Diagnostic(f"unknown field {key!r}" + _closest_field(key, error.schema),
+                                      doc.locate(path + (key,)), path + (key,)))
+            continue
         message = _schema_message(error)
         if error.absolute_path and str(error.absolute_path[0]) in secret:
             message = message.replace(repr(error.instance), SENSITIVE).replace(str(error.instance), SENSITIVE)
         out.append(Diagnostic(message, doc.locate(path), path))
     return out
+
+
+def _most_relevant(error: ValidationError) -> ValidationError:
+    """For "not valid under any of the given schemas" (oneOf/anyOf), the error of the alternative whose type
+    fits the value: `inventory: {hosts: …}` is wrong because of a host's port, not for not being a string."""
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        fitting = [e for e in error.context if e.validator != "type" or e.relative_schema_path[0] != "type"]
+        deeper = [e for e in fitting if e.absolute_path != error.absolute_path or e.validator not in ("type",)]
+        if not deeper:
+            break
+        error = max(deeper, key=lambda e: (len(e.absolute_path), -len(e.relative_schema_path)))
+    return error
+
+
+def _closest_field(key: str, schema: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(schema.get("properties") or {}), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _schema_message(error: ValidationError) -> str:
@@ -131,9 +160,15 @@ class _SpecBuilder:
         self.vars = _mapping(doc.data.get("vars"))
         self.engines = set(_mapping(_mapping(doc.data.get("docker")).get("engines"))) | {LOCAL}
         self.aws = _mapping(doc.data.get("aws"))
+        allowed = doc.data.get("template_paths")
+        self.template_files = TemplateFiles.for_spec(
+            doc.base_dir, [a for a in allowed if isinstance(a, str)] if isinstance(allowed, list) else [])
 
     def build(self) -> tuple[Spec | None, list[Diagnostic]]:
-        top = Draft202012Validator(self.registry.spec_schema())
+        for name in sorted(set(self.vars) & RESERVED_NAMES):
+            self._error(f"{name!r} is a reserved name in templates ({', '.join(sorted(RESERVED_NAMES))}); "
+                        "give the variable another name", ("vars", name))
+        top = Draft202012Validator(self.registry.spec_schema(), format_checker=FORMATS)
         raw_resources = self.doc.data.get("resources")
         # each resource entry is checked once, against its type's full schema, in _expand
         outline = {**self.doc.data, "resources": []} if isinstance(raw_resources, list) else self.doc.data
@@ -219,9 +254,10 @@ class _SpecBuilder:
                               bool(lifecycle_raw.get("create_before_destroy", False)),
                               bool(lifecycle_raw.get("allow_data_loss", False)))
         location = self.doc.locate(path)
+        key_locations = {k: loc for k in raw if (loc := self.doc.locations.get(path + (k,))) is not None}
         out = []
         for target, host, suffix in targets:
-            rendered = self._render(attributes, path, host, target)
+            rendered = self._render(type_name, attributes, path, host, target)
             if rendered is None:
                 continue
             if not self._check_schema(type_name, rendered, path, raw):
@@ -230,7 +266,7 @@ class _SpecBuilder:
                 address=f"{type_name}.{raw['name']}{suffix}", type=type_name, name=raw["name"], target=target,
                 attributes=rendered, depends_on=tuple(raw.get("depends_on") or ()), lifecycle=lifecycle,
                 sensitive=frozenset(raw.get("sensitive") or ()), location=location, json_path=path,
-                host=host.name if host else None,
+                host=host.name if host else None, key_locations=key_locations,
             ))
         return out
 
@@ -279,7 +315,7 @@ class _SpecBuilder:
         return {**self.vars, "vars": self.vars, "env": self.env, "host": host_view}
 
     def _render(
-        self, attributes: dict[str, Any], path: JsonPath, host: Host | None, target: str
+        self, type_name: str, attributes: dict[str, Any], path: JsonPath, host: Host | None, target: str
     ) -> dict[str, Any] | None:
         context = self._context(host, target)
         out: dict[str, Any] = {}
@@ -290,20 +326,20 @@ class _SpecBuilder:
             except TemplateFailure as exc:
                 ok = False
                 self._error(f"template error in {key}: {self._explain(exc)}", path + (key,))
-        template = out.get("template")
-        if ok and isinstance(template, str) and "content" not in out:
-            where = self.doc.locate(path + ("template",))
-            base = Path(where.file).parent if where else Path(self.doc.base_dir)
-            file = base / template
+                continue
+            if _has_nul(out[key]):
+                ok = False
+                self._error(f"{key} contains a NUL character", path + (key,))
+        if ok:
+            module = self.registry.module(type_name)
+            where = self.doc.locate(path)
+            load = LoadContext(self.template_files, self.renderer, context,
+                               Path(where.file).parent if where else Path(self.doc.base_dir))
             try:
-                out["content"] = self.renderer.render_file(file, context)
-            except OSError as exc:
+                out = module.prepare(out, load)
+            except TemplateFileError as exc:
                 ok = False
-                self._error(f"cannot read template {template!r}: {exc.strerror}", path + ("template",))
-            except TemplateFailure as exc:
-                ok = False
-                line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
-                self._error(f"template error in {template}{line}: {exc}", path + ("template",))
+                self._error(str(exc), path + (("template",) if "template" in out else ()))
         return out if ok else None
 
     def _explain(self, exc: Exception) -> str:
@@ -320,7 +356,7 @@ class _SpecBuilder:
     ) -> bool:
         validator = self.validators.get(type_name)
         if validator is None:
-            validator = Draft202012Validator(self.registry.resource_schema(type_name))
+            validator = Draft202012Validator(self.registry.resource_schema(type_name), format_checker=FORMATS)
             self.validators[type_name] = validator
         # the entry as written, with its attributes rendered (not what a template file produced)
         checked = {k: (attributes[k] if k in attributes else v) for k, v in written.items()}
@@ -330,6 +366,16 @@ class _SpecBuilder:
         found = schema_diagnostics(validator, checked, self.doc, path, secret)
         self.diagnostics += found
         return not found
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -18,6 +18,9 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a spec file larger than this is refused before parsing
+MAX_DEPTH = 100  # nesting of mappings and lists
+MAX_VALUES = 1_000_000  # values in a document once aliases are expanded (a "billion laughs" stops here)
 LIST_KEYS = ("resources", "vars_from_env")  # concatenated across files; every other top-level key is merged
 
 
@@ -88,12 +91,37 @@ def load_yaml_file(file: Path) -> tuple[Any, dict[JsonPath, Location]]:
 def _compose(file: Path, diagnostics: list[Diagnostic]) -> yaml.Node | None:
     shown = display_path(file)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        diagnostics.append(Diagnostic(f"cannot read spec file: {exc}", Location(shown, 1, 1)))
+        info = file.stat()
+        if not file.is_file():
+            raise OSError(f"{shown} is not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            diagnostics.append(Diagnostic(f"spec file is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}",
+                                          Location(shown, 1, 1)))
+            return None
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        diagnostics.append(Diagnostic(f"spec file is not UTF-8 text (byte {exc.start})", Location(shown, 1, 1)))
+        return None
+    except OSError as exc:
+        diagnostics.append(Diagnostic(f"cannot read spec file: {exc.strerror or exc}", Location(shown, 1, 1)))
+        return None
+    if "\x00" in text:
+        diagnostics.append(Diagnostic("spec file contains a NUL byte", Location(shown, 1, 1)))
         return None
     try:
-        return yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_Loader)
+        if node is not None and expanded_size(node) > MAX_VALUES:
+            diagnostics.append(Diagnostic(
+                f"the document expands to more than {MAX_VALUES} values (anchors and aliases repeated over and "
+                "over?); refusing to load it", Location(shown, 1, 1)))
+            return None
+        return node
+    except _TooDeep as exc:
+        mark = exc.node.start_mark
+        diagnostics.append(Diagnostic(f"values nested more than {MAX_DEPTH} deep", Location(shown, mark.line + 1,
+                                                                                             mark.column + 1)))
+    except RecursionError:
+        diagnostics.append(Diagnostic(f"values nested more than {MAX_DEPTH} deep", Location(shown, 1, 1)))
     except yaml.MarkedYAMLError as exc:
         # an unclosed bracket or quote is reported where it was opened, not at the end of the file
         mark = exc.context_mark or exc.problem_mark
@@ -107,6 +135,37 @@ def _compose(file: Path, diagnostics: list[Diagnostic]) -> yaml.Node | None:
     return None
 
 
+class _TooDeep(Exception):
+    def __init__(self, node: yaml.Node):
+        super().__init__("nested too deeply")
+        self.node = node
+
+
+def expanded_size(node: yaml.Node, memo: dict[int, int] | None = None, depth: int = 0) -> int:
+    """How many values `node` stands for once every alias is expanded, counted without expanding: each
+    distinct node is sized once (an alias is the same node object again)."""
+    memo = {} if memo is None else memo
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if depth > MAX_DEPTH:
+        raise _TooDeep(node)
+    memo[key] = 1  # a cycle (a recursive alias) counts once
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += expanded_size(k, memo, depth + 1) + expanded_size(v, memo, depth + 1)
+            if size > MAX_VALUES:
+                break
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += expanded_size(item, memo, depth + 1)
+            if size > MAX_VALUES:
+                break
+    memo[key] = size
+    return size
+
+
 def _inventory_reference(file: Path, node: yaml.Node) -> Path | None:
     if not isinstance(node, yaml.MappingNode):
         return None
@@ -116,23 +175,56 @@ def _inventory_reference(file: Path, node: yaml.Node) -> Path | None:
     return None
 
 
+class _Budget:
+    """How many values may still be made: aliases repeat nodes, and expanding them must stay bounded."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUES
+        self.exceeded = False
+
+
 class _Converter:
     """Turns a YAML node tree into plain values, recording the location of every node."""
 
-    def __init__(self, file: str, locations: dict[JsonPath, Location], diagnostics: list[Diagnostic]):
+    def __init__(self, file: str, locations: dict[JsonPath, Location], diagnostics: list[Diagnostic],
+                 budget: _Budget | None = None):
         self.file = file
         self.locations = locations
         self.diagnostics = diagnostics
         self.constructor = yaml.constructor.SafeConstructor()
+        self.budget = budget or _Budget()
 
     def loc(self, node: yaml.Node) -> Location:
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
+    def flatten(self, node: yaml.MappingNode) -> bool:
+        """Resolve `<<:` merge keys; a malformed one is a diagnostic, not a crash."""
+        try:
+            self.constructor.flatten_mapping(node)
+            return True
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or node.start_mark
+            self.diagnostics.append(Diagnostic(f"YAML error: {getattr(exc, 'problem', None) or exc}",
+                                               Location(self.file, mark.line + 1, mark.column + 1)))
+            return False
+
     def convert(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.budget.left -= 1
+        if self.budget.left < 0:
+            if not self.budget.exceeded:
+                self.budget.exceeded = True
+                self.diagnostics.append(Diagnostic(
+                    f"the document expands to more than {MAX_VALUES} values (anchors and aliases repeated "
+                    "over and over?); refusing to load it", self.loc(node)))
+            return None
         if path not in self.locations:  # a mapping value keeps its key's location, set by the caller
             self.locations[path] = self.loc(node)
+        if len(path) > MAX_DEPTH:
+            self.diagnostics.append(Diagnostic(f"values nested more than {MAX_DEPTH} deep", self.loc(node)))
+            return None
         if isinstance(node, yaml.MappingNode):
-            self.constructor.flatten_mapping(node)
+            if not self.flatten(node):
+                return {}
             out: dict[str, Any] = {}
             for knode, vnode in node.value:
                 # keys keep their text: YAML 1.1 would turn `on:` into True
@@ -147,9 +239,19 @@ class _Converter:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
-        value = self.constructor.construct_object(node, deep=True)
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            self.diagnostics.append(Diagnostic(f"YAML error: {getattr(exc, 'problem', None) or exc}", self.loc(node)))
+            return None
+        except (ValueError, OverflowError) as exc:  # e.g. a timestamp out of range
+            self.diagnostics.append(Diagnostic(f"YAML value error: {exc}", self.loc(node)))
+            return None
         if isinstance(value, (datetime.date, datetime.datetime)):
             return value.isoformat()
+        if isinstance(value, bytes):  # !!binary
+            self.diagnostics.append(Diagnostic("binary values (!!binary) are not supported", self.loc(node)))
+            return None
         return value
 
 
@@ -160,6 +262,7 @@ class _Merger:
         self.diagnostics = diagnostics
         self.data: dict[str, Any] = {}
         self.locations: dict[JsonPath, Location] = {}
+        self.budget = _Budget()
 
     def add(self, file: Path, node: yaml.Node) -> None:
         shown = display_path(file)
@@ -170,10 +273,17 @@ class _Merger:
                 Diagnostic("a spec file must be a mapping of top-level keys", Location(shown, 1, 1))
             )
             return
-        converter = _Converter(shown, self.locations, self.diagnostics)
-        converter.constructor.flatten_mapping(node)
+        converter = _Converter(shown, self.locations, self.diagnostics, self.budget)
+        if not converter.flatten(node):
+            return
+        in_this_file: dict[str, Location] = {}
         for knode, vnode in node.value:
             key = str(knode.value)
+            if key in in_this_file:
+                self.diagnostics.append(Diagnostic(
+                    f"duplicate top-level key {key!r} (first at {in_this_file[key]})", converter.loc(knode), (key,)))
+                continue
+            in_this_file[key] = converter.loc(knode)
             if key in LIST_KEYS and isinstance(vnode, yaml.SequenceNode):
                 items = self.data.setdefault(key, [])
                 self.locations.setdefault((key,), converter.loc(knode))
@@ -190,7 +300,8 @@ class _Merger:
     ) -> None:
         existing = target[key]
         if isinstance(existing, dict) and isinstance(vnode, yaml.MappingNode):
-            converter.constructor.flatten_mapping(vnode)
+            if not converter.flatten(vnode):
+                return
             for knode, child in vnode.value:
                 ckey = str(knode.value)
                 if ckey in existing:

@@ -64,6 +64,25 @@ def find(value: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, str]]:
             yield from find(v, path + (i,))
 
 
+_OPEN = re.compile(r"(?<!\$)\$\{")
+
+
+def unterminated(value: Any, path: JsonPath = ()) -> Iterator[JsonPath]:
+    """Paths of strings with a `${` that no `}` closes (escaped `$${` excluded)."""
+    if isinstance(value, str):
+        if "${" in value:
+            for m in _OPEN.finditer(value):
+                if "}" not in value[m.end():]:
+                    yield path
+                    return
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from unterminated(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from unterminated(v, path + (i,))
+
+
 def contains_reference(value: Any) -> bool:
     return next(find(value), None) is not None
 
@@ -101,7 +120,10 @@ def substitute(value: Any, lookup: Callable[[str], Any]) -> Any:
 
 
 class ReferenceProblem(ReconcileError):
-    """A reference whose path does not fit the value it reads (an index into a scalar, a missing key)."""
+    """A reference whose path does not fit the value it reads (an index into a scalar, a missing key).
+    `key`: the attribute it was written in, when known."""
+
+    key: str | None = None
 
 
 def dig(value: Any, keys: tuple[str, ...], shown: str = "the reference") -> Any:

@@ -8,6 +8,7 @@ is taken before the first write of every run that changes it, so the last good s
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import logging
@@ -335,15 +336,21 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             log.warning("could not back up the state before writing it: %s", exc)
 
-    def versions(self) -> list[StateVersion]:
-        out = [StateVersion("current", self.serial if self.path.exists() else None,
-                            now_text() if not self.path.exists() else
-                            time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.path.stat().st_mtime)),
-                            self.path.stat().st_size if self.path.exists() else 0, current=True)]
-        for backup in sorted(self.backup_dir.glob("*.db"), reverse=True) if self.backup_dir.is_dir() else []:
+    @staticmethod
+    def versions_of(path: str | Path) -> list[StateVersion]:
+        """The current file and its backups, newest first; works on a damaged state too (nothing is opened)."""
+        path = Path(path)
+        backups = path.parent / "backups" / path.stem
+
+        def stamp(p: Path) -> str:
+            return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(p.stat().st_mtime))
+
+        out = []
+        if path.exists():
+            out.append(StateVersion("current", None, stamp(path), path.stat().st_size, current=True))
+        for backup in sorted(backups.glob("*.db"), reverse=True) if backups.is_dir() else []:
             serial = backup.stem.rpartition("serial")[2]
-            out.append(StateVersion(backup.stem, int(serial) if serial.isdigit() else None,
-                                    time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(backup.stat().st_mtime)),
+            out.append(StateVersion(backup.stem, int(serial) if serial.isdigit() else None, stamp(backup),
                                     backup.stat().st_size))
         return out
 
@@ -407,7 +414,14 @@ class StateStore:
             args = (kind,)
         query += " ORDER BY id DESC LIMIT ?"
         rows = self.db.execute(query, args + (limit,)).fetchall()
-        return [RunRecord(*row[:8], summary=json.loads(row[8]), pid=int(row[9] or 0)) for row in rows]
+        here = socket.gethostname()
+        out = []
+        for row in rows:
+            run = RunRecord(*row[:8], summary=json.loads(row[8]), pid=int(row[9] or 0))
+            if run.status == "running" and run.host == here and run.pid and not pid_alive(run.pid):
+                run = dataclasses.replace(run, status="interrupted")  # recorded so by the next writing run
+            out.append(run)
+        return out
 
 
 def _record(row: tuple[Any, ...]) -> StateRecord:

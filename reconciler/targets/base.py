@@ -97,12 +97,13 @@ class Target:
         raw = self._one("stat", paths=wanted, hash_files=hash_files, read=False)
         return {p: to_stat(self.name, p, raw.get(p)) for p in wanted}
 
-    def read_many(self, paths: Iterable[str]) -> dict[str, bytes | None]:
-        """The content of each regular file (None when missing or not a regular file), in one round trip."""
+    def read_many(self, paths: Iterable[str], *, follow: bool = False) -> dict[str, bytes | None]:
+        """The content of each regular file (None when missing or not a regular file), in one round trip.
+        With `follow`, symlinks are read through."""
         wanted = list(dict.fromkeys(paths))
         if not wanted:
             return {}
-        raw = self._one("stat", paths=wanted, hash_files=False, read=True)
+        raw = self._one("stat", paths=wanted, hash_files=False, read=True, follow=follow)
         out: dict[str, bytes | None] = {}
         for p in wanted:
             entry = raw.get(p)
@@ -125,11 +126,12 @@ class Target:
         return list(self._one("list_tree", path=path, limit=limit))
 
     # -- changing -------------------------------------------------------------------------------
-    def write_file(self, path: str, data: bytes, *, mode: str | None = None,
-                   owner: str | None = None, group: str | None = None) -> None:
+    def write_file(self, path: str, data: bytes, *, mode: str | None = None, owner: str | None = None,
+                   group: str | None = None, follow: bool = False) -> None:
         """Atomically, through a temporary file in the same directory; keeps the existing file's owner,
-        group and mode unless given; a new file without `mode` gets 0666 minus the umask."""
-        self._one("write", data, path=path, mode=mode, owner=owner, group=group)
+        group and mode unless given; a new file without `mode` gets 0666 minus the umask. With `follow`, a
+        symlink at `path` stays and the file it points to is written."""
+        self._one("write", data, path=path, mode=mode, owner=owner, group=group, follow=follow)
 
     def make_directory(self, path: str, *, mode: str | None = None) -> None:
         self._one("make_directory", path=path, mode=mode)

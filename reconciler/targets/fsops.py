@@ -89,12 +89,13 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def stat_paths(paths, hash_files=False, read=False):
-    """path -> None (missing) or {kind, mode, uid, gid, owner, group, size, mtime, [sha256], [content]}."""
+def stat_paths(paths, hash_files=False, read=False, follow=False):
+    """path -> None (missing) or {kind, mode, uid, gid, owner, group, size, mtime, [sha256], [content]}.
+    With `follow`, a symlink is looked through (a dangling one reads as missing)."""
     out = {}
     for p in paths:
         try:
-            st = os.lstat(p)
+            st = os.stat(p) if follow else os.lstat(p)
         except (FileNotFoundError, NotADirectoryError):
             out[p] = None
             continue
@@ -110,7 +111,7 @@ def stat_paths(paths, hash_files=False, read=False):
         if kind == "file" and (hash_files or read):
             try:
                 if read and st.st_size <= READ_LIMIT:
-                    fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
                     with os.fdopen(fd, "rb") as fh:
                         data = fh.read()
                     d["sha256"] = hashlib.sha256(data).hexdigest()
@@ -213,8 +214,11 @@ def make_directory(path, mode=None):
             os.close(fd)
 
 
-def write(path, data, mode=None, owner=None, group=None):
-    """Replace `path` by `data` atomically, keeping what the spec does not set."""
+def write(path, data, mode=None, owner=None, group=None, follow=False):
+    """Replace `path` by `data` atomically, keeping what the spec does not set. With `follow`, a symlink at
+    `path` is kept and the file it points to is replaced."""
+    if follow and os.path.islink(path):
+        path = os.path.realpath(path)
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
         os.makedirs(directory, exist_ok=True)

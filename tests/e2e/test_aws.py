@@ -158,7 +158,7 @@ resources:
 """)
     run = acli("apply", "--auto-approve", "spec")
     assert run.rc == 1
-    assert "Error: aws.subnet.bad (spec/site.yaml:3): InvalidVpcID.NotFound:" in run.out
+    assert "Error: aws.subnet.bad (spec/site.yaml:3:5): InvalidVpcID.NotFound:" in run.out
     assert "1 added" in run.out  # the bucket was still created
 
 

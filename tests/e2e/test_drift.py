@@ -135,7 +135,7 @@ resources:
   - {{type: file, name: z, on: down, path: /tmp/z, content: z}}
 """)
     run = scli("drift", "spec")
-    assert run.rc == 1 and "file.z: host down unreachable" in run.out and "line_in_file.motd[h1]" in run.out
+    assert run.rc == 1 and "file.z (spec/site.yaml:14:5): host down unreachable" in run.out and "line_in_file.motd[h1]" in run.out
 
 
 def test_docker_drift_and_labelled_leftovers(scli: Cli, spec_dir: Path, uid: str, docker_client: Any,

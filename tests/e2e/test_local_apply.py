@@ -269,7 +269,7 @@ def test_a_failure_skips_only_its_dependents(cli: Cli, spec_dir: Path, tmp_path:
 """)
     run = cli("apply", "--auto-approve", "spec")
     assert run.rc == 1
-    assert "command.broken (spec/site.yaml:5): `sh -c 'echo boom >&2; exit 3'` exited 3: boom" in run.out
+    assert "command.broken (spec/site.yaml:5:5): `sh -c 'echo boom >&2; exit 3'` exited 3: boom" in run.out
     assert "file.after_broken: skipped: dependency command.broken failed" in run.out
     assert "1 added, 0 changed, 0 destroyed, 1 failed, 1 skipped" in run.out
     assert (out / "independent").read_text() == "ok" and not (out / "after").exists()

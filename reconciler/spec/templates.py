@@ -1,0 +1,74 @@
+"""Template files (`template: templates/app.conf.j2`): read only from inside the spec's directory tree
+(or a directory the spec allows with `template_paths:`), only regular files, of bounded size, as UTF-8."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.spec.render import Renderer, TemplateFailure
+
+MAX_TEMPLATE_BYTES = 8 * 1024 * 1024
+
+
+class TemplateFileError(Exception):
+    """A template file that may not or cannot be read; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class TemplateFiles:
+    roots: tuple[Path, ...]  # resolved directories templates may come from
+
+    @classmethod
+    def for_spec(cls, base_dir: str, allowed: Sequence[str] = ()) -> TemplateFiles:
+        base = Path(base_dir)
+        roots = [base] + [(base / os.path.expanduser(a)) for a in allowed]
+        return cls(tuple(Path(os.path.realpath(r)) for r in roots))
+
+    def read(self, written: str, relative_to: Path) -> str:
+        path = Path(os.path.realpath(relative_to / os.path.expanduser(written)))
+        if not any(path == root or root in path.parents for root in self.roots):
+            raise TemplateFileError(
+                f"template {written!r} is outside the spec's directory ({path}); templates are read only from "
+                "the spec's tree, or from directories listed under `template_paths:`")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            raise TemplateFileError(f"cannot read template {written!r}: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise TemplateFileError(f"template {written!r} is not a regular file")
+            if info.st_size > MAX_TEMPLATE_BYTES:
+                raise TemplateFileError(f"template {written!r} is {info.st_size} bytes; the limit is "
+                                        f"{MAX_TEMPLATE_BYTES}")
+            data = fh.read(MAX_TEMPLATE_BYTES + 1)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TemplateFileError(f"template {written!r} is not UTF-8 text (byte {exc.start}); binary files "
+                                    "are not templates") from None
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What a module's prepare() may use while the spec is loaded: template files, rendered with the
+    resource's own context (vars, host, env…)."""
+
+    files: TemplateFiles
+    renderer: Renderer
+    context: Mapping[str, Any]
+    spec_file_dir: Path
+
+    def render_file(self, written: str) -> str:
+        """The rendered content of a template file named relative to the resource's spec file."""
+        text = self.files.read(written, self.spec_file_dir)
+        try:
+            return self.renderer.render_text(text, self.context)
+        except TemplateFailure as exc:
+            line = f" line {exc.lineno}" if exc.lineno else ""
+            raise TemplateFileError(f"template error in {written}{line}: {exc}") from None
