@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Debian packages the tests use: a Docker engine (the harness runs its own dockerd), a registry for pull
+# tests, busybox for the tiny test image, debootstrap for the SSH host image, systemd-analyze for the unit
+# files in docs/, chromium for the HTML report test, graphviz for graph pictures.
+SYSTEM_PACKAGES := docker.io docker-registry busybox-static debootstrap systemd chromium graphviz
 
-.PHONY: install demo test bench check lint clean
+.PHONY: install system-packages demo test fuzz bench check lint clean
 
 install: $(STAMP)
 
@@ -13,6 +17,16 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# Installs what is missing, when running as root (CI, a fresh machine); otherwise says what is missing.
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "== installing Debian packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && \
+	  apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "missing Debian packages:$$missing (run make test as root, or install them)"; exit 1; fi
 
 # Validate, plan and apply the example spec into a fresh temporary directory, then plan again: "No changes."
 demo: install
@@ -25,11 +39,15 @@ demo: install
 	echo "== reconcile plan specs/examples/local (again)"; $(BIN)/reconcile plan --detailed-exitcode specs/examples/local --state $$DEMO_ROOT/.reconcile/state.db; \
 	echo "== files created:"; find $$DEMO_ROOT -not -path '*/.reconcile*' | sort
 
-test: install
+test: install system-packages
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 -q
 
-bench: install
+# The property-based fuzz tests with many more examples than `make test` runs.
+fuzz: install
+	RECONCILE_FUZZ_EXAMPLES=$${RECONCILE_FUZZ_EXAMPLES:-5000} $(BIN)/pytest -q tests/fuzz
+
+bench: install system-packages
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/docker_bench.py
 	$(BIN)/python bench/ssh_bench.py 5 20
@@ -41,4 +59,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -51,7 +51,9 @@ def build_graph(
     index = AddressIndex(resources)
     types = registry.types
     # resources declared but not built (they have errors of their own) are not "unknown"
-    declared = {f"{r.get('type')}.{r.get('name')}" for r in doc.data.get("resources") or [] if isinstance(r, dict)}
+    written = doc.data.get("resources")
+    declared = {f"{r.get('type')}.{r.get('name')}" for r in (written if isinstance(written, list) else [])
+                if isinstance(r, dict)}
     for r in resources:
         graph.add_node(r.address, resource=r)
 

@@ -229,6 +229,9 @@ class _Converter:
             for knode, vnode in node.value:
                 # keys keep their text: YAML 1.1 would turn `on:` into True
                 key = knode.value if isinstance(knode, yaml.ScalarNode) else str(knode.value)
+                if "\x00" in key:
+                    self.diagnostics.append(Diagnostic("a key contains a NUL character", self.loc(knode)))
+                    continue
                 if key in out:
                     self.diagnostics.append(
                         Diagnostic(f"duplicate key {key!r} in mapping", self.loc(knode), path + (key,))
@@ -251,6 +254,9 @@ class _Converter:
             return value.isoformat()
         if isinstance(value, bytes):  # !!binary
             self.diagnostics.append(Diagnostic("binary values (!!binary) are not supported", self.loc(node)))
+            return None
+        if isinstance(value, str) and "\x00" in value:  # e.g. "\0" in a double-quoted string
+            self.diagnostics.append(Diagnostic("a value contains a NUL character", self.loc(node)))
             return None
         return value
 
