@@ -11,6 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+THIRD_PARTY = ("paramiko", "urllib3", "docker", "botocore", "boto3", "s3transfer", "asyncio")
+_SILENT = logging.NullHandler()
+_SILENT._reconcile = True  # type: ignore[attr-defined]
 
 
 class RedactingFormatter(logging.Formatter):
@@ -49,5 +52,16 @@ def configure_logging(verbose: int, log_file: str | None, debug: bool, redactor:
         handler._reconcile = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(min(h.level for h in handlers))
+    # Libraries log their own tracebacks and retries (paramiko's "Error reading SSH protocol banner", urllib3's
+    # "Retrying"): those go to the log file, or to the terminal with --debug, never as raw text otherwise.
+    for name in THIRD_PARTY:
+        library = logging.getLogger(name)
+        for handler in list(library.handlers):
+            if getattr(handler, "_reconcile", False):
+                library.removeHandler(handler)
+        library.propagate = False
+        library.setLevel(logging.DEBUG if debug or log_file else logging.CRITICAL + 1)
+        for handler in (handlers if debug else handlers[1:]) or [_SILENT]:
+            library.addHandler(handler)
     if not debug:  # an internal error is reported in one line; its traceback goes to the log file only
         console.addFilter(lambda record: not (record.levelno >= logging.CRITICAL and record.exc_info))

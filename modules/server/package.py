@@ -54,23 +54,32 @@ def parse_query(text: str) -> tuple[str, float, dict[str, str], dict[str, str]]:
     return manager, cache, installed, candidates
 
 
-def install_command(manager: str, specs: Sequence[str]) -> list[str]:
+LOCK_TIMEOUT = 60  # seconds to wait for a dpkg/apt lock another process holds (Ansible waits 60 s too)
+
+
+def apt(*args: str, lock_timeout: int = LOCK_TIMEOUT) -> list[str]:
+    """apt-get, non-interactive, waiting up to `lock_timeout` s for a lock held by another apt or dpkg."""
+    return ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", f"DPkg::Lock::Timeout={lock_timeout}", *args]
+
+
+def install_command(manager: str, specs: Sequence[str], lock_timeout: int = LOCK_TIMEOUT) -> list[str]:
     if manager == "apt":
-        return ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
-                "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold", "--", *specs]
+        return apt("install", "-y", "-q", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold",
+                   "--", *specs, lock_timeout=lock_timeout)
     return [manager, "install", "-y", "--", *specs]
 
 
-def remove_command(manager: str, names: Sequence[str]) -> list[str]:
+def remove_command(manager: str, names: Sequence[str], lock_timeout: int = LOCK_TIMEOUT) -> list[str]:
     if manager == "apt":
-        return ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q", "--", *names]
+        return apt("remove", "-y", "-q", "--", *names, lock_timeout=lock_timeout)
     return [manager, "remove", "-y", "--", *names]
 
 
 class PackageModule(Module):
     type_name = "package"
     computed = frozenset({"versions", "manager"})
-    not_compared = frozenset({"state", "names", "package", "version", "update_cache", "cache_valid_time"})
+    not_compared = frozenset({"state", "names", "package", "version", "update_cache", "cache_valid_time",
+                              "lock_timeout"})
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         pin = resource.get("version")
@@ -115,11 +124,12 @@ class PackageModule(Module):
 
     def apply_many(self, target: Target, changes: Sequence[Change]) -> Mapping[str, Observed]:
         manager, cache = self._manager(target, changes[0])
+        waits = max(int(c.resource.get("lock_timeout", LOCK_TIMEOUT)) for c in changes if c.resource is not None)
         if manager == "apt" and any(c.resource and c.resource.get("update_cache") for c in changes):
             window = min(float(c.resource.get("cache_valid_time") or 3600) for c in changes
                          if c.resource and c.resource.get("update_cache"))
             if time.time() - cache > window:
-                target.run(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"], timeout=900).check()
+                target.run(apt("update", "-q", lock_timeout=waits), timeout=900).check()
         specs: list[str] = []
         for change in changes:
             r = change.resource
@@ -129,7 +139,7 @@ class PackageModule(Module):
             todo = [n for n in package_names(r) if not self.equal("packages", {n: want[n]}, have)] or package_names(r)
             sep = "=" if manager == "apt" else "-"
             specs += [f"{n}{sep}{r.get('version')}" if r.get("version") else n for n in todo]
-        target.run(install_command(manager, list(dict.fromkeys(specs))), timeout=1800).check()
+        target.run(install_command(manager, list(dict.fromkeys(specs)), waits), timeout=1800 + waits).check()
         return {c.address: Observed({"packages": self.desired(c.resource)["packages"], "manager": manager})
                 for c in changes if c.resource is not None}
 
@@ -142,4 +152,5 @@ class PackageModule(Module):
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
         manager = observed.identity.get("manager", "apt")
-        target.run(remove_command(manager, package_names(resource)), timeout=1800).check()
+        waits = int(resource.get("lock_timeout", LOCK_TIMEOUT))
+        target.run(remove_command(manager, package_names(resource), waits), timeout=1800 + waits).check()

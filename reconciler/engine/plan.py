@@ -408,7 +408,7 @@ def check_attributes(registry: Registry, type_name: str, attributes: Mapping[str
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(registry.schema(type_name), format_checker=Draft202012Validator.FORMAT_CHECKER)
-    known = {k: v for k, v in attributes.items() if v is not UNKNOWN}
+    known = {k: v for k, v in attributes.items() if not _unknown_inside(v)}
     out = []
     for error in validator.iter_errors(known):
         top = str(error.absolute_path[0]) if error.absolute_path else None
@@ -416,6 +416,16 @@ def check_attributes(registry: Registry, type_name: str, attributes: Mapping[str
             message = error.message if top not in secret else f"the value of {top} is not valid ({error.validator})"
             out.append(f"{top}: {message}")
     return out
+
+
+def _unknown_inside(value: Any) -> bool:
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, Mapping):
+        return any(_unknown_inside(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_unknown_inside(v) for v in value)
+    return False
 
 
 def infer_edges(changes: list[Change], discovered: Sequence[_Ghost]) -> list[Change]:

@@ -53,7 +53,7 @@ def to_text(report: DriftReport, spec: str) -> str:
                              else f"  {item.address}  (labelled as ours, not in the spec)")
                 lines += [f"      {_detail(a)}" for a in item.attributes]
     if report.errors:
-        lines += ["", "errors:"] + [f"  {a}: {m}" for a, m in sorted(report.errors.items())]
+        lines += ["", "errors:"] + [f"  {a}{' ' if m.startswith('(') else ': '}{m}" for a, m in sorted(report.errors.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -292,20 +292,25 @@ class _SpecBuilder:
             region = raw.get("region") or self.aws.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
             return [(str(region), None, "")]
         if family == "docker":
-            if on not in self.engines:
+            if not isinstance(on, str) or on not in self.engines:
                 self._error(f"unknown docker engine {on!r} (known: {', '.join(sorted(self.engines))})", path + ("on",))
                 return []
             return [(on, None, "")]
         if on == LOCAL:
             return [(LOCAL, None, "")]
-        hosts = inventory.expand(on)
-        if hosts is None:
-            known = sorted(set(inventory.hosts) | set(inventory.groups) | {LOCAL})
-            self._error(f"unknown host or group {on!r} (known: {', '.join(known)})", path + ("on",))
-            return []
-        if on in inventory.groups:
-            return [(h, inventory.hosts[h], f"[{h}]") for h in hosts]
-        return [(on, inventory.hosts[on], "")]
+        names = on if isinstance(on, list) else [on]
+        hosts: list[str] = []
+        for i, name in enumerate(names):
+            members = inventory.expand(name) if isinstance(name, str) else None
+            if members is None:
+                known = sorted(set(inventory.hosts) | set(inventory.groups) | {LOCAL})
+                where = path + ("on",) + ((i,) if isinstance(on, list) else ())
+                self._error(f"unknown host or group {name!r} (known: {', '.join(known)})", where)
+                return []
+            hosts += [h for h in members if h not in hosts]
+        if isinstance(on, str) and on in inventory.hosts:
+            return [(on, inventory.hosts[on], "")]
+        return [(h, inventory.hosts[h], f"[{h}]") for h in hosts]
 
     def _context(self, host: Host | None, target: str) -> dict[str, Any]:
         host_view = (

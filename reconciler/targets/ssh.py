@@ -94,6 +94,7 @@ class JumpProxy:
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, bufsize=0)
         self.timeout: float | None = None
+        self._said: str | None = None
 
     def send(self, content: bytes) -> int:
         assert self.process.stdin is not None
@@ -113,17 +114,22 @@ class JumpProxy:
             ready, _, _ = select.select([self.process.stdout], [], [], wait)
             if ready:
                 data = os.read(self.process.stdout.fileno(), size)
-                if not data and self.process.poll() is not None:
+                if not data:  # ssh closed its output: it failed (or the hop closed); say why
                     raise OSError(f"ProxyJump failed: {self.stderr() or 'ssh exited'}")
                 return data
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError("ProxyJump: no data")
 
     def stderr(self) -> str:
-        if self.process.poll() is None:
-            return ""
-        assert self.process.stderr is not None
-        return self.process.stderr.read().decode(errors="replace").strip()
+        """What ssh said, once it has exited (waiting a moment for it to)."""
+        if self._said is None:
+            try:
+                self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                return ""
+            assert self.process.stderr is not None
+            self._said = self.process.stderr.read().decode(errors="replace").strip()
+        return self._said
 
     def settimeout(self, timeout: float | None) -> None:
         self.timeout = timeout
@@ -136,6 +142,10 @@ class JumpProxy:
     @property
     def closed(self) -> bool:
         return self.process.poll() is not None
+
+    @property
+    def _closed(self) -> bool:  # what paramiko's Transport asks of a socket
+        return self.closed
 
     def getpeername(self) -> tuple[str, int]:
         return ("", 0)
@@ -217,7 +227,7 @@ class SSHTarget(Target):
             if jumped:
                 raise ReconcileError(f"host {self.name}: ProxyJump {self.proxy_jump} failed: {jumped}") from None
             text = str(exc)
-            if "banner" in text.lower() or "protocol" in text.lower():
+            if any(s in text.lower() for s in ("banner", "protocol", "no existing session")):
                 text = (f"{where} accepted the connection but did not speak SSH within {timeout:.0f}s "
                         "(is it an SSH server?)")
             raise ReconcileError(f"host {self.name} unreachable: {text}") from None
@@ -276,30 +286,34 @@ class SSHTarget(Target):
             return done.wait(timeout) and transport.is_active()
 
     # -- channels -------------------------------------------------------------------------------
-    def _open_channel(self, idempotent: bool) -> Any:
-        """A new session channel: within this host's cap; a dropped connection is re-established."""
+    def _open_channel(self) -> Any:
+        """A new session channel. A server that refuses one (it allows fewer than our cap: OpenSSH's
+        MaxSessions) is adapted to; a dropped connection is re-established."""
         import paramiko
 
-        for attempt in range(1, 20):
+        reconnects = 0
+        for attempt in range(1, 60):
             if self._dead:
                 raise HostDead(self._dead)
             transport = self.transport
+            if transport is None or not transport.is_active():
+                reconnects += 1
+                if reconnects > RECONNECTS:
+                    raise ModuleError(f"host {self.name}: the SSH connection dropped and stays down")
+                self._reconnect(transport)
+                continue
             try:
-                if transport is None or not transport.is_active():
-                    raise paramiko.SSHException("SSH session not active")
                 return transport.open_session(timeout=max(self.host.connect_timeout, 5))
-            except paramiko.ChannelException as exc:  # the server allows fewer channels than our cap
-                with self._open_lock:
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                if not transport.is_active():
+                    continue  # the connection went: re-established on the next turn
+                with self._open_lock:  # refused while the connection stands: too many channels at once
                     if self._open > 1 and self.max_sessions > self._open - 1:
                         log.info("%s refused a channel (%s): at most %d at once from now on", self.name, exc,
                                  self._open - 1)
                         self.max_sessions = self._open - 1
                 time.sleep(min(0.05 * attempt, 1.0))
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                if attempt > RECONNECTS + 1:
-                    raise ModuleError(f"host {self.name}: cannot open a channel: {exc}") from None
-                self._reconnect(transport)
-        raise ModuleError(f"host {self.name}: no channel could be opened")
+        raise ModuleError(f"host {self.name} keeps refusing to open a channel; lower its max_sessions")
 
     def _acquire_slot(self) -> None:
         while True:
@@ -325,7 +339,7 @@ class SSHTarget(Target):
             self._acquire_slot()
             started = False
             try:
-                channel = self._open_channel(idempotent)
+                channel = self._open_channel()
                 try:
                     channel.settimeout(min(self.keepalive or 15.0, 15.0))
                     channel.exec_command(line)
@@ -430,8 +444,8 @@ class SSHTarget(Target):
             return
         text = err.decode(errors="replace")
         if "a password is required" in text or "a terminal is required" in text:
-            raise ModuleError(f"become failed on {self.name}: sudo wants a password for {self.user}; give "
-                              f"{self.user} passwordless sudo (NOPASSWD) or connect as root")
+            raise ModuleError(f"become failed on {self.name}: sudo wants a password for {self.user} (or refuses "
+                              f"it); give {self.user} passwordless sudo (NOPASSWD) or connect as root")
         if "not in the sudoers" in text or "is not allowed to" in text or "may not run sudo" in text:
             raise ModuleError(f"become failed on {self.name}: {self.user} may not use sudo there; connect as a "
                               "user who may, or as root")

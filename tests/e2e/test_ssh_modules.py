@@ -136,7 +136,7 @@ resources:
     assert h.exec("hello")[1].strip() == "Hello, world!" and h.exec("tree --version")[0] == 0
     assert h.exec("test -x /usr/games/sl")[0] == 0
     # the two package resources went in as one apt-get install (dpkg logs one run for all three)
-    log = h.exec("grep -c 'apt-get install' /var/log/apt/history.log")[1].strip()
+    log = h.exec("grep -c '^Commandline: apt-get.* install ' /var/log/apt/history.log")[1].strip()
     assert log == "1", h.exec("cat /var/log/apt/history.log")[1]
     assert h.exec("service cron status")[0] == 0
     pid = h.exec("cat /var/run/crond.pid")[1].strip()

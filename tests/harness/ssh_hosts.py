@@ -101,6 +101,12 @@ class SSHHost:
     port: int
     container: Any
 
+    @property
+    def internal_address(self) -> str:
+        """The host's address on the engine's bridge network (reachable from the other test hosts)."""
+        self.container.reload()
+        return str(self.container.attrs["NetworkSettings"]["IPAddress"])
+
     def exec(self, command: str) -> tuple[int, str]:
         rc, out = self.container.exec_run(["sh", "-c", command])
         return rc, out.decode(errors="replace")
@@ -118,13 +124,20 @@ class SSHHost:
             time.sleep(0.1)
 
 
-def start_hosts(client: Any, prefix: str, count: int) -> list[SSHHost]:
+def start_hosts(client: Any, prefix: str, count: int, sshd_options: str = "", **run: Any) -> list[SSHHost]:
+    """`count` hosts; `sshd_options` are appended to sshd_config (e.g. "MaxSessions 2"); `run` goes to
+    `docker run` (e.g. tmpfs={"/small": "size=1m"})."""
     image = ensure_image(client)
+    command = None
+    if sshd_options:
+        lines = "".join(f"echo '{o}' >> /etc/ssh/sshd_config; " for o in sshd_options.split(";") if o.strip())
+        command = ["/bin/sh", "-c", lines + START]
     hosts = []
     for i in range(count):
         name = f"{prefix}-{i}"
-        container = client.containers.run(image, name=name, detach=True, ports={"22/tcp": ("127.0.0.1", None)},
-                                          labels={"reconcile-test": "ssh-host"}, hostname=name)
+        container = client.containers.run(image, command, name=name, detach=True,
+                                          ports={"22/tcp": ("127.0.0.1", None)},
+                                          labels={"reconcile-test": "ssh-host"}, hostname=name, **run)
         hosts.append((name, container))
     out = []
     for name, container in hosts:
