@@ -57,6 +57,7 @@ class SourceDocument:
     files: tuple[str, ...]
     data: Mapping[str, Any]
     locations: Mapping[JsonPath, Location]
+    texts: Mapping[JsonPath, str] = field(default_factory=dict)  # as written, for scalars YAML made non-strings
 
     def locate(self, path: JsonPath) -> Location | None:
         """The location of `path`, or of its nearest ancestor that has one."""

@@ -36,6 +36,14 @@ CONFIG_LABEL = "reconcile.config"
 CREATION_SETTINGS = ("image", "command", "entrypoint", "env", "user", "working_dir", "healthcheck", "ports")
 IN_PLACE = ("restart_policy", "memory", "cpus")
 CPU_PERIOD = 100_000
+START_WAIT = 2.0  # seconds a started container is watched for an immediate exit
+
+
+def as_text(value: Any) -> str:
+    """An environment value as the process will see it: YAML's true/false, not Python's True/False."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 def _argv(value: Any) -> list[str] | None:
@@ -99,7 +107,7 @@ class ContainerModule(Module):
     discovers = True
     computed = frozenset({"id", "image_id", "container_name"})
     requires_replace = frozenset(CREATION_SETTINGS + ("volumes", "networks", "labels", "managed", "image_id"))
-    not_compared = frozenset({"adopt", "wait", "wait_timeout", "stop_timeout"})
+    not_compared = frozenset({"adopt", "wait", "wait_timeout", "stop_timeout", "start_wait"})
     absent_states = frozenset({"absent"})
     default_state = "running"
 
@@ -115,7 +123,7 @@ class ContainerModule(Module):
         if r.get("entrypoint") is not None:
             out["entrypoint"] = _argv(r.get("entrypoint"))
         if r.get("env") is not None:
-            env = {str(k): str(v) for k, v in r.get("env").items()}
+            env = {str(k): as_text(v) for k, v in r.get("env").items()}
             out["env"] = _env_digest(env) if "env" in self.secret_attributes(r) else env
         for key in ("user", "working_dir"):
             if r.get(key) is not None:
@@ -223,6 +231,9 @@ class ContainerModule(Module):
                 self._update(engine, ident, r, want, {d.name for d in change.diffs})
             if want["state"] == "running" and r.get("wait") == "healthy":
                 self._wait_healthy(engine, ident, float(r.get("wait_timeout") or 60))
+            elif want["state"] == "running" and (change.action is Action.CREATE or "state" in
+                                                 {d.name for d in change.diffs}):
+                self._stays_up(engine, ident, float(r.get("start_wait", START_WAIT)))
         finally:
             engine.changed()
         return Observed({**want, "id": ident, "container_name": object_name(r, "container_name")},
@@ -286,7 +297,7 @@ class ContainerModule(Module):
         if networks:
             first, aliases = networks[0]
             networking = api.create_networking_config({first: api.create_endpoint_config(aliases=aliases or None)})
-        env = {str(k): str(v) for k, v in (r.get("env") or {}).items()}
+        env = {str(k): as_text(v) for k, v in (r.get("env") or {}).items()}
         created = api.create_container(
             image=image, command=want.get("command"), entrypoint=want.get("entrypoint"),
             environment=env or None, user=want.get("user"), working_dir=want.get("working_dir"),
@@ -330,6 +341,22 @@ class ContainerModule(Module):
                 api.start(ident)
             else:
                 api.stop(ident, timeout=int(r.get("stop_timeout") or 10))
+
+    @staticmethod
+    def _stays_up(engine: DockerEngine, ident: str, seconds: float) -> None:
+        """A container that exits right after starting is a failure, reported with its exit code and the
+        end of its log (not "Creation complete" followed by a plan that restarts it forever)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            state = engine.api.inspect_container(ident).get("State") or {}
+            if not state.get("Running") and not state.get("Restarting"):
+                tail = engine.api.logs(ident, tail=5).decode(errors="replace").strip()
+                shown = " | ".join(tail.splitlines()[-5:])
+                raise ModuleError(f"the container exited with code {state.get('ExitCode')} right after it "
+                                  f"started" + (f"; its last log lines: {shown}" if shown else ""))
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.2)
 
     @staticmethod
     def _wait_healthy(engine: DockerEngine, ident: str, timeout: float) -> None:

@@ -17,14 +17,15 @@ class NetworkModule(Module):
     family = "docker"
     discovers = True
     computed = frozenset({"id", "network_name"})
-    requires_replace = frozenset({"driver", "subnet", "internal", "labels", "managed"})
-    not_compared = frozenset({"state", "adopt", "network_name"})
+    requires_replace = frozenset({"driver", "subnet", "internal", "labels", "managed", "network_name"})
+    not_compared = frozenset({"state", "adopt"})
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         return {"network_name": object_name(resource, "network_name")}
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out: dict[str, Any] = {"driver": resource.get("driver") or "bridge", "managed": True,
+                               "network_name": object_name(resource, "network_name"),
                                "internal": bool(resource.get("internal", False))}
         if resource.get("subnet"):
             out["subnet"] = resource.get("subnet")

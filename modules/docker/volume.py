@@ -18,14 +18,15 @@ class VolumeModule(Module):
     family = "docker"
     discovers = True
     computed = frozenset({"volume_name", "mountpoint"})
-    requires_replace = frozenset({"driver", "driver_opts", "labels", "managed"})
-    not_compared = frozenset({"state", "adopt", "volume_name"})
+    requires_replace = frozenset({"driver", "driver_opts", "labels", "managed", "volume_name"})
+    not_compared = frozenset({"state", "adopt"})
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         return {"volume_name": object_name(resource, "volume_name")}
 
     def desired(self, resource: Resource) -> dict[str, Any]:
-        out: dict[str, Any] = {"driver": resource.get("driver") or "local", "managed": True}
+        out: dict[str, Any] = {"driver": resource.get("driver") or "local", "managed": True,
+                               "volume_name": object_name(resource, "volume_name")}
         if resource.get("driver_opts") is not None:
             out["driver_opts"] = {str(k): str(v) for k, v in resource.get("driver_opts").items()}
         if resource.get("labels") is not None:

@@ -94,6 +94,8 @@ class ReferenceResolver:
         `secrets[address]` the names of its secret attributes."""
         attributes = dict(resource.attributes)
         if not refs.contains_reference(attributes):
+            if refs.has_escape(attributes):  # `$${X}` alone: the literal `${X}`
+                return dataclasses.replace(resource, attributes=refs.unescape(attributes))
             return resource
         tainted: set[str] = set()
 

@@ -336,6 +336,8 @@ class _SpecBuilder:
                 ok = False
                 self._error(f"{key} renders to a value with a NUL character", path + (key,))
         if ok:
+            out = {k: self._as_written(v, self.registry.schema(type_name).get("properties", {}).get(k), path + (k,))
+                   for k, v in out.items()}
             module = self.registry.module(type_name)
             where = self.doc.locate(path)
             load = LoadContext(self.template_files, self.renderer, context,
@@ -346,6 +348,20 @@ class _SpecBuilder:
                 ok = False
                 self._error(str(exc), path + (("template",) if "template" in out else ()))
         return out if ok else None
+
+    def _as_written(self, value: Any, schema: Any, path: JsonPath) -> Any:
+        """A YAML scalar that became a number or boolean where the type wants text becomes the text written
+        (`version: 1.10` is "1.10", `DEBUG: true` is "true"), as docker compose reads environment values."""
+        if not isinstance(schema, dict):
+            return value
+        if isinstance(value, (bool, int, float)) and schema.get("type") == "string":
+            return self.doc.texts.get(path) or (str(value).lower() if isinstance(value, bool) else str(value))
+        if isinstance(value, dict):
+            props, extra = schema.get("properties") or {}, schema.get("additionalProperties")
+            return {k: self._as_written(v, props.get(k, extra), path + (k,)) for k, v in value.items()}
+        if isinstance(value, list) and isinstance(schema.get("items"), dict):
+            return [self._as_written(v, schema["items"], path + (i,)) for i, v in enumerate(value)]
+        return value
 
     def _explain(self, exc: Exception) -> str:
         text = str(exc)

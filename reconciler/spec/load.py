@@ -70,6 +70,7 @@ def load_spec(path: str | Path) -> SourceDocument:
         files=tuple(str(f) for f, _ in parsed if f not in inventory_files),
         data=merger.data,
         locations=merger.locations,
+        texts=merger.texts,
     )
 
 
@@ -187,9 +188,10 @@ class _Converter:
     """Turns a YAML node tree into plain values, recording the location of every node."""
 
     def __init__(self, file: str, locations: dict[JsonPath, Location], diagnostics: list[Diagnostic],
-                 budget: _Budget | None = None):
+                 budget: _Budget | None = None, texts: dict[JsonPath, str] | None = None):
         self.file = file
         self.locations = locations
+        self.texts = {} if texts is None else texts
         self.diagnostics = diagnostics
         self.constructor = yaml.constructor.SafeConstructor()
         self.budget = budget or _Budget()
@@ -258,6 +260,8 @@ class _Converter:
         if isinstance(value, str) and "\x00" in value:  # e.g. "\0" in a double-quoted string
             self.diagnostics.append(Diagnostic("a value contains a NUL character", self.loc(node)))
             return None
+        if not isinstance(value, str) and isinstance(node, yaml.ScalarNode):
+            self.texts[path] = node.value  # `1.10`, `true`, `010`: what the user wrote, for string attributes
         return value
 
 
@@ -268,6 +272,7 @@ class _Merger:
         self.diagnostics = diagnostics
         self.data: dict[str, Any] = {}
         self.locations: dict[JsonPath, Location] = {}
+        self.texts: dict[JsonPath, str] = {}
         self.budget = _Budget()
 
     def add(self, file: Path, node: yaml.Node) -> None:
@@ -279,7 +284,7 @@ class _Merger:
                 Diagnostic("a spec file must be a mapping of top-level keys", Location(shown, 1, 1))
             )
             return
-        converter = _Converter(shown, self.locations, self.diagnostics, self.budget)
+        converter = _Converter(shown, self.locations, self.diagnostics, self.budget, self.texts)
         if not converter.flatten(node):
             return
         in_this_file: dict[str, Location] = {}

@@ -83,6 +83,27 @@ def unterminated(value: Any, path: JsonPath = ()) -> Iterator[JsonPath]:
             yield from unterminated(v, path + (i,))
 
 
+def unescape(value: Any) -> Any:
+    """`$${X}` written to mean a literal `${X}` (e.g. for a shell or a compose file), as the engine passes it."""
+    if isinstance(value, str):
+        return value.replace("$${", "${") if "$${" in value else value
+    if isinstance(value, dict):
+        return {k: unescape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unescape(v) for v in value]
+    return value
+
+
+def has_escape(value: Any) -> bool:
+    if isinstance(value, str):
+        return "$${" in value
+    if isinstance(value, dict):
+        return any(has_escape(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_escape(v) for v in value)
+    return False
+
+
 def contains_reference(value: Any) -> bool:
     return next(find(value), None) is not None
 

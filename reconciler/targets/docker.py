@@ -6,12 +6,13 @@ run's observation phase and dropped after anything changes the engine.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import ReconcileError
-from reconciler.model import Spec
+from reconciler.model import Host, Spec
 
 LABEL_ADDRESS = "reconcile.address"
 LABEL_STACK = "reconcile.stack"  # the stack identity (spec name/workspace) of the run that created it
@@ -19,23 +20,25 @@ LABEL_STACK = "reconcile.stack"  # the stack identity (spec name/workspace) of t
 
 class DockerEngine:
     def __init__(self, name: str, stack: str, base_url: str | None = None, timeout: float = 60,
-                 tls: bool = False):
+                 tls: bool = False, client_factory: Any = None):
         import docker  # imported only when a spec has Docker resources
 
         self.name = name
         self.stack = stack
         try:
-            if base_url is None:
+            if client_factory is not None:
+                self.client = client_factory()
+            elif base_url is None:
                 self.client = docker.from_env(timeout=int(timeout))
             else:
                 self.client = docker.DockerClient(base_url=base_url, timeout=int(timeout), tls=tls or None)
-            self.api = self.client.api
+            self.api = NamedAPI(self.client.api, name)
             self.calls = 0
             self._count_lock = threading.Lock()
-            self.api.hooks["response"].append(self._count)
-            self.api.ping()
-        except Exception as exc:  # docker.errors.DockerException and connection errors
-            raise ReconcileError(f"docker engine {name} unreachable: {exc}") from exc
+            self.client.api.hooks["response"].append(self._count)
+            self.client.api.ping()
+        except Exception as exc:  # noqa: BLE001 - docker.errors.DockerException and connection errors alike
+            raise ReconcileError(f"docker engine {name} unreachable: {engine_reason(exc)}") from None
         self._lists: dict[str, Any] = {}
         self._list_lock = threading.Lock()
 
@@ -85,6 +88,43 @@ class DockerEngine:
         self.client.close()
 
 
+def engine_reason(exc: BaseException) -> str:
+    """What went wrong, in the engine's own words when it gave any, else the connection's."""
+    if isinstance(exc, ReconcileError):
+        return str(exc)
+    explanation = getattr(exc, "explanation", None)
+    if explanation:
+        return str(explanation.decode() if isinstance(explanation, bytes) else explanation)
+    text = str(exc)
+    if "Connection refused" in text or "No such file or directory" in text or "ConnectionError" in type(exc).__name__:
+        return "cannot connect (is dockerd running? is the address right?)"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class NamedAPI:
+    """The docker SDK's APIClient, whose every failure names the engine: `docker engine web1: …`."""
+
+    def __init__(self, api: Any, engine: str):
+        self._api = api
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._api, name)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return value(*args, **kwargs)
+            except ReconcileError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every SDK and transport error, named
+                from reconciler.errors import ModuleError
+
+                raise ModuleError(f"docker engine {self._engine}: {engine_reason(exc)}") from exc
+        return call
+
+
 def normalize_reference(reference: str) -> str:
     """`busybox` -> `busybox:latest`; digests and explicit tags are left alone."""
     if "@" in reference:
@@ -111,17 +151,60 @@ def docker_target(spec: Spec, name: str) -> DockerEngine:
                              "(resources removed from the spec are deleted on the engine they were on)")
     cfg = engines[name]
     base_url = str(cfg["base_url"])
+    timeout = float(cfg.get("timeout", 60))
     if base_url.startswith("ssh://"):
-        base_url = _ssh_url(spec, base_url)
-    return DockerEngine(name, stack, base_url, float(cfg.get("timeout", 60)), bool(cfg.get("tls", False)))
+        return DockerEngine(name, stack, client_factory=lambda: ssh_client(spec, name, base_url, timeout))
+    return DockerEngine(name, stack, base_url, timeout, bool(cfg.get("tls", False)))
 
 
-def _ssh_url(spec: Spec, base_url: str) -> str:
-    """ssh://user@web1 where web1 is an inventory host becomes ssh://user@ADDRESS:PORT."""
-    rest = base_url[len("ssh://"):]
-    user, _, host = rest.rpartition("@")
-    entry = spec.inventory.hosts.get(host)
-    if entry is None:
-        return base_url
-    user = user or entry.user or "root"
-    return f"ssh://{user}@{entry.address}:{entry.port}"
+def ssh_host_for(spec: Spec, base_url: str) -> Host:
+    """The host an `ssh://[user@]host[:port]` engine lives on: an inventory host by that name brings its
+    address, port, user, key, jump hosts and timeouts; any other is taken as written."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(base_url)
+    name = parsed.hostname or ""
+    entry = spec.inventory.hosts.get(name)
+    if entry is not None:
+        return dataclasses.replace(entry, user=parsed.username or entry.user, port=parsed.port or entry.port)
+    return Host(name=name, address=name, port=parsed.port or 22, user=parsed.username)
+
+
+def ssh_client(spec: Spec, name: str, base_url: str, timeout: float) -> Any:
+    """A docker SDK client speaking to `docker system dial-stdio` on the host, through reconcile's own SSH
+    connection: the inventory host's key, port and jump hosts, and the same host-key rules as every SSH
+    target (known_hosts of the spec, strict or accept-new)."""
+    import docker
+    from docker.transport.basehttpadapter import BaseHTTPAdapter
+    from docker.transport.sshconn import RecentlyUsedContainer, SSHHTTPAdapter
+
+    from reconciler.targets.ssh import SSHTarget
+
+    target = SSHTarget(ssh_host_for(spec, base_url), spec.inventory)
+
+    class Adapter(SSHHTTPAdapter):  # the SDK's adapter, on a paramiko client that is already connected
+        def __init__(self) -> None:
+            self.ssh_client = target.client
+            self.ssh_host = target.address
+            self.timeout = int(timeout)
+            self.max_pool_size = target.max_sessions
+            self.pools = RecentlyUsedContainer(10, dispose_func=lambda p: p.close())
+            BaseHTTPAdapter.__init__(self)
+
+        def _connect(self) -> None:
+            target._reconnect(target.transport)
+            self.ssh_client = target.client
+
+        def close(self) -> None:
+            BaseHTTPAdapter.close(self)
+            target.close()
+
+    api = docker.APIClient(base_url="http://localhost:1", version="1.41", timeout=int(timeout))
+    adapter = Adapter()
+    api.mount("http+docker://ssh", adapter)
+    api._custom_adapter = adapter
+    api.base_url = "http+docker://ssh"
+    api._version = api._retrieve_server_version()
+    client = docker.DockerClient.__new__(docker.DockerClient)
+    client.api = api
+    return client
