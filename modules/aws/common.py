@@ -3,27 +3,81 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+from reconciler.errors import ModuleError
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource, Unobservable
 from reconciler.module import Module
-from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession, aws_error
+from reconciler.targets.aws import (
+    OWNER_TAG,
+    STACK_TAG,
+    THROTTLING,
+    AwsSession,
+    aws_error,
+    error_code,
+    uncertain,
+)
 
+T = TypeVar("T")
 FILTER_CHUNK = 200  # EC2 takes at most 200 values per filter
 LEGACY_SPEC_TAG = "reconcile:spec"  # written by reconcile 0.1 (a filesystem path): removed when re-tagging
 
 
 @contextmanager
-def api_errors() -> Iterator[None]:
-    """Turn botocore errors into ModuleErrors that read `Code: message`."""
+def api_errors(ignore: Iterable[str] = ()) -> Iterator[None]:
+    """Turn botocore errors into ModuleErrors that read `Code: message`. Codes in `ignore` mean the wanted
+    outcome is already there (a rule already authorized, an object already gone after a lost response)."""
     try:
         yield
     except Exception as exc:
+        if error_code(exc) in set(ignore):
+            return
         if hasattr(exc, "response") or exc.__class__.__module__.startswith("botocore"):
             raise aws_error(exc) from exc
         raise
+
+
+ALREADY = ("BucketAlreadyOwnedByYou", "ResourceInUseException", "EntityAlreadyExists", "DBInstanceAlreadyExists",
+           "InvalidGroup.Duplicate", "TableAlreadyExistsException")
+GONE = ("InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound", "InvalidVolume.NotFound",
+        "InvalidInstanceID.NotFound", "NoSuchBucket", "ResourceNotFoundException", "NoSuchEntity",
+        "DBInstanceNotFound")
+
+
+def ours_now(module: Module, session: AwsSession, resource: Resource) -> Observed | None:
+    """The resource's object as observed now, if it carries this resource's marks (after a lost create)."""
+    found = module.observe(session, [resource]).get(resource.address)
+    return found if isinstance(found, Observed) and found.ours else None
+
+
+def create_once(what: str, create: Callable[[], T], found: Callable[[], T | None], attempts: int = 8) -> T:
+    """Create an object whose answer may be lost (a 5xx, a timeout, a dropped connection): then the object
+    may exist already, so before trying again look for one carrying this resource's stack and address
+    tags (`found`), and take it instead of making a second. Throttled requests were not carried out and
+    are simply tried again."""
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            return create()
+        except Exception as exc:  # noqa: BLE001 - sorted below; anything else is raised as it is
+            code = error_code(exc)
+            if not (uncertain(exc) or code in THROTTLING or code in ALREADY):
+                if hasattr(exc, "response"):
+                    raise aws_error(exc) from exc
+                raise
+            last = exc
+        existing = found()
+        if existing is not None:
+            return existing
+        if error_code(last) in ALREADY:  # it exists, and it is not this resource's: say so
+            raise aws_error(last)
+        time.sleep(min(0.2 * 2 ** attempt, 5.0))
+    raise ModuleError(f"could not create {what}: {aws_error(last).args[0] if last else 'no answer'} "
+                      f"({attempts} attempts)")
 
 
 def user_tags(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
@@ -90,36 +144,41 @@ def describe_owned(
     session: AwsSession, resources: Sequence[Resource], list_items: Callable[[list[dict[str, Any]]], list[Any]],
     id_key: str, id_filter: str,
 ) -> dict[str, dict[str, Any] | Unobservable | None]:
-    """Each resource's object, in two paginated calls for all of them:
+    """Each resource's object, in one paginated call for all of them when nothing is amiss:
 
-    1. by id: the id the state recorded (the state outranks tags: an object whose ownership tags were
-       removed or changed is still ours, and its tags are drift), or the id given in `import:`;
-    2. by the tags reconcile:stack + reconcile:address, for the rest (a state being rebuilt).
+    1. every object tagged with this stack's identity (one call), matched by the id the state recorded,
+       else by its reconcile:address tag; more than one per address: the others are duplicates;
+    2. only for recorded ids that call did not return (ownership tags removed or changed behind our back:
+       the state outranks tags) and for `import:` ids: one more call, by id.
     """
-    by_id: dict[str, str] = {}
-    for r in resources:
-        wanted = r.prior.get("id") or r.get("import")
-        if wanted:
-            by_id[str(wanted)] = r.address
+    recorded = {str(r.prior["id"]): r.address for r in resources if r.prior.get("id")}
+    imports = {str(r.get("import")): r.address for r in resources if r.get("import") and not r.prior.get("id")}
+    addresses = {r.address for r in resources}
     found: dict[str, dict[str, Any]] = {}
+    tagged: dict[str, list[dict[str, Any]]] = {}
     with api_errors():
-        ids = sorted(by_id)
-        for i in range(0, len(ids), FILTER_CHUNK):
-            for item in list_items([{"Name": id_filter, "Values": ids[i:i + FILTER_CHUNK]}]):
-                found[by_id[item[id_key]]] = item
-        rest = [r.address for r in resources if r.address not in found and not r.get("import")]
-        for i in range(0, len(rest), FILTER_CHUNK):
-            chunk = rest[i:i + FILTER_CHUNK]
-            for item in list_items([{"Name": f"tag:{OWNER_TAG}", "Values": chunk},
-                                    {"Name": f"tag:{STACK_TAG}", "Values": [session.stack]}]):
-                if owner(item.get("Tags")) in chunk:
-                    found[str(owner(item.get("Tags")))] = item
+        for item in list_items([{"Name": f"tag:{STACK_TAG}", "Values": [session.stack]}]):
+            if item[id_key] in recorded:
+                found[recorded[item[id_key]]] = item
+            address = owner(item.get("Tags"))
+            if address in addresses:
+                tagged.setdefault(str(address), []).append(item)
+        missing = sorted(i for i, a in {**recorded, **imports}.items() if a not in found)
+        for i in range(0, len(missing), FILTER_CHUNK):
+            for item in list_items([{"Name": id_filter, "Values": missing[i:i + FILTER_CHUNK]}]):
+                found[({**recorded, **imports})[item[id_key]]] = item
+    for address, items in tagged.items():
+        if address in imports.values() and address not in found:
+            continue
+        chosen = found.get(address) or min(items, key=lambda x: str(x.get("LaunchTime") or x.get("CreateTime")
+                                                                     or x[id_key]))
+        extras = sorted(x[id_key] for x in items if x[id_key] != chosen[id_key])
+        found[address] = {**chosen, "_duplicates": extras} if extras else chosen
     out: dict[str, dict[str, Any] | Unobservable | None] = {}
     for r in resources:
         item = found.get(r.address)
         if item is not None and r.get("import") and not r.prior:
-            tags = all_tags(item.get("Tags"))
-            refused = foreign(f"{r.get('import')}", tags, r, session)
+            refused = foreign(f"{r.get('import')}", all_tags(item.get("Tags")), r, session)
             if refused is not None:
                 out[r.address] = refused
                 continue
@@ -226,8 +285,23 @@ class Ec2Module(Module):
         ident = item[self.describe[2]]
         tags = all_tags(item.get("Tags"))
         marked = carries_marks(tags, resource, session)
-        return Observed({"id": ident, "tags": user_tags(item.get("Tags")), **attributes, "owned": marked},
-                        identity={"id": ident, "tags": tags}, ours=marked)
+        extras = list(item.get("_duplicates") or [])
+        return Observed({"id": ident, "tags": user_tags(item.get("Tags")), **attributes, "owned": marked,
+                         "duplicates": extras},
+                        identity={"id": ident, "tags": tags, "duplicates": extras}, ours=marked)
+
+    def tagged_item(self, session: AwsSession, resource: Resource) -> dict[str, Any] | None:
+        """The object already tagged as this resource of this stack, if a create whose answer was lost made it."""
+        items = self.list_items(session, [{"Name": f"tag:{OWNER_TAG}", "Values": [resource.address]},
+                                          {"Name": f"tag:{STACK_TAG}", "Values": [session.stack]}])
+        old = resource.prior.get("id")  # the object being replaced is never "the new one"
+        fresh = [i for i in items if i.get(self.describe[2]) != old]
+        return dict(fresh[0]) if fresh else None
+
+    def client_token(self, session: AwsSession, resource: Resource) -> str:
+        """The same create of the same resource in one run is one object, where the API takes a token."""
+        digest = hashlib.sha256(f"{session.stack}|{resource.address}|{session.run_id}".encode()).hexdigest()
+        return digest[:64]
 
     def attributes(self, session: AwsSession, resource: Resource, item: Mapping[str, Any]) -> dict[str, Any]:
         """The spec's view of one described object (id, tags and ownership are added by observe)."""
@@ -235,15 +309,27 @@ class Ec2Module(Module):
 
     def diff(self, resource: Resource, observed: Observed | None) -> Change:
         change = super().diff(resource, observed)
-        if observed is None or observed.attributes.get("owned", True) or change.action not in (Action.NOOP,
-                                                                                                Action.UPDATE):
+        if observed is None or change.action not in (Action.NOOP, Action.UPDATE):
             return change
-        marks = AttrDiff("owned", False, True)  # tags stripped or changed behind our back: tag it again
-        return dataclasses.replace(change, action=Action.UPDATE, diffs=change.diffs + (marks,))
+        extra: list[AttrDiff] = []
+        if not observed.attributes.get("owned", True):  # tags stripped or changed behind our back: tag it again
+            extra.append(AttrDiff("owned", False, True))
+        if observed.attributes.get("duplicates"):  # copies made by a create whose answer was lost: removed
+            extra.append(AttrDiff("duplicates", observed.attributes["duplicates"], []))
+        if not extra:
+            return change
+        reason = "remove duplicates tagged as this resource" if len(extra) and extra[-1].name == "duplicates" else ""
+        return dataclasses.replace(change, action=Action.UPDATE, diffs=change.diffs + tuple(extra),
+                                   reason=change.reason or reason)
 
     def retag(self, session: AwsSession, change: Change, resource_id: str) -> None:
-        """Make the object's tags the spec's plus the ownership tags, when the plan found them wrong."""
+        """Make the object's tags the spec's plus the ownership tags, and remove duplicates of it, when the
+        plan found them."""
         assert change.resource is not None and change.observed is not None
-        if {"tags", "owned"} & {d.name for d in change.diffs}:
+        changed = {d.name for d in change.diffs}
+        if {"tags", "owned"} & changed:
             sync_ec2_tags(session.client("ec2"), resource_id, change.resource,
                           change.observed.identity.get("tags", {}), session)
+        if "duplicates" in changed:
+            for extra in change.observed.identity.get("duplicates") or []:
+                self.delete(session, change.resource, Observed({"id": extra}, identity={"id": extra}))

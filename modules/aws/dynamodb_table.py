@@ -15,11 +15,14 @@ from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    GONE,
     all_tags_for,
     api_errors,
     carries_marks,
+    create_once,
     discover_named,
     not_ours,
+    ours_now,
     ownership_tags,
     paginate,
     read_each,
@@ -146,7 +149,10 @@ class DynamodbTableModule(Module):
                                                        "WriteCapacityUnits": want["write_capacity"]}
                 if want["global_secondary_indexes"]:
                     kwargs["GlobalSecondaryIndexes"] = [self._gsi_api(g) for g in want["global_secondary_indexes"]]
-                arn = db.create_table(**kwargs)["TableDescription"]["TableArn"]
+                arn = create_once(
+                    f"table {name}",
+                    lambda: session.client("dynamodb", once=True).create_table(**kwargs)["TableDescription"]["TableArn"],
+                    lambda: (o.attributes.get("arn") if (o := ours_now(self, session, r)) else None))
                 self._wait_active(db, name)
                 changed = {"ttl"} if "ttl" in want else set()
             else:
@@ -214,7 +220,7 @@ class DynamodbTableModule(Module):
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         db = session.client("dynamodb")
         name = str(observed.identity.get("table_name") or table_name(resource))
-        with api_errors():
+        with api_errors(ignore=GONE):
             db.delete_table(TableName=name)
             db.get_waiter("table_not_exists").wait(TableName=name,
                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 600})

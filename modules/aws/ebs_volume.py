@@ -9,8 +9,10 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession, error_code
 
 from .common import (
+    GONE,
     Ec2Module,
     api_errors,
+    create_once,
     tag_specs,
 )
 
@@ -53,7 +55,9 @@ class EbsVolumeModule(Ec2Module):
                                           "VolumeType": want["volume_type"], "TagSpecifications": tag_specs(r, "volume", session)}
                 if "encrypted" in want:
                     kwargs["Encrypted"] = want["encrypted"]
-                volume_id = ec2.create_volume(**kwargs)["VolumeId"]
+                kwargs["ClientToken"] = self.client_token(session, r)
+                volume_id = create_once(r.address, lambda: session.client("ec2", once=True).create_volume(**kwargs),
+                                        lambda: self.tagged_item(session, r))["VolumeId"]
                 ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=WAIT)
                 changed, attached = {"attachment"}, None
             else:
@@ -89,7 +93,7 @@ class EbsVolumeModule(Ec2Module):
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         ec2 = session.client("ec2")
         volume_id = observed.identity.get("id") or observed.attributes["id"]
-        with api_errors():
+        with api_errors(ignore=GONE):
             if observed.attributes.get("attachment"):
                 self._detach(ec2, volume_id, observed.attributes["attachment"]["instance_id"])
             ec2.delete_volume(VolumeId=volume_id)

@@ -15,9 +15,11 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    GONE,
     Ec2Module,
     all_tags,
     api_errors,
+    create_once,
     paginate,
     tag_specs,
 )
@@ -117,7 +119,10 @@ class Ec2InstanceModule(Ec2Module):
                     image = ec2.describe_images(ImageIds=[want["image_id"]])["Images"][0]
                     kwargs["BlockDeviceMappings"] = [{"DeviceName": image.get("RootDeviceName", "/dev/xvda"),
                                                       "Ebs": {"VolumeSize": int(want["root_volume_size"])}}]
-                instance_id = ec2.run_instances(**kwargs)["Instances"][0]["InstanceId"]
+                kwargs["ClientToken"] = self.client_token(session, r)
+                instance_id = create_once(
+                    r.address, lambda: session.client("ec2", once=True).run_instances(**kwargs)["Instances"][0],
+                    lambda: self.tagged_item(session, r))["InstanceId"]
                 ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
                 if want["state"] == "stopped":
                     ec2.stop_instances(InstanceIds=[instance_id])
@@ -146,6 +151,6 @@ class Ec2InstanceModule(Ec2Module):
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         ec2 = session.client("ec2")
         instance_id = observed.identity.get("id") or observed.attributes["id"]
-        with api_errors():
+        with api_errors(ignore=GONE):
             ec2.terminate_instances(InstanceIds=[instance_id])
             ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)

@@ -13,7 +13,18 @@ from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
-from .common import all_tags_for, api_errors, carries_marks, not_ours, ownership_tags, paginate, read_each
+from .common import (
+    GONE,
+    all_tags_for,
+    api_errors,
+    carries_marks,
+    create_once,
+    not_ours,
+    ours_now,
+    ownership_tags,
+    paginate,
+    read_each,
+)
 from .policy import normalize_policy
 
 
@@ -116,7 +127,8 @@ class IamRoleModule(Module):
                                           "Tags": all_tags_for(r, session)}
                 if "max_session_duration" in want:
                     kwargs["MaxSessionDuration"] = want["max_session_duration"]
-                role = iam.create_role(**kwargs)["Role"]
+                role = create_once(f"role {name}", lambda: session.client("iam", once=True).create_role(**kwargs)[
+                    "Role"], lambda: (iam.get_role(RoleName=name)["Role"] if ours_now(self, session, r) else None))
                 have: dict[str, Any] = {"managed_policy_arns": [], "inline_policies": {}}
                 changed = {"managed_policy_arns", "inline_policies"}
             else:
@@ -156,7 +168,7 @@ class IamRoleModule(Module):
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         iam = session.client("iam")
         name = str(observed.identity.get("role_name") or role_name(resource))
-        with api_errors():
+        with api_errors(ignore=GONE):
             for arn in observed.attributes.get("managed_policy_arns") or []:
                 iam.detach_role_policy(RoleName=name, PolicyArn=arn)
             for policy in observed.attributes.get("inline_policies") or {}:

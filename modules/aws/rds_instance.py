@@ -15,7 +15,7 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
-from .common import all_tags_for, api_errors, carries_marks, not_ours, paginate
+from .common import GONE, all_tags_for, api_errors, carries_marks, create_once, not_ours, ours_now, paginate
 
 PASSWORD_TAG = "reconcile:password"
 WAIT = {"Delay": 5, "MaxAttempts": 720}
@@ -145,7 +145,10 @@ class RdsInstanceModule(Module):
                                  ("vpc_security_group_ids", "VpcSecurityGroupIds")):
                     if key in want:
                         kwargs[api] = want[key]
-                arn = rds.create_db_instance(**kwargs)["DBInstance"]["DBInstanceArn"]
+                arn = create_once(
+                    f"DB instance {ident}",
+                    lambda: session.client("rds", once=True).create_db_instance(**kwargs)["DBInstance"]["DBInstanceArn"],
+                    lambda: (o.identity.get("arn") if (o := ours_now(self, session, r)) else None))
             else:
                 arn = change.observed.identity["arn"]
                 changed = {d.name for d in change.diffs}
@@ -181,7 +184,7 @@ class RdsInstanceModule(Module):
                               "and apply before removing it")
         rds = session.client("rds")
         ident = str(observed.identity.get("db_instance_identifier") or identifier(resource))
-        with api_errors():
+        with api_errors(ignore=GONE):
             if resource.get("skip_final_snapshot"):
                 rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
             else:

@@ -12,7 +12,16 @@ from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module
 from reconciler.targets.aws import AwsSession, error_code
 
-from .common import all_tags_for, api_errors, carries_marks, discover_named, not_ours, read_each
+from .common import (
+    GONE,
+    all_tags_for,
+    api_errors,
+    carries_marks,
+    create_once,
+    discover_named,
+    not_ours,
+    read_each,
+)
 from .policy import normalize_policy
 
 PAB_KEYS = {"block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
@@ -133,6 +142,15 @@ class S3BucketModule(Module):
         return Observed(attrs, identity={"bucket": name, "tags": tags}, ours=attrs["owned"])
 
     @staticmethod
+    def _exists(s3: Any, name: str) -> dict[str, Any] | None:
+        """After a create whose answer was lost: is the bucket there now (ours: this account just made it)?"""
+        try:
+            s3.head_bucket(Bucket=name)
+            return {}
+        except Exception:  # noqa: BLE001 - any failure: not there (yet)
+            return None
+
+    @staticmethod
     def _optional(read: Any) -> Any:
         """None when the setting is not configured (S3 answers with an error then)."""
         try:
@@ -153,7 +171,8 @@ class S3BucketModule(Module):
                 kwargs: dict[str, Any] = {"Bucket": name}
                 if session.region != "us-east-1":
                     kwargs["CreateBucketConfiguration"] = {"LocationConstraint": session.region}
-                s3.create_bucket(**kwargs)
+                create_once(f"bucket {name}", lambda: session.client("s3", once=True).create_bucket(**kwargs),
+                            lambda: self._exists(s3, name))
                 changed = set(want)
             else:
                 changed = {d.name for d in change.diffs}
@@ -194,7 +213,7 @@ class S3BucketModule(Module):
         """Empties the bucket first: the plan refused to get here unless that loss was accepted."""
         s3 = session.client("s3")
         name = str(observed.identity.get("bucket") or bucket_name(resource))
-        with api_errors():
+        with api_errors(ignore=GONE):
             versions = s3.list_object_versions(Bucket=name)
             objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                        for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])]

@@ -10,8 +10,10 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    GONE,
     Ec2Module,
     api_errors,
+    create_once,
     tag_specs,
 )
 
@@ -105,7 +107,8 @@ class SecurityGroupModule(Ec2Module):
                                           "TagSpecifications": tag_specs(r, "security-group", session)}
                 if want.get("vpc_id"):
                     kwargs["VpcId"] = want["vpc_id"]
-                group_id = ec2.create_security_group(**kwargs)["GroupId"]
+                group_id = create_once(r.address, lambda: session.client("ec2", once=True).create_security_group(
+                    **kwargs), lambda: self.tagged_item(session, r))["GroupId"]
                 have = {"ingress": [], "egress": [list(x) for x in rules_from_api(
                     ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissionsEgress"])]}
             else:
@@ -118,12 +121,14 @@ class SecurityGroupModule(Ec2Module):
                     continue
                 wanted = {tuple(x) for x in want[key]}
                 present = {tuple(x) for x in have.get(key) or []}
-                if wanted - present:
-                    grant(GroupId=group_id, IpPermissions=to_permissions(sorted(wanted - present, key=str)))
-                if present - wanted:
-                    revoke(GroupId=group_id, IpPermissions=to_permissions(sorted(present - wanted, key=str)))
+                with api_errors(ignore=("InvalidPermission.Duplicate",)):  # a retried grant that had gone through
+                    if wanted - present:
+                        grant(GroupId=group_id, IpPermissions=to_permissions(sorted(wanted - present, key=str)))
+                with api_errors(ignore=("InvalidPermission.NotFound",)):
+                    if present - wanted:
+                        revoke(GroupId=group_id, IpPermissions=to_permissions(sorted(present - wanted, key=str)))
         return Observed({**want, "id": group_id}, identity={"id": group_id})
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
-        with api_errors():
+        with api_errors(ignore=GONE):
             session.client("ec2").delete_security_group(GroupId=observed.identity.get("id") or observed.attributes["id"])

@@ -9,8 +9,10 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    GONE,
     Ec2Module,
     api_errors,
+    create_once,
     tag_specs,
 )
 
@@ -42,7 +44,8 @@ class SubnetModule(Ec2Module):
                                           "TagSpecifications": tag_specs(r, "subnet", session)}
                 if r.get("availability_zone"):
                     kwargs["AvailabilityZone"] = r.get("availability_zone")
-                subnet = ec2.create_subnet(**kwargs)["Subnet"]
+                subnet = create_once(r.address, lambda: session.client("ec2", once=True).create_subnet(**kwargs)[
+                    "Subnet"], lambda: self.tagged_item(session, r))
                 subnet_id, arn, changed = subnet["SubnetId"], subnet.get("SubnetArn"), {"map_public_ip_on_launch"}
             else:
                 subnet_id, arn = change.observed.identity["id"], change.observed.attributes.get("arn")
@@ -54,5 +57,5 @@ class SubnetModule(Ec2Module):
         return Observed({**self.desired(r), "id": subnet_id, "arn": arn}, identity={"id": subnet_id})
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
-        with api_errors():
+        with api_errors(ignore=GONE):
             session.client("ec2").delete_subnet(SubnetId=observed.identity.get("id") or observed.attributes["id"])

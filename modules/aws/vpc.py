@@ -9,8 +9,10 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    GONE,
     Ec2Module,
     api_errors,
+    create_once,
     tag_specs,
 )
 
@@ -47,7 +49,8 @@ class VpcModule(Ec2Module):
                 kwargs: dict[str, Any] = {"CidrBlock": r.get("cidr_block"), "TagSpecifications": tag_specs(r, "vpc", session)}
                 if r.get("instance_tenancy"):
                     kwargs["InstanceTenancy"] = r.get("instance_tenancy")
-                vpc = ec2.create_vpc(**kwargs)["Vpc"]
+                vpc = create_once(r.address, lambda: session.client("ec2", once=True).create_vpc(**kwargs)["Vpc"],
+                                  lambda: self.tagged_item(session, r))
                 vpc_id = vpc["VpcId"]
                 ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
                 changed = {k for k in DNS if r.get(k) is not None}
@@ -62,5 +65,5 @@ class VpcModule(Ec2Module):
         return Observed({**self.desired(r), "id": vpc_id}, identity={"id": vpc_id})
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
-        with api_errors():
+        with api_errors(ignore=GONE):
             session.client("ec2").delete_vpc(VpcId=observed.identity.get("id") or observed.attributes["id"])

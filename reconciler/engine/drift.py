@@ -3,6 +3,8 @@
 - drifted: reality differs from what was last applied, and the spec did not change;
 - pending: the spec changed (or was never applied) and apply has not run yet;
 - missing: a managed resource is gone (and the spec still wants it);
+- duplicate: more objects than one carry the resource's stack and address tags (a create whose answer was
+  lost, retried); apply removes the extras;
 - unmanaged: an object carrying our ownership label with no entry in the spec or the state.
 """
 
@@ -20,7 +22,7 @@ from reconciler.model import SENSITIVE, UNKNOWN, Action, Change, Plan
 from reconciler.registry import Registry
 from reconciler.state.store import StateRecord, attributes_differ
 
-KINDS = ("drifted", "pending", "missing", "unmanaged")
+KINDS = ("drifted", "pending", "missing", "duplicate", "unmanaged")
 log = logging.getLogger(__name__)
 
 
@@ -79,6 +81,8 @@ def classify(plan: Plan, records: Mapping[str, StateRecord], registry: Registry,
                 kind = "pending"
             elif change.observed is None and change.action is Action.CREATE:
                 kind = "missing"
+            elif any(d.name == "duplicates" for d in change.diffs):
+                kind = "duplicate"
             else:
                 kind = "drifted"
         attributes = tuple(

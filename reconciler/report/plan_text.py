@@ -40,7 +40,7 @@ def headline(change: Change) -> str:
             return f"{moved}# {change.address} will run: {change.reason}"
         if change.verb:
             return f"{moved}# {change.address} will be {past(change.verb)}{why}"
-        return f"{moved}# {change.address} will be updated in place"
+        return f"{moved}# {change.address} will be updated in place{why}"
     if change.action is Action.REPLACE:
         order = " (new one first)" if change.resource and change.resource.lifecycle.create_before_destroy else ""
         return f"{moved}# {change.address} must be replaced{order} (because {', '.join(change.replace_causes)} changed)"

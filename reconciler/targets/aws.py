@@ -4,6 +4,7 @@ service per run; every API call is counted, mutating ones apart (a plan must mak
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import Counter
 from typing import Any
@@ -31,17 +32,25 @@ class AwsSession:
             raise ReconcileError(f"AWS session for {region}: {exc}") from exc
         self.config = Config(retries={"mode": "adaptive", "max_attempts": int(settings.get("max_attempts") or 8)},
                              connect_timeout=10, read_timeout=60)
+        self.run_id = secrets.token_hex(6)  # part of idempotency tokens: the same create in this run is one object
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, once: bool = False) -> Any:
+        """The service's client. `once`: without botocore's retries, for creates whose response may be lost:
+        retrying those blindly makes a second object, so the module looks for the first one instead."""
+        from botocore.config import Config
+
+        key = f"{service}:once" if once else service
         with self._lock:
-            if service not in self._clients:
-                client = self.session.client(service, config=self.config, endpoint_url=self.endpoint_url)
+            if key not in self._clients:
+                config = self.config.merge(Config(retries={"mode": "standard", "max_attempts": 1})) if once \
+                    else self.config
+                client = self.session.client(service, config=config, endpoint_url=self.endpoint_url)
                 client.meta.events.register("before-call", self._count)
-                self._clients[service] = client
-            return self._clients[service]
+                self._clients[key] = client
+            return self._clients[key]
 
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
@@ -56,14 +65,28 @@ class AwsSession:
             client.close()
 
 
+THROTTLING = ("Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "TooManyRequestsException",
+              "RequestThrottled", "ProvisionedThroughputExceededException")
+
+
+def uncertain(exc: BaseException) -> bool:
+    """The request may or may not have been carried out: a 5xx answer, a timeout, a dropped connection."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import ReadTimeoutError
+
+    if isinstance(exc, (BotoConnectionError, ReadTimeoutError, ConnectionError, TimeoutError)):
+        return True
+    status = ((getattr(exc, "response", None) or {}).get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+    return int(status) >= 500 and error_code(exc) not in THROTTLING
+
+
 def aws_error(exc: Exception) -> ModuleError:
     """`Code: message`, as the API said it; throttling is retryable (botocore already retried it)."""
     response = getattr(exc, "response", None) or {}
     error = response.get("Error") or {}
     code = error.get("Code") or type(exc).__name__
     message = error.get("Message") or str(exc)
-    return ModuleError(f"{code}: {message}", retryable=code in ("Throttling", "ThrottlingException",
-                                                                "RequestLimitExceeded", "SlowDown"))
+    return ModuleError(f"{code}: {message}", retryable=code in THROTTLING)
 
 
 def error_code(exc: Exception) -> str:

@@ -1,0 +1,105 @@
+"""A fault-injecting HTTP proxy in front of moto, for AWS wire tests.
+
+- throttle: a share of requests is answered 503 RequestLimitExceeded before it reaches the server;
+- lose: a share of mutating requests (Create*/Run*/Put*, PUT/POST) reaches the server, which carries it
+  out, but the client gets a 500 instead of the answer — the change happened, the client does not know.
+
+It forwards with http.client, keeping the request's own headers and Content-Length (urllib would add a
+form Content-Type and moto would read an empty body).
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import random
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+
+THROTTLED = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code>'
+             b'<Message>Request limit exceeded.</Message></Error></Errors><RequestID>x</RequestID></Response>')
+LOST = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>InternalError</Code>'
+        b'<Message>We encountered an internal error.</Message></Error></Errors><RequestID>x</RequestID></Response>')
+MUTATING_ACTIONS = (b"Action=Create", b"Action=Run", b"Action=Allocate", b"Action=Authorize")
+
+
+@dataclass
+class Faults:
+    throttle: float = 0.0
+    lose: float = 0.0
+    seed: int = 7
+    counts: dict[str, int] = field(default_factory=lambda: {"throttled": 0, "lost": 0, "passed": 0})
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def roll(self, share: float) -> bool:
+        with self.lock:
+            return self.rng.random() < share
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, faults: Faults):
+        parsed = urllib.parse.urlparse(upstream)
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                mutating = self.command in ("PUT", "POST", "DELETE") and (
+                    self.command != "POST" or any(a in body for a in MUTATING_ACTIONS))
+                if faults.roll(faults.throttle):
+                    with faults.lock:
+                        faults.counts["throttled"] += 1
+                    return self._reply(503, THROTTLED)
+                upstream = http.client.HTTPConnection(host, port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                headers["Host"] = f"{host}:{port}"
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                upstream.close()
+                if mutating and response.status < 300 and faults.roll(faults.lose):
+                    with faults.lock:
+                        faults.counts["lost"] += 1
+                    return self._reply(500, LOST)
+                with faults.lock:
+                    faults.counts["passed"] += 1
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", response.getheader("Content-Length", "0")
+                                 if self.command == "HEAD" else str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            def _reply(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.faults = faults
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        proxy.server = self.server
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
