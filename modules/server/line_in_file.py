@@ -32,34 +32,61 @@ def bare(line: bytes) -> bytes:
     return line.rstrip(b"\r\n")
 
 
+def _search(pattern: str | None, line: bytes) -> re.Match[str] | None:
+    return re.search(pattern, bare(line).decode("utf-8", errors="surrogateescape")) if pattern else None
+
+
 def matches(resource: Resource, line: bytes) -> bool:
     pattern = resource.get("regexp")
-    text = bare(line).decode("utf-8", errors="surrogateescape")
-    return bool(re.search(pattern, text)) if pattern else text == resource.get("line")
+    if pattern:
+        return _search(pattern, line) is not None
+    return bare(line).decode("utf-8", errors="surrogateescape") == resource.get("line")
 
 
 def edited(resource: Resource, data: bytes, present: bool) -> bytes:
-    """The file's new bytes: pure, so it is unit-testable."""
+    """The file's new bytes, by Ansible's lineinfile rules: pure, so it is unit-testable."""
     lines = split_lines(data)
-    want = str(resource.get("line") or "").encode("utf-8", errors="surrogateescape")
+    line = str(resource.get("line") or "")
     if not present:
-        return b"".join(line for line in lines if not matches(resource, line))
-    if any(bare(line) == want for line in lines):
+        return b"".join(x for x in lines if not matches(resource, x))
+    regexp, backrefs = resource.get("regexp"), bool(resource.get("backrefs"))
+    after, before = resource.get("insertafter"), resource.get("insertbefore")
+    first = bool(resource.get("firstmatch"))
+    want = line.encode("utf-8", errors="surrogateescape")
+    if not backrefs and any(bare(x) == want for x in lines):
         return data  # the exact line is there: nothing to do, whatever regexp matches
-    hits = [i for i, line in enumerate(lines) if resource.get("regexp") and matches(resource, line)]
-    if hits:
-        old = lines[hits[-1]]
-        lines[hits[-1]] = want + old[len(bare(old)):]  # the last match is replaced, its line ending kept
-        return b"".join(lines)
+    found, match, anchor = -1, None, -1
+    anchor_pattern = after if after not in (None, "BOF", "EOF") else before if before not in (None, "BOF") else None
+    for i, x in enumerate(lines):
+        m = _search(regexp, x) if regexp else None
+        if m is not None:
+            found, match = i, m
+        elif anchor_pattern and (anchor < 0 or not first) and _search(anchor_pattern, x) is not None:
+            anchor = i + 1 if after not in (None, "BOF", "EOF") else i
     ending = b"\r\n" if lines and lines[-1].endswith(b"\r\n") else b"\n"
-    if lines and not lines[-1].endswith((b"\n", b"\r")):
-        lines[-1] += ending
-    return b"".join(lines) + want + ending
+    if found >= 0:  # the last line the regexp matches becomes the line (its own ending kept)
+        text = match.expand(line) if backrefs and match is not None else line
+        new = text.encode("utf-8", errors="surrogateescape")
+        old = lines[found]
+        lines[found] = new + (old[len(bare(old)):] or ending)
+        return b"".join(lines)
+    if backrefs:
+        return data  # backrefs and no match: nothing changes
+    new = want + ending
+    if before == "BOF" or after == "BOF":
+        return new + data
+    if after in (None, "EOF") and before is None or anchor < 0:
+        if lines and not lines[-1].endswith((b"\n", b"\r")):
+            lines[-1] += ending
+        return b"".join(lines) + new
+    lines.insert(anchor, new)
+    return b"".join(lines)
 
 
 class LineInFileModule(Module):
     type_name = "line_in_file"
-    not_compared = frozenset({"state", "path", "regexp", "create", "mode"})
+    not_compared = frozenset({"state", "path", "regexp", "create", "mode", "insertafter", "insertbefore", "backrefs",
+                              "firstmatch"})
 
     def __init__(self) -> None:
         self.locks = EditLocks()

@@ -43,7 +43,8 @@ resources:
     assert h.exec(f"getent group {uid}g")[1].startswith(f"{uid}g:x:4242:{uid}u")
     assert h.exec(f"getent passwd {uid}u")[1].strip() == f"{uid}u:x:4343:4343::/home/{uid}u:/bin/sh"
     assert h.exec(f"cat /home/{uid}u/.ssh/authorized_keys")[1] == key + "\n"
-    assert h.exec(f"stat -c '%a %U' /home/{uid}u/.ssh/authorized_keys")[1].strip() == f"600 {uid}u"
+    assert h.exec(f"stat -c '%a %U %G' /home/{uid}u/.ssh/authorized_keys")[1].strip() == f"600 {uid}u {uid}u"
+    assert h.exec(f"stat -c '%a %U %G' /home/{uid}u/.ssh")[1].strip() == f"700 {uid}u {uid}u"
 
     h.exec(f"usermod -s /bin/bash {uid}u; echo 'ssh-rsa AAAA intruder' >> /home/{uid}u/.ssh/authorized_keys")
     plan = scli("plan", "spec", check=0)

@@ -259,3 +259,25 @@ def test_a_secret_used_through_a_reference_appears_nowhere(cli: Cli, spec_dir: P
     leaks = [name for name, text in texts.items() if token in text]
     assert not leaks, f"the secret appears in: {leaks}"
     assert "(sensitive)" in texts["plan"] and "(sensitive)" in texts["apply"]
+
+
+def test_directory_modes_clear_special_bits_and_converge(cli: Cli, spec_dir: Path, tmp_path: Path) -> None:
+    """Ansible's file module: a numeric mode is the whole mode (GNU chmod 0755 would keep a directory's
+    setgid, and the plan would say 2755 -> 0755 forever); a new directory under a setgid parent gets the
+    mode asked for."""
+    out = tmp_path / "out"
+    (out / "shared").mkdir(parents=True)
+    (out / "shared").chmod(0o2775)
+    (out / "sticky").mkdir()
+    (out / "sticky").chmod(0o1777)
+    spec(spec_dir, out, """
+  - {type: directory, name: shared, path: "{{ out }}/shared", mode: "0755"}
+  - {type: directory, name: sticky, path: "{{ out }}/sticky", mode: "0755"}
+  - {type: directory, name: child, path: "{{ out }}/shared/child", mode: "0750", depends_on: [directory.shared]}
+""")
+    (out / "shared" / "child").parent.chmod(0o2775)
+    cli("apply", "--auto-approve", "spec", check=0)
+    assert stat.S_IMODE((out / "shared").stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "sticky").stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "shared" / "child").stat().st_mode) == 0o750
+    assert "No changes." in cli("plan", "spec", check=0).out

@@ -68,3 +68,38 @@ def test_package_query_parsing_and_install_line() -> None:
 
 def test_lone_carriage_returns_are_not_line_ends() -> None:
     assert edited(res(line="x"), b"a\rb\n", True) == b"a\rb\nx\n"
+
+
+def test_ansible_lineinfile_sequence_gives_the_same_bytes() -> None:
+    """The steps of Ansible's lineinfile integration test on its files/test.txt, each checked against the
+    sha1 its test asserts (test/integration/targets/lineinfile/tasks/main.yml)."""
+    import hashlib
+
+    text = (b"This is line 1\nThis is line 2\nREF this is a line for backrefs REF\nThis is line 4\n"
+            b"This is line 5\n")
+    steps = [
+        (dict(line="New line at the beginning", insertbefore="BOF"), "7eade4042b23b800958fe807b5bfc29f8541ec09"),
+        (dict(line="New line at the end", insertafter="EOF"), "fb57af7dc10a1006061b000f1f04c38e4bef50a9"),
+        (dict(line="New line after line 1", insertafter="^This is line 1$"), "5348da605b1bc93dbadf3a16474cdf22ef975bec"),
+        (dict(line="New line after line 5", insertbefore="^This is line 5$"), "e1cae425403507feea4b55bb30a74decfdd4a23e"),
+        (dict(line="This is line 3", backrefs=True, regexp="^(REF) .* \\1$"), "2ccdf45d20298f9eaece73b713648e5489a52444"),
+        (dict(regexp="^This is line 3$", state="absent"), "a6ba6865547c19d4c203c38a35e728d6d1942c75"),
+        (dict(regexp="^This is line 5$", state="absent"), "76955a4516a00a38aad8427afc9ee3e361024ba5"),
+    ]
+    for attrs, sha1 in steps:
+        text = edited(res(**attrs), text, attrs.get("state") != "absent")
+        assert hashlib.sha1(text).hexdigest() == sha1, (attrs, text)
+        assert edited(res(**attrs), text, attrs.get("state") != "absent") == text  # the rerun changes nothing
+    assert hashlib.sha1(edited(res(line="This is a new file", insertbefore="BOF"), b"", True)).hexdigest() == \
+        "038f10f9e31202451b093163e81e06fbac0c6f3a"  # create: yes on a new file
+    assert hashlib.sha1(edited(res(line="New line at the end", insertafter="EOF"), b"", True)).hexdigest() == \
+        "f440dc65ea9cec3fd496c1479ddf937e1b949412"  # an empty file gets no extra newline
+    # insertafter a line that is followed by the line already: nothing added (Ansible's "don't insert the line
+    # if it already matches at the index")
+    text = b"a\nbar\nb\n"
+    assert edited(res(line="bar", insertafter="^a$"), text, True) == text
+    # backrefs and no match: the file stays as it is
+    assert edited(res(line="x \\1", backrefs=True, regexp="^(nope)$"), b"a\n", True) == b"a\n"
+    # firstmatch: before the first matching line, not the last
+    assert edited(res(line="new", insertbefore="^x", firstmatch=True), b"x1\nx2\n", True) == b"new\nx1\nx2\n"
+    assert edited(res(line="new", insertbefore="^x"), b"x1\nx2\n", True) == b"x1\nnew\nx2\n"
