@@ -53,6 +53,7 @@ bench: install system-packages
 	$(BIN)/python bench/ssh_bench.py 5 20
 	$(BIN)/python bench/aws_bench.py 200
 	$(BIN)/python bench/ssh_file_bench.py 20
+	$(BIN)/python bench/state_bench.py 200
 
 check: lint test
 

@@ -48,6 +48,9 @@ COMMON = [
                  help="Plain output (NO_COLOR is honoured too)."),
     click.option("--workspace", metavar="NAME", expose_value=False, callback=_remember("workspace"),
                  help="The workspace (environment) to use; default: the selected one, else `default`."),
+    click.option("--backend-config", multiple=True, metavar="KEY=VALUE", expose_value=False,
+                 callback=_remember("backend_config"),
+                 help="Settings of the state backend, added to the spec's `state:` (bucket=…, key=…, …)."),
     click.option("-v", "--verbose", count=True, expose_value=False, callback=_remember("verbose"),
                  help="Log what happens: -v for steps, -vv for details."),
     click.option("--log-file", type=click.Path(dir_okay=False), expose_value=False,
@@ -89,7 +92,10 @@ def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def session_for(spec: str | Path, state_path: str | None = None, parallelism: int = 10) -> Session:
-    session = Session(spec, workspace=settings().get("workspace"), state_path=state_path, parallelism=parallelism)
+    from reconciler.state.backend import parse_backend_config
+
+    session = Session(spec, workspace=settings().get("workspace"), state_path=state_path, parallelism=parallelism,
+                      backend_config=parse_backend_config(settings().get("backend_config") or ()))
     settings()["redactor"] = session.redactor
     return session
 
@@ -153,6 +159,7 @@ def plan_cmd(path: str, out: str | None, as_json: bool, detailed_exitcode: bool,
     plan = session.plan(selection)
     if out:
         body = saved_plan_body(plan_text.plan_to_json(plan), plan, path, str(session.state_file), selection, session.ws)
+        body |= {"backend": session.backend.kind, "state_location": session.backend.location}
         write_output(out, json.dumps(body, indent=2, default=str) + "\n", 0o600)
     if as_json:
         click.echo(json.dumps(plan_text.plan_to_json(plan), indent=2, default=str))
@@ -180,7 +187,11 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, targets: tuple[
     saved = read_plan_file(path) if is_plan_file(path) else None
     if saved:
         settings().setdefault("workspace", saved.get("workspace") or "default")
-        session = session_for(saved["spec_path"], saved["state_path"], parallelism)
+        local = saved.get("backend", "local") == "local"
+        session = session_for(saved["spec_path"], saved["state_path"] if local else None, parallelism)
+        if session.backend.location != saved.get("state_location", saved["state_path"]):
+            raise ReconcileError(f"the saved plan was made against the state {saved.get('state_location')}, but this "
+                                 f"run would use {session.backend.location}; give the same --backend-config")
         selection = selection_of(saved)
     else:
         session = session_for(path, state_path, parallelism)
@@ -345,15 +356,15 @@ spec_option = click.option("--spec", default=".", show_default=True, type=click.
 
 
 def _existing_state(session: Session) -> None:
-    if not session.state_file.exists():
-        raise ReconcileError(f"no state found for workspace {session.ws}: looked for {session.state_file} "
-                             "(apply the spec first, or give --spec / --state / --workspace)")
+    if not session.backend.exists():
+        raise ReconcileError(f"no state found for workspace {session.ws}: looked for {session.backend.location} "
+                             "(apply the spec first, or give --spec / --state / --workspace / --backend-config)")
 
 
 @cli.group("state")
 @common_options
 def state_group() -> None:
-    """Inspect or edit the state."""
+    """Inspect or edit the state (local or remote)."""
 
 
 @state_group.command("list")
@@ -382,7 +393,7 @@ def state_show(address: str, spec: str, state_path: str | None) -> int:
     with session.state() as store:
         record = store.get(address)
     if record is None:
-        raise ReconcileError(f"no resource {address} in the state {session.state_file}")
+        raise ReconcileError(f"no resource {address} in the state {session.backend.location}")
     click.echo(json.dumps(record.to_json(), indent=2, default=str))
     return EXIT_OK
 
@@ -427,21 +438,129 @@ def state_mv(source: str, destination: str, spec: str, state_path: str | None) -
     return EXIT_OK
 
 
+@state_group.command("import")
+@click.argument("address")
+@click.argument("object_id", metavar="ID")
+@spec_option
+@state_option
+@common_options
+def state_import(address: str, object_id: str, spec: str, state_path: str | None) -> int:
+    """Adopt an existing object (by its id or name) as ADDRESS of the spec; the next plan reads it and shows
+    what would change. It is recorded as found: removing it from the spec later leaves it in place."""
+    from reconciler.state.records import FOUND, StateRecord, now_text
+
+    session = session_for(spec, state_path)
+    validated = session.validate()
+    resource = next((r for r in validated.spec.resources if r.address == address), None)
+    if resource is None:
+        raise ReconcileError(f"{address} is not a resource of the spec; add it to the spec first, then import it")
+    module = session.registry.module(resource.type)  # type: ignore[union-attr]
+    with session.state(lock="state import") as store:
+        if store.get(address) is not None:
+            raise ReconcileError(f"{address} is already in the state (`reconcile state rm {address}` first)")
+        store.put(StateRecord(address, resource.type, resource.name, resource.target, resource.host,
+                              module.import_identity(object_id), {}, {}, (), False, now_text(), FOUND))
+        store.bump_serial()
+    click.echo(f"Imported {object_id} as {address}; `reconcile plan` shows how it differs from the spec")
+    return EXIT_OK
+
+
+@state_group.command("pull")
+@spec_option
+@state_option
+@common_options
+def state_pull(spec: str, state_path: str | None) -> int:
+    """Print the whole state as JSON (secrets appear as salted hashes)."""
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    with session.state() as store:
+        document = store.document()
+    click.echo(json.dumps(document.to_json(), indent=2, default=str))
+    return EXIT_OK
+
+
+@state_group.command("push")
+@click.argument("file", type=click.Path(dir_okay=False))
+@spec_option
+@state_option
+@click.option("--force", is_flag=True, help="Push even a state of another lineage or an older serial.")
+@common_options
+def state_push(file: str, spec: str, state_path: str | None, force: bool) -> int:
+    """Replace the state by FILE (from `state pull`): refused for another lineage or an older serial."""
+    from reconciler.state.records import StateDocument
+
+    try:
+        document = StateDocument.from_json(json.loads(Path(file).read_text(encoding="utf-8")), file)
+    except (OSError, ValueError) as exc:
+        raise ReconcileError(f"cannot read {file}: {exc}") from None
+    session = session_for(spec, state_path)
+    with session.state(lock="state push") as store:
+        _check_lineage(store, document, force)
+        store.replace_with(document)
+    click.echo(f"Pushed {file} (serial {document.serial}) to {session.backend.location}")
+    return EXIT_OK
+
+
+def _check_lineage(store: Any, document: Any, force: bool) -> None:
+    if force or not store.records() and not store.serial:
+        return
+    if store.lineage and document.lineage != store.lineage:
+        raise ReconcileError(f"refusing to push: the file is of lineage {document.lineage}, the state of "
+                             f"{store.lineage} (another state altogether); --force if you are sure")
+    if document.serial < store.serial:
+        raise ReconcileError(f"refusing to push: the file has serial {document.serial}, older than the state's "
+                             f"{store.serial}; pull again, or --force")
+
+
+@state_group.command("migrate")
+@click.option("--to", "to", type=click.Choice(["s3", "local"]), required=True)
+@click.option("--to-config", "target_config", multiple=True, metavar="KEY=VALUE",
+              help="Settings of the new backend (bucket=…, key=…, region=…, endpoint_url=…, path=…).")
+@spec_option
+@state_option
+@common_options
+def state_migrate(to: str, target_config: Sequence[str], spec: str, state_path: str | None) -> int:
+    """Copy the state to another backend, check the copy, then say how to switch the spec to it."""
+    from reconciler.state.backend import make_backend, parse_backend_config
+
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    settings = {"backend": to, **parse_backend_config(target_config, environ={})}
+    target = make_backend(settings, spec, session.ws)
+    if target.location == session.backend.location:
+        raise ReconcileError(f"the state is already in {target.location}")
+    with session.state(lock="state migrate") as store:
+        document = store.document()
+        with target.lock("state migrate"), target.open(writable=True) as copy:
+            if copy.records() or copy.serial:
+                raise ReconcileError(f"{target.location} already holds a state; remove it first")
+            copy.replace_with(document)
+        with target.open() as check:
+            copied = check.document()
+    if copied.to_json() != document.to_json():
+        raise ReconcileError(f"the copy in {target.location} differs from the state; nothing was switched")
+    click.echo(f"Copied {len(document.resources)} resource(s), serial {document.serial}, lineage {document.lineage}, "
+               f"to {target.location}.")
+    block = "\n".join(f"  {k}: {v}" for k, v in settings.items())
+    click.echo("Now point the spec at it (state: block), or pass the same settings as --backend-config:\n"
+               f"state:\n{block}")
+    return EXIT_OK
+
+
 @state_group.command("versions")
 @spec_option
 @state_option
 @common_options
 def state_versions(spec: str, state_path: str | None) -> int:
-    """List the saved versions of the state (a copy is kept before each run that changes it)."""
-    from reconciler.state.store import StateStore
-
+    """List the saved versions of the state (local: a copy before each run that changes it; S3: the bucket's
+    object versions)."""
     session = session_for(spec, state_path)
-    versions = StateStore.versions_of(session.state_file)
+    versions = session.backend.versions()
     if not versions:
-        raise ReconcileError(f"no state and no backups found: looked for {session.state_file}")
+        raise ReconcileError(f"no state and no backups found: looked for {session.backend.location}")
     for v in versions:
-        serial = "?" if v.serial is None else str(v.serial)
-        click.echo(f"{v.version:<32} serial {serial:<6} {v.saved_at}  {v.size} bytes")
+        serial = "" if v.serial is None else f"serial {v.serial}"
+        click.echo(f"{v.version:<36} {serial:<12} {v.saved_at}  {v.size} bytes{'  (current)' if v.current else ''}")
     return EXIT_OK
 
 
@@ -453,18 +572,37 @@ def state_versions(spec: str, state_path: str | None) -> int:
 @common_options
 def state_restore(version: str, spec: str, state_path: str | None, yes: bool) -> int:
     """Put a saved version back as the current state (`reconcile state versions` lists them)."""
-    from reconciler.state.lock import StateLock
-    from reconciler.state.store import StateStore
-
     session = session_for(spec, state_path)
+    where = session.backend.location
     if not yes and not sys.stdin.isatty():
         raise ReconcileError("not restoring: confirm with --yes, or run on a terminal")
-    if not yes and click.prompt(f"Replace the state {session.state_file} with {version}? Only 'yes' will be "
-                                "accepted", default="", show_default=False) != "yes":
+    if not yes and click.prompt(f"Replace the state {where} with {version}? Only 'yes' will be accepted",
+                                default="", show_default=False) != "yes":
         raise ReconcileError("nothing restored")
-    with StateLock(session.state_file, "state restore"):
-        restored = StateStore.restore(session.state_file, version)
-    click.echo(f"Restored {version} (serial {restored.serial}) as {session.state_file}")
+    with session.backend.lock("state restore"):
+        restored = session.backend.restore(version)
+    click.echo(f"Restored {version}" + (f" (serial {restored.serial})" if restored.serial is not None else "")
+               + f" as {where}")
+    return EXIT_OK
+
+
+@cli.command("force-unlock")
+@click.argument("lock_id")
+@spec_option
+@click.option("--yes", is_flag=True, help="Remove the lock without asking.")
+@common_options
+def force_unlock_cmd(lock_id: str, spec: str, yes: bool) -> int:
+    """Remove a stale lock left by a run that died (its id is in the "locked by" message)."""
+    session = session_for(spec)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ReconcileError("not unlocking: confirm with --yes, or run on a terminal")
+        if click.prompt(f"Remove lock {lock_id} from {session.backend.location}? Only 'yes' will be accepted",
+                        default="", show_default=False) != "yes":
+            raise ReconcileError("lock left in place")
+    held = session.backend.force_unlock(lock_id)
+    click.echo(f"Removed the lock of {held.get('operation')} by {held.get('who')} on {held.get('host')} "
+               f"(since {held.get('since')})")
     return EXIT_OK
 
 
@@ -480,8 +618,8 @@ def history_cmd(count: int, only_drift: bool, spec: str, state_path: str | None)
     _existing_state(session)
     with session.state() as store:
         runs = store.runs(kind="drift" if only_drift else None, limit=count)
-    keys = ("added", "changed", "destroyed", "forgotten", "failed", "drifted", "pending", "missing", "unmanaged",
-            "errors")
+    keys = ("added", "changed", "destroyed", "forgotten", "failed", "drifted", "pending", "missing", "duplicate",
+            "unmanaged", "errors")
     for run in runs:
         s = run.summary
         counts = ", ".join(f"{s.get(k, 0)} {k}" for k in keys if k in s)
@@ -497,13 +635,30 @@ def workspace_group() -> None:
 
 
 def _workspaces(spec: str) -> list[str]:
-    from reconciler.state.store import default_state_path
+    """The workspaces that have a state: local files under .reconcile/, or S3 keys of the key template."""
+    session = session_for(spec)
+    names = {"default", session.ws}
+    backend = session.backend
+    if backend.kind == "local":
+        from reconciler.state.store import default_state_path
 
-    base = default_state_path(spec).parent
-    names = {"default"}
-    if (base / "workspaces").is_dir():
-        names |= {d.name for d in (base / "workspaces").iterdir() if d.is_dir()}
-    return sorted(names)
+        base = default_state_path(spec).parent
+        if (base / "workspaces").is_dir():
+            names |= {d.name for d in (base / "workspaces").iterdir() if d.is_dir()}
+        return sorted(names)
+    template = str(Session(spec, workspace="\x00").backend.settings.get("key", ""))
+    prefix, _, suffix = template.partition("\x00")
+    if not _:
+        return sorted(names)
+    from reconciler.state.s3 import s3_client
+
+    s3 = s3_client(backend._s3())
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.settings["bucket"], Prefix=prefix):
+        for obj in page.get("Contents") or []:
+            key = obj["Key"]
+            if key.endswith(suffix) and "/" not in key[len(prefix):len(key) - len(suffix)] and not key.endswith(".lock"):
+                names.add(key[len(prefix):len(key) - len(suffix)])
+    return sorted(n for n in names if n)
 
 
 @workspace_group.command("list")
@@ -522,13 +677,21 @@ def workspace_list(spec: str) -> int:
 @common_options
 def workspace_new(name: str, spec: str) -> int:
     _check_workspace_name(name)
-    if name in _workspaces(spec):
+    if name in _workspaces(spec) and name != selected_workspace(spec):
         raise ReconcileError(f"workspace {name} already exists")
     settings()["workspace"] = name
-    with session_for(spec).state(writable=True):
-        pass
+    session = session_for(spec)
+    if session.backend.exists():
+        raise ReconcileError(f"workspace {name} already exists ({session.backend.location})")
+    with session.state(writable=True) as store:
+        from reconciler.model import StackId
+
+        validated = session.validate(unset_env_ok=True)
+        store.set_stack(StackId(validated.spec.stack.name, name))
+        if callable(getattr(store, "flush", None)):
+            store.flush()
     _select(spec, name)
-    click.echo(f"Created and selected workspace {name}")
+    click.echo(f"Created and selected workspace {name} (its state: {session.backend.location})")
     return EXIT_OK
 
 
@@ -565,7 +728,13 @@ def workspace_delete(name: str, spec: str, force: bool) -> int:
         if store.records() and not force:
             raise ReconcileError(f"workspace {name} still manages {len(store.records())} resource(s); destroy them "
                                  "first (apply an empty spec in that workspace) or pass --force")
-    shutil.rmtree(session.state_file.parent)
+    if session.backend.kind == "local":
+        shutil.rmtree(session.state_file.parent)
+    else:
+        from reconciler.state.s3 import s3_client
+
+        config = session.backend._s3()
+        s3_client(config).delete_object(Bucket=config.bucket, Key=config.key)
     click.echo(f"Deleted workspace {name}")
     return EXIT_OK
 

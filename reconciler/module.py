@@ -54,6 +54,10 @@ class Module:
         marks (files, packages) return nothing and set `discovers = False`."""
         return {}
 
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        """The state identity of an existing object given by its id or name (`reconcile state import`)."""
+        return {"id": object_id}
+
     def physical_key(self, resource: Resource) -> str | None:
         """What the object is in the world (a path, a name), when two addresses could mean the same one.
         A plan that would destroy under one address the object another address manages is refused."""

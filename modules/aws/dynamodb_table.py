@@ -73,6 +73,9 @@ class DynamodbTableModule(Module):
     observe_unresolved = True
     discovers = True
 
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        return {"table_name": object_id}
+
     def physical_key(self, resource: Resource) -> str | None:
         return f"table {table_name(resource)}"
 

@@ -50,6 +50,9 @@ class IamRoleModule(Module):
     observe_unresolved = True
     discovers = True
 
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        return {"role_name": object_id}
+
     def physical_key(self, resource: Resource) -> str | None:
         return f"role {role_name(resource)}"
 

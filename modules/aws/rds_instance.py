@@ -79,6 +79,9 @@ class RdsInstanceModule(Module):
 
     discovers = True
 
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        return {"db_instance_identifier": object_id}
+
     def physical_key(self, resource: Resource) -> str | None:
         return f"DB instance {identifier(resource)}"
 

@@ -67,6 +67,9 @@ class S3BucketModule(Module):
     observe_unresolved = True
     discovers = True
 
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        return {"bucket": object_id}
+
     def physical_key(self, resource: Resource) -> str | None:
         return f"bucket {bucket_name(resource)}"
 

@@ -50,6 +50,9 @@ class VolumeModule(Module):
         return observe_objects(engine, resources, engine.volumes(), lambda v: [v["Name"]], "volume_name", build,
                                id_key="Name")
 
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        return {"name": object_id}
+
     def physical_key(self, resource: Resource) -> str | None:
         return f"volume {object_name(resource, 'volume_name')}"
 

@@ -25,14 +25,16 @@ from typing import Any
 
 from reconciler.engine.apply import Applier, ApplyHooks, failed
 from reconciler.engine.plan import Selection, make_plan
-from reconciler.errors import ReconcileError
+from reconciler.errors import ReconcileError, SpecError
 from reconciler.model import Action, Plan, Result, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
+from reconciler.spec.load import load_spec
+from reconciler.spec.render import Renderer, TemplateFailure
 from reconciler.spec.validate import Validated, validate
-from reconciler.state.lock import StateLock
+from reconciler.state.backend import Backend, make_backend
 from reconciler.state.planfile import check_fresh
-from reconciler.state.store import StateStore, default_state_path
+from reconciler.state.store import default_state_path
 from reconciler.targets import TargetPool
 
 EVERYTHING = Selection()
@@ -70,6 +72,7 @@ class Session:
     workspace: str | None = None
     state_path: str | Path | None = None
     parallelism: int = 10
+    backend_config: Mapping[str, Any] = field(default_factory=dict)  # --backend-config KEY=VALUE
     registry: Registry | None = None
     environ: Mapping[str, str] | None = None
     redactor: Redactor = field(default_factory=Redactor)
@@ -81,6 +84,7 @@ class Session:
         if self.workspace is None:
             self.workspace = selected_workspace(self.spec_path)
         self._validated: Validated | None = None
+        self._backend: Backend | None = None
 
     # -- the spec --------------------------------------------------------------------------------
     def validate(self, *, unset_env_ok: bool = False) -> Validated:
@@ -118,18 +122,49 @@ class Session:
 
     # -- the state -------------------------------------------------------------------------------
     @property
+    def backend(self) -> Backend:
+        """Where this spec's state lives in this workspace: `state:` of the spec, then --backend-config."""
+        if self._backend is None:
+            self._backend = make_backend({**self._state_block(), **self.backend_config}, self.spec_path, self.ws,
+                                         self.state_path)
+        return self._backend
+
+    def _state_block(self) -> dict[str, Any]:
+        """The spec's `state:` block, rendered; read without validating the whole spec, so that the state
+        commands work on a spec that does not validate (or misses its secrets)."""
+        if self._validated is not None:
+            return dict(self._validated.spec.settings.get("state") or {})
+        try:
+            document = load_spec(self.spec_path)
+        except SpecError:
+            return {}
+        block = document.data.get("state")
+        if not isinstance(block, dict):
+            return {}
+        environ = os.environ if self.environ is None else self.environ
+        names = document.data.get("vars_from_env")
+        env = {n: environ.get(n, "") for n in names if isinstance(n, str)} if isinstance(names, list) else {}
+        variables = document.data.get("vars") if isinstance(document.data.get("vars"), dict) else {}
+        try:
+            rendered = Renderer().render(block, {**variables, "vars": variables, "env": env, "workspace": self.ws})
+        except TemplateFailure as exc:
+            raise ReconcileError(f"template error in state: {exc}") from None
+        return dict(rendered) if isinstance(rendered, dict) else {}
+
+    @property
     def state_file(self) -> Path:
-        return Path(self.state_path) if self.state_path else default_state_path(self.spec_path, self.ws)
+        """The local state file (local backend)."""
+        return self.backend.local_path or default_state_path(self.spec_path, self.ws)
 
     @contextmanager
-    def state(self, *, writable: bool = False, lock: str | None = None) -> Iterator[StateStore]:
+    def state(self, *, writable: bool = False, lock: str | None = None) -> Iterator[Any]:
         """The state, read-only (a missing one reads as empty) or writable; `lock` takes the apply lock
         for the named operation while it is open."""
         if lock:
-            with StateLock(self.state_file, lock), StateStore(self.state_file, writable=True) as store:
+            with self.backend.lock(lock), self.backend.open(writable=True) as store:
                 yield store
         else:
-            with StateStore(self.state_file, writable=writable) as store:
+            with self.backend.open(writable=writable) as store:
                 yield store
 
     @contextmanager
@@ -147,7 +182,7 @@ class Session:
         with self.state() as store, self.targets() as pool:
             return self._make_plan(validated, pool, store, selection)
 
-    def _make_plan(self, validated: Validated, pool: TargetPool, store: StateStore, selection: Selection) -> Plan:
+    def _make_plan(self, validated: Validated, pool: TargetPool, store: Any, selection: Selection) -> Plan:
         return self.redacting(lambda: make_plan(validated.spec, validated.graph, self._registry, pool, store,
                                                 selection, self.parallelism, self.redactor))
 
@@ -161,9 +196,10 @@ class Session:
         A state that does not exist yet is created only once there is something to apply: a spec whose
         plan fails leaves nothing behind."""
         validated = self.validate()
-        with StateLock(self.state_file, "apply"), self.targets() as pool:
-            new = not self.state_file.exists()
-            with StateStore(self.state_file, writable=not new) as store:
+        backend = self.backend
+        with backend.lock("apply"), self.targets() as pool:
+            new = backend.kind == "local" and not self.state_file.exists()
+            with backend.open(writable=not new) as store:
                 plan = self._make_plan(validated, pool, store, selection)
                 if saved is not None:
                     check_fresh(saved, plan)
@@ -183,10 +219,10 @@ class Session:
                     raise ReconcileError("apply cancelled")
                 if not new:
                     return self._carry_out(validated, plan, pool, store, hooks)
-            with StateStore(self.state_file, writable=True) as store:
+            with backend.open(writable=True) as store:
                 return self._carry_out(validated, plan, pool, store, hooks)
 
-    def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: StateStore,
+    def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: Any,
                    hooks: ApplyHooks | None) -> ApplyOutcome:
         store.set_stack(validated.spec.stack)
         applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor)
@@ -201,7 +237,7 @@ class Session:
                 "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
         return ApplyOutcome(plan, tuple(results), run_id, applied=True)
 
-    def _only_drifted(self, plan: Plan, store: StateStore) -> Plan:
+    def _only_drifted(self, plan: Plan, store: Any) -> Plan:
         """The plan with every change that is not a repair of drift (or of a missing resource) left out
         altogether (not turned into no-ops: the state must not record values that were never applied)."""
         from reconciler.engine.drift import classify
@@ -217,7 +253,7 @@ class Session:
         from reconciler.engine.drift import classify, discover_unmanaged, new_since
 
         validated = self.validate()
-        writable = record and self.state_file.exists()
+        writable = record and (self.backend.kind != "local" or self.state_file.exists())
         with self.state(writable=writable) as store, self.targets() as pool:
             plan = self._make_plan(validated, pool, store, Selection(limit=tuple(limit)))
             records = store.records()

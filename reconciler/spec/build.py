@@ -159,10 +159,20 @@ class _SpecBuilder:
              if k in environ or unset_env_ok})
         self.vars = _mapping(doc.data.get("vars"))
         self.engines = set(_mapping(_mapping(doc.data.get("docker")).get("engines"))) | {LOCAL}
-        self.aws = _mapping(doc.data.get("aws"))
+        self.aws = self._render_early("aws")
         allowed = doc.data.get("template_paths")
         self.template_files = TemplateFiles.for_spec(
             doc.base_dir, [a for a in allowed if isinstance(a, str)] if isinstance(allowed, list) else [])
+
+    def _render_early(self, key: str) -> dict[str, Any]:
+        """A block other resources depend on (aws: gives their region) rendered before them; its template
+        errors are reported once, with the settings blocks."""
+        try:
+            rendered = self.renderer.render(_mapping(self.doc.data.get(key)),
+                                            {**self.vars, "vars": self.vars, "env": self.env, "workspace": self.workspace})
+        except TemplateFailure:
+            return _mapping(self.doc.data.get(key))
+        return rendered if isinstance(rendered, dict) else {}
 
     def build(self) -> tuple[Spec | None, list[Diagnostic]]:
         for name in sorted(set(self.vars) & RESERVED_NAMES):
@@ -186,7 +196,7 @@ class _SpecBuilder:
                     continue
                 seen[resource.address] = resource
                 resources.append(resource)
-        settings = {"docker": _mapping(self.doc.data.get("docker")), "aws": self.aws}
+        settings = {key: self._render_block(key) for key in ("docker", "aws", "state")}
         name = self.doc.data.get("name")
         stack = StackId(name if isinstance(name, str) else default_stack_name(self.doc.root), self.workspace)
         moved, removed = self._moves(), self._removals()
@@ -199,6 +209,16 @@ class _SpecBuilder:
         spec = Spec(self.doc, tuple(resources), inventory, settings, digest, stack, moved, removed,
                     named=isinstance(name, str))
         return spec, _dedupe(self.diagnostics)
+
+    def _render_block(self, key: str) -> dict[str, Any]:
+        """A top-level settings block (docker:, aws:, state:) rendered with vars, env and the workspace."""
+        block = _mapping(self.doc.data.get(key))
+        try:
+            rendered = self.renderer.render(block, self._context(None, LOCAL))
+        except TemplateFailure as exc:
+            self._error(f"template error in {key}: {self._explain(exc)}", (key,))
+            return block
+        return rendered if isinstance(rendered, dict) else block
 
     def _moves(self) -> tuple[Move, ...]:
         out: list[Move] = []
@@ -317,7 +337,7 @@ class _SpecBuilder:
             {"name": host.name, "address": host.address, "port": host.port, "user": host.user, "vars": dict(host.vars)}
             if host else {"name": target, "address": "127.0.0.1", "vars": {}}
         )
-        return {**self.vars, "vars": self.vars, "env": self.env, "host": host_view}
+        return {**self.vars, "vars": self.vars, "env": self.env, "host": host_view, "workspace": self.workspace}
 
     def _render(
         self, type_name: str, attributes: dict[str, Any], path: JsonPath, host: Host | None, target: str

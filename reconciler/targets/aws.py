@@ -45,7 +45,7 @@ class AwsSession:
         key = f"{service}:once" if once else service
         with self._lock:
             if key not in self._clients:
-                config = self.config.merge(Config(retries={"mode": "standard", "max_attempts": 1})) if once \
+                config = self.config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1})) if once \
                     else self.config
                 client = self.session.client(service, config=config, endpoint_url=self.endpoint_url)
                 client.meta.events.register("before-call", self._count)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 THROTTLED = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code>'
              b'<Message>Request limit exceeded.</Message></Error></Errors><RequestID>x</RequestID></Response>')
+ACCESS_DENIED = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+                 b'<Message>Access Denied</Message></Error>')
 LOST = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>InternalError</Code>'
         b'<Message>We encountered an internal error.</Message></Error></Errors><RequestID>x</RequestID></Response>')
 MUTATING_ACTIONS = (b"Action=Create", b"Action=Run", b"Action=Allocate", b"Action=Authorize")
@@ -29,6 +31,7 @@ class Faults:
     throttle: float = 0.0
     lose: float = 0.0
     seed: int = 7
+    refuse: tuple[int, bytes] | None = None  # answer everything with this (status, body): a store that says no
     counts: dict[str, int] = field(default_factory=lambda: {"throttled": 0, "lost": 0, "passed": 0})
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -57,6 +60,10 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 mutating = self.command in ("PUT", "POST", "DELETE") and (
                     self.command != "POST" or any(a in body for a in MUTATING_ACTIONS))
+                with faults.lock:
+                    faults.counts["requests"] = faults.counts.get("requests", 0) + 1
+                if faults.refuse is not None:
+                    return self._reply(*faults.refuse)
                 if faults.roll(faults.throttle):
                     with faults.lock:
                         faults.counts["throttled"] += 1

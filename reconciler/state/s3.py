@@ -1,0 +1,488 @@
+"""The state in S3, for a team: one JSON document per workspace, written with conditional requests.
+
+- Reading takes one GET; the ETag it returns is the version every later write must replace
+  (`If-Match`), so two writers can never interleave: a writer that lost the race is refused and
+  keeps its own view in a local file instead of overwriting the other's.
+- The apply lock is an object beside the state created with `If-None-Match: *` (S3's atomic
+  create-if-absent); it holds who, where, since and what. A DynamoDB table can hold it instead
+  (`lock_table:`), for S3-compatible stores without conditional writes.
+- Run history lives beside the state (`KEY.runs/`), one small object per run, so a drift job needs no
+  lock and never races an apply over the state document.
+- With bucket versioning on, `state versions` lists the document's versions and `state restore` puts one
+  back. The document is encrypted at rest (`encrypt: true`, optionally with a KMS key).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import StateConflict, StateDamaged, StateError, StateLockedError
+from reconciler.model import Observed, Resource, StackId
+from reconciler.state.records import CREATED, RunRecord, StateDocument, StateRecord, now_text, scrub
+from reconciler.state.store import StateVersion, pid_alive
+
+log = logging.getLogger(__name__)
+FLUSH_EVERY = 2.0  # seconds: results of a long apply reach the bucket at least this often
+
+
+@dataclass(frozen=True)
+class S3Config:
+    bucket: str
+    key: str
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    encrypt: bool = True
+    kms_key_id: str | None = None
+    profile: str | None = None
+    lock_table: str | None = None  # a DynamoDB table (hash key LockID) instead of the lock object
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def s3_client(config: S3Config, service: str = "s3") -> Any:
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(profile_name=config.profile, region_name=config.region)
+    return session.client(service, endpoint_url=config.endpoint_url,
+                          config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5,
+                                        read_timeout=30))
+
+
+def backend_error(config: S3Config, exc: Exception, doing: str) -> StateError:
+    """One line: the bucket, what failed, and what to do."""
+    code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+    where = config.location
+    if code in ("NoSuchBucket",):
+        return StateError(f"the state bucket {config.bucket} does not exist ({doing} {where}); create it (see the "
+                          "README's team set-up) or fix `state.bucket`")
+    if code in ("AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        return StateError(f"access to {where} was denied ({doing}): check the credentials and the bucket policy")
+    if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"):
+        return StateError(f"the state bucket {config.bucket} is not in region {config.region} ({doing}); fix "
+                          "`state.region`")
+    name = type(exc).__name__
+    if name == "InvalidRegionError":
+        return StateError(f"`state.region` {config.region!r} is not an AWS region name (like eu-west-1)")
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"):
+        return StateError(f"cannot reach the state store {config.endpoint_url or 's3.' + config.region} ({doing} "
+                          f"{where}): {exc}")
+    if name == "NoCredentialsError":
+        return StateError(f"no AWS credentials to reach {where}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+                          "AWS_SECRET_ACCESS_KEY, or `state.profile`")
+    return StateError(f"{doing} {where} failed: {code or name}: {exc}")
+
+
+@dataclass
+class S3StateStore:
+    """The StateStore interface over an S3 object (see reconciler.state.store.StateStore)."""
+
+    config: S3Config
+    writable: bool = False
+    errored_dir: Path = field(default_factory=Path.cwd)  # where a refused write leaves its view of the state
+
+    def __post_init__(self) -> None:
+        self.location = self.config.location
+        self.s3 = s3_client(self.config)
+        self._dirty = False
+        self._last_flush = time.monotonic()
+        self.etag: str | None = None
+        self._doc = self._read()
+        self.is_new = self.etag is None
+
+    # -- reading and writing the document --------------------------------------------------------
+    def _read(self) -> StateDocument:
+        try:
+            answer = self.s3.get_object(Bucket=self.config.bucket, Key=self.config.key)
+        except Exception as exc:  # noqa: BLE001 - sorted by code
+            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            if code in ("NoSuchKey", "404"):
+                return StateDocument(str(uuid.uuid4()), 0, None, {})
+            raise backend_error(self.config, exc, "reading") from None
+        self.etag = answer["ETag"]
+        body = answer["Body"].read()
+        if not body:
+            raise StateDamaged(f"the state {self.location} is empty (0 bytes); restore a version: see "
+                               "`reconcile state versions`")
+        try:
+            parsed = json.loads(body)
+        except ValueError as exc:
+            raise StateDamaged(f"the state {self.location} is not JSON ({exc}); restore a version: see "
+                               "`reconcile state versions`") from None
+        return StateDocument.from_json(parsed, self.location)
+
+    def flush(self) -> None:
+        """Write the document if it changed: replacing exactly the version read (If-Match), or only if none
+        exists yet (If-None-Match: *)."""
+        if not self._dirty or not self.writable:
+            return
+        body = json.dumps(self._doc.to_json(), indent=1, default=str).encode()
+        args: dict[str, Any] = {"Bucket": self.config.bucket, "Key": self.config.key, "Body": body,
+                                "ContentType": "application/json"}
+        if self.config.encrypt:
+            args["ServerSideEncryption"] = "aws:kms" if self.config.kms_key_id else "AES256"
+            if self.config.kms_key_id:
+                args["SSEKMSKeyId"] = self.config.kms_key_id
+        if self.etag is None:
+            args["IfNoneMatch"] = "*"
+        else:
+            args["IfMatch"] = self.etag
+        try:
+            answer = self.s3.put_object(**args)
+        except Exception as exc:  # noqa: BLE001 - sorted by code
+            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict") and self._landed(body):
+                return  # a retried write whose first answer was lost: it is the current document
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                kept = self._keep_locally(body)
+                raise StateConflict(
+                    f"the state {self.location} was changed by someone else since this run read it; nothing was "
+                    f"overwritten. This run's view of the state is in {kept}: look at both, then `reconcile state "
+                    "push` the right one") from None
+            raise backend_error(self.config, exc, "writing") from None
+        self.etag = answer["ETag"]
+        self._dirty = False
+        self._last_flush = time.monotonic()
+
+    def _landed(self, body: bytes) -> bool:
+        """Whether the document in the bucket is exactly `body` (then it is this writer's, and its ETag is
+        the version to replace next)."""
+        try:
+            answer = self.s3.get_object(Bucket=self.config.bucket, Key=self.config.key)
+            current = answer["Body"].read()
+        except Exception as exc:  # noqa: BLE001 - then it cannot be shown to be ours
+            log.debug("reading back %s failed: %s", self.location, exc)
+            return False
+        if current != body:
+            return False
+        self.etag = answer["ETag"]
+        self._dirty = False
+        self._last_flush = time.monotonic()
+        return True
+
+    def _keep_locally(self, body: bytes) -> Path:
+        path = self.errored_dir / "errored.reconcile-state.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(body)
+        return path
+
+    def _changed(self, document: StateDocument) -> None:
+        if not self.writable:
+            raise StateError("the state was opened read-only")
+        self._doc = document
+        self._dirty = True
+        if time.monotonic() - self._last_flush >= FLUSH_EVERY:
+            self.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> S3StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the StateStore interface -------------------------------------------------------------------
+    def document(self) -> StateDocument:
+        return self._doc
+
+    @property
+    def serial(self) -> int:
+        return self._doc.serial
+
+    @property
+    def lineage(self) -> str:
+        return self._doc.lineage
+
+    @property
+    def stack(self) -> StackId | None:
+        return self._doc.stack
+
+    def set_stack(self, stack: StackId) -> None:
+        if self._doc.stack != stack:
+            self._changed(replace(self._doc, stack=stack))
+
+    def bump_serial(self) -> None:
+        self._changed(replace(self._doc, serial=self._doc.serial + 1))
+        self.flush()
+
+    def records(self) -> dict[str, StateRecord]:
+        return dict(self._doc.resources)
+
+    def get(self, address: str) -> StateRecord | None:
+        return self._doc.resources.get(address)
+
+    def save(self, resource: Resource, observed: Observed | None, secret: Iterable[str], *,
+             origin: str = CREATED, depends_on: Iterable[str] = (), digested: Iterable[str] = ("content",)) -> None:
+        hidden = set(secret)
+        self.put(StateRecord(
+            address=resource.address, type=resource.type, name=resource.name, target=resource.target,
+            host=resource.host, identity=dict(observed.identity) if observed else {},
+            attributes=scrub(resource.attributes, hidden, digested),
+            observed=scrub(observed.attributes if observed else {}, hidden, digested),
+            depends_on=tuple(sorted(set(depends_on) | set(resource.depends_on))),
+            prevent_destroy=bool(resource.lifecycle.prevent_destroy), updated_at=now_text(), origin=origin))
+
+    def put(self, record: StateRecord) -> None:
+        self._changed(replace(self._doc, resources={**self._doc.resources, record.address: record}))
+
+    def forget(self, address: str) -> bool:
+        if address not in self._doc.resources:
+            return False
+        self._changed(replace(self._doc, resources={a: r for a, r in self._doc.resources.items()
+                                                         if a != address}))
+        return True
+
+    def move(self, source: str, destination: str) -> bool:
+        record = self.get(source)
+        if record is None:
+            return False
+        name = destination.split("[", 1)[0].split(".")[-1]
+        resources = {a: r for a, r in self._doc.resources.items() if a != source}
+        resources[destination] = replace(record, address=destination, name=name, updated_at=now_text())
+        self._changed(replace(self._doc, resources=resources))
+        return True
+
+    def replace_with(self, document: StateDocument) -> None:
+        self._changed(document)
+        self.flush()
+
+    # -- history, beside the state -------------------------------------------------------------------
+    @property
+    def _runs_prefix(self) -> str:
+        return f"{self.config.key}.runs/"
+
+    def start_run(self, kind: str, spec: str) -> int:
+        run_id = int(time.time() * 1000)
+        self._put_run(RunRecord(run_id, kind, spec, now_text(), None, "running", _user(), socket.gethostname(), {},
+                                os.getpid()))
+        return run_id
+
+    def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any]) -> None:
+        started = self._get_run(run_id)
+        base = started or RunRecord(run_id, "?", "", now_text(), None, status, _user(), socket.gethostname(), {})
+        self._put_run(replace(base, finished_at=now_text(), status=status, summary=dict(summary)))
+
+    def _put_run(self, run: RunRecord) -> None:
+        try:
+            self.s3.put_object(Bucket=self.config.bucket, Key=f"{self._runs_prefix}{run.id}.json",
+                               Body=json.dumps(run.to_json(), default=str).encode(),
+                               **({"ServerSideEncryption": "AES256"} if self.config.encrypt else {}))
+        except Exception as exc:  # noqa: BLE001 - history is reported, not fatal to the run
+            log.warning("could not record run %s in %s: %s", run.id, self.location, exc)
+
+    def _get_run(self, run_id: int) -> RunRecord | None:
+        try:
+            body = self.s3.get_object(Bucket=self.config.bucket, Key=f"{self._runs_prefix}{run_id}.json")["Body"]
+            return RunRecord.from_json(json.loads(body.read()))
+        except Exception:  # noqa: BLE001 - a missing or damaged run record is simply not there
+            return None
+
+    def runs(self, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
+        keys: list[str] = []
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.config.bucket,
+                                                                          Prefix=self._runs_prefix):
+                keys += [o["Key"] for o in page.get("Contents") or []]
+        except Exception as exc:  # noqa: BLE001 - sorted by code
+            raise backend_error(self.config, exc, "listing the runs of") from None
+        ids = sorted((int(k.rsplit("/", 1)[1].removesuffix(".json")) for k in keys
+                      if k.removesuffix(".json").rsplit("/", 1)[1].isdigit()), reverse=True)
+        out: list[RunRecord] = []
+        here = socket.gethostname()
+        for run_id in ids:
+            run = self._get_run(run_id)
+            if run is None or (kind and run.kind != kind):
+                continue
+            if run.status == "running" and run.host == here and run.pid and not pid_alive(run.pid):
+                run = replace(run, status="interrupted")
+            out.append(run)
+            if len(out) >= limit:
+                break
+        return out
+
+    def mark_interrupted(self) -> int:
+        count = 0
+        for run in self.runs(limit=20):
+            if run.status == "interrupted" and run.finished_at is None:
+                self._put_run(replace(run, finished_at=now_text()))
+                count += 1
+        return count
+
+    # -- versions (bucket versioning) -------------------------------------------------------------------
+    def versions(self) -> list[StateVersion]:
+        try:
+            answer = self.s3.list_object_versions(Bucket=self.config.bucket, Prefix=self.config.key)
+        except Exception as exc:  # noqa: BLE001 - sorted by code
+            raise backend_error(self.config, exc, "listing the versions of") from None
+        versions = [v for v in answer.get("Versions") or [] if v["Key"] == self.config.key]
+        if not versions or all(v.get("VersionId") in (None, "null") for v in versions):
+            raise StateError(f"the bucket {self.config.bucket} keeps no versions: turn versioning on "
+                             "(`aws s3api put-bucket-versioning --versioning-configuration Status=Enabled`) to be "
+                             "able to restore earlier states")
+        out = []
+        for v in sorted(versions, key=lambda v: v["LastModified"], reverse=True):
+            out.append(StateVersion(v["VersionId"], None, v["LastModified"].isoformat(), int(v.get("Size") or 0),
+                                    current=bool(v.get("IsLatest"))))
+        return out
+
+    def restore(self, version: str) -> StateVersion:
+        try:
+            body = self.s3.get_object(Bucket=self.config.bucket, Key=self.config.key, VersionId=version)["Body"]
+            document = StateDocument.from_json(json.loads(body.read()), f"version {version} of {self.location}")
+        except StateDamaged:
+            raise
+        except Exception as exc:  # noqa: BLE001 - sorted by code
+            raise backend_error(self.config, exc, f"reading version {version} of") from None
+        self.replace_with(replace(document, serial=max(document.serial, self.serial) + 1))
+        return StateVersion(version, document.serial, now_text(), 0)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+@dataclass
+class S3Lock:
+    """The apply lock as an object created only if absent; `force-unlock ID` removes a stale one."""
+
+    config: S3Config
+    operation: str = "apply"
+
+    def __post_init__(self) -> None:
+        self.s3 = s3_client(self.config)
+        self.key = f"{self.config.key}.lock"
+        self.id: str | None = None
+
+    def info(self) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(self.s3.get_object(Bucket=self.config.bucket, Key=self.key)["Body"].read()))
+        except Exception as exc:  # noqa: BLE001 - sorted by code
+            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            if code in ("NoSuchKey", "404"):
+                return None
+            raise backend_error(self.config, exc, "reading the lock of") from None
+
+    def acquire(self) -> None:
+        lock_id = str(uuid.uuid4())
+        body = {"id": lock_id, "operation": self.operation, "who": _user(), "host": socket.gethostname(),
+                "pid": os.getpid(), "since": now_text(), "path": self.config.location}
+        try:
+            self.s3.put_object(Bucket=self.config.bucket, Key=self.key, Body=json.dumps(body).encode(),
+                               IfNoneMatch="*")
+        except Exception as exc:  # noqa: BLE001 - sorted by code
+            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                held = self.info() or {}
+                if held.get("id") == lock_id:  # a retried create whose first answer was lost: ours
+                    self.id = lock_id
+                    return
+                raise StateLockedError(
+                    f"the state {self.config.location} is locked by {held.get('operation', 'a run')} of "
+                    f"{held.get('who', '?')} on host {held.get('host', '?')} (pid {held.get('pid', '?')}) since "
+                    f"{held.get('since', '?')}, lock id {held.get('id', '?')}; wait for it to finish, or if that run "
+                    f"died: reconcile force-unlock {held.get('id', 'ID')}") from None
+            raise backend_error(self.config, exc, "locking") from None
+        self.id = lock_id
+
+    def release(self) -> None:
+        if self.id is None:
+            return
+        held = self.info()
+        if held is not None and held.get("id") == self.id:
+            try:
+                self.s3.delete_object(Bucket=self.config.bucket, Key=self.key)
+            except Exception as exc:  # noqa: BLE001 - reported; force-unlock can clean up
+                log.warning("could not release the lock %s: %s", self.id, exc)
+        self.id = None
+
+    def force_unlock(self, lock_id: str) -> dict[str, Any]:
+        held = self.info()
+        if held is None:
+            raise StateError(f"the state {self.config.location} is not locked")
+        if held.get("id") != lock_id:
+            raise StateError(f"the lock on {self.config.location} has id {held.get('id')}, not {lock_id}")
+        self.s3.delete_object(Bucket=self.config.bucket, Key=self.key)
+        return held
+
+    def __enter__(self) -> S3Lock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@dataclass
+class DynamoLock(S3Lock):
+    """The same lock held as an item of a DynamoDB table (hash key LockID), for stores without
+    conditional writes."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.db = s3_client(self.config, "dynamodb")
+        self.key = f"{self.config.bucket}/{self.config.key}"  # the LockID Terraform's S3 backend uses too
+
+    def info(self) -> dict[str, Any] | None:
+        try:
+            item = self.db.get_item(TableName=self.config.lock_table, Key={"LockID": {"S": self.key}},
+                                    ConsistentRead=True).get("Item")
+        except Exception as exc:  # noqa: BLE001
+            raise backend_error(self.config, exc, f"reading the lock table {self.config.lock_table} for") from None
+        return json.loads(item["Info"]["S"]) if item else None
+
+    def acquire(self) -> None:
+        lock_id = str(uuid.uuid4())
+        body = {"id": lock_id, "operation": self.operation, "who": _user(), "host": socket.gethostname(),
+                "pid": os.getpid(), "since": now_text(), "path": self.config.location}
+        try:
+            self.db.put_item(TableName=self.config.lock_table,
+                             Item={"LockID": {"S": self.key}, "Info": {"S": json.dumps(body)}},
+                             ConditionExpression="attribute_not_exists(LockID)")
+        except Exception as exc:  # noqa: BLE001 - sorted by code
+            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            if code == "ConditionalCheckFailedException":
+                held = self.info() or {}
+                raise StateLockedError(
+                    f"the state {self.config.location} is locked by {held.get('operation', 'a run')} of "
+                    f"{held.get('who', '?')} on host {held.get('host', '?')} since {held.get('since', '?')}, lock id "
+                    f"{held.get('id', '?')}; if that run died: reconcile force-unlock {held.get('id', 'ID')}") from None
+            raise backend_error(self.config, exc, f"locking (table {self.config.lock_table})") from None
+        self.id = lock_id
+
+    def release(self) -> None:
+        if self.id is None:
+            return
+        try:
+            self.db.delete_item(TableName=self.config.lock_table, Key={"LockID": {"S": self.key}},
+                                ConditionExpression="contains(Info, :id)", ExpressionAttributeValues={
+                                    ":id": {"S": self.id}})
+        except Exception as exc:  # noqa: BLE001 - reported; force-unlock can clean up
+            log.warning("could not release the lock %s: %s", self.id, exc)
+        self.id = None
+
+    def force_unlock(self, lock_id: str) -> dict[str, Any]:
+        held = self.info()
+        if held is None:
+            raise StateError(f"the state {self.config.location} is not locked")
+        if held.get("id") != lock_id:
+            raise StateError(f"the lock on {self.config.location} has id {held.get('id')}, not {lock_id}")
+        self.db.delete_item(TableName=self.config.lock_table, Key={"LockID": {"S": self.key}})
+        return held
