@@ -76,6 +76,16 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("RECONCILE_TEST_RUN", tempfile.mkdtemp(prefix="reconcile-test-run-"))
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A dockerd that stopped answering during the run fails many tests at once: say so, with its stacks."""
+    from tests.harness.docker_engine import hang_report
+
+    report = hang_report(Path(os.environ.get("RECONCILE_TEST_RUN", "/nonexistent")))
+    if report:
+        terminalreporter.write_sep("=", "dockerd stopped answering")
+        terminalreporter.write_line(report)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         from tests.harness.docker_engine import stop_if_started
@@ -85,9 +95,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def docker_url() -> str:
-    from tests.harness.docker_engine import engine_url
+    from tests.harness.docker_engine import engine_url, watch
 
-    return engine_url(Path(os.environ["RECONCILE_TEST_RUN"]))
+    run_dir = Path(os.environ["RECONCILE_TEST_RUN"])
+    url = engine_url(run_dir)
+    watch(url, run_dir)
+    return url
 
 
 @pytest.fixture(scope="session")

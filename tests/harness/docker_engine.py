@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -36,6 +37,19 @@ def _pings(url: str) -> bool:
     try:
         client = docker.DockerClient(base_url=url, timeout=5)
         client.ping()
+        client.close()
+        return True
+    except Exception:
+        return False
+
+
+def _answers(url: str) -> bool:
+    """More than a ping (which a wedged daemon still answers): `docker info` asks containerd too."""
+    import docker
+
+    try:
+        client = docker.DockerClient(base_url=url, timeout=15)
+        client.info()
         client.close()
         return True
     except Exception:
@@ -90,9 +104,16 @@ def engine_url(run_dir: Path) -> str:
 
 
 def _wait_gone(pid: int, timeout: float = 30) -> None:
+    """Wait for a dockerd sent SIGTERM to exit; kill it after `timeout` (a late exit would remove the
+    socket of the dockerd started after it)."""
     deadline = time.time() + timeout
     while time.time() < deadline and _alive(pid):
         time.sleep(0.2)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while time.time() < deadline and _alive(pid):
+            time.sleep(0.1)
 
 
 def stop_if_started(run_dir: Path) -> None:
@@ -104,3 +125,46 @@ def stop_if_started(run_dir: Path) -> None:
         os.kill(pid, signal.SIGTERM)
         _wait_gone(pid)
     marker.unlink()
+
+
+# -- a dockerd that stops answering: leave evidence (its goroutine stacks) for the run's summary ----------
+def watch(url: str, run_dir: Path, every: float = 5.0, patience: float = 30.0) -> None:
+    """In a daemon thread: when the engine has not answered for `patience` seconds, ask dockerd for a
+    goroutine dump (SIGUSR1) once and note it in run_dir/dockerd.hung for pytest's summary."""
+    import threading
+
+    def loop() -> None:
+        silent_since: float | None = None
+        while True:
+            time.sleep(every)
+            if _answers(url):
+                silent_since = None
+                continue
+            silent_since = silent_since or time.time()
+            note = run_dir / "dockerd.hung"
+            if time.time() - silent_since >= patience and not note.exists():
+                pid = int(PIDFILE.read_text().strip() or 0) if PIDFILE.exists() else 0
+                if pid and _alive(pid):
+                    os.kill(pid, signal.SIGUSR1)
+                note.write_text(f"{time.strftime('%H:%M:%S')} dockerd (pid {pid}) has not answered for "
+                                f"{patience:.0f}s; goroutine stacks requested (see {CACHE / 'dockerd.log'})\n")
+
+    threading.Thread(target=loop, name="dockerd-watch", daemon=True).start()
+
+
+def hang_report(run_dir: Path) -> str:
+    """What the watchdog saw, with the blocked goroutines of the dump dockerd wrote, for the summary."""
+    note = run_dir / "dockerd.hung"
+    if not note.exists():
+        return ""
+    lines = [note.read_text().strip()]
+    log = CACHE / "dockerd.log"
+    if log.exists():
+        tail = log.read_bytes()[-200_000:].decode(errors="replace")
+        written = re.findall(r"goroutine stacks written to (\S+?)\"?\s", tail)
+        if written and Path(written[-1]).exists():
+            dump = Path(written[-1]).read_text(errors="replace")
+            blocked = [g for g in dump.split("\n\n") if "minutes]" in g.splitlines()[0]] if dump else []
+            lines.append(f"{len(blocked)} goroutines blocked for minutes in {written[-1]}; the first ones:")
+            lines += ["\n".join(g.splitlines()[:12]) for g in blocked[:8]]
+    return "\n".join(lines)
