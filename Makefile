@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # files in docs/, chromium for the HTML report test, graphviz for graph pictures.
 SYSTEM_PACKAGES := docker.io docker-registry busybox-static debootstrap systemd chromium graphviz openssh-client
 
-.PHONY: install system-packages demo test fuzz bench check lint clean
+.PHONY: install system-packages demo test fuzz bench check lint clean docs
 
 install: $(STAMP)
 
@@ -55,10 +55,17 @@ bench: install system-packages
 	$(BIN)/python bench/ssh_file_bench.py 20
 	$(BIN)/python bench/state_bench.py 200
 
+# The module reference pages, generated from the schemas (a test checks they are fresh).
+docs: install
+	$(BIN)/reconcile docs --write docs/modules
+
+# Static checks, then every test: ruff, mypy --strict (setup.cfg), import rules (.importlinter).
 check: lint test
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy reconciler modules
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

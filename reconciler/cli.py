@@ -27,6 +27,7 @@ from reconciler.secrets import Redactor
 from reconciler.state.planfile import is_plan_file, read_plan_file, saved_plan_body, selection_of
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+COMPLETE_VAR = "_RECONCILE_COMPLETE"  # set by the completion scripts when the shell asks for completions
 log = logging.getLogger("reconciler")
 
 
@@ -72,6 +73,15 @@ def settings() -> dict[str, Any]:
 
 def _use_color() -> bool:
     return not settings().get("no_color") and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def _live() -> Any:
+    """Live progress bars (rich) on a terminal with colour; None for logs, pipes, CI and --no-color."""
+    if not _use_color():
+        return None
+    from reconciler.report.live import LiveProgress
+
+    return LiveProgress()
 
 
 def state_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -146,22 +156,43 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `reconcile apply FILE`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.json).")
+@click.option("--json-stream", is_flag=True, help="Print events, one JSON object per line (planned, diagnostic, "
+                                                  "summary) instead of the plan text.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the plan as one self-contained HTML page (graph, differences, filters).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @selection_options
 @state_option
 @common_options
-def plan_cmd(path: str, out: str | None, as_json: bool, detailed_exitcode: bool,
+def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_out: str | None,
+             detailed_exitcode: bool,
              targets: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool,
              parallelism: int, state_path: str | None) -> int:
     """Show what apply would change."""
+    events = _events("plan") if json_stream else None
     session = session_for(path, state_path, parallelism)
     selection = Selection(targets, limit, not no_prune, allow_data_loss)
-    plan = session.plan(selection)
+    live = _live() if not (as_json or json_stream) else None
+    if live is not None:
+        session.observe_progress = live.observing
+    try:
+        plan = session.plan(selection)
+    finally:
+        if live is not None:
+            live.stop()
     if out:
         body = saved_plan_body(plan_text.plan_to_json(plan), plan, path, str(session.state_file), selection, session.ws)
         body |= {"backend": session.backend.kind, "state_location": session.backend.location}
         write_output(out, json.dumps(body, indent=2, default=str) + "\n", 0o600)
-    if as_json:
+    if html_out:
+        from reconciler.report.html import plan_page, render_page
+
+        page = plan_page(plan, str(Path(path)), session.validate().graph, _families(session), _placements(session))
+        write_output(html_out, session.redactor.redact(render_page(page)))
+    if events is not None:
+        events.planned(plan)
+        events.plan_summary(plan)
+    elif as_json:
         click.echo(json.dumps(plan_text.plan_to_json(plan), indent=2, default=str))
     else:
         click.echo(plan_text.render_plan(plan, _use_color()), nl=False)
@@ -176,38 +207,55 @@ def plan_cmd(path: str, out: str | None, as_json: bool, detailed_exitcode: bool,
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--only-drifted", is_flag=True, help="Converge only resources changed behind reconcile's back.")
+@click.option("--json", "as_json", is_flag=True, help="Print events, one JSON object per line (planned, started, "
+                                                      "progress, completed, failed, summary); needs --auto-approve "
+                                                      "or a saved plan.")
 @selection_options
 @state_option
 @common_options
-def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, targets: tuple[str, ...],
+def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, targets: tuple[str, ...],
               limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool, parallelism: int,
               state_path: str | None) -> int:
     """Apply a spec (after approval) or a saved plan."""
     color = _use_color()
     saved = read_plan_file(path) if is_plan_file(path) else None
+    if as_json and not (auto_approve or saved):
+        raise ReconcileError("apply --json cannot ask for approval: add --auto-approve, or apply a saved plan file")
+    if as_json:
+        return _apply_json(path, saved, only_drifted, Selection(targets, limit, not no_prune, allow_data_loss),
+                           parallelism, state_path)
     if saved:
-        settings().setdefault("workspace", saved.get("workspace") or "default")
-        local = saved.get("backend", "local") == "local"
-        session = session_for(saved["spec_path"], saved["state_path"] if local else None, parallelism)
-        if session.backend.location != saved.get("state_location", saved["state_path"]):
-            raise ReconcileError(f"the saved plan was made against the state {saved.get('state_location')}, but this "
-                                 f"run would use {session.backend.location}; give the same --backend-config")
-        selection = selection_of(saved)
+        session, selection = _session_for_saved(saved, parallelism)
     else:
         session = session_for(path, state_path, parallelism)
         selection = Selection(targets, limit, not no_prune, allow_data_loss)
     reporter: progress.ApplyReporter | None = None
+    live = _live()
+    if live is not None:
+        session.observe_progress = live.observing
 
     def show(plan: Plan) -> None:
         nonlocal reporter
+        if live is not None:
+            live.stop()  # before the plan is printed and approval asked for
         click.echo(plan_text.render_plan(plan, color), nl=False)
-        reporter = progress.ApplyReporter(len(plan.actionable) + len(plan.failures), color=color,
-                                          progress=sys.stdout.isatty())
+        total = len(plan.actionable) + len(plan.failures)
+        reporter = progress.ApplyReporter(total, color=color, progress=sys.stdout.isatty()) if live is None else None
+        if live is not None:
+            session.observe_progress = None
+
+    def begin(plan: Plan) -> None:
+        nonlocal reporter
+        if live is not None and reporter is None:
+            from reconciler.report.live import LiveApplyReporter
+
+            reporter = LiveApplyReporter(len(plan.actionable) + len(plan.failures), live, color=color)
 
     def approve(plan: Plan) -> bool:
         if not saved and not auto_approve:
             _approve()
         click.echo("")
+        begin(plan)
         return True
 
     class Hooks:
@@ -225,10 +273,71 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, targets: tuple[
     finally:
         if reporter is not None:
             reporter.close()
+        if live is not None:
+            live.stop()
     if not outcome.applied:
         return EXIT_ERROR if outcome.failed else EXIT_OK
-    click.echo("\n" + progress.per_target(outcome.results, outcome.targets)
-               + progress.render_summary(outcome.results, color), nl=False)
+    if live is not None:
+        from reconciler.report.live import per_target_table
+
+        click.echo("")
+        per_target_table(outcome.results, outcome.targets)
+        click.echo(progress.render_summary(outcome.results, color), nl=False)
+    else:
+        click.echo("\n" + progress.per_target(outcome.results, outcome.targets)
+                   + progress.render_summary(outcome.results, color), nl=False)
+    return EXIT_ERROR if outcome.failed else EXIT_OK
+
+
+def _session_for_saved(saved: dict[str, Any], parallelism: int) -> tuple[Session, Selection]:
+    settings().setdefault("workspace", saved.get("workspace") or "default")
+    local = saved.get("backend", "local") == "local"
+    session = session_for(saved["spec_path"], saved["state_path"] if local else None, parallelism)
+    if session.backend.location != saved.get("state_location", saved["state_path"]):
+        raise ReconcileError(f"the saved plan was made against the state {saved.get('state_location')}, but this "
+                             f"run would use {session.backend.location}; give the same --backend-config")
+    return session, selection_of(saved)
+
+
+def _families(session: Session) -> dict[str, str]:
+    return {t: session.type_registry.module_class(t).family for t in session.type_registry.types}
+
+
+def _placements(session: Session) -> dict[str, str]:
+    """address -> "family: target" for every resource of the spec (the graph's clusters)."""
+    return {r.address: f"{session.type_registry.module_class(r.type).family}: {r.target}"
+            for r in session.validate().spec.resources}
+
+
+def _events(operation: str) -> Any:
+    from reconciler.report.events import JsonEvents
+
+    events = JsonEvents()
+    settings()["events"] = events
+    events.version(operation)
+    return events
+
+
+def _apply_json(path: str, saved: dict[str, Any] | None, only_drifted: bool, selection: Selection,
+                parallelism: int, state_path: str | None) -> int:
+    events = _events("apply")
+    if saved:
+        session, selection = _session_for_saved(saved, parallelism)
+    else:
+        session = session_for(path, state_path, parallelism)
+
+    def show(plan: Plan) -> None:
+        events.planned(plan)
+        events.plan_summary(plan)
+        events.start_ticking()
+
+    try:
+        outcome = session.apply(selection, approve=lambda plan: True, hooks=events, saved=saved,
+                                only_drifted=only_drifted, on_plan=show)
+    finally:
+        events.close()
+    if outcome.applied:
+        events.apply_summary(outcome.results)
     return EXIT_ERROR if outcome.failed else EXIT_OK
 
 
@@ -246,17 +355,22 @@ def _approve() -> None:
 
 @cli.command("drift")
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "junit"]), default="text",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "junit", "html"]), default="text",
+              show_default=True, help="html: one self-contained page (graph, differences, filters, history).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the report as one self-contained HTML page.")
 @click.option("--notify", metavar="URL", help="POST a JSON summary (Slack-compatible `text`) when drift is found.")
+@click.option("--report-url", metavar="URL", help="Where the published report can be read: linked from the "
+                                                   "notification.")
 @click.option("--since", "since_run", type=int, metavar="RUN", help="Show only what is new since drift run RUN.")
 @click.option("--limit", multiple=True, metavar="HOST", help="Only resources on these hosts (repeatable).")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
 @state_option
 @common_options
-def drift_cmd(path: str, fmt: str, output: str | None, notify: str | None, since_run: int | None,
-              limit: tuple[str, ...], parallelism: int, state_path: str | None) -> int:
+def drift_cmd(path: str, fmt: str, output: str | None, html_out: str | None, notify: str | None,
+              report_url: str | None, since_run: int | None, limit: tuple[str, ...], parallelism: int,
+              state_path: str | None) -> int:
     """Report what changed behind reconcile's back (read-only; never takes the apply lock)."""
     from reconciler.report import drift_formats
     from reconciler.report.notify import post_json
@@ -266,13 +380,22 @@ def drift_cmd(path: str, fmt: str, output: str | None, notify: str | None, since
     outcome = session.drift(limit=limit, since=since_run,
                             report_body=lambda found, run_id: drift_formats.to_json(found, spec_name, run_id))
     found = outcome.report
-    text = drift_formats.render(found, spec_name, fmt, outcome.run_id)
+    page_text = ""
+    if fmt == "html" or html_out:
+        from reconciler.report.html import drift_page, render_page
+
+        page = drift_page(found, spec_name, session.validate().graph, _families(session), outcome.history,
+                          _placements(session))
+        page_text = session.redactor.redact(render_page(page))
+        if html_out:
+            write_output(html_out, page_text)
+    text = page_text if fmt == "html" else drift_formats.render(found, spec_name, fmt, outcome.run_id)
     if output:
         write_output(output, text)
     else:
         click.echo(text, nl=False)
     if notify and found.found:
-        problem = post_json(notify, drift_formats.notification(found, spec_name, outcome.run_id))
+        problem = post_json(notify, drift_formats.notification(found, spec_name, outcome.run_id, report_url))
         if problem:
             click.echo(f"Error: {problem}", err=True)
     if found.errors:
@@ -302,6 +425,73 @@ def schema_export(directory: str) -> int:
         click.echo(f"wrote {path}")
     click.echo(f"\nIn a spec file, for editor validation and completion:\n"
                f"# yaml-language-server: $schema={Path(written[0]).absolute()}")
+    return EXIT_OK
+
+
+@cli.command("types")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@common_options
+def types_cmd(as_json: bool) -> int:
+    """List the installed resource types, their family and the package that provides each."""
+    from reconciler.registry import Registry
+
+    registry = Registry.installed()
+    rows = []
+    for name in registry.types:
+        entry = registry.entry(name)
+        try:
+            family = registry.module_class(name).family
+            summary = str(registry.schema(name).get("description", "")).split("\n")[0].split(". ")[0].rstrip(".")
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is listed with its error, not a crash
+            log.warning("type %s cannot be loaded", name, exc_info=exc)
+            family, summary = "?", f"cannot be loaded: {type(exc).__name__}: {exc}"
+        rows.append({"type": name, "family": family, "origin": entry.origin, "class": entry.reference,
+                     "description": summary})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max(len(r["type"]) for r in rows)
+    fam = max(len(r["family"]) for r in rows)
+    origin = max(len(r["origin"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['type']:<{width}}  {r['family']:<{fam}}  {r['origin']:<{origin}}  {r['description']}".rstrip())
+    return EXIT_OK
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@common_options
+def completion_cmd(shell: str) -> int:
+    """Print the shell completion script: e.g. `eval "$(reconcile completion bash)"` in ~/.bashrc."""
+    from click.shell_completion import get_completion_class
+
+    completion = get_completion_class(shell)
+    assert completion is not None
+    click.echo(completion(cli, {}, "reconcile", COMPLETE_VAR).source())
+    return EXIT_OK
+
+
+@cli.command("docs")
+@click.argument("type_name", required=False, metavar="[TYPE]")
+@click.option("--write", "write_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write a Markdown page per built-in type (and an index) into DIR instead.")
+@common_options
+def docs_cmd(type_name: str | None, write_dir: str | None) -> int:
+    """Document the resource types: list them, or show one (attributes and an example), like ansible-doc."""
+    from reconciler.registry import Registry
+    from reconciler.report.module_docs import render_index, render_text, type_doc, write_pages
+
+    registry = Registry.installed()
+    if write_dir:
+        try:
+            written = write_pages(registry, Path(write_dir))
+        except OSError as exc:
+            raise ReconcileError(f"cannot write the pages to {write_dir}: {exc.strerror}") from None
+        click.echo(f"wrote {len(written)} pages to {write_dir}")
+    elif type_name:
+        click.echo(render_text(type_doc(registry, type_name)), nl=False)
+    else:
+        click.echo(render_index(type_doc(registry, t) for t in registry.types), nl=False)
     return EXIT_OK
 
 
@@ -339,14 +529,48 @@ def trust_cmd(host: str, spec: str, known_hosts: str | None, yes: bool) -> int:
 
 @cli.command("graph")
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "svg", "png"]), default="dot",
+              show_default=True, help="svg and png are drawn by Graphviz, one cluster per target.")
+@click.option("--plan", "with_plan", is_flag=True, help="Colour each resource by its planned action (observes "
+                                                         "the targets, read-only).")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@state_option
 @common_options
-def graph_cmd(path: str, fmt: str) -> int:
-    """Print the dependency graph."""
-    from reconciler.engine.graph import to_dot, to_mermaid
+def graph_cmd(path: str, fmt: str, with_plan: bool, output: str | None, state_path: str | None) -> int:
+    """Print or draw the dependency graph."""
+    import networkx as nx
 
-    validated = session_for(path).validate()
-    click.echo(to_dot(validated.graph) if fmt == "dot" else to_mermaid(validated.graph), nl=False)
+    from reconciler.report.graph_picture import render, to_dot, to_mermaid
+
+    session = session_for(path, state_path)
+    validated = session.validate()
+    graph: nx.DiGraph[str] = nx.DiGraph(validated.graph)
+    targets = {r.address: f"{session.type_registry.module_class(r.type).family}: {r.target}"
+               for r in validated.spec.resources}
+    classes: dict[str, str] = {}
+    if with_plan:
+        plan = session.plan()
+        for change in plan.changes:
+            classes[change.address] = change.action.value
+            if change.address not in graph:  # leaving the spec: drawn where it was
+                graph.add_node(change.address)
+                if change.resource is not None:
+                    family = session.type_registry.module_class(change.type).family
+                    targets[change.address] = f"{family}: {change.resource.target}"
+        classes.update({a: "failed" for a in plan.failures})
+    if fmt == "mermaid":
+        data = to_mermaid(graph).encode()
+    else:
+        text = to_dot(graph, targets if fmt != "dot" or with_plan else None, classes)
+        data = text.encode() if fmt == "dot" else render(text, fmt)
+    if output:
+        try:
+            Path(output).write_bytes(data)
+        except OSError as exc:
+            raise ReconcileError(f"cannot write {output}: {exc.strerror}") from None
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     return EXIT_OK
 
 
@@ -761,6 +985,11 @@ def tune_gc() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    instruction = os.environ.get(COMPLETE_VAR)
+    if instruction:  # the shell asks for completions (see `reconcile completion`)
+        from click.shell_completion import shell_complete
+
+        sys.exit(shell_complete(cli, {}, "reconcile", COMPLETE_VAR, instruction))
     tune_gc()
     args = list(argv) if argv is not None else sys.argv[1:]
     context_settings: dict[str, Any] = {}
@@ -769,9 +998,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         with cli.make_context("reconcile", list(args), obj=context_settings) as ctx:
             rc = cli.invoke(ctx)
     except SpecError as exc:
+        for d in exc.diagnostics:
+            _event_error(context_settings, _mask(d.message, context_settings), d)
         click.echo("\n".join(_mask(str(d), context_settings) for d in exc.diagnostics), err=True)
         sys.exit(EXIT_ERROR)
     except ReconcileError as exc:
+        _event_error(context_settings, _mask(str(exc), context_settings))
         click.echo(f"Error: {_mask(str(exc), context_settings)}", err=True)
         sys.exit(EXIT_ERROR)
     except click.exceptions.Exit as exc:
@@ -785,6 +1017,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except BrokenPipeError:  # `reconcile types | head`: the reader left; end quietly, as a pipe's writer does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     except Exception as exc:  # noqa: BLE001 - a bug: its traceback goes to the log, never in the user's face
         log.critical("internal error", exc_info=exc)
         where = context_settings.get("log_file")
@@ -797,6 +1032,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                    err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(rc if isinstance(rc, int) else EXIT_OK)
+
+
+def _event_error(context: dict[str, Any], message: str, diagnostic: Diagnostic | None = None) -> None:
+    """In --json/--json-stream mode, the error that stopped the command is an event on stdout too."""
+    events = context.get("events")
+    if events is None:
+        return
+    where = diagnostic.location if diagnostic is not None else None
+    events.error(message, {"file": str(where.file), "line": where.line, "column": where.col} if where else None)
 
 
 def _mask(text: str, context: dict[str, Any]) -> str:

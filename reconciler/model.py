@@ -15,6 +15,14 @@ JsonPath = tuple[str | int, ...]
 SENSITIVE = "(sensitive)"  # what every output shows in place of a secret
 
 
+@dataclass(frozen=True)
+class LintFinding:
+    """A `validate --strict` finding a module reports on one of its resources, at one of its keys."""
+
+    message: str
+    at: tuple[str | int, ...] = ()  # the key (and sub-keys) within the resource entry
+
+
 class Location(NamedTuple):
     """Where a value was written: file, 1-based line and column. A tuple: specs have 100,000s of them."""
 

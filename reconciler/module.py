@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
 from reconciler.engine.diff import compute_change
-from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.model import Change, LintFinding, Observed, Resource, Unobservable
+
+TargetT = TypeVar("TargetT")  # the target a module acts on: a server Target, a DockerEngine, an AwsRegion…
 
 
-class Module:
+class Module(Generic[TargetT]):
     """One resource type. Subclasses declare their attributes and implement observe/apply/delete.
 
     The engine owns the choice of action (see reconciler.engine.diff); a module only says which
@@ -32,6 +34,7 @@ class Module:
     prunable: ClassVar[bool] = True  # False: removing it from the spec undoes nothing, it is just forgotten
     digest_attributes: ClassVar[frozenset[str]] = frozenset()  # stored in the state as their sha256 (contents)
     discovers: ClassVar[bool] = False  # True: discover() finds this stack's objects by their ownership marks
+    holds_paths: ClassVar[bool] = False  # True: other resources' paths under its path() are its contents (a directory)
 
     # -- declared by the engine's diff --------------------------------------------------------
     def desired(self, resource: Resource) -> dict[str, Any]:
@@ -47,7 +50,7 @@ class Module:
         """The change to make because `cause` (an address in trigger_attribute) changes in this run."""
         return change
 
-    def discover(self, target: Any) -> Mapping[str, Mapping[str, Any]]:
+    def discover(self, target: TargetT) -> Mapping[str, Mapping[str, Any]]:
         """The objects on `target` that carry this stack's ownership label or tag: address -> identity.
 
         Used to rebuild a lost state and for drift's "unmanaged" class. Types whose objects carry no
@@ -77,13 +80,22 @@ class Module:
         TemplateFileError for a problem to report at the resource's line."""
         return attributes
 
+    def path(self, resource: Resource) -> str | None:
+        """The filesystem path the resource writes on its target, if any (lint: writes under a managed
+        directory must depend on it)."""
+        return None
+
+    def lint(self, resource: Resource) -> Iterable[LintFinding]:
+        """`validate --strict` rules of this type on one resource (pure: no host is contacted)."""
+        return ()
+
     def state_of(self, resource: Resource) -> str:
         return str(resource.get("state") or self.default_state)
 
     def diff(self, resource: Resource, observed: Observed | None) -> Change:
         return compute_change(self, resource, observed)
 
-    def destroy_hazard(self, target: Any, change: Change, going: Sequence[Change] = ()) -> str | None:
+    def destroy_hazard(self, target: TargetT, change: Change, going: Sequence[Change] = ()) -> str | None:
         """Why destroying this object loses data (e.g. a volume that holds some), or None.
 
         Called at plan time for deletes and replaces; `going` holds every delete and replace of the plan
@@ -92,12 +104,12 @@ class Module:
         """
         return None
 
-    def prepare_replace(self, target: Any, change: Change) -> None:
+    def prepare_replace(self, target: TargetT, change: Change) -> None:
         """Before the old object of a replacement is destroyed: get what the new one needs (e.g. pull its
         image), so that a failure leaves the old object running."""
         return None
 
-    def after_replace(self, target: Any, change: Change, new: Observed) -> Observed:
+    def after_replace(self, target: TargetT, change: Change, new: Observed) -> Observed:
         """With `lifecycle.create_before_destroy`: called once the old object is gone (e.g. to give the new
         container the name the old one had). `apply` is called with the old object in `change.replacing`,
         so it can make the new one coexist with it."""
@@ -105,7 +117,7 @@ class Module:
 
     # -- implemented by each module -----------------------------------------------------------
     def observe(
-        self, target: Any, resources: Sequence[Resource]
+        self, target: TargetT, resources: Sequence[Resource]
     ) -> Mapping[str, Observed | Unobservable | None]:
         """Observe ALL `resources` of this type on one target in one batch, keyed by address.
 
@@ -113,13 +125,13 @@ class Module:
         """
         raise NotImplementedError
 
-    def apply(self, target: Any, change: Change) -> Observed:
+    def apply(self, target: TargetT, change: Change) -> Observed:
         """Create or update the resource so that it matches `change.resource`; return what now exists."""
         raise NotImplementedError
 
-    def apply_many(self, target: Any, changes: Sequence[Change]) -> Mapping[str, Observed]:
+    def apply_many(self, target: TargetT, changes: Sequence[Change]) -> Mapping[str, Observed]:
         """For batch_apply modules: carry out several creates/updates at once; raise if any failed."""
         return {c.address: self.apply(target, c) for c in changes}
 
-    def delete(self, target: Any, resource: Resource, observed: Observed) -> None:
+    def delete(self, target: TargetT, resource: Resource, observed: Observed) -> None:
         raise NotImplementedError

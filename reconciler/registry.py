@@ -60,8 +60,8 @@ class Registry:
     def __init__(self, types: Iterable[TypeEntry], targets: Mapping[str, str] | None = None):
         self._entries = {t.type_name: t for t in types}
         self._target_refs = dict(targets or {})
-        self._classes: dict[str, type[Module]] = {}
-        self._instances: dict[str, Module] = {}
+        self._classes: dict[str, type[Module[Any]]] = {}
+        self._instances: dict[str, Module[Any]] = {}
         self._schema_cache: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
 
@@ -96,7 +96,7 @@ class Registry:
         close = difflib.get_close_matches(type_name, self.types, n=1, cutoff=0.5)
         return close[0] if close else None
 
-    def module_class(self, type_name: str) -> type[Module]:
+    def module_class(self, type_name: str) -> type[Module[Any]]:
         with self._lock:
             if type_name not in self._classes:
                 module_path, _, class_name = self._entries[type_name].reference.partition(":")
@@ -107,7 +107,7 @@ class Registry:
                 self._classes[type_name] = found
             return self._classes[type_name]
 
-    def module(self, type_name: str) -> Module:
+    def module(self, type_name: str) -> Module[Any]:
         with self._lock:
             if type_name not in self._instances:
                 self._instances[type_name] = self.module_class(type_name)()

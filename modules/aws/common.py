@@ -48,7 +48,7 @@ GONE = ("InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFo
         "DBInstanceNotFound")
 
 
-def ours_now(module: Module, session: AwsSession, resource: Resource) -> Observed | None:
+def ours_now(module: Module[AwsSession], session: AwsSession, resource: Resource) -> Observed | None:
     """The resource's object as observed now, if it carries this resource's marks (after a lost create)."""
     found = module.observe(session, [resource]).get(resource.address)
     return found if isinstance(found, Observed) and found.ours else None
@@ -237,15 +237,13 @@ def not_ours(kind: str, name: str, tags: Mapping[str, str], resource: Resource,
     return Unobservable(f"{kind} {name} exists and is not managed by reconcile; set import: {name} to take it over")
 
 
-def read_each(resources: Sequence[Resource], read: Callable[[Resource], Any], workers: int = 8) -> dict[str, Any]:
-    """Services with no batch read (S3, DynamoDB, IAM): one resource per call, several at once."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return dict(zip([r.address for r in resources], pool.map(read, resources), strict=True))
+def read_each(session: AwsSession, resources: Sequence[Resource], read: Callable[[Resource], Any]) -> dict[str, Any]:
+    """Services with no batch read (S3, DynamoDB, IAM): one resource per call, several at once on the
+    region's bounded pool of readers (never a pool per call)."""
+    return dict(zip([r.address for r in resources], session.map(read, resources), strict=True))
 
 
-class Ec2Module(Module):
+class Ec2Module(Module[AwsSession]):
     """EC2 resources (VPC, subnet, security group, instance, volume): found by the id the state recorded,
     else by their stack and address tags, with one paginated describe for every resource of the type.
 

@@ -64,7 +64,7 @@ def gsis_from_api(table: Mapping[str, Any], provisioned: bool) -> list[dict[str,
     return sorted(out, key=lambda g: g["name"])
 
 
-class DynamodbTableModule(Module):
+class DynamodbTableModule(Module[AwsSession]):
     type_name = "aws.dynamodb_table"
     family = "aws"
     computed = frozenset({"arn", "stream_arn"})
@@ -106,7 +106,7 @@ class DynamodbTableModule(Module):
         names = {r.address: next((n for n in (table_name(r), r.prior.get("table_name")) if n in existing), None)
                  for r in resources}  # the recorded name finds a table the spec renamed
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(wanted, lambda r: self._read(session, db, r, str(names[r.address])))
+        found = read_each(session, wanted, lambda r: self._read(session, db, r, str(names[r.address])))
         return {r.address: found.get(r.address) for r in resources}
 
     def _read(self, session: AwsSession, db: Any, r: Resource, name: str) -> Observed | Unobservable:

@@ -41,7 +41,7 @@ def as_policy(value: Any) -> Any:
     return value
 
 
-class IamRoleModule(Module):
+class IamRoleModule(Module[AwsSession]):
     type_name = "aws.iam_role"
     family = "aws"
     computed = frozenset({"arn", "role_id"})
@@ -61,7 +61,7 @@ class IamRoleModule(Module):
         iam = session.client("iam")
         with api_errors():
             roles = [r["RoleName"] for r in paginate(iam, "list_roles", "Roles")]
-            tagged = read_each([Resource(n, "aws.iam_role", n, session.region, {}) for n in roles],
+            tagged = read_each(session, [Resource(n, "aws.iam_role", n, session.region, {}) for n in roles],
                                lambda r: {t["Key"]: t["Value"] for t in paginate(iam, "list_role_tags", "Tags",
                                                                                RoleName=r.name)})
         return {tags[OWNER_TAG]: {"role_name": name, "tags": tags} for name, tags in tagged.items()
@@ -91,7 +91,7 @@ class IamRoleModule(Module):
         names = {r.address: next((n for n in (role_name(r), r.prior.get("role_name")) if n in roles), None)
                  for r in resources}  # the recorded name finds a role the spec renamed
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(wanted, lambda r: self._read(session, iam, r, roles[str(names[r.address])]))
+        found = read_each(session, wanted, lambda r: self._read(session, iam, r, roles[str(names[r.address])]))
         return {r.address: found.get(r.address) for r in resources}
 
     def _read(self, session: AwsSession, iam: Any, r: Resource, role: Mapping[str, Any]) -> Observed | Unobservable:

@@ -42,7 +42,7 @@ def password_tag(password: str, salt: str | None = None) -> str:
     return f"{salt}:{hashlib.sha256((salt + password).encode()).hexdigest()[:40]}"
 
 
-class RdsInstanceModule(Module):
+class RdsInstanceModule(Module[AwsSession]):
     type_name = "aws.rds_instance"
     family = "aws"
     sensitive = frozenset({"master_password"})

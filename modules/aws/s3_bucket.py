@@ -58,7 +58,7 @@ def lifecycle_from_api(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     return sorted(out, key=lambda x: str(x["id"]))
 
 
-class S3BucketModule(Module):
+class S3BucketModule(Module[AwsSession]):
     type_name = "aws.s3_bucket"
     family = "aws"
     computed = frozenset({"arn", "bucket_domain_name"})
@@ -102,7 +102,7 @@ class S3BucketModule(Module):
             existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         names = {r.address: self._current_name(r, existing) for r in resources}
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(wanted, lambda r: self._read(session, s3, r, names[r.address]))
+        found = read_each(session, wanted, lambda r: self._read(session, s3, r, str(names[r.address])))
         return {r.address: found.get(r.address) for r in resources}
 
     @staticmethod

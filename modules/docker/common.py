@@ -7,10 +7,22 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from reconciler.model import Observed, Resource, Unobservable
+from reconciler.model import LintFinding, Observed, Resource, Unobservable
 from reconciler.targets.docker import LABEL_ADDRESS, LABEL_STACK, DockerEngine, owner_of, stack_of
 
 RECONCILE_LABELS = ("reconcile.",)
+
+
+def unpinned_image(resource: Resource) -> list[LintFinding]:
+    """Lint: an image on a `latest` (or no) tag and without a digest runs different code on each host."""
+    image = resource.get("image")
+    if not isinstance(image, str) or "@" in image or "{{" in image or "${" in image:
+        return []
+    tag = image.rsplit("/", 1)[-1].partition(":")[2]
+    if tag not in ("", "latest"):
+        return []
+    return [LintFinding(f"image {image!r} uses the {'latest' if tag else 'implicit latest'} tag: pin a version "
+                        "or a digest so every host runs the same image", ("image",))]
 
 
 def object_name(resource: Resource, key: str) -> str:
@@ -102,6 +114,7 @@ def observe_objects(
             out[address] = found if isinstance(found, Unobservable) else None
             continue
         obj, ours = found
+        assert obj is not None
         resource = by_address[address]
         adopted = not ours and not resource.prior and owner_of(obj.get("Labels")) is None
         observed = build(resource, obj, adopted)

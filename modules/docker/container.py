@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError
-from reconciler.model import Action, AttrDiff, Change, Observed, Resource
+from reconciler.model import Action, AttrDiff, Change, LintFinding, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 
@@ -29,6 +29,7 @@ from .common import (
     observe_objects,
     parse_bytes,
     parse_duration_ns,
+    unpinned_image,
     user_labels,
 )
 
@@ -101,7 +102,7 @@ def _env_digest(env: Mapping[str, str]) -> dict[str, str]:
     return {"sha256": hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()}
 
 
-class ContainerModule(Module):
+class ContainerModule(Module[DockerEngine]):
     type_name = "docker.container"
     family = "docker"
     discovers = True
@@ -153,6 +154,9 @@ class ContainerModule(Module):
             have = observed or {}
             return set(desired) == set(have) and all(set(a) <= set(have[n]) for n, a in desired.items())
         return bool(desired == observed)
+
+    def lint(self, resource: Resource) -> list[LintFinding]:
+        return unpinned_image(resource)
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"container {object_name(resource, 'container_name')}"

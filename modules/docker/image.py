@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ModuleError
-from reconciler.model import Action, AttrDiff, Change, Observed, Resource
+from reconciler.model import Action, AttrDiff, Change, LintFinding, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine, normalize_reference
 
-from .common import LABEL_ADDRESS, LABEL_STACK, labelled, labels_for
+from .common import LABEL_ADDRESS, LABEL_STACK, labelled, labels_for, unpinned_image
 
 CONTEXT_LABEL = "reconcile.context-hash"
 
@@ -47,7 +47,7 @@ def split_reference(reference: str) -> tuple[str, str | None]:
     return repo, tag
 
 
-class ImageModule(Module):
+class ImageModule(Module[DockerEngine]):
     type_name = "docker.image"
     family = "docker"
     discovers = True
@@ -73,6 +73,9 @@ class ImageModule(Module):
         if not os.path.isabs(context) and resource.location:
             context = str(Path(resource.location.file).parent / context)
         return context
+
+    def lint(self, resource: Resource) -> list[LintFinding]:
+        return unpinned_image(resource)
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"image {normalize_reference(self.reference(resource))}"

@@ -12,7 +12,7 @@ from reconciler.targets.docker import DockerEngine
 from .common import labelled, labels_for, labels_match, object_name, observe_objects, user_labels
 
 
-class NetworkModule(Module):
+class NetworkModule(Module[DockerEngine]):
     type_name = "docker.network"
     family = "docker"
     discovers = True

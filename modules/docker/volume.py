@@ -13,7 +13,7 @@ from reconciler.targets.docker import DockerEngine
 from .common import labelled, labels_for, labels_match, object_name, observe_objects, user_labels
 
 
-class VolumeModule(Module):
+class VolumeModule(Module[DockerEngine]):
     type_name = "docker.volume"
     family = "docker"
     discovers = True

@@ -18,7 +18,7 @@ def argv_of(resource: Resource, key: str = "command") -> list[str]:
     return list(value) if isinstance(value, list) else ["sh", "-c", str(value)]
 
 
-class CommandModule(Module):
+class CommandModule(Module[Target]):
     type_name = "command"
     computed = frozenset({"rc", "stdout", "stderr"})
     volatile = frozenset({"rc", "stdout", "stderr"})

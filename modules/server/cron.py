@@ -11,8 +11,6 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.base import Target
 
-from .edits import EditLocks
-
 MARK = "# reconcile: "
 SEPARATOR = "=====reconcile-crontab====="
 # For each user in "$@": "SEPARATOR user ok|none|error", then the crontab (ok) or crontab's message (error).
@@ -81,12 +79,9 @@ def with_entry(crontab: str, name: str, line: str | None) -> str:
     return "".join(x + "\n" for x in out)
 
 
-class CronModule(Module):
+class CronModule(Module[Target]):
     type_name = "cron"
     not_compared = frozenset({"state", "user", "job", "minute", "hour", "day", "month", "weekday", "special"})
-
-    def __init__(self) -> None:
-        self.locks = EditLocks()
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         return {"entry": entry_line(resource)}
@@ -105,7 +100,7 @@ class CronModule(Module):
 
     def _set(self, target: Target, r: Resource, line: str | None) -> None:
         user = cron_user(r)
-        with self.locks.lock(target, user):
+        with target.lock(f"crontab:{user}"):
             current = self._crontabs(target, [user])[user]
             new = with_entry(current, r.name, line)
             if new != current:

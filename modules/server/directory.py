@@ -20,12 +20,17 @@ UNIFORM, DIFFERS = "uniform below", "differs below"
 SHOWN = 3  # paths named in a hazard message
 
 
-class DirectoryModule(Module):
+class DirectoryModule(Module[Target]):
     type_name = "directory"
+    holds_paths = True
     not_compared = frozenset({"state", "path", "recurse"})
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"path {resource.get('path')}"
+
+    def path(self, resource: Resource) -> str | None:
+        value = resource.get("path")
+        return value if isinstance(value, str) else None
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = desired_ownership(resource)

@@ -13,7 +13,7 @@ from reconciler.targets.base import Target
 from .paths import content_digest, desired_ownership, observed_ownership, wrong_kind
 
 
-class FileModule(Module):
+class FileModule(Module[Target]):
     type_name = "file"
     computed = frozenset({"sha256", "size"})
     volatile = frozenset({"sha256", "size"})
@@ -22,6 +22,10 @@ class FileModule(Module):
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"path {resource.get('path')}"
+
+    def path(self, resource: Resource) -> str | None:
+        value = resource.get("path")
+        return value if isinstance(value, str) else None
 
     def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
         """`template:` names a Jinja2 file beside the spec; its rendering becomes the content."""
@@ -40,9 +44,9 @@ class FileModule(Module):
             out["content"] = content_digest(resource.get("content"))
         return out
 
-    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | Unobservable | None]:
         stats = target.stat_many([r.get("path") for r in resources], hash_files=True)
-        out: dict[str, Observed | None] = {}
+        out: dict[str, Observed | Unobservable | None] = {}
         for r in resources:
             st = stats[r.get("path")]
             if st is None:

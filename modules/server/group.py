@@ -16,7 +16,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("group_name") or resource.name)
 
 
-class GroupModule(Module):
+class GroupModule(Module[Target]):
     type_name = "group"
     computed = frozenset({"gid"})
     not_compared = frozenset({"state", "group_name", "system"})

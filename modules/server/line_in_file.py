@@ -20,8 +20,6 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.base import Target
 
-from .edits import EditLocks
-
 
 def split_lines(data: bytes) -> list[bytes]:
     """Lines with their endings; only \\n ends a line (as Ansible's readlines), nothing is normalised."""
@@ -40,7 +38,7 @@ def matches(resource: Resource, line: bytes) -> bool:
     pattern = resource.get("regexp")
     if pattern:
         return _search(pattern, line) is not None
-    return bare(line).decode("utf-8", errors="surrogateescape") == resource.get("line")
+    return bool(bare(line).decode("utf-8", errors="surrogateescape") == resource.get("line"))
 
 
 def edited(resource: Resource, data: bytes, present: bool) -> bytes:
@@ -83,13 +81,15 @@ def edited(resource: Resource, data: bytes, present: bool) -> bytes:
     return b"".join(lines)
 
 
-class LineInFileModule(Module):
+class LineInFileModule(Module[Target]):
     type_name = "line_in_file"
     not_compared = frozenset({"state", "path", "regexp", "create", "mode", "insertafter", "insertbefore", "backrefs",
                               "firstmatch"})
 
-    def __init__(self) -> None:
-        self.locks = EditLocks()
+    def path(self, resource: Resource) -> str | None:
+        value = resource.get("path")
+        return value if isinstance(value, str) else None
+
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         return {"line": resource.get("line")} if self.state_of(resource) == "present" else {}
@@ -121,7 +121,7 @@ class LineInFileModule(Module):
 
     def _edit(self, target: Target, r: Resource, present: bool) -> None:
         path = r.get("path")
-        with self.locks.lock(target, path):
+        with target.lock(f"file:{path}"):
             current = target.read_many([path], follow=True).get(path)
             if current is None and not present:
                 return

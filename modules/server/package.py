@@ -75,7 +75,7 @@ def remove_command(manager: str, names: Sequence[str], lock_timeout: int = LOCK_
     return [manager, "remove", "-y", "--", *names]
 
 
-class PackageModule(Module):
+class PackageModule(Module[Target]):
     type_name = "package"
     computed = frozenset({"versions", "manager"})
     not_compared = frozenset({"state", "names", "package", "version", "update_cache", "cache_valid_time",

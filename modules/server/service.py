@@ -41,7 +41,7 @@ def enable_command(init: str, name: str, enabled: bool) -> list[str]:
     return ["update-rc.d", name, "defaults" if enabled else "disable"]
 
 
-class ServiceModule(Module):
+class ServiceModule(Module[Target]):
     type_name = "service"
     not_compared = frozenset({"service", "restart_on"})
     trigger_attribute = "restart_on"

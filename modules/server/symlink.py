@@ -10,12 +10,16 @@ from reconciler.module import Module
 from reconciler.targets.base import Target
 
 
-class SymlinkModule(Module):
+class SymlinkModule(Module[Target]):
     type_name = "symlink"
     not_compared = frozenset({"state", "path", "force"})
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"path {resource.get('path')}"
+
+    def path(self, resource: Resource) -> str | None:
+        value = resource.get("path")
+        return value if isinstance(value, str) else None
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         stats = target.stat_many([r.get("path") for r in resources], hash_files=False)

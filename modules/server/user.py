@@ -29,7 +29,7 @@ def keys_text(keys: Sequence[str]) -> str:
     return "".join(k.strip() + "\n" for k in keys)
 
 
-class UserModule(Module):
+class UserModule(Module[Target]):
     type_name = "user"
     computed = frozenset({"uid", "gid", "home"})
     not_compared = frozenset({"state", "username", "system"})

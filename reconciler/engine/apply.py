@@ -61,7 +61,7 @@ class _NoHooks:
 
 class Applier:
     def __init__(
-        self, graph: nx.DiGraph, registry: Registry, targets: TargetPool, store: Any,
+        self, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool, store: Any,
         parallelism: int = 10, hooks: ApplyHooks | None = None, redactor: Redactor | None = None,
     ):
         self.graph = graph
@@ -113,9 +113,9 @@ class Applier:
         order = {c.address: i for i, c in enumerate(plan.changes)}
         return sorted(results.values(), key=lambda r: order.get(r.address, len(order)))
 
-    def _destroy_graph(self, plan: Plan) -> nx.DiGraph:
+    def _destroy_graph(self, plan: Plan) -> nx.DiGraph[str]:
         """The spec's graph plus the resources removed from it, with the edges the state recorded."""
-        graph = nx.DiGraph(self.graph)
+        graph: nx.DiGraph[str] = nx.DiGraph(self.graph)
         for change in plan.changes:
             if not change.pruned:
                 continue
@@ -125,7 +125,7 @@ class Applier:
                 graph.add_edge(dep, change.address)
         return graph
 
-    def _run_walk(self, graph: nx.DiGraph, changes: list[Change], failures: Mapping[str, str],
+    def _run_walk(self, graph: nx.DiGraph[str], changes: list[Change], failures: Mapping[str, str],
                   run: Callable[[Change], Result], phase: str) -> dict[str, Result]:
         by_address = {c.address: c for c in changes}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.model import UNKNOWN, Action, AttrDiff, Change, Observed, Resource
 
@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from reconciler.module import Module
 
 
-def compute_change(module: Module, resource: Resource, observed: Observed | None) -> Change:
+def compute_change(module: Module[Any], resource: Resource, observed: Observed | None) -> Change:
     """no object -> create; a changed replace-forcing attribute -> replace; equal -> no-op; else update."""
     secret = module.secret_attributes(resource)
     if module.state_of(resource) in module.absent_states:

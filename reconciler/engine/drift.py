@@ -20,7 +20,8 @@ from typing import Any
 from reconciler.errors import ReconcileError
 from reconciler.model import SENSITIVE, UNKNOWN, Action, Change, Plan
 from reconciler.registry import Registry
-from reconciler.state.store import StateRecord, attributes_differ
+from reconciler.state.records import StateRecord
+from reconciler.state.store import attributes_differ
 
 KINDS = ("drifted", "pending", "missing", "duplicate", "unmanaged")
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class DriftReport:
 
 
 def spec_changed(change: Change, record: StateRecord, secret: Iterable[str],
-                 digested: Iterable[str] = ("content",)) -> bool:
+                 digested: Iterable[str] = ()) -> bool:
     """Whether the spec now asks for something else than what was last applied."""
     return change.resource is None or attributes_differ(record, change.resource, secret, digested)
 

@@ -44,9 +44,9 @@ class AddressIndex:
 
 def build_graph(
     resources: Sequence[Resource], registry: Registry, doc: SourceDocument
-) -> tuple[nx.DiGraph, list[Diagnostic]]:
+) -> tuple[nx.DiGraph[str], list[Diagnostic]]:
     """Edges point from a dependency to its dependent, so a topological order is an apply order."""
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     diagnostics: list[Diagnostic] = []
     index = AddressIndex(resources)
     types = registry.types
@@ -104,7 +104,7 @@ def build_graph(
     return graph, diagnostics
 
 
-def find_cycles(graph: nx.DiGraph) -> list[list[str]]:
+def find_cycles(graph: nx.DiGraph[str]) -> list[list[str]]:
     """One cycle per strongly connected component that has one, naming every resource on it."""
     cycles = []
     for component in nx.strongly_connected_components(graph):
@@ -126,35 +126,15 @@ def _closest(written: str, known: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def referenced_by(graph: nx.DiGraph, address: str) -> list[str]:
+def referenced_by(graph: nx.DiGraph[str], address: str) -> list[str]:
     """The nodes whose values `address` reads through `${…}` (not mere depends_on)."""
     return [p for p in graph.predecessors(address) if graph.edges[p, address].get("reference")]
 
 
-def with_dependencies(graph: nx.DiGraph, selected: Iterable[str]) -> set[str]:
+def with_dependencies(graph: nx.DiGraph[str], selected: Iterable[str]) -> set[str]:
     """The selected nodes plus everything they depend on, transitively."""
     keep: set[str] = set()
     for node in selected:
         keep.add(node)
         keep |= nx.ancestors(graph, node)
     return keep
-
-
-def to_dot(graph: nx.DiGraph) -> str:
-    lines = ["digraph reconcile {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
-    for node in sorted(graph.nodes):
-        lines.append(f'  "{node}";')
-    for u, v in sorted(graph.edges):
-        lines.append(f'  "{u}" -> "{v}";')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def to_mermaid(graph: nx.DiGraph) -> str:
-    ids = {node: f"n{i}" for i, node in enumerate(sorted(graph.nodes))}
-    lines = ["flowchart LR"]
-    for node, ident in ids.items():
-        lines.append(f'  {ident}["{node}"]')
-    for u, v in sorted(graph.edges):
-        lines.append(f"  {ids[u]} --> {ids[v]}")
-    return "\n".join(lines) + "\n"

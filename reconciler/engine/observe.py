@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reconciler.model import Observed, Resource, Unobservable
 from reconciler.registry import Registry
 from reconciler.targets import TargetPool
+
+# (target, targets done, targets in all): called as each target's last batch of a wave is observed
+ObserveProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -19,11 +23,28 @@ class Observation:
 
 
 def observe(
-    resources: Sequence[Resource], registry: Registry, targets: TargetPool, parallelism: int = 10
+    resources: Sequence[Resource], registry: Registry, targets: TargetPool, parallelism: int = 10,
+    progress: ObserveProgress | None = None,
 ) -> Observation:
     groups: dict[tuple[str, str], list[Resource]] = defaultdict(list)
     for r in resources:
         groups[(r.type, r.target)].append(r)
+    left: dict[str, int] = defaultdict(int)  # target -> batches still to observe
+    for _, target_name in groups:
+        left[target_name] += 1
+    finished: list[str] = []
+    count_lock = threading.Lock()
+
+    def count(target_name: str) -> None:
+        if progress is None:
+            return
+        with count_lock:
+            left[target_name] -= 1
+            if left[target_name]:
+                return
+            finished.append(target_name)
+            done = len(finished)
+        progress(target_name, done, len(left))
 
     def one(key: tuple[str, str]) -> tuple[dict[str, Observed | None], dict[str, str]]:
         type_name, target_name = key
@@ -38,6 +59,8 @@ def observe(
         except Exception as exc:  # one unreachable target must not stop the others
             message = str(exc) or type(exc).__name__
             return {}, {r.address: message for r in batch}
+        finally:
+            count(target_name)
 
     observed: dict[str, Observed | None] = {}
     errors: dict[str, str] = {}

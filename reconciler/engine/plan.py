@@ -16,7 +16,7 @@ from typing import Any
 import networkx as nx
 
 from reconciler.engine.graph import AddressIndex, referenced_by, with_dependencies
-from reconciler.engine.observe import observe
+from reconciler.engine.observe import ObserveProgress, observe
 from reconciler.errors import ReconcileError
 from reconciler.model import UNKNOWN, Action, Change, Inventory, Observed, Plan, Resource, Spec
 from reconciler.module import Module
@@ -44,7 +44,7 @@ class Selection:
         return bool(self.targets or self.limit)
 
 
-def selected_nodes(graph: nx.DiGraph, selection: Selection, inventory: Inventory | None = None) -> list[str]:
+def selected_nodes(graph: nx.DiGraph[str], selection: Selection, inventory: Inventory | None = None) -> list[str]:
     """Nodes to plan, in dependency order: the selected ones and everything they depend on. `--limit`
     takes hosts, groups (their hosts) and engine or region names."""
     nodes: Collection[str] = graph.nodes
@@ -83,7 +83,7 @@ class ReferenceResolver:
     resource's `sensitive` set, so it is masked in every output and hashed in the state.
     """
 
-    def __init__(self, graph: nx.DiGraph, registry: Registry):
+    def __init__(self, graph: nx.DiGraph[str], registry: Registry):
         self.index = AddressIndex([graph.nodes[n]["resource"] for n in graph.nodes])
         self.types = registry.types
         self.registry = registry
@@ -123,7 +123,7 @@ class ReferenceResolver:
 
 
 def attribute_view(
-    module: Module | None, change: Change, last_known: Mapping[str, Any] | None = None
+    module: Module[Any] | None, change: Change, last_known: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """What later resources may read of a planned change: unknown where apply will decide it.
 
@@ -157,9 +157,9 @@ class _Ghost:
 class Planner:
     """One planning pass over a spec, its graph and the state."""
 
-    def __init__(self, spec: Spec, graph: nx.DiGraph, registry: Registry, targets: TargetPool,
+    def __init__(self, spec: Spec, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool,
                  records: Mapping[str, StateRecord], state_is_new: bool, selection: Selection,
-                 parallelism: int, redactor: Redactor | None = None):
+                 parallelism: int, redactor: Redactor | None = None, progress: ObserveProgress | None = None):
         self.spec = spec
         self.graph = graph
         self.registry = registry
@@ -167,6 +167,7 @@ class Planner:
         self.selection = selection
         self.parallelism = parallelism
         self.redactor = redactor or Redactor()
+        self.progress = progress
         self.state_is_new = state_is_new
         self.blockers: list[str] = []
         self.warnings: list[str] = []
@@ -285,7 +286,7 @@ class Planner:
             observable = [r for r in wave
                           if self.registry.module(r.type).observe_unresolved or not _has_unknown(r)]
             going = [g.resource for g in ghosts if g.destroy] if first_wave else []
-            observation = observe(observable + going, self.registry, self.targets, self.parallelism)
+            observation = observe(observable + going, self.registry, self.targets, self.parallelism, self.progress)
             first_wave = False
             observed_all.update(observation.observed)
             located = {r.address: r.location for r in wave if r.location is not None}
@@ -467,8 +468,9 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def make_plan(
-    spec: Spec, graph: nx.DiGraph, registry: Registry, targets: TargetPool, store: Any,
+    spec: Spec, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool, store: Any,
     selection: Selection | None = None, parallelism: int = 10, redactor: Redactor | None = None,
+    progress: ObserveProgress | None = None,
 ) -> Plan:
     """Observe and diff every selected node. Observation runs in waves: first every resource that
     references nothing (one batch per type and target), then each set of resources whose
@@ -476,7 +478,7 @@ def make_plan(
     before it is looked at."""
     is_new = bool(getattr(store, "is_new", False)) or (store.serial == 0 and not store.records())
     planner = Planner(spec, graph, registry, targets, store.records(), is_new, selection or Selection(), parallelism,
-                      redactor)
+                      redactor, progress)
     return planner.plan(store.serial)
 
 
@@ -489,7 +491,7 @@ def origin_for(change: Change, record: StateRecord | None, observed: Observed | 
     return CREATED if observed is not None and observed.ours else FOUND
 
 
-def _triggered(module: Module, change: Change, index: AddressIndex, changes: Mapping[str, Change]) -> Change:
+def _triggered(module: Module[Any], change: Change, index: AddressIndex, changes: Mapping[str, Change]) -> Change:
     """A service with `restart_on: [file.conf]` restarts when file.conf changes in this run."""
     key = module.trigger_attribute
     resource = change.resource
@@ -507,6 +509,6 @@ def _has_unknown(resource: Resource) -> bool:
     return any(v is UNKNOWN for v in resource.attributes.values())
 
 
-def dependencies_of(graph: nx.DiGraph, address: str) -> Iterable[str]:
+def dependencies_of(graph: nx.DiGraph[str], address: str) -> Iterable[str]:
     """Every address `address` depends on (depends_on and references), as the state records them."""
     return sorted(graph.predecessors(address)) if address in graph else ()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.engine.apply import Applier, ApplyHooks, failed
 from reconciler.engine.plan import Selection, make_plan
@@ -36,6 +36,8 @@ from reconciler.state.backend import Backend, make_backend
 from reconciler.state.planfile import check_fresh
 from reconciler.state.store import default_state_path
 from reconciler.targets import TargetPool
+
+T = TypeVar("T")
 
 EVERYTHING = Selection()
 WORKSPACE_FILE = "environment"  # .reconcile/environment holds the selected workspace, as Terraform's
@@ -62,6 +64,7 @@ class DriftOutcome:
     report: Any  # reconciler.engine.drift.DriftReport
     run_id: int | None
     plan: Plan
+    history: tuple[Mapping[str, Any], ...] = ()  # the last drift runs, oldest first: run, started_at, total
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Session:
     registry: Registry | None = None
     environ: Mapping[str, str] | None = None
     redactor: Redactor = field(default_factory=Redactor)
+    observe_progress: Callable[[str, int, int], None] | None = None  # (target, done, total) while observing
 
     def __post_init__(self) -> None:
         self.spec_path = Path(self.spec_path)
@@ -117,6 +121,11 @@ class Session:
         return self.registry
 
     @property
+    def type_registry(self) -> Registry:
+        """The resource types and target families this session uses."""
+        return self._registry
+
+    @property
     def ws(self) -> str:
         return str(self.workspace)
 
@@ -144,7 +153,8 @@ class Session:
         environ = os.environ if self.environ is None else self.environ
         names = document.data.get("vars_from_env")
         env = {n: environ.get(n, "") for n in names if isinstance(n, str)} if isinstance(names, list) else {}
-        variables = document.data.get("vars") if isinstance(document.data.get("vars"), dict) else {}
+        raw_vars = document.data.get("vars")
+        variables: dict[str, Any] = dict(raw_vars) if isinstance(raw_vars, dict) else {}
         try:
             rendered = Renderer().render(block, {**variables, "vars": variables, "env": env, "workspace": self.ws})
         except TemplateFailure as exc:
@@ -184,7 +194,7 @@ class Session:
 
     def _make_plan(self, validated: Validated, pool: TargetPool, store: Any, selection: Selection) -> Plan:
         return self.redacting(lambda: make_plan(validated.spec, validated.graph, self._registry, pool, store,
-                                                selection, self.parallelism, self.redactor))
+                                                selection, self.parallelism, self.redactor, self.observe_progress))
 
     def apply(
         self, selection: Selection = EVERYTHING, *, approve: Callable[[Plan], bool] = lambda plan: True,
@@ -226,7 +236,7 @@ class Session:
                    hooks: ApplyHooks | None) -> ApplyOutcome:
         store.set_stack(validated.spec.stack)
         applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor)
-        run_id = store.start_run("apply", str(self.spec_path.absolute()))
+        run_id = store.start_run("apply", str(Path(self.spec_path).absolute()))
         results: list[Result] = []
         status = "interrupted"  # what the history says if this process is stopped on the way
         try:
@@ -271,14 +281,17 @@ class Session:
                 found = new_since(found, earlier.summary.get("report", {}))
             run_id = None
             if writable:
-                run_id = store.start_run("drift", str(self.spec_path.absolute()))
+                run_id = store.start_run("drift", str(Path(self.spec_path).absolute()))
                 body = report_body(found, run_id) if report_body else {}
                 store.finish_run(run_id, "drift" if found.found else ("error" if found.errors else "ok"),
                                  {**found.counts(), "errors": len(found.errors), "report": body})
-            return DriftOutcome(found, run_id, plan)
+            history = tuple({"run": r.id, "started_at": r.started_at,
+                             "total": sum(int(r.summary.get(k) or 0) for k in found.counts())}
+                            for r in reversed(store.runs(kind="drift", limit=30)) if r.status != "running")
+            return DriftOutcome(found, run_id, plan, history)
 
     # -- secrets ---------------------------------------------------------------------------------
-    def redacting(self, work: Callable[[], Any]) -> Any:
+    def redacting(self, work: Callable[[], T]) -> T:
         """Run `work`; an error it raises reaches the caller with every secret of the run masked."""
         try:
             return work()

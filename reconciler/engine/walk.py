@@ -25,7 +25,7 @@ def walk(
     *,
     parallelism: int,
     before: Callable[[str], Result | None] = lambda node: None,
-    settle: Callable[[Result], None] = lambda result: None,
+    settle: Callable[[Result], object] = lambda result: None,
     batch_key: Callable[[str], Hashable | None] = lambda node: None,
     action_of: Callable[[str], Action] = lambda node: Action.NOOP,
 ) -> dict[str, Result]:

@@ -97,9 +97,15 @@ def render(report: DriftReport, spec: str, fmt: str, run_id: int | None = None) 
     return to_text(report, spec)
 
 
-def notification(report: DriftReport, spec: str, run_id: int | None) -> dict[str, Any]:
-    """Slack-compatible: `text` for the channel, `report` for machines."""
+def notification(report: DriftReport, spec: str, run_id: int | None,
+                 report_url: str | None = None) -> dict[str, Any]:
+    """Slack-compatible: `text` for the channel (with a link to the published report), `report` for machines."""
     lines = [headline(report, spec)] + [f"• {i.kind}: {i.address}" for i in report.items[:20]]
     if len(report.items) > 20:
         lines.append(f"… and {len(report.items) - 20} more")
-    return {"text": "\n".join(lines), "report": to_json(report, spec, run_id)}
+    if report_url:
+        lines.append(f"Report: {report_url}")
+    body: dict[str, Any] = {"text": "\n".join(lines), "report": to_json(report, spec, run_id)}
+    if report_url:
+        body["report_url"] = report_url
+    return body

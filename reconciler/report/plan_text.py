@@ -119,7 +119,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "spec_hash": plan.spec_hash,
         "fingerprint": plan.fingerprint,
         "state_serial": plan.state_serial,
-        "changes": [_change_json(c) for c in plan.actionable],
+        "changes": [change_to_json(c) for c in plan.actionable],
         "errors": [{"address": a, "message": m} for a, m in sorted(plan.failures.items())],
         "blockers": list(plan.blockers),
         "warnings": list(plan.warnings),
@@ -127,7 +127,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _change_json(change: Change) -> dict[str, Any]:
+def change_to_json(change: Change) -> dict[str, Any]:
     def value(v: Any, sensitive: bool) -> Any:
         if v is UNKNOWN:
             return None

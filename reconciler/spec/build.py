@@ -98,9 +98,10 @@ def schema_diagnostics(
             continue  # a `${…}` value is checked once it is resolved, at plan time
         path = prefix + tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            extra = sorted(k for k in error.instance if k not in (error.schema.get("properties") or {}))
+            schema = error.schema if isinstance(error.schema, Mapping) else {}
+            extra = sorted(k for k in error.instance if k not in (schema.get("properties") or {}))
             for key in extra:  # each unknown key at its own line
-                out.append(Diagnostic(f"unknown field {key!r}" + _closest_field(key, error.schema),
+                out.append(Diagnostic(f"unknown field {key!r}" + _closest_field(key, schema),
                                       doc.locate(path + (key,)), path + (key,)))
             continue
         message = _schema_message(error)
@@ -136,10 +137,11 @@ def _schema_message(error: ValidationError) -> str:
         return f"missing required field: {error.message.split(' ')[0]}"
     if error.validator == "not" and isinstance(error.validator_value, dict) and "required" in error.validator_value:
         return "only one of " + " and ".join(error.validator_value["required"]) + " may be given"
-    if error.validator == "type" and error.schema.get("description"):
-        return f"{error.message}: {error.schema['description']}"
-    if error.validator == "pattern" and error.schema.get("description"):
-        return f"{error.instance!r} is not valid: {error.schema['description']}"
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "type" and schema.get("description"):
+        return f"{error.message}: {schema['description']}"
+    if error.validator == "pattern" and schema.get("description"):
+        return f"{error.instance!r} is not valid: {schema['description']}"
     return error.message
 
 
@@ -174,10 +176,10 @@ class _SpecBuilder:
             return _mapping(self.doc.data.get(key))
         return rendered if isinstance(rendered, dict) else {}
 
-    def build(self) -> tuple[Spec | None, list[Diagnostic]]:
-        for name in sorted(set(self.vars) & RESERVED_NAMES):
-            self._error(f"{name!r} is a reserved name in templates ({', '.join(sorted(RESERVED_NAMES))}); "
-                        "give the variable another name", ("vars", name))
+    def build(self) -> tuple[Spec, list[Diagnostic]]:
+        for reserved in sorted(set(self.vars) & RESERVED_NAMES):
+            self._error(f"{reserved!r} is a reserved name in templates ({', '.join(sorted(RESERVED_NAMES))}); "
+                        "give the variable another name", ("vars", reserved))
         top = Draft202012Validator(self.registry.spec_schema(), format_checker=FORMATS)
         raw_resources = self.doc.data.get("resources")
         # each resource entry is checked once, against its type's full schema, in _expand
@@ -197,7 +199,7 @@ class _SpecBuilder:
                 seen[resource.address] = resource
                 resources.append(resource)
         settings = {key: self._render_block(key) for key in ("docker", "aws", "state")}
-        name = self.doc.data.get("name")
+        name: Any = self.doc.data.get("name")
         stack = StackId(name if isinstance(name, str) else default_stack_name(self.doc.root), self.workspace)
         moved, removed = self._moves(), self._removals()
         digest = canonical_hash(

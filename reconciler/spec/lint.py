@@ -1,8 +1,11 @@
 """`validate --strict`: lint rules on a valid spec. Pure: no host, engine or cloud is contacted.
 
-- a resource that writes under a directory another resource manages, without depending on it;
+Engine rules, on what every module declares through the contract:
+- a resource whose path() lies under the path of one that holds paths (a directory), on the same target,
+  without depending on it;
 - a secret written in clear in the spec instead of taken from the environment;
-- a container or image on a `latest` (or missing) tag.
+- a spec without a name.
+Then each module's own rules (Module.lint), e.g. a container or image on a `latest` tag.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from reconciler.model import Diagnostic, Location, Resource
 from reconciler.registry import Registry
 from reconciler.spec.validate import Validated
 
-PATH_TYPES = ("file", "directory", "symlink", "line_in_file")
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|credential)", re.I)
 
 
@@ -34,21 +36,30 @@ def lint(validated: Validated, registry: Registry) -> list[Diagnostic]:
         path = resource.json_path + tuple(sub)
         out.append(Diagnostic(message, spec.document.locate(path), path, severity="error"))
 
-    directories = [r for r in spec.resources if r.type == "directory" and isinstance(r.get("path"), str)]
+    paths: dict[str, str] = {}
+    holders: list[tuple[Resource, str]] = []
+    for r in spec.resources:
+        module = registry.module(r.type)
+        path = module.path(r)
+        if path:
+            paths[r.address] = path
+            if module.holds_paths:
+                holders.append((r, path))
     seen: set[str] = set()
     for r in spec.resources:
-        if r.type in PATH_TYPES and isinstance(r.get("path"), str):
-            for d in directories:
-                if d.target == r.target and d.address != r.address and r.get("path").startswith(d.get("path").rstrip("/") + "/"):
-                    if not nx.has_path(graph, d.address, r.address):
-                        report(r, f"{r.address} writes under {d.get('path')}, which {d.address} manages, but does not "
-                                  f"depend on it: add depends_on: [{d.base_address}] or use ${{{d.base_address}.path}}",
-                               "path")
+        path = paths.get(r.address, "")
+        for holder, root in holders if path else ():
+            if holder.target == r.target and holder.address != r.address and path.startswith(root.rstrip("/") + "/"):
+                if not nx.has_path(graph, holder.address, r.address):
+                    report(r, f"{r.address} writes under {root}, which {holder.address} manages, but does not "
+                              f"depend on it: add depends_on: [{holder.base_address}] or use "
+                              f"${{{holder.base_address}.path}}", "path")
         if r.base_address in seen:
             continue
         seen.add(r.base_address)
+        module = registry.module(r.type)
         raw = _raw(spec.document.data, r)
-        secret = registry.module(r.type).secret_attributes(r)
+        secret = module.secret_attributes(r)
         for key, value in raw.items():
             if (key in secret or SECRET_NAME.search(key)) and _literal(value):
                 report(r, f"{key} is a secret written in clear in the spec: take it from the environment "
@@ -58,12 +69,8 @@ def lint(validated: Validated, registry: Registry) -> list[Diagnostic]:
                     if SECRET_NAME.search(str(sub)) and _literal(inner):
                         report(r, f"{key}.{sub} looks like a secret written in clear in the spec: take it from "
                                   "the environment", key, sub)
-        image = r.get("image")
-        if r.type in ("docker.container", "docker.image") and isinstance(image, str) and "@" not in image:
-            tag = image.rsplit("/", 1)[-1].partition(":")[2]
-            if tag in ("", "latest"):
-                report(r, f"image {image!r} uses the {'latest' if tag else 'implicit latest'} tag: pin a version "
-                          "or a digest so every host runs the same image", "image")
+        for finding in module.lint(r):
+            report(r, finding.message, *finding.at)
     return out
 
 

@@ -34,7 +34,7 @@ def display_path(path: str | Path) -> str:
 def spec_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(SPEC_SUFFIXES))
@@ -172,7 +172,7 @@ def _inventory_reference(file: Path, node: yaml.Node) -> Path | None:
         return None
     for key, value in node.value:
         if key.value == "inventory" and isinstance(value, yaml.ScalarNode):
-            return (file.parent / os.path.expanduser(value.value)).absolute()
+            return (file.parent / os.path.expanduser(str(value.value))).absolute()
     return None
 
 

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 MAX_LENGTH = 1_000_000  # characters or items a template may build, and integer arguments it may pass
 MAX_EXPONENT_BITS = 4096

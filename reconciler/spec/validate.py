@@ -19,7 +19,7 @@ from reconciler.spec.load import load_spec
 @dataclass(frozen=True)
 class Validated:
     spec: Spec
-    graph: nx.DiGraph
+    graph: nx.DiGraph[str]
 
 
 def validate(

@@ -85,11 +85,11 @@ class Backend:
             return
         from reconciler.state.s3 import S3StateStore
 
-        store = S3StateStore(self._s3(), writable=writable, errored_dir=self.spec_dir)
+        remote = S3StateStore(self._s3(), writable=writable, errored_dir=self.spec_dir)
         try:
-            yield store
+            yield remote
         finally:
-            store.close()
+            remote.close()
 
     def lock(self, operation: str) -> AbstractContextManager[Any]:
         if self.kind == "local":

@@ -33,10 +33,10 @@ def matches_salted(stored: Any, value: Any) -> bool:
     if not is_salted(stored):
         return False
     _, salt, digest = stored.split(":", 2)
-    return hashlib.sha256((salt + json.dumps(value, sort_keys=True, default=str)).encode()).hexdigest() == digest
+    return bool(hashlib.sha256((salt + json.dumps(value, sort_keys=True, default=str)).encode()).hexdigest() == digest)
 
 
-def scrub(values: Mapping[str, Any], secret: Iterable[str], digested: Iterable[str] = ("content",)) -> dict[str, Any]:
+def scrub(values: Mapping[str, Any], secret: Iterable[str], digested: Iterable[str] = ()) -> dict[str, Any]:
     """Values fit to store: secrets as salted hashes; `digested` attributes (large texts such as file
     contents, declared by each module) as their sha256."""
     hidden, digest = set(secret), set(digested)

@@ -227,7 +227,7 @@ class S3StateStore:
         return self._doc.resources.get(address)
 
     def save(self, resource: Resource, observed: Observed | None, secret: Iterable[str], *,
-             origin: str = CREATED, depends_on: Iterable[str] = (), digested: Iterable[str] = ("content",)) -> None:
+             origin: str = CREATED, depends_on: Iterable[str] = (), digested: Iterable[str] = ()) -> None:
         hidden = set(secret)
         self.put(StateRecord(
             address=resource.address, type=resource.type, name=resource.name, target=resource.target,

@@ -64,7 +64,7 @@ def default_state_path(spec_path: str | Path, workspace: str = "default") -> Pat
 
 
 def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[str],
-                      digested: Iterable[str] = ("content",)) -> bool:
+                      digested: Iterable[str] = ()) -> bool:
     """Whether `resource` asks for other values than the record's last-applied ones (secrets by hash)."""
     hidden = set(secret)
     now = scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, (), digested)
@@ -249,7 +249,7 @@ class StateStore:
         return _record(row) if row else None
 
     def save(self, resource: Resource, observed: Observed | None, secret: Iterable[str], *,
-             origin: str = CREATED, depends_on: Iterable[str] = (), digested: Iterable[str] = ("content",)) -> None:
+             origin: str = CREATED, depends_on: Iterable[str] = (), digested: Iterable[str] = ()) -> None:
         hidden = set(secret)
         record = StateRecord(
             address=resource.address, type=resource.type, name=resource.name, target=resource.target,
@@ -417,7 +417,8 @@ class StateStore:
         here = socket.gethostname()
         out = []
         for row in rows:
-            run = RunRecord(*row[:8], summary=json.loads(row[8]), pid=int(row[9] or 0))
+            run = RunRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                            summary=json.loads(row[8]), pid=int(row[9] or 0))
             if run.status == "running" and run.host == here and run.pid and not pid_alive(run.pid):
                 run = dataclasses.replace(run, status="interrupted")  # recorded so by the next writing run
             out.append(run)

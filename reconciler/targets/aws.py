@@ -7,11 +7,15 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import Counter
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from reconciler.errors import ModuleError, ReconcileError
 from reconciler.model import Spec
 
+T = TypeVar("T")
+R = TypeVar("R")
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
 OWNER_TAG = "reconcile:address"
 STACK_TAG = "reconcile:stack"  # the stack identity (spec name/workspace) of the run that created it
@@ -36,6 +40,8 @@ class AwsSession:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
+        self.readers = int(settings.get("read_parallelism") or 8)
+        self._pool: ThreadPoolExecutor | None = None
 
     def client(self, service: str, *, once: bool = False) -> Any:
         """The service's client. `once`: without botocore's retries, for creates whose response may be lost:
@@ -60,7 +66,20 @@ class AwsSession:
     def mutating_calls(self) -> dict[str, int]:
         return {name: n for name, n in self.calls.items() if not name.startswith(READ_PREFIXES)}
 
+    def map(self, read: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """`read` over `items` on this region's one bounded pool of readers (for services with no batch
+        read): however many observe workers ask at once, the region sees at most `readers` calls."""
+        if len(items) <= 1:
+            return [read(item) for item in items]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.readers, thread_name_prefix=f"aws-{self.region}")
+            pool = self._pool
+        return list(pool.map(read, items))
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         for client in self._clients.values():
             client.close()
 
@@ -89,7 +108,7 @@ def aws_error(exc: Exception) -> ModuleError:
     return ModuleError(f"{code}: {message}", retryable=code in THROTTLING)
 
 
-def error_code(exc: Exception) -> str:
+def error_code(exc: BaseException) -> str:
     return str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
 
 

@@ -8,6 +8,7 @@ behave the same, down to the error messages.
 from __future__ import annotations
 
 import shlex
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,10 +66,31 @@ def fs_error(target: str, error: Mapping[str, Any]) -> ModuleError:
     return ModuleError(f"{error.get('message', kind)} (on {target})")
 
 
+class KeyedLocks:
+    """One lock per key, made on first use: what a target hands to modules that read, modify and write a
+    shared thing (a file edited by several resources, a user's crontab), so concurrent changes on one
+    target never lose each other's edits. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
 class Target:
     """A machine that server modules act on."""
 
     name: str = "local"
+
+    def __init__(self) -> None:
+        self._keyed = KeyedLocks()
+
+    def lock(self, key: str) -> threading.Lock:
+        """The lock of `key` on this target (e.g. "file:/etc/hosts"), for read-modify-write edits."""
+        return self._keyed.lock(key)
 
     def run(
         self, argv: Sequence[str], *, stdin: bytes | None = None, timeout: float | None = None,

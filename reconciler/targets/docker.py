@@ -39,7 +39,7 @@ class DockerEngine:
             self.client.api.ping()
         except Exception as exc:  # noqa: BLE001 - docker.errors.DockerException and connection errors alike
             raise ReconcileError(f"docker engine {name} unreachable: {engine_reason(exc)}") from None
-        self._lists: dict[str, Any] = {}
+        self._lists: dict[str, list[dict[str, Any]]] = {}
         self._list_lock = threading.Lock()
 
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> Any:
@@ -47,7 +47,7 @@ class DockerEngine:
             self.calls += 1
         return response
 
-    def _listed(self, key: str, fetch: Any) -> Any:
+    def _listed(self, key: str, fetch: Any) -> list[dict[str, Any]]:
         with self._list_lock:
             if key not in self._lists:
                 self._lists[key] = fetch()
@@ -182,7 +182,7 @@ def ssh_client(spec: Spec, name: str, base_url: str, timeout: float) -> Any:
 
     target = SSHTarget(ssh_host_for(spec, base_url), spec.inventory)
 
-    class Adapter(SSHHTTPAdapter):  # the SDK's adapter, on a paramiko client that is already connected
+    class Adapter(SSHHTTPAdapter):  # type: ignore[misc]  # the SDK's adapter, on a paramiko client that is already connected
         def __init__(self) -> None:
             self.ssh_client = target.client
             self.ssh_host = target.address

@@ -20,6 +20,7 @@ import os
 import pwd
 import stat
 import sys
+import typing  # noqa: F401 - used by the type comments (this file runs on Python 3.6)
 
 KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}
 READ_LIMIT = 64 * 1024 * 1024  # a file read for comparison larger than this is hashed, not read
@@ -92,7 +93,7 @@ def _sha256(path):
 def stat_paths(paths, hash_files=False, read=False, follow=False):
     """path -> None (missing) or {kind, mode, uid, gid, owner, group, size, mtime, [sha256], [content]}.
     With `follow`, a symlink is looked through (a dangling one reads as missing)."""
-    out = {}
+    out = {}  # type: typing.Dict[str, typing.Optional[typing.Dict[str, typing.Any]]]
     for p in paths:
         try:
             st = os.stat(p) if follow else os.lstat(p)
@@ -100,7 +101,7 @@ def stat_paths(paths, hash_files=False, read=False, follow=False):
             out[p] = None
             continue
         except OSError as exc:
-            out[p] = {"error": "%s: %s" % (errno.errorcode.get(exc.errno, "error"), exc.strerror)}
+            out[p] = {"error": "%s: %s" % (errno.errorcode.get(exc.errno or 0, "error"), exc.strerror)}
             continue
         kind = KINDS.get(stat.S_IFMT(st.st_mode), "other")
         d = {"kind": kind, "mode": format(stat.S_IMODE(st.st_mode), "04o"), "uid": st.st_uid, "gid": st.st_gid,
@@ -119,7 +120,7 @@ def stat_paths(paths, hash_files=False, read=False, follow=False):
                 else:
                     d["sha256"] = _sha256(p)
             except OSError as exc:
-                d = {"error": "%s: %s" % (errno.errorcode.get(exc.errno, "error"), exc.strerror)}
+                d = {"error": "%s: %s" % (errno.errorcode.get(exc.errno or 0, "error"), exc.strerror)}
         out[p] = d
     return out
 
@@ -296,8 +297,9 @@ def make_symlink(path, points_to):
     os.rename(tmp, path)
 
 
-OPS = {"stat": stat_paths, "chattr": chattr, "tree_mismatches": tree_mismatches, "list_tree": list_tree,
-       "make_directory": make_directory, "write": write, "remove": remove, "make_symlink": make_symlink}
+OPS = {  # type: typing.Dict[str, typing.Callable[..., typing.Any]]
+    "stat": stat_paths, "chattr": chattr, "tree_mismatches": tree_mismatches, "list_tree": list_tree,
+    "make_directory": make_directory, "write": write, "remove": remove, "make_symlink": make_symlink}
 
 
 def run_op(op, args, data=None):
@@ -309,7 +311,7 @@ def run_op(op, args, data=None):
     except OpError as exc:
         return {"error": {"kind": exc.kind, "message": str(exc), "path": exc.path}}
     except OSError as exc:
-        return {"error": {"kind": errno.errorcode.get(exc.errno, "EIO"), "message": exc.strerror or str(exc),
+        return {"error": {"kind": errno.errorcode.get(exc.errno or 0, "EIO"), "message": exc.strerror or str(exc),
                           "path": exc.filename or args.get("path", "")}}
 
 

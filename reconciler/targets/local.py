@@ -14,6 +14,7 @@ from reconciler.targets.base import CommandResult, FsOp, Target
 
 class LocalTarget(Target):
     def __init__(self) -> None:
+        super().__init__()
         self.name = "local"
 
     def run(
@@ -34,4 +35,4 @@ class LocalTarget(Target):
         return CommandResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
     def fs(self, ops: Sequence[FsOp]) -> list[dict[str, Any]]:
-        return [fsops.run_op(op, dict(args), data) for op, args, data in ops]
+        return [fsops.run_op(op, dict(args), data) for op, args, data in ops]  # type: ignore[no-untyped-call]

@@ -153,6 +153,7 @@ class JumpProxy:
 
 class SSHTarget(Target):
     def __init__(self, host: Host, inventory: Inventory):
+        super().__init__()
         self.name = host.name
         self.host = host
         self.inventory = inventory
@@ -199,7 +200,8 @@ class SSHTarget(Target):
         known_hosts = self.inventory.known_hosts
         if known_hosts and os.path.exists(known_hosts):
             client.load_host_keys(known_hosts)
-        client.set_missing_host_key_policy(_UnknownKeyPolicy(self.name, self.inventory, self.address, self.port))
+        client.set_missing_host_key_policy(
+            _UnknownKeyPolicy(self.name, self.inventory, self.address, self.port))  # type: ignore[arg-type]
         where = f"{self.address}:{self.port}"
         proxy = None
         timeout = float(self.host.connect_timeout)
@@ -207,8 +209,10 @@ class SSHTarget(Target):
             if self.proxy_jump:
                 proxy = JumpProxy(self.proxy_jump, self.address, self.port, self.key_files, known_hosts,
                                   self.inventory.host_key_checking == "accept-new")
-            client.connect(self.address, port=self.port, username=self.user, key_filename=self.key_files or None,
-                           timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, sock=proxy,
+            client.connect(self.address, port=self.port, username=self.user,
+                           key_filename=self.key_files or None,  # type: ignore[arg-type]  # paramiko takes a list
+                           timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
+                           sock=proxy,  # type: ignore[arg-type]  # a socket-like channel through the jump host
                            look_for_keys=not self.key_files, allow_agent=True)
         except paramiko.BadHostKeyException as exc:
             raise ReconcileError(
@@ -484,7 +488,7 @@ class SSHTarget(Target):
             self.client.close()
 
 
-class _UnknownKeyPolicy:
+class _UnknownKeyPolicy:  # duck-types paramiko.MissingHostKeyPolicy (paramiko is imported only when used)
     """strict: refuse with instructions. accept-new: record the key in the known_hosts file and go on."""
 
     def __init__(self, name: str, inventory: Inventory, address: str, port: int):

@@ -69,7 +69,8 @@ def test_local_drift_classes_formats_and_notify(cli: Cli, spec_dir: Path, tmp_pa
     try:
         text = cli("drift", "spec")
         hook = Hook(fail_first=1)
-        run = cli("drift", "--format", "json", "--notify", hook.url, "spec")
+        run = cli("drift", "--format", "json", "--notify", hook.url, "--html", "drift.html",
+                  "--report-url", "https://ci.example.com/runs/7/drift.html", "spec")
     finally:
         held.release()
     assert text.rc == 2 and "Drift in spec: 2 drifted, 1 pending, 1 missing." in text.out
@@ -82,6 +83,8 @@ def test_local_drift_classes_formats_and_notify(cli: Cli, spec_dir: Path, tmp_pa
     assert secret["attributes"][0]["actual"] == "(sensitive)"
     assert len(hook.bodies) == 1 and "2 drifted" in hook.bodies[0]["text"]  # retried after a 503
     assert hook.bodies[0]["report"]["counts"]["missing"] == 1
+    assert hook.bodies[0]["text"].endswith("\nReport: https://ci.example.com/runs/7/drift.html")
+    assert 'data-kind="drifted">2<' in (tmp_path / "drift.html").read_text()  # the same run, as a page too
     hook.close()
 
     markdown = cli("drift", "--format", "markdown", "--output", "report.md", "spec")

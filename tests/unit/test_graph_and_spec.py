@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.engine.graph import to_dot, to_mermaid
 from reconciler.errors import SpecError
 from reconciler.registry import Registry
+from reconciler.report.graph_picture import to_dot, to_mermaid
 from reconciler.spec.validate import validate
 from tests.conftest import write
 

@@ -1,0 +1,150 @@
+"""Module documentation from the schemas and the module classes, like `ansible-doc`: `reconcile docs`
+lists the types, `reconcile docs TYPE` shows one; `make docs` writes the same pages to docs/modules/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.errors import ReconcileError
+from reconciler.registry import Registry
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    kind: str
+    description: str
+    required: bool = False
+    default: Any = None
+    sensitive: bool = False
+    forces_replace: bool = False
+    computed: bool = False
+
+
+@dataclass(frozen=True)
+class TypeDoc:
+    type_name: str
+    family: str
+    origin: str
+    description: str
+    attributes: tuple[Attribute, ...]
+    examples: tuple[Mapping[str, Any], ...]
+
+
+def _kind(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
+    if "$ref" in schema:
+        target = defs.get(str(schema["$ref"]).rsplit("/", 1)[-1], {})
+        return _kind({**target, **{k: v for k, v in schema.items() if k != "$ref"}}, defs)
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    if kind == "array":
+        return f"list of {_kind(schema.get('items', {}), defs)}"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"mapping of {_kind(schema['additionalProperties'], defs)}"
+    if "oneOf" in schema:
+        return " or ".join(_kind(s, defs) for s in schema["oneOf"])
+    return str(kind or "any")
+
+
+def type_doc(registry: Registry, type_name: str) -> TypeDoc:
+    if type_name not in registry:
+        close = registry.suggest(type_name)
+        raise ReconcileError(f"unknown resource type {type_name!r}" + (f" (did you mean {close}?)" if close else "")
+                             + "; `reconcile docs` lists them")
+    schema = registry.schema(type_name)
+    module = registry.module_class(type_name)
+    defs = schema.get("$defs", {})
+    required = set(schema.get("required", []))
+    attributes = [
+        Attribute(name, _kind(prop, defs), str(prop.get("description") or defs.get(
+            str(prop.get("$ref", "")).rsplit("/", 1)[-1], {}).get("description") or ""),
+            required=name in required, default=prop.get("default"), sensitive=name in module.sensitive,
+            forces_replace=name in module.requires_replace)
+        for name, prop in schema.get("properties", {}).items()
+    ]
+    attributes += [Attribute(name, "", "Known once the object exists; readable as "
+                             f"${{{type_name}.NAME.{name}}}.", computed=True)
+                   for name in sorted(module.computed - set(schema.get("properties", {})))]
+    return TypeDoc(type_name, module.family, registry.entry(type_name).origin, str(schema.get("description", "")),
+                   tuple(attributes), tuple(schema.get("examples", ())))
+
+
+def _flags(a: Attribute) -> str:
+    flags = [f for f, on in (("required", a.required), ("sensitive", a.sensitive),
+                             ("forces replacement", a.forces_replace), ("computed", a.computed)) if on]
+    if a.default is not None:
+        flags.append(f"default {json.dumps(a.default)}")
+    return ", ".join(flags)
+
+
+def example_yaml(doc: TypeDoc) -> str:
+    if not doc.examples:
+        return ""
+    entry = {"type": doc.type_name, "name": "example", **doc.examples[0]}
+    return yaml.safe_dump({"resources": [entry]}, sort_keys=False, width=100, allow_unicode=True)
+
+
+def render_text(doc: TypeDoc) -> str:
+    lines = [f"{doc.type_name}  ({doc.family}; from {doc.origin})", "", doc.description, "", "ATTRIBUTES", ""]
+    for a in doc.attributes:
+        flags = _flags(a)
+        lines.append(f"  {a.name}  ({'; '.join(part for part in (a.kind, flags) if part)})")
+        if a.description:
+            lines.append(f"      {a.description}")
+    example = example_yaml(doc)
+    if example:
+        lines += ["", "EXAMPLE", "", *("  " + line for line in example.rstrip("\n").splitlines())]
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(doc: TypeDoc) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"# {doc.type_name}", "", f"Family: `{doc.family}` · from {doc.origin.split(' ')[0]}", "",
+             doc.description, "", "| attribute | type | | description |", "|---|---|---|---|"]
+    lines += [f"| `{a.name}` | {cell(a.kind)} | {cell(_flags(a))} | {cell(a.description)} |" for a in doc.attributes]
+    example = example_yaml(doc)
+    if example:
+        lines += ["", "## Example", "", "```yaml", example.rstrip("\n"), "```"]
+    lines.append("")
+    lines.append("_Generated from the schema and the module by `make docs`; do not edit._")
+    return "\n".join(lines) + "\n"
+
+
+def render_index(docs: Iterable[TypeDoc]) -> str:
+    by_family: dict[str, list[TypeDoc]] = {}
+    for doc in docs:
+        by_family.setdefault(doc.family, []).append(doc)
+    lines = []
+    for family in sorted(by_family):
+        lines.append(f"{family}:")
+        width = max(len(d.type_name) for d in by_family[family])
+        lines += [f"  {d.type_name:<{width}}  {d.description.split('. ')[0].rstrip('.')}" for d in by_family[family]]
+    return "\n".join(lines) + "\n"
+
+
+def write_pages(registry: Registry, directory: Path, origin_prefix: str = "reconcile-iac") -> list[Path]:
+    """docs/modules/TYPE.md for every type the named distribution provides, plus an index."""
+    directory.mkdir(parents=True, exist_ok=True)
+    docs = [type_doc(registry, t) for t in registry.types if registry.entry(t).origin.startswith(origin_prefix)]
+    written = []
+    for doc in docs:
+        path = directory / f"{doc.type_name}.md"
+        path.write_text(render_markdown(doc))
+        written.append(path)
+    index = ["# Resource types", ""]
+    for doc in docs:
+        index.append(f"- [`{doc.type_name}`]({doc.type_name}.md) ({doc.family}): "
+                     f"{doc.description.split('. ')[0].rstrip('.')}")
+    (directory / "README.md").write_text("\n".join(index) + "\n")
+    return [directory / "README.md", *written]

@@ -1,0 +1,92 @@
+"""A third-party plugin (tests/plugins/reconcile-hello) installed with pip beside reconcile: its resource
+type and its target family work end to end, found through the same entry points as the built-in ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Cli, write
+
+PLUGIN = ROOT / "tests/plugins/reconcile-hello"
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("plugin") / "reconcile-hello"
+    shutil.copytree(PLUGIN, source)  # pip builds in the source tree: keep the repository's copy clean
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(source)], check=True, capture_output=True, timeout=300)
+    assert (site / "reconcile_hello/greeting.json").is_file()
+    return site
+
+
+@pytest.fixture
+def hcli(cli: Cli, plugin_site: Path, tmp_path: Path) -> Cli:
+    cli.env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{plugin_site}"
+    cli.env["HELLO_BOARD"] = str(tmp_path / "board")
+    return cli
+
+
+def test_a_plugin_type_end_to_end(hcli: Cli, spec_dir: Path, tmp_path: Path) -> None:
+    board = tmp_path / "board"
+    listed = hcli("types", check=0).out
+    assert any(line.split()[:3] == ["hello.greeting", "hello", "reconcile-hello"] for line in listed.splitlines())
+    assert {"type": "file", "origin": "reconcile-iac"}.items() <= {
+        **next(t for t in json.loads(hcli("types", "--json", check=0).out) if t["type"] == "file"),
+        "origin": "reconcile-iac"}.items()
+
+    exported = hcli("schema", "export", str(tmp_path / "schemas"), check=0)
+    assert "hello.greeting" in exported.out
+    whole = json.loads((tmp_path / "schemas/reconcile.schema.json").read_text())
+    assert "hello.greeting" in json.dumps(whole)
+
+    write(spec_dir / "site.yaml", """
+        name: hello
+        resources:
+          - {type: hello.greeting, name: world, who: World, punctuation: "?"}
+        """)
+    bad = hcli("validate", "spec", check=1)
+    assert "spec/site.yaml:3:" in bad.out and "punctuation" in bad.out  # the plugin's own schema, at the line
+
+    write(spec_dir / "site.yaml", """
+        name: hello
+        resources:
+          - {type: hello.greeting, name: world, who: World}
+          - {type: hello.greeting, name: team, who: "${hello.greeting.world.who} and team", punctuation: "."}
+        """)
+    assert hcli("validate", "spec", check=0).out.strip() == "spec: ok"
+    plan = hcli("plan", "spec", check=0).out
+    assert "+ hello.greeting.world" in plan and "Plan: 2 to add" in plan
+    assert not board.exists()
+    assert "2 added" in hcli("apply", "--auto-approve", "spec", check=0).out
+    assert (board / "world.card").read_text() == "Hello, World!\n"
+    assert (board / "team.card").read_text() == "Hello, World and team.\n"
+    assert "No changes." in hcli("plan", "spec", check=0).out
+
+    (board / "world.card").write_text("Hello, Nobody!\n")  # behind reconcile's back
+    drift = hcli("plan", "spec", check=0).out
+    assert "~ hello.greeting.world" in drift and "Nobody" in drift
+    hcli("apply", "--auto-approve", "spec", check=0)
+    assert (board / "world.card").read_text() == "Hello, World!\n"
+
+    write(spec_dir / "site.yaml", """
+        name: hello
+        resources:
+          - {type: hello.greeting, name: world, who: World}
+        """)
+    assert "1 destroyed" in hcli("apply", "--auto-approve", "spec", check=0).out
+    assert not (board / "team.card").exists() and (board / "world.card").exists()
+
+
+def test_without_the_plugin_the_type_is_unknown(cli: Cli, spec_dir: Path) -> None:
+    write(spec_dir / "site.yaml", "resources:\n  - {type: hello.greeting, name: w, who: W}\n")
+    run = cli("validate", "spec", check=1)
+    assert "spec/site.yaml:2:" in run.out and "hello.greeting" in run.out

@@ -1,0 +1,1 @@
+"""reconcile-hello: greetings pinned on a board (a directory named by $HELLO_BOARD)."""

@@ -1,0 +1,72 @@
+"""fake.thing: an object in an in-memory world; fake.batch: the same, applied in batches. Every call the
+engine makes is recorded on the target, in order."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.errors import ModuleError
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+
+
+class World:
+    """The fake target: objects by name, and a log of what was asked of it."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def record(self, call: str, *names: str) -> None:
+        with self._lock:
+            self.calls.append((call, names))
+
+    def new_id(self) -> str:
+        return f"id-{next(self._ids)}"
+
+
+class ThingModule(Module[World]):
+    type_name = "fake.thing"
+    family = "fake"
+    computed = frozenset({"id"})
+    requires_replace = frozenset({"kind"})
+
+    def observe(self, target: World, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        target.record("observe", *sorted(r.name for r in resources))
+        out: dict[str, Observed | None] = {}
+        for r in resources:
+            obj = target.objects.get(r.name)
+            out[r.address] = None if obj is None else Observed(dict(obj), {"id": obj["id"]}, ours=True)
+        return out
+
+    def apply(self, target: World, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        target.record("apply", r.name)
+        if r.get("fail"):
+            raise ModuleError(f"{r.name} refuses: {r.get('fail')}")
+        old = target.objects.get(r.name) or {}
+        obj = {k: v for k, v in r.attributes.items() if v is not None}
+        obj["id"] = old.get("id") or target.new_id()
+        target.objects[r.name] = obj
+        return Observed(dict(obj), {"id": obj["id"]}, ours=True)
+
+    def delete(self, target: World, resource: Resource, observed: Observed) -> None:
+        target.record("delete", resource.name)
+        target.objects.pop(resource.name, None)
+
+
+class BatchModule(ThingModule):
+    type_name = "fake.batch"
+    batch_apply = True
+
+    def apply_many(self, target: World, changes: Sequence[Change]) -> Mapping[str, Observed]:
+        target.record("apply_many", *sorted(c.resource.name for c in changes if c.resource))
+        if any(c.resource is not None and c.resource.get("fail") for c in changes):
+            raise ModuleError("the batch failed")
+        return {c.address: self.apply(target, c) for c in changes}
