@@ -52,6 +52,11 @@ COMMON = [
     click.option("--backend-config", multiple=True, metavar="KEY=VALUE", expose_value=False,
                  callback=_remember("backend_config"),
                  help="Settings of the state backend, added to the spec's `state:` (bucket=…, key=…, …)."),
+    click.option("--var", "var_args", multiple=True, metavar="NAME=VALUE", expose_value=False,
+                 callback=_remember("var_args"), help="Set a variable (VALUE is JSON when it parses as JSON); "
+                                                      "highest precedence."),
+    click.option("--var-file", "var_files", multiple=True, metavar="FILE", expose_value=False,
+                 callback=_remember("var_files"), help="Variables from a YAML file (repeatable; later files win)."),
     click.option("-v", "--verbose", count=True, expose_value=False, callback=_remember("verbose"),
                  help="Log what happens: -v for steps, -vv for details."),
     click.option("--log-file", type=click.Path(dir_okay=False), expose_value=False,
@@ -102,10 +107,14 @@ def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def session_for(spec: str | Path, state_path: str | None = None, parallelism: int = 10) -> Session:
+    from reconciler.spec.variables import VarOverrides, parse_var_args
     from reconciler.state.backend import parse_backend_config
 
+    overrides = VarOverrides(tuple(settings().get("var_files") or ()),
+                             parse_var_args(settings().get("var_args") or ()))
     session = Session(spec, workspace=settings().get("workspace"), state_path=state_path, parallelism=parallelism,
-                      backend_config=parse_backend_config(settings().get("backend_config") or ()))
+                      backend_config=parse_backend_config(settings().get("backend_config") or ()),
+                      var_overrides=overrides)
     settings()["redactor"] = session.redactor
     return session
 
@@ -276,6 +285,8 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, 
         if live is not None:
             live.stop()
     if not outcome.applied:
+        if outcome.outputs and not outcome.failed:
+            click.echo("\n" + plan_text.render_outputs(outcome.outputs), nl=False)
         return EXIT_ERROR if outcome.failed else EXIT_OK
     if live is not None:
         from reconciler.report.live import per_target_table
@@ -286,6 +297,8 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, 
     else:
         click.echo("\n" + progress.per_target(outcome.results, outcome.targets)
                    + progress.render_summary(outcome.results, color), nl=False)
+    if outcome.outputs:
+        click.echo("\n" + plan_text.render_outputs(outcome.outputs), nl=False)
     return EXIT_ERROR if outcome.failed else EXIT_OK
 
 
@@ -455,6 +468,59 @@ def types_cmd(as_json: bool) -> int:
     origin = max(len(r["origin"]) for r in rows)
     for r in rows:
         click.echo(f"{r['type']:<{width}}  {r['family']:<{fam}}  {r['origin']:<{origin}}  {r['description']}".rstrip())
+    return EXIT_OK
+
+
+@cli.command("output")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--spec", default=".", show_default=True, type=click.Path(), help="The spec whose state to read.")
+@state_option
+@common_options
+def output_cmd(name: str | None, as_json: bool, spec: str, state_path: str | None) -> int:
+    """Print the outputs recorded by the last apply (read from the state; nothing is observed).
+    A sensitive output is never stored: it is shown after each apply, masked."""
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    with session.state() as store:
+        stored: dict[str, Any] = dict(store.outputs)
+    if name is not None:
+        if name not in stored:
+            known = ", ".join(sorted(stored)) or "none"
+            raise ReconcileError(f"no output {name!r} in the state (outputs: {known}); apply the spec first")
+        entry = stored[name]
+        if entry.get("sensitive"):
+            raise ReconcileError(f"output {name} is sensitive: it is never stored in the state")
+        value = entry.get("value")
+        click.echo(json.dumps(value) if as_json or not isinstance(value, str) else value)
+        return EXIT_OK
+    if as_json:
+        click.echo(json.dumps({k: {"value": v.get("value"), "sensitive": bool(v.get("sensitive"))}
+                               for k, v in sorted(stored.items())}, indent=2))
+        return EXIT_OK
+    width = max((len(k) for k in stored), default=0)
+    for key, entry in sorted(stored.items()):
+        shown = "(sensitive)" if entry.get("sensitive") else json.dumps(entry.get("value"))
+        click.echo(f"{key.ljust(width)} = {shown}")
+    return EXIT_OK
+
+
+@cli.command("vars")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@common_options
+def vars_cmd(path: str, as_json: bool) -> int:
+    """Show every variable's value and which layer set it (spec vars:, vars/WORKSPACE.yaml, --var-file,
+    --var), in the selected workspace."""
+    variables = session_for(path).variables()
+    if as_json:
+        click.echo(json.dumps({k: {"value": variables.values[k], "source": variables.sources[k]}
+                               for k in sorted(variables.values)}, indent=2, default=str))
+        return EXIT_OK
+    width = max((len(k) for k in variables.values), default=0)
+    for name in sorted(variables.values):
+        click.echo(f"{name.ljust(width)} = {json.dumps(variables.values[name], default=str)}   "
+                   f"# {variables.sources[name]}")
     return EXIT_OK
 
 

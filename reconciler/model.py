@@ -270,6 +270,7 @@ class Plan:
     observed_hashes: Mapping[str, str] = field(default_factory=dict)  # address -> hash of what was observed
 
     warnings: tuple[str, ...] = ()  # worth knowing, not blocking (e.g. a suggested `moved:`)
+    outputs: tuple[Any, ...] = ()  # reconciler.engine.outputs.OutputValue, as known at plan time
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -312,6 +313,17 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Output:
+    """`outputs.NAME`: a value the stack gives out (references resolved after apply)."""
+
+    name: str
+    value: Any
+    sensitive: bool = False
+    description: str = ""
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
 class Spec:
     """A loaded, rendered and validated spec: everything the later stages need."""
 
@@ -324,3 +336,4 @@ class Spec:
     moved: tuple[Move, ...] = ()
     removed: tuple[Removal, ...] = ()
     named: bool = True  # False: the spec has no `name:` and the stack name is a default
+    outputs: tuple[Output, ...] = ()

@@ -19,6 +19,7 @@ from typing import Any
 
 from reconciler.errors import ReconcileError
 from reconciler.module import Module
+from reconciler.targets.families import FactoryFamily, Family
 
 MODULES_GROUP = "reconcile.modules"
 TARGETS_GROUP = "reconcile.targets"
@@ -63,6 +64,7 @@ class Registry:
         self._classes: dict[str, type[Module[Any]]] = {}
         self._instances: dict[str, Module[Any]] = {}
         self._schema_cache: dict[str, dict[str, Any]] = {}
+        self._families: dict[str, Family] = {}
         self._lock = threading.RLock()
 
     @classmethod
@@ -158,10 +160,18 @@ class Registry:
     def families(self) -> list[str]:
         return sorted(self._target_refs)
 
+    def family(self, name: str) -> Family:
+        """The target family: how its targets are made and where its resources go."""
+        with self._lock:
+            if name not in self._families:
+                reference = self._target_refs.get(name)
+                if reference is None:
+                    raise ReconcileError(f"no target for {name} resources is installed (no `reconcile.targets` "
+                                         f"entry point named {name!r})")
+                module_path, _, attr = reference.partition(":")
+                found = getattr(importlib.import_module(module_path), attr)
+                self._families[name] = found if isinstance(found, Family) else FactoryFamily(found)
+            return self._families[name]
+
     def target_factory(self, family: str) -> Callable[..., Any]:
-        reference = self._target_refs.get(family)
-        if reference is None:
-            raise ReconcileError(f"no target for {family} resources is installed (no `reconcile.targets` entry "
-                                 f"point named {family!r})")
-        module_path, _, name = reference.partition(":")
-        return getattr(importlib.import_module(module_path), name)  # type: ignore[no-any-return]
+        return self.family(family).create

@@ -227,19 +227,16 @@ class ContainerModule(Module[DockerEngine]):
         r = change.resource
         assert r is not None
         want = self.desired(r)
-        try:
-            if change.action is Action.CREATE:
-                ident = self._create(engine, r, want, self._coexisting_name(r, change))
-            else:
-                ident = str((change.observed.identity if change.observed else {})["id"])
-                self._update(engine, ident, r, want, {d.name for d in change.diffs})
-            if want["state"] == "running" and r.get("wait") == "healthy":
-                self._wait_healthy(engine, ident, float(r.get("wait_timeout") or 60))
-            elif want["state"] == "running" and (change.action is Action.CREATE or "state" in
-                                                 {d.name for d in change.diffs}):
-                self._stays_up(engine, ident, float(r.get("start_wait", START_WAIT)))
-        finally:
-            engine.changed()
+        if change.action is Action.CREATE:
+            ident = self._create(engine, r, want, self._coexisting_name(r, change))
+        else:
+            ident = str((change.observed.identity if change.observed else {})["id"])
+            self._update(engine, ident, r, want, {d.name for d in change.diffs})
+        if want["state"] == "running" and r.get("wait") == "healthy":
+            self._wait_healthy(engine, ident, float(r.get("wait_timeout") or 60))
+        elif want["state"] == "running" and (change.action is Action.CREATE or "state" in
+                                             {d.name for d in change.diffs}):
+            self._stays_up(engine, ident, float(r.get("start_wait", START_WAIT)))
         return Observed({**want, "id": ident, "container_name": object_name(r, "container_name")},
                         identity={"id": ident})
 
@@ -254,19 +251,13 @@ class ContainerModule(Module[DockerEngine]):
     def prepare_replace(self, engine: DockerEngine, change: Change) -> None:
         """Pull the new image before the old container is touched: a bad tag fails with it still running."""
         assert change.resource is not None
-        try:
-            self._ensure_image(engine, str(change.resource.get("image")))
-        finally:
-            engine.changed()
+        self._ensure_image(engine, str(change.resource.get("image")))
 
     def after_replace(self, engine: DockerEngine, change: Change, new: Observed) -> Observed:
         assert change.resource is not None
         name = object_name(change.resource, "container_name")
         if self._coexisting_name(change.resource, change):
-            try:
-                engine.api.rename(new.identity["id"], name)
-            finally:
-                engine.changed()
+            engine.api.rename(new.identity["id"], name)
         return new
 
     @staticmethod
@@ -378,8 +369,5 @@ class ContainerModule(Module[DockerEngine]):
 
     def delete(self, engine: DockerEngine, resource: Resource, observed: Observed) -> None:
         ident = str(observed.identity.get("id") or observed.attributes["id"])
-        try:
-            engine.api.stop(ident, timeout=int(resource.get("stop_timeout") or 10))
-            engine.api.remove_container(ident, v=False, force=True)
-        finally:
-            engine.changed()
+        engine.api.stop(ident, timeout=int(resource.get("stop_timeout") or 10))
+        engine.api.remove_container(ident, v=False, force=True)

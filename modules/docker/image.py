@@ -124,14 +124,11 @@ class ImageModule(Module[DockerEngine]):
         r = change.resource
         assert r is not None
         ref = self.reference(r)
-        try:
-            if r.get("build"):
-                self._build(engine, r, ref)
-            else:
-                repo, tag = split_reference(ref)
-                engine.api.pull(repo, tag=tag, auth_config=r.get("auth"))
-        finally:
-            engine.changed()
+        if r.get("build"):
+            self._build(engine, r, ref)
+        else:
+            repo, tag = split_reference(ref)
+            engine.api.pull(repo, tag=tag, auth_config=r.get("auth"))
         ident = engine.image_id(ref)
         if ident is None:
             raise ModuleError(f"{ref} is not on the engine after {'building' if r.get('build') else 'pulling'} it")
@@ -149,7 +146,4 @@ class ImageModule(Module[DockerEngine]):
                 raise ModuleError(f"build of {ref} failed: {chunk['error'].strip()}")
 
     def delete(self, engine: DockerEngine, resource: Resource, observed: Observed) -> None:
-        try:
-            engine.api.remove_image(self.reference(resource))
-        finally:
-            engine.changed()
+        engine.api.remove_image(self.reference(resource))

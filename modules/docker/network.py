@@ -62,16 +62,10 @@ class NetworkModule(Module[DockerEngine]):
             from docker.types import IPAMConfig, IPAMPool
 
             ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=want["subnet"])])
-        try:
-            created = engine.api.create_network(object_name(r, "network_name"), driver=want["driver"],
-                                                internal=want["internal"], labels=labels_for(engine, r), ipam=ipam)
-        finally:
-            engine.changed()
+        created = engine.api.create_network(object_name(r, "network_name"), driver=want["driver"],
+                                            internal=want["internal"], labels=labels_for(engine, r), ipam=ipam)
         return Observed({**want, "id": created["Id"], "network_name": object_name(r, "network_name")},
                         identity={"id": created["Id"], "name": object_name(r, "network_name")})
 
     def delete(self, engine: DockerEngine, resource: Resource, observed: Observed) -> None:
-        try:
-            engine.api.remove_network(str(observed.identity.get("id") or observed.attributes["id"]))
-        finally:
-            engine.changed()
+        engine.api.remove_network(str(observed.identity.get("id") or observed.attributes["id"]))

@@ -70,16 +70,10 @@ class VolumeModule(Module[DockerEngine]):
         r = change.resource
         assert r is not None
         want = self.desired(r)
-        try:
-            created = engine.api.create_volume(object_name(r, "volume_name"), driver=want["driver"],
-                                               driver_opts=want.get("driver_opts"), labels=labels_for(engine, r))
-        finally:
-            engine.changed()
+        created = engine.api.create_volume(object_name(r, "volume_name"), driver=want["driver"],
+                                           driver_opts=want.get("driver_opts"), labels=labels_for(engine, r))
         return Observed({**want, "volume_name": created["Name"], "mountpoint": created.get("Mountpoint")},
                         identity={"name": created["Name"]})
 
     def delete(self, engine: DockerEngine, resource: Resource, observed: Observed) -> None:
-        try:
-            engine.api.remove_volume(str(observed.identity.get("name") or observed.attributes["volume_name"]))
-        finally:
-            engine.changed()
+        engine.api.remove_volume(str(observed.identity.get("name") or observed.attributes["volume_name"]))

@@ -231,7 +231,7 @@ class Planner:
         if not self.state_is_new or self.selection.partial or not self.selection.prune:
             return {}
         pairs: set[tuple[str, str]] = set()
-        targets_by_family = declared_targets(self.spec)
+        targets_by_family = declared_targets(self.spec, {f: self.registry.family(f) for f in self.registry.families})
         for r in self.spec.resources:
             targets_by_family.setdefault(self.registry.module_class(r.type).family, set()).add(r.target)
         for type_name in self.registry.types:
@@ -314,8 +314,11 @@ class Planner:
         self._check_same_objects(ordered)
         hashes = {a: canonical_hash(o.attributes if o else None) for a, o in sorted(observed_all.items())}
         fingerprint = canonical_hash({"spec": self.spec.hash, "serial": serial, "observed": hashes})
+        from reconciler.engine.outputs import resolve_outputs
+
+        outputs = resolve_outputs(self.spec.outputs, self.graph, self.registry, known, secrets)
         return Plan(tuple(ordered), self.spec.hash, fingerprint, serial, failures, tuple(self.blockers), hashes,
-                    tuple(self.warnings))
+                    tuple(self.warnings), outputs)
 
     def _check_resolved(self, original: Resource, resolved: Resource) -> None:
         """A value that arrived through `${…}` must satisfy the type's schema like a written one."""

@@ -26,12 +26,13 @@ from typing import Any, TypeVar
 from reconciler.engine.apply import Applier, ApplyHooks, failed
 from reconciler.engine.plan import Selection, make_plan
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.model import Action, Plan, Result, Status
+from reconciler.model import UNKNOWN, Action, Plan, Result, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec.load import load_spec
 from reconciler.spec.render import Renderer, TemplateFailure
 from reconciler.spec.validate import Validated, validate
+from reconciler.spec.variables import Variables, VarOverrides, layered
 from reconciler.state.backend import Backend, make_backend
 from reconciler.state.planfile import check_fresh
 from reconciler.state.store import default_state_path
@@ -49,6 +50,7 @@ class ApplyOutcome:
     results: tuple[Result, ...]
     run_id: int | None
     applied: bool  # False: nothing to do, or not approved
+    outputs: tuple[Any, ...] = ()  # reconciler.engine.outputs.OutputValue, as applied
 
     @property
     def failed(self) -> bool:
@@ -80,6 +82,7 @@ class Session:
     environ: Mapping[str, str] | None = None
     redactor: Redactor = field(default_factory=Redactor)
     observe_progress: Callable[[str, int, int], None] | None = None  # (target, done, total) while observing
+    var_overrides: VarOverrides | None = None  # --var-file and --var
 
     def __post_init__(self) -> None:
         self.spec_path = Path(self.spec_path)
@@ -94,9 +97,11 @@ class Session:
     def validate(self, *, unset_env_ok: bool = False) -> Validated:
         """The spec and its graph; raises SpecError with every problem found. Contacts nothing."""
         if unset_env_ok:
-            return validate(self.spec_path, self._registry, self.environ, unset_env_ok=True, workspace=self.ws)
+            return validate(self.spec_path, self._registry, self.environ, unset_env_ok=True, workspace=self.ws,
+                            overrides=self.var_overrides)
         if self._validated is None:
-            self._validated = validate(self.spec_path, self._registry, self.environ, workspace=self.ws)
+            self._validated = validate(self.spec_path, self._registry, self.environ, workspace=self.ws,
+                                       overrides=self.var_overrides)
             self._learn_secrets(self._validated)
         return self._validated
 
@@ -119,6 +124,13 @@ class Session:
     def _registry(self) -> Registry:
         assert self.registry is not None
         return self.registry
+
+    def variables(self, spec_vars: Mapping[str, Any] | None = None) -> Variables:
+        """The spec's variables after vars/WORKSPACE.yaml, --var-file and --var, with where each came from."""
+        if spec_vars is None:
+            raw = load_spec(self.spec_path).data.get("vars")
+            spec_vars = raw if isinstance(raw, dict) else {}
+        return layered(spec_vars, Path(self.spec_path), self.ws, self.var_overrides)
 
     @property
     def type_registry(self) -> Registry:
@@ -154,7 +166,7 @@ class Session:
         names = document.data.get("vars_from_env")
         env = {n: environ.get(n, "") for n in names if isinstance(n, str)} if isinstance(names, list) else {}
         raw_vars = document.data.get("vars")
-        variables: dict[str, Any] = dict(raw_vars) if isinstance(raw_vars, dict) else {}
+        variables = dict(self.variables(raw_vars if isinstance(raw_vars, dict) else {}).values)
         try:
             rendered = Renderer().render(block, {**variables, "vars": variables, "env": env, "workspace": self.ws})
         except TemplateFailure as exc:
@@ -224,7 +236,8 @@ class Session:
                     applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks,
                                       self.redactor)
                     results = self.redacting(lambda: applier.apply(plan))
-                    return ApplyOutcome(plan, tuple(results), None, applied=False)
+                    outputs = self._record_outputs(validated, applier, store)
+                    return ApplyOutcome(plan, tuple(results), None, applied=False, outputs=outputs)
                 if not approve(plan):
                     raise ReconcileError("apply cancelled")
                 if not new:
@@ -245,7 +258,20 @@ class Session:
         finally:
             store.finish_run(run_id, status, summarize(results) | {
                 "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
-        return ApplyOutcome(plan, tuple(results), run_id, applied=True)
+        outputs = self._record_outputs(validated, applier, store)
+        return ApplyOutcome(plan, tuple(results), run_id, applied=True, outputs=outputs)
+
+    def _record_outputs(self, validated: Validated, applier: Applier, store: Any) -> tuple[Any, ...]:
+        """The outputs as applied, kept in the state for `reconcile output` (sensitive ones never)."""
+        from reconciler.engine.outputs import resolve_outputs
+
+        outputs = resolve_outputs(validated.spec.outputs, validated.graph, self._registry, applier.known,
+                                  applier.secrets)
+        for o in outputs:
+            if o.sensitive and o.value not in (None, UNKNOWN):
+                self.redactor.add(str(o.value))
+        store.set_outputs({o.name: o.stored() for o in outputs if o.value is not UNKNOWN})
+        return outputs
 
     def _only_drifted(self, plan: Plan, store: Any) -> Plan:
         """The plan with every change that is not a repair of drift (or of a missing resource) left out

@@ -68,6 +68,20 @@ def _attr_line(diff: AttrDiff, action: Action, width: int) -> tuple[str, str]:
     return "~", f"{name} = {before} -> {after}{suffix}"
 
 
+def render_outputs(outputs: Any, heading: str = "Outputs:") -> str:
+    """`name = value` per output, secrets as (sensitive), undecided ones as (known after apply)."""
+    if not outputs:
+        return ""
+    width = max(len(o.name) for o in outputs)
+    return "\n".join([heading, ""] + [f"{o.name.ljust(width)} = {format_value(o.value, o.sensitive)}"
+                                       for o in outputs]) + "\n"
+
+
+def outputs_to_json(outputs: Any) -> dict[str, Any]:
+    return {o.name: {"value": None if o.sensitive or o.value is UNKNOWN else o.value, "sensitive": o.sensitive,
+                     "known": o.value is not UNKNOWN} for o in outputs}
+
+
 def render_plan(plan: Plan, color: bool = False) -> str:
     def style(text: str, action: Action) -> str:
         return click.style(text, fg=_COLORS.get(action), bold=True) if color else text
@@ -105,7 +119,10 @@ def render_plan(plan: Plan, color: bool = False) -> str:
         lines.append("The plan is incomplete: fix the errors above and plan again.")
     else:
         lines.append("No changes. Your infrastructure matches the spec.")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if plan.outputs:
+        text += "\n" + render_outputs(plan.outputs, "Outputs (as planned):")
+    return text
 
 
 def error_line(text: str, color: bool) -> str:
@@ -124,6 +141,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "blockers": list(plan.blockers),
         "warnings": list(plan.warnings),
         "summary": plan.counts(),
+        "outputs": outputs_to_json(plan.outputs),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from reconciler.errors import ReconcileError
 from reconciler.model import (
     SENSITIVE,
     Diagnostic,
@@ -21,6 +22,7 @@ from reconciler.model import (
     JsonPath,
     Lifecycle,
     Move,
+    Output,
     Removal,
     Resource,
     SourceDocument,
@@ -30,25 +32,30 @@ from reconciler.model import (
 from reconciler.registry import Registry
 from reconciler.spec.inventory import build_inventory
 from reconciler.spec.refs import has_reference
-from reconciler.spec.render import Renderer, TemplateFailure
+from reconciler.spec.render import Renderer, TemplateFailure, is_template
 from reconciler.spec.templates import LoadContext, TemplateFileError, TemplateFiles
+from reconciler.targets.families import PlacementContext, PlacementError
 
 RESERVED_NAMES = frozenset({"env", "host", "inputs", "each", "count", "workspace", "instance", "vars"})
 FORMATS = Draft202012Validator.FORMAT_CHECKER  # `format: regex` and friends are checked, not just annotations
-META_KEYS = frozenset({"type", "name", "on", "depends_on", "lifecycle", "sensitive", "region"})
+META_KEYS = frozenset({"type", "name", "on", "depends_on", "lifecycle", "sensitive", "region", "for_each", "count",
+                       "when"})
+INSTANCE_KEY = re.compile(r"^[A-Za-z0-9_:/@+-]{1,128}$")  # no dots or brackets: addresses stay parseable
+MAX_INSTANCES = 10_000  # per resource entry, so that a typo cannot make millions
 LOCAL = "local"
 
 
 def build_spec(
     doc: SourceDocument, registry: Registry, environ: Mapping[str, str] | None = None,
-    unset_env_ok: bool = False, workspace: str = "default",
+    unset_env_ok: bool = False, workspace: str = "default", variables: Mapping[str, Any] | None = None,
 ) -> tuple[Spec, list[Diagnostic]]:
     """Every resource instance that could be built, and the problems found (a spec with any is unusable).
 
     With `unset_env_ok` (validation in CI, where secrets are absent) a variable listed in
     `vars_from_env` but not set stands in as a placeholder that no schema check rejects.
     """
-    builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ, unset_env_ok, workspace)
+    builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ, unset_env_ok, workspace,
+                           variables)
     return builder.build()
 
 
@@ -147,7 +154,7 @@ def _schema_message(error: ValidationError) -> str:
 
 class _SpecBuilder:
     def __init__(self, doc: SourceDocument, registry: Registry, environ: Mapping[str, str], unset_env_ok: bool,
-                 workspace: str = "default"):
+                 workspace: str = "default", variables: Mapping[str, Any] | None = None):
         self.doc = doc
         self.workspace = workspace
         self.registry = registry
@@ -159,9 +166,8 @@ class _SpecBuilder:
         self.env = EnvironmentVariables(
             {k: environ[k] if k in environ else env_placeholder(k) for k in self.env_names
              if k in environ or unset_env_ok})
-        self.vars = _mapping(doc.data.get("vars"))
-        self.engines = set(_mapping(_mapping(doc.data.get("docker")).get("engines"))) | {LOCAL}
-        self.aws = self._render_early("aws")
+        self.vars = dict(variables) if variables is not None else _mapping(doc.data.get("vars"))
+        self.family_settings: dict[str, dict[str, Any]] = {}  # a family's top-level block, rendered early
         allowed = doc.data.get("template_paths")
         self.template_files = TemplateFiles.for_spec(
             doc.base_dir, [a for a in allowed if isinstance(a, str)] if isinstance(allowed, list) else [])
@@ -201,15 +207,16 @@ class _SpecBuilder:
         settings = {key: self._render_block(key) for key in ("docker", "aws", "state")}
         name: Any = self.doc.data.get("name")
         stack = StackId(name if isinstance(name, str) else default_stack_name(self.doc.root), self.workspace)
-        moved, removed = self._moves(), self._removals()
+        moved, removed, outputs = self._moves(), self._removals(), self._outputs()
         digest = canonical_hash(
             [[r.address, r.target, r.attributes, r.depends_on, sorted(r.lifecycle.ignore_changes),
               r.lifecycle.prevent_destroy, r.lifecycle.create_before_destroy, r.lifecycle.allow_data_loss,
               sorted(r.sensitive)] for r in resources]
             + [settings, str(stack), [(m.source, m.destination) for m in moved], [(x.address, x.destroy) for x in removed]]
+            + [[(o.name, o.value, o.sensitive) for o in outputs]]
         )
         spec = Spec(self.doc, tuple(resources), inventory, settings, digest, stack, moved, removed,
-                    named=isinstance(name, str))
+                    named=isinstance(name, str), outputs=outputs)
         return spec, _dedupe(self.diagnostics)
 
     def _render_block(self, key: str) -> dict[str, Any]:
@@ -236,6 +243,22 @@ class _SpecBuilder:
                 self._error(f"moved: {source} is moved twice (also in entry {seen[source] + 1})", ("moved", i, "from"))
             seen[source] = i
             out.append(Move(source, destination, self.doc.locate(("moved", i))))
+        return tuple(out)
+
+    def _outputs(self) -> tuple[Output, ...]:
+        """`outputs:` with their `{{ … }}` rendered now; `${…}` references are resolved at plan and apply."""
+        entries = self.doc.data.get("outputs")
+        out = []
+        for name, entry in (entries.items() if isinstance(entries, dict) else []):
+            if not isinstance(entry, dict) or "value" not in entry:
+                continue  # the schema reports it
+            try:
+                value = self.renderer.render(entry["value"], self._context(None, LOCAL))
+            except TemplateFailure as exc:
+                self._error(f"template error in output {name}: {self._explain(exc)}", ("outputs", name, "value"))
+                continue
+            out.append(Output(str(name), value, entry.get("sensitive") is True, str(entry.get("description") or ""),
+                              self.doc.locate(("outputs", name))))
         return tuple(out)
 
     def _removals(self) -> tuple[Removal, ...]:
@@ -267,6 +290,9 @@ class _SpecBuilder:
         if not self._check_meta(raw, path):
             return []
         family = self.registry.module_class(type_name).family
+        instances = self._instances(raw, path)
+        if instances is None:
+            return []
         targets = self._targets(family, raw, inventory, path)
         attributes = {k: v for k, v in raw.items() if k not in META_KEYS}
         lifecycle_raw = raw.get("lifecycle") or {}
@@ -278,14 +304,17 @@ class _SpecBuilder:
         location = self.doc.locate(path)
         key_locations = {k: loc for k in raw if (loc := self.doc.locations.get(path + (k,))) is not None}
         out = []
-        for target, host, suffix in targets:
-            rendered = self._render(type_name, attributes, path, host, target)
+        for (key, extra), (target, host, suffix) in ((i, t) for i in instances for t in targets):
+            wanted = self._when(raw, path, {**self._context(host, target), **extra})
+            if not wanted:
+                continue
+            rendered = self._render(type_name, attributes, path, host, target, extra)
             if rendered is None:
                 continue
             if not self._check_schema(type_name, rendered, path, raw):
                 continue
             out.append(Resource(
-                address=f"{type_name}.{raw['name']}{suffix}", type=type_name, name=raw["name"], target=target,
+                address=f"{type_name}.{raw['name']}{key}{suffix}", type=type_name, name=raw["name"], target=target,
                 attributes=rendered, depends_on=tuple(raw.get("depends_on") or ()), lifecycle=lifecycle,
                 sensitive=frozenset(raw.get("sensitive") or ()), location=location, json_path=path,
                 host=host.name if host else None, key_locations=key_locations,
@@ -308,31 +337,22 @@ class _SpecBuilder:
     def _targets(
         self, family: str, raw: dict[str, Any], inventory: Inventory, path: JsonPath
     ) -> list[tuple[str, Host | None, str]]:
-        """(target name, inventory host, address suffix) for each instance of the resource."""
-        on = raw.get("on", LOCAL)
-        if family == "aws":
-            region = raw.get("region") or self.aws.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-            return [(str(region), None, "")]
-        if family == "docker":
-            if not isinstance(on, str) or on not in self.engines:
-                self._error(f"unknown docker engine {on!r} (known: {', '.join(sorted(self.engines))})", path + ("on",))
-                return []
-            return [(on, None, "")]
-        if on == LOCAL:
-            return [(LOCAL, None, "")]
-        names = on if isinstance(on, list) else [on]
-        hosts: list[str] = []
-        for i, name in enumerate(names):
-            members = inventory.expand(name) if isinstance(name, str) else None
-            if members is None:
-                known = sorted(set(inventory.hosts) | set(inventory.groups) | {LOCAL})
-                where = path + ("on",) + ((i,) if isinstance(on, list) else ())
-                self._error(f"unknown host or group {name!r} (known: {', '.join(known)})", where)
-                return []
-            hosts += [h for h in members if h not in hosts]
-        if isinstance(on, str) and on in inventory.hosts:
-            return [(on, inventory.hosts[on], "")]
-        return [(h, inventory.hosts[h], f"[{h}]") for h in hosts]
+        """(target name, inventory host, address suffix) for each instance of the resource: the family
+        decides (hosts and groups, docker engines, AWS regions…)."""
+        try:
+            placer = self.registry.family(family)
+        except ReconcileError as exc:
+            self._error(str(exc), path + ("type",))
+            return []
+        key = placer.settings_key
+        if key is not None and key not in self.family_settings:
+            self.family_settings[key] = self._render_early(key)
+        context = PlacementContext(raw.get("on", LOCAL), raw, self.family_settings.get(key or "", {}), inventory)
+        try:
+            return [(p.target, p.host, p.suffix) for p in placer.place(context)]
+        except PlacementError as exc:
+            self._error(str(exc), path + tuple(exc.at))
+            return []
 
     def _context(self, host: Host | None, target: str) -> dict[str, Any]:
         host_view = (
@@ -341,10 +361,83 @@ class _SpecBuilder:
         )
         return {**self.vars, "vars": self.vars, "env": self.env, "host": host_view, "workspace": self.workspace}
 
+    def _instances(self, raw: dict[str, Any], path: JsonPath) -> list[tuple[str, dict[str, Any]]] | None:
+        """("[KEY]" address suffix, extra template context) per instance of a resource entry: one without
+        for_each/count; None (reported) when they are wrong."""
+        if "for_each" in raw and "count" in raw:
+            self._error("count and for_each cannot both be given: use one", path + ("count",))
+            return None
+        if "count" not in raw and "for_each" not in raw:
+            return [("", {})]
+        key = "count" if "count" in raw else "for_each"
+        value = raw[key]
+        if isinstance(value, str):
+            try:
+                value = self.renderer.render(value, self._context(None, LOCAL))
+            except TemplateFailure as exc:
+                self._error(f"template error in {key}: {self._explain(exc)}", path + (key,))
+                return None
+        if key == "count":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                self._error(f"count must be a whole number, 0 or more, not {value!r}", path + (key,))
+                return None
+            if value > MAX_INSTANCES:
+                self._error(f"count is {value}: at most {MAX_INSTANCES} instances per resource", path + (key,))
+                return None
+            return [(f"[{i}]", {"count": {"index": i}}) for i in range(value)]
+        if isinstance(value, dict):
+            pairs = [(str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            if any(isinstance(v, (dict, list)) or v is None or isinstance(v, bool) for v in value):
+                self._error("for_each over a list takes strings or numbers; to give each instance several values, "
+                            "use a mapping of key to value", path + (key,))
+                return None
+            pairs = [(str(v), v) for v in value]
+            seen: set[str] = set()
+            for k, _ in pairs:
+                if k in seen:
+                    self._error(f"for_each has the key {k!r} twice: keys name the instances and must be unique",
+                                path + (key,))
+                    return None
+                seen.add(k)
+        else:
+            self._error(f"for_each must be a list or a mapping, not {type(value).__name__} {value!r}"[:300],
+                        path + (key,))
+            return None
+        if len(pairs) > MAX_INSTANCES:
+            self._error(f"for_each has {len(pairs)} elements: at most {MAX_INSTANCES} instances per resource",
+                        path + (key,))
+            return None
+        for k, _ in pairs:
+            if not INSTANCE_KEY.match(k):
+                self._error(f"for_each key {k!r} cannot name an instance: use letters, digits and _ : / @ + - "
+                            "(no dots, brackets or spaces)", path + (key,))
+                return None
+        return [(f"[{k}]", {"each": {"key": k, "value": v}}) for k, v in pairs]
+
+    def _when(self, raw: dict[str, Any], path: JsonPath, context: Mapping[str, Any]) -> bool:
+        """A resource whose `when:` is false is not in the spec (for this instance and host)."""
+        condition = raw.get("when")
+        if condition is None or isinstance(condition, bool):
+            return condition is not False
+        if not isinstance(condition, str):
+            return True  # the schema reports it
+        text = condition.strip()
+        try:
+            value = self.renderer.render(text if is_template(text) else "{{ (" + text + ") }}", context)
+        except TemplateFailure as exc:
+            self._error(f"template error in when: {self._explain(exc)}", path + ("when",))
+            return False
+        if not isinstance(value, bool):
+            self._error(f"when must be true or false, but {text!r} gives {value!r}"[:300], path + ("when",))
+            return False
+        return value
+
     def _render(
-        self, type_name: str, attributes: dict[str, Any], path: JsonPath, host: Host | None, target: str
+        self, type_name: str, attributes: dict[str, Any], path: JsonPath, host: Host | None, target: str,
+        extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        context = self._context(host, target)
+        context = {**self._context(host, target), **(extra or {})}
         out: dict[str, Any] = {}
         ok = True
         for key, value in attributes.items():

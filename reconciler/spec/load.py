@@ -36,7 +36,8 @@ def spec_files(root: Path) -> list[Path]:
         return [root]
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        top = Path(dirpath) == root  # vars/ beside the spec holds variable files, not spec parts
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (top and d == "vars"))
         found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(SPEC_SUFFIXES))
     return found
 

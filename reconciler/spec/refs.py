@@ -11,7 +11,8 @@ from reconciler.errors import ReconcileError
 from reconciler.model import UNKNOWN, JsonPath
 
 _REF = re.compile(r"\$(\$?)\{([^}]*)\}")
-_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)(?:\[(?P<host>[^\]]+)\])?$")
+# name, then [KEY] (for_each/count), [host] (group fan-out) or both: [KEY][host]
+_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)(?:\[(?P<host>[^\]]+(?:\]\[[^\]]+)?)\])?$")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from reconciler.model import Diagnostic, Spec
 from reconciler.registry import Registry
 from reconciler.spec.build import build_spec
 from reconciler.spec.load import load_spec
+from reconciler.spec.variables import VarOverrides, layered
 
 
 @dataclass(frozen=True)
@@ -24,16 +25,45 @@ class Validated:
 
 def validate(
     path: str | Path, registry: Registry, environ: Mapping[str, str] | None = None, unset_env_ok: bool = False,
-    workspace: str = "default",
+    workspace: str = "default", overrides: VarOverrides | None = None,
 ) -> Validated:
     """The spec and its graph, or SpecError carrying every problem found."""
     doc = load_spec(path)
-    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace)
+    spec_vars = doc.data.get("vars")
+    variables = layered(spec_vars if isinstance(spec_vars, dict) else {}, Path(path), workspace, overrides)
+    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace, variables.values)
     graph, graph_diagnostics = build_graph(spec.resources, registry, doc)
-    diagnostics += graph_diagnostics + _attribute_lists(spec, registry) + _moves_and_removals(spec)
+    diagnostics += (graph_diagnostics + _attribute_lists(spec, registry) + _moves_and_removals(spec)
+                    + _output_references(spec, registry))
     if diagnostics:
         raise SpecError(diagnostics)
     return Validated(spec, graph)
+
+
+def _output_references(spec: Spec, registry: Registry) -> list[Diagnostic]:
+    """Every `${…}` in `outputs:` names a resource of the spec and an attribute its type has."""
+    from reconciler.engine.graph import AddressIndex
+    from reconciler.model import Resource
+    from reconciler.spec import refs
+
+    out: list[Diagnostic] = []
+    index = AddressIndex(spec.resources)
+    nowhere = Resource("outputs", "outputs", "outputs", "local", {})
+    for output in spec.outputs:
+        path = ("outputs", output.name, "value")
+        for _, text in refs.find(output.value):
+            try:
+                ref = refs.parse(text, registry.types)
+            except ValueError as exc:
+                out.append(Diagnostic(str(exc), spec.document.locate(path), path))
+                continue
+            node = index.node_for_reference(ref, nowhere)
+            if isinstance(node, str):
+                out.append(Diagnostic(f"output {output.name}: {node}", spec.document.locate(path), path))
+            elif ref.attribute[0] not in registry.attribute_names(node.type):
+                out.append(Diagnostic(f"output {output.name}: {node.type} has no attribute {ref.attribute[0]!r}",
+                                      spec.document.locate(path), path))
+    return out
 
 
 def _attribute_lists(spec: Spec, registry: Registry) -> list[Diagnostic]:

@@ -216,6 +216,14 @@ class S3StateStore:
         if self._doc.stack != stack:
             self._changed(replace(self._doc, stack=stack))
 
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return dict(self._doc.outputs)
+
+    def set_outputs(self, outputs: Mapping[str, Any]) -> None:
+        if dict(self._doc.outputs) != dict(outputs):
+            self._changed(replace(self._doc, outputs=dict(outputs)))
+
     def bump_serial(self) -> None:
         self._changed(replace(self._doc, serial=self._doc.serial + 1))
         self.flush()

@@ -232,6 +232,17 @@ class StateStore:
             self._before_write()
             self._set_meta("stack", json.dumps({"name": stack.name, "workspace": stack.workspace}))
 
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The spec's outputs as of the last apply: name -> {"value", "sensitive"} (sensitive ones unset)."""
+        raw = self._meta("outputs")
+        return dict(json.loads(raw)) if raw else {}
+
+    def set_outputs(self, outputs: Mapping[str, Any]) -> None:
+        if self.outputs != dict(outputs):
+            self._before_write()
+            self._set_meta("outputs", json.dumps(outputs, sort_keys=True, default=str))
+
     def bump_serial(self) -> None:
         self._before_write()
         self.db.execute(
@@ -292,7 +303,7 @@ class StateStore:
 
     # -- the whole state as a document (state pull / push / migrate) --------------------------
     def document(self) -> StateDocument:
-        return StateDocument(self.lineage, self.serial, self.stack, self.records())
+        return StateDocument(self.lineage, self.serial, self.stack, self.records(), self.outputs)
 
     def replace_with(self, document: StateDocument) -> None:
         """Make this state a copy of `document` (lineage and serial included)."""
@@ -307,6 +318,7 @@ class StateStore:
         if document.stack:
             self._set_meta("stack", json.dumps({"name": document.stack.name,
                                                 "workspace": document.stack.workspace}))
+        self._set_meta("outputs", json.dumps(dict(document.outputs), sort_keys=True, default=str))
 
     # -- backups -------------------------------------------------------------------------------
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,19 +27,14 @@ def server_target(spec: Spec, name: str) -> Any:
     return SSHTarget(host, spec.inventory)
 
 
-def declared_targets(spec: Spec) -> dict[str, set[str]]:
+def declared_targets(spec: Spec, families: Mapping[str, Any]) -> dict[str, set[str]]:
     """The targets a spec sets up even without resources on them (its `aws:` region, its `docker:` engines),
-    by family: where a lost state's objects are looked for."""
+    by family: where a lost state's objects are looked for. `families`: name -> Family."""
     out: dict[str, set[str]] = {}
-    aws = spec.settings.get("aws") or {}
-    if aws:
-        out["aws"] = {str(aws.get("region") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")}
-    docker = spec.settings.get("docker") or {}
-    engines = set(docker.get("engines") or {})
-    if os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock"):
-        engines.add("local")  # the engine every spec may use without naming it
-    if engines:
-        out["docker"] = engines
+    for name, family in families.items():
+        found = family.declared(spec)
+        if found:
+            out[name] = set(found)
     return out
 
 

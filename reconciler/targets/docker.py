@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.errors import ReconcileError
@@ -32,7 +32,7 @@ class DockerEngine:
                 self.client = docker.from_env(timeout=int(timeout))
             else:
                 self.client = docker.DockerClient(base_url=base_url, timeout=int(timeout), tls=tls or None)
-            self.api = NamedAPI(self.client.api, name)
+            self.api = NamedAPI(self.client.api, name, on_change=self.changed)
             self.calls = 0
             self._count_lock = threading.Lock()
             self.client.api.hooks["response"].append(self._count)
@@ -67,7 +67,8 @@ class DockerEngine:
         return self._listed("volumes", lambda: self.api.volumes().get("Volumes") or [])
 
     def changed(self) -> None:
-        """Forget the memoised lists: something on the engine changed."""
+        """Forget the memoised lists: something on the engine changed. Called by every mutating call made
+        through `api` (modules need not): a failed one too, as it may have changed something."""
         with self._list_lock:
             self._lists.clear()
 
@@ -101,28 +102,50 @@ def engine_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class NamedAPI:
-    """The docker SDK's APIClient, whose every failure names the engine: `docker engine web1: …`."""
+# APIClient methods that only read: every other call may change what the engine's lists hold
+READS = frozenset({"containers", "images", "networks", "volumes", "inspect_container", "inspect_image",
+                   "inspect_network", "inspect_volume", "inspect_distribution", "ping", "version", "info", "logs",
+                   "df", "exec_inspect", "top", "stats", "events", "get_archive", "diff", "history", "search"})
 
-    def __init__(self, api: Any, engine: str):
+
+class NamedAPI:
+    """The docker SDK's APIClient, whose every failure names the engine (`docker engine web1: …`) and whose
+    every mutating call tells the engine to forget its memoised lists (`on_change`), once the call, or the
+    stream it returns (a build, a pull), is over."""
+
+    def __init__(self, api: Any, engine: str, on_change: Any = None):
         self._api = api
         self._engine = engine
+        self._on_change = on_change or (lambda: None)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._api, name)
         if not callable(value):
             return value
+        mutating = name not in READS
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
-                return value(*args, **kwargs)
+                result = value(*args, **kwargs)
             except ReconcileError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every SDK and transport error, named
                 from reconciler.errors import ModuleError
 
                 raise ModuleError(f"docker engine {self._engine}: {engine_reason(exc)}") from exc
+            finally:
+                if mutating:
+                    self._on_change()
+            if mutating and isinstance(result, Iterator):
+                return self._then_forget(result)
+            return result
         return call
+
+    def _then_forget(self, stream: Iterator[Any]) -> Iterator[Any]:
+        try:
+            yield from stream
+        finally:
+            self._on_change()
 
 
 def normalize_reference(reference: str) -> str:

@@ -95,3 +95,25 @@ resources:
     assert selected_nodes(v.graph, Selection(targets=("file.cfg",))) == [
         "directory.base", "file.cfg[web1]", "file.cfg[web2]"]
     assert selected_nodes(v.graph, Selection(targets=("file.cfg[web2]",))) == ["directory.base", "file.cfg[web2]"]
+
+
+def test_for_each_combines_with_group_fan_out_and_when_sees_the_host(tmp_path: Path) -> None:
+    spec = write(tmp_path / "s.yaml", INVENTORY + """
+resources:
+  - type: directory
+    name: site
+    on: web
+    for_each: [blog, shop]
+    when: host.name == "web1" or each.key == "shop"
+    path: "/srv/{{ each.key }}"
+  - type: file
+    name: index
+    on: web1
+    path: "${directory.site[blog][web1].path}/index.html"
+    content: hi
+""")
+    v = validate(spec, Registry.builtin())
+    assert set(v.graph.nodes) == {"directory.site[blog][web1]", "directory.site[shop][web1]",
+                                  "directory.site[shop][web2]", "file.index"}
+    assert set(v.graph.predecessors("file.index")) == {"directory.site[blog][web1]"}
+    assert v.graph.nodes["file.index"]["resource"].attributes["path"] == "${directory.site[blog][web1].path}/index.html"
