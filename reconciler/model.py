@@ -271,6 +271,7 @@ class Plan:
 
     warnings: tuple[str, ...] = ()  # worth knowing, not blocking (e.g. a suggested `moved:`)
     outputs: tuple[Any, ...] = ()  # reconciler.engine.outputs.OutputValue, as known at plan time
+    data: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # what each data lookup read
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -337,3 +338,4 @@ class Spec:
     removed: tuple[Removal, ...] = ()
     named: bool = True  # False: the spec has no `name:` and the stack name is a default
     outputs: tuple[Output, ...] = ()
+    data: tuple[Resource, ...] = ()  # `data:` lookups, address data.TYPE.NAME, read at every plan

@@ -135,3 +135,19 @@ class Module(Generic[TargetT]):
 
     def delete(self, target: TargetT, resource: Resource, observed: Observed) -> None:
         raise NotImplementedError
+
+
+class DataSource(Generic[TargetT]):
+    """A read-only lookup of something reconcile does not manage (Terraform's data sources): an AMI by its
+    name, a VPC by its tags, a file on a host. Read during every plan, never written, never in the state;
+    resources read its attributes as `${data.TYPE.NAME.ATTRIBUTE}`."""
+
+    type_name: ClassVar[str]
+    family: ClassVar[str] = "server"
+    provides: ClassVar[frozenset[str]] = frozenset()  # the attributes a read returns (beyond the query's own)
+    sensitive: ClassVar[frozenset[str]] = frozenset()
+
+    def read(self, target: TargetT, queries: Sequence[Resource]) -> Mapping[str, Mapping[str, Any] | Unobservable]:
+        """Answer ALL `queries` of this type on one target in one batch, keyed by address: the attributes
+        found, or Unobservable(why) when a query finds nothing or more than one thing."""
+        raise NotImplementedError

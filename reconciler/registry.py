@@ -18,10 +18,11 @@ from importlib import metadata, resources
 from typing import Any
 
 from reconciler.errors import ReconcileError
-from reconciler.module import Module
+from reconciler.module import DataSource, Module
 from reconciler.targets.families import FactoryFamily, Family
 
 MODULES_GROUP = "reconcile.modules"
+DATA_GROUP = "reconcile.data"  # read-only lookups: `data.NAME = package.module:Class`, schema beside it
 TARGETS_GROUP = "reconcile.targets"
 
 
@@ -58,8 +59,11 @@ class Registry:
     """Maps type names to module classes (imported on first use) and their schemas, and families to
     target factories. Safe to share between threads."""
 
-    def __init__(self, types: Iterable[TypeEntry], targets: Mapping[str, str] | None = None):
+    def __init__(self, types: Iterable[TypeEntry], targets: Mapping[str, str] | None = None,
+                 data: Iterable[TypeEntry] = ()):
         self._entries = {t.type_name: t for t in types}
+        self._data_entries = {t.type_name: t for t in data}
+        self._data_instances: dict[str, DataSource[Any]] = {}
         self._target_refs = dict(targets or {})
         self._classes: dict[str, type[Module[Any]]] = {}
         self._instances: dict[str, Module[Any]] = {}
@@ -74,12 +78,13 @@ class Registry:
         for ep in installed_entries(MODULES_GROUP):
             types.append(TypeEntry(ep.name, ep.value, _origin(ep)))
         targets = {ep.name: ep.value for ep in installed_entries(TARGETS_GROUP)}
+        data = [TypeEntry(ep.name, ep.value, _origin(ep)) for ep in installed_entries(DATA_GROUP)]
         if not types:
             raise ReconcileError(
                 "no resource types are installed (no `reconcile.modules` entry points): "
                 "install the package with pip (`pip install -e .` in a checkout)"
             )
-        return cls(types, targets)
+        return cls(types, targets, data)
 
     builtin = installed  # the built-in families register through the same entry points
 
@@ -123,6 +128,8 @@ class Registry:
 
     # -- schemas ------------------------------------------------------------------------------
     def schema(self, type_name: str) -> dict[str, Any]:
+        if type_name.startswith("data.") and type_name.removeprefix("data.") in self._data_entries:
+            return self.data_schema(type_name.removeprefix("data."))
         with self._lock:
             if type_name not in self._schema_cache:
                 self._schema_cache[type_name] = load_schema_beside(self._entries[type_name].module_path)
@@ -151,9 +158,45 @@ class Registry:
             return self._schema_cache[key]
 
     def attribute_names(self, type_name: str) -> frozenset[str]:
-        """Every attribute a `${…}` reference may name: the schema's properties plus computed ones."""
+        """Every attribute a `${…}` reference may name: the schema's properties plus computed ones (for a
+        data source, `data.TYPE`: the query's keys plus what a read provides)."""
+        if type_name.startswith("data."):
+            kind = type_name.removeprefix("data.")
+            props = set(self.schema(type_name).get("properties", {}))
+            return frozenset(props | type(self.data_source(kind)).provides)
         props = set(self.schema(type_name).get("properties", {}))
         return frozenset(props | self.module_class(type_name).computed)
+
+    # -- data sources -------------------------------------------------------------------------
+    @property
+    def data_types(self) -> list[str]:
+        return sorted(self._data_entries)
+
+    @property
+    def reference_types(self) -> list[str]:
+        """What a `${…}` reference may start with: resource types, and data sources as `data.TYPE`."""
+        return self.types + [f"data.{t}" for t in self.data_types]
+
+    def data_entry(self, type_name: str) -> TypeEntry:
+        return self._data_entries[type_name]
+
+    def data_source(self, type_name: str) -> DataSource[Any]:
+        with self._lock:
+            if type_name not in self._data_instances:
+                module_path, _, class_name = self._data_entries[type_name].reference.partition(":")
+                found = getattr(importlib.import_module(module_path), class_name)
+                if getattr(found, "type_name", None) != type_name:
+                    raise ReconcileError(f"data entry point {type_name} names {found.__qualname__}, whose type_name "
+                                         f"is {getattr(found, 'type_name', None)!r}")
+                self._data_instances[type_name] = found()
+            return self._data_instances[type_name]
+
+    def data_schema(self, type_name: str) -> dict[str, Any]:
+        key = f"data:{type_name}"
+        with self._lock:
+            if key not in self._schema_cache:
+                self._schema_cache[key] = load_schema_beside(self._data_entries[type_name].module_path)
+            return self._schema_cache[key]
 
     # -- targets ------------------------------------------------------------------------------
     @property

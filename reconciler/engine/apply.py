@@ -30,7 +30,7 @@ from reconciler.engine.plan import (
 )
 from reconciler.engine.walk import walk
 from reconciler.errors import ModuleError, ReconcileError
-from reconciler.model import UNKNOWN, Action, Change, Observed, Plan, Result, Status
+from reconciler.model import UNKNOWN, Action, Change, Observed, Plan, Resource, Result, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
@@ -63,6 +63,7 @@ class Applier:
     def __init__(
         self, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool, store: Any,
         parallelism: int = 10, hooks: ApplyHooks | None = None, redactor: Redactor | None = None,
+        spec_data: Sequence[Resource] = (),
     ):
         self.graph = graph
         self.registry = registry
@@ -71,7 +72,8 @@ class Applier:
         self.parallelism = max(1, parallelism)
         self.hooks = hooks or _NoHooks()
         self.redactor = redactor or Redactor()
-        self.resolver = ReferenceResolver(graph, registry)
+        self.spec_data = tuple(spec_data)
+        self.resolver = ReferenceResolver(graph, registry, spec_data)
         self.known: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, frozenset[str]] = {}
         self.records: dict[str, StateRecord] = {}
@@ -79,6 +81,10 @@ class Applier:
     # -- the run -----------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> list[Result]:
         self.registry.prepare(c.type for c in plan.changes)
+        for query in self.spec_data:  # data lookups were read by the plan
+            if query.address in plan.data:
+                self.known[query.address] = dict(plan.data[query.address])
+                self.secrets[query.address] = type(self.registry.data_source(query.type.removeprefix("data."))).sensitive
         for change in plan.changes:
             if change.moved_from is not None and self.store.move(change.moved_from, change.address):
                 log.info("moved %s to %s in the state", change.moved_from, change.address)

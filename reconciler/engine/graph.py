@@ -43,13 +43,13 @@ class AddressIndex:
 
 
 def build_graph(
-    resources: Sequence[Resource], registry: Registry, doc: SourceDocument
+    resources: Sequence[Resource], registry: Registry, doc: SourceDocument, data: Sequence[Resource] = ()
 ) -> tuple[nx.DiGraph[str], list[Diagnostic]]:
     """Edges point from a dependency to its dependent, so a topological order is an apply order."""
     graph: nx.DiGraph[str] = nx.DiGraph()
     diagnostics: list[Diagnostic] = []
-    index = AddressIndex(resources)
-    types = registry.types
+    index = AddressIndex(list(resources) + list(data))  # data sources are read before planning: no nodes
+    types = registry.reference_types
     # resources declared but not built (they have errors of their own) are not "unknown"
     written = doc.data.get("resources")
     declared = {f"{r.get('type')}.{r.get('name')}" for r in (written if isinstance(written, list) else [])
@@ -72,7 +72,8 @@ def build_graph(
                 hint = _closest(written, set(index.by_base) - {r.base_address})
                 error(f"{key} names unknown resource {written!r}{hint}", r, (key, i))
             for dep in targets:
-                graph.add_edge(dep.address, r.address)
+                if dep.address in graph:
+                    graph.add_edge(dep.address, r.address)
         for path in refs.unterminated(dict(r.attributes)):
             error("unterminated reference: a `${` with no closing `}` (write `$${` for a literal `${`)", r, path)
         for path, text in refs.find(dict(r.attributes)):
@@ -96,7 +97,8 @@ def build_graph(
                 error(f"{ref}: {found.type}.{ref.attribute[0]} is a {kind}, so it has no {ref.attribute[1]!r} to look "
                       "up", r, path)
                 continue
-            graph.add_edge(found.address, r.address, reference=True)
+            if found.address in graph:
+                graph.add_edge(found.address, r.address, reference=True)
 
     for cycle in find_cycles(graph):
         first = graph.nodes[cycle[0]]["resource"]

@@ -74,3 +74,45 @@ def observe(
         observed.update(found)
         errors.update(failed)
     return Observation(observed, errors)
+
+
+def read_data(
+    queries: Sequence[Resource], registry: Registry, targets: TargetPool, parallelism: int = 10
+) -> Observation:
+    """Every `data:` lookup: one batched read per (data type, target), in parallel; a failure (nothing
+    found, more than one found, an unreachable target) is that lookup's error. `observed` holds
+    Observed(attributes) for each lookup that answered."""
+    groups: dict[tuple[str, str], list[Resource]] = defaultdict(list)
+    for q in queries:
+        groups[(q.type.removeprefix("data."), q.target)].append(q)
+
+    def one(key: tuple[str, str]) -> tuple[dict[str, Observed | None], dict[str, str]]:
+        kind, target_name = key
+        batch = groups[key]
+        source = registry.data_source(kind)
+        try:
+            target = targets.get(source.family, target_name)
+            found = source.read(target, batch)
+        except Exception as exc:  # one unreachable target must not stop the others
+            message = str(exc) or type(exc).__name__
+            return {}, {q.address: message for q in batch}
+        answered: dict[str, Observed | None] = {}
+        errors: dict[str, str] = {}
+        for q in batch:
+            got = found.get(q.address)
+            if isinstance(got, Unobservable):
+                errors[q.address] = got.reason
+            elif got is None:
+                errors[q.address] = "found nothing"
+            else:
+                answered[q.address] = Observed({**q.attributes, **got})
+        return answered, errors
+
+    observed: dict[str, Observed | None] = {}
+    errors: dict[str, str] = {}
+    keys = sorted(groups)
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(keys) or 1))) as pool:
+        for found, failed in pool.map(one, keys):
+            observed.update(found)
+            errors.update(failed)
+    return Observation(observed, errors)

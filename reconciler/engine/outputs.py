@@ -28,10 +28,11 @@ class OutputValue:
 
 def resolve_outputs(outputs: Sequence[Output], graph: nx.DiGraph[str], registry: Registry,
                     known: Mapping[str, Mapping[str, Any]],
-                    secrets: Mapping[str, frozenset[str]] | None = None) -> tuple[OutputValue, ...]:
+                    secrets: Mapping[str, frozenset[str]] | None = None,
+                    data: Sequence[Resource] = ()) -> tuple[OutputValue, ...]:
     if not outputs:
         return ()
     holder = Resource("outputs", "outputs", "outputs", "local", attributes={o.name: o.value for o in outputs})
-    resolved = ReferenceResolver(graph, registry).resolve(holder, known, secrets)
+    resolved = ReferenceResolver(graph, registry, data).resolve(holder, known, secrets)
     return tuple(OutputValue(o.name, resolved.attributes[o.name], o.sensitive or o.name in resolved.sensitive,
                              o.description) for o in outputs)

@@ -83,9 +83,9 @@ class ReferenceResolver:
     resource's `sensitive` set, so it is masked in every output and hashed in the state.
     """
 
-    def __init__(self, graph: nx.DiGraph[str], registry: Registry):
-        self.index = AddressIndex([graph.nodes[n]["resource"] for n in graph.nodes])
-        self.types = registry.types
+    def __init__(self, graph: nx.DiGraph[str], registry: Registry, data: Sequence[Resource] = ()):
+        self.index = AddressIndex([graph.nodes[n]["resource"] for n in graph.nodes] + list(data))
+        self.types = registry.reference_types
         self.registry = registry
 
     def resolve(self, resource: Resource, known: Mapping[str, Mapping[str, Any]],
@@ -257,12 +257,14 @@ class Planner:
         ghosts = self._ghosts(self._discover_stack())
         self.registry.prepare([self.graph.nodes[a]["resource"].type for a in order] +
                               [g.resource.type for g in ghosts])
-        resolver = ReferenceResolver(self.graph, self.registry)
+        resolver = ReferenceResolver(self.graph, self.registry, self.spec.data)
         known: dict[str, dict[str, Any]] = {}
         secrets: dict[str, frozenset[str]] = {}
         changes: dict[str, Change] = {}
         observed_all: dict[str, Observed | None] = {}
         failures: dict[str, str] = {}
+        data_values = self._read_data(known, secrets, failures)
+        observed_all.update({a: Observed(v) for a, v in data_values.items()})
         pending = list(order)
         first_wave = True
         while pending or first_wave:  # the first wave also observes what was removed from the spec
@@ -272,6 +274,12 @@ class Planner:
             wave = []
             for a in ready:
                 original = self.graph.nodes[a]["resource"]
+                unread = _unread_data(original, failures, resolver)
+                if unread:
+                    failures[a] = f"reads {unread}, which could not be read"
+                    changes[a] = Change(a, original.type, Action.NOOP, reason="not planned", resource=original)
+                    known[a] = {}
+                    continue
                 try:
                     resolved = resolver.resolve(original, known, secrets)
                     self._check_resolved(original, resolved)
@@ -316,9 +324,33 @@ class Planner:
         fingerprint = canonical_hash({"spec": self.spec.hash, "serial": serial, "observed": hashes})
         from reconciler.engine.outputs import resolve_outputs
 
-        outputs = resolve_outputs(self.spec.outputs, self.graph, self.registry, known, secrets)
+        outputs = resolve_outputs(self.spec.outputs, self.graph, self.registry, known, secrets, self.spec.data)
         return Plan(tuple(ordered), self.spec.hash, fingerprint, serial, failures, tuple(self.blockers), hashes,
-                    tuple(self.warnings), outputs)
+                    tuple(self.warnings), outputs, data_values)
+
+    def _read_data(self, known: dict[str, dict[str, Any]], secrets: dict[str, frozenset[str]],
+                   failures: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """Read every `data:` lookup before anything is planned: their values are known from the start."""
+        if not self.spec.data:
+            return {}
+        from reconciler.engine.observe import read_data
+
+        read = read_data(self.spec.data, self.registry, self.targets, self.parallelism)
+        values: dict[str, dict[str, Any]] = {}
+        for query in self.spec.data:
+            secret = type(self.registry.data_source(query.type.removeprefix("data."))).sensitive
+            secrets[query.address] = secret
+            found = read.observed.get(query.address)
+            if found is None:
+                where = f"({query.location}): " if query.location else ""
+                failures[query.address] = self.redactor.redact(where + read.errors.get(query.address, "not read"))
+                continue
+            values[query.address] = dict(found.attributes)
+            known[query.address] = values[query.address]
+            for name in secret:
+                if found.attributes.get(name) is not None:
+                    self.redactor.add(str(found.attributes[name]))
+        return values
 
     def _check_resolved(self, original: Resource, resolved: Resource) -> None:
         """A value that arrived through `${…}` must satisfy the type's schema like a written one."""
@@ -483,6 +515,20 @@ def make_plan(
     planner = Planner(spec, graph, registry, targets, store.records(), is_new, selection or Selection(), parallelism,
                       redactor, progress)
     return planner.plan(store.serial)
+
+
+def _unread_data(resource: Resource, failures: Mapping[str, str], resolver: ReferenceResolver) -> str | None:
+    """The data lookup a resource reads that could not be read, if any."""
+    for _, text in refs.find(dict(resource.attributes)):
+        try:
+            ref = refs.parse(text, resolver.types)
+        except ValueError:
+            continue
+        if ref.type.startswith("data."):
+            node = resolver.index.node_for_reference(ref, resource)
+            if not isinstance(node, str) and node.address in failures:
+                return node.address
+    return None
 
 
 def origin_for(change: Change, record: StateRecord | None, observed: Observed | None) -> str:

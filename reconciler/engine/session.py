@@ -234,7 +234,7 @@ class Session:
                     if new:
                         return ApplyOutcome(plan, (), None, applied=False)
                     applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks,
-                                      self.redactor)
+                                      self.redactor, validated.spec.data)
                     results = self.redacting(lambda: applier.apply(plan))
                     outputs = self._record_outputs(validated, applier, store)
                     return ApplyOutcome(plan, tuple(results), None, applied=False, outputs=outputs)
@@ -248,7 +248,8 @@ class Session:
     def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: Any,
                    hooks: ApplyHooks | None) -> ApplyOutcome:
         store.set_stack(validated.spec.stack)
-        applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor)
+        applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
+                          validated.spec.data)
         run_id = store.start_run("apply", str(Path(self.spec_path).absolute()))
         results: list[Result] = []
         status = "interrupted"  # what the history says if this process is stopped on the way
@@ -266,7 +267,7 @@ class Session:
         from reconciler.engine.outputs import resolve_outputs
 
         outputs = resolve_outputs(validated.spec.outputs, validated.graph, self._registry, applier.known,
-                                  applier.secrets)
+                                  applier.secrets, validated.spec.data)
         for o in outputs:
             if o.sensitive and o.value not in (None, UNKNOWN):
                 self.redactor.add(str(o.value))

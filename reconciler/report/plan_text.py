@@ -72,9 +72,13 @@ def render_outputs(outputs: Any, heading: str = "Outputs:") -> str:
     """`name = value` per output, secrets as (sensitive), undecided ones as (known after apply)."""
     if not outputs:
         return ""
+    def shown(o: Any) -> str:  # whole values: an output is there to be copied
+        if o.sensitive or o.value is UNKNOWN:
+            return format_value(o.value, o.sensitive)
+        return json.dumps(o.value, default=str, ensure_ascii=False)
+
     width = max(len(o.name) for o in outputs)
-    return "\n".join([heading, ""] + [f"{o.name.ljust(width)} = {format_value(o.value, o.sensitive)}"
-                                       for o in outputs]) + "\n"
+    return "\n".join([heading, ""] + [f"{o.name.ljust(width)} = {shown(o)}" for o in outputs]) + "\n"
 
 
 def outputs_to_json(outputs: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -208,15 +209,17 @@ class _SpecBuilder:
         name: Any = self.doc.data.get("name")
         stack = StackId(name if isinstance(name, str) else default_stack_name(self.doc.root), self.workspace)
         moved, removed, outputs = self._moves(), self._removals(), self._outputs()
+        data = self._data(inventory)
         digest = canonical_hash(
             [[r.address, r.target, r.attributes, r.depends_on, sorted(r.lifecycle.ignore_changes),
               r.lifecycle.prevent_destroy, r.lifecycle.create_before_destroy, r.lifecycle.allow_data_loss,
               sorted(r.sensitive)] for r in resources]
             + [settings, str(stack), [(m.source, m.destination) for m in moved], [(x.address, x.destroy) for x in removed]]
             + [[(o.name, o.value, o.sensitive) for o in outputs]]
+            + [[d.address, d.target, d.attributes] for d in data]
         )
         spec = Spec(self.doc, tuple(resources), inventory, settings, digest, stack, moved, removed,
-                    named=isinstance(name, str), outputs=outputs)
+                    named=isinstance(name, str), outputs=outputs, data=data)
         return spec, _dedupe(self.diagnostics)
 
     def _render_block(self, key: str) -> dict[str, Any]:
@@ -243,6 +246,54 @@ class _SpecBuilder:
                 self._error(f"moved: {source} is moved twice (also in entry {seen[source] + 1})", ("moved", i, "from"))
             seen[source] = i
             out.append(Move(source, destination, self.doc.locate(("moved", i))))
+        return tuple(out)
+
+    def _data(self, inventory: Inventory) -> tuple[Resource, ...]:
+        """`data:` lookups: each placed by its family like a resource, rendered, checked against its schema."""
+        entries = self.doc.data.get("data")
+        out: list[Resource] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(entries if isinstance(entries, list) else []):
+            path: JsonPath = ("data", index)
+            if not isinstance(raw, dict) or not isinstance(raw.get("type"), str) or not isinstance(raw.get("name"), str):
+                self._error("a data entry must be a mapping with at least type and name", path)
+                continue
+            kind = raw["type"]
+            if kind not in self.registry.data_types:
+                close = difflib.get_close_matches(kind, self.registry.data_types, n=1)
+                self._error(f"unknown data source {kind!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                            + f"; known: {', '.join(self.registry.data_types)}", path + ("type",))
+                continue
+            source = self.registry.data_source(kind)
+            attributes = {k: v for k, v in raw.items() if k not in ("type", "name", "on", "region")}
+            for target, host, suffix in self._targets(source.family, raw, inventory, path):
+                address = f"data.{kind}.{raw['name']}{suffix}"
+                if address in seen:
+                    self._error(f"duplicate data source {address}", path + ("name",))
+                    continue
+                seen.add(address)
+                try:
+                    rendered = self.renderer.render(attributes, self._context(host, target))
+                except TemplateFailure as exc:
+                    self._error(f"template error: {self._explain(exc)}", path)
+                    continue
+                validator = self.validators.get(f"data:{kind}")
+                if validator is None:
+                    schema = self.registry.data_schema(kind)
+                    props = {**schema.get("properties", {}), "type": {"type": "string"},
+                             "name": {"$ref": "#/$defs/name"}, "on": {}, "region": {"type": "string"}}
+                    validator = Draft202012Validator(
+                        {**schema, "properties": props, "$defs": {**self.registry.spec_schema()["$defs"],
+                                                                  **schema.get("$defs", {})},
+                         "required": ["type", "name", *schema.get("required", [])]}, format_checker=FORMATS)
+                    self.validators[f"data:{kind}"] = validator
+                found = schema_diagnostics(validator, {**raw, **rendered}, self.doc, path)
+                if found:
+                    self.diagnostics += found
+                    continue
+                out.append(Resource(address=address, type=f"data.{kind}", name=raw["name"], target=target,
+                                    attributes=rendered, location=self.doc.locate(path), json_path=path,
+                                    host=host.name if host else None))
         return tuple(out)
 
     def _outputs(self) -> tuple[Output, ...]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,22 @@ def make_host(name: str, entry: dict[str, Any]) -> Host:
     )
 
 
+def _members(body: Any) -> list[str]:
+    if isinstance(body, dict):
+        body = body.get("hosts")
+    return [m for m in body if isinstance(m, str)] if isinstance(body, list) else []
+
+
+def _host_vars(host: str, groups: Mapping[str, Sequence[str]], group_vars: Mapping[str, Mapping[str, Any]],
+               own: Mapping[str, Any]) -> dict[str, Any]:
+    """Ansible's order: group `all`, then the host's other groups by name (later wins), then the host's own."""
+    merged: dict[str, Any] = dict(group_vars.get("all", {}))
+    for group in sorted(g for g, members in groups.items() if host in members and g != "all"):
+        merged.update(group_vars.get(group, {}))
+    merged.update(own)
+    return merged
+
+
 def build_inventory(doc: SourceDocument) -> tuple[Inventory, list[Diagnostic]]:
     raw = doc.data.get("inventory")
     if raw is None:
@@ -58,22 +76,55 @@ def build_inventory(doc: SourceDocument) -> tuple[Inventory, list[Diagnostic]]:
             continue
         hosts[name] = make_host(name, {**defaults, **_mapping(entry)})
     groups: dict[str, tuple[str, ...]] = {}
-    for group, members in _mapping(raw.get("groups")).items():
+    declared = {g: _members(body) for g, body in _mapping(raw.get("groups")).items()}
+    for group, members in declared.items():
         expanded: list[str] = []
-        for i, member in enumerate(members if isinstance(members, list) else []):
+        where: tuple[str | int, ...] = ("inventory", "groups", group) + (
+            ("hosts",) if isinstance(raw["groups"][group], dict) else ())
+        for i, member in enumerate(members):
             if member in hosts:
                 expanded.append(member)
-            elif member in _mapping(raw.get("groups")) and member != group:
-                expanded.extend(m for m in raw["groups"][member] if m in hosts)
+            elif member in declared and member != group:
+                expanded.extend(m for m in declared[member] if m in hosts)
             else:
                 diagnostics.append(Diagnostic(
-                    f"group {group!r} names unknown host {member!r}", doc.locate(("inventory", "groups", group, i)),
-                    ("inventory", "groups", group, i)))
+                    f"group {group!r} names unknown host {member!r}", doc.locate(where + (i,)), where + (i,)))
         groups[group] = tuple(dict.fromkeys(expanded))
+    group_vars = {g: _mapping(body.get("vars")) for g, body in _mapping(raw.get("groups")).items()
+                  if isinstance(body, dict)}
+    if group_vars:
+        hosts = {name: dataclasses.replace(host, vars=_host_vars(name, groups, group_vars, host.vars))
+                 for name, host in hosts.items()}
     known_hosts = raw.get("known_hosts")
     if known_hosts:
         known_hosts = str(Path(doc.base_dir) / os.path.expanduser(known_hosts))
     return Inventory(hosts, groups, known_hosts, raw.get("host_key_checking", "strict")), diagnostics
+
+
+def _vars_dir(directory: Path, diagnostics: list[Diagnostic]) -> dict[str, dict[str, Any]]:
+    """Ansible's group_vars/ or host_vars/ beside an inventory file: NAME.yml, NAME.yaml, or a directory NAME/
+    of YAML files (merged in name order)."""
+    out: dict[str, dict[str, Any]] = {}
+    if not directory.is_dir():
+        return out
+    for entry in sorted(directory.iterdir()):
+        files = sorted(p for p in entry.iterdir() if p.suffix in (".yml", ".yaml")) if entry.is_dir() else (
+            [entry] if entry.suffix in (".yml", ".yaml") else [])
+        name = entry.name if entry.is_dir() else entry.stem
+        for file in files:
+            try:
+                data, _ = load_yaml_file(file)
+            except SpecError as exc:
+                diagnostics.extend(exc.diagnostics)
+                continue
+            if data is None:
+                continue
+            if not isinstance(data, dict):
+                diagnostics.append(Diagnostic("a vars file must be a mapping of variable names to values",
+                                              Location(display_path(file), 1, 1)))
+                continue
+            out.setdefault(name, {}).update(data)
+    return out
 
 
 def _from_ansible_file(doc: SourceDocument, name: str) -> tuple[Inventory, list[Diagnostic]]:
@@ -89,6 +140,7 @@ def _from_ansible_file(doc: SourceDocument, name: str) -> tuple[Inventory, list[
     if not isinstance(data, dict):
         return Inventory(), [Diagnostic("an Ansible inventory must be a mapping of groups", Location(display_path(path), 1, 1))]
     host_vars: dict[str, dict[str, Any]] = {}
+    own_vars: dict[str, dict[str, Any]] = {}  # what the inventory file sets on the host itself
     groups: dict[str, list[str]] = {}
 
     def walk(group: str, body: dict[str, Any] | None, inherited: dict[str, Any]) -> list[str]:
@@ -98,6 +150,7 @@ def _from_ansible_file(doc: SourceDocument, name: str) -> tuple[Inventory, list[
         for host, hvars in (body.get("hosts") or {}).items():
             merged = {**group_vars, **host_vars.get(host, {}), **(hvars or {})}
             host_vars[host] = merged
+            own_vars[host] = {**own_vars.get(host, {}), **(hvars or {})}
             members.append(host)
         for child, child_body in (body.get("children") or {}).items():
             members.extend(walk(child, child_body, group_vars))
@@ -106,6 +159,16 @@ def _from_ansible_file(doc: SourceDocument, name: str) -> tuple[Inventory, list[
 
     for group, body in data.items():
         walk(group, body, {})
+    diagnostics: list[Diagnostic] = []
+    dir_group_vars = _vars_dir(path.parent / "group_vars", diagnostics)
+    dir_host_vars = _vars_dir(path.parent / "host_vars", diagnostics)
+    if diagnostics:
+        return Inventory(), diagnostics
+    for host in list(host_vars):
+        # Ansible's order: the inventory file's group vars, group_vars/ (all, then groups by name), the
+        # inventory file's host vars, host_vars/
+        from_groups = _host_vars(host, groups, dir_group_vars, {})
+        host_vars[host] = {**host_vars[host], **from_groups, **own_vars.get(host, {}), **dir_host_vars.get(host, {})}
     hosts = {}
     for host, hvars in host_vars.items():
         fields = {field: hvars[key] for key, field in _ANSIBLE_KEYS.items() if key in hvars}

@@ -36,8 +36,10 @@ def spec_files(root: Path) -> list[Path]:
         return [root]
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        top = Path(dirpath) == root  # vars/ beside the spec holds variable files, not spec parts
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (top and d == "vars"))
+        # vars/ beside the spec, and Ansible's group_vars/ and host_vars/, hold variables, not spec parts
+        top = Path(dirpath) == root
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (top and d == "vars")
+                             and d not in ("group_vars", "host_vars"))
         found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(SPEC_SUFFIXES))
     return found
 

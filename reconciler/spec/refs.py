@@ -34,7 +34,7 @@ class Reference:
 def parse(text: str, types: Collection[str]) -> Reference:
     """Parse the inside of `${…}`. Raises ValueError with a message for the user."""
     parts = text.strip().split(".")
-    for width in (2, 1):  # "aws.vpc.main.id" has a dotted type; "file.cfg.path" does not
+    for width in (3, 2, 1):  # "aws.vpc.main.id" and "data.aws.ami.x.id" have dotted types; "file.cfg.path" not
         kind = ".".join(parts[:width])
         if kind in types and len(parts) > width + 1:
             m = _NAME.match(parts[width])

@@ -32,7 +32,7 @@ def validate(
     spec_vars = doc.data.get("vars")
     variables = layered(spec_vars if isinstance(spec_vars, dict) else {}, Path(path), workspace, overrides)
     spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace, variables.values)
-    graph, graph_diagnostics = build_graph(spec.resources, registry, doc)
+    graph, graph_diagnostics = build_graph(spec.resources, registry, doc, spec.data)
     diagnostics += (graph_diagnostics + _attribute_lists(spec, registry) + _moves_and_removals(spec)
                     + _output_references(spec, registry))
     if diagnostics:
@@ -47,13 +47,13 @@ def _output_references(spec: Spec, registry: Registry) -> list[Diagnostic]:
     from reconciler.spec import refs
 
     out: list[Diagnostic] = []
-    index = AddressIndex(spec.resources)
+    index = AddressIndex(list(spec.resources) + list(spec.data))
     nowhere = Resource("outputs", "outputs", "outputs", "local", {})
     for output in spec.outputs:
         path = ("outputs", output.name, "value")
         for _, text in refs.find(output.value):
             try:
-                ref = refs.parse(text, registry.types)
+                ref = refs.parse(text, registry.reference_types)
             except ValueError as exc:
                 out.append(Diagnostic(str(exc), spec.document.locate(path), path))
                 continue

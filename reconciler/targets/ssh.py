@@ -237,7 +237,9 @@ class SSHTarget(Target):
             raise ReconcileError(f"host {self.name} unreachable: {text}") from None
         except (OSError, EOFError) as exc:
             jumped = proxy.stderr() if proxy is not None else ""
-            reason = jumped or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            if jumped:  # the jump failed, whichever way paramiko noticed it first
+                raise ReconcileError(f"host {self.name}: ProxyJump {self.proxy_jump} failed: {jumped}") from None
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise ReconcileError(f"host {self.name} unreachable ({where}): {reason}") from None
         self.client = client
         self.transport = client.get_transport()

@@ -117,3 +117,50 @@ resources:
                                   "directory.site[shop][web2]", "file.index"}
     assert set(v.graph.predecessors("file.index")) == {"directory.site[blog][web1]"}
     assert v.graph.nodes["file.index"]["resource"].attributes["path"] == "${directory.site[blog][web1].path}/index.html"
+
+
+def test_group_vars_inline_with_ansible_precedence(tmp_path: Path) -> None:
+    spec = write(tmp_path / "s.yaml", """
+inventory:
+  hosts:
+    web1: {address: 127.0.0.1, port: 22001, vars: {tier: gold}}
+    web2: {address: 127.0.0.1, port: 22002}
+  groups:
+    all: {hosts: [web1, web2], vars: {tier: bronze, dc: ams, port: 80}}
+    web: {hosts: [web1, web2], vars: {port: 8080}}
+    zeta: {hosts: [web2], vars: {port: 9090}}
+resources:
+  - {type: file, name: cfg, on: web, path: /etc/app.conf, content: "{{ host.vars.tier }} {{ host.vars.dc }} {{ host.vars.port }}"}
+""")
+    v = validate(spec, Registry.builtin())
+    content = {a: v.graph.nodes[a]["resource"].attributes["content"] for a in v.graph.nodes}
+    assert content == {"file.cfg[web1]": "gold ams 8080", "file.cfg[web2]": "bronze ams 9090"}
+
+
+def test_group_vars_and_host_vars_beside_an_ansible_inventory(tmp_path: Path) -> None:
+    write(tmp_path / "inv/hosts.yml", """
+all:
+  vars: {dc: ams}
+  children:
+    web:
+      vars: {port: 80}
+      hosts:
+        web1: {ansible_host: 127.0.0.1, ansible_port: 22001}
+        web2: {ansible_host: 127.0.0.1, ansible_port: 22002, port: 81}
+""")
+    write(tmp_path / "inv/group_vars/all.yml", "dc: fra\ncolour: blue\n")
+    write(tmp_path / "inv/group_vars/web/main.yml", "port: 8080\n")
+    write(tmp_path / "inv/host_vars/web2.yaml", "colour: red\n")
+    spec = write(tmp_path / "spec/site.yaml", """
+inventory: ../inv/hosts.yml
+resources:
+  - {type: file, name: cfg, on: web, path: /etc/app.conf, content: "{{ host.vars.dc }} {{ host.vars.port }} {{ host.vars.colour }}"}
+""")
+    v = validate(spec, Registry.builtin())
+    content = {a: v.graph.nodes[a]["resource"].attributes["content"] for a in v.graph.nodes}
+    # web2's own port in the inventory file beats group_vars/web; host_vars/ beats everything
+    assert content == {"file.cfg[web1]": "fra 8080 blue", "file.cfg[web2]": "fra 81 red"}
+    write(tmp_path / "inv/host_vars/web1.yml", "- not a mapping\n")
+    with pytest.raises(SpecError) as refused:
+        validate(spec, Registry.builtin())
+    assert "host_vars/web1.yml:1:1: error: a vars file must be a mapping" in str(refused.value.diagnostics[0])
