@@ -46,6 +46,44 @@ MAX_INSTANCES = 10_000  # per resource entry, so that a typo cannot make million
 LOCAL = "local"
 
 
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _plain_meta(meta: Mapping[str, Any]) -> bool:
+    """Meta keys that are certainly valid without a schema check: the fast path of 10,000-resource specs."""
+    if not set(meta) <= {"type", "name", "depends_on", "on"}:
+        return False
+    if not isinstance(meta.get("name"), str) or not _NAME.match(meta["name"]):
+        return False
+    on, deps = meta.get("on", "local"), meta.get("depends_on", [])
+    return isinstance(on, str) and isinstance(deps, list) and all(isinstance(d, str) for d in deps)
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its local `#/$defs/NAME` references replaced by what they name (recursive ones
+    are left as references): jsonschema resolves a reference on every use, which dominated validating
+    10,000 resources."""
+    defs = schema.get("$defs") or {}
+
+    def walk(node: Any, trail: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(v, trail) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and "/" not in ref[8:]:
+            name = ref[8:]
+            if name in defs and name not in trail:
+                rest = walk({k: v for k, v in node.items() if k != "$ref"}, trail)
+                target = walk(defs[name], trail + (name,))
+                if set(rest) <= {"description", "title", "default", "examples"}:
+                    return {**rest, **target}  # errors quote the definition's own description, as before
+                return {"allOf": [target], **rest}  # keywords beside a reference apply too
+        return {k: (v if k == "$defs" else walk(v, trail)) for k, v in node.items()}
+
+    return dict(walk(schema, ()))
+
+
 def build_spec(
     doc: SourceDocument, registry: Registry, environ: Mapping[str, str] | None = None,
     unset_env_ok: bool = False, workspace: str = "default", variables: Mapping[str, Any] | None = None,
@@ -375,12 +413,14 @@ class _SpecBuilder:
     def _check_meta(self, raw: dict[str, Any], path: JsonPath) -> bool:
         """The keys every resource shares (on, depends_on, lifecycle, sensitive) must have the right shape
         before anything reads them; the full schema check comes after rendering."""
+        meta = {k: v for k, v in raw.items() if k in META_KEYS}
+        if _plain_meta(meta):  # the usual entry (type, name, depends_on, on): nothing to check here
+            return True
         validator = self.validators.get("")
         if validator is None:
             spec_schema = self.registry.spec_schema()
             common = {**spec_schema["$defs"]["resource"], "$defs": spec_schema["$defs"]}
-            validator = self.validators[""] = Draft202012Validator(common)
-        meta = {k: v for k, v in raw.items() if k in META_KEYS}
+            validator = self.validators[""] = Draft202012Validator(inline_refs(common))
         found = schema_diagnostics(validator, meta, self.doc, path)
         self.diagnostics += found
         return not found
@@ -541,12 +581,15 @@ class _SpecBuilder:
     def _check_schema(
         self, type_name: str, attributes: dict[str, Any], path: JsonPath, written: dict[str, Any]
     ) -> bool:
-        validator = self.validators.get(type_name)
-        if validator is None:
-            validator = Draft202012Validator(self.registry.resource_schema(type_name), format_checker=FORMATS)
-            self.validators[type_name] = validator
         # the entry as written, with its attributes rendered (not what a template file produced)
         checked = {k: (attributes[k] if k in attributes else v) for k, v in written.items()}
+        if self.registry.quick_check(type_name, checked):  # valid: no need to ask jsonschema where it is not
+            return True
+        validator = self.validators.get(type_name)
+        if validator is None:
+            validator = Draft202012Validator(inline_refs(self.registry.resource_schema(type_name)),
+                                             format_checker=FORMATS)
+            self.validators[type_name] = validator
         listed = written.get("sensitive")
         secret = self.registry.module_class(type_name).sensitive | frozenset(
             s for s in (listed if isinstance(listed, list) else []) if isinstance(s, str))

@@ -38,3 +38,28 @@ def test_no_module_specific_names_in_the_engine() -> None:
     found = [f"{p.relative_to(ROOT)}:{node.lineno}: {node.value!r}" for p in (ROOT / "reconciler").rglob("*.py")
              for node in ast.walk(ast.parse(p.read_text())) if isinstance(node, ast.Constant) and node.value in names]
     assert not found
+
+
+def test_the_quick_schema_check_agrees_with_jsonschema() -> None:
+    """fastjsonschema answers "valid" only where jsonschema does (its "invalid" sends the entry to jsonschema)."""
+    from jsonschema import Draft202012Validator
+
+    from reconciler.registry import Registry
+    from reconciler.spec.build import FORMATS, inline_refs
+
+    registry = Registry.installed()
+    quick = 0
+    for type_name in registry.types:
+        schema = registry.resource_schema(type_name)
+        full = Draft202012Validator(inline_refs(schema), format_checker=FORMATS)
+        for example in schema.get("examples", []):
+            good = {"type": type_name, "name": "example", **example}
+            bad_cases = [{**good, "no_such_key": 1}, {**good, "name": "has space"},
+                         {**good, **{k: 12345 for k, v in example.items() if isinstance(v, str)}},
+                         {**good, "depends_on": "file.x"}, {**good, "lifecycle": "destroy"}]
+            assert full.is_valid(good), type_name
+            quick += registry.quick_check(type_name, good)  # False is allowed: jsonschema then decides
+            for bad in bad_cases:
+                if not full.is_valid(bad):
+                    assert not registry.quick_check(type_name, bad), (type_name, bad)
+    assert quick >= len(registry.types) * 3 // 4  # the fast path serves most types
