@@ -196,7 +196,8 @@ def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_
     if html_out:
         from reconciler.report.html import plan_page, render_page
 
-        page = plan_page(plan, str(Path(path)), session.validate().graph, _families(session), _placements(session))
+        page = plan_page(plan, str(Path(path)), session.validate().graph, _families(session), _placements(session),
+                         session.text_diffs(plan))
         write_output(html_out, session.redactor.redact(render_page(page)))
     if events is not None:
         events.planned(plan)
@@ -397,8 +398,9 @@ def drift_cmd(path: str, fmt: str, output: str | None, html_out: str | None, not
     if fmt == "html" or html_out:
         from reconciler.report.html import drift_page, render_page
 
+        texts = session.text_diffs(outcome.plan, [i.address for i in found.items])
         page = drift_page(found, spec_name, session.validate().graph, _families(session), outcome.history,
-                          _placements(session))
+                          _placements(session), texts)
         page_text = session.redactor.redact(render_page(page))
         if html_out:
             write_output(html_out, page_text)

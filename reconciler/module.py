@@ -104,6 +104,11 @@ class Module(Generic[TargetT]):
         """
         return None
 
+    def text_diff(self, target: TargetT, change: Change) -> str | None:
+        """For reports: a unified diff of a text the change rewrites (a file's content), read from the
+        target on request only, or None. Never for secret values (the engine does not ask then)."""
+        return None
+
     def prepare_replace(self, target: TargetT, change: Change) -> None:
         """Before the old object of a replacement is destroyed: get what the new one needs (e.g. pull its
         image), so that a failure leaves the old object running."""

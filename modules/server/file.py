@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +12,8 @@ from reconciler.module import Module
 from reconciler.targets.base import Target
 
 from .paths import content_digest, desired_ownership, observed_ownership, wrong_kind
+
+TEXT_DIFF_LIMIT = 64 * 1024
 
 
 class FileModule(Module[Target]):
@@ -33,6 +36,25 @@ class FileModule(Module[Target]):
         if isinstance(template, str) and "content" not in attributes:
             return {**attributes, "content": load.render_file(template)}
         return attributes
+
+    def text_diff(self, target: Target, change: Change) -> str | None:
+        """The content as it is on the host against the content the spec asks for (text up to 64 KiB)."""
+        r = change.resource
+        new = r.get("content") if r is not None else None
+        if r is None or not isinstance(new, str) or len(new) > TEXT_DIFF_LIMIT:
+            return None
+        if "content" in self.secret_attributes(r) or not any(d.name == "content" for d in change.diffs):
+            return None
+        path = str(r.get("path"))
+        old_bytes = target.read_many([path]).get(path) if change.action is not Action.CREATE else b""
+        if old_bytes is None or len(old_bytes) > TEXT_DIFF_LIMIT:
+            return None
+        try:
+            old = old_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{path} (on {target.name})",
+                                            f"{path} (the spec)"))
 
     def secret_attributes(self, resource: Resource) -> frozenset[str]:
         secret = super().secret_attributes(resource)

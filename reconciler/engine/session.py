@@ -16,6 +16,7 @@ pass `hooks` to see changes start and finish, and `approve` to look at the plan 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ from reconciler.state.store import default_state_path
 from reconciler.targets import TargetPool
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 EVERYTHING = Selection()
 WORKSPACE_FILE = "environment"  # .reconcile/environment holds the selected workspace, as Terraform's
@@ -273,6 +275,28 @@ class Session:
                 self.redactor.add(str(o.value))
         store.set_outputs({o.name: o.stored() for o in outputs if o.value is not UNKNOWN})
         return outputs
+
+    def text_diffs(self, plan: Plan, addresses: Sequence[str] | None = None) -> dict[str, str]:
+        """For reports: the unified diff of each text a change rewrites (module.text_diff), read from the
+        targets now; secrets never (a change whose diffs hold a sensitive value is left out)."""
+        wanted = set(addresses) if addresses is not None else None
+        out: dict[str, str] = {}
+        with self.targets() as pool:
+            for change in plan.changes:
+                if change.resource is None or not change.diffs or (wanted is not None and change.address not in wanted):
+                    continue
+                if any(d.sensitive for d in change.diffs):
+                    continue
+                module = self._registry.module(change.type)
+                try:
+                    text = module.text_diff(pool.get(module.family, change.resource.target), change)
+                except Exception as exc:  # noqa: BLE001 - a report without one diff, not a failed report
+                    log.warning("no text diff for %s: %s", change.address, self.redactor.redact(str(exc)),
+                                exc_info=exc)
+                    continue
+                if text:
+                    out[change.address] = self.redactor.redact(text)
+        return out
 
     def _only_drifted(self, plan: Plan, store: Any) -> Plan:
         """The plan with every change that is not a repair of drift (or of a missing resource) left out

@@ -35,6 +35,7 @@ class Row:
     cls: str  # drift class or planned action
     note: str  # what apply would do, or why
     diffs: tuple[tuple[str, Any, Any], ...] = ()  # (attribute, before, after)
+    text_diff: str = ""  # a unified diff of a rewritten text (a file's content), when the module gave one
 
 
 @dataclass(frozen=True)
@@ -57,25 +58,28 @@ class Page:
 
 # -- building pages --------------------------------------------------------------------------------
 def drift_page(report: Any, spec: str, graph: nx.DiGraph[str], families: Mapping[str, str],
-               history: Sequence[Mapping[str, Any]] = (), placements: Mapping[str, str] | None = None) -> Page:
+               history: Sequence[Mapping[str, Any]] = (), placements: Mapping[str, str] | None = None,
+               text_diffs: Mapping[str, str] | None = None) -> Page:
+    texts = text_diffs or {}
     rows = tuple(
         Row(i.address, i.type, families.get(i.type, ""), i.target, i.kind,
             f"apply would {i.action}" if i.action != "none" else "labelled as ours, not in the spec",
-            tuple((a["name"], a.get("actual"), a.get("wanted")) for a in i.attributes))
+            tuple((a["name"], a.get("actual"), a.get("wanted")) for a in i.attributes), texts.get(i.address, ""))
         for i in report.items)
     return Page(f"Drift in {spec}", f"{report.checked} resources checked", DRIFT_CLASSES, rows, graph,
                 tuple(sorted(report.errors.items())), tuple(history), dict(placements or {}))
 
 
 def plan_page(plan: Plan, spec: str, graph: nx.DiGraph[str], families: Mapping[str, str],
-              placements: Mapping[str, str] | None = None) -> Page:
+              placements: Mapping[str, str] | None = None, text_diffs: Mapping[str, str] | None = None) -> Page:
+    texts = text_diffs or {}
     rows = []
     for c in plan.actionable:
         target = c.resource.target if c.resource is not None else ""
         note = c.reason or ("replace because " + ", ".join(c.replace_causes) if c.replace_causes else "")
         cls = c.action.value if c.action.value in PLAN_CLASSES else "update"
         rows.append(Row(c.address, c.type, families.get(c.type, ""), target, cls, c.verb or note,
-                        tuple((d.name, d.before, d.after) for d in c.diffs)))
+                        tuple((d.name, d.before, d.after) for d in c.diffs), texts.get(c.address, "")))
     return Page(f"Plan for {spec}", "", PLAN_CLASSES, tuple(rows), graph, tuple(sorted(plan.failures.items())),
                 placements=dict(placements or {}))
 
@@ -129,7 +133,22 @@ def _value(value: Any) -> str:
     return "(known after apply)" if value is UNKNOWN else format_value(value)
 
 
-def _diff_cell(diffs: Sequence[tuple[str, Any, Any]]) -> str:
+def _text_diff(text: str) -> str:
+    def line(ln: str) -> str:
+        cls = "del" if ln.startswith("-") and not ln.startswith("---") else \
+            "add" if ln.startswith("+") and not ln.startswith("+++") else ""
+        return f'<span class="{cls}">{_e(ln.rstrip(chr(10)))}</span>'
+
+    return '<pre class="text">' + "\n".join(line(ln) for ln in text.splitlines()) + "</pre>"
+
+
+def _diff_cell(diffs: Sequence[tuple[str, Any, Any]], text: str = "") -> str:
+    if text:
+        return _diff_table(diffs) + _text_diff(text)
+    return _diff_table(diffs)
+
+
+def _diff_table(diffs: Sequence[tuple[str, Any, Any]]) -> str:
     if not diffs:
         return ""
     rows = []
@@ -192,7 +211,7 @@ def render_page(page: Page) -> str:
         f'<tr data-family="{_e(r.family)}" data-target="{_e(r.target)}" data-cls="{_e(r.cls)}">'
         f"<td><code>{_e(r.address)}</code></td><td>{_e(r.target)}</td>"
         f'<td><span class="cls" style="background:{COLOURS.get(r.cls, "#fff")}">{_e(r.cls)}</span></td>'
-        f"<td>{_e(r.note)}</td><td class=diff>{_diff_cell(r.diffs)}</td></tr>" for r in page.rows)
+        f"<td>{_e(r.note)}</td><td class=diff>{_diff_cell(r.diffs, r.text_diff)}</td></tr>" for r in page.rows)
     errors = ("<section class=errors><h2>Could not be checked</h2><ul>"
               + "".join(f"<li><code>{_e(a)}</code>: {_e(m)}</li>" for a, m in page.errors) + "</ul></section>"
               if page.errors else "")

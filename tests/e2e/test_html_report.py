@@ -71,7 +71,9 @@ def test_the_drift_page_renders_and_matches_the_json_report(cli: Cli, spec_dir: 
     assert "<svg" in graph and "file.conf" in graph and "directory.d" in graph
     assert 'id="sparkline"' in shown.stdout and "last 2 runs" in shown.stdout
     assert "(sensitive)" in shown.stdout and SECRET not in shown.stdout
-
+    # a file rewritten by hand: the line-by-line difference, read from the host for the page only
+    assert '<span class="del">-port = 81</span>' in shown.stdout and '<span class="add">+port = 80</span>' in shown.stdout
+    assert "-changed" not in shown.stdout  # never for a sensitive file
     only_missing = browse(page.as_uri() + "#cls=missing", "--dump-dom").stdout
     rows = re.findall(r'<tr data-family="server" data-target="local" data-cls="(\w+)"( class="hidden")?', only_missing)
     assert sorted(rows) == [("drifted", ' class="hidden"'), ("drifted", ' class="hidden"'), ("missing", "")]
@@ -88,4 +90,5 @@ def test_the_plan_page(cli: Cli, spec_dir: Path, tmp_path: Path, drifted: Path) 
     assert 'data-ready="1"' in shown.stdout and not console_errors(shown.stderr)
     counts = {k: int(n) for k, n in re.findall(r'data-kind="(\w+)">(\d+)<', shown.stdout)}
     assert counts["update"] == 2 and counts["create"] == 1
+    assert '<span class="add">+port = 80</span>' in shown.stdout
     assert SECRET not in page.read_text()
