@@ -232,7 +232,9 @@ class Session:
                 on_plan(plan)
                 if plan.blockers:
                     raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
-                if not plan.actionable:  # nothing to change; the state still learns the spec's current values
+                # nothing to change: the state still learns the spec's current values (a new state is made
+                # only when there are outputs to record)
+                if not plan.actionable and not (new and validated.spec.outputs):
                     if new:
                         return ApplyOutcome(plan, (), None, applied=False)
                     applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks,

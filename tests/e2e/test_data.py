@@ -109,3 +109,31 @@ resources: []
     write(spec_dir / "site.yaml", (spec_dir / "site.yaml").read_text().replace(
         f'  - {{type: docker.image, name: missing, image: "reconcile-test/nothing:{uid}"}}\n', ""))
     assert f'id = "{image.id}"' in cli("plan", "spec", check=0).out
+
+
+def test_another_stacks_outputs(cli: Cli, tmp_path: Path) -> None:
+    base, app, out = tmp_path / "base", tmp_path / "app", tmp_path / "out"
+    write(base / "site.yaml", f"""
+name: base
+resources:
+  - {{type: directory, name: shared, path: "{out}/shared"}}
+outputs:
+  shared_dir: {{value: "${{directory.shared.path}}"}}
+  api_key: {{value: "k-123", sensitive: true}}
+""")
+    write(app / "site.yaml", """
+name: app
+data:
+  - {type: stack_output, name: base, spec: ../base}
+resources:
+  - {type: file, name: conf, path: "${data.stack_output.base.outputs.shared_dir}/app.conf", content: "x"}
+""")
+    missing = cli("plan", "app", check=1)
+    assert "stack app/../base has no state in workspace default" in missing.out and "apply it first" in missing.out
+    cli("apply", "--auto-approve", "base", check=0)
+    cli("apply", "--auto-approve", "app", check=0)
+    assert (out / "shared/app.conf").read_text() == "x"
+    assert "No changes." in cli("plan", "app", check=0).out
+    write(app / "site.yaml", (app / "site.yaml").read_text().replace("outputs.shared_dir", "outputs.api_key"))
+    secret = cli("plan", "app", check=1)
+    assert "api_key" in secret.out and "k-123" not in secret.out  # a sensitive output is never available
