@@ -134,13 +134,16 @@ def canonical_hash(value: Any) -> str:
 
 def schema_diagnostics(
     validator: Draft202012Validator, value: Any, doc: SourceDocument, prefix: JsonPath,
-    secret: frozenset[str] = frozenset(),
+    secret: frozenset[str] = frozenset(), references: bool = True,
 ) -> list[Diagnostic]:
-    """Schema errors at their source; the value of a secret attribute is never quoted in a message."""
+    """Schema errors at their source; the value of a secret attribute is never quoted in a message.
+    `references`: a `${…}` value is left for plan time (False where no reference may stand, as in the
+    keys every resource shares)."""
     out = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
         error = _most_relevant(error)
-        if isinstance(error.instance, str) and (has_reference(error.instance) or _is_placeholder(error.instance)):
+        if references and isinstance(error.instance, str) and (has_reference(error.instance)
+                                                               or _is_placeholder(error.instance)):
             continue  # a `${…}` value is checked once it is resolved, at plan time
         path = prefix + tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
@@ -421,7 +424,7 @@ class _SpecBuilder:
             spec_schema = self.registry.spec_schema()
             common = {**spec_schema["$defs"]["resource"], "$defs": spec_schema["$defs"]}
             validator = self.validators[""] = Draft202012Validator(inline_refs(common))
-        found = schema_diagnostics(validator, meta, self.doc, path)
+        found = schema_diagnostics(validator, meta, self.doc, path, references=False)
         self.diagnostics += found
         return not found
 
