@@ -9,6 +9,7 @@ import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,3 +183,13 @@ def moto(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     server = MotoServer(tmp_path_factory.mktemp("moto"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def acli(cli: Cli, moto: Any, monkeypatch: pytest.MonkeyPatch, named_stack: str) -> Cli:
+    """The command against the moto server, under this test's own stack name; the environment is set for
+    in-process boto3 checks too."""
+    cli.env.update(moto.env)
+    for key, value in moto.env.items():
+        monkeypatch.setenv(key, value)
+    return cli

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from reconciler.model import Observed, Resource, Unobservable
 from reconciler.registry import Registry
 from reconciler.targets import TargetPool
+
+log = logging.getLogger(__name__)
 
 # (target, targets done, targets in all): called as each target's last batch of a wave is observed
 ObserveProgress = Callable[[str, int, int], None]
@@ -57,19 +60,27 @@ def observe(
             errors = {a: o.reason for a, o in observed.items() if isinstance(o, Unobservable)}
             return {a: o for a, o in observed.items() if a not in errors}, errors  # type: ignore[misc]
         except Exception as exc:  # one unreachable target must not stop the others
+            log.debug("observing %s on %s failed", type_name, target_name, exc_info=exc)
             message = str(exc) or type(exc).__name__
             return {}, {r.address: message for r in batch}
         finally:
             count(target_name)
 
-    observed: dict[str, Observed | None] = {}
-    errors: dict[str, str] = {}
-    keys = sorted(groups)
-    if len(keys) == 1:
-        results = [one(keys[0])]
+    return _gather(sorted(groups), one, parallelism)
+
+
+Batch = Callable[[tuple[str, str]], tuple[dict[str, Observed | None], dict[str, str]]]
+
+
+def _gather(keys: list[tuple[str, str]], one: Batch, parallelism: int) -> Observation:
+    """Run `one` per (type, target) batch, in parallel (bounded), and merge what they found and failed."""
+    if len(keys) <= 1:
+        results = [one(k) for k in keys]
     else:
         with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(keys)))) as pool:
             results = list(pool.map(one, keys))
+    observed: dict[str, Observed | None] = {}
+    errors: dict[str, str] = {}
     for found, failed in results:
         observed.update(found)
         errors.update(failed)
@@ -94,6 +105,7 @@ def read_data(
             target = targets.get(source.family, target_name)
             found = source.read(target, batch)
         except Exception as exc:  # one unreachable target must not stop the others
+            log.debug("reading data %s on %s failed", kind, target_name, exc_info=exc)
             message = str(exc) or type(exc).__name__
             return {}, {q.address: message for q in batch}
         answered: dict[str, Observed | None] = {}
@@ -108,11 +120,4 @@ def read_data(
                 answered[q.address] = Observed({**q.attributes, **got})
         return answered, errors
 
-    observed: dict[str, Observed | None] = {}
-    errors: dict[str, str] = {}
-    keys = sorted(groups)
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(keys) or 1))) as pool:
-        for found, failed in pool.map(one, keys):
-            observed.update(found)
-            errors.update(failed)
-    return Observation(observed, errors)
+    return _gather(sorted(groups), one, parallelism)

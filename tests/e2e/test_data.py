@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from tests.conftest import Cli, write
 
@@ -39,14 +38,6 @@ outputs:
     assert f"data.file.version (spec/site.yaml:3:5): {source} is not a regular file on local" in gone.err + gone.out
     assert "file.banner: reads data.file.version, which could not be read" in gone.err + gone.out
     assert (out / "banner").read_text() == "running 2.3.1\n"
-
-
-@pytest.fixture
-def acli(cli: Cli, moto: Any, monkeypatch: pytest.MonkeyPatch, named_stack: str) -> Cli:
-    cli.env.update(moto.env)
-    for key, value in moto.env.items():
-        monkeypatch.setenv(key, value)
-    return cli
 
 
 def test_aws_lookups_feed_a_new_subnet_and_instance(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:

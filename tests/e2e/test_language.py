@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from tests.conftest import Cli, write
 
@@ -98,14 +97,6 @@ resources:
     write(spec_dir / "site.yaml", body.format(n=0, on="false", out=out))
     assert "3 destroyed" in cli("apply", "--auto-approve", "spec", check=0).out
     assert os.listdir(out) == []
-
-
-@pytest.fixture
-def acli(cli: Cli, moto: Any, monkeypatch: pytest.MonkeyPatch, named_stack: str) -> Cli:
-    cli.env.update(moto.env)
-    for key, value in moto.env.items():
-        monkeypatch.setenv(key, value)
-    return cli
 
 
 def test_one_bucket_per_team(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
