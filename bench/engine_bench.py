@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,16 +66,39 @@ def generate_loops(n: int, out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(n: int, loops: bool = False) -> dict[str, float]:
+def generate_components(n: int, out: Path) -> str:
+    """The same number of resources written as one component (a directory and 9 files per member, by
+    for_each over its `members` input) used N/100 times with 10 members each; the component is written
+    to components/team beside the spec."""
+    component = out.parent / "components" / "team"
+    component.mkdir(parents=True)
+    lines = ["inputs: {root: {type: string}, members: {type: list}}", "resources:",
+             "  - {type: directory, name: home, for_each: '{{ inputs.members }}', "
+             "path: '{{ inputs.root }}/{{ each.key }}', mode: '0755'}"]
+    for j in range(9):
+        lines.append(f"  - {{type: file, name: f{j}, for_each: '{{{{ inputs.members }}}}', "
+                     f"path: '${{directory.home[{{{{ each.key }}}}].path}}/f{j}', content: 'member {{{{ each.key }}}}\n'}}")
+    (component / "main.yaml").write_text("\n".join(lines) + "\n")
+    uses = ["components:"]
+    for i in range(n // 100):
+        uses.append(f"  - {{name: t{i}, use: ./components/team, with: {{root: '{out}/t{i}', "
+                    f"members: [{', '.join(f'm{k}' for k in range(10))}]}}}}")
+    return "\n".join(uses) + "\n"
+
+
+GENERATORS = {"one entry each": generate, "for_each/count": generate_loops, "components": generate_components}
+
+
+def measure(n: int, written_as: str = "one entry each") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         spec_file = Path(tmp) / "spec.yaml"
-        spec_file.write_text((generate_loops if loops else generate)(n, Path(tmp) / "out"))
+        spec_file.write_text(GENERATORS[written_as](n, Path(tmp) / "out"))
         registry = Registry.builtin()
         t0 = time.perf_counter()
         doc = load_spec(spec_file)
         spec, diags = build_spec(doc, registry)
         t1 = time.perf_counter()
-        graph, gdiags = build_graph(spec.resources, registry, doc)
+        graph, gdiags = build_graph(spec.resources, registry, spec.document)
         t2 = time.perf_counter()
         assert not diags and not gdiags, (diags + gdiags)[:3]
         with StateStore.open_readonly(Path(tmp) / "state.db") as store, TargetPool(spec) as targets:
@@ -82,17 +106,18 @@ def measure(n: int, loops: bool = False) -> dict[str, float]:
         t3 = time.perf_counter()
         assert plan.counts()["add"] == n
         return {"resources": n, "load_validate_s": t1 - t0, "graph_s": t2 - t1, "plan_s": t3 - t2,
-                "total_s": t3 - t0, "loops": loops}
+                "total_s": t3 - t0, "written_as": written_as}
 
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1000, 10000]
     tune_gc()  # as the `reconcile` command does
     rows = [measure(n) for n in sizes]
-    expanded = measure(sizes[-1], loops=True)  # written as 10 entries with for_each and count
+    expanded = [measure(sizes[-1], "for_each/count"),  # 10 entries with for_each and count
+                measure(sizes[-1], "components")]  # a component used N/100 times, for_each inside it
     print(f"{'resources':>10} {'written as':>14} {'load+validate':>14} {'graph':>8} {'plan':>8} {'total':>8}")
-    for r in rows + [expanded]:
-        print(f"{r['resources']:>10} {'for_each/count' if r['loops'] else 'one entry each':>14} "
+    for r in rows + expanded:
+        print(f"{r['resources']:>10} {r['written_as']:>14} "
               f"{r['load_validate_s']:>13.2f}s {r['graph_s']:>7.2f}s {r['plan_s']:>7.2f}s {r['total_s']:>7.2f}s")
     if len(rows) >= 2:
         ratio = rows[-1]["total_s"] / rows[0]["total_s"]

@@ -76,6 +76,13 @@ class SourceDocument:
         return None
 
 
+def address_scope(address: str, type_name: str, name: str) -> str:
+    """The component scope an address starts with: "component.web." of `component.web.file.conf[h]`."""
+    base = address.split("[", 1)[0]
+    tail = f"{type_name}.{name}"
+    return base[: -len(tail)] if base.endswith(tail) else ""
+
+
 @dataclass(frozen=True)
 class Host:
     name: str
@@ -162,6 +169,7 @@ class Resource:
     host: str | None = None  # the inventory host for server resources on a host
     prior: Mapping[str, Any] = field(default_factory=dict)  # identity recorded in the state (e.g. a former name)
     key_locations: Mapping[str, Location] = field(default_factory=dict)  # where each attribute was written
+    scope: str = ""  # "component.web." for a resource of a component (nested: "component.a.component.b.")
 
     def where(self, key: str | None = None) -> Location | None:
         """The location of an attribute (else of the resource itself)."""
@@ -169,7 +177,7 @@ class Resource:
 
     @property
     def base_address(self) -> str:
-        return f"{self.type}.{self.name}"
+        return f"{self.scope}{self.type}.{self.name}"
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.attributes.get(key, default)
@@ -339,3 +347,5 @@ class Spec:
     named: bool = True  # False: the spec has no `name:` and the stack name is a default
     outputs: tuple[Output, ...] = ()
     data: tuple[Resource, ...] = ()  # `data:` lookups, address data.TYPE.NAME, read at every plan
+    fact_targets: frozenset[str] = frozenset()  # targets whose templates read `host.facts`
+    facts_known: bool = False  # built with the hosts' real facts (else stand-ins: see build_spec)

@@ -58,6 +58,30 @@ def load_schema_beside(module_path: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+_REFERENCE_TEXT = {"type": "string", "pattern": r"\$\{|<unset env "}
+_VALUES = ("enum", "const", "default", "examples")
+
+
+def accept_references(schema: Any) -> Any:
+    """`schema` with every property and item value also allowed to be a `${…}` reference (or the
+    stand-in of an unset environment variable), which the full check leaves for plan time."""
+    if isinstance(schema, list):
+        return [accept_references(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _VALUES:
+            out[key] = value
+        elif key in ("properties", "patternProperties") and isinstance(value, dict):
+            out[key] = {k: {"anyOf": [accept_references(v), _REFERENCE_TEXT]} for k, v in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = {"anyOf": [accept_references(value), _REFERENCE_TEXT]}
+        else:
+            out[key] = accept_references(value)
+    return out
+
+
 class Registry:
     """Maps type names to module classes (imported on first use) and their schemas, and families to
     target factories. Safe to share between threads."""
@@ -164,14 +188,16 @@ class Registry:
     def quick_check(self, type_name: str, instance: Any) -> bool:
         """True when `instance` is certainly valid against the type's whole resource schema, checked by
         fastjsonschema (compiled code, ~8x faster than jsonschema on 10,000 resources); False means "ask
-        jsonschema", which says where and why. A schema fastjsonschema cannot compile is always asked."""
+        jsonschema", which says where and why. A schema fastjsonschema cannot compile is always asked.
+        A `${…}` reference stands for any value here, as it does for jsonschema's check (it is checked
+        once resolved, at plan time)."""
         with self._lock:
             if type_name not in self._quick:
                 try:
                     import fastjsonschema
 
-                    self._quick[type_name] = fastjsonschema.compile(self.resource_schema(type_name),
-                                                                    use_default=False)
+                    self._quick[type_name] = fastjsonschema.compile(
+                        accept_references(self.resource_schema(type_name)), use_default=False)
                 except Exception as exc:  # noqa: BLE001 - any compile problem: fall back to jsonschema
                     log.debug("no quick check for %s: %s", type_name, exc)
                     self._quick[type_name] = None

@@ -17,13 +17,21 @@ class AddressIndex:
     def __init__(self, resources: Sequence[Resource]):
         self.by_address = {r.address: r for r in resources}
         self.by_base: dict[str, list[Resource]] = {}
+        self.by_component: dict[str, list[Resource]] = {}  # "component.web": every resource inside it
         for r in resources:
             self.by_base.setdefault(r.base_address, []).append(r)
+            scope = r.scope
+            while scope:
+                self.by_component.setdefault(scope[:-1], []).append(r)
+                scope = scope[: scope.rstrip(".").rfind(".component.") + 1] if ".component." in scope else ""
 
     def nodes_for(self, written: str, source: Resource) -> list[Resource]:
-        """`file.x[web1]` is one node; `file.x` is the instance on the same host, else every instance."""
+        """`file.x[web1]` is one node; `file.x` is the instance on the same host, else every instance;
+        `component.web` is every resource of that component."""
         if written in self.by_address and "[" in written:
             return [self.by_address[written]]
+        if written in self.by_component and not source.scope.startswith(written + "."):
+            return self.by_component[written]
         instances = self.by_base.get(written, [])
         same_host = [r for r in instances if source.host and r.host == source.host]
         return same_host or instances

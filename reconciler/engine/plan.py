@@ -18,7 +18,7 @@ import networkx as nx
 from reconciler.engine.graph import AddressIndex, referenced_by, with_dependencies
 from reconciler.engine.observe import ObserveProgress, observe
 from reconciler.errors import ReconcileError
-from reconciler.model import UNKNOWN, Action, Change, Inventory, Observed, Plan, Resource, Spec
+from reconciler.model import UNKNOWN, Action, Change, Inventory, Observed, Plan, Resource, Spec, address_scope
 from reconciler.module import Module
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
@@ -221,7 +221,8 @@ class Planner:
             type_name, target, identity = discovered[address]
             name = address.split("[", 1)[0].split(".")[-1]
             resource = Resource(address=address, type=type_name, name=name, target=target,
-                                attributes={"state": "absent"}, prior=dict(identity))
+                                attributes={"state": "absent"}, prior=dict(identity),
+                                scope=address_scope(address, type_name, name))
             out.append(_Ghost(resource, None, True, "no longer in the spec (found by this stack's ownership marks)"))
         return out
 

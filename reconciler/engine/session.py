@@ -94,6 +94,7 @@ class Session:
             self.workspace = selected_workspace(self.spec_path)
         self._validated: Validated | None = None
         self._backend: Backend | None = None
+        self._facts: dict[str, dict[str, Any]] | None = None  # host facts, read once per session (run)
 
     # -- the spec --------------------------------------------------------------------------------
     def validate(self, *, unset_env_ok: bool = False) -> Validated:
@@ -204,7 +205,35 @@ class Session:
         """What apply would do. Read-only: takes no lock, writes nothing."""
         validated = self.validate()
         with self.state() as store, self.targets() as pool:
+            validated = self.with_facts(validated, pool, selection)
             return self._make_plan(validated, pool, store, selection)
+
+    def with_facts(self, validated: Validated, pool: TargetPool, selection: Selection = EVERYTHING) -> Validated:
+        """The spec rebuilt with its hosts' facts, when its templates read `host.facts`: each host is asked
+        once per session, over the pool's connection (which observation then reuses). Hosts left out by
+        `--limit` are not asked."""
+        spec = validated.spec
+        if not spec.fact_targets or spec.facts_known:
+            return validated
+        wanted = set(spec.fact_targets)
+        if selection.limit:
+            chosen = {h for name in selection.limit for h in (spec.inventory.expand(name) or (name,))}
+            wanted &= chosen
+        if self._facts is None or not wanted <= set(self._facts):
+            from reconciler.targets.facts import gather_facts
+
+            asked = sorted(wanted - set(self._facts or {}))
+            facts, failed = gather_facts({t: (lambda t=t: pool.get("server", t)) for t in asked}, self.parallelism)
+            if failed:
+                raise ReconcileError("the spec reads host.facts, but they could not be gathered from "
+                                     + "; ".join(f"{h}: {self.redactor.redact(why)}" for h, why in sorted(failed.items()))
+                                     + " (nothing was planned; --limit leaves a host out)")
+            self._facts = {**(self._facts or {}), **facts}
+        rebuilt = validate(self.spec_path, self._registry, self.environ, workspace=self.ws,
+                           overrides=self.var_overrides, facts=self._facts)
+        self._learn_secrets(rebuilt)
+        self._validated = rebuilt  # what later reports of this session (graph pictures, pages) show
+        return rebuilt
 
     def _make_plan(self, validated: Validated, pool: TargetPool, store: Any, selection: Selection) -> Plan:
         return self.redacting(lambda: make_plan(validated.spec, validated.graph, self._registry, pool, store,
@@ -222,6 +251,7 @@ class Session:
         validated = self.validate()
         backend = self.backend
         with backend.lock("apply"), self.targets() as pool:
+            validated = self.with_facts(validated, pool, selection)
             new = backend.kind == "local" and not self.state_file.exists()
             with backend.open(writable=not new) as store:
                 plan = self._make_plan(validated, pool, store, selection)
@@ -318,6 +348,7 @@ class Session:
         validated = self.validate()
         writable = record and (self.backend.kind != "local" or self.state_file.exists())
         with self.state(writable=writable) as store, self.targets() as pool:
+            validated = self.with_facts(validated, pool, Selection(limit=tuple(limit)))
             plan = self._make_plan(validated, pool, store, Selection(limit=tuple(limit)))
             records = store.records()
             in_use = {(r.type, r.target) for r in validated.spec.resources} | {

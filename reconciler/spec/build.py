@@ -8,13 +8,14 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from reconciler.errors import ReconcileError
+from reconciler.errors import ReconcileError, SpecError
 from reconciler.model import (
     SENSITIVE,
     Diagnostic,
@@ -31,10 +32,12 @@ from reconciler.model import (
     StackId,
 )
 from reconciler.registry import Registry
+from reconciler.spec import components as comp
 from reconciler.spec.inventory import build_inventory
 from reconciler.spec.refs import has_reference
 from reconciler.spec.render import Renderer, TemplateFailure, is_template
 from reconciler.spec.templates import LoadContext, TemplateFileError, TemplateFiles
+from reconciler.targets.facts import placeholder_facts
 from reconciler.targets.families import PlacementContext, PlacementError
 
 RESERVED_NAMES = frozenset({"env", "host", "inputs", "each", "count", "workspace", "instance", "vars"})
@@ -87,15 +90,36 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 def build_spec(
     doc: SourceDocument, registry: Registry, environ: Mapping[str, str] | None = None,
     unset_env_ok: bool = False, workspace: str = "default", variables: Mapping[str, Any] | None = None,
+    facts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[Spec, list[Diagnostic]]:
     """Every resource instance that could be built, and the problems found (a spec with any is unusable).
 
     With `unset_env_ok` (validation in CI, where secrets are absent) a variable listed in
     `vars_from_env` but not set stands in as a placeholder that no schema check rejects.
+    `facts`: target -> host facts, gathered for the targets a first build found reading `host.facts`
+    (`Spec.fact_targets`); without them the facts are stand-ins and a `when:` reading them counts as true,
+    so that everything that might be built is checked.
     """
     builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ, unset_env_ok, workspace,
                            variables)
+    builder.facts = facts
     return builder.build()
+
+
+class _HostView(dict):  # type: ignore[type-arg]
+    """`host` in templates; notes when a template reads `host.facts`."""
+
+    def __init__(self, data: Mapping[str, Any], on_facts: Any):
+        super().__init__(data)
+        self.on_facts = on_facts
+
+    def __getitem__(self, key: Any) -> Any:
+        if key == "facts":
+            self.on_facts()
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
 
 
 def default_stack_name(root: str) -> str:
@@ -195,9 +219,24 @@ def _schema_message(error: ValidationError) -> str:
 
 
 class _SpecBuilder:
+    """Builds one document: the stack's, or (with a `parent`) a component's, whose addresses start with
+    `scope` and whose templates see `inputs`."""
+
     def __init__(self, doc: SourceDocument, registry: Registry, environ: Mapping[str, str], unset_env_ok: bool,
-                 workspace: str = "default", variables: Mapping[str, Any] | None = None):
+                 workspace: str = "default", variables: Mapping[str, Any] | None = None, *,
+                 scope: str = "", inputs: Mapping[str, Any] | None = None, parent: _SpecBuilder | None = None,
+                 chain: tuple[str, ...] = ()):
         self.doc = doc
+        self.environ, self.unset_env_ok = environ, unset_env_ok
+        self.scope, self.inputs, self.chain = scope, dict(inputs or {}), chain
+        self.top: _SpecBuilder = parent.top if parent is not None else self
+        self.component_outputs: dict[str, dict[str, comp.ComponentOutput]] = {}  # by scope; used on the top
+        self.component_docs: dict[Path, SourceDocument] = {}  # by directory; used on the top
+        self._outputs_read: re.Pattern[str] | None = None
+        self.stand_ins: dict[str, Mapping[str, Any]] = {}  # placeholder facts by target; used on the top
+        self.facts: Mapping[str, Mapping[str, Any]] | None = parent.facts if parent is not None else None
+        self.fact_targets: set[str] = set()  # targets whose templates read host.facts (kept on the top)
+        self.facts_read = False  # set while rendering when a template reads host.facts
         self.workspace = workspace
         self.registry = registry
         self.diagnostics: list[Diagnostic] = []
@@ -235,17 +274,7 @@ class _SpecBuilder:
         self.diagnostics += schema_diagnostics(top, outline, self.doc, ())
         inventory, inv_diags = build_inventory(self.doc)
         self.diagnostics += inv_diags
-        resources: list[Resource] = []
-        seen: dict[str, Resource] = {}
-        for index, raw in enumerate(raw_resources if isinstance(raw_resources, list) else []):
-            for resource in self._expand(index, raw, inventory):
-                first = seen.get(resource.address)
-                if first is not None:
-                    self._error(f"duplicate resource {resource.base_address} (first defined at {first.location})",
-                                ("resources", index, "name"))
-                    continue
-                seen[resource.address] = resource
-                resources.append(resource)
+        resources = self._collect(inventory)
         settings = {key: self._render_block(key) for key in ("docker", "aws", "state")}
         name: Any = self.doc.data.get("name")
         stack = StackId(name if isinstance(name, str) else default_stack_name(self.doc.root), self.workspace)
@@ -260,8 +289,162 @@ class _SpecBuilder:
             + [[d.address, d.target, d.attributes] for d in data]
         )
         spec = Spec(self.doc, tuple(resources), inventory, settings, digest, stack, moved, removed,
-                    named=isinstance(name, str), outputs=outputs, data=data)
+                    named=isinstance(name, str), outputs=outputs, data=data,
+                    fact_targets=frozenset(self.fact_targets), facts_known=self.facts is not None)
         return spec, _dedupe(self.diagnostics)
+
+    def _collect(self, inventory: Inventory) -> list[Resource]:
+        """The document's own resources, then those of the components it uses."""
+        raw_resources = self.doc.data.get("resources")
+        resources: list[Resource] = []
+        seen: dict[str, Resource] = {}
+        used = self._components(inventory)  # first: their outputs are read by the resources here
+        for index, raw in enumerate(raw_resources if isinstance(raw_resources, list) else []):
+            for resource in self._expand(index, raw, inventory):
+                first = seen.get(resource.address)
+                if first is not None:
+                    self._error(f"duplicate resource {resource.base_address} (first defined at {first.location})",
+                                ("resources", index, "name"))
+                    continue
+                seen[resource.address] = resource
+                resources.append(resource)
+        return resources + used
+
+    def build_component(self, inventory: Inventory) -> tuple[list[Resource], dict[str, comp.ComponentOutput]]:
+        """A component's resources and outputs (its diagnostics are left in self.diagnostics)."""
+        for reserved in sorted(set(self.vars) & RESERVED_NAMES):
+            self._error(f"{reserved!r} is a reserved name in templates ({', '.join(sorted(RESERVED_NAMES))}); "
+                        "give the variable another name", ("vars", reserved))
+        resources = self._collect(inventory)
+        return resources, {o.name: comp.ComponentOutput(o.value, o.sensitive) for o in self._outputs()}
+
+    def _components(self, inventory: Inventory) -> list[Resource]:
+        """Every resource of the components this document uses, addressed `component.NAME.…` and located in
+        the component's files (whose documents are grafted into this one)."""
+        entries = self.doc.data.get("components")
+        if not isinstance(entries, list) or not entries:
+            return []
+        valid: list[tuple[int, str, Any]] = []
+        names: set[str] = set()
+        for i, raw in enumerate(entries):
+            if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not isinstance(raw.get("use"), str):
+                continue  # the schema reports it
+            if raw["name"] in names:
+                self._error(f"duplicate component {raw['name']!r}", ("components", i, "name"))
+                continue
+            names.add(raw["name"])
+            valid.append((i, raw["name"], raw.get("with") if isinstance(raw.get("with"), dict) else {}))
+        order, cycles = comp.component_order(valid, self.scope)
+        for cycle in cycles:
+            self._error(f"components read each other's outputs in a cycle: {cycle}", ("components",))
+        out: list[Resource] = []
+        by_index = {i: (name, given) for i, name, given in valid}
+        for i in order:
+            name, given = by_index[i]
+            out += self._component(i, name, entries[i]["use"], given, inventory)
+        return out
+
+    def _component(self, i: int, name: str, use: str, given: dict[str, Any], inventory: Inventory) -> list[Resource]:
+        path: JsonPath = ("components", i)
+        try:
+            directory = comp.resolve_use(use, self.doc.locate(path + ("use",)), self.doc.base_dir)
+        except ValueError as exc:
+            self._error(str(exc), path + ("use",))
+            return []
+        if str(directory) in self.chain:
+            loop = [Path(c).name for c in self.chain[self.chain.index(str(directory)):]] + [directory.name]
+            self._error(f"component cycle: {' -> '.join(loop)} (a component uses itself)", path + ("use",))
+            return []
+        if len(self.chain) >= comp.MAX_DEPTH:
+            self._error(f"components nest more than {comp.MAX_DEPTH} deep", path + ("use",))
+            return []
+        try:
+            child_doc = self.top.component_docs.get(directory) or comp.load_component(directory)
+            self.top.component_docs[directory] = child_doc  # a component used many times is read once
+        except SpecError as exc:
+            for d in exc.diagnostics:
+                self.diagnostics.append(d if d.location else Diagnostic(d.message, self.doc.locate(path + ("use",)),
+                                                                        path + ("use",)))
+            return []
+        problems = self._component_outline(child_doc)
+        scope = f"{self.scope}component.{name}."
+        try:
+            given = self.renderer.render(given, self._context(None, LOCAL))
+        except TemplateFailure as exc:
+            self._error(f"template error in with: {self._explain(exc)}", path + ("with",))
+            return []
+        given, unread, _ = comp.read_outputs(given, self.scope, self.top.component_outputs,
+                                             self.registry.reference_types)
+        for message in unread:
+            self._error(message, path + ("with",))
+        declared = child_doc.data.get("inputs")
+        inputs, wrong = comp.check_inputs(declared if isinstance(declared, dict) else {}, given, name, path,
+                                          self.doc.locate)
+        self.diagnostics += wrong
+        if problems or wrong or unread:
+            self.diagnostics += [_under(d, path) for d in problems]
+            return []
+        own_vars = child_doc.data.get("vars")
+        child = _SpecBuilder(
+            replace(child_doc, data=self._scoped(child_doc.data, scope)), self.registry, self.environ,
+            self.unset_env_ok, self.workspace, own_vars if isinstance(own_vars, dict) else {},
+            scope=scope, inputs=inputs, parent=self, chain=self.chain + (str(directory),))
+        resources, outputs = child.build_component(inventory)
+        self.top.component_outputs[scope] = outputs
+        self.diagnostics += [_under(d, path) for d in child.diagnostics]
+        self.doc = comp.graft(self.doc, path, child.doc)
+        return [replace(r, json_path=path + (comp.MARK,) + r.json_path) for r in resources]
+
+    def _component_outline(self, doc: SourceDocument) -> list[Diagnostic]:
+        """A component's top-level keys: only what a component may hold, each of the right shape."""
+        out = [Diagnostic(f"{key!r} cannot be set in a component (it may hold {', '.join(comp.COMPONENT_KEYS)}); "
+                          "stack settings belong to the spec that uses it", doc.locate((key,)), (key,))
+               for key in doc.data if key not in comp.COMPONENT_KEYS]
+        validator = self.validators.get("(component)")
+        if validator is None:
+            spec_schema = self.registry.spec_schema()
+            props = {k: v for k, v in spec_schema["properties"].items() if k in comp.COMPONENT_KEYS}
+            props["inputs"] = {"$ref": "#/$defs/inputs"}
+            props["description"] = {"type": "string"}
+            validator = self.validators["(component)"] = Draft202012Validator(
+                {"type": "object", "properties": props, "$defs": spec_schema["$defs"]}, format_checker=FORMATS)
+        raw_resources = doc.data.get("resources")
+        outline = {k: v for k, v in doc.data.items() if k in comp.COMPONENT_KEYS}
+        if isinstance(raw_resources, list):
+            outline["resources"] = []
+        return out + schema_diagnostics(validator, outline, doc, ())
+
+    def _scoped(self, data: Mapping[str, Any], scope: str) -> dict[str, Any]:
+        """A component's document with its references and addresses made to name its own resources."""
+        types = self.registry.reference_types
+        out = dict(data)
+        entries = data.get("resources")
+        if isinstance(entries, list):
+            scoped = []
+            for raw in entries:
+                if not isinstance(raw, dict):
+                    scoped.append(raw)
+                    continue
+                kind = raw.get("type")
+                trigger = (self.registry.module_class(kind).trigger_attribute
+                           if isinstance(kind, str) and kind in self.registry else None)
+                entry = {}
+                for key, value in raw.items():
+                    if key in ("depends_on", trigger) and isinstance(value, list):
+                        entry[key] = [comp.scope_address(v, scope) if isinstance(v, str) else v for v in value]
+                    elif key in META_KEYS:
+                        entry[key] = value
+                    else:
+                        entry[key] = comp.scope_references(value, scope, types)
+                scoped.append(entry)
+            out["resources"] = scoped
+        if isinstance(data.get("outputs"), dict):
+            out["outputs"] = comp.scope_references(data["outputs"], scope, types)
+        if isinstance(data.get("components"), list):
+            out["components"] = [
+                {**c, "with": comp.scope_references(c["with"], scope, types)}
+                if isinstance(c, dict) and isinstance(c.get("with"), dict) else c for c in data["components"]]
+        return out
 
     def _render_block(self, key: str) -> dict[str, Any]:
         """A top-level settings block (docker:, aws:, state:) rendered with vars, env and the workspace."""
@@ -349,8 +532,12 @@ class _SpecBuilder:
             except TemplateFailure as exc:
                 self._error(f"template error in output {name}: {self._explain(exc)}", ("outputs", name, "value"))
                 continue
-            out.append(Output(str(name), value, entry.get("sensitive") is True, str(entry.get("description") or ""),
-                              self.doc.locate(("outputs", name))))
+            value, unread, secret = comp.read_outputs(value, self.scope, self.top.component_outputs,
+                                                      self.registry.reference_types)
+            for message in unread:
+                self._error(message, ("outputs", name, "value"))
+            out.append(Output(str(name), value, entry.get("sensitive") is True or secret,
+                              str(entry.get("description") or ""), self.doc.locate(("outputs", name))))
         return tuple(out)
 
     def _removals(self) -> tuple[Removal, ...]:
@@ -403,15 +590,52 @@ class _SpecBuilder:
             rendered = self._render(type_name, attributes, path, host, target, extra)
             if rendered is None:
                 continue
+            secret = frozenset(raw.get("sensitive") or ())
+            if self.top.component_outputs:
+                rendered, secret = self._read_outputs(type_name, rendered, secret, path)
+                if rendered is None:
+                    continue
             if not self._check_schema(type_name, rendered, path, raw):
                 continue
             out.append(Resource(
-                address=f"{type_name}.{raw['name']}{key}{suffix}", type=type_name, name=raw["name"], target=target,
-                attributes=rendered, depends_on=tuple(raw.get("depends_on") or ()), lifecycle=lifecycle,
-                sensitive=frozenset(raw.get("sensitive") or ()), location=location, json_path=path,
-                host=host.name if host else None, key_locations=key_locations,
+                address=f"{self.scope}{type_name}.{raw['name']}{key}{suffix}", type=type_name, name=raw["name"],
+                target=target, attributes=rendered, depends_on=tuple(raw.get("depends_on") or ()), lifecycle=lifecycle,
+                sensitive=secret, location=location, json_path=path,
+                host=host.name if host else None, key_locations=key_locations, scope=self.scope,
             ))
         return out
+
+    def _read_outputs(
+        self, type_name: str, attributes: dict[str, Any], secret: frozenset[str], path: JsonPath
+    ) -> tuple[dict[str, Any] | None, frozenset[str]]:
+        """Attributes with `${component.NAME.OUTPUT}` replaced by the output; one that reads a sensitive
+        output becomes sensitive itself. None (reported) when an output does not exist."""
+        out: dict[str, Any] = {}
+        ok = True
+        reads = self.top._output_pattern()
+        for key, value in attributes.items():
+            if not _mentions(value, reads):
+                out[key] = value
+                continue
+            out[key], unread, sensitive = comp.read_outputs(value, self.scope, self.top.component_outputs,
+                                                            self.registry.reference_types)
+            out[key] = self._as_written(out[key], self.registry.schema(type_name).get("properties", {}).get(key),
+                                        path + (key,))
+            for message in unread:
+                ok = False
+                self._error(message, path + (key,))
+            if sensitive:
+                secret |= {key}
+        return (out if ok else None), secret
+
+    def _output_pattern(self) -> re.Pattern[str]:
+        """Finds `${component.X.NAME` where NAME is not a resource type: a read of a component's output
+        (a reference to a component's resource, `${component.X.file.…}`, is left to the graph)."""
+        if self._outputs_read is None:
+            heads = sorted({t.split(".")[0] for t in self.registry.reference_types}, key=len, reverse=True)
+            self._outputs_read = re.compile(r"\$\{\s*(?:component\.[^.}]+\.)+(?!(?:"
+                                            + "|".join(map(re.escape, heads)) + r")\.)")
+        return self._outputs_read
 
     def _check_meta(self, raw: dict[str, Any], path: JsonPath) -> bool:
         """The keys every resource shares (on, depends_on, lifecycle, sensitive) must have the right shape
@@ -439,9 +663,16 @@ class _SpecBuilder:
             self._error(str(exc), path + ("type",))
             return []
         key = placer.settings_key
-        if key is not None and key not in self.family_settings:
-            self.family_settings[key] = self._render_early(key)
-        context = PlacementContext(raw.get("on", LOCAL), raw, self.family_settings.get(key or "", {}), inventory)
+        if key is not None and key not in self.top.family_settings:
+            self.top.family_settings[key] = self.top._render_early(key)
+        on = raw.get("on", LOCAL)
+        if isinstance(on, str) and is_template(on):
+            try:
+                on = self.renderer.render(on, self._context(None, LOCAL))
+            except TemplateFailure as exc:
+                self._error(f"template error in on: {self._explain(exc)}", path + ("on",))
+                return []
+        context = PlacementContext(on, raw, self.top.family_settings.get(key or "", {}), inventory)
         try:
             return [(p.target, p.host, p.suffix) for p in placer.place(context)]
         except PlacementError as exc:
@@ -449,11 +680,21 @@ class _SpecBuilder:
             return []
 
     def _context(self, host: Host | None, target: str) -> dict[str, Any]:
-        host_view = (
-            {"name": host.name, "address": host.address, "port": host.port, "user": host.user, "vars": dict(host.vars)}
-            if host else {"name": target, "address": "127.0.0.1", "vars": {}}
-        )
-        return {**self.vars, "vars": self.vars, "env": self.env, "host": host_view, "workspace": self.workspace}
+        known = self.facts.get(target) if self.facts is not None else None
+        facts = known if known is not None else self.top.stand_ins.get(target)
+        if facts is None:
+            facts = self.top.stand_ins[target] = placeholder_facts(target)
+        host_view = _HostView(
+            {"name": host.name, "address": host.address, "port": host.port, "user": host.user, "vars": dict(host.vars),
+             "facts": facts}
+            if host else {"name": target, "address": "127.0.0.1", "vars": {}, "facts": facts},
+            lambda: self._read_facts(target))
+        return {**self.vars, "vars": self.vars, "env": self.env, "host": host_view, "workspace": self.workspace,
+                "inputs": self.inputs}
+
+    def _read_facts(self, target: str) -> None:
+        self.facts_read = True
+        self.top.fact_targets.add(target)
 
     def _instances(self, raw: dict[str, Any], path: JsonPath) -> list[tuple[str, dict[str, Any]]] | None:
         """("[KEY]" address suffix, extra template context) per instance of a resource entry: one without
@@ -517,11 +758,14 @@ class _SpecBuilder:
         if not isinstance(condition, str):
             return True  # the schema reports it
         text = condition.strip()
+        self.facts_read = False
         try:
             value = self.renderer.render(text if is_template(text) else "{{ (" + text + ") }}", context)
         except TemplateFailure as exc:
             self._error(f"template error in when: {self._explain(exc)}", path + ("when",))
             return False
+        if self.facts_read and (self.facts is None or dict.get(context.get("host") or {}, "name") not in self.facts):
+            return True  # the facts are stand-ins until the hosts are asked: check the resource as if wanted
         if not isinstance(value, bool):
             self._error(f"when must be true or false, but {text!r} gives {value!r}"[:300], path + ("when",))
             return False
@@ -599,6 +843,21 @@ class _SpecBuilder:
         found = schema_diagnostics(validator, checked, self.doc, path, secret)
         self.diagnostics += found
         return not found
+
+
+def _mentions(value: Any, pattern: re.Pattern[str]) -> bool:
+    if isinstance(value, str):
+        return "${" in value and pattern.search(value) is not None
+    if isinstance(value, dict):
+        return any(_mentions(v, pattern) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, pattern) for v in value)
+    return False
+
+
+def _under(diagnostic: Diagnostic, path: JsonPath) -> Diagnostic:
+    """A component's diagnostic as the stack sees it: its path under the component's entry."""
+    return replace(diagnostic, json_path=path + (comp.MARK,) + diagnostic.json_path)
 
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

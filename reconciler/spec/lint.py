@@ -75,11 +75,13 @@ def lint(validated: Validated, registry: Registry) -> list[Diagnostic]:
 
 
 def _raw(data: Any, resource: Resource) -> dict[str, Any]:
-    try:
-        entry = data["resources"][resource.json_path[1]]
-        return dict(entry) if isinstance(entry, dict) else {}
-    except (KeyError, IndexError, TypeError):
-        return {}
+    entry = data
+    for key in resource.json_path:  # a component's entry is under components[i]["(component)"]
+        try:
+            entry = entry[key]
+        except (KeyError, IndexError, TypeError):
+            return {}
+    return dict(entry) if isinstance(entry, dict) else {}
 
 
 def _literal(value: Any) -> bool:

@@ -21,26 +21,41 @@ class Reference:
     name: str
     host: str | None
     attribute: tuple[str, ...]  # first item is the attribute; the rest index into its value
+    scope: str = ""  # "component.web." for a resource of a component
 
     @property
     def base_address(self) -> str:
-        return f"{self.type}.{self.name}"
+        return f"{self.scope}{self.type}.{self.name}"
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if self.host else ""
-        return "${" + f"{self.type}.{self.name}{host}.{'.'.join(self.attribute)}" + "}"
+        return "${" + f"{self.base_address}{host}.{'.'.join(self.attribute)}" + "}"
+
+
+COMPONENT = "component"
+
+
+def split_scope(parts: list[str]) -> tuple[str, list[str]]:
+    """The leading `component.NAME.` pairs of a dotted address, and what follows them."""
+    scope = ""
+    while len(parts) > 2 and parts[0] == COMPONENT:
+        scope += f"{COMPONENT}.{parts[1]}."
+        parts = parts[2:]
+    return scope, parts
 
 
 def parse(text: str, types: Collection[str]) -> Reference:
     """Parse the inside of `${…}`. Raises ValueError with a message for the user."""
-    parts = text.strip().split(".")
+    scope, parts = split_scope(text.strip().split("."))
+    if scope and len(parts) < 3:
+        raise ValueError(f"${{{text}}} reads an output of a component that has none by that name")
     for width in (3, 2, 1):  # "aws.vpc.main.id" and "data.aws.ami.x.id" have dotted types; "file.cfg.path" not
         kind = ".".join(parts[:width])
         if kind in types and len(parts) > width + 1:
             m = _NAME.match(parts[width])
             if not m:
                 break
-            return Reference(kind, m["name"], m["host"], tuple(parts[width + 1 :]))
+            return Reference(kind, m["name"], m["host"], tuple(parts[width + 1 :]), scope)
     if len(parts) < 3:
         raise ValueError(f"reference ${{{text}}} must be written ${{type.name.attribute}}")
     raise ValueError(f"reference ${{{text}}} names an unknown resource type")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 
@@ -26,13 +27,14 @@ class Validated:
 def validate(
     path: str | Path, registry: Registry, environ: Mapping[str, str] | None = None, unset_env_ok: bool = False,
     workspace: str = "default", overrides: VarOverrides | None = None,
+    facts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Validated:
-    """The spec and its graph, or SpecError carrying every problem found."""
+    """The spec and its graph, or SpecError carrying every problem found. `facts`: see build_spec."""
     doc = load_spec(path)
     spec_vars = doc.data.get("vars")
     variables = layered(spec_vars if isinstance(spec_vars, dict) else {}, Path(path), workspace, overrides)
-    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace, variables.values)
-    graph, graph_diagnostics = build_graph(spec.resources, registry, doc, spec.data)
+    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace, variables.values, facts)
+    graph, graph_diagnostics = build_graph(spec.resources, registry, spec.document, spec.data)
     diagnostics += (graph_diagnostics + _attribute_lists(spec, registry) + _moves_and_removals(spec)
                     + _output_references(spec, registry))
     if diagnostics:

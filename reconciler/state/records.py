@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reconciler.errors import StateDamaged
-from reconciler.model import UNKNOWN, Lifecycle, Resource, StackId
+from reconciler.model import UNKNOWN, Lifecycle, Resource, StackId, address_scope
 
 DOCUMENT_KIND = "reconcile-state"
 DOCUMENT_VERSION = 2
@@ -78,7 +78,7 @@ class StateRecord:
             address=self.address, type=self.type, name=self.name, target=self.target,
             attributes={**self.attributes, "state": "absent"},
             lifecycle=Lifecycle(True if self.prevent_destroy else None),
-            host=self.host, prior=dict(self.identity),
+            host=self.host, prior=dict(self.identity), scope=address_scope(self.address, self.type, self.name),
         )
 
     def to_json(self) -> dict[str, Any]:
