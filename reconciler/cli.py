@@ -563,6 +563,17 @@ def docs_cmd(type_name: str | None, write_dir: str | None) -> int:
     return EXIT_OK
 
 
+def _add_migrate() -> None:
+    from reconciler.migrate.commands import migrate_group
+
+    for command in [migrate_group, *migrate_group.commands.values()]:
+        common_options(command)  # every command takes the global options
+    cli.add_command(migrate_group)
+
+
+_add_migrate()
+
+
 @cli.command("trust")
 @click.argument("host")
 @click.option("--spec", default=".", show_default=True, type=click.Path(), help="The spec whose inventory names HOST.")

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from reconciler.engine.diff import compute_change
 from reconciler.model import Change, LintFinding, Observed, Resource, Unobservable
 
 TargetT = TypeVar("TargetT")  # the target a module acts on: a server Target, a DockerEngine, an AwsRegion…
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A peer's record of one object (a Terraform state's resource) as this type's spec entry."""
+
+    attributes: dict[str, Any]
+    object_id: str  # what `reconcile state import` takes for it
+    secrets: dict[str, str] = field(default_factory=dict)  # attribute -> environment variable that holds it
+    notes: tuple[str, ...] = ()  # what the user must know (e.g. a value the peer kept only as a hash)
 
 
 class Module(Generic[TargetT]):
@@ -56,6 +67,21 @@ class Module(Generic[TargetT]):
         Used to rebuild a lost state and for drift's "unmanaged" class. Types whose objects carry no
         marks (files, packages) return nothing and set `discovers = False`."""
         return {}
+
+    # -- migration from a peer (reconcile migrate terraform) ----------------------------------------------
+    terraform_types: ClassVar[tuple[str, ...]] = ()  # Terraform resource types this type takes over
+    terraform_parts: ClassVar[tuple[str, ...]] = ()  # Terraform types that configure one of its objects
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        """The spec entry for a Terraform resource of one of `terraform_types` (`values`: its attributes)."""
+        raise NotImplementedError
+
+    def terraform_part_key(self, values: Mapping[str, Any]) -> str | None:
+        """For a resource of `terraform_parts`: the object id it configures (matched to `Adopted.object_id`)."""
+        return None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        """Fold a `terraform_parts` resource into the attributes of the object it configures."""
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         """The state identity of an existing object given by its id or name (`reconcile state import`)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -27,6 +27,7 @@ from .common import (
     paginate,
     read_each,
 )
+from .terraform import pick, tags
 
 
 def table_name(resource: Resource) -> str:
@@ -66,6 +67,24 @@ def gsis_from_api(table: Mapping[str, Any], provisioned: bool) -> list[dict[str,
 
 class DynamodbTableModule(Module[AwsSession]):
     type_name = "aws.dynamodb_table"
+    terraform_types = ("aws_dynamodb_table",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        provisioned = values.get("billing_mode") == "PROVISIONED"
+        capacity = {"read_capacity": "read_capacity", "write_capacity": "write_capacity"}
+        out = pick(values, {"name": "table_name", "hash_key": "hash_key", "range_key": "range_key",
+                            "billing_mode": "billing_mode", **(capacity if provisioned else {})})
+        out["attributes"] = {a["name"]: a["type"] for a in values.get("attribute") or []}
+        indexes = [{**pick(gsi, {"name": "name", "hash_key": "hash_key", "range_key": "range_key",
+                                 "projection_type": "projection"}), **(pick(gsi, capacity) if provisioned else {})}
+                   for gsi in values.get("global_secondary_index") or []]
+        if indexes:
+            out["global_secondary_indexes"] = indexes
+        ttl = (values.get("ttl") or [{}])[0]
+        if ttl.get("enabled") and ttl.get("attribute_name"):
+            out["ttl"] = {"attribute": ttl["attribute_name"], "enabled": True}
+        return Adopted({**out, **tags(values)}, str(values["name"]))
+
     family = "aws"
     computed = frozenset({"arn", "stream_arn"})
     requires_replace = frozenset({"table_name", "hash_key", "range_key", "attributes"})

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession, error_code
 
 from .common import (
@@ -15,12 +16,20 @@ from .common import (
     create_once,
     tag_specs,
 )
+from .terraform import pick, tags
 
 WAIT = {"Delay": 1, "MaxAttempts": 600}
 
 
 class EbsVolumeModule(Ec2Module):
     type_name = "aws.ebs_volume"
+    terraform_types = ("aws_ebs_volume",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        return Adopted({**pick(values, {"availability_zone": "availability_zone", "size": "size",
+                                        "type": "volume_type", "encrypted": "encrypted"}), **tags(values)},
+                       str(values["id"]))
+
     describe = ("describe_volumes", "Volumes", "VolumeId", "volume-id")
     computed = frozenset({"id", "arn"})
     requires_replace = frozenset({"availability_zone", "encrypted"})

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -23,6 +24,7 @@ from .common import (
     paginate,
     tag_specs,
 )
+from .terraform import pick, tags
 
 USER_DATA_TAG = "reconcile:user-data"
 WAIT = {"Delay": 1, "MaxAttempts": 600}
@@ -34,6 +36,20 @@ def user_data_hash(text: str | None) -> str | None:
 
 class Ec2InstanceModule(Ec2Module):
     type_name = "aws.ec2_instance"
+    terraform_types = ("aws_instance",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"ami": "image_id", "instance_type": "instance_type", "subnet_id": "subnet_id",
+                            "key_name": "key_name"})
+        if values.get("vpc_security_group_ids"):
+            out["security_group_ids"] = sorted(values["vpc_security_group_ids"])
+        roots = values.get("root_block_device") or []
+        if roots and roots[0].get("volume_size"):
+            out["root_volume_size"] = int(roots[0]["volume_size"])
+        notes = (f"{self.type_name}.{name}: Terraform keeps only a hash of user_data; add user_data to the spec "
+                 "by hand if reconcile should manage it",) if values.get("user_data") else ()
+        return Adopted({**out, **tags(values)}, str(values["id"]), notes=notes)
+
     describe = ("describe_instances", "Reservations", "InstanceId", "instance-id")
     computed = frozenset({"id", "arn", "private_ip", "public_ip"})
     volatile = frozenset({"public_ip"})

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
 from .common import (
@@ -26,6 +26,7 @@ from .common import (
     read_each,
 )
 from .policy import normalize_policy
+from .terraform import json_value, pick, tags
 
 
 def role_name(resource: Resource) -> str:
@@ -43,6 +44,21 @@ def as_policy(value: Any) -> Any:
 
 class IamRoleModule(Module[AwsSession]):
     type_name = "aws.iam_role"
+    terraform_types = ("aws_iam_role",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "role_name", "description": "description", "path": "path",
+                            "max_session_duration": "max_session_duration"})
+        if out.get("path") == "/":
+            del out["path"]
+        out["assume_role_policy"] = json_value(values.get("assume_role_policy"))
+        if values.get("managed_policy_arns"):
+            out["managed_policy_arns"] = sorted(values["managed_policy_arns"])
+        inline = {p["name"]: json_value(p["policy"]) for p in values.get("inline_policy") or [] if p.get("name")}
+        if inline:
+            out["inline_policies"] = inline
+        return Adopted({**out, **tags(values)}, str(values["name"]))
+
     family = "aws"
     computed = frozenset({"arn", "role_id"})
     requires_replace = frozenset({"path", "role_name"})

@@ -5,6 +5,7 @@ reconcile:password tag, so a changed password in the spec is seen and set, and n
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -12,10 +13,11 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
 from .common import GONE, all_tags_for, api_errors, carries_marks, create_once, not_ours, ours_now, paginate
+from .terraform import pick, tags
 
 PASSWORD_TAG = "reconcile:password"
 WAIT = {"Delay": 5, "MaxAttempts": 720}
@@ -44,6 +46,24 @@ def password_tag(password: str, salt: str | None = None) -> str:
 
 class RdsInstanceModule(Module[AwsSession]):
     type_name = "aws.rds_instance"
+    terraform_types = ("aws_db_instance",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"identifier": "db_instance_identifier", "engine": "engine",
+                            "engine_version": "engine_version", "instance_class": "instance_class",
+                            "allocated_storage": "allocated_storage", "username": "master_username",
+                            "db_subnet_group_name": "db_subnet_group_name",
+                            "backup_retention_period": "backup_retention_period",
+                            "deletion_protection": "deletion_protection", "skip_final_snapshot": "skip_final_snapshot",
+                            "final_snapshot_identifier": "final_snapshot_identifier"})
+        if values.get("vpc_security_group_ids"):
+            out["vpc_security_group_ids"] = sorted(values["vpc_security_group_ids"])
+        variable = re.sub(r"[^A-Za-z0-9]+", "_", name).upper() + "_MASTER_PASSWORD"
+        out["master_password"] = "{{ env." + variable + " }}"
+        note = (f"{self.type_name}.{name}: the master password is read from ${variable} (Terraform's state held "
+                "it in clear; the spec never does)")
+        return Adopted({**out, **tags(values)}, str(values["identifier"]), {"master_password": variable}, (note,))
+
     family = "aws"
     sensitive = frozenset({"master_password"})
     computed = frozenset({"arn", "endpoint_address", "endpoint_port"})

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession, error_code
 
 from .common import (
@@ -23,6 +23,7 @@ from .common import (
     read_each,
 )
 from .policy import normalize_policy
+from .terraform import json_value, pick, tags
 
 PAB_KEYS = {"block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
             "block_public_policy": "BlockPublicPolicy", "restrict_public_buckets": "RestrictPublicBuckets"}
@@ -60,6 +61,29 @@ def lifecycle_from_api(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
 
 class S3BucketModule(Module[AwsSession]):
     type_name = "aws.s3_bucket"
+    terraform_types = ("aws_s3_bucket",)
+    terraform_parts = ("aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_s3_bucket_policy")
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"bucket": "bucket"})
+        if values.get("force_destroy"):
+            out["force_destroy"] = True
+        return Adopted({**out, **tags(values)}, str(values["bucket"]))
+
+    def terraform_part_key(self, values: Mapping[str, Any]) -> str | None:
+        return str(values.get("bucket") or "") or None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        if part_type == "aws_s3_bucket_versioning":
+            config = (values.get("versioning_configuration") or [{}])[0]
+            attributes["versioning"] = config.get("status") == "Enabled"
+        elif part_type == "aws_s3_bucket_public_access_block":
+            attributes["public_access_block"] = pick(values, {k: k for k in (
+                "block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets")},
+                skip_empty=False)
+        elif part_type == "aws_s3_bucket_policy":
+            attributes["policy"] = json_value(values.get("policy"))
+
     family = "aws"
     computed = frozenset({"arn", "bucket_domain_name"})
     requires_replace = frozenset({"bucket"})

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -16,6 +17,7 @@ from .common import (
     create_once,
     tag_specs,
 )
+from .terraform import pick, rules, tags
 
 Rule = tuple[str, Any, Any, str]  # protocol, from_port, to_port, source (cidr or sg id)
 
@@ -72,6 +74,13 @@ def group_name(resource: Resource) -> str:
 
 class SecurityGroupModule(Ec2Module):
     type_name = "aws.security_group"
+    terraform_types = ("aws_security_group",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "group_name", "description": "description", "vpc_id": "vpc_id"})
+        out["ingress"], out["egress"] = rules(values.get("ingress")), rules(values.get("egress"))
+        return Adopted({**out, **tags(values)}, str(values["id"]))
+
     describe = ("describe_security_groups", "SecurityGroups", "GroupId", "group-id")
     computed = frozenset({"id", "arn", "owner_id"})
     requires_replace = frozenset({"group_name", "description", "vpc_id"})

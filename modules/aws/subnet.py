@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -15,10 +16,17 @@ from .common import (
     create_once,
     tag_specs,
 )
+from .terraform import pick, tags
 
 
 class SubnetModule(Ec2Module):
     type_name = "aws.subnet"
+    terraform_types = ("aws_subnet",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        return Adopted({**pick(values, {k: k for k in ("vpc_id", "cidr_block", "availability_zone",
+                                                       "map_public_ip_on_launch")}), **tags(values)}, str(values["id"]))
+
     describe = ("describe_subnets", "Subnets", "SubnetId", "subnet-id")
     computed = frozenset({"id", "arn", "available_ip_address_count"})
     requires_replace = frozenset({"vpc_id", "cidr_block", "availability_zone"})

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -15,12 +16,19 @@ from .common import (
     create_once,
     tag_specs,
 )
+from .terraform import pick, tags
 
 DNS = {"enable_dns_support": "enableDnsSupport", "enable_dns_hostnames": "enableDnsHostnames"}
 
 
 class VpcModule(Ec2Module):
     type_name = "aws.vpc"
+    terraform_types = ("aws_vpc",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        return Adopted({**pick(values, {k: k for k in ("cidr_block", "enable_dns_support", "enable_dns_hostnames",
+                                                       "instance_tenancy")}), **tags(values)}, str(values["id"]))
+
     describe = ("describe_vpcs", "Vpcs", "VpcId", "vpc-id")
     computed = frozenset({"id", "owner_id", "default_security_group_id"})
     requires_replace = frozenset({"cidr_block", "instance_tenancy"})

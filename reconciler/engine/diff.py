@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from reconciler.model import UNKNOWN, Action, AttrDiff, Change, Observed, Resource
@@ -43,3 +44,16 @@ def compute_change(module: Module[Any], resource: Resource, observed: Observed |
     else:
         action = Action.NOOP
     return Change(resource.address, resource.type, action, diffs, resource=resource, observed=observed)
+
+
+OWNERSHIP = "owned"  # the diff a module reports when an object lacks this stack's ownership marks
+
+
+def unmarked(change: Change) -> Change:
+    """A found object (imported, adopted, migrated, or there before reconcile) keeps the marks it has:
+    marking it would make a rebuilt state take it for one reconcile created, and destroy it on removal."""
+    if not any(d.name == OWNERSHIP for d in change.diffs):
+        return change
+    diffs = tuple(d for d in change.diffs if d.name != OWNERSHIP)
+    action = change.action if diffs or change.action is not Action.UPDATE else Action.NOOP
+    return dataclasses.replace(change, diffs=diffs, action=action, reason=change.reason if diffs else "")

@@ -15,6 +15,7 @@ from typing import Any
 
 import networkx as nx
 
+from reconciler.engine.diff import unmarked
 from reconciler.engine.graph import AddressIndex, referenced_by, with_dependencies
 from reconciler.engine.observe import ObserveProgress, observe
 from reconciler.errors import ReconcileError
@@ -309,10 +310,12 @@ class Planner:
                     known[r.address] = {}
                     continue
                 change = module.diff(r, observation.observed.get(r.address))
+                record = self.records.get(r.address)
+                if origin_for(change, record, observation.observed.get(r.address)) == FOUND:
+                    change = unmarked(change)
                 change = _triggered(module, change, resolver.index, changes)
                 if r.address in self.moved_from:
                     change = dataclasses.replace(change, moved_from=self.moved_from[r.address])
-                record = self.records.get(r.address)
                 known[r.address] = attribute_view(module, change, record.observed if record else None)
                 changes[r.address] = change
 

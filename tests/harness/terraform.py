@@ -29,6 +29,16 @@ provider "aws" {{
     iam      = "{url}"
     dynamodb = "{url}"
     rds      = "{url}"
+    sqs      = "{url}"
+    sns      = "{url}"
+    lambda   = "{url}"
+    logs     = "{url}"
+    cloudwatch  = "{url}"
+    autoscaling = "{url}"
+    elbv2    = "{url}"
+    route53  = "{url}"
+    acm      = "{url}"
+    kms      = "{url}"
   }}
 }}
 """

@@ -1,0 +1,82 @@
+"""`reconcile migrate terraform|ansible`: the way in for an estate managed by a peer."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from reconciler.errors import ReconcileError
+
+_STACK = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@click.group("migrate")
+def migrate_group() -> None:
+    """Turn a Terraform state or Ansible playbook into a reconcile spec."""
+
+
+@migrate_group.command("terraform")
+@click.argument("state_file", metavar="STATE.json", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", default="migrated", show_default=True, type=click.Path(file_okay=False),
+              help="Directory to write the spec (main.yaml) and its adoption state into; must hold neither yet.")
+@click.option("--name", "stack_name", help="The stack name (default: the --out directory's name).")
+@click.option("--region", help="AWS region of the spec (default: read from the objects' ARNs, else us-east-1).")
+def migrate_terraform(state_file: str, out_dir: str, stack_name: str | None, region: str | None) -> int:
+    """Write a spec for every resource of a Terraform state (`terraform show -json` output or a
+    terraform.tfstate, format version 4) whose type reconcile supports, and an adoption state, so that
+    the first `reconcile plan` shows no changes. Unsupported resources are listed."""
+    from reconciler.migrate.output import prepare_directory, to_yaml, write_file
+    from reconciler.migrate.terraform import migrate, read_state
+    from reconciler.registry import Registry
+
+    migration = migrate(read_state(Path(state_file)), Registry.installed())
+    if not migration.resources:
+        raise ReconcileError(f"{state_file} holds no resource of a type reconcile supports"
+                             + (f" (unsupported: {', '.join(migration.unsupported)})" if migration.unsupported else ""))
+    out = Path(out_dir)
+    name = stack_name or _STACK.sub("-", out.absolute().name).strip("-") or "migrated"
+    secrets = sorted({v for m in migration.resources for v in m.secrets.values()})
+    document: dict[str, object] = {"name": name, "aws": {"region": region or migration.region or "us-east-1"}}
+    if secrets:
+        document["vars_from_env"] = secrets
+    document["resources"] = [{"type": m.type, "name": m.name, **m.attributes} for m in migration.resources]
+    header = [f"Migrated from the Terraform state {Path(state_file).name} by `reconcile migrate terraform`.",
+              "Every object below is adopted (recorded as found): removing it from this spec releases it.",
+              *(f"Merged: {m}" for m in migration.merged),
+              *(f"Not migrated (no reconcile type): {u}" for u in migration.unsupported),
+              *(f"Note: {n}" for n in migration.notes)]
+    prepare_directory(out)
+    spec_file = out / "main.yaml"
+    write_file(spec_file, to_yaml(document, header))
+    adopted = _adopt(out, migration)
+    click.echo(f"Wrote {spec_file} ({len(migration.resources)} resources) and adopted {adopted} objects in its state.")
+    for line in migration.merged:
+        click.echo(f"  merged: {line}")
+    for line in migration.unsupported:
+        click.echo(f"  not migrated: {line}")
+    for line in migration.notes:
+        click.echo(f"  note: {line}")
+    click.echo(f"Next: reconcile plan {out}  (it should say: No changes.)")
+    return 0
+
+
+def _adopt(out: Path, migration: object) -> int:
+    """Record every migrated object as found, under its address, by the id Terraform knew it by."""
+    from reconciler.engine.session import Session
+    from reconciler.migrate.terraform import Migration
+    from reconciler.state.records import FOUND, StateRecord, now_text
+
+    assert isinstance(migration, Migration)
+    session = Session(out)
+    validated = session.validate(unset_env_ok=True)  # secrets the spec reads from the environment may be unset
+    by_address = {r.address: r for r in validated.spec.resources}
+    with session.state(lock="migrate terraform") as store:
+        for m in migration.resources:
+            resource = by_address[m.address]
+            module = session.type_registry.module(resource.type)
+            store.put(StateRecord(m.address, resource.type, resource.name, resource.target, resource.host,
+                                  module.import_identity(m.object_id), {}, {}, (), False, now_text(), FOUND))
+        store.bump_serial()
+    return len(migration.resources)
