@@ -22,6 +22,18 @@ class Adopted:
     notes: tuple[str, ...] = ()  # what the user must know (e.g. a value the peer kept only as a hash)
 
 
+class NotConvertible(Exception):
+    """A peer's task this type cannot express faithfully (the message says what and why)."""
+
+
+def ansible_args(module: str, args: Mapping[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
+    """A task's arguments, refused (NotConvertible) when it uses one the conversion does not carry over."""
+    extra = sorted(set(args) - set(allowed))
+    if extra:
+        raise NotConvertible(f"{module}: {', '.join(extra)} {'is' if len(extra) == 1 else 'are'} not supported")
+    return {k: v for k, v in args.items() if v is not None}
+
+
 class Module(Generic[TargetT]):
     """One resource type. Subclasses declare their attributes and implement observe/apply/delete.
 
@@ -67,6 +79,16 @@ class Module(Generic[TargetT]):
         Used to rebuild a lost state and for drift's "unmanaged" class. Types whose objects carry no
         marks (files, packages) return nothing and set `discovers = False`."""
         return {}
+
+    # -- migration from a peer (reconcile migrate ansible) ------------------------------------------------
+    ansible_modules: ClassVar[tuple[str, ...]] = ()  # Ansible modules whose tasks this type may take
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        """This type's attributes for an Ansible task of `module` with `args` (free-form text is under
+        `_raw_params`), or None when the task is another type's (file with state: directory is not a
+        file). Raise NotConvertible when it is this type's but cannot be expressed. `handler`: the task is
+        a handler, run only when notified (the engine adds the trigger list)."""
+        return None
 
     # -- migration from a peer (reconcile migrate terraform) ----------------------------------------------
     terraform_types: ClassVar[tuple[str, ...]] = ()  # Terraform resource types this type takes over

@@ -7,9 +7,10 @@ when it runs. Removing a command from the spec undoes nothing: it is simply forg
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
 
 
@@ -20,6 +21,19 @@ def argv_of(resource: Resource, key: str = "command") -> list[str]:
 
 class CommandModule(Module[Target]):
     type_name = "command"
+    ansible_modules = ("command", "shell")
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        taken = ansible_args(module, args, ("_raw_params", "cmd", "argv", "creates", "removes", "chdir"))
+        command = taken.get("_raw_params", taken.get("cmd", taken.get("argv")))
+        if command is None:
+            raise NotConvertible(f"{module}: no command given")
+        out: dict[str, Any] = {"command": command}
+        out.update({k: taken[k] for k in ("creates", "removes") if k in taken})
+        if "chdir" in taken:
+            out["cwd"] = taken["chdir"]
+        return out
+
     computed = frozenset({"rc", "stdout", "stderr"})
     volatile = frozenset({"rc", "stdout", "stderr"})
     prunable = False

@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
 
 MARK = "# reconcile: "
@@ -81,6 +81,17 @@ def with_entry(crontab: str, name: str, line: str | None) -> str:
 
 class CronModule(Module[Target]):
     type_name = "cron"
+    ansible_modules = ("cron",)
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        taken = ansible_args(module, args, ("name", "job", "minute", "hour", "day", "month", "weekday", "user",
+                                            "state", "special_time"))
+        out: dict[str, Any] = {k: taken[k] for k in ("job", "minute", "hour", "day", "month", "weekday", "user", "state")
+               if k in taken}
+        if "special_time" in taken:
+            out["special"] = taken["special_time"]
+        return out
+
     not_compared = frozenset({"state", "user", "job", "minute", "hour", "day", "month", "weekday", "special"})
 
     def desired(self, resource: Resource) -> dict[str, Any]:

@@ -11,9 +11,10 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
 
+from .ansible import OWNERSHIP_KEYS, PATH_KEYS, flag, ownership, path_of
 from .paths import desired_ownership, observed_ownership, under, wrong_kind
 
 UNIFORM, DIFFERS = "uniform below", "differs below"
@@ -22,6 +23,17 @@ SHOWN = 3  # paths named in a hazard message
 
 class DirectoryModule(Module[Target]):
     type_name = "directory"
+    ansible_modules = ("file",)
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        if args.get("state") != "directory":
+            return None
+        taken = ansible_args(module, args, (*PATH_KEYS, "state", "recurse", *OWNERSHIP_KEYS))
+        out = {"path": path_of(taken), **ownership(taken)}
+        if flag(taken.get("recurse")) is True:
+            out["recurse"] = True
+        return out
+
     holds_paths = True
     not_compared = frozenset({"state", "path", "recurse"})
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Action, Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
 
+from .ansible import OWNERSHIP_KEYS, PATH_KEYS, ownership, path_of
 from .paths import content_digest, desired_ownership, observed_ownership, wrong_kind
 
 TEXT_DIFF_LIMIT = 64 * 1024
@@ -18,6 +19,24 @@ TEXT_DIFF_LIMIT = 64 * 1024
 
 class FileModule(Module[Target]):
     type_name = "file"
+    ansible_modules = ("file", "copy", "template")
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        if module == "file":
+            state = args.get("state", "file")
+            if state not in ("file", "touch", "absent"):
+                return None  # a directory or a link: another type's
+            taken = ansible_args(module, args, (*PATH_KEYS, "state", *OWNERSHIP_KEYS))
+            if state == "absent":
+                return {"path": path_of(taken), "state": "absent"}
+            return {"path": path_of(taken), **ownership(taken)}
+        if module == "copy" and "content" not in args:
+            raise NotConvertible("copy with src: a file of the controller (give it as content or template)")
+        keys = ("dest", "content", *OWNERSHIP_KEYS) if module == "copy" else ("src", "dest", *OWNERSHIP_KEYS)
+        taken = ansible_args(module, args, keys)
+        body = {"content": taken["content"]} if module == "copy" else {"template": taken["src"]}
+        return {"path": taken["dest"], **body, **ownership(taken)}
+
     computed = frozenset({"sha256", "size"})
     volatile = frozenset({"sha256", "size"})
     not_compared = frozenset({"state", "template", "path"})

@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
 
 from .accounts import read_accounts
+from .ansible import flag
 
 
 def group_name(resource: Resource) -> str:
@@ -18,6 +19,16 @@ def group_name(resource: Resource) -> str:
 
 class GroupModule(Module[Target]):
     type_name = "group"
+    ansible_modules = ("group",)
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        taken = ansible_args(module, args, ("name", "gid", "state", "system"))
+        out: dict[str, Any] = {"group_name": taken["name"]}
+        out.update({k: taken[k] for k in ("gid", "state") if k in taken})
+        if "system" in taken:
+            out["system"] = flag(taken["system"])
+        return out
+
     computed = frozenset({"gid"})
     not_compared = frozenset({"state", "group_name", "system"})
 

@@ -17,8 +17,10 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
+
+from .ansible import PATH_KEYS, flag, mode, path_of
 
 
 def split_lines(data: bytes) -> list[bytes]:
@@ -83,6 +85,18 @@ def edited(resource: Resource, data: bytes, present: bool) -> bytes:
 
 class LineInFileModule(Module[Target]):
     type_name = "line_in_file"
+    ansible_modules = ("lineinfile",)
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        taken = ansible_args(module, args, (*PATH_KEYS, "line", "regexp", "state", "insertafter", "insertbefore",
+                                            "create", "backrefs", "firstmatch", "mode"))
+        out: dict[str, Any] = {"path": path_of(taken)}
+        out.update({k: taken[k] for k in ("line", "regexp", "state", "insertafter", "insertbefore") if k in taken})
+        out.update({k: flag(taken[k]) for k in ("create", "backrefs", "firstmatch") if k in taken})
+        if "mode" in taken:
+            out["mode"] = mode(taken["mode"])
+        return out
+
     not_compared = frozenset({"state", "path", "regexp", "create", "mode", "insertafter", "insertbefore", "backrefs",
                               "firstmatch"})
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
+
+from .ansible import flag
 
 INSTALLED, ABSENT = "installed", "absent"
 
@@ -77,6 +79,24 @@ def remove_command(manager: str, names: Sequence[str], lock_timeout: int = LOCK_
 
 class PackageModule(Module[Target]):
     type_name = "package"
+    ansible_modules = ("apt", "package", "dnf", "yum")
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        taken = ansible_args(module, args, ("name", "pkg", "state", "update_cache", "cache_valid_time"))
+        names = taken.get("name", taken.get("pkg"))
+        state = {"installed": "present", "removed": "absent"}.get(taken.get("state", "present"),
+                                                                   taken.get("state", "present"))
+        if state not in ("present", "absent", "latest"):
+            raise NotConvertible(f"{module}: state {state!r} is not supported")
+        out: dict[str, Any] = {"names": names} if isinstance(names, list) else {"package": names}
+        if state != "present":
+            out["state"] = state
+        if flag(taken.get("update_cache")) is True:
+            out["update_cache"] = True
+        if "cache_valid_time" in taken:
+            out["cache_valid_time"] = taken["cache_valid_time"]
+        return out
+
     computed = frozenset({"versions", "manager"})
     not_compared = frozenset({"state", "names", "package", "version", "update_cache", "cache_valid_time",
                               "lock_timeout"})

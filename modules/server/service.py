@@ -8,8 +8,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
+
+from .ansible import flag
 
 # Prints "INIT systemd|sysv", then "name<TAB>active|inactive<TAB>enabled|disabled" per service ("$@").
 QUERY = r"""
@@ -43,6 +45,22 @@ def enable_command(init: str, name: str, enabled: bool) -> list[str]:
 
 class ServiceModule(Module[Target]):
     type_name = "service"
+    ansible_modules = ("service", "systemd", "systemd_service")
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        taken = ansible_args(module, args, ("name", "state", "enabled", "daemon_reload"))
+        state = taken.get("state")
+        if handler and state in ("restarted", "reloaded"):
+            state = "running"  # restarted when a notifying resource changes (restart_on)
+        elif state == "reloaded":
+            raise NotConvertible(f"{module}: state reloaded outside a handler is not supported")
+        out: dict[str, Any] = {"service": taken["name"]}
+        if state is not None:
+            out["state"] = {"started": "running"}.get(state, state)
+        if "enabled" in taken:
+            out["enabled"] = flag(taken["enabled"])
+        return out
+
     not_compared = frozenset({"service", "restart_on"})
     trigger_attribute = "restart_on"
     default_state = "running"

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
+
+from .ansible import PATH_KEYS, flag, path_of
 
 
 class SymlinkModule(Module[Target]):
     type_name = "symlink"
+    ansible_modules = ("file",)
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        if args.get("state") != "link":
+            return None
+        taken = ansible_args(module, args, (*PATH_KEYS, "state", "src", "force"))
+        out = {"path": path_of(taken), "target": taken["src"]}
+        if flag(taken.get("force")) is True:
+            out["force"] = True
+        return out
+
     not_compared = frozenset({"state", "path", "force"})
 
     def physical_key(self, resource: Resource) -> str | None:

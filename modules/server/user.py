@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
 
 from .accounts import read_accounts
+from .ansible import flag
 
 
 def user_name(resource: Resource) -> str:
@@ -31,6 +32,22 @@ def keys_text(keys: Sequence[str]) -> str:
 
 class UserModule(Module[Target]):
     type_name = "user"
+    ansible_modules = ("user",)
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        taken = ansible_args(module, args, ("name", "uid", "group", "groups", "shell", "home", "state", "system",
+                                            "append", "create_home"))
+        out: dict[str, Any] = {"username": taken["name"]}
+        out.update({k: taken[k] for k in ("uid", "group", "shell", "home", "state") if k in taken})
+        groups = taken.get("groups")
+        if isinstance(groups, str):
+            groups = [g.strip() for g in groups.split(",") if g.strip()]
+        if groups is not None:
+            out["groups"] = groups
+        if "system" in taken:
+            out["system"] = flag(taken["system"])
+        return out
+
     computed = frozenset({"uid", "gid", "home"})
     not_compared = frozenset({"state", "username", "system"})
 

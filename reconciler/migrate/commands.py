@@ -80,3 +80,48 @@ def _adopt(out: Path, migration: object) -> int:
                                   module.import_identity(m.object_id), {}, {}, (), False, now_text(), FOUND))
         store.bump_serial()
     return len(migration.resources)
+
+
+@migrate_group.command("ansible")
+@click.argument("playbook", metavar="PLAYBOOK.yml", type=click.Path(dir_okay=False))
+@click.option("-i", "--inventory", "inventory", required=True, type=click.Path(dir_okay=False),
+              help="The Ansible inventory (YAML or INI; group_vars/ and host_vars/ beside it are read).")
+@click.option("--out", "out_dir", default="migrated", show_default=True, type=click.Path(file_okay=False),
+              help="Directory to write the spec (main.yaml) and its templates into; must hold no spec yet.")
+@click.option("--name", "stack_name", help="The stack name (default: the --out directory's name).")
+def migrate_ansible(playbook: str, inventory: str, out_dir: str, stack_name: str | None) -> int:
+    """Convert a playbook's plays and its inventory into a spec: the tasks of the modules reconcile covers
+    become resources (loops become for_each, when stays when, handlers become triggers); the tasks it
+    cannot convert are listed with their file and line."""
+    from reconciler.migrate.ansible import convert
+    from reconciler.migrate.output import prepare_directory, to_yaml, write_file
+    from reconciler.registry import Registry
+
+    conversion = convert(Path(playbook), Path(inventory), Registry.installed())
+    if not conversion.resources:
+        raise ReconcileError(f"no task of {playbook} could be converted: "
+                             + "; ".join(map(str, conversion.unconverted)) if conversion.unconverted
+                             else f"{playbook} has no tasks")
+    out = Path(out_dir)
+    name = stack_name or _STACK.sub("-", out.absolute().name).strip("-") or "migrated"
+    document: dict[str, object] = {"name": name, "inventory": conversion.inventory}
+    if conversion.variables:
+        document["vars"] = conversion.variables
+    document["resources"] = conversion.resources
+    header = [f"Converted from the Ansible playbook {Path(playbook).name} by `reconcile migrate ansible`.",
+              *(f"Not converted: {u}" for u in conversion.unconverted),
+              *(f"Note: {n}" for n in conversion.notes)]
+    prepare_directory(out)
+    for relative, text in conversion.templates.items():
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        write_file(out / relative, text)
+    spec_file = out / "main.yaml"
+    write_file(spec_file, to_yaml(document, header))
+    click.echo(f"Wrote {spec_file}: {len(conversion.resources)} resources"
+               + (f", {len(conversion.templates)} templates" if conversion.templates else "") + ".")
+    for unconverted in conversion.unconverted:
+        click.echo(f"  not converted: {unconverted}")
+    for note in conversion.notes:
+        click.echo(f"  note: {note}")
+    click.echo(f"Next: reconcile validate {out}, then reconcile plan {out}")
+    return 0

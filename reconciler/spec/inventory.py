@@ -139,6 +139,12 @@ def _from_ansible_file(doc: SourceDocument, name: str) -> tuple[Inventory, list[
         return Inventory(), list(exc.diagnostics)
     if not isinstance(data, dict):
         return Inventory(), [Diagnostic("an Ansible inventory must be a mapping of groups", Location(display_path(path), 1, 1))]
+    return ansible_inventory(data, path.parent)
+
+
+def ansible_inventory(data: Mapping[str, Any], directory: Path) -> tuple[Inventory, list[Diagnostic]]:
+    """An Ansible inventory in its YAML form (groups of hosts, vars and children), with the group_vars/
+    and host_vars/ directories in `directory`."""
     host_vars: dict[str, dict[str, Any]] = {}
     own_vars: dict[str, dict[str, Any]] = {}  # what the inventory file sets on the host itself
     groups: dict[str, list[str]] = {}
@@ -160,8 +166,8 @@ def _from_ansible_file(doc: SourceDocument, name: str) -> tuple[Inventory, list[
     for group, body in data.items():
         walk(group, body, {})
     diagnostics: list[Diagnostic] = []
-    dir_group_vars = _vars_dir(path.parent / "group_vars", diagnostics)
-    dir_host_vars = _vars_dir(path.parent / "host_vars", diagnostics)
+    dir_group_vars = _vars_dir(directory / "group_vars", diagnostics)
+    dir_host_vars = _vars_dir(directory / "host_vars", diagnostics)
     if diagnostics:
         return Inventory(), diagnostics
     for host in list(host_vars):

@@ -1,0 +1,501 @@
+"""`reconcile migrate ansible`: a playbook and its inventory become a reconcile spec.
+
+The inventory (YAML or INI, with group_vars/ and host_vars/) becomes the spec's inline `inventory:`; each
+play's tasks become resources `on:` the play's hosts, in the play's order (each depends on the one
+before, as Ansible runs them); `loop`/`with_items` becomes `for_each`, `when` stays `when`, and handlers
+become resources triggered by the resources that notify them. Which resource type takes a task is the
+modules' call (`Module.ansible_modules` / `from_ansible`). Expressions are rewritten to reconcile's
+names: `item` is `each.value`, `inventory_hostname` is `host.name`, host and group variables are
+`host.vars.NAME`, facts (`ansible_os_family`, `ansible_facts['os_family']`…) are `host.facts.NAME`.
+Every task that cannot be converted is listed with its file and line.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import ReconcileError, SpecError
+from reconciler.model import Diagnostic, Inventory, JsonPath, Location
+from reconciler.module import NotConvertible
+from reconciler.registry import Registry
+from reconciler.spec.inventory import ansible_inventory
+from reconciler.spec.load import display_path, load_yaml_file
+
+# task keywords (not the module): carried over, dropped harmlessly, or refusing the task
+CARRIED = {"name", "when", "loop", "with_items", "with_list", "notify", "listen"}
+DROPPED = {"become", "become_user", "tags", "no_log", "check_mode", "diff", "ignore_errors"}
+REFUSED = {"register": "its result is read by later tasks, which reconcile cannot express",
+           "changed_when": "reconcile decides what changed itself", "failed_when": "not supported",
+           "delegate_to": "not supported", "run_once": "not supported", "environment": "not supported",
+           "vars": "task-level vars are not supported", "loop_control": "not supported",
+           "until": "retries are not supported", "async": "not supported", "args": "not supported"}
+CONTROL = {"block", "include_tasks", "import_tasks", "include_role", "import_role", "include_vars", "meta",
+           "debug", "set_fact", "assert", "fail", "pause", "wait_for"}
+FREE_FORM = {"command", "shell", "raw", "script"}
+PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.")
+FACTS = {"os_family": "os_family", "distribution": "distribution", "distribution_version": "distribution_version",
+         "distribution_major_version": "distribution_major_version", "architecture": "architecture",
+         "kernel": "kernel", "system": "system", "processor_vcpus": "processor_count",
+         "processor_count": "processor_count", "memtotal_mb": "memtotal_mb", "hostname": "hostname",
+         "fqdn": "fqdn", "nodename": "hostname"}
+_SLUG = re.compile(r"[^a-z0-9]+")
+_EXPRESSION = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.S)
+
+
+@dataclass(frozen=True)
+class Unconverted:
+    location: Location | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}" if self.location else self.reason
+
+
+@dataclass
+class Conversion:
+    inventory: dict[str, Any]
+    variables: dict[str, Any] = field(default_factory=dict)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    templates: dict[str, str] = field(default_factory=dict)  # path in the spec directory -> rewritten text
+    unconverted: list[Unconverted] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# -- the inventory ------------------------------------------------------------------------------------
+
+def read_inventory(path: Path) -> Inventory:
+    """An Ansible inventory file, YAML or INI, with the group_vars/ and host_vars/ beside it."""
+    if not path.is_file():
+        raise ReconcileError(f"inventory file not found: {display_path(path)}")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    data: Any
+    if path.suffix in (".yml", ".yaml") or text.lstrip().startswith(("all:", "---")):
+        data, _ = load_yaml_file(path)
+        if not isinstance(data, dict):
+            raise SpecError([Diagnostic("an Ansible inventory must be a mapping of groups",
+                                        Location(display_path(path), 1, 1))])
+    else:
+        data = parse_ini_inventory(text, display_path(path))
+    inventory, problems = ansible_inventory(data, path.parent)
+    if problems:
+        raise SpecError(problems)
+    return inventory
+
+
+def parse_ini_inventory(text: str, shown: str) -> dict[str, Any]:
+    """Ansible's INI inventory (`[group]`, `[group:vars]`, `[group:children]`, `host key=value…`) in its
+    YAML form."""
+    groups: dict[str, dict[str, Any]] = {}
+    section, kind = "ungrouped", "hosts"
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith(("#", ";")) else ""
+        if not line:
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                raise SpecError([Diagnostic(f"unclosed section header {line!r}", Location(shown, number, 1))])
+            section, _, kind = line[1:-1].partition(":")
+            kind = kind or "hosts"
+            if kind not in ("hosts", "vars", "children"):
+                raise SpecError([Diagnostic(f"unknown section kind {kind!r} (hosts, vars or children)",
+                                            Location(shown, number, 1))])
+            groups.setdefault(section, {})
+            continue
+        group = groups.setdefault(section, {})
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise SpecError([Diagnostic(f"cannot read this line: {exc}", Location(shown, number, 1))]) from None
+        if kind == "vars":
+            key, sep, value = line.partition("=")
+            if not sep:
+                raise SpecError([Diagnostic("a vars line is NAME=VALUE", Location(shown, number, 1))])
+            group.setdefault("vars", {})[key.strip()] = _ini_value(value.strip())
+        elif kind == "children":
+            group.setdefault("children", {})[words[0]] = None
+        else:
+            host_vars = {}
+            for word in words[1:]:
+                key, sep, value = word.partition("=")
+                if not sep:
+                    raise SpecError([Diagnostic(f"{word!r} is not KEY=VALUE", Location(shown, number, 1))])
+                host_vars[key] = _ini_value(value)
+            group.setdefault("hosts", {})[words[0]] = host_vars or None
+    out: dict[str, Any] = {}
+    for name, body in groups.items():  # children sections name groups defined elsewhere
+        children = body.get("children") or {}
+        out[name] = {**body, "children": {c: groups.get(c) for c in children}} if children else body
+    return out
+
+
+def _ini_value(text: str) -> Any:
+    if text.isdigit():
+        return int(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text.strip("'\"")
+
+
+def inline_inventory(inventory: Inventory, become_hosts: Iterable[str]) -> dict[str, Any]:
+    becomes = set(become_hosts)
+    hosts: dict[str, Any] = {}
+    for name, host in inventory.hosts.items():
+        entry: dict[str, Any] = {"address": host.address}
+        if host.port != 22:
+            entry["port"] = host.port
+        if host.user:
+            entry["user"] = host.user
+        if host.key_file:
+            entry["key_file"] = host.key_file
+        if host.become or name in becomes:
+            entry["become"] = True
+        if host.vars:
+            entry["vars"] = dict(host.vars)
+        hosts[name] = entry
+    groups = {g: list(m) for g, m in inventory.groups.items() if m and g not in ("all", "ungrouped")}
+    groups["all"] = list(inventory.hosts)
+    return {"hosts": hosts, "groups": groups}
+
+
+# -- expressions ----------------------------------------------------------------------------------------
+
+class Rewriter:
+    """Ansible's names in an expression, as reconcile's."""
+
+    def __init__(self, host_vars: Iterable[str], play_vars: Iterable[str]):
+        names = sorted(set(host_vars) - set(play_vars), key=len, reverse=True)
+        self.host_vars = re.compile(r"(?<![\w.'\"])(" + "|".join(map(re.escape, names)) + r")\b(?!\s*=[^=])") \
+            if names else None
+
+    def expression(self, text: str, loop: bool) -> str:
+        """One Jinja expression (the inside of `{{ }}`, or a `when:`)."""
+        text = re.sub(r"\bansible_facts\s*\[\s*['\"](\w+)['\"]\s*\]", lambda m: self._fact(m.group(1), m.group(0)),
+                      text)
+        text = re.sub(r"\bansible_facts\.(\w+)", lambda m: self._fact(m.group(1), m.group(0)), text)
+        text = re.sub(r"\bansible_default_ipv4\.address\b", "host.facts.default_ipv4", text)
+        text = re.sub(r"(?<![\w.])ansible_(\w+)", lambda m: self._magic(m.group(1), m.group(0)), text)
+        text = re.sub(r"(?<![\w.])inventory_hostname(_short)?\b", "host.name", text)
+        if loop:
+            text = re.sub(r"(?<![\w.'\"])item\b", "each.value", text)
+        if self.host_vars is not None:
+            text = self.host_vars.sub(lambda m: "host.vars." + m.group(1), text)
+        return text
+
+    def _fact(self, name: str, written: str) -> str:
+        return f"host.facts.{FACTS[name]}" if name in FACTS else written
+
+    def _magic(self, name: str, written: str) -> str:
+        if name == "host":
+            return "host.address"
+        return self._fact(name, written)
+
+    def template(self, text: str, loop: bool) -> str:
+        """A text with `{{ }}` and `{% %}` parts (an attribute, a template file)."""
+        def inside(m: re.Match[str]) -> str:
+            block = m.group(0)
+            return block[:2] + self.expression(block[2:-2], loop) + block[-2:]
+
+        return _EXPRESSION.sub(inside, text)
+
+    def value(self, value: Any, loop: bool) -> Any:
+        if isinstance(value, str):
+            return self.template(value, loop) if ("{{" in value or "{%" in value) else value
+        if isinstance(value, list):
+            return [self.value(v, loop) for v in value]
+        if isinstance(value, dict):
+            return {k: self.value(v, loop) for k, v in value.items()}
+        return value
+
+
+# -- the playbook -----------------------------------------------------------------------------------------
+
+def convert(playbook: Path, inventory_path: Path, registry: Registry) -> Conversion:
+    try:
+        plays, locations = load_yaml_file(playbook)
+    except SpecError:
+        raise
+    if not isinstance(plays, list):
+        raise SpecError([Diagnostic("a playbook is a list of plays", Location(display_path(playbook), 1, 1))])
+    inventory = read_inventory(inventory_path)
+    converter = _Converter(playbook, locations, inventory, registry)
+    for index, play in enumerate(plays):
+        converter.play(index, play)
+    return converter.finish()
+
+
+class _Converter:
+    def __init__(self, playbook: Path, locations: Mapping[JsonPath, Location], inventory: Inventory,
+                 registry: Registry):
+        self.playbook, self.locations, self.inventory, self.registry = playbook, locations, inventory, registry
+        self.text = playbook.read_text(encoding="utf-8", errors="replace")
+        self.out = Conversion(inventory={})
+        self.become_hosts: set[str] = set()
+        self.names: set[str] = set()
+        self.takers: dict[str, list[str]] = {}
+        for type_name in registry.types:
+            for name in registry.module_class(type_name).ansible_modules:
+                self.takers.setdefault(name, []).append(type_name)
+        host_vars = {k for h in inventory.hosts.values() for k in h.vars}
+        self.host_var_names = host_vars
+
+    def locate(self, path: JsonPath) -> Location | None:
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in self.locations:
+                return self.locations[path[:cut]]
+        return None
+
+    def refuse(self, path: JsonPath, reason: str) -> None:
+        self.out.unconverted.append(Unconverted(self.locate(path), reason))
+
+    def play(self, index: int, play: Any) -> None:
+        path: JsonPath = (index,)
+        if not isinstance(play, dict):
+            self.refuse(path, "a play must be a mapping")
+            return
+        if "import_playbook" in play:
+            self.refuse(path, "import_playbook: convert that playbook on its own")
+            return
+        pattern = play.get("hosts")
+        hosts = self.inventory.expand(pattern) if isinstance(pattern, str) else None
+        if pattern == "all":
+            hosts = tuple(self.inventory.hosts)
+        if not hosts:
+            self.refuse(path + ("hosts",), f"hosts: {pattern!r} is not a group or host of the inventory "
+                                           "(patterns such as web:&db are not converted)")
+            return
+        if play.get("roles"):
+            self.refuse(path + ("roles",), "roles: convert each role's tasks into a component")
+        play_vars: dict[str, Any] = play["vars"] if isinstance(play.get("vars"), dict) else {}
+        for key, value in play_vars.items():
+            if key in self.out.variables and self.out.variables[key] != value:
+                self.out.notes.append(f"variable {key} differs between plays; the first play's value is kept")
+            self.out.variables.setdefault(key, value)
+        if play.get("become") is True or str(play.get("become")).lower() in ("yes", "true"):
+            self.become_hosts.update(hosts)
+        rewriter = Rewriter(self.host_var_names, play_vars)
+        handlers = self._handlers(index, play.get("handlers"))
+        notified: dict[str, list[str]] = {}
+        # Ansible's order: each resource waits for the last one sure to exist and for every one since
+        # that may not (a `when:` or a loop can leave a host without it)
+        anchor: list[str] = []
+        maybe: list[str] = []
+        for key in ("pre_tasks", "tasks", "post_tasks"):
+            for number, task in enumerate(play.get(key) or []):
+                made = self.task(path + (key, number), task, str(pattern), rewriter, anchor + maybe)
+                if made is None:
+                    continue
+                if "when" in task or isinstance(task.get("loop", task.get("with_items", [1])), str):
+                    maybe.append(made)
+                else:
+                    anchor, maybe = [made], []
+                for name in _as_list(task.get("notify")):
+                    notified.setdefault(str(name), []).append(made)
+        for name, (hpath, handler) in handlers.items():
+            senders = sorted(set(notified.get(name, [])))
+            if senders:
+                self.task(hpath, handler, str(pattern), rewriter, [], senders)
+
+    def _handlers(self, index: int, handlers: Any) -> dict[str, tuple[JsonPath, dict[str, Any]]]:
+        out: dict[str, tuple[JsonPath, dict[str, Any]]] = {}
+        for number, handler in enumerate(handlers or []):
+            if isinstance(handler, dict):
+                for name in [handler.get("name"), *_as_list(handler.get("listen"))]:
+                    if name:
+                        out.setdefault(str(name), ((index, "handlers", number), handler))
+        return out
+
+    def task(self, path: JsonPath, task: Any, on: str, rewriter: Rewriter, after: list[str],
+             senders: list[str] | None = None) -> str | None:
+        """The converted task's address, or None (recorded as unconverted)."""
+        if not isinstance(task, dict):
+            self.refuse(path, "a task must be a mapping")
+            return None
+        modules = [k for k in task if k not in CARRIED | DROPPED | set(REFUSED)]
+        title = f"task {task.get('name')!r}" if task.get("name") else "a task"
+        if len(modules) != 1:
+            self.refuse(path, f"{title}: cannot tell its module ({', '.join(map(str, modules)) or 'none'})")
+            return None
+        written = modules[0]
+        module = written
+        for prefix in PREFIXES:
+            module = module.removeprefix(prefix)
+        for key in REFUSED:
+            if key == "register" and key in task and not self._read_later(str(task[key])):
+                self.out.notes.append(f"{self.locate(path)}: {title}: register {task[key]} dropped (nothing reads it)")
+                continue
+            if key in task:
+                self.refuse(path + (key,), f"{title}: {key}: {REFUSED[key]}")
+                return None
+        if module in CONTROL:
+            self.refuse(path + (written,), f"{title}: {module} is not converted (no resource to manage)")
+            return None
+        args = task[written]
+        if isinstance(args, str):
+            args = free_form(args) if module in FREE_FORM else _key_values(args)
+            if args is None:
+                self.refuse(path + (written,), f"{title}: cannot read its arguments")
+                return None
+        if not isinstance(args, dict):
+            self.refuse(path + (written,), f"{title}: its arguments must be a mapping")
+            return None
+        if module in FREE_FORM and isinstance(task.get("args"), dict):
+            args = {**args, **task["args"]}
+        found: tuple[str, dict[str, Any]] | None = None
+        for type_name in self.takers.get(module, []):
+            try:
+                attributes = self.registry.module(type_name).from_ansible(module, args, handler=senders is not None)
+            except NotConvertible as exc:
+                self.refuse(path + (written,), f"{title}: {exc}")
+                return None
+            if attributes is not None:
+                found = (type_name, attributes)
+                break
+        if found is None:
+            self.refuse(path + (written,), f"{title}: module {module} has no reconcile type"
+                        if module not in self.takers else f"{title}: {module} with these arguments is not converted")
+            return None
+        type_name, attributes = found
+        loop = next((task[k] for k in ("loop", "with_items", "with_list") if k in task), None)
+        resource: dict[str, Any] = {"type": type_name, "name": self._name(type_name, task.get("name"), module),
+                                    "on": on}
+        if loop is not None:
+            each = self._for_each(loop, rewriter)
+            if each is None:
+                self.refuse(path, f"{title}: its loop must be a list or an expression")
+                return None
+            resource["for_each"] = each
+        attributes = rewriter.value(attributes, loop is not None)
+        if "template" in attributes and isinstance(attributes["template"], str):
+            attributes["template"] = self._template(path, attributes["template"], rewriter, loop is not None)
+            if attributes["template"] is None:
+                return None
+        resource.update(attributes)
+        when = task.get("when")
+        if when is not None:
+            parts = [str(w) for w in _as_list(when)]
+            resource["when"] = " and ".join(f"({rewriter.expression(p, loop is not None)})" if len(parts) > 1
+                                            else rewriter.expression(p, loop is not None) for p in parts)
+        if senders is not None:
+            trigger = self.registry.module_class(type_name).trigger_attribute
+            if trigger is None:
+                self.refuse(path, f"{title}: a handler of type {type_name} cannot be triggered yet")
+                return None
+            same = self._managed_already(resource, trigger)
+            if same is not None:  # "restart nginx" for the nginx a task already keeps running
+                same[trigger] = sorted(set(same.get(trigger, [])) | set(senders))
+                return f"{type_name}.{same['name']}"
+            resource[trigger] = senders
+        elif after:
+            resource["depends_on"] = list(after)  # Ansible's order within the play
+        self.out.resources.append(resource)
+        return f"{type_name}.{resource['name']}"
+
+    def _read_later(self, variable: str) -> bool:
+        """Whether anything in the playbook other than its `register:` names the variable."""
+        return len(re.findall(rf"(?<![\w.]){re.escape(variable)}\b", self.text)) > 1
+
+    def _managed_already(self, handler: dict[str, Any], trigger: str) -> dict[str, Any] | None:
+        """The resource of an earlier task that manages the object a handler acts on (same type, hosts and
+        identifying attributes), which then takes the handler's trigger."""
+        loose = {"name", "state", "enabled", "depends_on", trigger}
+        wanted = {k: v for k, v in handler.items() if k not in loose}
+        for resource in self.out.resources:
+            if {k: v for k, v in resource.items() if k not in loose} == wanted:
+                return resource
+        return None
+
+    def _name(self, type_name: str, title: Any, module: str) -> str:
+        base = _SLUG.sub("_", str(title).lower()).strip("_")[:48] if title else module
+        name, n = base or module, 2
+        while f"{type_name}.{name}" in self.names:
+            name, n = f"{base}_{n}", n + 1
+        self.names.add(f"{type_name}.{name}")
+        return name
+
+    def _for_each(self, loop: Any, rewriter: Rewriter) -> Any:
+        if isinstance(loop, str):
+            return rewriter.template(loop, False)
+        if not isinstance(loop, list):
+            return None
+        simple = all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in loop)
+        if simple and all(re.fullmatch(r"[A-Za-z0-9_:/@+-]{1,128}", str(v)) for v in loop) \
+                and len({str(v) for v in loop}) == len(loop):
+            return list(loop)
+        keyed = {str(v.get("name")): v for v in loop if isinstance(v, dict) and v.get("name")}
+        if len(keyed) == len(loop) and all(re.fullmatch(r"[A-Za-z0-9_:/@+-]{1,128}", k) for k in keyed):
+            return keyed
+        return {str(i): v for i, v in enumerate(loop)}
+
+    def _template(self, path: JsonPath, source: str, rewriter: Rewriter, loop: bool) -> str | None:
+        """The template file, found as Ansible finds it (templates/ beside the playbook, then beside it),
+        copied under templates/ with its expressions rewritten."""
+        if "{{" in source:
+            self.refuse(path, f"template src {source!r} is an expression: only fixed files are converted")
+            return None
+        base = self.playbook.parent
+        for candidate in (base / "templates" / source, base / source):
+            if candidate.is_file():
+                target = f"templates/{Path(source).name}"
+                text = candidate.read_text(encoding="utf-8", errors="replace")
+                self.out.templates[target] = rewriter.template(text, loop)
+                return target
+        self.refuse(path, f"template {source} not found under {display_path(base / 'templates')}")
+        return None
+
+    def finish(self) -> Conversion:
+        self.out.inventory = inline_inventory(self.inventory, self.become_hosts)
+        return self.out
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _words(text: str) -> list[str] | None:
+    """Shell-like words, a `{{ … }}` counting as part of the word it is in (as Ansible splits)."""
+    blocks: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        blocks.append(m.group(0))
+        return f"\x00{len(blocks) - 1}\x00"
+
+    try:
+        words = shlex.split(_EXPRESSION.sub(hide, text))
+    except ValueError:
+        return None
+    return [re.sub(r"\x00(\d+)\x00", lambda m: blocks[int(m.group(1))], w) for w in words]
+
+
+def _key_values(text: str) -> dict[str, Any] | None:
+    """`path=/srv state=directory owner={{ user }}` as a mapping."""
+    words = _words(text)
+    if words is None:
+        return None
+    out: dict[str, Any] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep:
+            return None
+        out[key] = value
+    return out
+
+
+def free_form(text: str) -> dict[str, Any]:
+    """A command module's free-form text: the command, with `creates=`, `removes=` and `chdir=` taken out."""
+    out: dict[str, Any] = {}
+    kept = []
+    for word in re.split(r"(\s+)", text):
+        key, sep, value = word.partition("=")
+        if sep and key in ("creates", "removes", "chdir") and value:
+            out[key] = value
+        else:
+            kept.append(word)
+    out["_raw_params"] = "".join(kept).strip()
+    return out
