@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # files in docs/, chromium for the HTML report test, graphviz for graph pictures.
 SYSTEM_PACKAGES := docker.io docker-registry busybox-static debootstrap systemd chromium graphviz openssh-client
 
-.PHONY: install system-packages demo test fuzz bench check lint clean docs
+.PHONY: install system-packages demo test fuzz bench check lint clean docs sandbox
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ bench: install system-packages
 	$(BIN)/python bench/aws_bench.py 200
 	$(BIN)/python bench/ssh_file_bench.py 20
 	$(BIN)/python bench/state_bench.py 200
+
+# This machine's test services (Docker engine, two SSH hosts, moto) for the getting-started pages.
+sandbox: install system-packages
+	$(BIN)/python -m tests.harness.sandbox
 
 # The module reference pages, generated from the schemas (a test checks they are fresh).
 docs: install

@@ -139,7 +139,7 @@ def cli() -> None:
 @cli.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "junit", "sarif"]), default="text",
-              show_default=True)
+              show_default=True, help="text for people; json for tools; github annotations, JUnit XML or SARIF for CI.")
 @click.option("--strict", is_flag=True, help="Add lint rules: undeclared directory dependencies, clear-text "
                                              "secrets, latest image tags, a spec without a name.")
 @common_options
@@ -379,7 +379,8 @@ def _approve() -> None:
                                                    "notification.")
 @click.option("--since", "since_run", type=int, metavar="RUN", help="Show only what is new since drift run RUN.")
 @click.option("--limit", multiple=True, metavar="HOST", help="Only resources on these hosts (repeatable).")
-@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+              help="How many targets are observed at once.")
 @state_option
 @common_options
 def drift_cmd(path: str, fmt: str, output: str | None, html_out: str | None, notify: str | None,
@@ -910,7 +911,8 @@ def force_unlock_cmd(lock_id: str, spec: str, yes: bool) -> int:
 
 
 @cli.command("history")
-@click.option("--limit", "count", default=20, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--limit", "count", default=20, show_default=True, type=click.IntRange(1, 100000),
+              help="How many runs to list, newest first.")
 @click.option("--drift", "only_drift", is_flag=True, help="Only drift runs, with their counts.")
 @spec_option
 @state_option
@@ -968,6 +970,7 @@ def _workspaces(spec: str) -> list[str]:
 @spec_option
 @common_options
 def workspace_list(spec: str) -> int:
+    """List the workspaces that have a state; `*` marks the selected one."""
     current = settings().get("workspace") or selected_workspace(spec)
     for name in _workspaces(spec):
         click.echo(("* " if name == current else "  ") + name)
@@ -979,6 +982,7 @@ def workspace_list(spec: str) -> int:
 @spec_option
 @common_options
 def workspace_new(name: str, spec: str) -> int:
+    """Create a workspace (its own state and stack identity) and select it."""
     _check_workspace_name(name)
     if name in _workspaces(spec) and name != selected_workspace(spec):
         raise ReconcileError(f"workspace {name} already exists")
@@ -1003,6 +1007,7 @@ def workspace_new(name: str, spec: str) -> int:
 @spec_option
 @common_options
 def workspace_select(name: str, spec: str) -> int:
+    """Select the workspace later commands use (kept in .reconcile/environment)."""
     if name not in _workspaces(spec):
         raise ReconcileError(f"no workspace {name} (known: {', '.join(_workspaces(spec))}); create it with "
                              f"`reconcile workspace new {name}`")
@@ -1017,6 +1022,7 @@ def workspace_select(name: str, spec: str) -> int:
 @click.option("--force", is_flag=True, help="Delete even if its state still manages resources.")
 @common_options
 def workspace_delete(name: str, spec: str, force: bool) -> int:
+    """Delete a workspace's state; refused while it still manages resources."""
     import shutil
 
     if name == "default":

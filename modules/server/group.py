@@ -57,4 +57,7 @@ class GroupModule(Module[Target]):
         return Observed(self.desired(r))
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
-        target.run(["groupdel", "--", group_name(resource)]).check()
+        result = target.run(["groupdel", "--", group_name(resource)])
+        if result.rc == 6:  # gone already: userdel removes a user's own group with the user (USERGROUPS_ENAB)
+            return
+        result.check()

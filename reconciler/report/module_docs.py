@@ -4,6 +4,7 @@ lists the types, `reconcile docs TYPE` shows one; `make docs` writes the same pa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 
 from reconciler.errors import ReconcileError
 from reconciler.registry import Registry
+from reconciler.spec import refs
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class TypeDoc:
     description: str
     attributes: tuple[Attribute, ...]
     examples: tuple[Mapping[str, Any], ...]
+    # what the example needs to be a whole spec: the resources it refers to, the env names it reads
+    supporting: tuple[Mapping[str, Any], ...] = ()
+    env_names: tuple[str, ...] = ()
 
 
 def _kind(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
@@ -74,8 +79,44 @@ def type_doc(registry: Registry, type_name: str) -> TypeDoc:
     attributes += [Attribute(name, "", "Known once the object exists; readable as "
                              f"${{{type_name}.NAME.{name}}}.", computed=True)
                    for name in sorted(module.computed - set(schema.get("properties", {})))]
+    examples = tuple(schema.get("examples", ()))
+    supporting, env_names = _supporting(registry, type_name, examples[0]) if examples else ((), ())
     return TypeDoc(type_name, module.family, registry.entry(type_name).origin, str(schema.get("description", "")),
-                   tuple(attributes), tuple(schema.get("examples", ())))
+                   tuple(attributes), examples, supporting, env_names)
+
+
+_ENV = re.compile(r"\benv\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _supporting(registry: Registry, type_name: str, example: Mapping[str, Any]
+                ) -> tuple[tuple[Mapping[str, Any], ...], tuple[str, ...]]:
+    """The resources an example refers to (`${TYPE.NAME…}`, trigger lists), each from its own type's first
+    example, so that the example is a spec that validates; and the environment variables it reads."""
+    made: dict[str, Mapping[str, Any]] = {}
+    env: set[str] = set()
+    todo: list[tuple[str, Mapping[str, Any]]] = [(type_name, example)]
+    while todo and len(made) < 10:
+        kind, entry = todo.pop()
+        text = json.dumps(entry)
+        env.update(_ENV.findall(text))
+        wanted = set()
+        for _, inner in refs.find(dict(entry)):
+            try:
+                ref = refs.parse(inner, registry.reference_types)
+            except ValueError:
+                continue
+            wanted.add((ref.type, ref.name))
+        trigger = registry.module_class(kind).trigger_attribute if kind in registry else None
+        for written in (entry.get(trigger) or []) if trigger else []:
+            other, _, name = str(written).rpartition(".")
+            wanted.add((other, name))
+        for other, name in sorted(wanted):
+            if other not in registry or f"{other}.{name}" in made or (other, name) == (type_name, "example"):
+                continue
+            examples = registry.schema(other).get("examples") or [{}]
+            made[f"{other}.{name}"] = {"type": other, "name": name, **examples[0]}
+            todo.append((other, examples[0]))
+    return tuple(made.values()), tuple(sorted(env))
 
 
 def _flags(a: Attribute) -> str:
@@ -90,7 +131,9 @@ def example_yaml(doc: TypeDoc) -> str:
     if not doc.examples:
         return ""
     entry = {"type": doc.type_name, "name": "example", **doc.examples[0]}
-    return yaml.safe_dump({"resources": [entry]}, sort_keys=False, width=100, allow_unicode=True)
+    spec: dict[str, Any] = {"vars_from_env": list(doc.env_names)} if doc.env_names else {}
+    spec["resources"] = [entry, *doc.supporting]
+    return yaml.safe_dump(spec, sort_keys=False, width=100, allow_unicode=True)
 
 
 def render_text(doc: TypeDoc) -> str:
