@@ -114,7 +114,7 @@ def session_for(spec: str | Path, state_path: str | None = None, parallelism: in
                              parse_var_args(settings().get("var_args") or ()))
     session = Session(spec, workspace=settings().get("workspace"), state_path=state_path, parallelism=parallelism,
                       backend_config=parse_backend_config(settings().get("backend_config") or ()),
-                      var_overrides=overrides)
+                      var_overrides=overrides, scheduler=settings().get("scheduler"))
     settings()["redactor"] = session.redactor
     return session
 
@@ -220,13 +220,22 @@ def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_
 @click.option("--json", "as_json", is_flag=True, help="Print events, one JSON object per line (planned, started, "
                                                       "progress, completed, failed, summary); needs --auto-approve "
                                                       "or a saved plan.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where changes are carried out: this process's threads, or the workers of a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="The Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786.")
 @selection_options
 @state_option
 @common_options
-def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, targets: tuple[str, ...],
-              limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool, parallelism: int,
-              state_path: str | None) -> int:
+def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, executor: str, scheduler: str | None,
+              targets: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool,
+              parallelism: int, state_path: str | None) -> int:
     """Apply a spec (after approval) or a saved plan."""
+    if executor == "dask" and not scheduler:
+        raise ReconcileError("--executor dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://HOST:8786)")
+    if scheduler and executor != "dask":
+        raise ReconcileError("--scheduler is for --executor dask")
+    settings()["scheduler"] = scheduler
     color = _use_color()
     saved = read_plan_file(path) if is_plan_file(path) else None
     if as_json and not (auto_approve or saved):

@@ -230,6 +230,9 @@ class Unknown:
     def __hash__(self) -> int:
         return 0
 
+    def __reduce__(self) -> str:
+        return "UNKNOWN"  # unpickled (e.g. on a Dask worker) as this module's one instance
+
 
 UNKNOWN = Unknown()
 

@@ -256,6 +256,16 @@ class Registry:
     def families(self) -> list[str]:
         return sorted(self._target_refs)
 
+    def entries(self) -> tuple[TypeEntry, ...]:
+        """The resource types as declared (what another process needs to build the same registry)."""
+        return tuple(self._entries.values())
+
+    def data_entries(self) -> tuple[TypeEntry, ...]:
+        return tuple(self._data_entries.values())
+
+    def family_references(self) -> dict[str, str]:
+        return dict(self._target_refs)
+
     def family(self, name: str) -> Family:
         """The target family: how its targets are made and where its resources go."""
         with self._lock:

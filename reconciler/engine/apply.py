@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import networkx as nx
 
+from reconciler.engine.carry import BATCH, CREATE, DESTROY, Executor, LocalExecutor, new_first
 from reconciler.engine.plan import (
     ReferenceResolver,
     attribute_view,
@@ -29,8 +29,7 @@ from reconciler.engine.plan import (
     origin_for,
 )
 from reconciler.engine.walk import walk
-from reconciler.errors import ModuleError, ReconcileError
-from reconciler.model import UNKNOWN, Action, Change, Observed, Plan, Resource, Result, Status
+from reconciler.model import UNKNOWN, Action, Change, Plan, Resource, Result, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
@@ -41,7 +40,6 @@ from reconciler.targets import TargetPool
 
 log = logging.getLogger(__name__)
 
-RETRIES = 3
 GOING = (Action.DELETE, Action.REPLACE)
 
 
@@ -63,7 +61,7 @@ class Applier:
     def __init__(
         self, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool, store: Any,
         parallelism: int = 10, hooks: ApplyHooks | None = None, redactor: Redactor | None = None,
-        spec_data: Sequence[Resource] = (),
+        spec_data: Sequence[Resource] = (), executor: Executor | None = None,
     ):
         self.graph = graph
         self.registry = registry
@@ -77,6 +75,7 @@ class Applier:
         self.known: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, frozenset[str]] = {}
         self.records: dict[str, StateRecord] = {}
+        self.executor: Executor = executor or LocalExecutor(registry, targets)
 
     # -- the run -----------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> list[Result]:
@@ -97,7 +96,7 @@ class Applier:
             elif change.pruned and change.action is Action.NOOP:  # could not be observed: kept in the state
                 results[change.address] = Result(change.address, Action.NOOP, Status.NOOP)
 
-        going = [c for c in plan.changes if c.action in GOING and not _new_first(c)]
+        going = [c for c in plan.changes if c.action in GOING and not new_first(c)]
         gone = self._run_walk(self._destroy_graph(plan).reverse(copy=False), going, plan.failures, self._destroy,
                               phase="destroy")
         results.update({a: r for a, r in gone.items() if r.action is Action.DELETE or r.status is not Status.OK})
@@ -107,7 +106,7 @@ class Applier:
         for c in plan.changes:
             if c.pruned or c.action in (Action.DELETE, Action.FORGET):
                 continue
-            if c.action is Action.REPLACE and not _new_first(c):
+            if c.action is Action.REPLACE and not new_first(c):
                 if gone[c.address].status is not Status.OK:  # the old one could not go: fail it, skip dependents
                     failures[c.address] = gone[c.address].error
                 else:
@@ -194,32 +193,12 @@ class Applier:
             rediffed = dataclasses.replace(rediffed, action=Action.REPLACE)
         return dataclasses.replace(rediffed, moved_from=change.moved_from)
 
-    # -- carrying out one change -----------------------------------------------------------------
-    def _attempt(self, change: Change, act: Callable[[Any], Observed | None]) -> Result:
-        """Run `act(target)` with retries for retryable errors; never raises."""
-        started = time.monotonic()
-        module = self.registry.module(change.type)
-        assert change.resource is not None
-        error = ""
-        for attempt in range(1, RETRIES + 1):
-            try:
-                observed = act(self.targets.get(module.family, change.resource.target))
-                return Result(change.address, change.action, Status.OK, observed=observed,
-                              seconds=time.monotonic() - started)
-            except ModuleError as exc:
-                if exc.retryable and attempt < RETRIES:
-                    log.info("%s: retrying after: %s", change.address, self.redactor.redact(str(exc)))
-                    time.sleep(0.5 * attempt)
-                    continue
-                error = str(exc)
-            except ReconcileError as exc:
-                error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - a module bug or an SDK error: reported against the resource
-                log.error("%s: %s failed", change.address, change.action.value, exc_info=exc)
-                error = f"{type(exc).__name__}: {exc}"
-            break
-        return Result(change.address, change.action, Status.FAILED, error=self._located(change, error),
-                      seconds=time.monotonic() - started)
+    # -- carrying out changes (by the executor: here, or on Dask workers) -------------------------------
+    def _carried(self, phase: str, changes: list[Change]) -> list[Result]:
+        results = self.executor.run(phase, changes)
+        by_address = {c.address: c for c in changes}
+        return [dataclasses.replace(r, error=self._located(by_address[r.address], r.error))
+                if r.status is Status.FAILED and r.error else r for r in results]
 
     def _located(self, change: Change, error: str, key: str | None = None) -> str:
         """"aws.subnet.a (site.yaml:41:5): Code: message", with every secret of the run masked."""
@@ -228,57 +207,19 @@ class Applier:
         return self.redactor.redact(text)
 
     def _run_batch(self, changes: list[Change]) -> list[Result]:
-        """Changes of one batch_apply module on one target, handed over together (e.g. one apt-get for all
-        packages a host is missing). A failed batch is retried one change at a time, so that one bad
-        item fails alone."""
-        module = self.registry.module(changes[0].type)
-        assert changes[0].resource is not None
-        started = time.monotonic()
-        try:
-            target = self.targets.get(module.family, changes[0].resource.target)
-            observed = module.apply_many(target, changes)
-        except Exception as exc:  # noqa: BLE001 - retried one by one, which reports each error
-            log.info("batch of %d %s changes failed (%s); retrying one by one", len(changes), changes[0].type,
-                     self.redactor.redact(str(exc)))
-            return [self._run(c) for c in changes]
-        return [Result(c.address, c.action, Status.OK, observed=observed[c.address],
-                       seconds=time.monotonic() - started) for c in changes]
+        return self._carried(BATCH, changes)
 
     def _destroy(self, change: Change) -> Result:
-        module = self.registry.module(change.type)
-        resource = change.resource
-        assert resource is not None
-
-        def act(target: Any) -> None:
-            if change.action is Action.REPLACE:
-                module.prepare_replace(target, change)
-            if change.observed is not None:
-                module.delete(target, resource, change.observed)
-
-        return self._attempt(change, act)
+        return self._carried(DESTROY, [change])[0]
 
     def _run(self, change: Change) -> Result:
-        module = self.registry.module(change.type)
         resource = change.resource
         assert resource is not None
         unknown = sorted(k for k, v in resource.attributes.items() if v is UNKNOWN)
         if unknown:
             return Result(change.address, change.action, Status.FAILED,
                           error=f"{', '.join(unknown)} still unknown: the resources it refers to did not provide it")
-
-        def act(target: Any) -> Observed:
-            if change.action is not Action.REPLACE:
-                return module.apply(target, change)
-            if not _new_first(change):  # the old object went in the destroy phase
-                return module.apply(target, dataclasses.replace(change, action=Action.CREATE, observed=None))
-            module.prepare_replace(target, change)
-            fresh = dataclasses.replace(change, action=Action.CREATE, observed=None, replacing=change.observed)
-            new = module.apply(target, fresh)
-            if change.observed is not None:
-                module.delete(target, resource, change.observed)
-            return module.after_replace(target, fresh, new)
-
-        return self._attempt(change, act)
+        return self._carried(CREATE, [change])[0]
 
     # -- results -----------------------------------------------------------------------------------
     def _settle(self, result: Result, change: Change, phase: str = "create") -> Result:
@@ -313,11 +254,6 @@ class Applier:
         self.known[change.address] = attribute_view(
             None, done, record.observed if record and result.status is Status.NOOP else None)
         self.secrets[change.address] = secret
-
-
-def _new_first(change: Change) -> bool:
-    return (change.action is Action.REPLACE and change.resource is not None
-            and change.resource.lifecycle.create_before_destroy)
 
 
 def _has_unknown(resource: Any) -> bool:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler.engine.apply import Applier, ApplyHooks, failed
+from reconciler.engine.carry import Executor, LocalExecutor
 from reconciler.engine.plan import Selection, make_plan
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.model import UNKNOWN, Action, Plan, Result, Status
@@ -85,6 +86,7 @@ class Session:
     redactor: Redactor = field(default_factory=Redactor)
     observe_progress: Callable[[str, int, int], None] | None = None  # (target, done, total) while observing
     var_overrides: VarOverrides | None = None  # --var-file and --var
+    scheduler: str | None = None  # a Dask scheduler's address: apply carries changes out on its workers
 
     def __post_init__(self) -> None:
         self.spec_path = Path(self.spec_path)
@@ -95,6 +97,7 @@ class Session:
         self._validated: Validated | None = None
         self._backend: Backend | None = None
         self._facts: dict[str, dict[str, Any]] | None = None  # host facts, read once per session (run)
+        self._cluster: Any = None  # the Dask client of an apply with a scheduler
 
     # -- the spec --------------------------------------------------------------------------------
     def validate(self, *, unset_env_ok: bool = False) -> Validated:
@@ -249,6 +252,20 @@ class Session:
         A state that does not exist yet is created only once there is something to apply: a spec whose
         plan fails leaves nothing behind."""
         validated = self.validate()
+        self._cluster = None
+        if self.scheduler:  # reached (and checked) before anything is locked, planned or applied
+            from reconciler.engine.distributed import connect
+
+            self._cluster = connect(self.scheduler)
+        try:
+            return self._apply(validated, selection, approve, hooks, saved, only_drifted, on_plan)
+        finally:
+            if self._cluster is not None:
+                self._cluster.close()
+
+    def _apply(self, validated: Validated, selection: Selection, approve: Callable[[Plan], bool],
+               hooks: ApplyHooks | None, saved: Mapping[str, Any] | None, only_drifted: bool,
+               on_plan: Callable[[Plan], None]) -> ApplyOutcome:
         backend = self.backend
         with backend.lock("apply"), self.targets() as pool:
             validated = self.with_facts(validated, pool, selection)
@@ -282,8 +299,9 @@ class Session:
     def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: Any,
                    hooks: ApplyHooks | None) -> ApplyOutcome:
         store.set_stack(validated.spec.stack)
+        executor = self._executor(validated, plan, pool)
         applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
-                          validated.spec.data)
+                          validated.spec.data, executor)
         run_id = store.start_run("apply", str(Path(self.spec_path).absolute()))
         results: list[Result] = []
         status = "interrupted"  # what the history says if this process is stopped on the way
@@ -291,10 +309,22 @@ class Session:
             results = self.redacting(lambda: applier.apply(plan))
             status = "failed" if failed(results) or plan.failures else "ok"
         finally:
+            executor.close()
             store.finish_run(run_id, status, summarize(results) | {
                 "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
         outputs = self._record_outputs(validated, applier, store)
         return ApplyOutcome(plan, tuple(results), run_id, applied=True, outputs=outputs)
+
+    def _executor(self, validated: Validated, plan: Plan, pool: TargetPool) -> Executor:
+        """Where this apply's changes are carried out: here, or on the Dask cluster asked for."""
+        local = LocalExecutor(self._registry, pool)
+        if self._cluster is None:
+            return local
+        from reconciler.engine.distributed import DaskExecutor
+
+        targets = [(self._registry.module_class(c.type).family, c.resource.target) for c in plan.changes
+                   if c.resource is not None]
+        return DaskExecutor(self._cluster, validated.spec, self._registry, local, targets)
 
     def _record_outputs(self, validated: Validated, applier: Applier, store: Any) -> tuple[Any, ...]:
         """The outputs as applied, kept in the state for `reconcile output` (sensitive ones never)."""
