@@ -152,13 +152,22 @@ class Applier:
         def job(addresses: list[str]) -> list[Result]:
             if len(addresses) == 1:
                 return [run(by_address[addresses[0]])]
-            return self._run_batch([by_address[a] for a in addresses])
+            changes = [by_address[a] for a in addresses]
+            if self.registry.module(changes[0].type).batch_apply and phase == "create":
+                return self._run_batch(changes)
+            return self._run_many(phase, changes)
 
-        def batch_key(address: str) -> tuple[str, str] | None:
+        def batch_key(address: str) -> tuple[str, ...] | None:
             change = by_address[address]
-            if phase != "create" or change.action not in (Action.CREATE, Action.UPDATE) or change.resource is None:
+            if change.resource is None:
                 return None
-            return (change.type, change.resource.target) if self.registry.module(change.type).batch_apply else None
+            if phase == "create" and change.action in (Action.CREATE, Action.UPDATE) \
+                    and self.registry.module(change.type).batch_apply:
+                return (change.type, change.resource.target)
+            if self.executor.remote:  # one task per target for the changes that became ready together
+                module = self.registry.module(change.type)
+                return (phase, module.family, change.resource.target)
+            return None
 
         prerequisites = {a: set(graph.predecessors(a)) for a in by_address if a in graph}
         return walk(list(by_address), prerequisites, job, parallelism=self.parallelism, before=before,
@@ -208,6 +217,19 @@ class Applier:
 
     def _run_batch(self, changes: list[Change]) -> list[Result]:
         return self._carried(BATCH, changes)
+
+    def _run_many(self, phase: str, changes: list[Change]) -> list[Result]:
+        """Changes of one target that became ready together, carried out by one task of a remote executor."""
+        if phase == "destroy":
+            return self._carried(DESTROY, changes)
+        out, ready = [], []
+        for change in changes:
+            unknown = change.resource is not None and any(v is UNKNOWN for v in change.resource.attributes.values())
+            if unknown:
+                out.append(self._run(change))  # fails it, with the names
+            else:
+                ready.append(change)
+        return out + (self._carried(CREATE, ready) if ready else [])
 
     def _destroy(self, change: Change) -> Result:
         return self._carried(DESTROY, [change])[0]

@@ -29,7 +29,10 @@ class Targets(Protocol):
 
 
 class Executor(Protocol):
-    """Where changes are carried out: `run(phase, changes)` returns one Result per change."""
+    """Where changes are carried out: `run(phase, changes)` returns one Result per change. `remote`:
+    each call costs a round trip, so the applier hands over a target's ready changes together."""
+
+    remote: bool
 
     def run(self, phase: str, changes: list[Change]) -> list[Result]: ...
 
@@ -134,6 +137,8 @@ def _batch(registry: Registry, targets: Targets, changes: list[Change],
 
 class LocalExecutor:
     """Changes carried out by this process's threads, over its own connections."""
+
+    remote = False
 
     def __init__(self, registry: Registry, targets: Targets):
         self.registry, self.targets = registry, targets

@@ -42,12 +42,16 @@ def remote_carry_out(context: RunContext, phase: str, changes: list[Change]) -> 
     plugin: ReconcilePlugin = worker.plugins[PLUGIN]
     registry, pool = plugin.run(context)
     client: Any = get_client()
+    task = [PLUGIN, context.run_id, "tasks", str(worker.get_current_task())]
+    again = client.get_metadata(task, None) is not None  # this task ran before, on a worker since lost
+    if not again:
+        client.set_metadata(task, worker.address)
 
     def before_mutating(change: Change) -> str | None:
-        key = [PLUGIN, context.run_id, change.address]
-        if client.get_metadata(key, None) is not None:
+        key = [PLUGIN, context.run_id, "changes", change.address]
+        if again and client.get_metadata(key, None) is not None:
             return LOST
-        client.set_metadata(key, worker.address)
+        client.set_metadata(key, worker.address)  # on the scheduler before the target is touched
         worker.log_event(PLUGIN, {"run": context.run_id, "address": change.address, "worker": worker.address})
         return None
 

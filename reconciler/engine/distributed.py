@@ -105,6 +105,8 @@ def _reconcile_version() -> str:
 class DaskExecutor:
     """Changes carried out by the workers of a Dask cluster (see the module's docstring)."""
 
+    remote = True
+
     def __init__(self, client: Any, spec: Spec, registry: Registry, local: LocalExecutor,
                  targets: Iterable[tuple[str, str]]):
         self.client = client

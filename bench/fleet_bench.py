@@ -1,0 +1,164 @@
+"""Fleet benchmark: one controller, 5 to 100 SSH hosts (the harness's sshd containers), 30 resources per
+host, converged by reconcile, ansible-core (forks 50, pipelining, ControlPersist) and pyinfra side by
+side. For each tool and size: wall time, controller CPU seconds, peak RSS of the controller's process
+tree, and peak open sockets (its SSH connections), for the first converge and a no-change converge.
+
+Usage: python bench/fleet_bench.py [5 20 50 100]   (about 15 minutes for all four sizes)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import docker  # noqa: E402
+from ssh_bench import WORK, ansible_files, pyinfra_files, reconcile_spec, venv  # noqa: E402
+
+from tests.harness.docker_engine import engine_url, stop_if_started  # noqa: E402
+from tests.harness.ssh_hosts import client_key, start_hosts  # noqa: E402
+
+PARALLELISM = 50  # reconcile --parallelism, ansible forks, pyinfra --parallel: the same bound for all
+
+
+def _tree(root: int) -> list[int]:
+    """The process and its descendants (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            parents.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += parents.get(pid, [])
+    return out
+
+
+def _sample(pids: list[int]) -> tuple[int, int]:
+    """(RSS in kB, open sockets) summed over `pids`."""
+    rss = sockets = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            match = re.search(r"^VmRSS:\s+(\d+)", status, re.M)
+            rss += int(match.group(1)) if match else 0
+            sockets += sum(1 for fd in os.listdir(f"/proc/{pid}/fd")
+                           if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"))
+        except OSError:
+            continue
+    return rss, sockets
+
+
+def measured(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run `argv`; its wall time, CPU seconds (with its children), peak tree RSS (MB), peak sockets."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    peak = {"rss": 0, "sockets": 0}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            rss, sockets = _sample(_tree(proc.pid))
+            peak["rss"], peak["sockets"] = max(peak["rss"], rss), max(peak["sockets"], sockets)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    output = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    done.set()
+    watcher.join()
+    if proc.returncode not in (0, 2):
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{output[-3000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": peak["rss"] / 1024,
+            "sockets": peak["sockets"]}
+
+
+def run_size(client: docker.DockerClient, n: int, ansible_bin: Path, pyinfra_bin: Path) -> dict[str, dict[str, float]]:
+    hosts = start_hosts(client, f"bench-fleet-{n}", n)
+    try:
+        workdir = Path(tempfile.mkdtemp(prefix=f"fleet-bench-{n}-", dir=WORK))
+        known = workdir / "known_hosts"
+        known.write_text("".join(h.host_key_line() + "\n" for h in hosts))
+        key = client_key()
+        (workdir / "spec").mkdir()
+        (workdir / "spec/site.yaml").write_text(reconcile_spec(hosts, known, key))
+        ansible_files(hosts, known, key, workdir)
+        cfg = workdir / "ansible.cfg"
+        cfg.write_text(cfg.read_text().replace("forks = 20", f"forks = {PARALLELISM}"))
+        pyinfra_files(hosts, known, key, workdir)
+        for h in hosts:
+            h.exec("mkdir -p /srv/pyinfra && touch /srv/pyinfra/lines.conf")
+        rec = [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", str(PARALLELISM), "spec"]
+        env = {"PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+        ans = [str(ansible_bin / "ansible-playbook"), "site.yml"]
+        aenv = {"ANSIBLE_CONFIG": str(cfg)}
+        pyi = [str(pyinfra_bin / "pyinfra"), "-y", "--parallel", str(PARALLELISM), "inventory.py", "deploy.py"]
+        out: dict[str, dict[str, float]] = {}
+        for tool, argv, tool_env in (("reconcile", rec, env), ("ansible", ans, aenv), ("pyinfra", pyi, None)):
+            out[f"{tool} first"] = measured(argv, workdir, tool_env)
+            out[f"{tool} no-change"] = min((measured(argv, workdir, tool_env) for _ in range(2)),
+                                           key=lambda m: m["wall"])
+        return out
+    finally:
+        for h in hosts:
+            h.container.remove(force=True)
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [5, 20, 50, 100]
+    WORK.mkdir(parents=True, exist_ok=True)
+    ansible_bin = venv("ansible-playbook", "ansible-core")
+    pyinfra_bin = venv("pyinfra", "pyinfra")
+    run_dir = Path(tempfile.mkdtemp(prefix="reconcile-bench-run-"))
+    client = docker.DockerClient(base_url=engine_url(run_dir), timeout=300)
+    rows = {}
+    try:
+        for n in sizes:
+            rows[n] = run_size(client, n, ansible_bin, pyinfra_bin)
+            print_rows({n: rows[n]}, header=n == sizes[0])
+    finally:
+        client.close()
+        stop_if_started(run_dir)
+    base = min(rows)
+    for n in sorted(rows)[1:]:
+        rss = rows[n]["reconcile no-change"]["rss_mb"] - rows[base]["reconcile no-change"]["rss_mb"]
+        print(f"reconcile controller memory from {base} to {n} hosts: +{rss:.0f} MB, "
+              f"{rss / (n - base):.2f} MB per added host")
+    for n in sorted(rows):
+        r = rows[n]
+        print(f"{n:>4} hosts, no-change converge: {r['pyinfra no-change']['wall'] / r['reconcile no-change']['wall']:.1f}x "
+              f"faster than pyinfra, {r['ansible no-change']['wall'] / r['reconcile no-change']['wall']:.1f}x faster "
+              "than ansible")
+
+
+def print_rows(rows: dict[int, dict[str, dict[str, float]]], header: bool) -> None:
+    if header:
+        print(f"30 resources per host; --parallelism/forks/--parallel {PARALLELISM}")
+        print(f"{'hosts':>5} {'run':<22} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>12} {'peak sockets':>13}")
+    for n, runs in rows.items():
+        for name, m in runs.items():
+            print(f"{n:>5} {name:<22} {m['wall']:>8.2f} {m['cpu']:>8.2f} {m['rss_mb']:>12.0f} {m['sockets']:>13.0f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
