@@ -170,6 +170,7 @@ class Resource:
     prior: Mapping[str, Any] = field(default_factory=dict)  # identity recorded in the state (e.g. a former name)
     key_locations: Mapping[str, Location] = field(default_factory=dict)  # where each attribute was written
     scope: str = ""  # "component.web." for a resource of a component (nested: "component.a.component.b.")
+    adopted: bool = False  # the state calls its object found (imported, adopted): managed, never marked as ours
 
     def where(self, key: str | None = None) -> Location | None:
         """The location of an attribute (else of the resource itself)."""

@@ -89,7 +89,8 @@ def owner(tags: Iterable[Mapping[str, str]] | None) -> str | None:
 
 
 def ownership_tags(resource: Resource, session: AwsSession) -> dict[str, str]:
-    return {OWNER_TAG: resource.address, STACK_TAG: session.stack}
+    """The stack's marks: on what reconcile created, never on an object it found or was told to adopt."""
+    return {} if resource.adopted else {OWNER_TAG: resource.address, STACK_TAG: session.stack}
 
 
 def carries_marks(tags: Mapping[str, str], resource: Resource, session: AwsSession) -> bool:

@@ -183,7 +183,7 @@ class Applier:
             return Result(change.address, change.action, Status.FAILED,
                           error=self._located(change, str(exc), exc.key))
         if change.resource is not None:
-            resolved = dataclasses.replace(resolved, prior=change.resource.prior)
+            resolved = dataclasses.replace(resolved, prior=change.resource.prior, adopted=change.resource.adopted)
         module = self.registry.module(change.type)
         if resolved is not original:
             referenced = [k for k, v in original.attributes.items() if refs.contains_reference(v)]

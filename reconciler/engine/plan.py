@@ -312,7 +312,8 @@ class Planner:
                 change = module.diff(r, observation.observed.get(r.address))
                 record = self.records.get(r.address)
                 if origin_for(change, record, observation.observed.get(r.address)) == FOUND:
-                    change = unmarked(change)
+                    adopted = dataclasses.replace(r, adopted=True)
+                    change = unmarked(dataclasses.replace(change, resource=adopted))
                 change = _triggered(module, change, resolver.index, changes)
                 if r.address in self.moved_from:
                     change = dataclasses.replace(change, moved_from=self.moved_from[r.address])
