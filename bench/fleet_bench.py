@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import docker  # noqa: E402
-from ssh_bench import WORK, ansible_files, pyinfra_files, reconcile_spec, venv  # noqa: E402
+from ssh_bench import WORK, prepare, venv  # noqa: E402
 
 from tests.harness.docker_engine import engine_url, stop_if_started  # noqa: E402
-from tests.harness.ssh_hosts import client_key, start_hosts  # noqa: E402
+from tests.harness.ssh_hosts import start_hosts  # noqa: E402
 
 PARALLELISM = 50  # reconcile --parallelism, ansible forks, pyinfra --parallel: the same bound for all
 REPEATS = int(os.environ.get("FLEET_REPEATS", "2"))  # no-change runs per tool and size (the fastest counts)
@@ -94,18 +94,9 @@ def measured(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> d
 def run_size(client: docker.DockerClient, n: int, ansible_bin: Path, pyinfra_bin: Path) -> dict[str, dict[str, float]]:
     hosts = start_hosts(client, f"bench-fleet-{os.getpid()}-{n}", n)
     try:
-        workdir = Path(tempfile.mkdtemp(prefix=f"fleet-bench-{n}-", dir=WORK))
-        known = workdir / "known_hosts"
-        known.write_text("".join(h.host_key_line() + "\n" for h in hosts))
-        key = client_key()
-        (workdir / "spec").mkdir()
-        (workdir / "spec/site.yaml").write_text(reconcile_spec(hosts, known, key))
-        ansible_files(hosts, known, key, workdir)
+        workdir = prepare(hosts, f"fleet-bench-{n}-")
         cfg = workdir / "ansible.cfg"
         cfg.write_text(cfg.read_text().replace("forks = 20", f"forks = {PARALLELISM}"))
-        pyinfra_files(hosts, known, key, workdir)
-        for h in hosts:
-            h.exec("mkdir -p /srv/pyinfra && touch /srv/pyinfra/lines.conf")
         rec = [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", str(PARALLELISM), "spec"]
         env = {"PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
         ans = [str(ansible_bin / "ansible-playbook"), "site.yml"]

@@ -113,19 +113,25 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> floa
     return elapsed
 
 
+def prepare(hosts: list[SSHHost], prefix: str) -> Path:
+    """A work directory with the same desired state for the three tools: spec/, site.yml, deploy.py."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=WORK))
+    known = workdir / "known_hosts"
+    known.write_text("".join(h.host_key_line() + "\n" for h in hosts))
+    key = client_key()
+    (workdir / "spec").mkdir()
+    (workdir / "spec/site.yaml").write_text(reconcile_spec(hosts, known, key))
+    ansible_files(hosts, known, key, workdir)
+    pyinfra_files(hosts, known, key, workdir)
+    for h in hosts:  # the pyinfra line file must exist (files.line does not create it)
+        h.exec("mkdir -p /srv/pyinfra && touch /srv/pyinfra/lines.conf")
+    return workdir
+
+
 def run_size(client: docker.DockerClient, n: int, ansible_bin: Path, pyinfra_bin: Path) -> dict[str, float]:
     hosts = start_hosts(client, f"bench-ssh-{n}", n)
     try:
-        workdir = Path(tempfile.mkdtemp(prefix=f"ssh-bench-{n}-", dir=WORK))
-        known = workdir / "known_hosts"
-        known.write_text("".join(h.host_key_line() + "\n" for h in hosts))
-        key = client_key()
-        (workdir / "spec").mkdir()
-        (workdir / "spec/site.yaml").write_text(reconcile_spec(hosts, known, key))
-        ansible_files(hosts, known, key, workdir)
-        pyinfra_files(hosts, known, key, workdir)
-        for h in hosts:  # the pyinfra line file must exist (files.line does not create it)
-            h.exec("mkdir -p /srv/pyinfra && touch /srv/pyinfra/lines.conf")
+        workdir = prepare(hosts, f"ssh-bench-{n}-")
         rec = [sys.executable, "-m", "reconciler"]
         env = {"PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
         out = {"hosts": n}

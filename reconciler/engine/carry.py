@@ -129,7 +129,7 @@ def _batch(registry: Registry, targets: Targets, changes: list[Change],
         observed = module.apply_many(target, changes)
     except Exception as exc:  # noqa: BLE001 - retried one by one, which reports each error
         log.info("batch of %d %s changes failed (%s); retrying one by one", len(changes), changes[0].type,
-                 type(exc).__name__)
+                 type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
         return [_one(registry, targets, CREATE, c, lambda change: None) for c in changes]
     return [Result(c.address, c.action, Status.OK, observed=observed[c.address],
                    seconds=time.monotonic() - started) for c in changes]

@@ -140,7 +140,7 @@ class DaskExecutor:
             results: list[Result] = future.result()
             return results
         except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: every change of the task is unknown
-            log.warning("a Dask task failed: %s", type(exc).__name__)
+            log.warning("a Dask task failed: %s", type(exc).__name__, exc_info=True)
             return [Result(c.address, c.action, Status.FAILED, error=f"{LOST} ({type(exc).__name__})")
                     for c in changes]
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -15,6 +16,13 @@ _STACK = re.compile(r"[^A-Za-z0-9_-]+")
 @click.group("migrate")
 def migrate_group() -> None:
     """Turn a Terraform state or Ansible playbook into a reconcile spec."""
+
+
+def _report(*kinds: tuple[str, Iterable[object]]) -> None:
+    """What a migration left out or folded in, one line each, under its kind."""
+    for kind, items in kinds:
+        for item in items:
+            click.echo(f"  {kind}: {item}")
 
 
 @migrate_group.command("terraform")
@@ -52,12 +60,7 @@ def migrate_terraform(state_file: str, out_dir: str, stack_name: str | None, reg
     write_file(spec_file, to_yaml(document, header))
     adopted = _adopt(out, migration)
     click.echo(f"Wrote {spec_file} ({len(migration.resources)} resources) and adopted {adopted} objects in its state.")
-    for line in migration.merged:
-        click.echo(f"  merged: {line}")
-    for line in migration.unsupported:
-        click.echo(f"  not migrated: {line}")
-    for line in migration.notes:
-        click.echo(f"  note: {line}")
+    _report(("merged", migration.merged), ("not migrated", migration.unsupported), ("note", migration.notes))
     click.echo(f"Next: reconcile plan {out}  (it should say: No changes.)")
     return 0
 
@@ -119,9 +122,6 @@ def migrate_ansible(playbook: str, inventory: str, out_dir: str, stack_name: str
     write_file(spec_file, to_yaml(document, header))
     click.echo(f"Wrote {spec_file}: {len(conversion.resources)} resources"
                + (f", {len(conversion.templates)} templates" if conversion.templates else "") + ".")
-    for unconverted in conversion.unconverted:
-        click.echo(f"  not converted: {unconverted}")
-    for note in conversion.notes:
-        click.echo(f"  note: {note}")
+    _report(("not converted", conversion.unconverted), ("note", conversion.notes))
     click.echo(f"Next: reconcile validate {out}, then reconcile plan {out}")
     return 0
