@@ -11,6 +11,7 @@ This module holds the pieces that need no builder: loading a component's directo
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -53,11 +54,22 @@ def resolve_use(use: str, where: Location | None, base_dir: str) -> Path:
     return (anchor / use).resolve()
 
 
+MAX_ENTRIES = 2_000  # files and directories a component's tree may hold: `use: /` must not walk a disk
+
+
 def load_component(directory: Path) -> SourceDocument:
-    """The component's spec files, merged; SpecError when it has none or cannot be parsed."""
+    """The component's spec files, merged; SpecError when it has none, is too large, or cannot be parsed."""
     if not directory.is_dir():
         what = "is a file, not a directory" if directory.exists() else "does not exist"
         raise SpecError([Diagnostic(f"component directory {display_path(directory)} {what}")])
+    seen = 0
+    for _, dirnames, filenames in os.walk(directory):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        seen += len(dirnames) + len(filenames)
+        if seen > MAX_ENTRIES:
+            raise SpecError([Diagnostic(f"component directory {display_path(directory)} holds more than "
+                                        f"{MAX_ENTRIES} files and directories: is `use:` the component's own "
+                                        "directory?")])
     return load_spec(directory)
 
 
