@@ -170,7 +170,13 @@ class Applier:
             return None
 
         prerequisites = {a: set(graph.predecessors(a)) for a in by_address if a in graph}
-        return walk(list(by_address), prerequisites, job, parallelism=self.parallelism, before=before,
+        # target by target, so that a capped pool of connections reaches each host in one stretch
+        def target_of(address: str) -> str:
+            resource = by_address[address].resource
+            return resource.target if resource is not None else ""
+
+        order = sorted(by_address, key=target_of)
+        return walk(order, prerequisites, job, parallelism=self.parallelism, before=before,
                     settle=lambda r: self._settle(r, by_address[r.address], phase), batch_key=batch_key,
                     action_of=lambda a: by_address[a].action)
 

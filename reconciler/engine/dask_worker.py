@@ -32,7 +32,7 @@ class ReconcilePlugin(WorkerPlugin):
         if context.run_id not in self.runs:
             registry = Registry(context.types, context.families, context.data)
             factories = {f: registry.target_factory(f) for f in registry.families}
-            self.runs[context.run_id] = (registry, TargetPool(context.spec, factories))
+            self.runs[context.run_id] = (registry, TargetPool(context.spec, factories, context.connections))
         return self.runs[context.run_id]
 
 

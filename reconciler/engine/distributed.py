@@ -49,6 +49,7 @@ class RunContext:
     families: Mapping[str, str]
     data: tuple[TypeEntry, ...]
     spec: Spec  # without resources, data, outputs or the document's variables
+    connections: int | None = None  # at most this many open at once per worker (the run's --parallelism)
 
 
 def worker_spec(spec: Spec) -> Spec:
@@ -108,12 +109,12 @@ class DaskExecutor:
     remote = True
 
     def __init__(self, client: Any, spec: Spec, registry: Registry, local: LocalExecutor,
-                 targets: Iterable[tuple[str, str]]):
+                 targets: Iterable[tuple[str, str]], connections: int | None = None):
         self.client = client
         self.local = local
         self.run_id = secrets.token_hex(8)
         context = RunContext(self.run_id, registry.entries(), registry.family_references(),
-                             registry.data_entries(), worker_spec(spec))
+                             registry.data_entries(), worker_spec(spec), connections)
         self.context = client.scatter(context, broadcast=True, hash=False)
         workers = sorted(client.scheduler_info()["workers"])
         remote = sorted({t for t in targets if t[1] != LOCAL})

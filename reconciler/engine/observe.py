@@ -66,7 +66,8 @@ def observe(
         finally:
             count(target_name)
 
-    return _gather(sorted(groups), one, parallelism)
+    # target by target: a host's batches run together, so a capped pool of connections opens each once
+    return _gather(sorted(groups, key=lambda k: (k[1], k[0])), one, parallelism)
 
 
 Batch = Callable[[tuple[str, str]], tuple[dict[str, Observed | None], dict[str, str]]]

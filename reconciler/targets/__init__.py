@@ -9,14 +9,15 @@ from typing import Any
 from reconciler.errors import ReconcileError
 from reconciler.model import Spec
 from reconciler.targets.base import CommandResult, PathStat, Target
+from reconciler.targets.budget import ConnectionBudget
 from reconciler.targets.local import LocalTarget
 
 __all__ = ["CommandResult", "LocalTarget", "PathStat", "Target", "TargetPool", "TargetFactory"]
 
-TargetFactory = Callable[[Spec, str], Any]
+TargetFactory = Callable[..., Any]  # (spec, name) or (spec, name, budget)
 
 
-def server_target(spec: Spec, name: str) -> Any:
+def server_target(spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
     if name == "local":
         return LocalTarget()
     host = spec.inventory.hosts.get(name)
@@ -24,7 +25,7 @@ def server_target(spec: Spec, name: str) -> Any:
         raise ReconcileError(f"host {name} is not in the inventory")
     from reconciler.targets.ssh import SSHTarget  # paramiko is imported only when a spec has remote hosts
 
-    return SSHTarget(host, spec.inventory)
+    return SSHTarget(host, spec.inventory, budget)
 
 
 def declared_targets(spec: Spec, families: Mapping[str, Any]) -> dict[str, set[str]]:
@@ -41,9 +42,13 @@ def declared_targets(spec: Spec, families: Mapping[str, Any]) -> dict[str, set[s
 class TargetPool:
     """Creates each target once (thread-safe) and closes them all at the end of the run."""
 
-    def __init__(self, spec: Spec, factories: Mapping[str, TargetFactory] | None = None):
-        """`factories`: family -> factory; by default the installed `reconcile.targets` entry points."""
+    def __init__(self, spec: Spec, factories: Mapping[str, TargetFactory] | None = None,
+                 connections: int | None = None):
+        """`factories`: family -> factory; by default the installed `reconcile.targets` entry points.
+        `connections`: at most this many connections open at once (idle ones are closed to make room);
+        the factories are then called with the shared ConnectionBudget as a third argument."""
         self.spec = spec
+        self.budget = ConnectionBudget(connections) if connections else None
         self.factories = dict(factories) if factories is not None else None
         self._targets: dict[tuple[str, str], Any] = {}
         self._failures: dict[tuple[str, str], Exception] = {}
@@ -60,7 +65,8 @@ class TargetPool:
             if key not in self._targets:
                 factory = self._factory(family)
                 try:
-                    self._targets[key] = factory(self.spec, name)
+                    self._targets[key] = (factory(self.spec, name) if self.budget is None
+                                          else factory(self.spec, name, self.budget))
                 except Exception as exc:  # remembered: a host that failed once is not retried per resource
                     self._failures[key] = exc
                     raise

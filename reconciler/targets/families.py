@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from reconciler.model import Host, Inventory, JsonPath, Spec
+from reconciler.targets.budget import ConnectionBudget
 
 LOCAL = "local"
 
@@ -44,9 +45,12 @@ class PlacementContext:
 
 
 class Family:
+    """`create(spec, name, budget)`: a target; one that holds a connection takes it within `budget` (the run's
+    cap on open connections), the others ignore it."""
+
     settings_key: ClassVar[str | None] = None  # the spec's top-level block this family reads
 
-    def create(self, spec: Spec, name: str) -> Any:
+    def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         raise NotImplementedError
 
     def place(self, context: PlacementContext) -> list[Placement]:
@@ -64,17 +68,17 @@ class FactoryFamily(Family):
     def __init__(self, factory: Callable[[Spec, str], Any]):
         self.factory = factory
 
-    def create(self, spec: Spec, name: str) -> Any:
+    def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         return self.factory(spec, name)
 
 
 class ServerFamily(Family):
     """The local machine, and inventory hosts over SSH; `on:` takes a host, a group, or a list of both."""
 
-    def create(self, spec: Spec, name: str) -> Any:
+    def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         from reconciler.targets import server_target
 
-        return server_target(spec, name)
+        return server_target(spec, name, budget)
 
     def place(self, context: PlacementContext) -> list[Placement]:
         on, inventory = context.on, context.inventory
@@ -99,7 +103,7 @@ class DockerFamily(Family):
 
     settings_key = "docker"
 
-    def create(self, spec: Spec, name: str) -> Any:
+    def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         from reconciler.targets.docker import docker_target
 
         return docker_target(spec, name)
@@ -122,7 +126,7 @@ class AwsFamily(Family):
 
     settings_key = "aws"
 
-    def create(self, spec: Spec, name: str) -> Any:
+    def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         from reconciler.targets.aws import aws_target
 
         return aws_target(spec, name)

@@ -9,6 +9,8 @@
 - At most `max_sessions` channels at once per connection (default 8, below OpenSSH's MaxSessions 10);
   a server that allows fewer is adapted to. Operations that had not started are retried on a new
   connection when the old one dropped.
+- Connections come from the run's ConnectionBudget (budget.py): at most `--parallelism` are open at
+  once; an idle one is closed to make room and reopened when its host is needed again.
 - Nothing waits forever: commands have a deadline (the resource's `timeout`, else COMMAND_TIMEOUT), and
   a channel silent for `keepalive` seconds triggers an SSH-level probe: a host that does not answer it
   is declared dead ("host H did not answer for N s") and its remaining operations fail at once.
@@ -36,6 +38,7 @@ from reconciler.errors import ModuleError, ReconcileError
 from reconciler.model import Host, Inventory
 from reconciler.targets import fsops
 from reconciler.targets.base import CommandResult, FsOp, Target
+from reconciler.targets.budget import ConnectionBudget
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +155,8 @@ class JumpProxy:
 
 
 class SSHTarget(Target):
-    def __init__(self, host: Host, inventory: Inventory):
+    def __init__(self, host: Host, inventory: Inventory, budget: ConnectionBudget | None = None):
+        """Connects at once (an unreachable host or an unknown key fails here), within `budget`."""
         super().__init__()
         self.name = host.name
         self.host = host
@@ -169,7 +173,37 @@ class SSHTarget(Target):
         self._dead: str | None = None
         self.client: Any = None
         self.transport: Any = None
-        self._connect()
+        self.budget = budget if budget is not None else ConnectionBudget()
+        self._checkout()
+        self.budget.checkin(self)
+
+    # -- the connection budget ------------------------------------------------------------------
+    def _checkout(self) -> None:
+        """An operation starts: hold a slot of the budget, connecting when the connection was evicted."""
+        if not self.budget.checkout(self):
+            return
+        try:
+            with self._connect_lock:
+                if self._dead:
+                    raise HostDead(self._dead)
+                self._close_client()
+                self._connect()
+        except BaseException:
+            self.budget.checkin(self)
+            self.budget.release(self)
+            raise
+
+    def drop_connection(self) -> None:
+        """Evicted by the budget while idle: close the connection, unless a new operation has taken a slot
+        again meanwhile (it then reconnects, or already has)."""
+        with self._connect_lock:
+            if not self.budget.holds(self):
+                self._close_client()
+
+    def _close_client(self) -> None:
+        client, self.client, self.transport = self.client, None, None
+        if client is not None:
+            client.close()
 
     # -- connecting ---------------------------------------------------------------------------
     @staticmethod
@@ -339,6 +373,14 @@ class SSHTarget(Target):
     def _exchange(self, line: str, stdin: bytes | Callable[[Any], None] | None, deadline: float,
                   what: str, idempotent: bool) -> tuple[int, bytes, bytes]:
         """Run `line`, feed stdin, read everything back, within `deadline` (monotonic)."""
+        self._checkout()
+        try:
+            return self._exchange_held(line, stdin, deadline, what, idempotent)
+        finally:
+            self.budget.checkin(self)
+
+    def _exchange_held(self, line: str, stdin: bytes | Callable[[Any], None] | None, deadline: float,
+                       what: str, idempotent: bool) -> tuple[int, bytes, bytes]:
         import paramiko
 
         for attempt in range(RECONNECTS + 1):
@@ -486,8 +528,9 @@ class SSHTarget(Target):
         return list(json.loads(out))
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
+        with self._connect_lock:
+            self._close_client()
+        self.budget.release(self)
 
 
 class _UnknownKeyPolicy:  # duck-types paramiko.MissingHostKeyPolicy (paramiko is imported only when used)

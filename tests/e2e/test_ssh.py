@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +202,13 @@ resources:
         for i, h in enumerate(fleet):
             assert h.exec(f"cat /srv/{uid}/id")[1] == f"f{i}"
             assert f"{uid}.internal" in h.exec("cat /etc/hosts")[1]
+        # --parallelism caps open connections: 20 hosts drifted, repaired with at most 4 connections open
+        for h in fleet:
+            h.exec(f"echo tampered > /srv/{uid}/id")
+        capped, peak = run_sampling_sockets(scli, "apply", "--auto-approve", "--parallelism", "4", "spec")
+        assert capped.returncode == 0 and "Resources: 0 added, 20 changed" in capped.stdout, capped.stdout
+        assert 1 <= peak <= 4, f"{peak} sockets open at once with --parallelism 4"
+        assert all(h.exec(f"cat /srv/{uid}/id")[1] == f"f{i}" for i, h in enumerate(fleet))
         fleet[7].container.stop(timeout=1)  # one host goes down; another drifts
         fleet[3].exec(f"rm /srv/{uid}/id")
         again = scli("apply", "--auto-approve", "--parallelism", "20", "spec")
@@ -217,3 +227,25 @@ resources:
     finally:
         for h in fleet:
             h.container.remove(force=True)
+
+
+def run_sampling_sockets(cli: Cli, *args: str) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run the CLI and sample its open sockets (its SSH connections) every 10 ms; the most seen at once."""
+    proc = cli.popen(*args)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            fds = os.listdir(f"/proc/{proc.pid}/fd")
+            peak = max(peak, sum(1 for fd in fds if _is_socket(proc.pid, fd)))
+        except OSError:
+            pass
+        time.sleep(0.01)
+    out, err = proc.communicate()
+    return subprocess.CompletedProcess(args, proc.returncode, out, err), peak
+
+
+def _is_socket(pid: int, fd: str) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+    except OSError:
+        return False

@@ -27,7 +27,7 @@ class FakeRegistry(Registry):
         self.world = world
 
     def target_factory(self, family: str) -> Any:
-        return lambda spec, name: self.world
+        return lambda spec, name, budget=None: self.world
 
 
 @pytest.fixture
