@@ -106,6 +106,28 @@ def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _keep(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            ctx.find_root().ensure_object(dict)[name] = value
+        return value
+    return callback
+
+
+def diff_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """How content diffs of files show in the plan."""
+    f = click.option("--diff-context", type=click.IntRange(0, 1000), expose_value=False, callback=_keep("diff_context"),
+                     metavar="N", help="Lines of context around each change in a file's content diff [default: 3].")(f)
+    f = click.option("--diff-lines", type=click.IntRange(0), expose_value=False, callback=_keep("diff_lines"),
+                     metavar="N", help="Show at most N lines of each content diff; 0 shows none [default: "
+                                       f"{plan_text.DIFF_LINES}].")(f)
+    return f
+
+
+def _diff_lines() -> int:
+    return int(settings().get("diff_lines", plan_text.DIFF_LINES))
+
+
 def session_for(spec: str | Path, state_path: str | None = None, parallelism: int = 10) -> Session:
     from reconciler.spec.variables import VarOverrides, parse_var_args
     from reconciler.state.backend import parse_backend_config
@@ -114,7 +136,8 @@ def session_for(spec: str | Path, state_path: str | None = None, parallelism: in
                              parse_var_args(settings().get("var_args") or ()))
     session = Session(spec, workspace=settings().get("workspace"), state_path=state_path, parallelism=parallelism,
                       backend_config=parse_backend_config(settings().get("backend_config") or ()),
-                      var_overrides=overrides, scheduler=settings().get("scheduler"))
+                      var_overrides=overrides, scheduler=settings().get("scheduler"),
+                      diff_context=int(settings().get("diff_context", 3)))
     settings()["redactor"] = session.redactor
     return session
 
@@ -171,6 +194,7 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
               help="Also write the plan as one self-contained HTML page (graph, differences, filters).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @selection_options
+@diff_options
 @state_option
 @common_options
 def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_out: str | None,
@@ -205,12 +229,31 @@ def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_
     elif as_json:
         click.echo(json.dumps(plan_text.plan_to_json(plan), indent=2, default=str))
     else:
-        click.echo(plan_text.render_plan(plan, _use_color()), nl=False)
+        click.echo(plan_text.render_plan(plan, _use_color(), _diff_lines()), nl=False)
         if out:
             click.echo(f"\nSaved the plan to {out}. To perform exactly these actions: reconcile apply {out}")
     if plan.failures or plan.blockers:
         return EXIT_ERROR
     return EXIT_CHANGES if detailed_exitcode and plan.actionable else EXIT_OK
+
+
+@cli.command("show")
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the saved plan as JSON (schemas/plan.json).")
+@diff_options
+@common_options
+def show_cmd(plan_file: str, as_json: bool) -> int:
+    """Show a saved plan (`plan --out FILE`) again, content diffs included, without contacting anything."""
+    saved = read_plan_file(plan_file)
+    if as_json:
+        keys = ("format_version", "spec_hash", "fingerprint", "state_serial", "changes", "errors", "blockers",
+                "warnings", "summary", "outputs")
+        click.echo(json.dumps({k: saved[k] for k in keys if k in saved}, indent=2, default=str))
+        return EXIT_OK
+    click.echo(f"Saved plan for {saved['spec_path']} (workspace {saved.get('workspace') or 'default'}, state serial "
+               f"{saved['state_serial']}):\n")
+    click.echo(plan_text.render_plan(plan_text.plan_from_json(saved), _use_color(), _diff_lines()), nl=False)
+    return EXIT_OK
 
 
 @cli.command("apply")
@@ -225,6 +268,7 @@ def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_
 @click.option("--scheduler", metavar="ADDRESS",
               help="The Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786.")
 @selection_options
+@diff_options
 @state_option
 @common_options
 def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, executor: str, scheduler: str | None,
@@ -257,7 +301,7 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, 
         nonlocal reporter
         if live is not None:
             live.stop()  # before the plan is printed and approval asked for
-        click.echo(plan_text.render_plan(plan, color), nl=False)
+        click.echo(plan_text.render_plan(plan, color, _diff_lines()), nl=False)
         total = len(plan.actionable) + len(plan.failures)
         reporter = progress.ApplyReporter(total, color=color, progress=sys.stdout.isatty()) if live is None else None
         if live is not None:

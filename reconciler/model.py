@@ -284,6 +284,7 @@ class Plan:
     warnings: tuple[str, ...] = ()  # worth knowing, not blocking (e.g. a suggested `moved:`)
     outputs: tuple[Any, ...] = ()  # reconciler.engine.outputs.OutputValue, as known at plan time
     data: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # what each data lookup read
+    texts: Mapping[str, str] = field(default_factory=dict)  # address -> content diff shown under it (masked)
 
     @property
     def actionable(self) -> tuple[Change, ...]:

@@ -152,10 +152,14 @@ class Module(Generic[TargetT]):
         """
         return None
 
-    def text_diff(self, target: TargetT, change: Change) -> str | None:
-        """For reports: a unified diff of a text the change rewrites (a file's content), read from the
-        target on request only, or None. Never for secret values (the engine does not ask then)."""
-        return None
+    shows_text: ClassVar[bool] = False  # text_diffs has something to say (a file's content)
+
+    def text_diffs(self, target: TargetT, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
+        """For plans and reports: per change address, how a text the change rewrites differs (a file's
+        content): a unified diff with `context` lines around each change, or a line with sizes and digests
+        when it is binary or large. Read from the target in one batch; changes with nothing to show are
+        left out. Never asked for secret values."""
+        return {}
 
     def prepare_replace(self, target: TargetT, change: Change) -> None:
         """Before the old object of a replacement is destroyed: get what the new one needs (e.g. pull its

@@ -19,6 +19,7 @@ TEXT_DIFF_LIMIT = 64 * 1024
 
 class FileModule(Module[Target]):
     type_name = "file"
+    shows_text = True
     ansible_modules = ("file", "copy", "template")
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
@@ -56,24 +57,52 @@ class FileModule(Module[Target]):
             return {**attributes, "content": load.render_file(template)}
         return attributes
 
-    def text_diff(self, target: Target, change: Change) -> str | None:
-        """The content as it is on the host against the content the spec asks for (text up to 64 KiB)."""
-        r = change.resource
-        new = r.get("content") if r is not None else None
-        if r is None or not isinstance(new, str) or len(new) > TEXT_DIFF_LIMIT:
-            return None
-        if "content" in self.secret_attributes(r) or not any(d.name == "content" for d in change.diffs):
-            return None
-        path = str(r.get("path"))
-        old_bytes = target.read_many([path]).get(path) if change.action is not Action.CREATE else b""
-        if old_bytes is None or len(old_bytes) > TEXT_DIFF_LIMIT:
-            return None
-        try:
-            old = old_bytes.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{path} (on {target.name})",
-                                            f"{path} (the spec)"))
+    def text_diffs(self, target: Target, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
+        """The content on the host against the spec's: a unified diff for text up to 64 KiB (the old
+        contents read in one batch), else sizes and digests."""
+        shown: dict[str, tuple[str, bytes]] = {}  # address -> (path, the new content)
+        out: dict[str, str] = {}
+        for change in changes:
+            r = change.resource
+            new = r.get("content") if r is not None else None
+            if r is None or not isinstance(new, str) or "content" in self.secret_attributes(r):
+                continue
+            if change.action is not Action.CREATE and not any(d.name == "content" for d in change.diffs):
+                continue
+            data, old_size = new.encode(), self._observed_size(change)
+            if len(data) > TEXT_DIFF_LIMIT or old_size > TEXT_DIFF_LIMIT:
+                out[change.address] = self._summary(change, data, "too large to show")
+            else:
+                shown[change.address] = (str(r.get("path")), data)
+        old = target.read_many([path for path, _ in shown.values()]) if any(
+            c.address in shown and c.observed is not None for c in changes) else {}
+        for change in changes:
+            if change.address not in shown:
+                continue
+            path, data = shown[change.address]
+            before = (old.get(path) or b"") if change.observed is not None else b""
+            try:
+                old_text, new_text = before.decode("utf-8"), data.decode("utf-8")
+            except UnicodeDecodeError:
+                out[change.address] = self._summary(change, data, "binary")
+                continue
+            out[change.address] = "".join(difflib.unified_diff(
+                old_text.splitlines(True), new_text.splitlines(True),
+                f"{path} (on {target.name})" if change.observed is not None else "/dev/null",
+                f"{path} (the spec)", n=max(0, context)))
+        return out
+
+    @staticmethod
+    def _observed_size(change: Change) -> int:
+        size = change.observed.attributes.get("size") if change.observed is not None else 0
+        return size if isinstance(size, int) else 0
+
+    def _summary(self, change: Change, data: bytes, why: str) -> str:
+        before = "(none)"
+        if change.observed is not None:
+            digest = str(change.observed.attributes.get("sha256") or "")[:12]
+            before = f"{self._observed_size(change)} bytes (sha256:{digest})"
+        return f"content ({why}): {before} -> {len(data)} bytes ({content_digest(data)[:19]})\n"
 
     def secret_attributes(self, resource: Resource) -> frozenset[str]:
         secret = super().secret_attributes(resource)

@@ -28,7 +28,7 @@ from reconciler.engine.apply import Applier, ApplyHooks, failed
 from reconciler.engine.carry import Executor, LocalExecutor
 from reconciler.engine.plan import Selection, make_plan
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.model import UNKNOWN, Action, Plan, Result, Status
+from reconciler.model import UNKNOWN, Action, Change, Plan, Result, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec.load import load_spec
@@ -87,6 +87,7 @@ class Session:
     observe_progress: Callable[[str, int, int], None] | None = None  # (target, done, total) while observing
     var_overrides: VarOverrides | None = None  # --var-file and --var
     scheduler: str | None = None  # a Dask scheduler's address: apply carries changes out on its workers
+    diff_context: int = 3  # lines of context around each change of a content diff in plans
 
     def __post_init__(self) -> None:
         self.spec_path = Path(self.spec_path)
@@ -197,7 +198,7 @@ class Session:
 
     @contextmanager
     def targets(self) -> Iterator[TargetPool]:
-        with TargetPool(self.validate().spec, self._registry_factories()) as pool:
+        with TargetPool(self.validate().spec, self._registry_factories(), self.parallelism) as pool:
             yield pool
 
     def _registry_factories(self) -> dict[str, Any]:
@@ -239,8 +240,38 @@ class Session:
         return rebuilt
 
     def _make_plan(self, validated: Validated, pool: TargetPool, store: Any, selection: Selection) -> Plan:
-        return self.redacting(lambda: make_plan(validated.spec, validated.graph, self._registry, pool, store,
+        plan = self.redacting(lambda: make_plan(validated.spec, validated.graph, self._registry, pool, store,
                                                 selection, self.parallelism, self.redactor, self.observe_progress))
+        return dataclasses.replace(plan, texts=self._content_diffs(plan, pool)) if plan.actionable else plan
+
+    def _content_diffs(self, plan: Plan, pool: TargetPool) -> dict[str, str]:
+        """What each change does to a text it rewrites (module.text_diffs): one batch per (type, target),
+        in parallel, masked; never for a change whose values are sensitive. A target that cannot be read
+        costs the plan its diffs there, nothing else."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        groups: dict[tuple[str, str], list[Change]] = {}
+        for change in plan.changes:
+            if change.resource is None or change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
+                continue
+            if any(d.sensitive for d in change.diffs) or not self._registry.module_class(change.type).shows_text:
+                continue
+            groups.setdefault((change.type, change.resource.target), []).append(change)
+
+        def one(key: tuple[str, str]) -> Mapping[str, str]:
+            module = self._registry.module(key[0])
+            try:
+                return module.text_diffs(pool.get(module.family, key[1]), groups[key], self.diff_context)
+            except Exception as exc:  # noqa: BLE001 - a plan without these diffs, not a failed plan
+                log.warning("no content diffs for %s on %s: %s", key[0], key[1], self.redactor.redact(str(exc)),
+                            exc_info=log.isEnabledFor(logging.DEBUG))
+                return {}
+
+        if not groups:
+            return {}
+        with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(groups)))) as threads:
+            found = list(threads.map(one, sorted(groups, key=lambda k: (k[1], k[0]))))
+        return {address: self.redactor.redact(text) for part in found for address, text in part.items()}
 
     def apply(
         self, selection: Selection = EVERYTHING, *, approve: Callable[[Plan], bool] = lambda plan: True,
@@ -324,7 +355,7 @@ class Session:
 
         targets = [(self._registry.module_class(c.type).family, c.resource.target) for c in plan.changes
                    if c.resource is not None]
-        return DaskExecutor(self._cluster, validated.spec, self._registry, local, targets)
+        return DaskExecutor(self._cluster, validated.spec, self._registry, local, targets, self.parallelism)
 
     def _record_outputs(self, validated: Validated, applier: Applier, store: Any) -> tuple[Any, ...]:
         """The outputs as applied, kept in the state for `reconcile output` (sensitive ones never)."""
@@ -339,26 +370,9 @@ class Session:
         return outputs
 
     def text_diffs(self, plan: Plan, addresses: Sequence[str] | None = None) -> dict[str, str]:
-        """For reports: the unified diff of each text a change rewrites (module.text_diff), read from the
-        targets now; secrets never (a change whose diffs hold a sensitive value is left out)."""
+        """For reports: the content diffs of the plan (of `addresses` only, when given)."""
         wanted = set(addresses) if addresses is not None else None
-        out: dict[str, str] = {}
-        with self.targets() as pool:
-            for change in plan.changes:
-                if change.resource is None or not change.diffs or (wanted is not None and change.address not in wanted):
-                    continue
-                if any(d.sensitive for d in change.diffs):
-                    continue
-                module = self._registry.module(change.type)
-                try:
-                    text = module.text_diff(pool.get(module.family, change.resource.target), change)
-                except Exception as exc:  # noqa: BLE001 - a report without one diff, not a failed report
-                    log.warning("no text diff for %s: %s", change.address, self.redactor.redact(str(exc)),
-                                exc_info=exc)
-                    continue
-                if text:
-                    out[change.address] = self.redactor.redact(text)
-        return out
+        return {a: t for a, t in plan.texts.items() if wanted is None or a in wanted}
 
     def _only_drifted(self, plan: Plan, store: Any) -> Plan:
         """The plan with every change that is not a repair of drift (or of a missing resource) left out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -86,7 +87,13 @@ def outputs_to_json(outputs: Any) -> dict[str, Any]:
                      "known": o.value is not UNKNOWN} for o in outputs}
 
 
-def render_plan(plan: Plan, color: bool = False) -> str:
+DIFF_LINES = 60  # lines of a content diff shown under its change, by default
+
+
+def render_plan(plan: Plan, color: bool = False, diff_lines: int = DIFF_LINES) -> str:
+    """The plan as text. A change that rewrites a text shows its content diff (first `diff_lines` lines;
+    0 shows none)."""
+
     def style(text: str, action: Action) -> str:
         return click.style(text, fg=_COLORS.get(action), bold=True) if color else text
 
@@ -104,6 +111,8 @@ def render_plan(plan: Plan, color: bool = False) -> str:
         for diff in change.diffs:
             symbol, text = _attr_line(diff, change.action, width)
             lines.append(f"      {style(symbol, change.action if symbol == '+' else Action.UPDATE)} {text}")
+        if diff_lines > 0 and plan.texts.get(change.address):
+            lines += content_lines(plan.texts[change.address], diff_lines, color)
         lines.append("")
     for address, message in sorted(plan.failures.items()):
         sep = " " if message.startswith("(") else ": "
@@ -129,6 +138,21 @@ def render_plan(plan: Plan, color: bool = False) -> str:
     return text
 
 
+_DIFF_COLORS = {"+": "green", "-": "red", "@": "cyan"}
+
+
+def content_lines(text: str, limit: int, color: bool) -> list[str]:
+    """A content diff, indented under its change: its first `limit` lines, then how many were left out."""
+    rows = text.splitlines()
+    out = []
+    for row in rows[:limit]:
+        fg = None if row.startswith(("---", "+++")) else _DIFF_COLORS.get(row[:1])
+        out.append("        " + (click.style(row, fg=fg) if color and fg else row))
+    if len(rows) > limit:
+        out.append(f"        ... {len(rows) - limit} more lines of diff (--diff-lines {len(rows)} shows them)")
+    return out
+
+
 def error_line(text: str, color: bool) -> str:
     return (click.style("Error:", fg="red", bold=True) if color else "Error:") + " " + text
 
@@ -140,7 +164,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "spec_hash": plan.spec_hash,
         "fingerprint": plan.fingerprint,
         "state_serial": plan.state_serial,
-        "changes": [change_to_json(c) for c in plan.actionable],
+        "changes": [change_to_json(c) | {"content_diff": plan.texts.get(c.address)} for c in plan.actionable],
         "errors": [{"address": a, "message": m} for a, m in sorted(plan.failures.items())],
         "blockers": list(plan.blockers),
         "warnings": list(plan.warnings),
@@ -172,3 +196,20 @@ def change_to_json(change: Change) -> dict[str, Any]:
     }
 
 
+def plan_from_json(data: Mapping[str, Any]) -> Plan:
+    """A plan read back from its JSON (a saved plan file), enough to show it again: the changes with
+    their (masked) values and content diffs, the errors, blockers and warnings."""
+    changes, texts = [], {}
+    for c in data.get("changes") or ():
+        diffs = tuple(AttrDiff(str(a["name"]), a.get("before"), UNKNOWN if a.get("after_unknown") else a.get("after"),
+                               bool(a.get("sensitive")), bool(a.get("forces_replace")))
+                      for a in c.get("attributes") or ())
+        changes.append(Change(str(c["address"]), str(c["type"]), Action(c["action"]), diffs, str(c.get("reason") or ""),
+                              pruned=bool(c.get("pruned")), moved_from=c.get("moved_from"), verb=str(c.get("verb") or "")))
+        if c.get("content_diff"):
+            texts[str(c["address"])] = str(c["content_diff"])
+    return Plan(tuple(changes), str(data.get("spec_hash", "")), str(data.get("fingerprint", "")),
+                int(data.get("state_serial") or 0),
+                failures={str(e["address"]): str(e["message"]) for e in data.get("errors") or ()},
+                blockers=tuple(map(str, data.get("blockers") or ())), warnings=tuple(map(str, data.get("warnings") or ())),
+                texts=texts)
