@@ -99,11 +99,28 @@ class Host:
 
 
 @dataclass(frozen=True)
+class Rollout:
+    """A group that converges a batch of hosts at a time (`serial:`), with a health gate between batches."""
+
+    group: str
+    hosts: tuple[str, ...]  # in the order batches take them
+    serial: int | str = 1  # hosts per batch, or "25%" of the group
+    max_fail_percentage: float = 0.0  # more failed hosts than this in a batch stops the rollout
+    wait_for: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # host -> its rendered health check
+
+    def batch_size(self) -> int:
+        if isinstance(self.serial, str):
+            return max(1, int(len(self.hosts) * float(self.serial.rstrip("%")) / 100))
+        return max(1, int(self.serial))
+
+
+@dataclass(frozen=True)
 class Inventory:
     hosts: Mapping[str, Host] = field(default_factory=dict)
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     known_hosts: str | None = None
     host_key_checking: str = "strict"
+    rollouts: Mapping[str, Rollout] = field(default_factory=dict)  # group -> how it rolls out (serial groups)
 
     def expand(self, name: str) -> tuple[str, ...] | None:
         """Host names a target name stands for, or None if it is neither host nor group."""
@@ -171,6 +188,8 @@ class Resource:
     key_locations: Mapping[str, Location] = field(default_factory=dict)  # where each attribute was written
     scope: str = ""  # "component.web." for a resource of a component (nested: "component.a.component.b.")
     adopted: bool = False  # the state calls its object found (imported, adopted): managed, never marked as ours
+    notify: tuple[str, ...] = ()  # handlers this one triggers when it changes: "service.nginx: reload", "command.x"
+    triggered_by: tuple[str, ...] = ()  # what triggers this one (its default action) when it changes
 
     def where(self, key: str | None = None) -> Location | None:
         """The location of an attribute (else of the resource itself)."""
@@ -261,6 +280,8 @@ class Change:
     verb: str = ""  # what an update does when it is an action rather than a change of values: run, restart…
     depends_on: tuple[str, ...] = ()  # for objects removed from the spec: what they were found to depend on
     replacing: Observed | None = None  # create_before_destroy: the old object, still there while the new is made
+    triggered_by: tuple[str, ...] = ()  # the triggers that fired it (notify/triggered_by), with trigger_action
+    trigger_action: str = ""  # what they asked of it: restart, reload, run…
 
     @property
     def replace_causes(self) -> tuple[str, ...]:

@@ -52,6 +52,8 @@ class Module(Generic[TargetT]):
     default_state: ClassVar[str] = "present"
     absent_states: ClassVar[frozenset[str]] = frozenset({"absent"})
     trigger_attribute: ClassVar[str | None] = None  # e.g. restart_on: addresses whose change triggers this one
+    triggered_actions: ClassVar[tuple[str, ...]] = ()  # what notify/triggered_by may ask of it; the first is the default
+    handler_only: ClassVar[bool] = False  # True: with triggers, it acts only when one fires (a handler command)
     observe_unresolved: ClassVar[bool] = False  # True: observe() copes with UNKNOWN attribute values
     batch_apply: ClassVar[bool] = False  # True: apply_many() takes all ready creates/updates on a target
     prunable: ClassVar[bool] = True  # False: removing it from the spec undoes nothing, it is just forgotten
@@ -69,8 +71,9 @@ class Module(Generic[TargetT]):
     def equal(self, name: str, desired: Any, observed: Any) -> bool:
         return bool(desired == observed)
 
-    def triggered(self, change: Change, cause: str) -> Change:
-        """The change to make because `cause` (an address in trigger_attribute) changes in this run."""
+    def triggered(self, change: Change, cause: str, action: str) -> Change:
+        """The change to make because `cause` (one or more addresses, comma-separated) changes in this run
+        and asks for `action` (one of triggered_actions). `change` is what the diff alone decided."""
         return change
 
     def discover(self, target: TargetT) -> Mapping[str, Mapping[str, Any]]:

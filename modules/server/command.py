@@ -1,7 +1,8 @@
 """`command`: run a command when `creates`, `removes`, `unless` or `onlyif` say it is needed.
 
 Without any of them it runs on every apply, like Ansible's command module; it always reports a change
-when it runs. Removing a command from the spec undoes nothing: it is simply forgotten.
+when it runs. A command that is notified (or has `triggered_by:`) is a handler: it runs only in a run
+where one of its triggers changed, once, after all of them. Removing a command from the spec undoes nothing: it is simply forgotten.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class CommandModule(Module[Target]):
         return out
 
     computed = frozenset({"rc", "stdout", "stderr"})
+    triggered_actions = ("run",)
+    handler_only = True  # notified (or with triggered_by:), it runs only when a trigger fired
     volatile = frozenset({"rc", "stdout", "stderr"})
     prunable = False
     not_compared = frozenset({"state", "output_sensitive"})
@@ -81,6 +84,13 @@ class CommandModule(Module[Target]):
         diffs = (AttrDiff("command", None, shown, sensitive="command" in self.secret_attributes(resource)),)
         return Change(resource.address, resource.type, Action.UPDATE, diffs, reason=reason, verb="run",
                       resource=resource, observed=observed)
+
+    def triggered(self, change: Change, cause: str, action: str) -> Change:
+        """A handler: it runs because `cause` changed, unless its creates/removes/unless/onlyif say no."""
+        if change.action is Action.NOOP:
+            return change
+        return Change(change.address, change.type, Action.UPDATE, change.diffs, reason=f"triggered by {cause}",
+                      verb="run", resource=change.resource, observed=change.observed)
 
     def apply(self, target: Target, change: Change) -> Observed:
         r = change.resource

@@ -1,6 +1,7 @@
-"""`service`: running/stopped/restarted and enabled at boot; systemd where the host runs it, else the
-init.d scripts through `service` and `update-rc.d`. `restart_on: [file.app_conf]` restarts it when
-any of those resources changed in the same run."""
+"""`service`: running/stopped/restarted/reloaded and enabled at boot; systemd where the host runs it,
+else the init.d scripts through `service` and `update-rc.d`. As a handler it restarts (its default) or
+reloads when a resource that notifies it, or one in its `triggered_by:`/`restart_on:`, changed in the
+same run."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource
-from reconciler.module import Module, NotConvertible, ansible_args
+from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
 
 from .ansible import flag
@@ -33,7 +34,7 @@ def service_name(resource: Resource) -> str:
 
 
 def state_command(init: str, name: str, verb: str) -> list[str]:
-    """start | stop | restart."""
+    """start | stop | restart | reload."""
     return ["systemctl", verb, "--", name] if init == "systemd" else ["service", name, verb]
 
 
@@ -52,8 +53,6 @@ class ServiceModule(Module[Target]):
         state = taken.get("state")
         if handler and state in ("restarted", "reloaded"):
             state = "running"  # restarted when a notifying resource changes (restart_on)
-        elif state == "reloaded":
-            raise NotConvertible(f"{module}: state reloaded outside a handler is not supported")
         out: dict[str, Any] = {"service": taken["name"]}
         if state is not None:
             out["state"] = {"started": "running"}.get(state, state)
@@ -63,6 +62,7 @@ class ServiceModule(Module[Target]):
 
     not_compared = frozenset({"service", "restart_on"})
     trigger_attribute = "restart_on"
+    triggered_actions = ("restart", "reload")
     default_state = "running"
     absent_states = frozenset()
     prunable = False  # a service belongs to its package: removing the resource leaves it as it is
@@ -95,15 +95,20 @@ class ServiceModule(Module[Target]):
 
     def diff(self, resource: Resource, observed: Observed | None) -> Change:
         change = super().diff(resource, observed)
-        if self.state_of(resource) == "restarted" and observed is not None:
-            return self.triggered(change, "state: restarted")
+        state = self.state_of(resource)
+        if state in ("restarted", "reloaded") and observed is not None:
+            return self.triggered(change, f"state: {state}", "reload" if state == "reloaded" else "restart")
         return change
 
-    def triggered(self, change: Change, cause: str) -> Change:
-        """The plan's answer to `restart_on`: restart, because `cause` changed."""
-        restart = AttrDiff("restart", None, f"because {cause}")
-        return Change(change.address, change.type, Action.UPDATE, change.diffs + (restart,),
-                      reason=f"restart: {cause}" + ("" if cause.startswith("state:") else " changes"), verb="restart",
+    def triggered(self, change: Change, cause: str, action: str) -> Change:
+        """Restart or reload, because `cause` changed (or the state says so on every apply)."""
+        verb = "reload" if action == "reload" else "restart"
+        if any(d.name in ("restart", "reload") for d in change.diffs):
+            return change
+        act = AttrDiff(verb, None, f"because {cause}")
+        return Change(change.address, change.type, Action.UPDATE, change.diffs + (act,),
+                      reason=f"{verb}: {cause}" + ("" if cause.startswith("state:") else " changes" if "," not in cause
+                                                     else " change"), verb=verb,
                       resource=change.resource, observed=change.observed)
 
     def apply(self, target: Target, change: Change) -> Observed:
@@ -123,6 +128,8 @@ class ServiceModule(Module[Target]):
             target.run(state_command(init, name, "start" if want["state"] == "running" else "stop")).check()
         elif "restart" in changed and want["state"] == "running":
             target.run(state_command(init, name, "restart")).check()
+        elif "reload" in changed and want["state"] == "running":
+            target.run(state_command(init, name, "reload")).check()
         return Observed(want, identity={"init": init})
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:

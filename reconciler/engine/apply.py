@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import networkx as nx
 
+from reconciler.engine import rollout, triggers
 from reconciler.engine.carry import BATCH, CREATE, DESTROY, Executor, LocalExecutor, new_first
 from reconciler.engine.plan import (
     ReferenceResolver,
@@ -29,7 +30,7 @@ from reconciler.engine.plan import (
     origin_for,
 )
 from reconciler.engine.walk import walk
-from reconciler.model import UNKNOWN, Action, Change, Plan, Resource, Result, Status
+from reconciler.model import UNKNOWN, Action, Change, Plan, Resource, Result, Rollout, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
@@ -62,6 +63,7 @@ class Applier:
         self, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool, store: Any,
         parallelism: int = 10, hooks: ApplyHooks | None = None, redactor: Redactor | None = None,
         spec_data: Sequence[Resource] = (), executor: Executor | None = None,
+        rollouts: Mapping[str, Rollout] | None = None,
     ):
         self.graph = graph
         self.registry = registry
@@ -76,6 +78,8 @@ class Applier:
         self.secrets: dict[str, frozenset[str]] = {}
         self.records: dict[str, StateRecord] = {}
         self.executor: Executor = executor or LocalExecutor(registry, targets)
+        self.rollouts = dict(rollouts or {})
+        self._stages: rollout.Stages | None = None
 
     # -- the run -----------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> list[Result]:
@@ -88,6 +92,9 @@ class Applier:
             if change.moved_from is not None and self.store.move(change.moved_from, change.address):
                 log.info("moved %s to %s in the state", change.moved_from, change.address)
         self.records = self.store.records()
+        if self.rollouts:  # checked before anything is changed: a rollout that cannot be ordered is refused
+            creating = [c for c in plan.changes if not c.pruned and c.action not in (Action.DELETE, Action.FORGET)]
+            self._stages = rollout.stages(self.rollouts, creating, self.graph)
         results: dict[str, Result] = {}
         for change in plan.changes:
             if change.action is Action.FORGET:
@@ -170,15 +177,64 @@ class Applier:
             return None
 
         prerequisites = {a: set(graph.predecessors(a)) for a in by_address if a in graph}
+
         # target by target, so that a capped pool of connections reaches each host in one stretch
         def target_of(address: str) -> str:
             resource = by_address[address].resource
             return resource.target if resource is not None else ""
 
         order = sorted(by_address, key=target_of)
-        return walk(order, prerequisites, job, parallelism=self.parallelism, before=before,
-                    settle=lambda r: self._settle(r, by_address[r.address], phase), batch_key=batch_key,
-                    action_of=lambda a: by_address[a].action)
+        stages = self._stages if phase == "create" else None
+        if stages is None or not stages.gates:
+            return walk(order, prerequisites, job, parallelism=self.parallelism, before=before,
+                        settle=lambda r: self._settle(r, by_address[r.address], phase), batch_key=batch_key,
+                        action_of=lambda a: by_address[a].action)
+        return self._rolling_walk(stages, order, prerequisites, job, before, batch_key, by_address)
+
+    def _rolling_walk(self, stages: rollout.Stages, order: list[str], prerequisites: dict[str, set[str]],
+                      job: Callable[[list[str]], list[Result]], before: Callable[[str], Result | None],
+                      batch_key: Callable[[str], Any], by_address: Mapping[str, Change]) -> dict[str, Result]:
+        """The create phase with a rollout's gates between its batches (see rollout.py)."""
+        gates = stages.gates
+        runner = rollout.GateRunner(stages, self._command_check)
+        stopped: dict[str, int] = {}  # group -> the batch its rollout stopped at
+        for node, needs in stages.prerequisites.items():
+            if node in gates or node in by_address:
+                prerequisites.setdefault(node, set()).update(n for n in needs if n in gates or n in by_address)
+
+        def settle(result: Result) -> None:
+            if result.address in gates:
+                if result.status is Status.FAILED:
+                    gate = gates[result.address]
+                    stopped.setdefault(gate.rollout.group, gate.number)
+                    self.hooks.finished(result)
+                return
+            runner.settled(result)
+            self._settle(result, by_address[result.address], "create")
+
+        def skipped_because(blocker: str, status: Status) -> str:
+            if blocker not in gates:
+                return f"skipped: dependency {blocker} {status.value}"
+            group = gates[blocker].rollout.group
+            return f"not reached: the rollout of {group} stopped at batch {stopped.get(group, gates[blocker].number)}"
+
+        results = walk(
+            order + sorted(gates), prerequisites,
+            lambda nodes: [runner.run(nodes[0])] if nodes[0] in gates else job(nodes),
+            parallelism=self.parallelism,
+            before=lambda a: None if a in gates else before(a), settle=settle,
+            batch_key=lambda a: None if a in gates else batch_key(a),
+            action_of=lambda a: Action.NOOP if a in gates else by_address[a].action,
+            tolerates=lambda node, prerequisite: node in gates and prerequisite not in gates,
+            skipped_because=skipped_because)
+        return {a: r for a, r in results.items() if a not in gates or r.status is Status.FAILED}
+
+    def _command_check(self, host: str, command: str, timeout: float) -> tuple[bool, str]:
+        """A rollout's `wait_for: {command: …}` on one of its hosts."""
+        target = self.targets.get("server", host)
+        result = target.run(["sh", "-c", command], timeout=timeout)
+        said = (result.stderr or result.stdout).decode(errors="replace").strip()[-300:]
+        return result.ok, f"`{command}` exited {result.rc}" + (f": {said}" if said else "")
 
     def _reresolved(self, change: Change) -> Change | Result:
         """Re-resolve references with the values resources applied earlier in this run produced."""
@@ -206,6 +262,9 @@ class Applier:
         rediffed = module.diff(resolved, change.observed)
         if change.action is Action.REPLACE:
             rediffed = dataclasses.replace(rediffed, action=Action.REPLACE)
+        if self.graph.nodes[change.address].get("triggers"):  # what its triggers decided at plan time stands
+            fired = [triggers.Trigger(cause, change.trigger_action) for cause in change.triggered_by]
+            rediffed = triggers.react(module, rediffed, fired)
         return dataclasses.replace(rediffed, moved_from=change.moved_from)
 
     # -- carrying out changes (by the executor: here, or on Dask workers) -------------------------------

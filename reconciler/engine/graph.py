@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import networkx as nx
 
+from reconciler.engine import triggers
 from reconciler.model import Diagnostic, Resource, SourceDocument
 from reconciler.registry import Registry
 from reconciler.spec import refs
@@ -69,11 +70,22 @@ def build_graph(
         path = resource.json_path + sub
         diagnostics.append(Diagnostic(message, doc.locate(path), path))
 
+    def unknown(written: str, r: Resource) -> str | None:
+        if written.split("[")[0] in declared:
+            return None  # declared, but not built: its own errors say why
+        return f"unknown resource {written!r}" + _closest(written, set(index.by_base) - {r.base_address})
+
+    receivers, problems = triggers.collect(resources, index, registry, unknown)
+    for message, r, sub in problems:
+        error(message, r, sub)
+    for receiver, fired_by in receivers.items():
+        graph.nodes[receiver]["triggers"] = tuple(fired_by)
+        for t in fired_by:
+            if t.cause in graph:
+                graph.add_edge(t.cause, receiver)
+
     for r in resources:
-        trigger = registry.module_class(r.type).trigger_attribute
         explicit = [("depends_on", i, w) for i, w in enumerate(r.depends_on)]
-        if trigger and isinstance(r.attributes.get(trigger), list):
-            explicit += [(trigger, i, str(w)) for i, w in enumerate(r.attributes[trigger])]
         for key, i, written in explicit:
             targets = index.nodes_for(written, r)
             if not targets and written.split("[")[0] not in declared:

@@ -15,6 +15,7 @@ from typing import Any
 
 import networkx as nx
 
+from reconciler.engine import triggers
 from reconciler.engine.diff import unmarked
 from reconciler.engine.graph import AddressIndex, referenced_by, with_dependencies
 from reconciler.engine.observe import ObserveProgress, observe
@@ -314,7 +315,7 @@ class Planner:
                 if origin_for(change, record, observation.observed.get(r.address)) == FOUND:
                     adopted = dataclasses.replace(r, adopted=True)
                     change = unmarked(dataclasses.replace(change, resource=adopted))
-                change = _triggered(module, change, resolver.index, changes)
+                change = triggers.fire(module, change, self.graph.nodes[r.address].get("triggers", ()), changes)
                 if r.address in self.moved_from:
                     change = dataclasses.replace(change, moved_from=self.moved_from[r.address])
                 known[r.address] = attribute_view(module, change, record.observed if record else None)
@@ -543,20 +544,6 @@ def origin_for(change: Change, record: StateRecord | None, observed: Observed | 
     if record is not None:
         return record.origin
     return CREATED if observed is not None and observed.ours else FOUND
-
-
-def _triggered(module: Module[Any], change: Change, index: AddressIndex, changes: Mapping[str, Change]) -> Change:
-    """A service with `restart_on: [file.conf]` restarts when file.conf changes in this run."""
-    key = module.trigger_attribute
-    resource = change.resource
-    if not key or resource is None or change.observed is None or change.action not in (Action.NOOP, Action.UPDATE):
-        return change
-    for written in resource.attributes.get(key) or []:
-        for node in index.nodes_for(str(written), resource):
-            cause = changes.get(node.address)
-            if cause is not None and cause.action is not Action.NOOP:
-                return module.triggered(change, node.address)
-    return change
 
 
 def _has_unknown(resource: Resource) -> bool:

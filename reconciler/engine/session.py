@@ -61,7 +61,9 @@ class ApplyOutcome:
 
     @property
     def targets(self) -> dict[str, str]:
-        return {c.address: c.resource.target for c in self.plan.changes if c.resource is not None}
+        """Where each result happened: its target; a rollout's gate, its group."""
+        gates = {r.address: r.address.split("[")[0] for r in self.results if r.address.startswith("rollout.")}
+        return gates | {c.address: c.resource.target for c in self.plan.changes if c.resource is not None}
 
 
 @dataclass(frozen=True)
@@ -332,7 +334,7 @@ class Session:
         store.set_stack(validated.spec.stack)
         executor = self._executor(validated, plan, pool)
         applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
-                          validated.spec.data, executor)
+                          validated.spec.data, executor, validated.spec.inventory.rollouts)
         run_id = store.start_run("apply", str(Path(self.spec_path).absolute()))
         results: list[Result] = []
         status = "interrupted"  # what the history says if this process is stopped on the way

@@ -28,9 +28,13 @@ def walk(
     settle: Callable[[Result], object] = lambda result: None,
     batch_key: Callable[[str], Hashable | None] = lambda node: None,
     action_of: Callable[[str], Action] = lambda node: Action.NOOP,
+    tolerates: Callable[[str, str], bool] = lambda node, prerequisite: False,
+    skipped_because: Callable[[str, Status], str] = lambda blocker, status: f"skipped: dependency {blocker} {status.value}",
 ) -> dict[str, Result]:
     """Run `job` over `nodes` in dependency order. `before(node)` may settle a node without running it
-    (a no-op, a known failure); prerequisites outside `nodes` are ignored."""
+    (a no-op, a known failure); prerequisites outside `nodes` are ignored. A node runs even after a failed
+    prerequisite when `tolerates(node, prerequisite)` (a rollout's gate counts its batch's failures);
+    `skipped_because(blocker, its status)` says why a node was skipped."""
     members = set(nodes)
     waiting = {n: {p for p in prerequisites.get(n, ()) if p in members and p != n} for n in nodes}
     dependents: dict[str, list[str]] = {n: [] for n in nodes}
@@ -51,7 +55,7 @@ def walk(
 
     def failed_prerequisite(node: str) -> str | None:
         for p in sorted(prerequisites.get(node, ())):
-            if p in results and results[p].status in (Status.FAILED, Status.SKIPPED):
+            if p in results and results[p].status in (Status.FAILED, Status.SKIPPED) and not tolerates(node, p):
                 return p
         return None
 
@@ -64,9 +68,8 @@ def walk(
                     continue
                 blocker = failed_prerequisite(node)
                 if blocker is not None:
-                    status = results[blocker].status.value
                     record(Result(node, action_of(node), Status.SKIPPED,
-                                  error=f"skipped: dependency {blocker} {status}"))
+                                  error=skipped_because(blocker, results[blocker].status)))
                     continue
                 early = before(node)
                 if early is not None:

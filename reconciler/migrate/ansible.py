@@ -381,7 +381,8 @@ class _Converter:
             resource["when"] = " and ".join(f"({rewriter.expression(p, loop is not None)})" if len(parts) > 1
                                             else rewriter.expression(p, loop is not None) for p in parts)
         if senders is not None:
-            trigger = self.registry.module_class(type_name).trigger_attribute
+            kind = self.registry.module_class(type_name)
+            trigger = kind.trigger_attribute or ("triggered_by" if kind.triggered_actions else None)
             if trigger is None:
                 self.refuse(path, f"{title}: a handler of type {type_name} cannot be triggered yet")
                 return None

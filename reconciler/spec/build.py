@@ -27,6 +27,7 @@ from reconciler.model import (
     Output,
     Removal,
     Resource,
+    Rollout,
     SourceDocument,
     Spec,
     StackId,
@@ -43,7 +44,7 @@ from reconciler.targets.families import PlacementContext, PlacementError
 RESERVED_NAMES = frozenset({"env", "host", "inputs", "each", "count", "workspace", "instance", "vars"})
 FORMATS = Draft202012Validator.FORMAT_CHECKER  # `format: regex` and friends are checked, not just annotations
 META_KEYS = frozenset({"type", "name", "on", "depends_on", "lifecycle", "sensitive", "region", "for_each", "count",
-                       "when"})
+                       "when", "notify", "triggered_by"})
 INSTANCE_KEY = re.compile(r"^[A-Za-z0-9_:/@+-]{1,128}$")  # no dots or brackets: addresses stay parseable
 MAX_INSTANCES = 10_000  # per resource entry, so that a typo cannot make millions
 LOCAL = "local"
@@ -274,6 +275,7 @@ class _SpecBuilder:
         self.diagnostics += schema_diagnostics(top, outline, self.doc, ())
         inventory, inv_diags = build_inventory(self.doc)
         self.diagnostics += inv_diags
+        inventory = self._rollouts(inventory)
         resources = self._collect(inventory)
         settings = {key: self._render_block(key) for key in ("docker", "aws", "state")}
         name: Any = self.doc.data.get("name")
@@ -292,6 +294,46 @@ class _SpecBuilder:
                     named=isinstance(name, str), outputs=outputs, data=data,
                     fact_targets=frozenset(self.fact_targets), facts_known=self.facts is not None)
         return spec, _dedupe(self.diagnostics)
+
+    def _rollouts(self, inventory: Inventory) -> Inventory:
+        """The groups with `serial:` (rolling updates) or `wait_for:`: their hosts in batch order, and each
+        host's health check rendered with that host in the templates. A host may roll out with one group."""
+        raw = self.doc.data.get("inventory")
+        groups = _mapping(raw.get("groups")) if isinstance(raw, dict) else {}
+        rollouts: dict[str, Rollout] = {}
+        owner: dict[str, str] = {}
+        for group, body in groups.items():
+            if not isinstance(body, dict) or not ("serial" in body or "wait_for" in body):
+                continue
+            where: JsonPath = ("inventory", "groups", group)
+            members = list(inventory.groups.get(group, ()))
+            order = body.get("order", "inventory")
+            if order in ("sorted", "reverse_sorted"):
+                members.sort(reverse=order == "reverse_sorted")
+            elif order == "reverse_inventory":
+                members.reverse()
+            for host in members:
+                if host in owner:
+                    self._error(f"host {host!r} is in two rolling groups ({owner[host]} and {group}); a host rolls out "
+                                "with one group", where + ("serial",))
+                owner.setdefault(host, group)
+            checks: dict[str, dict[str, Any]] = {}
+            wait_for = body.get("wait_for")
+            if isinstance(wait_for, dict) and len({"http", "tcp", "command"} & set(wait_for)) != 1:
+                self._error("wait_for needs one check: http, tcp or command", where + ("wait_for",))
+            elif isinstance(wait_for, dict):
+                for host in members:
+                    try:
+                        rendered = self.renderer.render(wait_for, self._context(inventory.hosts[host], host))
+                    except TemplateFailure as exc:
+                        self._error(f"template error in wait_for: {self._explain(exc)}", where + ("wait_for",))
+                        break
+                    checks[host] = dict(rendered) if isinstance(rendered, dict) else {}
+            serial = body.get("serial", len(members) or 1)
+            fail = body.get("max_fail_percentage", 0)
+            rollouts[group] = Rollout(group, tuple(members), serial if isinstance(serial, (int, str)) else 1,
+                                      float(fail) if isinstance(fail, (int, float)) else 0.0, checks)
+        return replace(inventory, rollouts=rollouts) if rollouts else inventory
 
     def _collect(self, inventory: Inventory) -> list[Resource]:
         """The document's own resources, then those of the components it uses."""
@@ -430,8 +472,10 @@ class _SpecBuilder:
                            if isinstance(kind, str) and kind in self.registry else None)
                 entry = {}
                 for key, value in raw.items():
-                    if key in ("depends_on", trigger) and isinstance(value, list):
+                    if key in ("depends_on", "triggered_by", trigger) and isinstance(value, list):
                         entry[key] = [comp.scope_address(v, scope) if isinstance(v, str) else v for v in value]
+                    elif key == "notify" and isinstance(value, list):
+                        entry[key] = [comp.scope_notify(v, scope) if isinstance(v, str) else v for v in value]
                     elif key in META_KEYS:
                         entry[key] = value
                     else:
@@ -600,6 +644,7 @@ class _SpecBuilder:
             out.append(Resource(
                 address=f"{self.scope}{type_name}.{raw['name']}{key}{suffix}", type=type_name, name=raw["name"],
                 target=target, attributes=rendered, depends_on=tuple(raw.get("depends_on") or ()), lifecycle=lifecycle,
+                notify=tuple(raw.get("notify") or ()), triggered_by=tuple(raw.get("triggered_by") or ()),
                 sensitive=secret, location=location, json_path=path,
                 host=host.name if host else None, key_locations=key_locations, scope=self.scope,
             ))

@@ -147,6 +147,12 @@ def scope_address(written: str, scope: str) -> str:
     return written if written.startswith("data.") else scope + written
 
 
+def scope_notify(entry: str, scope: str) -> str:
+    """A `notify:` entry inside a component, its address made to name the component's own resource."""
+    address, action = refs.parse_notify(entry)
+    return scope_address(address, scope) + (f": {action}" if action else "")
+
+
 def read_outputs(
     value: Any, scope: str, outputs: Mapping[str, Mapping[str, ComponentOutput]], types: Collection[str],
 ) -> tuple[Any, list[str], bool]:

@@ -183,3 +183,13 @@ def dig(value: Any, keys: tuple[str, ...], shown: str = "the reference") -> Any:
             kind = "text" if isinstance(value, str) else type(value).__name__
             raise ReferenceProblem(f"{shown}: cannot look up {key!r} in a {kind} value")
     return value
+
+
+_NOTIFY = re.compile(r"^(?P<address>.+?)\s*:\s*(?P<action>[a-z_]+)$")
+
+
+def parse_notify(entry: str) -> tuple[str, str]:
+    """A `notify:` entry: `"service.nginx: reload"` -> ("service.nginx", "reload"); `"command.x"` ->
+    ("command.x", "") (the receiver's default action)."""
+    match = _NOTIFY.match(entry.strip())
+    return (match["address"], match["action"]) if match else (entry.strip(), "")
