@@ -1,7 +1,8 @@
 """Fleet benchmark: one controller, 5 to 100 SSH hosts (the harness's sshd containers), 30 resources per
 host, converged by reconcile, ansible-core (forks 50, pipelining, ControlPersist) and pyinfra side by
 side. For each tool and size: wall time, controller CPU seconds, peak RSS of the controller's process
-tree, and peak open sockets (its SSH connections), for the first converge and a no-change converge.
+tree, peak open sockets (its SSH connections) and, for reconcile, SSH round trips per host, for the first
+converge and a no-change converge.
 
 Usage: python bench/fleet_bench.py [5 20 50 100]   FLEET_REPEATS=2 (no-change runs; the fastest counts)
        FLEET_TOOLS=reconcile,ansible,pyinfra
@@ -87,8 +88,9 @@ def measured(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> d
     watcher.join()
     if proc.returncode not in (0, 2):
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{output[-3000:]}")
+    trips = re.search(r"SSH: \d+ hosts, \d+ round trips \(([\d.]+) per host\)", output)
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": peak["rss"] / 1024,
-            "sockets": peak["sockets"]}
+            "sockets": peak["sockets"], "trips": float(trips.group(1)) if trips else float("nan")}
 
 
 def run_size(client: docker.DockerClient, n: int, ansible_bin: Path, pyinfra_bin: Path) -> dict[str, dict[str, float]]:
@@ -97,8 +99,9 @@ def run_size(client: docker.DockerClient, n: int, ansible_bin: Path, pyinfra_bin
         workdir = prepare(hosts, f"fleet-bench-{n}-")
         cfg = workdir / "ansible.cfg"
         cfg.write_text(cfg.read_text().replace("forks = 20", f"forks = {PARALLELISM}"))
-        rec = [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", str(PARALLELISM), "spec"]
-        env = {"PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+        rec = [sys.executable, "-m", "reconciler", "-v", "apply", "--auto-approve", "--parallelism", str(PARALLELISM),
+               "spec"]
+        env = {"PYTHONPATH": str(ROOT), "NO_COLOR": "1", "HOME": str(workdir)}  # only the spec's known_hosts
         ans = [str(ansible_bin / "ansible-playbook"), "site.yml"]
         aenv = {"ANSIBLE_CONFIG": str(cfg)}
         pyi = [str(pyinfra_bin / "pyinfra"), "-y", "--parallel", str(PARALLELISM), "inventory.py", "deploy.py"]
@@ -146,11 +149,13 @@ def main() -> None:
 def print_rows(rows: dict[int, dict[str, dict[str, float]]], header: bool) -> None:
     if header:
         print(f"30 resources per host; --parallelism/forks/--parallel {PARALLELISM}")
-        print(f"{'hosts':>5} {'run':<22} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>12} {'peak sockets':>13}")
+        print(f"{'hosts':>5} {'run':<22} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>12} {'peak sockets':>13} "
+              f"{'round trips/host':>17}")
     for n, runs in rows.items():
         for name, m in runs.items():
-            print(f"{n:>5} {name:<22} {m['wall']:>8.2f} {m['cpu']:>8.2f} {m['rss_mb']:>12.0f} {m['sockets']:>13.0f}",
-                  flush=True)
+            trips = "" if m["trips"] != m["trips"] else f"{m['trips']:.1f}"  # NaN: the tool does not say
+            print(f"{n:>5} {name:<22} {m['wall']:>8.2f} {m['cpu']:>8.2f} {m['rss_mb']:>12.0f} {m['sockets']:>13.0f} "
+                  f"{trips:>17}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from reconciler.engine.diff import compute_change
 from reconciler.model import Change, LintFinding, Observed, Resource, Unobservable
+from reconciler.targets.prefetch import Read
 
 TargetT = TypeVar("TargetT")  # the target a module acts on: a server Target, a DockerEngine, an AwsRegion…
 
@@ -176,6 +177,12 @@ class Module(Generic[TargetT]):
         return new
 
     # -- implemented by each module -----------------------------------------------------------
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        """The reads `observe` makes on a server target (stats, file contents, read-only commands), so the
+        engine can gather those of every type on a host in one round trip before observing; observe then
+        gets them from the batch. Reads not declared here still work, at the cost of their own trip."""
+        return ()
+
     def observe(
         self, target: TargetT, resources: Sequence[Resource]
     ) -> Mapping[str, Observed | Unobservable | None]:

@@ -29,8 +29,11 @@ class Accounts:
         return next((g for g, (i, _) in self.groups.items() if i == gid), None)
 
 
+ACCOUNT_FILES = ("/etc/passwd", "/etc/group")
+
+
 def read_accounts(target: Target, extra: list[str] | None = None) -> Accounts:
-    files = target.read_many(["/etc/passwd", "/etc/group", *(extra or [])])
+    files = target.read_many([*ACCOUNT_FILES, *(extra or [])])
     users = {}
     for line in (files.get("/etc/passwd") or b"").decode().splitlines():
         parts = line.split(":")

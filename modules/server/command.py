@@ -13,6 +13,7 @@ from typing import Any
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import Read, StatRead
 
 
 def argv_of(resource: Resource, key: str = "command") -> list[str]:
@@ -50,6 +51,10 @@ class CommandModule(Module[Target]):
         if wanted is True or (wanted is None and secret):
             return secret | {"stdout", "stderr"}
         return secret
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        paths = tuple(str(p) for r in resources for p in (r.get("creates"), r.get("removes")) if p)
+        return [StatRead(paths, hash_files=False)] if paths else []
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         paths = [p for r in resources for p in (r.get("creates"), r.get("removes")) if p]

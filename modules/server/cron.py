@@ -10,6 +10,7 @@ from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import Read, command_read
 
 MARK = "# reconcile: "
 SEPARATOR = "=====reconcile-crontab====="
@@ -100,6 +101,9 @@ class CronModule(Module[Target]):
     def _crontabs(self, target: Target, users: Sequence[str]) -> dict[str, str]:
         text = target.run(["sh", "-c", READ, "sh", *users], idempotent=True).check().stdout.decode()
         return parse_crontabs(text, users, target.name)
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [command_read(["sh", "-c", READ, "sh", *sorted({cron_user(r) for r in resources})])]
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         tabs = self._crontabs(target, sorted({cron_user(r) for r in resources}))

@@ -13,6 +13,7 @@ from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import Read, StatRead
 
 from .ansible import OWNERSHIP_KEYS, PATH_KEYS, flag, ownership, path_of
 from .paths import desired_ownership, observed_ownership, under, wrong_kind
@@ -49,6 +50,9 @@ class DirectoryModule(Module[Target]):
         if resource.get("recurse") and out:
             out["tree"] = UNIFORM
         return out
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [StatRead(tuple(str(r.get("path")) for r in resources), hash_files=False)]
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | Unobservable | None]:
         stats = target.stat_many([r.get("path") for r in resources], hash_files=False)

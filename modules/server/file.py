@@ -10,6 +10,7 @@ from reconciler.errors import ModuleError
 from reconciler.model import Action, Change, Observed, Resource, Unobservable
 from reconciler.module import Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import Read, StatRead
 
 from .ansible import OWNERSHIP_KEYS, PATH_KEYS, ownership, path_of
 from .paths import content_digest, desired_ownership, observed_ownership, wrong_kind
@@ -113,6 +114,9 @@ class FileModule(Module[Target]):
         if resource.get("content") is not None:
             out["content"] = content_digest(resource.get("content"))
         return out
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [StatRead(tuple(str(r.get("path")) for r in resources), hash_files=True)]
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | Unobservable | None]:
         stats = target.stat_many([r.get("path") for r in resources], hash_files=True)

@@ -8,8 +8,9 @@ from typing import Any
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import ContentRead, Read
 
-from .accounts import read_accounts
+from .accounts import ACCOUNT_FILES, read_accounts
 from .ansible import flag
 
 
@@ -37,6 +38,9 @@ class GroupModule(Module[Target]):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         return {"gid": resource.get("gid")} if resource.get("gid") is not None else {}
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [ContentRead(ACCOUNT_FILES)]
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         groups = read_accounts(target).groups

@@ -19,6 +19,7 @@ from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import ContentRead, Read
 
 from .ansible import PATH_KEYS, flag, mode, path_of
 
@@ -107,6 +108,9 @@ class LineInFileModule(Module[Target]):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         return {"line": resource.get("line")} if self.state_of(resource) == "present" else {}
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [ContentRead(tuple(str(r.get("path")) for r in resources), follow=True)]
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         contents = target.read_many([r.get("path") for r in resources], follow=True)

@@ -11,6 +11,7 @@ from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import Read, command_read
 
 from .ansible import flag
 
@@ -117,10 +118,16 @@ class PackageModule(Module[Target]):
                 return False
         return True
 
-    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+    def _query(self, resources: Sequence[Resource]) -> list[str]:
         names = sorted({n for r in resources for n in package_names(r)})
         latest = any(self.state_of(r) == "latest" for r in resources)
-        argv = ["sh", "-c", QUERY, "sh"] + (["--latest"] if latest else []) + names
+        return ["sh", "-c", QUERY, "sh"] + (["--latest"] if latest else []) + names
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [command_read(self._query(resources))]
+
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        argv = self._query(resources)
         manager, cache, installed, candidates = parse_query(target.run(argv).check().stdout.decode())
         if manager == "none":
             raise ModuleError(f"no supported package manager (apt, dnf, yum) on {target.name}")

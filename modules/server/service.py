@@ -11,6 +11,7 @@ from typing import Any
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import Read, command_read
 
 from .ansible import flag
 
@@ -73,6 +74,9 @@ class ServiceModule(Module[Target]):
         if resource.get("enabled") is not None:
             out["enabled"] = bool(resource.get("enabled"))
         return out
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [command_read(["sh", "-c", QUERY, "sh", *sorted({service_name(r) for r in resources})])]
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         names = sorted({service_name(r) for r in resources})

@@ -9,6 +9,7 @@ from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import Read, StatRead
 
 from .ansible import PATH_KEYS, flag, path_of
 
@@ -34,6 +35,9 @@ class SymlinkModule(Module[Target]):
     def path(self, resource: Resource) -> str | None:
         value = resource.get("path")
         return value if isinstance(value, str) else None
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [StatRead(tuple(str(r.get("path")) for r in resources), hash_files=False)]
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         stats = target.stat_many([r.get("path") for r in resources], hash_files=False)

@@ -12,8 +12,9 @@ from typing import Any
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
+from reconciler.targets.prefetch import ContentRead, Read
 
-from .accounts import read_accounts
+from .accounts import ACCOUNT_FILES, read_accounts
 from .ansible import flag
 
 
@@ -81,9 +82,15 @@ class UserModule(Module[Target]):
             out["authorized_keys"] = [k.strip() for k in resource.get("authorized_keys")]
         return out
 
+    @staticmethod
+    def _key_files(resources: Sequence[Resource]) -> list[str]:
+        return [f"{home_of(r)}/.ssh/authorized_keys" for r in resources if r.get("authorized_keys") is not None]
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [ContentRead((*ACCOUNT_FILES, *self._key_files(resources)))]
+
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
-        key_files = [f"{home_of(r)}/.ssh/authorized_keys" for r in resources if r.get("authorized_keys") is not None]
-        accounts = read_accounts(target, key_files)
+        accounts = read_accounts(target, self._key_files(resources))
         out: dict[str, Observed | None] = {}
         for r in resources:
             account = accounts.users.get(user_name(r))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from reconciler.model import Observed, Resource, Unobservable
 from reconciler.registry import Registry
 from reconciler.targets import TargetPool
+from reconciler.targets.prefetch import Answers, PrefetchedTarget, Read, gather
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,16 @@ def observe(
             done = len(finished)
         progress(target_name, done, len(left))
 
+    gathered = _prefetch(groups, registry, targets, parallelism)
+
     def one(key: tuple[str, str]) -> tuple[dict[str, Observed | None], dict[str, str]]:
         type_name, target_name = key
         batch = groups[key]
         module = registry.module(type_name)
         try:
             target = targets.get(module.family, target_name)
-            found = module.observe(target, batch)
+            answers = gathered.get((module.family, target_name))
+            found = module.observe(PrefetchedTarget(target, answers) if answers is not None else target, batch)
             observed = {r.address: found.get(r.address) for r in batch}
             errors = {a: o.reason for a, o in observed.items() if isinstance(o, Unobservable)}
             return {a: o for a, o in observed.items() if a not in errors}, errors  # type: ignore[misc]
@@ -68,6 +72,31 @@ def observe(
 
     # target by target: a host's batches run together, so a capped pool of connections opens each once
     return _gather(sorted(groups, key=lambda k: (k[1], k[0])), one, parallelism)
+
+
+def _prefetch(groups: Mapping[tuple[str, str], Sequence[Resource]], registry: Registry, targets: TargetPool,
+              parallelism: int) -> dict[tuple[str, str], Answers]:
+    """The reads every type declares (Module.reads), gathered per target in one round trip, in parallel.
+    A target that cannot be reached is left out: each type's own observation then reports it."""
+    wanted: dict[tuple[str, str], list[Read]] = defaultdict(list)
+    for (type_name, target_name), batch in groups.items():
+        module = registry.module(type_name)
+        wanted[(module.family, target_name)].extend(module.reads(batch))
+    keys = sorted(k for k, reads in wanted.items() if reads)
+
+    def one(key: tuple[str, str]) -> tuple[tuple[str, str], Answers | None]:
+        try:
+            return key, gather(targets.get(*key), wanted[key])
+        except Exception as exc:  # noqa: BLE001 - reported by the observation that follows
+            log.debug("gathering the reads of %s failed", key[1], exc_info=exc)
+            return key, None
+
+    if len(keys) <= 1:
+        found = [one(k) for k in keys]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(keys))), thread_name_prefix="gather") as pool:
+            found = list(pool.map(one, keys))
+    return {key: answers for key, answers in found if answers is not None}
 
 
 Batch = Callable[[tuple[str, str]], tuple[dict[str, Observed | None], dict[str, str]]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,6 +14,8 @@ from reconciler.targets.budget import ConnectionBudget
 from reconciler.targets.local import LocalTarget
 
 __all__ = ["CommandResult", "LocalTarget", "PathStat", "Target", "TargetPool", "TargetFactory"]
+
+log = logging.getLogger(__name__)
 
 TargetFactory = Callable[..., Any]  # (spec, name) or (spec, name, budget)
 
@@ -82,6 +85,12 @@ class TargetPool:
         return self.factories[family]
 
     def close(self) -> None:
+        trips = [t.round_trips for t in self._targets.values() if hasattr(t, "round_trips")]
+        if trips:
+            budget = self.budget
+            log.info("SSH: %d hosts, %d round trips (%.1f per host); %s connections opened, at most %s open at once",
+                     len(trips), sum(trips), sum(trips) / len(trips), budget.opened if budget else len(trips),
+                     budget.peak if budget else len(trips))
         for target in self._targets.values():
             close = getattr(target, "close", None)
             if close:

@@ -126,13 +126,7 @@ class Target:
         if not wanted:
             return {}
         raw = self._one("stat", paths=wanted, hash_files=False, read=True, follow=follow)
-        out: dict[str, bytes | None] = {}
-        for p in wanted:
-            entry = raw.get(p)
-            if entry and "error" in entry:
-                raise ModuleError(f"cannot read {self.name}:{p}: {entry['error']}")
-            out[p] = entry["content"].encode("latin-1") if entry and "content" in entry else None
-        return out
+        return contents_of(self.name, wanted, raw)
 
     def read_file(self, path: str) -> bytes:
         found = self.read_many([path]).get(path)
@@ -187,3 +181,14 @@ def to_stat(target: str, path: str, raw: Mapping[str, Any] | None) -> PathStat |
     return PathStat(kind=raw["kind"], mode=raw["mode"], owner=raw["owner"], group=raw["group"], uid=raw["uid"],
                     gid=raw["gid"], size=raw["size"], mtime=raw["mtime"], sha256=raw.get("sha256"),
                     link_target=raw.get("link_target"))
+
+
+def contents_of(target: str, paths: Sequence[str], raw: Mapping[str, Any]) -> dict[str, bytes | None]:
+    """What a reading `stat` answered for `paths`: each regular file's bytes, None when it is missing."""
+    out: dict[str, bytes | None] = {}
+    for p in paths:
+        entry = raw.get(p)
+        if entry and "error" in entry:
+            raise ModuleError(f"cannot read {target}:{p}: {entry['error']}")
+        out[p] = entry["content"].encode("latin-1") if entry and "content" in entry else None
+    return out

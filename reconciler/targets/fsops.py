@@ -297,9 +297,28 @@ def make_symlink(path, points_to):
     os.rename(tmp, path)
 
 
+def query(argv, env=None, cwd=None, timeout=None):
+    """A read-only command of a module's observation, gathered with the other reads of its host: its exit
+    code and output (as latin-1 text, to survive JSON)."""
+    import subprocess
+
+    full = dict(os.environ)
+    full.update(env or {})
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=full, cwd=cwd)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise OpError("ETIMEDOUT", "`%s` timed out after %ss" % (argv[0], timeout)) from None
+    return {"rc": proc.returncode, "stdout": out.decode("latin-1"), "stderr": err.decode("latin-1")}
+
+
 OPS = {  # type: typing.Dict[str, typing.Callable[..., typing.Any]]
     "stat": stat_paths, "chattr": chattr, "tree_mismatches": tree_mismatches, "list_tree": list_tree,
-    "make_directory": make_directory, "write": write, "remove": remove, "make_symlink": make_symlink}
+    "make_directory": make_directory, "write": write, "remove": remove, "make_symlink": make_symlink,
+    "query": query}
 
 
 def run_op(op, args, data=None):

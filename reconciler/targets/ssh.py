@@ -174,6 +174,7 @@ class SSHTarget(Target):
         self.client: Any = None
         self.transport: Any = None
         self.budget = budget if budget is not None else ConnectionBudget()
+        self.round_trips = 0  # commands and file batches sent (each one exchange on a channel)
         self._checkout()
         self.budget.checkin(self)
 
@@ -373,6 +374,8 @@ class SSHTarget(Target):
     def _exchange(self, line: str, stdin: bytes | Callable[[Any], None] | None, deadline: float,
                   what: str, idempotent: bool) -> tuple[int, bytes, bytes]:
         """Run `line`, feed stdin, read everything back, within `deadline` (monotonic)."""
+        with self._open_lock:
+            self.round_trips += 1
         self._checkout()
         try:
             return self._exchange_held(line, stdin, deadline, what, idempotent)
@@ -504,7 +507,7 @@ class SSHTarget(Target):
                                      for op, args, data in ops]}).encode() + b"\n"
         blobs = [data for _, _, data in ops if data]
         total = len(header) + sum(len(b) for b in blobs)
-        readonly = all(op in ("stat", "tree_mismatches", "list_tree") for op, _, _ in ops)
+        readonly = all(op in ("stat", "tree_mismatches", "list_tree", "query") for op, _, _ in ops)
 
         def feed(channel: Any) -> None:
             channel.sendall(header)

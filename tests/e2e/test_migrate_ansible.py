@@ -121,7 +121,8 @@ def test_a_playbook_converted_ends_like_ansible_run(cli: Cli, tmp_path: Path, fr
     assert "No changes." in cli("plan", str(tmp_path / "spec"), check=0).out
 
     ansible = Path(sys.executable).parent / "ansible-playbook"
-    env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_NOCOLOR": "1",
+    env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_NOCOLOR": "1",  # keys kept in tmp_path, not ~/.ssh
+           "ANSIBLE_SSH_ARGS": f"-o UserKnownHostsFile={tmp_path / 'ansible_known_hosts'}",
            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"), "ANSIBLE_REMOTE_TEMP": "/tmp/.ansible-tmp"}
     done = subprocess.run([str(ansible if ansible.exists() else shutil.which("ansible-playbook")), "-i",
                            str(play / "theirs.ini"), str(play / "site.yml")], cwd=play, env=env,
