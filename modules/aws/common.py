@@ -45,7 +45,9 @@ ALREADY = ("BucketAlreadyOwnedByYou", "ResourceInUseException", "EntityAlreadyEx
            "InvalidGroup.Duplicate", "TableAlreadyExistsException")
 GONE = ("InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound", "InvalidVolume.NotFound",
         "InvalidInstanceID.NotFound", "NoSuchBucket", "ResourceNotFoundException", "NoSuchEntity",
-        "DBInstanceNotFound")
+        "DBInstanceNotFound", "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound",
+        "InvalidAllocationID.NotFound", "InvalidAssociationID.NotFound", "InvalidRoute.NotFound",
+        "Gateway.NotAttached", "NatGatewayNotFound")
 
 
 def ours_now(module: Module[AwsSession], session: AwsSession, resource: Resource) -> Observed | None:
