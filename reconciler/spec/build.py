@@ -844,7 +844,8 @@ class _SpecBuilder:
                 out = module.prepare(out, load)
             except TemplateFileError as exc:
                 ok = False
-                self._error(str(exc), path + (("template",) if "template" in out else ()))
+                culprit = next((k for k in ("template", "src") if k in out), None)  # the file it names
+                self._error(str(exc), path + ((culprit,) if culprit else ()))
         return out if ok else None
 
     def _as_written(self, value: Any, schema: Any, path: JsonPath) -> Any:

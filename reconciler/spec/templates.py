@@ -13,6 +13,8 @@ from typing import Any
 from reconciler.spec.render import Renderer, TemplateFailure
 
 MAX_TEMPLATE_BYTES = 8 * 1024 * 1024
+MAX_TREE_FILES = 2000  # a copied tree
+MAX_TREE_BYTES = 256 * 1024 * 1024
 
 
 class TemplateFileError(Exception):
@@ -29,12 +31,17 @@ class TemplateFiles:
         roots = [base] + [(base / os.path.expanduser(a)) for a in allowed]
         return cls(tuple(Path(os.path.realpath(r)) for r in roots))
 
-    def read(self, written: str, relative_to: Path) -> str:
+    def resolve(self, written: str, relative_to: Path, what: str = "template") -> Path:
+        """The real path of a file the spec names, refused outside the allowed directories."""
         path = Path(os.path.realpath(relative_to / os.path.expanduser(written)))
         if not any(path == root or root in path.parents for root in self.roots):
             raise TemplateFileError(
-                f"template {written!r} is outside the spec's directory ({path}); templates are read only from "
+                f"{what} {written!r} is outside the spec's directory ({path}); files are read only from "
                 "the spec's tree, or from directories listed under `template_paths:`")
+        return path
+
+    def read(self, written: str, relative_to: Path) -> str:
+        path = self.resolve(written, relative_to)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
@@ -64,6 +71,38 @@ class LoadContext:
     context: Mapping[str, Any]
     spec_file_dir: Path
 
+    @staticmethod
+    def fail(message: str) -> Exception:
+        """The error a module's prepare() raises for a problem to report at the resource's line."""
+        return TemplateFileError(message)
+
+    def local_tree(self, written: str, limit: int = MAX_TREE_FILES) -> list[LocalFile]:
+        """The regular files of a local file or directory the spec names (`copy: src`), relative to the
+        spec file, confined like templates; symlinks inside are not followed; at most `limit` files and
+        MAX_TREE_BYTES in all."""
+        root = self.files.resolve(written, self.spec_file_dir, "src")
+        if not root.exists():
+            raise TemplateFileError(f"src {written!r} does not exist ({root})")
+        if root.is_file():
+            return [LocalFile("", root, _mode(root), root.stat().st_size, _digest(root))]
+        if not root.is_dir():
+            raise TemplateFileError(f"src {written!r} is neither a regular file nor a directory")
+        out: list[LocalFile] = []
+        total = 0
+        for base, dirs, names in os.walk(root):
+            dirs.sort()
+            for name in sorted(names):
+                path = Path(base) / name
+                if path.is_symlink() or not path.is_file():
+                    continue
+                size = path.stat().st_size
+                total += size
+                if len(out) >= limit or total > MAX_TREE_BYTES:
+                    raise TemplateFileError(f"src {written!r} holds more than {limit} files or "
+                                            f"{MAX_TREE_BYTES >> 20} MiB: copy a smaller tree (or an archive)")
+                out.append(LocalFile(str(path.relative_to(root)), path, _mode(path), size, _digest(path)))
+        return out
+
     def render_file(self, written: str) -> str:
         """The rendered content of a template file named relative to the resource's spec file."""
         text = self.files.read(written, self.spec_file_dir)
@@ -72,3 +111,28 @@ class LoadContext:
         except TemplateFailure as exc:
             line = f" line {exc.lineno}" if exc.lineno else ""
             raise TemplateFileError(f"template error in {written}{line}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A file of a local tree to copy: where it goes (relative to the destination; "" for a lone file)."""
+
+    relative: str
+    path: Path
+    mode: str  # "0644"
+    size: int
+    sha256: str
+
+
+def _mode(path: Path) -> str:
+    return format(stat.S_IMODE(path.stat().st_mode), "04o")
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -131,3 +131,61 @@ resources:
     assert run.rc == 1 and "site.yaml:7:38:" in run.text and "aws.internet_gateway.missing" in run.text, run.text
     assert not ec2(moto).describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.9.0.0/16"]},
                                                 {"Name": "tag:reconcile:address", "Values": [f"aws.vpc.v{uid}"]}])["Vpcs"]
+
+
+def test_nat_gateway_and_gateway_endpoint(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:  # noqa: F811
+    client = ec2(moto)
+    octet = int(uid[1:3], 16) % 120 + 1
+
+    def spec(tables: str) -> None:
+        write(spec_dir / "site.yaml", f"""
+aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
+resources:
+  - {{type: aws.vpc, name: main, cidr_block: 10.{octet}.0.0/16}}
+  - {{type: aws.subnet, name: public, vpc_id: "${{aws.vpc.main.id}}", cidr_block: 10.{octet}.1.0/24}}
+  - {{type: aws.subnet, name: private, vpc_id: "${{aws.vpc.main.id}}", cidr_block: 10.{octet}.2.0/24}}
+  - {{type: aws.eip, name: nat}}
+  - {{type: aws.nat_gateway, name: out, subnet_id: "${{aws.subnet.public.id}}", allocation_id: "${{aws.eip.nat.id}}"}}
+  - type: aws.route_table
+    name: private
+    vpc_id: "${{aws.vpc.main.id}}"
+    routes: [{{cidr_block: 0.0.0.0/0, nat_gateway_id: "${{aws.nat_gateway.out.id}}"}}]
+    subnet_ids: ["${{aws.subnet.private.id}}"]
+  - {{type: aws.route_table, name: spare, vpc_id: "${{aws.vpc.main.id}}"}}
+  - {{type: aws.vpc_endpoint, name: s3, vpc_id: "${{aws.vpc.main.id}}", service_name: com.amazonaws.us-east-1.s3,
+     route_table_ids: [{tables}]}}
+""")
+
+    spec('"${aws.route_table.private.id}"')
+    acli("apply", "--auto-approve", "spec", check=0)
+    (gateway,) = client.describe_nat_gateways(Filter=[{"Name": "tag:reconcile:address", "Values": ["aws.nat_gateway.out"]}])[
+        "NatGateways"]
+    (address,) = client.describe_addresses(Filters=[{"Name": "tag:reconcile:address", "Values": ["aws.eip.nat"]}])[
+        "Addresses"]
+    assert gateway["NatGatewayAddresses"][0]["AllocationId"] == address["AllocationId"]
+    private = client.describe_route_tables(Filters=[{"Name": "tag:reconcile:address",
+                                                      "Values": ["aws.route_table.private"]}])["RouteTables"][0]
+    assert any(r.get("NatGatewayId") == gateway["NatGatewayId"] for r in private["Routes"])
+    (endpoint,) = client.describe_vpc_endpoints(Filters=[{"Name": "tag:reconcile:address",
+                                                          "Values": ["aws.vpc_endpoint.s3"]}])["VpcEndpoints"]
+    assert endpoint["RouteTableIds"] == [private["RouteTableId"]]
+    plan, calls = in_process_plan(spec_dir)
+    assert not plan.actionable and all(c.startswith(("Describe", "List", "Get")) for c in calls), calls
+    assert calls["DescribeNatGateways"] == 1 and calls["DescribeVpcEndpoints"] == 1
+
+    # the endpoint's route tables change in place; a tag removed behind our back is put back
+    spec('"${aws.route_table.private.id}", "${aws.route_table.spare.id}"')
+    client.delete_tags(Resources=[gateway["NatGatewayId"]], Tags=[{"Key": "reconcile:address"}])
+    plan = acli("plan", "spec", check=0).out
+    assert "~ aws.vpc_endpoint.s3" in plan and "~ aws.nat_gateway.out" in plan and "-/+" not in plan, plan
+    acli("apply", "--auto-approve", "spec", check=0)
+    (endpoint,) = client.describe_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])["VpcEndpoints"]
+    assert len(endpoint["RouteTableIds"]) == 2
+    assert "No changes." in acli("plan", "spec", check=0).out
+
+    write(spec_dir / "site.yaml", f'aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}\nresources: []\n')
+    acli("apply", "--auto-approve", "--allow-data-loss", "spec", check=0)
+    left = client.describe_nat_gateways(NatGatewayIds=[gateway["NatGatewayId"]])["NatGateways"]
+    assert all(g["State"] in ("deleted", "deleting") for g in left)
+    assert not client.describe_addresses(Filters=[{"Name": "allocation-id", "Values": [address["AllocationId"]]}])[
+        "Addresses"]

@@ -13,6 +13,7 @@ from tests.conftest import ROOT, Cli
 
 # the names the examples refer to each other by (${aws.vpc.main.id}, restart_on: [file.nginx_conf]…)
 EXAMPLE_NAMES = {"aws.vpc": "main", "aws.subnet": "a", "aws.security_group": "web", "aws.ec2_instance": "web",
+                 "aws.internet_gateway": "main", "aws.eip": "nat",
                  "file": "nginx_conf"}
 
 

@@ -1,0 +1,133 @@
+"""`block_in_file`: a block of lines between two marker lines in a file (Ansible's blockinfile).
+
+The markers are `# BEGIN reconcile NAME` / `# END reconcile NAME` by default (`marker:` with `{mark}`
+changes them). The block between them is replaced when it differs; without markers yet it is inserted
+(at the end, or after/before the last line matching `insertafter`/`insertbefore`); `state: absent`
+removes the markers and what they hold. Every other byte of the file stays as it was. All managed
+files of a host are read in its one observation round trip."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.errors import ModuleError
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module, ansible_args
+from reconciler.targets.base import Target
+from reconciler.targets.prefetch import ContentRead, Read
+
+from .ansible import PATH_KEYS, flag, mode, path_of
+from .line_in_file import bare, split_lines
+
+
+def markers(resource: Resource) -> tuple[bytes, bytes]:
+    template = str(resource.get("marker") or f"# {{mark}} reconcile {resource.name}")
+    return (template.replace("{mark}", str(resource.get("marker_begin") or "BEGIN")).encode(),
+            template.replace("{mark}", str(resource.get("marker_end") or "END")).encode())
+
+
+def block_lines(resource: Resource) -> list[bytes]:
+    text = str(resource.get("block") or "")
+    return [line.encode() + b"\n" for line in text.splitlines()]
+
+
+def current_block(resource: Resource, data: bytes) -> str | None:
+    """The text between the markers, or None when the file has no (complete) block."""
+    begin, end = markers(resource)
+    lines = split_lines(data)
+    found = [i for i, x in enumerate(lines) if bare(x) == begin], [i for i, x in enumerate(lines) if bare(x) == end]
+    if not found[0] or not found[1] or found[1][-1] < found[0][-1]:
+        return None
+    start, stop = found[0][-1], next(i for i in found[1] if i > found[0][-1])
+    return "".join(bare(x).decode(errors="replace") + "\n" for x in lines[start + 1:stop])
+
+
+def with_block(resource: Resource, data: bytes, present: bool) -> bytes:
+    """The file's new bytes: the block written (or removed) between its markers. Pure."""
+    begin, end = markers(resource)
+    lines = split_lines(data)
+    starts = [i for i, x in enumerate(lines) if bare(x) == begin]
+    start = starts[-1] if starts else -1
+    stop = next((i for i, x in enumerate(lines) if i > start >= 0 and bare(x) == end), -1)
+    ending = b"\r\n" if lines and lines[-1].endswith(b"\r\n") else b"\n"
+    new = [begin + ending] + [b.rstrip(b"\n") + ending for b in block_lines(resource)] + [end + ending]
+    if start >= 0 and stop >= 0:
+        return b"".join(lines[:start] + (new if present else []) + lines[stop + 1:])
+    if not present:
+        return data
+    after, before = resource.get("insertafter"), resource.get("insertbefore")
+    position = len(lines)
+    if before == "BOF" or after == "BOF":
+        position = 0
+    elif after not in (None, "EOF") or before is not None:
+        pattern = str(after if after not in (None, "EOF") else before)
+        hits = [i for i, x in enumerate(lines) if re.search(pattern, bare(x).decode(errors="replace"))]
+        if hits:
+            position = hits[-1] + 1 if after not in (None, "EOF") else hits[-1]
+    if position == len(lines) and lines and not lines[-1].endswith(b"\n"):
+        lines[-1] += ending
+    return b"".join(lines[:position] + new + lines[position:])
+
+
+class BlockInFileModule(Module[Target]):
+    type_name = "block_in_file"
+    ansible_modules = ("blockinfile",)
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        taken = ansible_args(module, args, (*PATH_KEYS, "block", "content", "marker", "marker_begin", "marker_end",
+                                            "state", "insertafter", "insertbefore", "create", "mode"))
+        out: dict[str, Any] = {"path": path_of(taken)}
+        if "block" in taken or "content" in taken:
+            out["block"] = taken.get("block", taken.get("content"))
+        out.update({k: taken[k] for k in ("marker", "marker_begin", "marker_end", "state", "insertafter",
+                                          "insertbefore") if k in taken})
+        if "create" in taken:
+            out["create"] = flag(taken["create"])
+        if "mode" in taken:
+            out["mode"] = mode(taken["mode"])
+        return out
+
+    not_compared = frozenset({"state", "path", "marker", "marker_begin", "marker_end", "insertafter", "insertbefore",
+                              "create", "mode"})
+
+    def path(self, resource: Resource) -> str | None:
+        value = resource.get("path")
+        return value if isinstance(value, str) else None
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        return {"block": "".join(b.decode() for b in block_lines(resource))} if self.state_of(resource) == "present" else {}
+
+    def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
+        return [ContentRead(tuple(str(r.get("path")) for r in resources), follow=True)]
+
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+        contents = target.read_many([r.get("path") for r in resources], follow=True)
+        out: dict[str, Observed | None] = {}
+        for r in resources:
+            data = contents.get(r.get("path"))
+            found = current_block(r, data) if data is not None else None
+            out[r.address] = None if found is None else Observed({"block": found})
+        return out
+
+    def apply(self, target: Target, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        self._edit(target, r, present=True)
+        return Observed({"block": self.desired(r)["block"]})
+
+    def _edit(self, target: Target, r: Resource, present: bool) -> None:
+        path = r.get("path")
+        with target.lock(f"file:{path}"):  # shared with line_in_file: edits of one file never lose each other
+            current = target.read_many([path], follow=True).get(path)
+            if current is None and not present:
+                return
+            if current is None and not r.get("create"):
+                raise ModuleError(f"{path} does not exist on {target.name} (set create: true to create it)")
+            data = with_block(r, current or b"", present)
+            if data != current:
+                target.write_file(path, data, mode=r.get("mode") if current is None else None, follow=True)
+
+    def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
+        self._edit(target, resource, present=False)
