@@ -8,7 +8,7 @@ from typing import Any
 from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
-from .common import GONE, Ec2Module, api_errors, create_once, tag_specs
+from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, tag_specs
 
 
 class InternetGatewayModule(Ec2Module):
@@ -18,7 +18,7 @@ class InternetGatewayModule(Ec2Module):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = super().desired(resource)
-        out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
+        out["tags"] = desired_tags(resource)
         return out
 
     def attributes(self, session: AwsSession, resource: Resource, item: Mapping[str, Any]) -> dict[str, Any]:

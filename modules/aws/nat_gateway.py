@@ -12,7 +12,7 @@ from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
-from .common import GONE, Ec2Module, api_errors, create_once, paginate, tag_specs
+from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, paginate, tag_specs
 
 WAIT = 600.0
 
@@ -30,7 +30,7 @@ class NatGatewayModule(Ec2Module):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = super().desired(resource)
-        out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
+        out["tags"] = desired_tags(resource)
         out.setdefault("connectivity_type", "public")
         return out
 

@@ -12,7 +12,7 @@ from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
-from .common import GONE, Ec2Module, api_errors, create_once, tag_specs
+from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, tag_specs
 
 TARGETS = {"gateway_id": "GatewayId", "nat_gateway_id": "NatGatewayId",
            "vpc_peering_connection_id": "VpcPeeringConnectionId"}
@@ -36,7 +36,7 @@ class RouteTableModule(Ec2Module):
         out = super().desired(resource)
         out["routes"] = routes_of(resource)
         out["subnet_ids"] = sorted(str(s) for s in resource.get("subnet_ids") or [])
-        out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
+        out["tags"] = desired_tags(resource)
         if resource.get("main") is not None:
             out["main"] = bool(resource.get("main"))
         return out

@@ -9,13 +9,7 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    GONE,
-    Ec2Module,
-    api_errors,
-    create_once,
-    tag_specs,
-)
+from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, tag_specs
 from .terraform import pick, tags
 
 
@@ -33,7 +27,7 @@ class SubnetModule(Ec2Module):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = super().desired(resource)
-        out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
+        out["tags"] = desired_tags(resource)
         return out
 
     def attributes(self, session: AwsSession, resource: Resource, s: Mapping[str, Any]) -> dict[str, Any]:

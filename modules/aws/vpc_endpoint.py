@@ -9,7 +9,7 @@ from typing import Any
 from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
-from .common import GONE, Ec2Module, api_errors, create_once, paginate, tag_specs
+from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, paginate, tag_specs
 
 
 class VpcEndpointModule(Ec2Module):
@@ -24,7 +24,7 @@ class VpcEndpointModule(Ec2Module):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out = super().desired(resource)
-        out["tags"] = {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
+        out["tags"] = desired_tags(resource)
         out["route_table_ids"] = sorted(str(t) for t in resource.get("route_table_ids") or [])
         out.setdefault("vpc_endpoint_type", "Gateway")
         return out

@@ -12,14 +12,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
 from reconciler.targets.prefetch import ContentRead, Read
 
 from .ansible import PATH_KEYS, flag, mode, path_of
-from .line_in_file import bare, split_lines
+from .line_in_file import bare, edit_in_place, split_lines
 
 
 def markers(resource: Resource) -> tuple[bytes, bytes]:
@@ -118,16 +117,7 @@ class BlockInFileModule(Module[Target]):
         return Observed({"block": self.desired(r)["block"]})
 
     def _edit(self, target: Target, r: Resource, present: bool) -> None:
-        path = r.get("path")
-        with target.lock(f"file:{path}"):  # shared with line_in_file: edits of one file never lose each other
-            current = target.read_many([path], follow=True).get(path)
-            if current is None and not present:
-                return
-            if current is None and not r.get("create"):
-                raise ModuleError(f"{path} does not exist on {target.name} (set create: true to create it)")
-            data = with_block(r, current or b"", present)
-            if data != current:
-                target.write_file(path, data, mode=r.get("mode") if current is None else None, follow=True)
+        edit_in_place(target, r, present, lambda data: with_block(r, data, present))
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
         self._edit(target, resource, present=False)

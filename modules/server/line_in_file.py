@@ -12,7 +12,7 @@ Every managed file on a host is read in one round trip."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError
@@ -84,6 +84,22 @@ def edited(resource: Resource, data: bytes, present: bool) -> bytes:
     return b"".join(lines)
 
 
+def edit_in_place(target: Target, r: Resource, present: bool, edit: Callable[[bytes], bytes]) -> None:
+    """Read `r`'s file (through a symlink), apply `edit` and write it back when it changed, under the
+    file's lock, so line and block edits of one file never lose each other's changes. A missing file is
+    created only with `create: true` (and left alone when the edit removes something)."""
+    path = r.get("path")
+    with target.lock(f"file:{path}"):
+        current = target.read_many([path], follow=True).get(path)
+        if current is None and not present:
+            return
+        if current is None and not r.get("create"):
+            raise ModuleError(f"{path} does not exist on {target.name} (set create: true to create it)")
+        data = edit(current or b"")
+        if data != current:
+            target.write_file(path, data, mode=r.get("mode") if current is None else None, follow=True)
+
+
 class LineInFileModule(Module[Target]):
     type_name = "line_in_file"
     ansible_modules = ("lineinfile",)
@@ -138,16 +154,7 @@ class LineInFileModule(Module[Target]):
         return Observed({"line": r.get("line")})
 
     def _edit(self, target: Target, r: Resource, present: bool) -> None:
-        path = r.get("path")
-        with target.lock(f"file:{path}"):
-            current = target.read_many([path], follow=True).get(path)
-            if current is None and not present:
-                return
-            if current is None and not r.get("create"):
-                raise ModuleError(f"{path} does not exist on {target.name} (set create: true to create it)")
-            data = edited(r, current or b"", present)
-            if data != current:
-                target.write_file(path, data, mode=r.get("mode") if current is None else None, follow=True)
+        edit_in_place(target, r, present, lambda data: edited(r, data, present))
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
         self._edit(target, resource, present=False)
