@@ -228,17 +228,38 @@ class ContainerModule(Module[DockerEngine]):
         assert r is not None
         want = self.desired(r)
         if change.action is Action.CREATE:
-            ident = self._create(engine, r, want, self._coexisting_name(r, change))
+            later = bool(self._shared_host_ports(want, change))
+            ident = self._create(engine, r, want, self._coexisting_name(r, change), start=not later)
+            if later:  # made and checked now, started once the old one has let go of its ports (after_replace)
+                return self._made(r, want, ident)
         else:
             ident = str((change.observed.identity if change.observed else {})["id"])
             self._update(engine, ident, r, want, {d.name for d in change.diffs})
-        if want["state"] == "running" and r.get("wait") == "healthy":
-            self._wait_healthy(engine, ident, float(r.get("wait_timeout") or 60))
-        elif want["state"] == "running" and (change.action is Action.CREATE or "state" in
-                                             {d.name for d in change.diffs}):
-            self._stays_up(engine, ident, float(r.get("start_wait", START_WAIT)))
+        self._check_started(engine, r, want, ident, change.action is Action.CREATE or "state" in
+                            {d.name for d in change.diffs})
+        return self._made(r, want, ident)
+
+    @staticmethod
+    def _made(r: Resource, want: Mapping[str, Any], ident: str) -> Observed:
         return Observed({**want, "id": ident, "container_name": object_name(r, "container_name")},
                         identity={"id": ident})
+
+    def _check_started(self, engine: DockerEngine, r: Resource, want: Mapping[str, Any], ident: str,
+                       started: bool) -> None:
+        if want["state"] == "running" and r.get("wait") == "healthy":
+            self._wait_healthy(engine, ident, float(r.get("wait_timeout") or 60))
+        elif want["state"] == "running" and started:
+            self._stays_up(engine, ident, float(r.get("start_wait", START_WAIT)))
+
+    @staticmethod
+    def _shared_host_ports(want: Mapping[str, Any], change: Change) -> set[str]:
+        """With create_before_destroy, the host ports the old container (still running) publishes that the new
+        one wants too: the new one cannot bind them before the old one is gone."""
+        if change.replacing is None or want["state"] != "running":
+            return set()
+        def bound(ports: Any) -> set[str]:
+            return {p.rsplit(":", 1)[0] + "/" + p.rsplit("/", 1)[-1] for p in ports or []}
+        return bound(want.get("ports")) & bound(change.replacing.attributes.get("ports"))
 
     @staticmethod
     def _coexisting_name(r: Resource, change: Change) -> str | None:
@@ -254,10 +275,17 @@ class ContainerModule(Module[DockerEngine]):
         self._ensure_image(engine, str(change.resource.get("image")))
 
     def after_replace(self, engine: DockerEngine, change: Change, new: Observed) -> Observed:
-        assert change.resource is not None
-        name = object_name(change.resource, "container_name")
-        if self._coexisting_name(change.resource, change):
-            engine.api.rename(new.identity["id"], name)
+        """The old container is gone: the new one takes its name and, when they publish the same host ports
+        (where ports do not allow the two to run side by side), is started now."""
+        r = change.resource
+        assert r is not None
+        ident = str(new.identity["id"])
+        if self._coexisting_name(r, change):
+            engine.api.rename(ident, object_name(r, "container_name"))
+        want = self.desired(r)
+        if self._shared_host_ports(want, change):
+            engine.api.start(ident)
+            self._check_started(engine, r, want, ident, True)
         return new
 
     @staticmethod
@@ -268,7 +296,8 @@ class ContainerModule(Module[DockerEngine]):
                 repo, tag = image, ""
             engine.api.pull(repo, tag=tag or None)
 
-    def _create(self, engine: DockerEngine, r: Resource, want: Mapping[str, Any], temporary_name: str | None = None) -> str:
+    def _create(self, engine: DockerEngine, r: Resource, want: Mapping[str, Any], temporary_name: str | None = None,
+                start: bool = True) -> str:
         api = engine.api
         image = str(r.get("image"))
         self._ensure_image(engine, image)
@@ -305,7 +334,7 @@ class ContainerModule(Module[DockerEngine]):
         try:
             for name, aliases in networks[1:]:
                 api.connect_container_to_network(ident, name, aliases=aliases or None)
-            if want["state"] == "running":
+            if want["state"] == "running" and start:
                 api.start(ident)
         except Exception:
             api.remove_container(ident, force=True)  # nothing half-made stays behind

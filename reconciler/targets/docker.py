@@ -169,10 +169,13 @@ def docker_target(spec: Spec, name: str) -> DockerEngine:
     stack = str(spec.stack)
     if name == "local" and name not in engines:
         return DockerEngine(name, stack)
-    if name not in engines:
-        raise ReconcileError(f"docker engine {name} is not defined under docker.engines in the spec "
+    if name in engines:
+        cfg = engines[name]
+    elif name in spec.inventory.hosts:  # a host of the inventory: its engine, reached over its SSH settings
+        cfg = {"base_url": f"ssh://{name}", **(spec.settings.get("docker") or {}).get("hosts", {})}
+    else:
+        raise ReconcileError(f"docker engine {name} is neither defined under docker.engines nor an inventory host "
                              "(resources removed from the spec are deleted on the engine they were on)")
-    cfg = engines[name]
     base_url = str(cfg["base_url"])
     timeout = float(cfg.get("timeout", 60))
     if base_url.startswith("ssh://"):
@@ -199,7 +202,7 @@ def ssh_client(spec: Spec, name: str, base_url: str, timeout: float) -> Any:
     target (known_hosts of the spec, strict or accept-new)."""
     import docker
     from docker.transport.basehttpadapter import BaseHTTPAdapter
-    from docker.transport.sshconn import RecentlyUsedContainer, SSHHTTPAdapter
+    from docker.transport.sshconn import RecentlyUsedContainer, SSHConnectionPool, SSHHTTPAdapter
 
     from reconciler.targets.ssh import SSHTarget
 
@@ -213,6 +216,20 @@ def ssh_client(spec: Spec, name: str, base_url: str, timeout: float) -> Any:
             self.max_pool_size = target.max_sessions
             self.pools = RecentlyUsedContainer(10, dispose_func=lambda p: p.close())
             BaseHTTPAdapter.__init__(self)
+
+        def get_connection(self, url: str, proxies: Any = None) -> Any:
+            """One pool for the engine, whatever the URL (the SDK keeps one per URL, each holding a session
+            open, and sshd refuses the 11th), at most MaxSessions - 1 sessions, waiting for a free one."""
+            with self.pools.lock:
+                pool = self.pools.get("engine")
+                if pool is None:
+                    if target.transport is None or not target.transport.is_active():
+                        self._connect()
+                    pool = SSHConnectionPool(ssh_client=self.ssh_client, timeout=self.timeout,
+                                             maxsize=max(1, self.max_pool_size - 1), host=self.ssh_host)
+                    pool.block = True
+                    self.pools["engine"] = pool
+            return pool
 
         def _connect(self) -> None:
             target._reconnect(target.transport)

@@ -81,25 +81,14 @@ class ServerFamily(Family):
         return server_target(spec, name, budget)
 
     def place(self, context: PlacementContext) -> list[Placement]:
-        on, inventory = context.on, context.inventory
-        if on == LOCAL:
+        if context.on == LOCAL:
             return [Placement(LOCAL)]
-        names = on if isinstance(on, list) else [on]
-        hosts: list[str] = []
-        for i, name in enumerate(names):
-            members = inventory.expand(name) if isinstance(name, str) else None
-            if members is None:
-                known = sorted(set(inventory.hosts) | set(inventory.groups) | {LOCAL})
-                raise PlacementError(f"unknown host or group {name!r} (known: {', '.join(known)})",
-                                     ("on",) + ((i,) if isinstance(on, list) else ()))
-            hosts += [h for h in members if h not in hosts]
-        if isinstance(on, str) and on in inventory.hosts:
-            return [Placement(on, inventory.hosts[on])]
-        return [Placement(h, inventory.hosts[h], f"[{h}]") for h in hosts]
+        return on_inventory(context.on, context.inventory, "host or group", {LOCAL})
 
 
 class DockerFamily(Family):
-    """Docker engines: `local` (DOCKER_HOST or the default socket) and those named under `docker.engines`."""
+    """Docker engines: `local` (DOCKER_HOST or the default socket), those named under `docker.engines`, and
+    the engine of each inventory host (`on: web` places one instance per host of the group)."""
 
     settings_key = "docker"
 
@@ -109,10 +98,12 @@ class DockerFamily(Family):
         return docker_target(spec, name)
 
     def place(self, context: PlacementContext) -> list[Placement]:
+        """A named engine (`local` or one under docker.engines), else inventory hosts and groups: one
+        instance per host, on the engine of that host (over SSH unless docker.engines names one after it)."""
         engines = set(context.settings.get("engines") or {}) | {LOCAL}
-        if not isinstance(context.on, str) or context.on not in engines:
-            raise PlacementError(f"unknown docker engine {context.on!r} (known: {', '.join(sorted(engines))})")
-        return [Placement(context.on)]
+        if isinstance(context.on, str) and context.on in engines:
+            return [Placement(context.on)]
+        return on_inventory(context.on, context.inventory, "docker engine, host or group", engines)
 
     def declared(self, spec: Spec) -> set[str]:
         engines = set((spec.settings.get("docker") or {}).get("engines") or {})
@@ -138,6 +129,23 @@ class AwsFamily(Family):
     def declared(self, spec: Spec) -> set[str]:
         aws = spec.settings.get("aws") or {}
         return {str(aws.get("region") or _default_region())} if aws else set()
+
+
+def on_inventory(on: Any, inventory: Inventory, what: str, others: set[str]) -> list[Placement]:
+    """Placements for an `on:` naming inventory hosts and groups (one name or a list): the host itself for
+    one host's name, else one instance per member host, addressed `[host]`."""
+    names = on if isinstance(on, list) else [on]
+    hosts: list[str] = []
+    for i, name in enumerate(names):
+        members = inventory.expand(name) if isinstance(name, str) else None
+        if members is None:
+            known = sorted(set(inventory.hosts) | set(inventory.groups) | others)
+            raise PlacementError(f"unknown {what} {name!r} (known: {', '.join(known)})",
+                                 ("on",) + ((i,) if isinstance(on, list) else ()))
+        hosts += [h for h in members if h not in hosts]
+    if isinstance(on, str) and on in inventory.hosts:
+        return [Placement(on, inventory.hosts[on])]
+    return [Placement(h, inventory.hosts[h], f"[{h}]") for h in hosts]
 
 
 def _default_region() -> str:
