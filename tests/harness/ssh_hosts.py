@@ -107,6 +107,11 @@ class SSHHost:
         self.container.reload()
         return str(self.container.attrs["NetworkSettings"]["IPAddress"])
 
+    def published(self, port: int) -> int:
+        """The 127.0.0.1 port a container port given to start_hosts(publish=…) is reachable on."""
+        self.container.reload()
+        return int(self.container.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"])
+
     def exec(self, command: str) -> tuple[int, str]:
         rc, out = self.container.exec_run(["sh", "-c", command])
         return rc, out.decode(errors="replace")
@@ -124,9 +129,11 @@ class SSHHost:
             time.sleep(0.1)
 
 
-def start_hosts(client: Any, prefix: str, count: int, sshd_options: str = "", **run: Any) -> list[SSHHost]:
-    """`count` hosts; `sshd_options` are appended to sshd_config (e.g. "MaxSessions 2"); `run` goes to
-    `docker run` (e.g. tmpfs={"/small": "size=1m"})."""
+def start_hosts(client: Any, prefix: str, count: int, sshd_options: str = "", publish: tuple[int, ...] = (),
+                **run: Any) -> list[SSHHost]:
+    """`count` hosts; `sshd_options` are appended to sshd_config (e.g. "MaxSessions 2"); `publish`: more
+    container ports to publish on 127.0.0.1 (see SSHHost.published); `run` goes to `docker run`
+    (e.g. tmpfs={"/small": "size=1m"})."""
     image = ensure_image(client)
     command = None
     if sshd_options:
@@ -136,7 +143,8 @@ def start_hosts(client: Any, prefix: str, count: int, sshd_options: str = "", **
     for i in range(count):
         name = f"{prefix}-{i}"
         container = client.containers.run(image, command, name=name, detach=True,
-                                          ports={"22/tcp": ("127.0.0.1", None)},
+                                          ports={"22/tcp": ("127.0.0.1", None),
+                                                 **{f"{p}/tcp": ("127.0.0.1", None) for p in publish}},
                                           labels={"reconcile-test": "ssh-host"}, hostname=name, **run)
         hosts.append((name, container))
     out = []
