@@ -64,6 +64,11 @@ def _sample(pids: list[int]) -> tuple[int, int]:
     return rss, sockets
 
 
+def ansible_failed(output: str) -> bool:
+    """ansible-playbook exits 2 when a task failed: the recap says on which hosts."""
+    return re.search(r"\b(failed|unreachable)=[1-9]", output) is not None
+
+
 def measured(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> dict[str, float]:
     """Run `argv`; its wall time, CPU seconds (with its children), peak tree RSS (MB), peak sockets."""
     start = time.perf_counter()
@@ -86,7 +91,7 @@ def measured(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> d
     wall = time.perf_counter() - start
     done.set()
     watcher.join()
-    if proc.returncode not in (0, 2):
+    if proc.returncode not in (0, 2) or ansible_failed(output):
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{output[-3000:]}")
     trips = re.search(r"SSH: \d+ hosts, \d+ round trips \(([\d.]+) per host\)", output)
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": peak["rss"] / 1024,
