@@ -51,6 +51,7 @@ bench: install system-packages
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/docker_bench.py
 	$(BIN)/python bench/fleet_bench.py 5 20 50 100
+	$(BIN)/python bench/mixed_bench.py 5 20
 	$(BIN)/python bench/scale_sim.py 100 1000 10000
 	$(BIN)/python bench/aws_bench.py 200
 	$(BIN)/python bench/ssh_file_bench.py 20

@@ -334,3 +334,20 @@ class Ec2Module(Module[AwsSession]):
         if "duplicates" in changed:
             for extra in change.observed.identity.get("duplicates") or []:
                 self.delete(session, change.resource, Observed({"id": extra}, identity={"id": extra}))
+
+
+def retag(have: Mapping[str, str], resource: Resource, session: AwsSession,
+          set_tags: Callable[[dict[str, str]], Any], unset_tags: Callable[[list[str]], Any]) -> None:
+    """Bring a name-keyed object's tags to the spec's plus the ownership marks: the keys no longer wanted
+    are removed (never AWS's own aws:* ones), the others set only when one differs."""
+    target = {**desired_tags(resource), **ownership_tags(resource, session)}
+    gone = [k for k in have if k not in target and not k.startswith("aws:")]
+    if gone:
+        unset_tags(gone)
+    if any(have.get(k) != v for k, v in target.items()):
+        set_tags(target)
+
+
+def visible_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags a spec writes: without reconcile's marks and AWS's own."""
+    return {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))}

@@ -42,6 +42,8 @@ class AwsSession:
         self.calls: Counter[str] = Counter()
         self.readers = int(settings.get("read_parallelism") or 8)
         self._pool: ThreadPoolExecutor | None = None
+        self._lists: dict[str, Any] = {}  # memoised list calls, dropped by any mutating call
+        self._list_lock = threading.Lock()
 
     def client(self, service: str, *, once: bool = False) -> Any:
         """The service's client. `once`: without botocore's retries, for creates whose response may be lost:
@@ -61,6 +63,18 @@ class AwsSession:
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
             self.calls[model.name] += 1
+        if not model.name.startswith(READ_PREFIXES):
+            with self._list_lock:
+                self._lists.clear()
+
+    def listed(self, key: str, fetch: Callable[[], T]) -> T:
+        """`fetch()` once per run while nothing changes: a service's list call (every queue, every topic)
+        is shared by the observation waves a plan takes (a queue whose dead-letter queue it references is
+        observed after it), so a plan makes one per type however the spec's references fall."""
+        with self._list_lock:
+            if key not in self._lists:
+                self._lists[key] = fetch()
+            return self._lists[key]  # type: ignore[no-any-return]
 
     @property
     def mutating_calls(self) -> dict[str, int]:

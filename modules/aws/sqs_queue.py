@@ -1,0 +1,169 @@
+"""`aws.sqs_queue`: a queue with its delivery settings, a dead-letter queue (`redrive_policy`) and tags.
+
+ListQueues is one paginated call for all; SQS has no batch read, so each managed queue costs a
+GetQueueAttributes and a ListQueueTags (read several at once). Deleting a queue that holds messages is
+a data-loss hazard the plan blocks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession
+
+from .common import (
+    GONE,
+    api_errors,
+    carries_marks,
+    create_once,
+    desired_tags,
+    discover_named,
+    not_ours,
+    ours_now,
+    ownership_tags,
+    paginate,
+    read_each,
+    retag,
+    visible_tags,
+)
+
+SETTINGS = {  # spec key -> (SQS attribute, default)
+    "visibility_timeout": ("VisibilityTimeout", 30),
+    "message_retention_seconds": ("MessageRetentionPeriod", 345600),
+    "delay_seconds": ("DelaySeconds", 0),
+    "max_message_size": ("MaximumMessageSize", 262144),
+    "receive_wait_time_seconds": ("ReceiveMessageWaitTimeSeconds", 0),
+}
+
+
+def queue_name(resource: Resource) -> str:
+    return str(resource.get("queue_name") or resource.name)
+
+
+def redrive(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    return {"dead_letter_target_arn": str(value["dead_letter_target_arn"]),
+            "max_receive_count": int(value["max_receive_count"])}
+
+
+def redrive_from_api(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    policy = json.loads(text)
+    return redrive({"dead_letter_target_arn": policy.get("deadLetterTargetArn"),
+                    "max_receive_count": policy.get("maxReceiveCount")})
+
+
+class SqsQueueModule(Module[AwsSession]):
+    type_name = "aws.sqs_queue"
+    family = "aws"
+    computed = frozenset({"arn", "url"})
+    requires_replace = frozenset({"queue_name", "fifo_queue"})
+    not_compared = frozenset({"state", "import"})
+    observe_unresolved = True
+    discovers = True
+
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        return {"queue_name": object_id}
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"queue {queue_name(resource)}"
+
+    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
+        return discover_named(session, "sqs", "queue_name")
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        return {"queue_name": queue_name(resource)}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        out: dict[str, Any] = {"queue_name": queue_name(r), "fifo_queue": queue_name(r).endswith(".fifo"),
+                               "redrive_policy": redrive(r.get("redrive_policy")), "owned": True,
+                               "tags": desired_tags(r)}
+        for key, (_, default) in SETTINGS.items():
+            out[key] = int(r.get(key) if r.get(key) is not None else default)
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        sqs = session.client("sqs")
+        with api_errors():
+            urls = {u.rsplit("/", 1)[-1]: u for u in session.listed(
+                "sqs:queues", lambda: paginate(sqs, "list_queues", "QueueUrls"))}
+        names = {r.address: next((n for n in (queue_name(r), r.prior.get("queue_name")) if n in urls), None)
+                 for r in resources}
+        wanted = [r for r in resources if names[r.address]]
+        found = read_each(session, wanted, lambda r: self._read(session, sqs, r, urls[str(names[r.address])]))
+        return {r.address: found.get(r.address) for r in resources}
+
+    def _read(self, session: AwsSession, sqs: Any, r: Resource, url: str) -> Observed | Unobservable:
+        name = url.rsplit("/", 1)[-1]
+        with api_errors():
+            got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+        refused = not_ours("queue", name, tags, r, session)
+        if refused:
+            return refused
+        attrs: dict[str, Any] = {
+            "arn": got["QueueArn"], "url": url, "queue_name": name, "fifo_queue": got.get("FifoQueue") == "true",
+            "owned": carries_marks(tags, r, session), "tags": visible_tags(tags),
+            "redrive_policy": redrive_from_api(got.get("RedrivePolicy")),
+        }
+        for key, (attribute, default) in SETTINGS.items():
+            attrs[key] = int(got.get(attribute, default))
+        return Observed(attrs, identity={"url": url, "arn": got["QueueArn"], "tags": tags, "queue_name": name,
+                                         "messages": int(got.get("ApproximateNumberOfMessages", 0))},
+                        ours=attrs["owned"])
+
+    @staticmethod
+    def _attributes(want: Mapping[str, Any], keys: Sequence[str]) -> dict[str, str]:
+        out = {SETTINGS[k][0]: str(want[k]) for k in keys if k in SETTINGS}
+        if "redrive_policy" in keys:
+            policy = want["redrive_policy"]
+            out["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": policy["dead_letter_target_arn"],
+                                               "maxReceiveCount": policy["max_receive_count"]}) if policy else ""
+        return out
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        sqs = session.client("sqs")
+        want = self.desired(r)
+        name = queue_name(r)
+        with api_errors():
+            if change.observed is None:
+                attributes = self._attributes(want, [*SETTINGS, *(["redrive_policy"] if want["redrive_policy"] else [])])
+                if want["fifo_queue"]:
+                    attributes["FifoQueue"] = "true"
+                tags = {**want["tags"], **ownership_tags(r, session)}
+                url = create_once(
+                    f"queue {name}",
+                    lambda: session.client("sqs", once=True).create_queue(
+                        QueueName=name, Attributes=attributes, tags=tags)["QueueUrl"],
+                    lambda: (o.attributes.get("url") if (o := ours_now(self, session, r)) else None))
+                have_tags: Mapping[str, str] = tags
+            else:
+                url = str(change.observed.identity["url"])
+                changed = [d.name for d in change.diffs]
+                attributes = self._attributes(want, changed)
+                if attributes:
+                    sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+                have_tags = change.observed.identity.get("tags", {})
+            retag(have_tags, r, session, lambda t: sqs.tag_queue(QueueUrl=url, Tags=t),
+                  lambda keys: sqs.untag_queue(QueueUrl=url, TagKeys=keys))
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return Observed({**want, "arn": arn, "url": url}, identity={"url": url, "arn": arn, "queue_name": name})
+
+    def destroy_hazard(self, session: AwsSession, change: Change, going: Sequence[Change] = ()) -> str | None:
+        """A queue with messages: deleting it loses them."""
+        if change.observed is None:
+            return None
+        waiting = int(change.observed.identity.get("messages") or 0)
+        return f"queue {change.observed.identity.get('queue_name')} holds {waiting} messages" if waiting else None
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        with api_errors(ignore=GONE + ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")):
+            session.client("sqs").delete_queue(QueueUrl=str(observed.identity["url"]))
