@@ -1,5 +1,5 @@
 """Queues, topics and log groups against moto over HTTP: an SQS queue with a dead-letter queue, an SNS
-topic, a CloudWatch log group. Create, a no-change plan that only reads (one list call per type however
+topic with a queue subscribed, a metric alarm notifying it, a CloudWatch log group. Create, a no-change plan that only reads (one list call per type however
 many objects), in-place updates, drift made with boto3 (shown and repaired), a replacement, a queue
 holding messages refused as data loss, deletion, and bad input refused at its line."""
 
@@ -20,7 +20,7 @@ def client(moto: Any, service: str) -> Any:
 
 
 def spec(spec_dir: Path, moto: Any, uid: str, visibility: int = 30, display: str = "Ops", days: int = 14,
-         queue: str = "jobs", extra: str = "") -> None:
+         queue: str = "jobs", threshold: int = 10, raw: str = "true", extra: str = "") -> None:
     write(spec_dir / "site.yaml", f"""
 aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
 resources:
@@ -33,11 +33,28 @@ resources:
     tags: {{team: ops}}
   - {{type: aws.sns_topic, name: alerts, topic_name: {uid}-alerts, display_name: "{display}", tags: {{team: ops}}}}
   - {{type: aws.cloudwatch_log_group, name: app, log_group_name: /app/{uid}, retention_in_days: {days}}}
+  - type: aws.cloudwatch_metric_alarm
+    name: backlog
+    alarm_name: {uid}-backlog
+    namespace: AWS/SQS
+    metric_name: ApproximateNumberOfMessagesVisible
+    dimensions: {{QueueName: {uid}-{queue}}}
+    statistic: Maximum
+    threshold: {threshold}
+    comparison_operator: GreaterThanThreshold
+    alarm_actions: ["${{aws.sns_topic.alerts.arn}}"]
+  - type: aws.sns_subscription
+    name: dead_letters
+    topic_arn: "${{aws.sns_topic.alerts.arn}}"
+    protocol: sqs
+    endpoint: "${{aws.sqs_queue.dlq.arn}}"
+    raw_message_delivery: {raw}
 {extra}""")
 
 
 def test_queues_topics_and_log_groups(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:  # noqa: F811
     sqs, sns, logs = client(moto, "sqs"), client(moto, "sns"), client(moto, "logs")
+    cw = client(moto, "cloudwatch")
     spec(spec_dir, moto, uid)
     plan = acli("plan", "spec", check=0).out
     for address in ("aws.sqs_queue.dlq", "aws.sqs_queue.jobs", "aws.sns_topic.alerts", "aws.cloudwatch_log_group.app"):
@@ -58,29 +75,42 @@ def test_queues_topics_and_log_groups(acli: Cli, spec_dir: Path, moto: Any, uid:
     assert group["retentionInDays"] == 14
     assert logs.list_tags_log_group(logGroupName=f"/app/{uid}")["tags"]["reconcile:address"] == \
         "aws.cloudwatch_log_group.app"
+    alarm = cw.describe_alarms(AlarmNames=[f"{uid}-backlog"])["MetricAlarms"][0]
+    assert alarm["AlarmActions"] == [arn] and alarm["Threshold"] == 10.0
+    (sub,) = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+    assert sub["Protocol"] == "sqs" and sub["Endpoint"] == dlq
+    assert sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])["Attributes"][
+        "RawMessageDelivery"] == "true"
 
     plan, calls = in_process_plan(spec_dir)  # nothing to do; only reads; one list per type for all objects
     assert not plan.actionable, [c.address for c in plan.actionable]
     assert all(c.startswith(("Describe", "List", "Get")) for c in calls), calls
     assert calls["ListQueues"] == 1 and calls["ListTopics"] == 1 and calls["DescribeLogGroups"] == 1, calls
+    assert calls["DescribeAlarms"] == 1 and calls["ListSubscriptionsByTopic"] == 1, calls
 
     # in place
-    spec(spec_dir, moto, uid, visibility=60, display="Ops team", days=30)
+    spec(spec_dir, moto, uid, visibility=60, display="Ops team", days=30, threshold=20, raw="false")
     plan = acli("plan", "spec", check=0).out
+    assert "~ threshold = 10.0 -> 20.0" in plan and "~ raw_message_delivery = true -> false" in plan, plan
     assert "~ visibility_timeout = 30 -> 60" in plan and '~ display_name = "Ops" -> "Ops team"' in plan, plan
     assert "~ retention_in_days = 14 -> 30" in plan and "-/+" not in plan, plan
     acli("apply", "--auto-approve", "spec", check=0)
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == \
         {"VisibilityTimeout": "60"}
+    assert cw.describe_alarms(AlarmNames=[f"{uid}-backlog"])["MetricAlarms"][0]["Threshold"] == 20.0
 
     # drift behind the tool's back on all three
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "5", "RedrivePolicy": ""})
     sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="hacked")
     logs.delete_retention_policy(logGroupName=f"/app/{uid}")
+    cw.put_metric_alarm(**{**{k: alarm[k] for k in ("AlarmName", "Namespace", "MetricName", "Dimensions", "Statistic",
+                                                       "Period", "EvaluationPeriods", "ComparisonOperator")},
+                           "Threshold": 99.0, "AlarmActions": []})
     sqs.untag_queue(QueueUrl=url, TagKeys=["team"])
     plan = acli("plan", "spec", check=0).out
     assert "~ visibility_timeout = 5 -> 60" in plan and "+ redrive_policy " in plan, plan
     assert '~ display_name = "hacked" -> "Ops team"' in plan and "+ retention_in_days = 30" in plan, plan
+    assert "~ threshold     = 99.0 -> 20.0" in plan and "alarm_actions" in plan, plan
     acli("apply", "--auto-approve", "spec", check=0)
     got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert got["VisibilityTimeout"] == "60" and json.loads(got["RedrivePolicy"])["maxReceiveCount"] == 5
@@ -105,9 +135,10 @@ def test_queues_topics_and_log_groups(acli: Cli, spec_dir: Path, moto: Any, uid:
     assert not sqs.list_queues(QueueNamePrefix=uid).get("QueueUrls")
     assert not [t for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{uid}-alerts")]
     assert not logs.describe_log_groups(logGroupNamePrefix=f"/app/{uid}")["logGroups"]
+    assert not cw.describe_alarms(AlarmNames=[f"{uid}-backlog"])["MetricAlarms"]
 
 
-def test_bad_queue_and_log_group_settings_are_refused_at_their_line(acli: Cli, spec_dir: Path, moto: Any,  # noqa: F811
+def test_bad_queue_log_group_and_alarm_settings_are_refused_at_their_line(acli: Cli, spec_dir: Path, moto: Any,  # noqa: F811
                                                                     uid: str) -> None:
     write(spec_dir / "site.yaml", f"""
 aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
@@ -116,8 +147,16 @@ resources:
     name: jobs
     redrive_policy: {{dead_letter_target_arn: "arn:aws:sqs:us-east-1:123456789012:dlq", max_receive_count: 0}}
   - {{type: aws.cloudwatch_log_group, name: app, log_group_name: /app/{uid}, retention_in_days: 13}}
+  - type: aws.cloudwatch_metric_alarm
+    name: cpu
+    namespace: AWS/EC2
+    metric_name: CPUUtilization
+    threshold: 80
+    comparison_operator: GreaterThanOrEqual
 """)
     run = acli("plan", "spec", check=1)
     assert "site.yaml:5:88: error: 0 is less than the minimum of 1" in run.text, run.text
     assert "site.yaml:6:81: error: 13 is not one of [1, 3, 5, 7, 14," in run.text, run.text
+    assert "site.yaml:12:5: error: 'GreaterThanOrEqual' is not one of ['GreaterThanOrEqualToThreshold'," in run.text, \
+        run.text
     assert not client(moto, "logs").describe_log_groups(logGroupNamePrefix=f"/app/{uid}")["logGroups"]

@@ -1,0 +1,113 @@
+"""`aws.sns_subscription`: an endpoint (a queue, a function, an HTTPS URL, an address) subscribed to an
+`aws.sns_topic`, with raw delivery and a filter policy. Subscriptions carry no tags: one is known by the
+ARN the state recorded, and one found with the same topic, protocol and endpoint but not recorded is
+not taken over without `import:`. ListSubscriptionsByTopic is one call per topic for all its
+subscriptions; each managed one costs a GetSubscriptionAttributes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession
+
+from .common import GONE, api_errors, paginate, read_each
+from .policy import normalize_policy
+
+PENDING = "PendingConfirmation"
+
+
+class SnsSubscriptionModule(Module[AwsSession]):
+    type_name = "aws.sns_subscription"
+    family = "aws"
+    computed = frozenset({"arn"})
+    requires_replace = frozenset({"topic_arn", "protocol", "endpoint"})
+    not_compared = frozenset({"state", "import"})
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"subscription of {resource.get('endpoint')} to {resource.get('topic_arn')}"
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        policy = r.get("filter_policy")
+        return {"topic_arn": str(r.get("topic_arn")), "protocol": str(r.get("protocol")),
+                "endpoint": str(r.get("endpoint")), "raw_message_delivery": bool(r.get("raw_message_delivery", False)),
+                "filter_policy": normalize_policy(policy) if policy else None}
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        sns = session.client("sns")
+        topics = sorted({str(r.prior.get("topic_arn") or r.get("topic_arn")) for r in resources})
+
+        def listed(topic: str) -> list[dict[str, Any]]:
+            return session.listed(f"sns:subscriptions:{topic}", lambda: self._list(sns, topic))
+        by_topic = dict(zip(topics, session.map(listed, topics), strict=True))
+        matches: dict[str, dict[str, Any] | Unobservable] = {}
+        for r in resources:
+            subs = by_topic.get(str(r.prior.get("topic_arn") or r.get("topic_arn"))) or []
+            recorded = r.prior.get("arn") or r.get("import")
+            found = next((s for s in subs if recorded and s["SubscriptionArn"] == recorded), None)
+            if found is None and not recorded:
+                same = next((s for s in subs if s["Protocol"] == r.get("protocol")
+                             and s["Endpoint"] == r.get("endpoint")), None)
+                if same is not None:
+                    matches[r.address] = Unobservable(
+                        f"{r.get('endpoint')} is already subscribed to {r.get('topic_arn')} and not managed by "
+                        f"reconcile; set import: {same['SubscriptionArn']} to take it over")
+                    continue
+            if found is not None:
+                matches[r.address] = found
+        wanted = [r for r in resources if isinstance(matches.get(r.address), dict)]
+        read = read_each(session, wanted, lambda r: self._read(sns, matches[r.address]))  # type: ignore[arg-type]
+        return {r.address: read.get(r.address, matches.get(r.address)) for r in resources}
+
+    @staticmethod
+    def _list(sns: Any, topic: str) -> list[dict[str, Any]]:
+        with api_errors(ignore=("NotFound",)):
+            return paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=topic)
+        return []  # the topic is gone: so are its subscriptions
+
+    @staticmethod
+    def _read(sns: Any, sub: Mapping[str, Any]) -> Observed:
+        arn = sub["SubscriptionArn"]
+        attrs: dict[str, Any] = {"arn": arn, "topic_arn": sub["TopicArn"], "protocol": sub["Protocol"],
+                                 "endpoint": sub["Endpoint"], "raw_message_delivery": False, "filter_policy": None}
+        if arn != PENDING:
+            with api_errors():
+                got = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+            attrs["raw_message_delivery"] = got.get("RawMessageDelivery") == "true"
+            attrs["filter_policy"] = normalize_policy(json.loads(got["FilterPolicy"])) if got.get("FilterPolicy") \
+                else None
+        return Observed(attrs, identity={"arn": arn, "topic_arn": sub["TopicArn"]})
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        sns = session.client("sns")
+        want = self.desired(r)
+        with api_errors():
+            if change.observed is None:  # Subscribe is idempotent for the same topic, protocol and endpoint
+                attributes = {"RawMessageDelivery": "true"} if want["raw_message_delivery"] else {}
+                if want["filter_policy"]:
+                    attributes["FilterPolicy"] = json.dumps(want["filter_policy"])
+                arn = sns.subscribe(TopicArn=want["topic_arn"], Protocol=want["protocol"], Endpoint=want["endpoint"],
+                                    Attributes=attributes, ReturnSubscriptionArn=True)["SubscriptionArn"]
+            else:
+                arn = str(change.observed.identity["arn"])
+                changed = {d.name for d in change.diffs}
+                if "raw_message_delivery" in changed:
+                    sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="RawMessageDelivery",
+                                                    AttributeValue="true" if want["raw_message_delivery"] else "false")
+                if "filter_policy" in changed:
+                    sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="FilterPolicy",
+                                                    AttributeValue=json.dumps(want["filter_policy"] or {}))
+        return Observed({**want, "arn": arn}, identity={"arn": arn, "topic_arn": want["topic_arn"]})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        arn = str(observed.identity["arn"])
+        if arn == PENDING:  # an unconfirmed subscription cannot be removed; AWS drops it after 3 days
+            return
+        with api_errors(ignore=GONE + ("NotFound",)):
+            session.client("sns").unsubscribe(SubscriptionArn=arn)
