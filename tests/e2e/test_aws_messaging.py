@@ -1,7 +1,8 @@
-"""Queues, topics and log groups against moto over HTTP: an SQS queue with a dead-letter queue, an SNS
-topic with a queue subscribed, a metric alarm notifying it, a CloudWatch log group. Create, a no-change plan that only reads (one list call per type however
-many objects), in-place updates, drift made with boto3 (shown and repaired), a replacement, a queue
-holding messages refused as data loss, deletion, and bad input refused at its line."""
+"""Queues, topics, alarms and log groups against moto over HTTP: an SQS queue with a dead-letter queue,
+an SNS topic with that queue subscribed, a metric alarm notifying the topic, a CloudWatch log group.
+Create, a no-change plan that only reads (one list call per type however many objects), in-place
+updates, drift made with boto3 (shown and repaired), a replacement, a queue holding messages refused as
+data loss, deletion, and bad input refused at its line."""
 
 from __future__ import annotations
 
