@@ -1,0 +1,88 @@
+"""`aws.lambda_permission`: one statement of a function's resource policy, letting a service (an events
+rule, a topic, a load balancer) invoke it. A statement cannot be changed, only replaced. GetPolicy is
+one call per function for all its statements; a statement with the same id that reconcile did not make
+is not taken over without `import:`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession
+
+from .common import GONE, api_errors
+
+
+def statement_id(resource: Resource) -> str:
+    return str(resource.get("statement_id") or resource.name)
+
+
+def _principal(statement: Mapping[str, Any]) -> str:
+    principal = statement.get("Principal")
+    if isinstance(principal, Mapping):
+        return str(principal.get("Service") or principal.get("AWS") or "")
+    return str(principal or "")
+
+
+class LambdaPermissionModule(Module[AwsSession]):
+    type_name = "aws.lambda_permission"
+    family = "aws"
+    requires_replace = frozenset({"function_name", "statement_id", "action", "principal", "source_arn"})
+    not_compared = frozenset({"state", "import"})
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"statement {statement_id(resource)} of function {resource.get('function_name')}"
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        return {"function_name": str(r.get("function_name")), "statement_id": statement_id(r),
+                "action": str(r.get("action") or "lambda:InvokeFunction"), "principal": str(r.get("principal")),
+                "source_arn": str(r.get("source_arn")) if r.get("source_arn") else None}
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        lam = session.client("lambda")
+        functions = sorted({str(r.prior.get("function_name") or r.get("function_name")) for r in resources})
+        policies = dict(zip(functions, session.map(lambda f: self._policy(lam, f), functions), strict=True))
+        out: dict[str, Observed | Unobservable | None] = {}
+        for r in resources:
+            function = str(r.prior.get("function_name") or r.get("function_name"))
+            sid = str(r.prior.get("statement_id") or statement_id(r))
+            statement = next((s for s in policies[function] if s.get("Sid") == sid), None)
+            if statement is None:
+                out[r.address] = None
+            elif not r.prior and not r.get("import"):
+                out[r.address] = Unobservable(f"function {function} already has a statement {sid} not made by "
+                                              f"reconcile; set import: {sid} to take it over")
+            else:
+                source = (((statement.get("Condition") or {}).get("ArnLike") or {}).get("AWS:SourceArn"))
+                out[r.address] = Observed(
+                    {"function_name": function, "statement_id": sid, "action": statement.get("Action"),
+                     "principal": _principal(statement), "source_arn": source},
+                    identity={"function_name": function, "statement_id": sid})
+        return out
+
+    @staticmethod
+    def _policy(lam: Any, function: str) -> list[dict[str, Any]]:
+        with api_errors(ignore=GONE):
+            return list(json.loads(lam.get_policy(FunctionName=function)["Policy"]).get("Statement") or [])
+        return []  # no policy (or no function): no statements
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        want = self.desired(r)
+        kwargs = {"FunctionName": want["function_name"], "StatementId": want["statement_id"], "Action": want["action"],
+                  "Principal": want["principal"]}
+        if want["source_arn"]:
+            kwargs["SourceArn"] = want["source_arn"]
+        with api_errors(ignore=("ResourceConflictException",)):  # already there after a lost answer
+            session.client("lambda").add_permission(**kwargs)
+        return Observed(want, identity={"function_name": want["function_name"], "statement_id": want["statement_id"]})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        with api_errors(ignore=GONE):
+            session.client("lambda").remove_permission(FunctionName=str(observed.identity["function_name"]),
+                                                       StatementId=str(observed.identity["statement_id"]))
