@@ -23,7 +23,8 @@ PASSWORD_TAG = "reconcile:password"
 WAIT = {"Delay": 5, "MaxAttempts": 720}
 IN_PLACE = {"engine_version": "EngineVersion", "instance_class": "DBInstanceClass",
             "allocated_storage": "AllocatedStorage", "backup_retention_period": "BackupRetentionPeriod",
-            "deletion_protection": "DeletionProtection", "vpc_security_group_ids": "VpcSecurityGroupIds"}
+            "deletion_protection": "DeletionProtection", "vpc_security_group_ids": "VpcSecurityGroupIds",
+            "multi_az": "MultiAZ", "db_parameter_group_name": "DBParameterGroupName"}
 
 
 def identifier(resource: Resource) -> str:
@@ -67,7 +68,8 @@ class RdsInstanceModule(Module[AwsSession]):
     family = "aws"
     sensitive = frozenset({"master_password"})
     computed = frozenset({"arn", "endpoint_address", "endpoint_port"})
-    requires_replace = frozenset({"engine", "master_username", "db_subnet_group_name", "db_instance_identifier"})
+    requires_replace = frozenset({"engine", "master_username", "db_subnet_group_name", "db_instance_identifier",
+                                  "storage_encrypted", "kms_key_id"})
     not_compared = frozenset({"state", "import", "skip_final_snapshot", "final_snapshot_identifier"})
     observe_unresolved = True
 
@@ -82,8 +84,10 @@ class RdsInstanceModule(Module[AwsSession]):
                                "db_instance_identifier": identifier(r),
                                "backup_retention_period": int(r.get("backup_retention_period", 1)),
                                "deletion_protection": bool(r.get("deletion_protection", False)), "owned": True,
+                               "multi_az": bool(r.get("multi_az", False)),
+                               "storage_encrypted": bool(r.get("storage_encrypted", False)),
                                "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
-        for key in ("engine_version", "db_subnet_group_name"):
+        for key in ("engine_version", "db_subnet_group_name", "db_parameter_group_name", "kms_key_id"):
             if r.get(key) is not None:
                 out[key] = r.get(key)
         if r.get("vpc_security_group_ids") is not None:
@@ -140,6 +144,9 @@ class RdsInstanceModule(Module[AwsSession]):
                 "backup_retention_period": d.get("BackupRetentionPeriod"),
                 "deletion_protection": bool(d.get("DeletionProtection")),
                 "db_subnet_group_name": (d.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
+                "multi_az": bool(d.get("MultiAZ")), "storage_encrypted": bool(d.get("StorageEncrypted")),
+                "kms_key_id": d.get("KmsKeyId"),
+                "db_parameter_group_name": ((d.get("DBParameterGroups") or [{}])[0]).get("DBParameterGroupName"),
                 "vpc_security_group_ids": sorted(g["VpcSecurityGroupId"] for g in d.get("VpcSecurityGroups") or []),
                 "endpoint_address": endpoint.get("Address"), "endpoint_port": endpoint.get("Port"),
                 "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
@@ -163,9 +170,11 @@ class RdsInstanceModule(Module[AwsSession]):
                     "AllocatedStorage": want["allocated_storage"], "MasterUsername": want["master_username"],
                     "MasterUserPassword": str(want["master_password"]), "Tags": tags + [secret_tag],
                     "BackupRetentionPeriod": want["backup_retention_period"],
-                    "DeletionProtection": want["deletion_protection"]}
+                    "DeletionProtection": want["deletion_protection"], "MultiAZ": want["multi_az"],
+                    "StorageEncrypted": want["storage_encrypted"]}
                 for key, api in (("engine_version", "EngineVersion"), ("db_subnet_group_name", "DBSubnetGroupName"),
-                                 ("vpc_security_group_ids", "VpcSecurityGroupIds")):
+                                 ("vpc_security_group_ids", "VpcSecurityGroupIds"), ("kms_key_id", "KmsKeyId"),
+                                 ("db_parameter_group_name", "DBParameterGroupName")):
                     if key in want:
                         kwargs[api] = want[key]
                 arn = create_once(
