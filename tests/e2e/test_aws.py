@@ -37,6 +37,7 @@ def in_process_plan(spec_dir: Path) -> tuple[Any, dict[str, int]]:
     v = validate(spec_dir, registry)
     with StateStore.open_readonly(default_state_path(spec_dir)) as store, TargetPool(v.spec) as pool:
         plan = make_plan(v.spec, v.graph, registry, pool, store)
+        assert not plan.failures and not plan.blockers, (plan.failures, plan.blockers)  # every object was read
         session = pool.get("aws", "us-east-1")
         return plan, dict(session.calls)
 
