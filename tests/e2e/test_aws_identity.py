@@ -13,7 +13,6 @@ from typing import Any
 import boto3
 
 from modules.aws.policy import normalize_policy
-
 from tests.conftest import Cli, write
 from tests.e2e.test_aws import acli, in_process_plan  # noqa: F401 - fixtures and helpers shared
 
