@@ -1,0 +1,165 @@
+"""`aws.autoscaling_group`: instances kept at a size from an `aws.launch_template`, in subnets, registered
+with target groups. Sizes, subnets, health checks, target groups and the template version change in
+place; a new template version starts an instance refresh (AWS replaces the instances in batches
+keeping `min_healthy_percentage` in service). DescribeAutoScalingGroups is one paginated call for all,
+tags included."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.errors import ModuleError
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession
+
+from .common import (
+    api_errors,
+    carries_marks,
+    desired_tags,
+    discover_named,
+    not_ours,
+    ownership_tags,
+    paginate,
+)
+
+ASG_GONE = ("ValidationError",)
+
+
+def group_name(resource: Resource) -> str:
+    return str(resource.get("group_name") or resource.name)
+
+
+def tag_list(tags: Mapping[str, str], name: str) -> list[dict[str, Any]]:
+    return [{"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": k, "Value": v,
+             "PropagateAtLaunch": not k.startswith("reconcile:")} for k, v in tags.items()]
+
+
+class AutoscalingGroupModule(Module[AwsSession]):
+    type_name = "aws.autoscaling_group"
+    family = "aws"
+    computed = frozenset({"arn", "instance_ids"})
+    volatile = frozenset({"instance_ids"})
+    requires_replace = frozenset({"group_name"})
+    not_compared = frozenset({"state", "import", "instance_refresh", "min_healthy_percentage"})
+    observe_unresolved = True
+    discovers = True
+
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        return {"group_name": object_id}
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"auto scaling group {group_name(resource)}"
+
+    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
+        return discover_named(session, "autoscaling:autoScalingGroup", "group_name")
+
+    def planned(self, resource: Resource) -> dict[str, Any]:
+        return {"group_name": group_name(resource)}
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        template = r.get("launch_template") or {}
+        return {"group_name": group_name(r),
+                "launch_template": {"id": str(template.get("id")), "version": str(template.get("version") or "$Default")},
+                "min_size": int(r.get("min_size")), "max_size": int(r.get("max_size")),
+                "desired_capacity": int(r.get("desired_capacity") if r.get("desired_capacity") is not None
+                                        else r.get("min_size")),
+                "subnet_ids": sorted(str(s) for s in r.get("subnet_ids") or []),
+                "target_group_arns": sorted(str(t) for t in r.get("target_group_arns") or []),
+                "health_check_type": str(r.get("health_check_type") or "EC2"),
+                "health_check_grace_period": int(r.get("health_check_grace_period") or 300),
+                "owned": True, "tags": desired_tags(r)}
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        asg = session.client("autoscaling")
+        with api_errors():
+            groups = {g["AutoScalingGroupName"]: g for g in session.listed(
+                "autoscaling:groups", lambda: paginate(asg, "describe_auto_scaling_groups", "AutoScalingGroups"))}
+        out: dict[str, Any] = {}
+        for r in resources:
+            name = next((n for n in (group_name(r), r.prior.get("group_name")) if n in groups), None)
+            if name is None or groups[name].get("Status") == "Delete in progress":
+                out[r.address] = None
+                continue
+            g = groups[name]
+            tags = {t["Key"]: t["Value"] for t in g.get("Tags") or []}
+            refused = not_ours("auto scaling group", name, tags, r, session)
+            if refused:
+                out[r.address] = refused
+                continue
+            template = g.get("LaunchTemplate") or {}
+            attrs = {"arn": g.get("AutoScalingGroupARN"), "group_name": name,
+                     "launch_template": {"id": template.get("LaunchTemplateId"), "version": str(template.get("Version"))},
+                     "min_size": g.get("MinSize"), "max_size": g.get("MaxSize"), "desired_capacity": g.get("DesiredCapacity"),
+                     "subnet_ids": sorted(s for s in (g.get("VPCZoneIdentifier") or "").split(",") if s),
+                     "target_group_arns": sorted(g.get("TargetGroupARNs") or []),
+                     "health_check_type": g.get("HealthCheckType"),
+                     "health_check_grace_period": g.get("HealthCheckGracePeriod"),
+                     "instance_ids": sorted(i["InstanceId"] for i in g.get("Instances") or []),
+                     "owned": carries_marks(tags, r, session),
+                     "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))}}
+            out[r.address] = Observed(attrs, identity={"arn": g.get("AutoScalingGroupARN"), "tags": tags,
+                                                       "group_name": name}, ours=attrs["owned"])
+        return out
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        asg = session.client("autoscaling")
+        want = self.desired(r)
+        name = want["group_name"]
+        settings = {"LaunchTemplate": {"LaunchTemplateId": want["launch_template"]["id"],
+                                       "Version": want["launch_template"]["version"]},
+                    "MinSize": want["min_size"], "MaxSize": want["max_size"], "DesiredCapacity": want["desired_capacity"],
+                    "VPCZoneIdentifier": ",".join(want["subnet_ids"]), "HealthCheckType": want["health_check_type"],
+                    "HealthCheckGracePeriod": want["health_check_grace_period"]}
+        tags = {**want["tags"], **ownership_tags(r, session)}
+        with api_errors(ignore=("AlreadyExists",) if change.observed is None else ()):
+            if change.observed is None:  # a lost answer: the group exists under its name, taken as made
+                asg.create_auto_scaling_group(AutoScalingGroupName=name, TargetGroupARNs=want["target_group_arns"],
+                                              Tags=tag_list(tags, name), **settings)
+        with api_errors():
+            if change.observed is not None:
+                changed = {d.name for d in change.diffs}
+                if changed - {"tags", "owned", "target_group_arns"}:
+                    asg.update_auto_scaling_group(AutoScalingGroupName=name, **settings)
+                have = set(change.observed.attributes.get("target_group_arns") or [])
+                if have - set(want["target_group_arns"]):
+                    asg.detach_load_balancer_target_groups(AutoScalingGroupName=name,
+                                                           TargetGroupARNs=sorted(have - set(want["target_group_arns"])))
+                if set(want["target_group_arns"]) - have:
+                    asg.attach_load_balancer_target_groups(AutoScalingGroupName=name,
+                                                           TargetGroupARNs=sorted(set(want["target_group_arns"]) - have))
+                old = change.observed.identity.get("tags", {})
+                gone = [k for k in old if k not in tags and not k.startswith("aws:")]
+                if gone:
+                    asg.delete_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": k}
+                                          for k in gone])
+                if any(old.get(k) != v for k, v in tags.items()):
+                    asg.create_or_update_tags(Tags=tag_list(tags, name))
+                if "launch_template" in changed and r.get("instance_refresh", True) and \
+                        change.observed.attributes.get("instance_ids"):
+                    asg.start_instance_refresh(AutoScalingGroupName=name, Preferences={
+                        "MinHealthyPercentage": int(r.get("min_healthy_percentage") or 90)})
+            (g,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        return Observed({**want, "arn": g.get("AutoScalingGroupARN"),
+                         "instance_ids": sorted(i["InstanceId"] for i in g.get("Instances") or [])},
+                        identity={"arn": g.get("AutoScalingGroupARN"), "group_name": name})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        """Its instances go with it (ForceDelete); waits until the group is gone."""
+        import time
+
+        asg = session.client("autoscaling")
+        name = str(observed.identity["group_name"])
+        with api_errors(ignore=ASG_GONE):
+            asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            with api_errors():
+                if not asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]:
+                    return
+            time.sleep(2)
+        raise ModuleError(f"auto scaling group {name} still there after 900 s")
