@@ -1,0 +1,112 @@
+"""`aws.route53_record`: one record set of a zone (`record_name`, `record_type`) (A, AAAA, CNAME, TXT, MX…) with a TTL and values, or an
+alias to a load balancer (`alias: {name: ${aws.lb.web.dns_name}, zone_id: ${aws.lb.web.zone_id}}`).
+Record sets carry no tags: one is ours when the state recorded it; one already there that reconcile
+did not make is taken over only with `import: true`. ListResourceRecordSets is one paginated call per
+zone for all its records; an UPSERT writes one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.model import Change, Observed, Resource, Unobservable
+from reconciler.module import Module
+from reconciler.targets.aws import AwsSession
+
+from .common import api_errors, paginate
+from .route53_zone import ZONE_GONE, fqdn, short_id
+
+
+def record_name(resource: Resource) -> str:
+    return fqdn(str(resource.get("record_name")))
+
+
+def alias_of(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    name = value.get("name") or value.get("DNSName")
+    zone = value.get("zone_id") or value.get("HostedZoneId")
+    health = value.get("evaluate_target_health", value.get("EvaluateTargetHealth", False))
+    return {"name": fqdn(str(name)), "zone_id": str(zone), "evaluate_target_health": bool(health)}
+
+
+class Route53RecordModule(Module[AwsSession]):
+    type_name = "aws.route53_record"
+    family = "aws"
+    computed = frozenset({"fqdn"})
+    requires_replace = frozenset({"zone_id", "record_name", "record_type"})
+    not_compared = frozenset({"state", "import"})
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"record {record_name(resource)} {resource.get('record_type')} in zone {resource.get('zone_id')}"
+
+    def desired(self, resource: Resource) -> dict[str, Any]:
+        r = resource
+        out: dict[str, Any] = {"zone_id": short_id(str(r.get("zone_id"))), "record_name": record_name(r),
+                               "record_type": str(r.get("record_type"))}
+        if r.get("alias"):
+            out["alias"] = alias_of(r.get("alias"))
+        else:
+            out["ttl"] = int(r.get("ttl") or 300)
+            out["records"] = sorted(str(v) for v in r.get("records") or [])
+        return out
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        r53 = session.client("route53")
+        zones = sorted({short_id(str(r.prior.get("zone_id") or r.get("zone_id"))) for r in resources})
+
+        def records(zone: str) -> list[dict[str, Any]]:
+            def fetch() -> list[dict[str, Any]]:
+                with api_errors(ignore=ZONE_GONE):
+                    return paginate(r53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone)
+                return []
+            return session.listed(f"route53:records:{zone}", fetch)
+        by_zone = dict(zip(zones, session.map(records, zones), strict=True))
+        out: dict[str, Observed | Unobservable | None] = {}
+        for r in resources:
+            zone = short_id(str(r.prior.get("zone_id") or r.get("zone_id")))
+            name, kind = str(r.prior.get("record_name") or record_name(r)), str(r.prior.get("record_type") or r.get("record_type"))
+            found = next((x for x in by_zone[zone] if fqdn(x["Name"]) == name and x["Type"] == kind), None)
+            if found is None:
+                out[r.address] = None
+            elif not r.prior and not r.get("import"):
+                out[r.address] = Unobservable(f"{kind} record {name} already exists in zone {zone} and is not "
+                                              "managed by reconcile; set import: true to take it over")
+            else:
+                attrs: dict[str, Any] = {"zone_id": zone, "record_name": fqdn(found["Name"]), "record_type": found["Type"],
+                                         "fqdn": fqdn(found["Name"])}
+                if found.get("AliasTarget"):
+                    attrs["alias"] = alias_of(found["AliasTarget"])
+                else:
+                    attrs["ttl"] = found.get("TTL")
+                    attrs["records"] = sorted(v["Value"] for v in found.get("ResourceRecords") or [])
+                out[r.address] = Observed(attrs, identity={"zone_id": zone, "set": found})
+        return out
+
+    @staticmethod
+    def _record_set(want: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"Name": want["record_name"], "Type": want["record_type"]}
+        if want.get("alias"):
+            a = want["alias"]
+            out["AliasTarget"] = {"HostedZoneId": a["zone_id"], "DNSName": a["name"],
+                                  "EvaluateTargetHealth": a["evaluate_target_health"]}
+        else:
+            out["TTL"] = want["ttl"]
+            out["ResourceRecords"] = [{"Value": v} for v in want["records"]]
+        return out
+
+    def apply(self, session: AwsSession, change: Change) -> Observed:
+        r = change.resource
+        assert r is not None
+        want = self.desired(r)
+        with api_errors():
+            session.client("route53").change_resource_record_sets(HostedZoneId=want["zone_id"], ChangeBatch={
+                "Changes": [{"Action": "UPSERT", "ResourceRecordSet": self._record_set(want)}]})
+        return Observed({**want, "fqdn": want["record_name"]}, identity={"zone_id": want["zone_id"],
+                                                                  "set": self._record_set(want)})
+
+    def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
+        with api_errors(ignore=ZONE_GONE + ("InvalidChangeBatch",)):  # already gone
+            session.client("route53").change_resource_record_sets(
+                HostedZoneId=str(observed.identity["zone_id"]),
+                ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": observed.identity["set"]}]})
