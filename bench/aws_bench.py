@@ -1,7 +1,9 @@
-"""AWS benchmark: 200 resources (S3 buckets and security groups, half each) on a moto server.
-reconcile's no-change plan (time and API calls) next to `terraform plan` on the same kind of
-resources against the same endpoint, in the same run. Terraform 1.11 with the AWS provider from
-/opt/tf-plugins (a filesystem mirror; nothing is downloaded). Usage: python bench/aws_bench.py [N]
+"""AWS benchmark: N resources on a moto server, reconcile's no-change plan (time and API calls) next to
+`terraform plan` on the same resources against the same endpoint, in the same run. Terraform 1.11 with
+the AWS provider from /opt/tf-plugins (a filesystem mirror; nothing is downloaded).
+
+Usage: python bench/aws_bench.py [N] [KINDS]   KINDS: the resource kinds, split evenly, from
+s3,sg,sqs,sns,logs (default s3,sg; `mixed` is all five).
 """
 
 from __future__ import annotations
@@ -28,15 +30,66 @@ from tests.harness.moto import MotoServer  # noqa: E402
 RULE = "{protocol: tcp, from_port: 443, to_port: 443, cidr_blocks: [0.0.0.0/0]}"
 
 
-def reconcile_spec(n: int, url: str) -> str:
+RECONCILE = {  # kind -> the resource entry of instance i
+    "s3": lambda i: f"  - {{type: aws.s3_bucket, name: rc-bench-{i}, tags: {{bench: reconcile}}}}",
+    "sg": lambda i: f"  - {{type: aws.security_group, name: rc-bench-{i}, description: bench, ingress: [{RULE}]}}",
+    "sqs": lambda i: f"  - {{type: aws.sqs_queue, name: rc-bench-{i}, visibility_timeout: 60, tags: {{bench: reconcile}}}}",
+    "sns": lambda i: f"  - {{type: aws.sns_topic, name: rc-bench-{i}, tags: {{bench: reconcile}}}}",
+    "logs": lambda i: (f"  - {{type: aws.cloudwatch_log_group, name: rc-bench-{i}, retention_in_days: 14, "
+                       "tags: {bench: reconcile}}"),
+}
+
+
+def reconcile_spec(n: int, url: str, kinds: list[str]) -> str:
     lines = [f'aws: {{region: us-east-1, endpoint_url: "{url}"}}', "resources:"]
-    for i in range(n // 2):
-        lines.append(f"  - {{type: aws.s3_bucket, name: rc-bench-{i}, tags: {{bench: reconcile}}}}")
-        lines.append(f"  - {{type: aws.security_group, name: rc-bench-{i}, description: bench, ingress: [{RULE}]}}")
+    for kind in kinds:
+        lines += [RECONCILE[kind](i) for i in range(n // len(kinds))]
     return "\n".join(lines) + "\n"
 
 
-def terraform_config(n: int, url: str) -> str:
+TERRAFORM = {
+    "s3": """
+        resource "aws_s3_bucket" "b" {{
+          count  = {count}
+          bucket = "tf-bench-${{count.index}}"
+          tags   = {{ bench = "terraform" }}
+        }}""",
+    "sg": """
+        resource "aws_security_group" "g" {{
+          count       = {count}
+          name        = "tf-bench-${{count.index}}"
+          description = "bench"
+          ingress {{
+            protocol    = "tcp"
+            from_port   = 443
+            to_port     = 443
+            cidr_blocks = ["0.0.0.0/0"]
+          }}
+        }}""",
+    "sqs": """
+        resource "aws_sqs_queue" "q" {{
+          count                      = {count}
+          name                       = "tf-bench-${{count.index}}"
+          visibility_timeout_seconds = 60
+          tags                       = {{ bench = "terraform" }}
+        }}""",
+    "sns": """
+        resource "aws_sns_topic" "t" {{
+          count = {count}
+          name  = "tf-bench-${{count.index}}"
+          tags  = {{ bench = "terraform" }}
+        }}""",
+    "logs": """
+        resource "aws_cloudwatch_log_group" "l" {{
+          count             = {count}
+          name              = "tf-bench-${{count.index}}"
+          retention_in_days = 14
+          tags              = {{ bench = "terraform" }}
+        }}""",
+}
+
+
+def terraform_config(n: int, url: str, kinds: list[str]) -> str:
     return textwrap.dedent(f"""
         terraform {{
           required_providers {{
@@ -56,25 +109,12 @@ def terraform_config(n: int, url: str) -> str:
             ec2 = "{url}"
             sts = "{url}"
             iam = "{url}"
+            sqs = "{url}"
+            sns = "{url}"
+            logs = "{url}"
           }}
         }}
-        resource "aws_s3_bucket" "b" {{
-          count  = {n // 2}
-          bucket = "tf-bench-${{count.index}}"
-          tags   = {{ bench = "terraform" }}
-        }}
-        resource "aws_security_group" "g" {{
-          count       = {n // 2}
-          name        = "tf-bench-${{count.index}}"
-          description = "bench"
-          ingress {{
-            protocol    = "tcp"
-            from_port   = 443
-            to_port     = 443
-            cidr_blocks = ["0.0.0.0/0"]
-          }}
-        }}
-    """)
+    """) + "".join(textwrap.dedent(TERRAFORM[k].format(count=n // len(kinds))) for k in kinds) + "\n"
 
 
 def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -87,13 +127,15 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    chosen = sys.argv[2] if len(sys.argv) > 2 else "s3,sg"
+    kinds = list(RECONCILE) if chosen == "mixed" else chosen.split(",")
     work = Path(tempfile.mkdtemp(prefix="aws-bench-"))
     moto = MotoServer(work)
     try:
         os.environ.update(moto.env)
         spec = work / "spec"
         spec.mkdir()
-        (spec / "site.yaml").write_text(reconcile_spec(n, moto.url))
+        (spec / "site.yaml").write_text(reconcile_spec(n, moto.url, kinds))
         env = {**moto.env, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
         rec = [sys.executable, "-m", "reconciler"]
         first = timed(rec + ["apply", "--auto-approve", "--parallelism", "20", str(spec)], work, env)
@@ -107,7 +149,7 @@ def main() -> None:
 
         tf = work / "tf"
         tf.mkdir()
-        (tf / "main.tf").write_text(terraform_config(n, moto.url))
+        (tf / "main.tf").write_text(terraform_config(n, moto.url, kinds))
         (work / "tf.rc").write_text('provider_installation {\n  filesystem_mirror {\n    path = "/opt/tf-plugins"\n  }\n}\n')
         tf_env = {"TF_CLI_CONFIG_FILE": str(work / "tf.rc"), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
         terraform = shutil.which("terraform") or "/usr/local/bin/terraform"
@@ -116,7 +158,7 @@ def main() -> None:
         tf_plan = min(timed([terraform, "plan", "-input=false", "-detailed-exitcode"], tf, tf_env) for _ in range(2))
     finally:
         moto.stop()
-    print(f"{n} resources ({n // 2} S3 buckets + {n // 2} security groups) on moto; seconds")
+    print(f"{n} resources ({' + '.join(f'{n // len(kinds)} {k}' for k in kinds)}) on moto; seconds")
     print(f"{'':>22} {'first apply':>12} {'no-change plan':>15}")
     print(f"{'reconcile':>22} {first:>12.2f} {plan_s:>15.2f}")
     print(f"{'terraform':>22} {tf_first:>12.2f} {tf_plan:>15.2f}")
