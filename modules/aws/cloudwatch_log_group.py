@@ -1,5 +1,6 @@
 """`aws.cloudwatch_log_group`: a log group with its retention, KMS key and tags. DescribeLogGroups is one
-paginated call for all (retention and key included); each managed group costs a tag listing. Deleting
+paginated call for all (retention and key included); the stack's groups' ownership tags come from one
+Tagging API call, so a no-change plan costs two calls however many groups. Deleting
 a group that stores log data is a data-loss hazard the plan blocks."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .common import (
     paginate,
     read_each,
     retag,
+    stack_tags,
     visible_tags,
 )
 
@@ -67,13 +69,16 @@ class CloudwatchLogGroupModule(Module[AwsSession]):
         names = {r.address: next((n for n in (group_name(r), r.prior.get("log_group_name")) if n in groups), None)
                  for r in resources}
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, logs, r, groups[str(names[r.address])]))
+        tagged = stack_tags(session, "logs") if wanted else {}
+        found = read_each(session, wanted, lambda r: self._read(session, logs, r, groups[str(names[r.address])],
+                                                                tagged))
         return {r.address: found.get(r.address) for r in resources}
 
-    def _read(self, session: AwsSession, logs: Any, r: Resource, group: Mapping[str, Any]) -> Observed | Unobservable:
+    def _read(self, session: AwsSession, logs: Any, r: Resource, group: Mapping[str, Any],
+              tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
         name = group["logGroupName"]
         with api_errors():
-            tags = logs.list_tags_log_group(logGroupName=name).get("tags") or {}
+            tags = dict(tagged[name]) if name in tagged else logs.list_tags_log_group(logGroupName=name).get("tags") or {}
         refused = not_ours("log group", name, tags, r, session)
         if refused:
             return refused

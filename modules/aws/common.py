@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from reconciler.targets.aws import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 FILTER_CHUNK = 200  # EC2 takes at most 200 values per filter
 LEGACY_SPEC_TAG = "reconcile:spec"  # written by reconcile 0.1 (a filesystem path): removed when re-tagging
 
@@ -128,6 +130,28 @@ def stack_resources(session: AwsSession, resource_type: str) -> list[tuple[str, 
                          TagFilters=[{"Key": STACK_TAG, "Values": [session.stack]}],
                          ResourceTypeFilters=[resource_type])
     return [(m["ResourceARN"], {t["Key"]: t["Value"] for t in m.get("Tags") or []}) for m in pages]
+
+
+def object_name(arn: str) -> str:
+    """The name an ARN ends with: a bucket, queue, topic, function, or log group (`…:log-group:NAME`)."""
+    if ":log-group:" in arn:
+        return arn.split(":log-group:", 1)[1].removesuffix(":*")
+    return arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1] if ":function:" not in arn else arn.split(":function:", 1)[1]
+
+
+def stack_tags(session: AwsSession, resource_type: str) -> dict[str, dict[str, str]]:
+    """Object name -> tags, for every object of `resource_type` carrying this stack's identity: one Resource
+    Groups Tagging API call per type and run (shared by the plan's observation waves). The modules of
+    services with no batch read take an object's ownership tags from here and read them object by
+    object only for objects not in it (another's, or ours with tags changed behind our back: the state
+    outranks tags). Without the permission for the Tagging API, every object is read on its own."""
+    def fetch() -> dict[str, dict[str, str]]:
+        try:
+            return {object_name(arn): tags for arn, tags in stack_resources(session, resource_type)}
+        except ModuleError as exc:
+            log.info("the Tagging API did not answer for %s (%s): reading each object's tags", resource_type, exc)
+            return {}
+    return session.listed(f"tagging:{resource_type}", fetch)
 
 
 def discover_named(session: AwsSession, resource_type: str, identity_key: str) -> dict[str, dict[str, Any]]:

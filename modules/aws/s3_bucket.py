@@ -1,6 +1,8 @@
 """`aws.s3_bucket`: a bucket and its versioning, encryption, public access block, lifecycle rules,
-policy and tags. One ListBuckets call finds them all; S3 has no batch read of bucket settings, so each
-managed bucket costs one call per setting the spec manages (plus its tags, which prove ownership)."""
+policy and tags. One ListBuckets call finds them all and one Tagging API call brings the ownership tags
+of the stack's buckets (a bucket not among them, another's or ours untagged behind our back, has its
+tags read on its own); S3 has no batch read of bucket settings, so each managed bucket costs one call
+per setting the spec manages."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from .common import (
     discover_named,
     not_ours,
     read_each,
+    stack_tags,
 )
 from .policy import normalize_policy
 from .terraform import json_value, pick, tags
@@ -126,7 +129,8 @@ class S3BucketModule(Module[AwsSession]):
             existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         names = {r.address: self._current_name(r, existing) for r in resources}
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, s3, r, str(names[r.address])))
+        tagged = stack_tags(session, "s3") if wanted else {}
+        found = read_each(session, wanted, lambda r: self._read(session, s3, r, str(names[r.address]), tagged))
         return {r.address: found.get(r.address) for r in resources}
 
     @staticmethod
@@ -137,10 +141,12 @@ class S3BucketModule(Module[AwsSession]):
                 return str(name)
         return None
 
-    def _read(self, session: AwsSession, s3: Any, r: Resource, name: str) -> Observed | Unobservable:
+    def _read(self, session: AwsSession, s3: Any, r: Resource, name: str,
+              tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
         with api_errors():
             try:
-                tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+                tags = dict(tagged[name]) if name in tagged else \
+                    {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
             except Exception as exc:
                 if error_code(exc) != "NoSuchTagSet":
                     raise

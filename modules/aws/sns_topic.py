@@ -1,6 +1,6 @@
 """`aws.sns_topic`: a topic with its display name, encryption key and tags (the target of alarms and
-subscriptions). ListTopics is one paginated call for all; each managed topic costs a
-GetTopicAttributes and a ListTagsForResource (read several at once)."""
+subscriptions). ListTopics is one paginated call for all, the stack's topics' ownership tags
+one Tagging API call; each managed topic costs a GetTopicAttributes (read several at once)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .common import (
     paginate,
     read_each,
     retag,
+    stack_tags,
     visible_tags,
 )
 
@@ -68,14 +69,17 @@ class SnsTopicModule(Module[AwsSession]):
         names = {r.address: next((n for n in (topic_name(r), r.prior.get("topic_name")) if n in arns), None)
                  for r in resources}
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, sns, r, arns[str(names[r.address])]))
+        tagged = stack_tags(session, "sns") if wanted else {}
+        found = read_each(session, wanted, lambda r: self._read(session, sns, r, arns[str(names[r.address])], tagged))
         return {r.address: found.get(r.address) for r in resources}
 
-    def _read(self, session: AwsSession, sns: Any, r: Resource, arn: str) -> Observed | Unobservable:
+    def _read(self, session: AwsSession, sns: Any, r: Resource, arn: str,
+              tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
         name = arn.rsplit(":", 1)[-1]
         with api_errors():
             got = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
-            tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn).get("Tags") or []}
+            tags = dict(tagged[name]) if name in tagged else \
+                {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn).get("Tags") or []}
         refused = not_ours("topic", name, tags, r, session)
         if refused:
             return refused

@@ -1,7 +1,8 @@
 """`aws.sqs_queue`: a queue with its delivery settings, a dead-letter queue (`redrive_policy`) and tags.
 
-ListQueues is one paginated call for all; SQS has no batch read, so each managed queue costs a
-GetQueueAttributes and a ListQueueTags (read several at once). Deleting a queue that holds messages is
+ListQueues is one paginated call for all, and the ownership tags of the stack's queues come from one
+Tagging API call; SQS has no batch read of settings, so each managed queue costs a GetQueueAttributes
+(read several at once). Deleting a queue that holds messages is
 a data-loss hazard the plan blocks."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .common import (
     paginate,
     read_each,
     retag,
+    stack_tags,
     visible_tags,
 )
 
@@ -96,14 +98,16 @@ class SqsQueueModule(Module[AwsSession]):
         names = {r.address: next((n for n in (queue_name(r), r.prior.get("queue_name")) if n in urls), None)
                  for r in resources}
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, sqs, r, urls[str(names[r.address])]))
+        tagged = stack_tags(session, "sqs") if wanted else {}
+        found = read_each(session, wanted, lambda r: self._read(session, sqs, r, urls[str(names[r.address])], tagged))
         return {r.address: found.get(r.address) for r in resources}
 
-    def _read(self, session: AwsSession, sqs: Any, r: Resource, url: str) -> Observed | Unobservable:
+    def _read(self, session: AwsSession, sqs: Any, r: Resource, url: str,
+              tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
         name = url.rsplit("/", 1)[-1]
         with api_errors():
             got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-            tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+            tags = dict(tagged[name]) if name in tagged else sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
         refused = not_ours("queue", name, tags, r, session)
         if refused:
             return refused
