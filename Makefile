@@ -41,7 +41,7 @@ demo: install
 
 test: install system-packages
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 -q --dist worksteal --durations=15
 
 # The property-based fuzz tests with many more examples than `make test` runs.
 fuzz: install
