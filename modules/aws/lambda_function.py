@@ -223,9 +223,7 @@ class LambdaFunctionModule(Module[AwsSession]):
     def _point_alias(lam: Any, name: str, alias: str, version: str) -> None:
         try:
             lam.update_alias(FunctionName=name, Name=alias, FunctionVersion=version)
-        except Exception as exc:  # noqa: BLE001 - only "no such alias" leads to creating it
-            if "ResourceNotFound" not in type(exc).__name__ and "ResourceNotFound" not in str(exc):
-                raise
+        except lam.exceptions.ResourceNotFoundException:  # no such alias yet
             lam.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:

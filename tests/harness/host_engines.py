@@ -9,6 +9,7 @@ tool reaches "the host's engine" over SSH exactly as it would on a real server.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import signal
 import subprocess
@@ -55,7 +56,8 @@ class HostEngine:
                     container.remove(force=True)
                 client.close()
             except Exception:  # noqa: BLE001 - an engine that does not answer is stopped all the same
-                pass
+                logging.getLogger(__name__).warning("engine %s: its containers could not be removed",
+                                                    self.bridge, exc_info=True)
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
