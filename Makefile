@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests use: a Docker engine (the harness runs its own dockerd), a registry for pull
 # tests, busybox for the tiny test image, debootstrap for the SSH host image, systemd-analyze for the unit
 # files in docs/, chromium for the HTML report test, graphviz for graph pictures.
-SYSTEM_PACKAGES := docker.io docker-registry busybox-static debootstrap systemd chromium graphviz openssh-client
+SYSTEM_PACKAGES := docker.io docker-registry busybox-static debootstrap systemd chromium graphviz openssh-client iproute2
 
 .PHONY: install system-packages demo test fuzz bench check lint clean docs sandbox
 
