@@ -330,6 +330,10 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, 
             if reporter is not None:
                 reporter.finished(result)
 
+        def note(self, message: str) -> None:
+            if reporter is not None:
+                reporter.note(message)
+
     try:
         outcome = session.apply(selection, approve=approve, hooks=Hooks(), saved=saved, only_drifted=only_drifted,
                                 on_plan=show)
@@ -657,6 +661,30 @@ def trust_cmd(host: str, spec: str, known_hosts: str | None, yes: bool) -> int:
     except OSError as exc:
         raise ReconcileError(f"cannot write {path}: {exc.strerror}") from None
     click.echo(f"Added {name} to {path}")
+    return EXIT_OK
+
+
+@cli.group("inventory")
+@common_options
+def inventory_group() -> None:
+    """The hosts a spec works on."""
+
+
+@inventory_group.command("list")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print Ansible's dynamic-inventory JSON (`ansible-inventory --list` form), usable by Ansible.")
+@common_options
+def inventory_list(path: str, as_json: bool) -> int:
+    """List the inventory's hosts, with the instances of dynamic groups (`from:`) looked up. Read-only: only
+    the groups' sources (AWS) are asked; no host is contacted."""
+    from reconciler.report.inventory import inventory_json, inventory_table
+
+    inventory = session_for(path).inventory()
+    if as_json:
+        click.echo(json.dumps(inventory_json(inventory), indent=2, sort_keys=True))
+    else:
+        click.echo(inventory_table(inventory), nl=False)
     return EXIT_OK
 
 

@@ -96,6 +96,43 @@ class Host:
     max_sessions: int = 8  # channels at once on the connection (OpenSSH allows 10 by default)
     keepalive: float = 15.0  # seconds of silence before the host is asked whether it is still there
     connect_timeout: float = 10.0
+    host_key: str | None = None  # "TYPE BASE64": the key the host must present (pinned from the spec)
+    pending: str | None = None  # a stand-in for a host known after apply: where it will come from
+
+
+@dataclass(frozen=True)
+class DynamicGroup:
+    """`inventory.groups.NAME.from:` a group whose hosts are instances: found by their tags, or those of
+    resources of the spec (`from: ${aws.autoscaling_group.web}`); each host is rendered from `settings`
+    (address, port, user…, templates over `instance`)."""
+
+    name: str
+    source_type: str  # the resource type whose objects are the hosts (aws.ec2_instance, aws.autoscaling_group)
+    source_address: str | None = None  # the reference form: every instance of this resource of the spec
+    tags: Mapping[str, str] = field(default_factory=dict)  # the query form: objects carrying these tags
+    region: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)  # how each host is reached, unrendered
+    ssh_wait: float = 300.0  # seconds a new host has to answer SSH
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class GroupQuery:
+    """What a dynamic group asks of its source type's module."""
+
+    tags: Mapping[str, str]  # the objects must carry these tags (the query form)
+    resources: tuple[Resource, ...]  # the spec's resources that form the group, or that the tags match
+    by_reference: bool  # True: only the objects of `resources`; False: every object carrying `tags`
+
+
+@dataclass(frozen=True)
+class GroupMembers:
+    """What a module found for a dynamic group: the instances there now, as attribute maps (instance_id,
+    private_ip_address, public_ip_address, private_dns_name, public_dns_name, tags…), and how many more
+    the spec's resources are still to create."""
+
+    instances: tuple[Mapping[str, Any], ...] = ()
+    expected_new: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,6 +158,12 @@ class Inventory:
     known_hosts: str | None = None
     host_key_checking: str = "strict"
     rollouts: Mapping[str, Rollout] = field(default_factory=dict)  # group -> how it rolls out (serial groups)
+    dynamic: Mapping[str, DynamicGroup] = field(default_factory=dict)  # groups whose hosts are instances
+    resolved: bool = False  # the dynamic groups' hosts were looked up (else each has one stand-in host)
+
+    def pending_hosts(self) -> frozenset[str]:
+        """The stand-ins of hosts known only after apply."""
+        return frozenset(n for n, h in self.hosts.items() if h.pending)
 
     def expand(self, name: str) -> tuple[str, ...] | None:
         """Host names a target name stands for, or None if it is neither host nor group."""
@@ -282,6 +325,7 @@ class Change:
     replacing: Observed | None = None  # create_before_destroy: the old object, still there while the new is made
     triggered_by: tuple[str, ...] = ()  # the triggers that fired it (notify/triggered_by), with trigger_action
     trigger_action: str = ""  # what they asked of it: restart, reload, run…
+    deferred: bool = False  # on a host known after apply: planned and applied once the host answers
 
     @property
     def replace_causes(self) -> tuple[str, ...]:

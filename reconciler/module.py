@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from reconciler.engine.diff import compute_change
-from reconciler.model import Change, LintFinding, Observed, Resource, Unobservable
+from reconciler.model import Change, GroupMembers, GroupQuery, LintFinding, Observed, Resource, Unobservable
 from reconciler.targets.prefetch import Read
 
 TargetT = TypeVar("TargetT")  # the target a module acts on: a server Target, a DockerEngine, an AwsRegion…
@@ -60,6 +60,7 @@ class Module(Generic[TargetT]):
     prunable: ClassVar[bool] = True  # False: removing it from the spec undoes nothing, it is just forgotten
     digest_attributes: ClassVar[frozenset[str]] = frozenset()  # stored in the state as their sha256 (contents)
     discovers: ClassVar[bool] = False  # True: discover() finds this stack's objects by their ownership marks
+    forms_groups: ClassVar[bool] = False  # True: group_members() lists its objects as inventory hosts
     holds_paths: ClassVar[bool] = False  # True: other resources' paths under its path() are its contents (a directory)
 
     # -- declared by the engine's diff --------------------------------------------------------
@@ -83,6 +84,10 @@ class Module(Generic[TargetT]):
         Used to rebuild a lost state and for drift's "unmanaged" class. Types whose objects carry no
         marks (files, packages) return nothing and set `discovers = False`."""
         return {}
+
+    def group_members(self, target: TargetT, query: GroupQuery) -> GroupMembers:
+        """The objects that are an inventory group's hosts (types with `forms_groups`): see GroupQuery."""
+        raise NotImplementedError(f"{self.type_name} cannot form an inventory group")
 
     # -- migration from a peer (reconcile migrate ansible) ------------------------------------------------
     ansible_modules: ClassVar[tuple[str, ...]] = ()  # Ansible modules whose tasks this type may take

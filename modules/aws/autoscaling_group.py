@@ -10,11 +10,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError
-from reconciler.model import Change, Observed, Resource
+from reconciler.model import Change, GroupMembers, GroupQuery, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
+    FILTER_CHUNK,
     api_errors,
     carries_marks,
     desired_tags,
@@ -23,6 +24,7 @@ from .common import (
     ownership_tags,
     paginate,
 )
+from .ec2_instance import running_instances
 
 ASG_GONE = ("ValidationError",)
 
@@ -45,6 +47,34 @@ class AutoscalingGroupModule(Module[AwsSession]):
     not_compared = frozenset({"state", "import", "instance_refresh", "min_healthy_percentage"})
     observe_unresolved = True
     discovers = True
+    forms_groups = True
+
+    def group_members(self, session: AwsSession, query: GroupQuery) -> GroupMembers:
+        """The instances in service (or coming into service) of the groups named by the query's resources,
+        or of the groups carrying its tags: one DescribeAutoScalingGroups, one DescribeInstances. The spec's
+        groups below their desired capacity have that many instances still to come."""
+        asg = session.client("autoscaling")
+        with api_errors():
+            groups = paginate(asg, "describe_auto_scaling_groups", "AutoScalingGroups")
+        if query.by_reference:
+            names = {group_name(r) for r in query.resources}
+            chosen = [g for g in groups if g["AutoScalingGroupName"] in names]
+        else:
+            chosen = [g for g in groups if all({t["Key"]: t["Value"] for t in g.get("Tags") or []}.get(k) == v
+                                               for k, v in query.tags.items())]
+        ids = {i["InstanceId"]: g["AutoScalingGroupName"] for g in chosen for i in g.get("Instances") or []
+               if str(i.get("LifecycleState", "InService")).startswith(("InService", "Pending"))}
+        found = [i for n in range(0, len(ids), FILTER_CHUNK) for i in running_instances(
+            session, [{"Name": "instance-id", "Values": sorted(ids)[n:n + FILTER_CHUNK]}])] if ids else []
+        per_group: dict[str, int] = {}
+        for i in found:
+            per_group[ids[i["instance_id"]]] = per_group.get(ids[i["instance_id"]], 0) + 1
+        expected = 0
+        for r in query.resources:
+            wanted = r.get("desired_capacity") if r.get("desired_capacity") is not None else r.get("min_size")
+            if isinstance(wanted, int) and r.get("state", "present") != "absent":
+                expected += max(0, wanted - per_group.get(group_name(r), 0))
+        return GroupMembers(tuple(found), expected)
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"group_name": object_id}

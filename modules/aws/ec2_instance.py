@@ -11,11 +11,12 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.model import Change, Observed, Resource
+from reconciler.model import Change, GroupMembers, GroupQuery, Observed, Resource
 from reconciler.module import Adopted
-from reconciler.targets.aws import AwsSession
+from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
 from .common import (
+    FILTER_CHUNK,
     GONE,
     Ec2Module,
     all_tags,
@@ -23,6 +24,7 @@ from .common import (
     create_once,
     paginate,
     tag_specs,
+    visible_tags,
 )
 from .terraform import pick, tags
 
@@ -32,6 +34,27 @@ WAIT = {"Delay": 1, "MaxAttempts": 600}
 
 def user_data_hash(text: str | None) -> str | None:
     return None if not text else hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def instance_facts(i: Mapping[str, Any]) -> dict[str, Any]:
+    """An instance as a dynamic inventory group's templates see it (`instance.private_ip_address`…)."""
+    tags = all_tags(i.get("Tags"))
+    return {"instance_id": i["InstanceId"], "private_ip_address": i.get("PrivateIpAddress"),
+            "public_ip_address": i.get("PublicIpAddress"), "private_dns_name": i.get("PrivateDnsName"),
+            "public_dns_name": i.get("PublicDnsName"), "state": i["State"]["Name"],
+            "instance_type": i.get("InstanceType"), "image_id": i.get("ImageId"), "subnet_id": i.get("SubnetId"),
+            "vpc_id": i.get("VpcId"), "availability_zone": (i.get("Placement") or {}).get("AvailabilityZone"),
+            "launch_time": str(i.get("LaunchTime") or ""), "tags": visible_tags(tags),
+            "address": tags.get(OWNER_TAG)}
+
+
+def running_instances(session: AwsSession, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pending and running instances matching `filters`, as instance_facts, oldest first."""
+    alive = filters + [{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    with api_errors():
+        found = [i for res in paginate(session.client("ec2"), "describe_instances", "Reservations", Filters=alive)
+                 for i in res["Instances"]]
+    return [instance_facts(i) for i in sorted(found, key=lambda i: (str(i.get("LaunchTime")), i["InstanceId"]))]
 
 
 class Ec2InstanceModule(Ec2Module):
@@ -56,6 +79,22 @@ class Ec2InstanceModule(Ec2Module):
     requires_replace = frozenset({"image_id", "subnet_id", "key_name", "user_data", "root_volume_size"})
     not_compared = frozenset({"import"})
     default_state = "running"
+    forms_groups = True
+
+    def group_members(self, session: AwsSession, query: GroupQuery) -> GroupMembers:
+        """The running instances carrying the query's tags, or those of the query's resources (by their
+        ownership tags, in one DescribeInstances); the resources not running yet are still to come."""
+        filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in query.tags.items()]
+        wanted = [r for r in query.resources if self.state_of(r) == "running"]
+        if query.by_reference:
+            addresses = [r.address for r in query.resources]
+            found = [i for n in range(0, len(addresses), FILTER_CHUNK) for i in running_instances(session, filters + [
+                {"Name": f"tag:{STACK_TAG}", "Values": [session.stack]},
+                {"Name": f"tag:{OWNER_TAG}", "Values": addresses[n:n + FILTER_CHUNK]}])] if addresses else []
+        else:
+            found = running_instances(session, filters)
+        there = {i["address"] for i in found}
+        return GroupMembers(tuple(found), sum(1 for r in wanted if r.address not in there))
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource

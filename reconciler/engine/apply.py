@@ -49,6 +49,8 @@ class ApplyHooks(Protocol):
 
     def finished(self, result: Result) -> None: ...
 
+    def note(self, message: str) -> None: ...  # progress that is no change of its own (waiting for new hosts)
+
 
 class _NoHooks:
     def started(self, change: Change) -> None:
@@ -56,6 +58,9 @@ class _NoHooks:
 
     def finished(self, result: Result) -> None:
         pass
+
+    def note(self, message: str) -> None:
+        log.info("%s", message)
 
 
 class Applier:

@@ -174,6 +174,7 @@ class Planner:
         self.blockers: list[str] = []
         self.warnings: list[str] = []
         self.records, self.moved_from = self._apply_moves(records)
+        self.pending = {h: spec.inventory.hosts[h].pending for h in spec.inventory.pending_hosts()}
 
     # -- what the state says ---------------------------------------------------------------------
     def _apply_moves(self, records: Mapping[str, StateRecord]) -> tuple[dict[str, StateRecord], dict[str, str]]:
@@ -209,6 +210,8 @@ class Planner:
                 destroy, reason = False, "it existed before reconcile; it stays as it is"
             elif not module.prunable:
                 destroy, reason = False, "no longer in the spec; there is nothing to undo"
+            elif self._departed(module.family, record.target):
+                destroy, reason = False, f"its host {record.target} is no longer in its dynamic group"
             else:
                 destroy, reason = True, "no longer in the spec"
             out.append(_Ghost(record.as_resource(), record, destroy, reason))
@@ -227,6 +230,14 @@ class Planner:
                                 scope=address_scope(address, type_name, name))
             out.append(_Ghost(resource, None, True, "no longer in the spec (found by this stack's ownership marks)"))
         return out
+
+    def _departed(self, family: str, target: str) -> bool:
+        """A host that was an instance of a dynamic group and is not any more (terminated, scaled in): what
+        was made on it went with it, or is out of reach; it is forgotten."""
+        inventory = self.spec.inventory
+        if not inventory.dynamic or not inventory.resolved or family == "aws" or target in inventory.hosts:
+            return False
+        return target != "local" and target not in self.registry.family(family).declared(self.spec)
 
     def _discover_stack(self) -> dict[str, tuple[str, str, Mapping[str, Any]]]:
         """A state that does not exist yet: every object on the spec's engines and regions that carries this
@@ -286,6 +297,11 @@ class Planner:
                 try:
                     resolved = resolver.resolve(original, known, secrets)
                     self._check_resolved(original, resolved)
+                    if resolved.host in self.pending:  # its host is known after apply: nothing to observe
+                        changes[a] = self._deferred(resolved)
+                        secrets[a] = self.registry.module(resolved.type).secret_attributes(resolved)
+                        known[a] = attribute_view(self.registry.module(resolved.type), changes[a])
+                        continue
                     wave.append(self._with_prior(resolved))
                 except refs.ReferenceProblem as exc:  # a problem of the spec: nothing may be applied
                     where = original.where(exc.key)
@@ -333,6 +349,13 @@ class Planner:
         outputs = resolve_outputs(self.spec.outputs, self.graph, self.registry, known, secrets, self.spec.data)
         return Plan(tuple(ordered), self.spec.hash, fingerprint, serial, failures, tuple(self.blockers), hashes,
                     tuple(self.warnings), outputs, data_values)
+
+    def _deferred(self, resource: Resource) -> Change:
+        """A resource on a host still to be created: shown as created there, applied once the host answers."""
+        self.redactor.add_resource(resource, self.registry.module(resource.type).secret_attributes(resource))
+        change = self.registry.module(resource.type).diff(resource, None)
+        return dataclasses.replace(change, action=Action.CREATE, deferred=True,
+                                   reason=f"on {self.pending[resource.host or '']}: known after apply")
 
     def _read_data(self, known: dict[str, dict[str, Any]], secrets: dict[str, frozenset[str]],
                    failures: dict[str, str]) -> dict[str, dict[str, Any]]:

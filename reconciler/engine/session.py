@@ -28,7 +28,7 @@ from reconciler.engine.apply import Applier, ApplyHooks, failed
 from reconciler.engine.carry import Executor, LocalExecutor
 from reconciler.engine.plan import Selection, make_plan
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.model import UNKNOWN, Action, Change, Plan, Result, Status
+from reconciler.model import UNKNOWN, Action, Change, Inventory, Plan, Result, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec.load import load_spec
@@ -100,6 +100,7 @@ class Session:
         self._validated: Validated | None = None
         self._backend: Backend | None = None
         self._facts: dict[str, dict[str, Any]] | None = None  # host facts, read once per session (run)
+        self._members: dict[str, Any] | None = None  # dynamic group -> GroupMembers, looked up once per run
         self._cluster: Any = None  # the Dask client of an apply with a scheduler
 
     # -- the spec --------------------------------------------------------------------------------
@@ -211,8 +212,33 @@ class Session:
         """What apply would do. Read-only: takes no lock, writes nothing."""
         validated = self.validate()
         with self.state() as store, self.targets() as pool:
-            validated = self.with_facts(validated, pool, selection)
+            validated = self.with_facts(self.with_members(validated, pool), pool, selection)
             return self._make_plan(validated, pool, store, selection)
+
+    def with_members(self, validated: Validated, pool: TargetPool, *, fresh: bool = False) -> Validated:
+        """The spec rebuilt with the hosts of its dynamic inventory groups (`from:`), looked up once per run
+        (`fresh`: again, after an apply made instances). The pool's later targets see the new hosts."""
+        spec = validated.spec
+        if not spec.inventory.dynamic or (spec.inventory.resolved and not fresh):
+            return validated
+        from reconciler.engine.members import find_members
+
+        self._members = self.redacting(lambda: find_members(spec, self._registry, pool))
+        rebuilt = validate(self.spec_path, self._registry, self.environ, workspace=self.ws,
+                           overrides=self.var_overrides, facts=self._facts, members=self._members)
+        self._learn_secrets(rebuilt)
+        self._validated = rebuilt
+        pool.respec(rebuilt.spec)
+        return rebuilt
+
+    def inventory(self) -> Inventory:
+        """The inventory, with the hosts of dynamic groups looked up (read-only: only their sources are asked;
+        no host is contacted)."""
+        validated = self.validate()
+        if not validated.spec.inventory.dynamic:
+            return validated.spec.inventory
+        with self.targets() as pool:
+            return self.with_members(validated, pool).spec.inventory
 
     def with_facts(self, validated: Validated, pool: TargetPool, selection: Selection = EVERYTHING) -> Validated:
         """The spec rebuilt with its hosts' facts, when its templates read `host.facts`: each host is asked
@@ -221,7 +247,7 @@ class Session:
         spec = validated.spec
         if not spec.fact_targets or spec.facts_known:
             return validated
-        wanted = set(spec.fact_targets)
+        wanted = set(spec.fact_targets) - spec.inventory.pending_hosts()  # stand-ins keep stand-in facts
         if selection.limit:
             chosen = {h for name in selection.limit for h in (spec.inventory.expand(name) or (name,))}
             wanted &= chosen
@@ -236,9 +262,10 @@ class Session:
                                      + " (nothing was planned; --limit leaves a host out)")
             self._facts = {**(self._facts or {}), **facts}
         rebuilt = validate(self.spec_path, self._registry, self.environ, workspace=self.ws,
-                           overrides=self.var_overrides, facts=self._facts)
+                           overrides=self.var_overrides, facts=self._facts, members=self._members)
         self._learn_secrets(rebuilt)
         self._validated = rebuilt  # what later reports of this session (graph pictures, pages) show
+        pool.respec(rebuilt.spec)
         return rebuilt
 
     def _make_plan(self, validated: Validated, pool: TargetPool, store: Any, selection: Selection) -> Plan:
@@ -254,7 +281,7 @@ class Session:
 
         groups: dict[tuple[str, str], list[Change]] = {}
         for change in plan.changes:
-            if change.resource is None or change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
+            if change.resource is None or change.deferred or change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
                 continue
             if any(d.sensitive for d in change.diffs) or not self._registry.module_class(change.type).shows_text:
                 continue
@@ -301,7 +328,7 @@ class Session:
                on_plan: Callable[[Plan], None]) -> ApplyOutcome:
         backend = self.backend
         with backend.lock("apply"), self.targets() as pool:
-            validated = self.with_facts(validated, pool, selection)
+            validated = self.with_facts(self.with_members(validated, pool), pool, selection)
             new = backend.kind == "local" and not self.state_file.exists()
             with backend.open(writable=not new) as store:
                 plan = self._make_plan(validated, pool, store, selection)
@@ -325,12 +352,12 @@ class Session:
                 if not approve(plan):
                     raise ReconcileError("apply cancelled")
                 if not new:
-                    return self._carry_out(validated, plan, pool, store, hooks)
+                    return self._carry_out(validated, plan, pool, store, hooks, selection)
             with backend.open(writable=True) as store:
-                return self._carry_out(validated, plan, pool, store, hooks)
+                return self._carry_out(validated, plan, pool, store, hooks, selection)
 
     def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: Any,
-                   hooks: ApplyHooks | None) -> ApplyOutcome:
+                   hooks: ApplyHooks | None, selection: Selection = EVERYTHING) -> ApplyOutcome:
         store.set_stack(validated.spec.stack)
         executor = self._executor(validated, plan, pool)
         applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
@@ -338,8 +365,11 @@ class Session:
         run_id = store.start_run("apply", str(Path(self.spec_path).absolute()))
         results: list[Result] = []
         status = "interrupted"  # what the history says if this process is stopped on the way
+        now = dataclasses.replace(plan, changes=tuple(c for c in plan.changes if not c.deferred))
         try:
-            results = self.redacting(lambda: applier.apply(plan))
+            results = self.redacting(lambda: applier.apply(now))
+            if validated.spec.inventory.dynamic and not failed(results):
+                results += self._configure_new_hosts(validated, pool, store, hooks, selection)
             status = "failed" if failed(results) or plan.failures else "ok"
         finally:
             executor.close()
@@ -347,6 +377,36 @@ class Session:
                 "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
         outputs = self._record_outputs(validated, applier, store)
         return ApplyOutcome(plan, tuple(results), run_id, applied=True, outputs=outputs)
+
+    def _configure_new_hosts(self, validated: Validated, pool: TargetPool, store: Any, hooks: ApplyHooks | None,
+                             selection: Selection) -> list[Result]:
+        """The second half of an apply that made instances of a dynamic group: look the group up again, wait
+        for the new hosts to answer SSH, then plan and apply the resources on them (and on them only)."""
+        from reconciler.engine.members import new_hosts, wait_for_hosts
+
+        note = hooks.note if hooks is not None else (lambda message: log.info("%s", message))
+        rebuilt = self.with_members(validated, pool, fresh=True)
+        hosts = new_hosts(validated.spec, rebuilt.spec)
+        if not hosts:
+            return []
+        unreachable = wait_for_hosts(rebuilt.spec, hosts, note, self.parallelism)
+        results = [Result(r.address, Action.CREATE, Status.FAILED, error=f"host {r.host} never answered SSH: "
+                          f"{unreachable[r.host or '']}") for r in rebuilt.spec.resources if r.host in unreachable]
+        ready = [h for h in hosts if h not in unreachable]
+        on_them = [h for h in ready if any(r.host == h for r in rebuilt.spec.resources)]
+        if not on_them:
+            return results
+        note(f"configuring {len(on_them)} new host(s): {', '.join(on_them)}")
+        limited = dataclasses.replace(selection, limit=tuple(on_them))
+        rebuilt = self.with_facts(rebuilt, pool, limited)
+        plan = self._make_plan(rebuilt, pool, store, limited)
+        if plan.blockers:
+            raise ReconcileError("the plan for the new hosts cannot be applied: " + "; ".join(plan.blockers))
+        applier = Applier(rebuilt.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
+                          rebuilt.spec.data, LocalExecutor(self._registry, pool), rebuilt.spec.inventory.rollouts)
+        done = self.redacting(lambda: applier.apply(plan))
+        failures = [Result(a, Action.CREATE, Status.FAILED, error=why) for a, why in plan.failures.items()]
+        return results + list(done) + failures
 
     def _executor(self, validated: Validated, plan: Plan, pool: TargetPool) -> Executor:
         """Where this apply's changes are carried out: here, or on the Dask cluster asked for."""

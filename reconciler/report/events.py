@@ -106,6 +106,9 @@ class JsonEvents:
         self.emit("started", f"{change.address}: {change.verb or change.action.value} started",
                   address=change.address, action=change.action.value, verb=change.verb or None)
 
+    def note(self, message: str) -> None:
+        self.emit("progress", message)
+
     def finished(self, result: Result) -> None:
         with self._lock:
             self._active.pop(result.address, None)

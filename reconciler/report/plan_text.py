@@ -35,7 +35,7 @@ def headline(change: Change) -> str:
     if moved:
         moved += "\n  "
     if change.action is Action.CREATE:
-        return f"{moved}# {change.address} will be created"
+        return f"{moved}# {change.address} will be created{why if change.deferred else ''}"
     if change.action is Action.UPDATE:
         if change.verb == "run":
             return f"{moved}# {change.address} will run: {change.reason}"
@@ -187,6 +187,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "verb": change.verb,
         "reason": change.reason,
         "pruned": change.pruned,
+        "deferred": change.deferred,
         "replace_because": list(change.replace_causes),
         "attributes": [
             {"name": d.name, "before": value(d.before, d.sensitive), "after": value(d.after, d.sensitive),
@@ -205,7 +206,8 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
                                bool(a.get("sensitive")), bool(a.get("forces_replace")))
                       for a in c.get("attributes") or ())
         changes.append(Change(str(c["address"]), str(c["type"]), Action(c["action"]), diffs, str(c.get("reason") or ""),
-                              pruned=bool(c.get("pruned")), moved_from=c.get("moved_from"), verb=str(c.get("verb") or "")))
+                              pruned=bool(c.get("pruned")), deferred=bool(c.get("deferred")),
+                              moved_from=c.get("moved_from"), verb=str(c.get("verb") or "")))
         if c.get("content_diff"):
             texts[str(c["address"])] = str(c["content_diff"])
     return Plan(tuple(changes), str(data.get("spec_hash", "")), str(data.get("fingerprint", "")),

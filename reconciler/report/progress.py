@@ -81,6 +81,9 @@ class ApplyReporter:
             sep = " " if result.error.startswith("(") else ": "
             self._print(f"{counter}{error_line(f'{result.address}{sep}{result.error}', self.color)}")
 
+    def note(self, message: str) -> None:
+        self._print(message)
+
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 

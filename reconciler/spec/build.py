@@ -19,6 +19,7 @@ from reconciler.errors import ReconcileError, SpecError
 from reconciler.model import (
     SENSITIVE,
     Diagnostic,
+    GroupMembers,
     Host,
     Inventory,
     JsonPath,
@@ -34,6 +35,7 @@ from reconciler.model import (
 )
 from reconciler.registry import Registry
 from reconciler.spec import components as comp
+from reconciler.spec.dynamic_groups import group_hosts, parse_dynamic, tagged_like
 from reconciler.spec.inventory import build_inventory
 from reconciler.spec.refs import has_reference
 from reconciler.spec.render import Renderer, TemplateFailure, is_template
@@ -91,7 +93,7 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 def build_spec(
     doc: SourceDocument, registry: Registry, environ: Mapping[str, str] | None = None,
     unset_env_ok: bool = False, workspace: str = "default", variables: Mapping[str, Any] | None = None,
-    facts: Mapping[str, Mapping[str, Any]] | None = None,
+    facts: Mapping[str, Mapping[str, Any]] | None = None, members: Mapping[str, GroupMembers] | None = None,
 ) -> tuple[Spec, list[Diagnostic]]:
     """Every resource instance that could be built, and the problems found (a spec with any is unusable).
 
@@ -100,10 +102,13 @@ def build_spec(
     `facts`: target -> host facts, gathered for the targets a first build found reading `host.facts`
     (`Spec.fact_targets`); without them the facts are stand-ins and a `when:` reading them counts as true,
     so that everything that might be built is checked.
+    `members`: dynamic group -> the instances found for it (reconciler.engine.members); without them each
+    such group has one stand-in host, known after apply.
     """
     builder = _SpecBuilder(doc, registry, os.environ if environ is None else environ, unset_env_ok, workspace,
                            variables)
     builder.facts = facts
+    builder.members = members
     return builder.build()
 
 
@@ -238,6 +243,7 @@ class _SpecBuilder:
         self.facts: Mapping[str, Mapping[str, Any]] | None = parent.facts if parent is not None else None
         self.fact_targets: set[str] = set()  # targets whose templates read host.facts (kept on the top)
         self.facts_read = False  # set while rendering when a template reads host.facts
+        self.members: Mapping[str, GroupMembers] | None = parent.members if parent is not None else None
         self.workspace = workspace
         self.registry = registry
         self.diagnostics: list[Diagnostic] = []
@@ -275,8 +281,8 @@ class _SpecBuilder:
         self.diagnostics += schema_diagnostics(top, outline, self.doc, ())
         inventory, inv_diags = build_inventory(self.doc)
         self.diagnostics += inv_diags
-        inventory = self._rollouts(inventory)
-        resources = self._collect(inventory)
+        inventory = self._rollouts(self._dynamic(inventory))
+        resources = self._on_dynamic(inventory, self._collect(inventory))
         settings = {key: self._render_block(key) for key in ("docker", "aws", "state")}
         name: Any = self.doc.data.get("name")
         stack = StackId(name if isinstance(name, str) else default_stack_name(self.doc.root), self.workspace)
@@ -294,6 +300,58 @@ class _SpecBuilder:
                     named=isinstance(name, str), outputs=outputs, data=data,
                     fact_targets=frozenset(self.fact_targets), facts_known=self.facts is not None)
         return spec, _dedupe(self.diagnostics)
+
+    def _dynamic(self, inventory: Inventory) -> Inventory:
+        """The groups whose hosts are instances (`from:`), with a host per instance found (or stand-ins)."""
+        dynamic = parse_dynamic(self.doc)
+        if not dynamic:
+            return inventory
+        hosts, groups = dict(inventory.hosts), dict(inventory.groups)
+        raw_groups = _mapping(_mapping(self.doc.data.get("inventory")).get("groups"))
+        base_vars = _mapping(_mapping(raw_groups.get("all")).get("vars"))
+        context = {**self.vars, "vars": self.vars, "env": self.env, "workspace": self.workspace}
+        for name, group in dynamic.items():
+            source = self.registry.module_class(group.source_type) if group.source_type in self.registry else None
+            if source is None or not source.forms_groups:
+                kinds = sorted(t for t in self.registry.types if self.registry.module_class(t).forms_groups)
+                self._error(f"group {name}: {group.source_type} cannot form an inventory group (these can: "
+                            f"{', '.join(kinds)})", ("inventory", "groups", name, "from"))
+                continue
+            found = self.members.get(name) if self.members is not None else None
+            if self.members is not None and found is None:
+                found = GroupMembers()
+            members, problems = group_hosts(group, found, base_vars, context, self.renderer.render, self.doc)
+            self.diagnostics += problems
+            for host in members:
+                if host.name in hosts:
+                    self._error(f"group {name}: host {host.name} is already in the inventory",
+                                ("inventory", "groups", name))
+                    continue
+                hosts[host.name] = host
+            groups[name] = tuple(h.name for h in members if hosts.get(h.name) is h)
+        return replace(inventory, hosts=hosts, groups=groups, dynamic=dynamic, resolved=self.members is not None)
+
+    def _on_dynamic(self, inventory: Inventory, resources: list[Resource]) -> list[Resource]:
+        """Resources on a dynamic group's hosts depend on the spec's resources that make those hosts (the
+        group's `from: ${…}`, or the spec's instances its tags match); a `from:` naming no resource is an error."""
+        if not inventory.dynamic:
+            return resources
+        makers: dict[str, tuple[str, ...]] = {}
+        for name, group in inventory.dynamic.items():
+            if group.source_address:
+                made = tuple(sorted({r.address for r in resources if r.base_address == group.source_address}))
+                if not made:
+                    self._error(f"group {name}: from: names {group.source_address}, which is not a resource of the "
+                                "spec", ("inventory", "groups", name, "from"))
+            else:
+                made = tuple(r.address for r in tagged_like(resources, group))
+            for host in inventory.groups.get(name, ()):
+                makers[host] = made
+        out = []
+        for r in resources:
+            extra = tuple(a for a in makers.get(r.host or "", ()) if a not in r.depends_on)
+            out.append(replace(r, depends_on=r.depends_on + extra) if extra else r)
+        return out
 
     def _rollouts(self, inventory: Inventory) -> Inventory:
         """The groups with `serial:` (rolling updates) or `wait_for:`: their hosts in batch order, and each

@@ -40,6 +40,7 @@ def make_host(name: str, entry: dict[str, Any]) -> Host:
         proxy_jump=_typed(entry, "proxy_jump", str, None), max_sessions=_typed(entry, "max_sessions", int, 8),
         keepalive=float(_typed(entry, "keepalive", (int, float), 15.0)),
         connect_timeout=float(_typed(entry, "connect_timeout", (int, float), 10.0)),
+        host_key=_typed(entry, "host_key", str, None) or None,
     )
 
 

@@ -11,7 +11,7 @@ import networkx as nx
 
 from reconciler.engine.graph import build_graph
 from reconciler.errors import SpecError
-from reconciler.model import Diagnostic, Spec
+from reconciler.model import Diagnostic, GroupMembers, Spec
 from reconciler.registry import Registry
 from reconciler.spec.build import build_spec
 from reconciler.spec.load import load_spec
@@ -27,13 +27,13 @@ class Validated:
 def validate(
     path: str | Path, registry: Registry, environ: Mapping[str, str] | None = None, unset_env_ok: bool = False,
     workspace: str = "default", overrides: VarOverrides | None = None,
-    facts: Mapping[str, Mapping[str, Any]] | None = None,
+    facts: Mapping[str, Mapping[str, Any]] | None = None, members: Mapping[str, GroupMembers] | None = None,
 ) -> Validated:
-    """The spec and its graph, or SpecError carrying every problem found. `facts`: see build_spec."""
+    """The spec and its graph, or SpecError carrying every problem found. `facts`, `members`: see build_spec."""
     doc = load_spec(path)
     spec_vars = doc.data.get("vars")
     variables = layered(spec_vars if isinstance(spec_vars, dict) else {}, Path(path), workspace, overrides)
-    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace, variables.values, facts)
+    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace, variables.values, facts, members)
     graph, graph_diagnostics = build_graph(spec.resources, registry, spec.document, spec.data)
     diagnostics += (graph_diagnostics + _attribute_lists(spec, registry) + _moves_and_removals(spec)
                     + _output_references(spec, registry))

@@ -58,6 +58,11 @@ class TargetPool:
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
 
+    def respec(self, spec: Spec) -> None:
+        """Targets created from now on are made from `spec` (the same spec with more inventory hosts: the
+        hosts of dynamic groups, once looked up). Those already made stay."""
+        self.spec = spec
+
     def get(self, family: str, name: str) -> Any:
         key = (family, name)
         with self._guard:

@@ -231,12 +231,15 @@ class SSHTarget(Target):
         import paramiko
 
         client = paramiko.SSHClient()
-        client.load_system_host_keys()  # ~/.ssh/known_hosts
         known_hosts = self.inventory.known_hosts
-        if known_hosts and os.path.exists(known_hosts):
-            client.load_host_keys(known_hosts)
-        client.set_missing_host_key_policy(
-            _UnknownKeyPolicy(self.name, self.inventory, self.address, self.port))  # type: ignore[arg-type]
+        if self.host.host_key:  # pinned by the spec: that key and no other
+            client.get_host_keys().add(known_hosts_name(self.address, self.port), *pinned_key(self.host))
+        else:
+            client.load_system_host_keys()  # ~/.ssh/known_hosts
+            if known_hosts and os.path.exists(known_hosts):
+                client.load_host_keys(known_hosts)
+        client.set_missing_host_key_policy(_UnknownKeyPolicy(
+            self.name, self.inventory, self.address, self.port, bool(self.host.host_key)))  # type: ignore[arg-type]
         where = f"{self.address}:{self.port}"
         proxy = None
         timeout = float(self.host.connect_timeout)
@@ -250,6 +253,9 @@ class SSHTarget(Target):
                            sock=proxy,  # type: ignore[arg-type]  # a socket-like channel through the jump host
                            look_for_keys=not self.key_files, allow_agent=True)
         except paramiko.BadHostKeyException as exc:
+            if self.host.host_key:
+                raise ReconcileError(f"host {self.name} unreachable: it presented the host key {fingerprint(exc.key)}, "
+                                     f"not the one the spec pins ({fingerprint(exc.expected_key)})") from None
             raise ReconcileError(
                 f"host {self.name} unreachable: its host key CHANGED (now {fingerprint(exc.key)}, "
                 f"expected {fingerprint(exc.expected_key)}); this may be an attack. If the host was rebuilt, "
@@ -539,12 +545,16 @@ class SSHTarget(Target):
 class _UnknownKeyPolicy:  # duck-types paramiko.MissingHostKeyPolicy (paramiko is imported only when used)
     """strict: refuse with instructions. accept-new: record the key in the known_hosts file and go on."""
 
-    def __init__(self, name: str, inventory: Inventory, address: str, port: int):
+    def __init__(self, name: str, inventory: Inventory, address: str, port: int, pinned: bool = False):
         self.name = name
         self.inventory = inventory
         self.entry = known_hosts_name(address, port)
+        self.pinned = pinned
 
     def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        if self.pinned:
+            raise ReconcileError(f"host {self.name} unreachable: it presented a {key.get_name()} key "
+                                 f"({fingerprint(key)}), not the key the spec pins")
         if self.inventory.host_key_checking == "accept-new":
             path = self.inventory.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
             append_known_host(path, self.entry, key)
@@ -555,6 +565,39 @@ class _UnknownKeyPolicy:  # duck-types paramiko.MissingHostKeyPolicy (paramiko i
             f"Check it, then run `reconcile trust {self.name} --spec SPEC`, or set "
             "`inventory.host_key_checking: accept-new` in the spec"
         )
+
+
+def pinned_key(host: Host) -> tuple[str, Any]:
+    """The host's `host_key` ("TYPE BASE64 [comment]") as (type, paramiko key)."""
+    import binascii
+
+    import paramiko
+
+    parts = (host.host_key or "").split()
+    try:
+        return parts[0], paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
+    except (IndexError, ValueError, binascii.Error, paramiko.SSHException) as exc:
+        raise ReconcileError(f"host {host.name}: host_key is not an SSH public key (\"TYPE BASE64\"): "
+                             f"{exc or 'too short'}") from None
+
+
+def wait_for_ssh(address: str, port: int, timeout: float, pause: float = 1.0) -> float:
+    """Seconds until `address:port` sends an SSH banner (a new instance booting); ReconcileError after
+    `timeout` seconds."""
+    started = time.monotonic()
+    last = "no answer"
+    while True:
+        try:
+            with socket.create_connection((address, port), timeout=min(5.0, timeout)) as sock:
+                sock.settimeout(min(5.0, timeout))
+                if sock.recv(256).startswith(b"SSH-"):
+                    return time.monotonic() - started
+                last = "it answered, but not with SSH"
+        except OSError as exc:
+            last = exc.strerror or str(exc) or type(exc).__name__
+        if time.monotonic() - started + pause > timeout:
+            raise ReconcileError(f"{address}:{port} did not answer SSH within {timeout:.0f}s ({last})")
+        time.sleep(pause)
 
 
 def append_known_host(path: str, entry: str, key: Any) -> None:
