@@ -194,10 +194,9 @@ class Registry:
         with self._lock:
             if type_name not in self._quick:
                 try:
-                    import fastjsonschema
+                    from reconciler.schema_cache import compiled
 
-                    self._quick[type_name] = fastjsonschema.compile(
-                        accept_references(self.resource_schema(type_name)), use_default=False)
+                    self._quick[type_name] = compiled(accept_references(self.resource_schema(type_name)))
                 except Exception as exc:  # noqa: BLE001 - any compile problem: fall back to jsonschema
                     log.debug("no quick check for %s: %s", type_name, exc)
                     self._quick[type_name] = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -123,13 +124,65 @@ def discover_tagged(session: AwsSession, list_items: Callable[[list[dict[str, An
 
 
 def stack_resources(session: AwsSession, resource_type: str) -> list[tuple[str, dict[str, str]]]:
-    """(ARN, tags) of every object of `resource_type` (e.g. "s3", "dynamodb:table") carrying this stack's
-    identity, from the Resource Groups Tagging API: one paginated call per region for any number."""
-    with api_errors():
-        pages = paginate(session.client("resourcegroupstaggingapi"), "get_resources", "ResourceTagMappingList",
-                         TagFilters=[{"Key": STACK_TAG, "Values": [session.stack]}],
-                         ResourceTypeFilters=[resource_type])
-    return [(m["ResourceARN"], {t["Key"]: t["Value"] for t in m.get("Tags") or []}) for m in pages]
+    """(ARN, tags) of every object of `resource_type` ("s3", "dynamodb:table", "lambda:function"…, as the
+    Tagging API's ResourceTypeFilters name them) carrying this stack's identity. Every type is taken from
+    one paginated Resource Groups Tagging API call per region and run (100 objects a page), whatever the
+    number of types and objects."""
+    def fetch() -> list[tuple[str, dict[str, str]]]:
+        with api_errors():
+            pages = paginate(session.client("resourcegroupstaggingapi"), "get_resources", "ResourceTagMappingList",
+                             TagFilters=[{"Key": STACK_TAG, "Values": [session.stack]}], ResourcesPerPage=100,
+                             TagsPerPage=500)
+        return [(m["ResourceARN"], {t["Key"]: t["Value"] for t in m.get("Tags") or []}) for m in pages]
+
+    return [(arn, tags) for arn, tags in session.listed("tagging:stack", fetch) if arn_of_type(arn, resource_type)]
+
+
+def arn_of_type(arn: str, resource_type: str) -> bool:
+    """Whether an ARN is of a Tagging API resource type: "sqs" (a service), "dynamodb:table" (a type of it)."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return False
+    service, _, kind = resource_type.partition(":")
+    if parts[2] != service:
+        return False
+    if not kind:
+        return not (service == "sns" and parts[5].count(":"))  # a topic, not one of its subscriptions
+    return parts[5].split("/", 1)[0].split(":", 1)[0] == kind
+
+
+def settings_fingerprint(module: Module[AwsSession], resource: Resource) -> str:
+    """A hash of what the spec asks of the object's settings (tags left out: the Tagging API shows them)."""
+    want = {k: v for k, v in module.desired(resource).items() if k not in ("tags", "owned")}
+    return hashlib.sha256(json.dumps(want, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def with_snapshot(module: Module[AwsSession], resource: Resource, observed: Observed) -> Observed:
+    """`observed`, its identity carrying a snapshot of its settings and the fingerprint of the spec they
+    answer: see `remembered`. Never for a resource with secret values (the state must not hold them)."""
+    if module.secret_attributes(resource):
+        return observed
+    snapshot = {"fingerprint": settings_fingerprint(module, resource), "attributes": dict(observed.attributes)}
+    return dataclasses.replace(observed, identity={**observed.identity, "snapshot": snapshot})
+
+
+def remembered(module: Module[AwsSession], session: AwsSession, resource: Resource, name_key: str, name: str,
+               tags: Mapping[str, str] | None) -> Observed | None:
+    """The object as last read or applied, without reading its settings again, when nothing suggests a
+    change (for services with no batch read: SQS, SNS): the state holds a snapshot of this object (same
+    name) taken when the spec asked for what it asks now, and its tags, from the one Tagging API call, are
+    those recorded with it. None (read it) otherwise, and always under `aws.refresh: full` (what
+    `reconcile drift` uses: a setting changed behind reconcile's back changes no tag)."""
+    snapshot = resource.prior.get("snapshot")
+    if session.full_refresh or tags is None or not isinstance(snapshot, dict) or resource.get("import"):
+        return None
+    if snapshot.get("fingerprint") != settings_fingerprint(module, resource) or dict(
+            resource.prior.get("tags") or {}) != dict(tags) or snapshot.get("attributes", {}).get(
+            name_key) != name:
+        return None
+    attributes = {**snapshot["attributes"], "owned": carries_marks(tags, resource, session),
+                  "tags": visible_tags(tags)}
+    return Observed(attributes, identity=dict(resource.prior), ours=bool(attributes["owned"]))
 
 
 def object_name(arn: str) -> str:
@@ -145,13 +198,11 @@ def stack_tags(session: AwsSession, resource_type: str) -> dict[str, dict[str, s
     services with no batch read take an object's ownership tags from here and read them object by
     object only for objects not in it (another's, or ours with tags changed behind our back: the state
     outranks tags). Without the permission for the Tagging API, every object is read on its own."""
-    def fetch() -> dict[str, dict[str, str]]:
-        try:
-            return {object_name(arn): tags for arn, tags in stack_resources(session, resource_type)}
-        except ModuleError as exc:
-            log.info("the Tagging API did not answer for %s (%s): reading each object's tags", resource_type, exc)
-            return {}
-    return session.listed(f"tagging:{resource_type}", fetch)
+    try:
+        return {object_name(arn): tags for arn, tags in stack_resources(session, resource_type)}
+    except ModuleError as exc:
+        log.info("the Tagging API did not answer for %s (%s): reading each object's tags", resource_type, exc)
+        return {}
 
 
 def discover_named(session: AwsSession, resource_type: str, identity_key: str) -> dict[str, dict[str, Any]]:

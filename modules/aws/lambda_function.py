@@ -110,8 +110,7 @@ class LambdaFunctionModule(Module[AwsSession]):
         with api_errors():
             functions = {f["FunctionName"]: f for f in session.listed(
                 "lambda:functions", lambda: paginate(lam, "list_functions", "Functions"))}
-        tagged = {arn: tags for arn, tags in session.listed(
-            "tagging:lambda:function", lambda: stack_resources(session, "lambda:function"))}
+        tagged = dict(stack_resources(session, "lambda:function"))
         names = {r.address: next((n for n in (function_name(r), r.prior.get("function_name")) if n in functions), None)
                  for r in resources}
         wanted = [r for r in resources if names[r.address]]

@@ -23,9 +23,11 @@ from .common import (
     ownership_tags,
     paginate,
     read_each,
+    remembered,
     retag,
     stack_tags,
     visible_tags,
+    with_snapshot,
 )
 
 SETTINGS = {"display_name": "DisplayName", "kms_master_key_id": "KmsMasterKeyId"}
@@ -76,6 +78,9 @@ class SnsTopicModule(Module[AwsSession]):
     def _read(self, session: AwsSession, sns: Any, r: Resource, arn: str,
               tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
         name = arn.rsplit(":", 1)[-1]
+        known = remembered(self, session, r, "topic_name", name, tagged.get(name))
+        if known is not None and known.identity.get("arn") == arn:
+            return known
         with api_errors():
             got = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
             tags = dict(tagged[name]) if name in tagged else \
@@ -86,7 +91,8 @@ class SnsTopicModule(Module[AwsSession]):
         attrs = {"arn": arn, "topic_name": name, "fifo_topic": got.get("FifoTopic") == "true",
                  **{k: str(got.get(a) or "") for k, a in SETTINGS.items()},
                  "owned": carries_marks(tags, r, session), "tags": visible_tags(tags)}
-        return Observed(attrs, identity={"arn": arn, "tags": tags, "topic_name": name}, ours=attrs["owned"])
+        return with_snapshot(self, r, Observed(attrs, identity={"arn": arn, "tags": tags, "topic_name": name},
+                                               ours=attrs["owned"]))
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource
@@ -117,7 +123,9 @@ class SnsTopicModule(Module[AwsSession]):
             retag(have, r, session,
                   lambda t: sns.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in t.items()]),
                   lambda keys: sns.untag_resource(ResourceArn=arn, TagKeys=keys))
-        return Observed({**want, "arn": arn}, identity={"arn": arn, "topic_name": name})
+        tags = {**want["tags"], **ownership_tags(r, session)}
+        return with_snapshot(self, r, Observed({**want, "arn": arn}, identity={"arn": arn, "topic_name": name,
+                                                                              "tags": tags}))
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         with api_errors(ignore=GONE + ("NotFound",)):

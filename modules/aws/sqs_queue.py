@@ -27,9 +27,11 @@ from .common import (
     ownership_tags,
     paginate,
     read_each,
+    remembered,
     retag,
     stack_tags,
     visible_tags,
+    with_snapshot,
 )
 
 SETTINGS = {  # spec key -> (SQS attribute, default)
@@ -105,6 +107,9 @@ class SqsQueueModule(Module[AwsSession]):
     def _read(self, session: AwsSession, sqs: Any, r: Resource, url: str,
               tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
         name = url.rsplit("/", 1)[-1]
+        known = remembered(self, session, r, "queue_name", name, tagged.get(name))
+        if known is not None and known.identity.get("url") == url:  # a message count is never taken from the state
+            return Observed(known.attributes, {k: v for k, v in known.identity.items() if k != "messages"}, known.ours)
         with api_errors():
             got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
             tags = dict(tagged[name]) if name in tagged else sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
@@ -118,9 +123,9 @@ class SqsQueueModule(Module[AwsSession]):
         }
         for key, (attribute, default) in SETTINGS.items():
             attrs[key] = int(got.get(attribute, default))
-        return Observed(attrs, identity={"url": url, "arn": got["QueueArn"], "tags": tags, "queue_name": name,
-                                         "messages": int(got.get("ApproximateNumberOfMessages", 0))},
-                        ours=attrs["owned"])
+        return with_snapshot(self, r, Observed(
+            attrs, identity={"url": url, "arn": got["QueueArn"], "tags": tags, "queue_name": name,
+                             "messages": int(got.get("ApproximateNumberOfMessages", 0))}, ours=attrs["owned"]))
 
     @staticmethod
     def _attributes(want: Mapping[str, Any], keys: Sequence[str]) -> dict[str, str]:
@@ -159,14 +164,22 @@ class SqsQueueModule(Module[AwsSession]):
             retag(have_tags, r, session, lambda t: sqs.tag_queue(QueueUrl=url, Tags=t),
                   lambda keys: sqs.untag_queue(QueueUrl=url, TagKeys=keys))
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        return Observed({**want, "arn": arn, "url": url}, identity={"url": url, "arn": arn, "queue_name": name})
+        tags = {**want["tags"], **ownership_tags(r, session)}
+        return with_snapshot(self, r, Observed({**want, "arn": arn, "url": url}, identity={
+            "url": url, "arn": arn, "queue_name": name, "tags": tags}))
 
     def destroy_hazard(self, session: AwsSession, change: Change, going: Sequence[Change] = ()) -> str | None:
         """A queue with messages: deleting it loses them."""
         if change.observed is None:
             return None
-        waiting = int(change.observed.identity.get("messages") or 0)
-        return f"queue {change.observed.identity.get('queue_name')} holds {waiting} messages" if waiting else None
+        identity = dict(change.observed.identity)
+        if "messages" not in identity:  # taken from the state's snapshot: ask now
+            with api_errors(ignore=GONE + ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")):
+                got = session.client("sqs").get_queue_attributes(
+                    QueueUrl=str(identity["url"]), AttributeNames=["ApproximateNumberOfMessages"])
+                identity["messages"] = got["Attributes"].get("ApproximateNumberOfMessages", 0)
+        waiting = int(identity.get("messages") or 0)
+        return f"queue {identity.get('queue_name')} holds {waiting} messages" if waiting else None
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         with api_errors(ignore=GONE + ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")):

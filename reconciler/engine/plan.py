@@ -40,6 +40,7 @@ class Selection:
     limit: tuple[str, ...] = ()
     prune: bool = True
     allow_data_loss: bool = False
+    full_refresh: bool = False  # read every object in full: no settings taken from the state's snapshots
 
     @property
     def partial(self) -> bool:
@@ -416,7 +417,10 @@ class Planner:
         record = self.records.get(resource.address)
         if record is None or not record.identity:
             return resource
-        return dataclasses.replace(resource, prior=dict(record.identity))
+        prior = dict(record.identity)
+        if self.selection.full_refresh:  # apply and drift read everything afresh
+            prior.pop("snapshot", None)
+        return dataclasses.replace(resource, prior=prior)
 
     def _destroy_blockers(self, changes: Sequence[Change]) -> list[str]:
         out = []

@@ -327,6 +327,7 @@ class Session:
                hooks: ApplyHooks | None, saved: Mapping[str, Any] | None, only_drifted: bool,
                on_plan: Callable[[Plan], None]) -> ApplyOutcome:
         backend = self.backend
+        selection = dataclasses.replace(selection, full_refresh=True)  # apply acts on what it reads now
         with backend.lock("apply"), self.targets() as pool:
             validated = self.with_facts(self.with_members(validated, pool), pool, selection)
             new = backend.kind == "local" and not self.state_file.exists()
@@ -454,8 +455,9 @@ class Session:
         validated = self.validate()
         writable = record and (self.backend.kind != "local" or self.state_file.exists())
         with self.state(writable=writable) as store, self.targets() as pool:
-            validated = self.with_facts(validated, pool, Selection(limit=tuple(limit)))
-            plan = self._make_plan(validated, pool, store, Selection(limit=tuple(limit)))
+            everything = Selection(limit=tuple(limit), full_refresh=True)  # drift reads every object in full
+            validated = self.with_facts(validated, pool, everything)
+            plan = self._make_plan(validated, pool, store, everything)
             records = store.records()
             in_use = {(r.type, r.target) for r in validated.spec.resources} | {
                 (r.type, r.target) for r in records.values()}

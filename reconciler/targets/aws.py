@@ -41,9 +41,12 @@ class AwsSession:
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.readers = int(settings.get("read_parallelism") or 8)
+        self.full_refresh = settings.get("refresh") == "full"  # read every object's settings (see `remembered`)
         self._pool: ThreadPoolExecutor | None = None
         self._lists: dict[str, Any] = {}  # memoised list calls, dropped by any mutating call
-        self._list_lock = threading.Lock()
+        self._list_lock = threading.Lock()  # guards _lists, _fetching and _generation
+        self._fetching: dict[str, threading.Lock] = {}  # one per list: a list is fetched once, others in parallel
+        self._generation = 0  # bumped when a mutating call drops the lists
 
     def client(self, service: str, *, once: bool = False) -> Any:
         """The service's client. `once`: without botocore's retries, for creates whose response may be lost:
@@ -66,15 +69,26 @@ class AwsSession:
         if not model.name.startswith(READ_PREFIXES):
             with self._list_lock:
                 self._lists.clear()
+                self._generation += 1
 
     def listed(self, key: str, fetch: Callable[[], T]) -> T:
         """`fetch()` once per run while nothing changes: a service's list call (every queue, every topic)
         is shared by the observation waves a plan takes (a queue whose dead-letter queue it references is
         observed after it), so a plan makes one per type however the spec's references fall."""
         with self._list_lock:
-            if key not in self._lists:
-                self._lists[key] = fetch()
-            return self._lists[key]  # type: ignore[no-any-return]
+            if key in self._lists:
+                return self._lists[key]  # type: ignore[no-any-return]
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        with fetching:  # the threads asking for the same list wait for one fetch; other lists go on
+            with self._list_lock:
+                if key in self._lists:
+                    return self._lists[key]  # type: ignore[no-any-return]
+                generation = self._generation
+            value = fetch()
+            with self._list_lock:
+                if generation == self._generation:  # nothing changed while it was fetched
+                    self._lists[key] = value
+            return value
 
     @property
     def mutating_calls(self) -> dict[str, int]:

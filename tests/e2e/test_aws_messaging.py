@@ -88,6 +88,9 @@ def test_queues_topics_and_log_groups(acli: Cli, spec_dir: Path, moto: Any, uid:
     assert all(c.startswith(("Describe", "List", "Get")) for c in calls), calls
     assert calls["ListQueues"] == 1 and calls["ListTopics"] == 1 and calls["DescribeLogGroups"] == 1, calls
     assert calls["DescribeAlarms"] == 1 and calls["ListSubscriptionsByTopic"] == 1, calls
+    # the stack's tags in one Tagging API call; queue and topic settings from the state's snapshots
+    assert calls["GetResources"] == 1 and "GetTopicAttributes" not in calls, calls
+    assert "ListQueueTags" not in calls and "ListTagsLogGroup" not in calls, calls
 
     # in place
     spec(spec_dir, moto, uid, visibility=60, display="Ops team", days=30, threshold=20, raw="false")
@@ -109,10 +112,23 @@ def test_queues_topics_and_log_groups(acli: Cli, spec_dir: Path, moto: Any, uid:
                            "Threshold": 99.0, "AlarmActions": []})
     sqs.untag_queue(QueueUrl=url, TagKeys=["team"])
     plan = acli("plan", "spec", check=0).out
-    assert "~ visibility_timeout = 5 -> 60" in plan and "+ redrive_policy " in plan, plan
-    assert '~ display_name = "hacked" -> "Ops team"' in plan and "+ retention_in_days = 30" in plan, plan
+    assert "~ visibility_timeout = 5 -> 60" in plan and "+ redrive_policy " in plan, plan  # its tags changed
+    assert "+ retention_in_days = 30" in plan, plan
     assert "~ threshold     = 99.0 -> 20.0" in plan and "alarm_actions" in plan, plan
+    # the topic's tags did not change: plan takes its settings from the state's snapshot (aws.refresh:
+    # changed); drift and apply read every object, and `aws.refresh: full` makes plan do so too
+    assert "aws.sns_topic.alerts" not in plan, plan
+    drift = acli("drift", "spec").out
+    assert "aws.sns_topic.alerts" in drift and "hacked" in drift, drift
     acli("apply", "--auto-approve", "spec", check=0)
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "Ops team"
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="hacked again")
+    full = (spec_dir / "site.yaml").read_text().replace("aws: {region: us-east-1,", "aws: {refresh: full, region: us-east-1,")
+    (spec_dir / "site.yaml").write_text(full)
+    plan = acli("plan", "spec", check=0).out
+    assert '~ display_name = "hacked again" -> "Ops team"' in plan, plan
+    acli("apply", "--auto-approve", "spec", check=0)
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "Ops team"
     got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert got["VisibilityTimeout"] == "60" and json.loads(got["RedrivePolicy"])["maxReceiveCount"] == 5
     assert sqs.list_queue_tags(QueueUrl=url)["Tags"]["team"] == "ops"
