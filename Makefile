@@ -55,6 +55,7 @@ bench: install system-packages
 	$(BIN)/python bench/scale_sim.py 100 1000 10000
 	$(BIN)/python bench/aws_bench.py 200
 	$(BIN)/python bench/aws_bench.py 500 mixed
+	$(BIN)/python bench/webapp_bench.py
 	$(BIN)/python bench/ssh_file_bench.py 20
 	$(BIN)/python bench/state_bench.py 200
 

@@ -235,7 +235,9 @@ def describe_owned(
     found: dict[str, dict[str, Any]] = {}
     tagged: dict[str, list[dict[str, Any]]] = {}
     with api_errors():
-        for item in list_items([{"Name": f"tag:{STACK_TAG}", "Values": [session.stack]}]):
+        owned = session.listed(f"owned:{id_filter}", lambda: list_items(  # shared by the plan's waves
+            [{"Name": f"tag:{STACK_TAG}", "Values": [session.stack]}]))
+        for item in owned:
             if item[id_key] in recorded:
                 found[recorded[item[id_key]]] = item
             address = owner(item.get("Tags"))
