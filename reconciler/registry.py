@@ -42,9 +42,15 @@ class TypeEntry:
         return self.reference.partition(":")[0]
 
 
-def _origin(ep: metadata.EntryPoint) -> str:
+def _origin(ep: metadata.EntryPoint, seen: dict[int, str]) -> str:
+    """`name version` of the distribution declaring `ep`; its metadata is parsed once per distribution
+    (`seen`), not once per entry point (that was a third of a plan's start-up)."""
     dist = getattr(ep, "dist", None)
-    return f"{dist.metadata['Name']} {dist.version}" if dist is not None else "unknown"
+    if dist is None:
+        return "unknown"
+    if id(dist) not in seen:
+        seen[id(dist)] = f"{dist.metadata['Name']} {dist.version}"
+    return seen[id(dist)]
 
 
 def installed_entries(group: str) -> list[metadata.EntryPoint]:
@@ -102,11 +108,10 @@ class Registry:
     @classmethod
     def installed(cls) -> Registry:
         """Every resource type and target family installed in this Python environment."""
-        types = []
-        for ep in installed_entries(MODULES_GROUP):
-            types.append(TypeEntry(ep.name, ep.value, _origin(ep)))
+        seen: dict[int, str] = {}
+        types = [TypeEntry(ep.name, ep.value, _origin(ep, seen)) for ep in installed_entries(MODULES_GROUP)]
         targets = {ep.name: ep.value for ep in installed_entries(TARGETS_GROUP)}
-        data = [TypeEntry(ep.name, ep.value, _origin(ep)) for ep in installed_entries(DATA_GROUP)]
+        data = [TypeEntry(ep.name, ep.value, _origin(ep, seen)) for ep in installed_entries(DATA_GROUP)]
         if not types:
             raise ReconcileError(
                 "no resource types are installed (no `reconcile.modules` entry points): "

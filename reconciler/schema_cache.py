@@ -19,9 +19,14 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def cache_dir() -> Path:
+def cache_root() -> Path:
+    """reconcile's directory in the user's cache (XDG_CACHE_HOME, else ~/.cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "reconcile" / "schemas"
+    return Path(base) / "reconcile"
+
+
+def cache_dir() -> Path:
+    return cache_root() / "schemas"
 
 
 def compiled(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
@@ -37,15 +42,16 @@ def compiled(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
     except (OSError, EOFError, ValueError, TypeError):
         source = fastjsonschema.compile_to_code(dict(schema), use_default=False)
         code = compile(source, f"<schema {key[:12]}>", "exec")
-        _store(path, marshal.dumps(code))
+        store(path, marshal.dumps(code))
     namespace: dict[str, Any] = {}
     exec(code, namespace)  # noqa: S102 - code fastjsonschema generated from our own schema
     return namespace["validate"]  # type: ignore[no-any-return]
 
 
-def _store(path: Path, data: bytes) -> None:
+def store(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (a reader sees the whole file or none); failures are logged."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # code is loaded from here: the user's own
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as fh:
             fh.write(data)
         os.replace(fh.name, path)

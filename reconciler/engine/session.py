@@ -456,7 +456,7 @@ class Session:
         writable = record and (self.backend.kind != "local" or self.state_file.exists())
         with self.state(writable=writable) as store, self.targets() as pool:
             everything = Selection(limit=tuple(limit), full_refresh=True)  # drift reads every object in full
-            validated = self.with_facts(validated, pool, everything)
+            validated = self.with_facts(self.with_members(validated, pool), pool, everything)
             plan = self._make_plan(validated, pool, store, everything)
             records = store.records()
             in_use = {(r.type, r.target) for r in validated.spec.resources} | {

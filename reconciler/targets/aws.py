@@ -31,7 +31,14 @@ class AwsSession:
         self.stack = stack
         self.endpoint_url = settings.get("endpoint_url")
         try:
-            self.session = boto3.session.Session(profile_name=settings.get("profile"), region_name=region)
+            import botocore.session
+
+            from reconciler.targets.aws_models import caching_loader
+
+            core = botocore.session.get_session()
+            core.register_component("data_loader", caching_loader(core.get_config_variable("data_path")))
+            self.session = boto3.session.Session(profile_name=settings.get("profile"), region_name=region,
+                                                 botocore_session=core)
         except Exception as exc:
             raise ReconcileError(f"AWS session for {region}: {exc}") from exc
         self.config = Config(retries={"mode": "adaptive", "max_attempts": int(settings.get("max_attempts") or 8)},

@@ -103,7 +103,10 @@ def test_instances_made_and_configured_in_one_run(pcli: Cli, spec_dir: Path, mot
     listed = pcli("inventory", "list", "spec", check=0).out
     assert a in listed and f"127.0.0.1:{h0.port}" in listed and "web (from aws.ec2_instance.web)" in listed, listed
 
+    pcli("drift", "spec", check=0)  # the nightly job finds the group's hosts too: nothing drifted
     h1.exec(f"echo tampered > /tmp/{uid}/motd")  # drift on one host
+    drifted = pcli("drift", "spec", check=2).out
+    assert f"file.motd[{b}]" in drifted and f"file.motd[{a}]" not in drifted, drifted
     plan = pcli("plan", "spec", check=0).out
     assert f"~ file.motd[{b}]" in plan and f"file.motd[{a}]" not in plan, plan
     pcli("apply", "--auto-approve", "spec", check=0)
