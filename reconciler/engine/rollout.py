@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 import socket
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -171,6 +169,9 @@ class GateRunner:
 
 
 def _http(url: str, status: int, timeout: float) -> tuple[bool, str]:
+    import urllib.error  # only when a gate asks (http.client and ssl are a slow import for every run)
+    import urllib.request
+
     request = urllib.request.Request(url, method="GET", headers={"User-Agent": "reconcile health check"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the spec's own URL
