@@ -169,7 +169,7 @@ def with_snapshot(module: Module[AwsSession], resource: Resource, observed: Obse
 def remembered(module: Module[AwsSession], session: AwsSession, resource: Resource, name_key: str, name: str,
                tags: Mapping[str, str] | None) -> Observed | None:
     """The object as last read or applied, without reading its settings again, when nothing suggests a
-    change (for services with no batch read: SQS, SNS): the state holds a snapshot of this object (same
+    change (for services with no batch read: SQS, SNS, DynamoDB): the state holds a snapshot of this object (same
     name) taken when the spec asked for what it asks now, and its tags, from the one Tagging API call, are
     those recorded with it. None (read it) otherwise, and always under `aws.refresh: full` (what
     `reconcile drift` uses: a setting changed behind reconcile's back changes no tag)."""

@@ -26,6 +26,9 @@ from .common import (
     ownership_tags,
     paginate,
     read_each,
+    remembered,
+    stack_tags,
+    with_snapshot,
 )
 from .terraform import pick, tags
 
@@ -125,13 +128,19 @@ class DynamodbTableModule(Module[AwsSession]):
         names = {r.address: next((n for n in (table_name(r), r.prior.get("table_name")) if n in existing), None)
                  for r in resources}  # the recorded name finds a table the spec renamed
         wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, db, r, str(names[r.address])))
+        tagged = stack_tags(session, "dynamodb:table") if wanted else {}
+        found = read_each(session, wanted, lambda r: self._read(session, db, r, str(names[r.address]), tagged))
         return {r.address: found.get(r.address) for r in resources}
 
-    def _read(self, session: AwsSession, db: Any, r: Resource, name: str) -> Observed | Unobservable:
+    def _read(self, session: AwsSession, db: Any, r: Resource, name: str,
+              tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
+        known = remembered(self, session, r, "table_name", name, tagged.get(name))
+        if known is not None:  # the spec and the tags are those of the last read or apply
+            return known
         with api_errors():
             table = db.describe_table(TableName=name)["Table"]
-            tags = {t["Key"]: t["Value"] for t in db.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])}
+            tags = dict(tagged[name]) if name in tagged else {
+                t["Key"]: t["Value"] for t in db.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])}
             refused = not_ours("table", name, tags, r, session)
             if refused:
                 return refused
@@ -151,7 +160,8 @@ class DynamodbTableModule(Module[AwsSession]):
             if r.get("ttl") is not None:
                 ttl = db.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
                 attrs["ttl"] = {"attribute": ttl.get("AttributeName"), "enabled": ttl.get("TimeToLiveStatus") == "ENABLED"}
-        return Observed(attrs, identity={"arn": table["TableArn"], "tags": tags, "table_name": name}, ours=attrs["owned"])
+        return with_snapshot(self, r, Observed(attrs, identity={"arn": table["TableArn"], "tags": tags, "table_name": name},
+                                               ours=attrs["owned"]))
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource
@@ -199,7 +209,9 @@ class DynamodbTableModule(Module[AwsSession]):
             if "ttl" in changed and "ttl" in want:
                 db.update_time_to_live(TableName=name, TimeToLiveSpecification={
                     "AttributeName": want["ttl"]["attribute"], "Enabled": want["ttl"]["enabled"]})
-        return Observed({**want, "arn": arn, "table_name": name}, identity={"arn": arn, "table_name": name})
+        carried = {**want["tags"], **ownership_tags(r, session)}
+        return with_snapshot(self, r, Observed({**want, "arn": arn, "table_name": name},
+                                               identity={"arn": arn, "table_name": name, "tags": carried}))
 
     @staticmethod
     def _gsi_api(g: Mapping[str, Any]) -> dict[str, Any]:

@@ -258,11 +258,17 @@ resources:
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by_user"
     assert db.describe_time_to_live(TableName=f"events-{uid}")["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
     plan, calls = in_process_plan(spec_dir)
-    assert not plan.actionable and all(c.startswith(("List", "Describe")) for c in calls)
+    assert not plan.actionable and all(c.startswith(("List", "Describe", "Get")) for c in calls), calls
+    # the ownership tags from the one Tagging API call; the settings from the state's snapshot
+    assert calls["GetResources"] == 1 and "DescribeTable" not in calls and "ListTagsOfResource" not in calls, calls
 
     db.update_time_to_live(TableName=f"events-{uid}", TimeToLiveSpecification={"AttributeName": "expires",
                                                                                "Enabled": False})  # drift
-    plan = acli("plan", "spec", check=0)
+    drift = acli("drift", "spec", check=2)  # drift reads every table in full
+    assert f"aws.dynamodb_table.events-{uid}" in drift.out and "ttl" in drift.out, drift.out
+    (spec_dir / "site.yaml").write_text(body.replace("BILLING", "PAY_PER_REQUEST").replace(
+        "aws: {region", "aws: {refresh: full, region"))
+    plan = acli("plan", "spec", check=0)  # and so does plan under aws.refresh: full
     assert f"~ aws.dynamodb_table.events-{uid}" in plan.out and "ttl" in plan.out
     write(spec_dir / "site.yaml", body.replace("BILLING", "PROVISIONED"))  # and an update in place
     acli("apply", "--auto-approve", "spec", check=0)
