@@ -74,7 +74,8 @@ def end_state(host) -> dict[str, str]:  # type: ignore[no-untyped-def]
     for path in PATHS:
         out[path] = host.exec(f"stat -c '%F %a %U %G' {path}; test -L {path} && readlink {path}; "
                               f"test -f {path} && ! test -L {path} && cat {path}")[1]
-    out["packages"] = host.exec("dpkg-query -W -f '${Status}' tree; echo; dpkg-query -W -f '${Status}' sl")[1]
+    # one stream (stderr into stdout in the shell): docker merges two streams in whatever order they come
+    out["packages"] = host.exec("dpkg-query -W -f '${Status}' tree 2>&1; echo; dpkg-query -W -f '${Status}' sl 2>&1")[1]
     out["user"] = host.exec("getent passwd shopper; getent group shopper")[1]
     out["cron"] = host.exec("crontab -l -u root | grep -v '^#'")[1]
     out["service"] = str(host.exec("service cron status")[0])
