@@ -23,32 +23,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from aws_bench import timed  # noqa: E402
 
 from tests.harness.moto import MotoServer  # noqa: E402
-
-ENDPOINTS = ("autoscaling", "cloudwatch", "cloudwatchevents", "cloudwatchlogs", "dynamodb", "ec2", "elbv2", "iam",
-             "lambda", "rds", "s3", "sns", "sts")
-
-
-def provider(url: str) -> str:
-    endpoints = "\n".join(f'    {name} = "{url}"' for name in ENDPOINTS)
-    return f"""terraform {{
-  required_providers {{
-    aws = {{ source = "hashicorp/aws" }}
-  }}
-}}
-
-provider "aws" {{
-  region                      = "us-east-1"
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  s3_use_path_style           = true
-  endpoints {{
-{endpoints}
-  }}
-}}
-"""
+from tests.harness.terraform import TerraformDir  # noqa: E402
 
 
 def main() -> None:
@@ -70,20 +45,15 @@ def main() -> None:
         plan_s = min(timed(rec + ["plan", "--detailed-exitcode", str(spec)], work, env) for _ in range(3))
         calls = in_process_calls(spec, image, env)
 
-        tf = work / "tf"
-        tf.mkdir()
-        (tf / "main.tf").write_text(provider(moto.url) + (ROOT / "bench/webapp.tf").read_text())
-        with zipfile.ZipFile(tf / "nightly.zip", "w") as z:
+        tf = TerraformDir(work / "tf", moto.url, (ROOT / "bench/webapp.tf").read_text())
+        with zipfile.ZipFile(tf.dir / "nightly.zip", "w") as z:
             z.write(spec / "functions/nightly/main.py", "main.py")
-        (work / "tf.rc").write_text('provider_installation {\n  filesystem_mirror {\n    path = "/opt/tf-plugins"\n  }\n}\n')
-        tf_env = {"TF_CLI_CONFIG_FILE": str(work / "tf.rc"), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1",
-                  "TF_VAR_image": image}
-        terraform = shutil.which("terraform") or "/usr/local/bin/terraform"
-        timed([terraform, "init", "-input=false"], tf, tf_env)
-        tf_first = timed([terraform, "apply", "-auto-approve", "-input=false"], tf, tf_env)
-        tf_plan = min(timed([terraform, "plan", "-input=false", "-detailed-exitcode"], tf, tf_env) for _ in range(2))
-        objects = subprocess.run([terraform, "state", "list"], cwd=tf, env={**os.environ, **tf_env},
-                                 capture_output=True, text=True).stdout.split()
+        tf.env["TF_VAR_image"] = image
+        tf.init()
+        tf_first = tf.apply()
+        tf_plan = min(tf.plan() for _ in range(2))
+        objects = subprocess.run([tf.binary, "state", "list"], cwd=tf.dir, env=tf.env, capture_output=True,
+                                 text=True).stdout.split()
     finally:
         moto.stop()
     print(f"the web-app example without its database on moto (reconcile: 34 objects; terraform: {len(objects)} "

@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.model import Diagnostic, DynamicGroup, GroupMembers, Host, JsonPath, Resource, SourceDocument
 from reconciler.spec.inventory import make_host
+from reconciler.spec.render import TemplateFailure
 
 REFERENCE = re.compile(r"^\$\{(aws\.[a-z0-9_]+)\.([A-Za-z0-9_-]+)\}$")
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -96,7 +97,7 @@ def group_hosts(
         entry.update({k: v for k, v in group.settings.items() if k != "vars"})
         try:
             rendered = render(entry, {**context, "instance": dict(instance)})
-        except Exception as exc:  # noqa: BLE001 - a TemplateFailure or a missing attribute: the group's problem
+        except TemplateFailure as exc:  # a missing attribute or tag too: the group's problem, said at its line
             problems.append(Diagnostic(f"group {group.name}: instance {instance.get('instance_id')}: {exc}",
                                        doc.locate(where), where))
             continue

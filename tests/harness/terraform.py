@@ -39,6 +39,7 @@ provider "aws" {{
     route53  = "{url}"
     acm      = "{url}"
     kms      = "{url}"
+    events   = "{url}"
   }}
 }}
 """
