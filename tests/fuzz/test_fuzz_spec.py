@@ -58,13 +58,23 @@ RESOURCE = st.fixed_dictionaries(
         "state": st.sampled_from(["present", "absent", "weird", 1]),
         "target": st.sampled_from(["{{ out }}/a", "${file.a.path}"]),
     })
+# groups whose hosts come from AWS (`from:`), every one wrong in a way validation catches (none may reach a
+# cloud: no resource of the fuzzed specs is an aws.ec2_instance or an auto scaling group)
+DYNAMIC = st.fixed_dictionaries({"groups": st.fixed_dictionaries({"web": st.fixed_dictionaries(
+    {"from": st.one_of(st.sampled_from(["${aws.ec2_instance.web}", "${aws.autoscaling_group.a}", "${file.a}",
+                                        "${aws.rds_instance.a}", "${", "aws.ec2_instance.web", ""]),
+                       st.fixed_dictionaries({"type": st.sampled_from(["aws.rds_instance", "file", "nope", ""])},
+                                             optional={"tags": VALUES, "region": VALUES}),
+                       VALUES)},
+    optional={"address": st.sampled_from(JINJA + ["{{ instance.tags.x }}"]), "port": VALUES, "host_name": VALUES,
+              "host_key": VALUES, "ssh_wait": VALUES, "vars": VALUES, "hosts": VALUES})})})
 SPEC = st.fixed_dictionaries(
     {"resources": st.one_of(st.lists(RESOURCE, max_size=6), VALUES)},
     optional={"vars": st.one_of(st.dictionaries(st.sampled_from(["x", "env", "host", "count"]), VALUES,
                                                  max_size=3), VALUES),
               "name": st.one_of(st.sampled_from(["fuzz", "bad name!"]), VALUES),
               "inventory": st.one_of(st.just({"hosts": {"h1": {"address": "127.0.0.1", "port": 9}},
-                                              "groups": {"web": ["h1"]}}), VALUES),
+                                              "groups": {"web": ["h1"]}}), DYNAMIC, VALUES),
               "moved": VALUES, "removed": VALUES, "docker": VALUES, "aws": VALUES, "template_paths": VALUES})
 
 
