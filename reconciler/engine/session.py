@@ -369,7 +369,7 @@ class Session:
         now = dataclasses.replace(plan, changes=tuple(c for c in plan.changes if not c.deferred))
         try:
             results = self.redacting(lambda: applier.apply(now))
-            if validated.spec.inventory.dynamic and not failed(results):
+            if not failed(results) and makes_hosts(validated.spec, plan, results):
                 results += self._configure_new_hosts(validated, pool, store, hooks, selection)
             status = "failed" if failed(results) or plan.failures else "ok"
         finally:
@@ -493,6 +493,16 @@ class Session:
                 raise type(exc)(masked) if type(exc).__init__ is ReconcileError.__init__ else ReconcileError(
                     masked) from None
             raise
+
+
+def makes_hosts(spec: Any, plan: Plan, results: Sequence[Result]) -> bool:
+    """Whether this apply may have changed a dynamic group's hosts: it planned resources on hosts still to
+    come, or changed an object of a type groups are made of (else the groups are not looked up again)."""
+    if any(c.deferred for c in plan.changes):
+        return True
+    sources = {g.source_type for g in spec.inventory.dynamic.values()}
+    done = {r.address for r in results if r.status is Status.OK and r.action is not Action.NOOP}
+    return any(c.type in sources and c.address in done for c in plan.changes)
 
 
 def summarize(results: Sequence[Result]) -> dict[str, int]:
