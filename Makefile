@@ -2,21 +2,31 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+STAMP  := $(VENV)/.installed-test
 # Debian packages the tests use: a Docker engine (the harness runs its own dockerd), a registry for pull
 # tests, busybox for the tiny test image, debootstrap for the SSH host image, systemd-analyze for the unit
 # files in docs/, chromium for the HTML report test, graphviz for graph pictures.
 SYSTEM_PACKAGES := docker.io docker-registry busybox-static debootstrap systemd chromium graphviz openssh-client iproute2
 
-.PHONY: install system-packages demo test fuzz bench check lint clean docs sandbox
+.PHONY: install install-runtime system-packages demo test fuzz bench check lint clean docs sandbox image dist
 
+# The runtime package alone (what `make demo` needs): no test tools, no Dask, no moto.
+install-runtime: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): setup.cfg setup.py pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
+# Everything the tests, the checks and the benchmarks use (the `test` extra).
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+$(STAMP): setup.cfg setup.py pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
 
 # Installs what is missing, when running as root (CI, a fresh machine); otherwise says what is missing.
 system-packages:
@@ -29,7 +39,7 @@ system-packages:
 	else echo "missing Debian packages:$$missing (run make test as root, or install them)"; exit 1; fi
 
 # Validate, plan and apply the example spec into a fresh temporary directory, then plan again: "No changes."
-demo: install
+demo: install-runtime
 	@export DEMO_ROOT=$$(mktemp -d) NO_COLOR=1; \
 	set -e; \
 	echo "== demo root: $$DEMO_ROOT"; \
@@ -67,8 +77,17 @@ sandbox: install system-packages
 docs: install
 	$(BIN)/reconcile docs --write docs/modules
 
-# Static checks, then every test: ruff, mypy --strict (setup.cfg), import rules (.importlinter).
+# Static checks, then every test: ruff, mypy --strict (setup.cfg), import rules (.importlinter). CI runs this.
 check: lint test
+
+# The sdist and the wheel (built from the sdist) in dist/.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
+# reconcile's container image, reconcile:VERSION, on the engine DOCKER_HOST names (tools/image.py).
+image: install
+	$(BIN)/python -m tools.image
 
 lint: install
 	$(BIN)/ruff check .
@@ -76,4 +95,4 @@ lint: install
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist *.egg-info

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["Selection", "Session", "__version__"]
 
 
@@ -17,7 +17,7 @@ def __getattr__(name: str) -> Any:  # imported on first use: `import reconciler`
 
         return Session
     if name == "Selection":
-        from reconciler.engine.plan import Selection
+        from reconciler.model import Selection
 
         return Selection
     raise AttributeError(name)

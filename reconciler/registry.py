@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MODULES_GROUP = "reconcile.modules"
 DATA_GROUP = "reconcile.data"  # read-only lookups: `data.NAME = package.module:Class`, schema beside it
 TARGETS_GROUP = "reconcile.targets"
+BUILTIN_DISTRIBUTION = "reconcile-iac"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class TypeEntry:
     @property
     def module_path(self) -> str:
         return self.reference.partition(":")[0]
+
+    @property
+    def builtin(self) -> bool:
+        """Provided by reconcile itself (tested with it), not by a plugin."""
+        return self.origin.split(" ", 1)[0] == BUILTIN_DISTRIBUTION
 
 
 def _origin(ep: metadata.EntryPoint, seen: dict[int, str]) -> str:
@@ -58,10 +64,36 @@ def installed_entries(group: str) -> list[metadata.EntryPoint]:
 
 
 def load_schema_beside(module_path: str) -> dict[str, Any]:
-    """The JSON Schema file next to a module: `pkg/sub/file.py` -> `pkg/sub/file.json`."""
+    """The JSON Schema file next to a module: `pkg/sub/file.py` -> `pkg/sub/file.json`, made strict (see
+    `strict_schema`)."""
     package, _, stem = module_path.rpartition(".")
     text = resources.files(package).joinpath(f"{stem}.json").read_text(encoding="utf-8")
-    return dict(json.loads(text))
+    return dict(strict_schema(json.loads(text)))
+
+
+LINE_BREAKS = "[\n\r\u2028\u2029\u0085\u0000]"  # what may never be inside a value that becomes one line
+ONE_LINE = "one line"  # the description that marks the check, for its message
+
+
+def strict_schema(schema: Any) -> Any:
+    """A schema as reconcile checks it: a `pattern` ending in `$` matches the whole value (Python's `$` also
+    matches before a final newline, so it becomes `\\Z`); `"x-single-line": true` refuses every line break and
+    NUL (a value written as one line of a file: a cron job, an fstab field, an authorized key)."""
+    if isinstance(schema, list):
+        return [strict_schema(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: (v if k in ("enum", "const", "default", "examples") else strict_schema(v)) for k, v in schema.items()}
+    pattern = out.get("pattern")
+    if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
+        out["pattern"] = pattern[:-1] + "\\Z"
+    if out.pop("x-single-line", False):
+        one_line = {"type": "string", "pattern": LINE_BREAKS, "description": ONE_LINE}
+        if "not" in out:
+            out["allOf"] = [*out.get("allOf", []), {"not": one_line}]
+        else:
+            out["not"] = one_line
+    return out
 
 
 _REFERENCE_TEXT = {"type": "string", "pattern": r"\$\{|<unset env "}
@@ -103,6 +135,8 @@ class Registry:
         self._schema_cache: dict[str, dict[str, Any]] = {}
         self._families: dict[str, Family] = {}
         self._quick: dict[str, Any] = {}
+        self._broken: dict[str, str] = {}  # a plugin's type (or family) that cannot be loaded -> why
+        self._checked: set[str] = set()  # plugins' types that were found to load
         self._lock = threading.RLock()
 
     @classmethod
@@ -124,13 +158,58 @@ class Registry:
     # -- types --------------------------------------------------------------------------------
     @property
     def types(self) -> list[str]:
-        return sorted(self._entries)
+        """Every usable type: the built-in ones, and each plugin's that loads (a broken one is reported once
+        and left out, so that everything else keeps working)."""
+        return sorted(t for t, e in self._entries.items() if e.builtin or self._loads(t))
+
+    @property
+    def broken(self) -> dict[str, str]:
+        """The plugins' types (and target families) that cannot be loaded, with why (after `types`)."""
+        for type_name, entry in self._entries.items():
+            if not entry.builtin:
+                self._loads(type_name)
+        return dict(self._broken)
+
+    def broken_reason(self, type_name: str) -> str | None:
+        """Why the plugin type `type_name` cannot be used ("reconcile-hello 1.0: ImportError: …"), or None."""
+        entry = self._entries.get(type_name)
+        if entry is None or entry.builtin or self._loads(type_name):
+            return None
+        return f"{entry.origin}: {self._broken[type_name]}"
+
+    def _loads(self, type_name: str) -> bool:
+        """Whether a plugin's type imports and has a valid schema; checked once, reported once."""
+        with self._lock:
+            if type_name in self._broken:
+                return False
+            if type_name in self._checked:
+                return True
+            entry = self._entries[type_name]
+            try:
+                self.module_class(type_name)
+                schema = self.schema(type_name)
+                from jsonschema.validators import validator_for
+
+                validator_for(schema).check_schema(schema)
+            except Exception as exc:  # noqa: BLE001 - a plugin's bug: reported by name, never a crash
+                why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+                self._broken[type_name] = why
+                self._classes.pop(type_name, None)
+                self._schema_cache.pop(type_name, None)
+                log.warning("resource type %s from %s cannot be loaded and is left out (%s)", type_name,
+                            entry.origin, why)
+                log.debug("loading %s failed", type_name, exc_info=exc)
+                return False
+            self._checked.add(type_name)
+            return True
 
     def entry(self, type_name: str) -> TypeEntry:
         return self._entries[type_name]
 
     def __contains__(self, type_name: object) -> bool:
-        return type_name in self._entries
+        if not isinstance(type_name, str) or type_name not in self._entries:
+            return False
+        return self._entries[type_name].builtin or self._loads(type_name)
 
     def suggest(self, type_name: str) -> str | None:
         close = difflib.get_close_matches(type_name, self.types, n=1, cutoff=0.5)
@@ -258,7 +337,26 @@ class Registry:
     # -- targets ------------------------------------------------------------------------------
     @property
     def families(self) -> list[str]:
-        return sorted(self._target_refs)
+        """The target families that can be used (a plugin's family that fails to load is reported once and
+        left out)."""
+        return sorted(f for f in self._target_refs if self._family_loads(f))
+
+    def _family_loads(self, name: str) -> bool:
+        if name in self._families:
+            return True
+        if f"family:{name}" in self._broken:
+            return False
+        if self._target_refs[name].startswith("reconciler."):
+            return True  # built in: imported when a resource of the family needs it
+        try:
+            self.family(name)
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug: reported by name, never a crash
+            why = f"{type(exc).__name__}: {exc}"
+            self._broken[f"family:{name}"] = why
+            log.warning("target family %s (%s) cannot be loaded and is left out (%s)", name,
+                        self._target_refs[name], why)
+            return False
+        return True
 
     def entries(self) -> tuple[TypeEntry, ...]:
         """The resource types as declared (what another process needs to build the same registry)."""

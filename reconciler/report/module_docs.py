@@ -62,6 +62,9 @@ def _kind(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
 
 def type_doc(registry: Registry, type_name: str) -> TypeDoc:
     if type_name not in registry:
+        broken = registry.broken_reason(type_name)
+        if broken:
+            raise ReconcileError(f"resource type {type_name!r} cannot be documented: its plugin {broken}")
         close = registry.suggest(type_name)
         raise ReconcileError(f"unknown resource type {type_name!r}" + (f" (did you mean {close}?)" if close else "")
                              + "; `reconcile docs` lists them")

@@ -90,3 +90,90 @@ def test_without_the_plugin_the_type_is_unknown(cli: Cli, spec_dir: Path) -> Non
     write(spec_dir / "site.yaml", "resources:\n  - {type: hello.greeting, name: w, who: W}\n")
     run = cli("validate", "spec", check=1)
     assert "spec/site.yaml:2:" in run.out and "hello.greeting" in run.out
+
+
+BROKEN_PLUGIN = {
+    "pyproject.toml": """
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "reconcile-broken"
+        version = "0.1.0"
+
+        [project.entry-points."reconcile.modules"]
+        "broken.missing" = "reconcile_broken.missing:MissingModule"
+        "broken.schema" = "reconcile_broken.schema:SchemaModule"
+
+        [project.entry-points."reconcile.targets"]
+        brokenfam = "reconcile_broken.nowhere:family"
+
+        [tool.setuptools]
+        packages = ["reconcile_broken"]
+
+        [tool.setuptools.package-data]
+        reconcile_broken = ["*.json"]
+        """,
+    "reconcile_broken/__init__.py": "",
+    "reconcile_broken/missing.py": "import reconcile_broken_dependency_that_is_not_installed  # noqa\n",
+    "reconcile_broken/schema.py": """
+        from reconciler.module import Module
+
+
+        class SchemaModule(Module):
+            type_name = "broken.schema"
+            family = "brokenfam"
+        """,
+    "reconcile_broken/schema.json": '{"type": "objectish", "properties": {"x": {"type": 7}}}\n',
+}
+
+
+@pytest.fixture(scope="module")
+def broken_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("broken-site")
+    source = tmp_path_factory.mktemp("broken") / "reconcile-broken"
+    for name, text in BROKEN_PLUGIN.items():
+        write(source / name, text)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(source)], check=True, capture_output=True, timeout=300)
+    return site
+
+
+def test_a_broken_plugin_is_reported_once_and_everything_else_works(cli: Cli, broken_site: Path, spec_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    cli.env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{broken_site}"
+    listed = cli("types", check=0)
+    rows = {line.split()[0]: line for line in listed.out.splitlines()}
+    assert "cannot be loaded: ModuleNotFoundError" in rows["broken.missing"]
+    assert "cannot be loaded: SchemaError" in rows["broken.schema"]
+    assert "file" in rows and "aws.vpc" in rows
+    assert listed.err.count("broken.missing") == 1 and listed.err.count("broken.schema") == 1, listed.err
+    assert "brokenfam" not in listed.out
+
+    assert "path" in cli("docs", "file", check=0).out
+    assert "broken.missing" not in cli("docs", check=0).out
+    shown = cli("docs", "broken.schema", check=1)
+    assert "reconcile-broken 0.1.0" in shown.err and "SchemaError" in shown.err
+
+    exported = cli("schema", "export", str(tmp_path / "schemas"), check=0)
+    assert "broken." not in (tmp_path / "schemas/reconcile.schema.json").read_text() and "wrote" in exported.out
+
+    write(spec_dir / "site.yaml", f"""
+        name: fine
+        resources:
+          - {{type: file, name: f, path: "{tmp_path}/out/f.txt", content: "built-in types still work\\n"}}
+        """)
+    run = cli("validate", "spec", check=0)
+    assert run.out.strip() == "spec: ok"
+    cli("apply", "--auto-approve", "spec", check=0)
+    assert (tmp_path / "out/f.txt").read_text() == "built-in types still work\n"
+
+    write(spec_dir / "site.yaml", """
+        resources:
+          - {type: broken.missing, name: m}
+        """)
+    run = cli("validate", "spec", check=1)
+    assert "spec/site.yaml:2:" in run.out and "reconcile-broken 0.1.0" in run.out and "ModuleNotFoundError" in run.out
+    for out in (listed, shown, exported, run):
+        assert "internal error" not in out.text and "Traceback" not in out.text
