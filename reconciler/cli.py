@@ -17,11 +17,10 @@ from typing import Any
 
 import click
 
-from reconciler.engine.plan import Selection
 from reconciler.engine.session import Session, selected_workspace, workspace_file
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.logs import configure_logging
-from reconciler.model import Diagnostic, Plan
+from reconciler.model import Diagnostic, Plan, Selection
 from reconciler.report import diagnostics, plan_text, progress
 from reconciler.secrets import Redactor
 from reconciler.state.planfile import is_plan_file, read_plan_file, saved_plan_body, selection_of
@@ -29,6 +28,15 @@ from reconciler.state.planfile import is_plan_file, read_plan_file, saved_plan_b
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 COMPLETE_VAR = "_RECONCILE_COMPLETE"  # set by the completion scripts when the shell asks for completions
 log = logging.getLogger("reconciler")
+
+
+def _version(ctx: click.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from reconciler.version import version_text
+
+    click.echo(version_text())
+    ctx.exit(EXIT_OK)
 
 
 # -- options every command takes, before or after the subcommand ------------------------------------
@@ -97,6 +105,8 @@ def state_option(f: Callable[..., Any]) -> Callable[..., Any]:
 def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--target", "targets", multiple=True, metavar="ADDR",
                      help="Only this resource and what it depends on (repeatable).")(f)
+    f = click.option("--exclude", "exclude", multiple=True, metavar="ADDR",
+                     help="Everything except this resource and what depends on it (repeatable).")(f)
     f = click.option("--limit", multiple=True, metavar="HOST", help="Only resources on these hosts (repeatable).")(f)
     f = click.option("--no-prune", is_flag=True, help="Keep resources that were removed from the spec.")(f)
     f = click.option("--allow-data-loss", is_flag=True,
@@ -142,6 +152,15 @@ def session_for(spec: str | Path, state_path: str | None = None, parallelism: in
     return session
 
 
+def refuse_overwriting(paths: Sequence[str | None], reads: set[str]) -> None:
+    """An output (--out, --html, --output) never goes over a file the spec reads (its own files, variable files,
+    templates, copy sources…): refused before anything is planned."""
+    for path in filter(None, paths):
+        real = os.path.realpath(path)
+        if real in reads or any(real.startswith(r.rstrip("/") + "/") for r in reads if os.path.isdir(r)):
+            raise ReconcileError(f"refusing to write {path}: the spec reads that file; write the output elsewhere")
+
+
 def write_output(path: str, text: str, mode: int = 0o644) -> None:
     """Write a report or plan file; a missing or unwritable directory is the user's error, said plainly."""
     try:
@@ -154,7 +173,8 @@ def write_output(path: str, text: str, mode: int = 0o644) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
-@click.version_option(package_name="reconcile-iac")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _, value: _version(ctx, value),
+              help="Show the version (and the commit, in a checkout) and exit.")
 def cli() -> None:
     """Declarative state for servers, containers and AWS: validate, plan, apply."""
 
@@ -198,13 +218,14 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
 @state_option
 @common_options
 def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_out: str | None,
-             detailed_exitcode: bool,
-             targets: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool,
-             parallelism: int, state_path: str | None) -> int:
+             detailed_exitcode: bool, targets: tuple[str, ...], exclude: tuple[str, ...], limit: tuple[str, ...],
+             no_prune: bool, allow_data_loss: bool, parallelism: int, state_path: str | None) -> int:
     """Show what apply would change."""
     events = _events("plan") if json_stream else None
     session = session_for(path, state_path, parallelism)
-    selection = Selection(targets, limit, not no_prune, allow_data_loss)
+    selection = Selection(targets, limit, not no_prune, allow_data_loss, exclude=exclude)
+    if out or html_out:
+        refuse_overwriting([out, html_out], session.spec_reads())
     live = _live() if not (as_json or json_stream) else None
     if live is not None:
         session.observe_progress = live.observing
@@ -214,8 +235,9 @@ def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_
         if live is not None:
             live.stop()
     if out:
-        body = saved_plan_body(plan_text.plan_to_json(plan), plan, path, str(session.state_file), selection, session.ws)
-        body |= {"backend": session.backend.kind, "state_location": session.backend.location}
+        body = saved_plan_body(plan_text.plan_to_json(plan), plan, path, str(session.state_file), selection, session.ws,
+                               session.command_line_variables())
+        body |= {"backend": session.backend.name, "state_location": session.backend.location}
         write_output(out, json.dumps(body, indent=2, default=str) + "\n", 0o600)
     if html_out:
         from reconciler.report.html import plan_page, render_page
@@ -272,26 +294,64 @@ def show_cmd(plan_file: str, as_json: bool) -> int:
 @state_option
 @common_options
 def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, executor: str, scheduler: str | None,
-              targets: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool,
-              parallelism: int, state_path: str | None) -> int:
+              targets: tuple[str, ...], exclude: tuple[str, ...], limit: tuple[str, ...], no_prune: bool,
+              allow_data_loss: bool, parallelism: int, state_path: str | None) -> int:
     """Apply a spec (after approval) or a saved plan."""
     if executor == "dask" and not scheduler:
         raise ReconcileError("--executor dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://HOST:8786)")
     if scheduler and executor != "dask":
         raise ReconcileError("--scheduler is for --executor dask")
     settings()["scheduler"] = scheduler
-    color = _use_color()
-    saved = read_plan_file(path) if is_plan_file(path) else None
-    if as_json and not (auto_approve or saved):
-        raise ReconcileError("apply --json cannot ask for approval: add --auto-approve, or apply a saved plan file")
     if as_json:
-        return _apply_json(path, saved, only_drifted, Selection(targets, limit, not no_prune, allow_data_loss),
-                           parallelism, state_path)
+        _events("apply")  # errors from here on are events too
+    saved = read_plan_file(path) if is_plan_file(path) else None
     if saved:
+        given = {"--target": targets, "--exclude": exclude, "--limit": limit, "--no-prune": no_prune,
+                 "--allow-data-loss": allow_data_loss, "--state": state_path, "--only-drifted": only_drifted,
+                 "--var": settings().get("var_args"), "--var-file": settings().get("var_files")}
+        conflicting = [flag for flag, value in given.items() if value]
+        if conflicting:
+            raise ReconcileError(f"{', '.join(conflicting)} cannot be given with a saved plan: it carries its own "
+                                 f"selection and variables; plan again with {conflicting[0]} instead")
         session, selection = _session_for_saved(saved, parallelism)
     else:
         session = session_for(path, state_path, parallelism)
-        selection = Selection(targets, limit, not no_prune, allow_data_loss)
+        selection = Selection(targets, limit, not no_prune, allow_data_loss, exclude=exclude)
+    return _apply_with(session, selection, saved, auto_approve, only_drifted, as_json)
+
+
+@cli.command("destroy")
+@click.argument("path", type=click.Path(exists=True), default=".")
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
+@click.option("--target", "targets", multiple=True, metavar="ADDR",
+              help="Only this resource and everything that depends on it (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print events, one JSON object per line; needs --auto-approve.")
+@click.option("--allow-data-loss", is_flag=True,
+              help="Allow destroying objects that hold data (volumes, buckets, tables, directories…).")
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+              help="How many operations run at once.")
+@diff_options
+@state_option
+@common_options
+def destroy_cmd(path: str, auto_approve: bool, targets: tuple[str, ...], as_json: bool, allow_data_loss: bool,
+                parallelism: int, state_path: str | None) -> int:
+    """Remove everything the stack manages: what reconcile created is destroyed (in reverse dependency order,
+    data-loss hazards and prevent_destroy still guard), what it found or adopted is released untouched."""
+    if as_json:
+        _events("apply")
+    session = session_for(path, state_path, parallelism)
+    selection = Selection(targets, allow_data_loss=allow_data_loss, destroy=True)
+    return _apply_with(session, selection, None, auto_approve, False, as_json, destroying=True)
+
+
+def _apply_with(session: Session, selection: Selection, saved: dict[str, Any] | None, auto_approve: bool,
+                only_drifted: bool, as_json: bool, destroying: bool = False) -> int:
+    """apply and destroy: show the plan, ask, carry it out with progress, then the summary."""
+    if as_json and not (auto_approve or saved):
+        raise ReconcileError("--json cannot ask for approval: add --auto-approve, or apply a saved plan file")
+    if as_json:
+        return _apply_json(session, saved, only_drifted, selection)
+    color = _use_color()
     reporter: progress.ApplyReporter | None = None
     live = _live()
     if live is not None:
@@ -316,7 +376,7 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, 
 
     def approve(plan: Plan) -> bool:
         if not saved and not auto_approve:
-            _approve()
+            _approve("Do you really want to destroy everything above?" if destroying else None)
         click.echo("")
         begin(plan)
         return True
@@ -361,9 +421,16 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, 
 
 
 def _session_for_saved(saved: dict[str, Any], parallelism: int) -> tuple[Session, Selection]:
-    settings().setdefault("workspace", saved.get("workspace") or "default")
+    from reconciler.spec.variables import VarOverrides
+    from reconciler.state.planfile import variables_of
+
+    planned_in = saved.get("workspace") or "default"
+    if settings().get("workspace") not in (None, planned_in):
+        raise ReconcileError(f"the saved plan was made in workspace {planned_in}, not {settings()['workspace']}")
+    settings()["workspace"] = planned_in
     local = saved.get("backend", "local") == "local"
     session = session_for(saved["spec_path"], saved["state_path"] if local else None, parallelism)
+    session.var_overrides = VarOverrides((), variables_of(saved))
     if session.backend.location != saved.get("state_location", saved["state_path"]):
         raise ReconcileError(f"the saved plan was made against the state {saved.get('state_location')}, but this "
                              f"run would use {session.backend.location}; give the same --backend-config")
@@ -389,13 +456,8 @@ def _events(operation: str) -> Any:
     return events
 
 
-def _apply_json(path: str, saved: dict[str, Any] | None, only_drifted: bool, selection: Selection,
-                parallelism: int, state_path: str | None) -> int:
-    events = _events("apply")
-    if saved:
-        session, selection = _session_for_saved(saved, parallelism)
-    else:
-        session = session_for(path, state_path, parallelism)
+def _apply_json(session: Session, saved: dict[str, Any] | None, only_drifted: bool, selection: Selection) -> int:
+    events = settings().get("events") or _events("apply")
 
     def show(plan: Plan) -> None:
         events.planned(plan)
@@ -412,13 +474,13 @@ def _apply_json(path: str, saved: dict[str, Any] | None, only_drifted: bool, sel
     return EXIT_ERROR if outcome.failed else EXIT_OK
 
 
-def _approve() -> None:
+def _approve(question: str | None = None) -> None:
     if not sys.stdin.isatty():
         raise ReconcileError(
             "refusing to apply: stdin is not a terminal, so nobody can approve the plan. "
             "Review it with `reconcile plan` and pass --auto-approve, or apply a saved plan file."
         )
-    click.echo("\nDo you want to perform these actions? Only 'yes' will be accepted to approve.")
+    click.echo(f"\n{question or 'Do you want to perform these actions?'} Only 'yes' will be accepted to approve.")
     answer = click.prompt("  Enter a value", default="", show_default=False)
     if answer.strip() != "yes":
         raise ReconcileError("apply cancelled")
@@ -448,6 +510,8 @@ def drift_cmd(path: str, fmt: str, output: str | None, html_out: str | None, not
     from reconciler.report.notify import post_json
 
     session = session_for(path, state_path, parallelism)
+    if output or html_out:
+        refuse_overwriting([output, html_out], session.spec_reads())
     spec_name = str(Path(path))
     outcome = session.drift(limit=limit, since=since_run,
                             report_body=lambda found, run_id: drift_formats.to_json(found, spec_name, run_id))
@@ -512,14 +576,14 @@ def types_cmd(as_json: bool) -> int:
     rows = []
     for name in registry.types:
         entry = registry.entry(name)
-        try:
-            family = registry.module_class(name).family
-            summary = str(registry.schema(name).get("description", "")).split("\n")[0].split(". ")[0].rstrip(".")
-        except Exception as exc:  # noqa: BLE001 - a broken plugin is listed with its error, not a crash
-            log.warning("type %s cannot be loaded", name, exc_info=exc)
-            family, summary = "?", f"cannot be loaded: {type(exc).__name__}: {exc}"
-        rows.append({"type": name, "family": family, "origin": entry.origin, "class": entry.reference,
-                     "description": summary})
+        summary = str(registry.schema(name).get("description", "")).split("\n")[0].split(". ")[0].rstrip(".")
+        rows.append({"type": name, "family": registry.module_class(name).family, "origin": entry.origin,
+                     "class": entry.reference, "description": summary})
+    for name, why in sorted(registry.broken.items()):  # reported, and left out of everything else
+        if not name.startswith("family:"):
+            entry = registry.entry(name)
+            rows.append({"type": name, "family": "?", "origin": entry.origin, "class": entry.reference,
+                         "description": f"cannot be loaded: {why}"})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -705,6 +769,8 @@ def graph_cmd(path: str, fmt: str, with_plan: bool, output: str | None, state_pa
 
     session = session_for(path, state_path)
     validated = session.validate()
+    if output:
+        refuse_overwriting([output], session.spec_reads())
     graph: nx.DiGraph[str] = nx.DiGraph(validated.graph)
     targets = {r.address: f"{session.type_registry.module_class(r.type).family}: {r.target}"
                for r in validated.spec.resources}
@@ -911,7 +977,7 @@ def state_migrate(to: str, target_config: Sequence[str], spec: str, state_path: 
     session = session_for(spec, state_path)
     _existing_state(session)
     settings = {"backend": to, **parse_backend_config(target_config, environ={})}
-    target = make_backend(settings, spec, session.ws)
+    target = make_backend(settings, spec, session.ws, stack=session.stack_name()[1])
     if target.location == session.backend.location:
         raise ReconcileError(f"the state is already in {target.location}")
     with session.state(lock="state migrate") as store:
@@ -1021,30 +1087,9 @@ def workspace_group() -> None:
 
 
 def _workspaces(spec: str) -> list[str]:
-    """The workspaces that have a state: local files under .reconcile/, or S3 keys of the key template."""
+    """The workspaces of the spec's stack that have a state (and the selected one)."""
     session = session_for(spec)
-    names = {"default", session.ws}
-    backend = session.backend
-    if backend.kind == "local":
-        from reconciler.state.store import default_state_path
-
-        base = default_state_path(spec).parent
-        if (base / "workspaces").is_dir():
-            names |= {d.name for d in (base / "workspaces").iterdir() if d.is_dir()}
-        return sorted(names)
-    template = str(Session(spec, workspace="\x00").backend.settings.get("key", ""))
-    prefix, _, suffix = template.partition("\x00")
-    if not _:
-        return sorted(names)
-    from reconciler.state.s3 import s3_client
-
-    s3 = s3_client(backend._s3())
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.settings["bucket"], Prefix=prefix):
-        for obj in page.get("Contents") or []:
-            key = obj["Key"]
-            if key.endswith(suffix) and "/" not in key[len(prefix):len(key) - len(suffix)] and not key.endswith(".lock"):
-                names.add(key[len(prefix):len(key) - len(suffix)])
-    return sorted(n for n in names if n)
+    return sorted(session.backend.workspaces() | {"default", session.ws})
 
 
 @workspace_group.command("list")
@@ -1103,9 +1148,7 @@ def workspace_select(name: str, spec: str) -> int:
 @click.option("--force", is_flag=True, help="Delete even if its state still manages resources.")
 @common_options
 def workspace_delete(name: str, spec: str, force: bool) -> int:
-    """Delete a workspace's state; refused while it still manages resources."""
-    import shutil
-
+    """Delete a workspace's state; refused while it still manages resources, or while a run holds its lock."""
     if name == "default":
         raise ReconcileError("the default workspace cannot be deleted")
     if name not in _workspaces(spec):
@@ -1114,26 +1157,23 @@ def workspace_delete(name: str, spec: str, force: bool) -> int:
         raise ReconcileError(f"workspace {name} is selected; select another one first")
     settings()["workspace"] = name
     session = session_for(spec)
-    with session.state() as store:
-        if store.records() and not force:
-            raise ReconcileError(f"workspace {name} still manages {len(store.records())} resource(s); destroy them "
-                                 "first (apply an empty spec in that workspace) or pass --force")
-    if session.backend.kind == "local":
-        shutil.rmtree(session.state_file.parent)
-    else:
-        from reconciler.state.s3 import s3_client
-
-        config = session.backend._s3()
-        s3_client(config).delete_object(Bucket=config.bucket, Key=config.key)
+    with session.backend.lock("workspace delete"):  # refused while an apply (or anything else) holds it
+        with session.state() as store:
+            count = len(store.records())
+        if count and not force:
+            raise ReconcileError(f"workspace {name} still manages {count} resource(s); destroy them first "
+                                 f"(`reconcile destroy --workspace {name}`) or pass --force")
+        session.backend.delete()
     click.echo(f"Deleted workspace {name}")
     return EXIT_OK
 
 
 def _check_workspace_name(name: str) -> None:
-    import re
+    from reconciler.model import workspace_problem
 
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
-        raise ReconcileError(f"workspace name {name!r} may hold only letters, digits, _ and - (at most 64)")
+    problem = workspace_problem(name)
+    if problem:
+        raise ReconcileError(problem)
 
 
 def _select(spec: str, name: str) -> None:

@@ -7,12 +7,23 @@ Every value here is a frozen dataclass; stages never mutate what they receive.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 JsonPath = tuple[str | int, ...]
 SENSITIVE = "(sensitive)"  # what every output shows in place of a secret
+DEFAULT_WORKSPACE = "default"
+WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # one rule for --workspace, the environment, every backend
+
+
+def workspace_problem(name: str) -> str | None:
+    """Why `name` cannot name a workspace (it becomes part of paths and keys), or None."""
+    if WORKSPACE_NAME.match(name):
+        return None
+    return (f"workspace name {name!r} may hold only letters, digits, _ and -, at most 64 of them (it becomes part "
+            "of the state's path or key)")
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,17 @@ class SourceDocument:
             if loc is not None:
                 return loc
         return None
+
+
+def normal_address(address: str) -> str:
+    """An address as reconcile writes it: `file.g["a"]` and `file.g['a']` are `file.g[a]`."""
+    return re.sub(r"""\[(["'])([^\]]*)\1\]""", r"[\2]", address)
+
+
+def covers(pattern: str, address: str) -> bool:
+    """Whether `pattern` (a resource, or one of its instances) names `address`: `file.g` names `file.g[a]` and
+    `file.g[a][web1]`; `file.g[a]` names `file.g[a][web1]` but not `file.g[b]`."""
+    return address == pattern or address.startswith(pattern + "[")
 
 
 def address_scope(address: str, type_name: str, name: str) -> str:
@@ -172,6 +194,35 @@ class Inventory:
         if name in self.hosts:
             return (name,)
         return None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a plan covers: --target, --exclude, --limit, --no-prune, --allow-data-loss; `destroy`: everything
+    the stack manages goes (`reconcile destroy`)."""
+
+    targets: tuple[str, ...] = ()
+    limit: tuple[str, ...] = ()
+    prune: bool = True
+    allow_data_loss: bool = False
+    full_refresh: bool = False  # read every object in full: no settings taken from the state's snapshots
+    exclude: tuple[str, ...] = ()  # everything but these and what depends on them
+    destroy: bool = False
+
+    @property
+    def partial(self) -> bool:
+        """Only some of the spec is planned: what the spec no longer has is not pruned."""
+        return bool(self.targets or self.limit)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"targets": list(self.targets), "limit": list(self.limit), "prune": self.prune,
+                "allow_data_loss": self.allow_data_loss, "exclude": list(self.exclude), "destroy": self.destroy}
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Selection:
+        return cls(tuple(map(str, body.get("targets") or ())), tuple(map(str, body.get("limit") or ())),
+                   bool(body.get("prune", True)), bool(body.get("allow_data_loss", False)),
+                   exclude=tuple(map(str, body.get("exclude") or ())), destroy=bool(body.get("destroy", False)))
 
 
 @dataclass(frozen=True)
@@ -326,6 +377,13 @@ class Change:
     triggered_by: tuple[str, ...] = ()  # the triggers that fired it (notify/triggered_by), with trigger_action
     trigger_action: str = ""  # what they asked of it: restart, reload, run…
     deferred: bool = False  # on a host known after apply: planned and applied once the host answers
+    retiring: Resource | None = None  # an identity change: the old object (from the state), destroyed or released
+    where: str = ""  # where the object lives: "path /etc/app.conf on web1", "bucket logs in eu-west-1"
+
+    @property
+    def going_resource(self) -> Resource | None:
+        """What the destroy half of this change removes: the old object of an identity change, else its own."""
+        return self.retiring or self.resource
 
     @property
     def replace_causes(self) -> tuple[str, ...]:
@@ -350,6 +408,7 @@ class Plan:
     outputs: tuple[Any, ...] = ()  # reconciler.engine.outputs.OutputValue, as known at plan time
     data: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # what each data lookup read
     texts: Mapping[str, str] = field(default_factory=dict)  # address -> content diff shown under it (masked)
+    unknown: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # unsettled journal intents, by address
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -419,3 +478,4 @@ class Spec:
     data: tuple[Resource, ...] = ()  # `data:` lookups, address data.TYPE.NAME, read at every plan
     fact_targets: frozenset[str] = frozenset()  # targets whose templates read `host.facts`
     facts_known: bool = False  # built with the hosts' real facts (else stand-ins: see build_spec)
+    reads: frozenset[str] = frozenset()  # files and trees the spec reads besides its own (templates, copy sources)

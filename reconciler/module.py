@@ -123,6 +123,18 @@ class Module(Generic[TargetT]):
         A plan that would destroy under one address the object another address manages is refused."""
         return None
 
+    name_attribute: ClassVar[str | None] = None  # the attribute naming its object (bucket, queue_name…), if any
+
+    def locate(self, resource: Resource) -> str | None:
+        """What the object is, as plans say it ("path /etc/app.conf", "bucket logs"): its physical key, else
+        its name; None when it has neither (its target still says where)."""
+        key = self.physical_key(resource)
+        if key is not None:
+            return key
+        if self.name_attribute:
+            return f"{self.name_attribute} {resource.get(self.name_attribute) or resource.name}"
+        return None
+
     def planned(self, resource: Resource) -> dict[str, Any]:
         """Computed attributes already known before the object exists (e.g. a name taken from the spec)."""
         return {}

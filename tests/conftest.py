@@ -62,6 +62,13 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def state_path(spec: Path, workspace: str = "default") -> Path:
+    """Where reconcile keeps the local state of the spec at `spec` (.reconcile/stacks/NAME/… beside it)."""
+    from reconciler.engine.session import Session
+
+    return Session(spec, workspace=workspace).state_file
+
+
 @pytest.fixture
 def spec_dir(tmp_path: Path) -> Path:
     d = tmp_path / "spec"

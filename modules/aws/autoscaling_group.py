@@ -40,6 +40,7 @@ def tag_list(tags: Mapping[str, str], name: str) -> list[dict[str, Any]]:
 
 class AutoscalingGroupModule(Module[AwsSession]):
     type_name = "aws.autoscaling_group"
+    name_attribute = "group_name"
     family = "aws"
     computed = frozenset({"arn", "instance_ids"})
     volatile = frozenset({"instance_ids"})

@@ -43,6 +43,7 @@ def targets_of(values: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
 
 class CloudwatchEventRuleModule(Module[AwsSession]):
     type_name = "aws.cloudwatch_event_rule"
+    name_attribute = "rule_name"
     family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"rule_name"})

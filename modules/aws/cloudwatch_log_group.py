@@ -36,6 +36,7 @@ def group_name(resource: Resource) -> str:
 
 class CloudwatchLogGroupModule(Module[AwsSession]):
     type_name = "aws.cloudwatch_log_group"
+    name_attribute = "log_group_name"
     family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"log_group_name"})

@@ -54,6 +54,7 @@ def _typed(key: str, value: Any) -> Any:
 
 class CloudwatchMetricAlarmModule(Module[AwsSession]):
     type_name = "aws.cloudwatch_metric_alarm"
+    name_attribute = "alarm_name"
     family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"alarm_name"})

@@ -36,6 +36,7 @@ def group_name(resource: Resource) -> str:
 
 class DbParameterGroupModule(Module[AwsSession]):
     type_name = "aws.db_parameter_group"
+    name_attribute = "group_name"
     family = "aws"
     computed = frozenset({"arn", "name"})
     requires_replace = frozenset({"group_name", "family", "description"})

@@ -47,6 +47,7 @@ def rds_tags(rds: Any, arn: str) -> dict[str, str]:
 
 class DbSubnetGroupModule(Module[AwsSession]):
     type_name = "aws.db_subnet_group"
+    name_attribute = "group_name"
     family = "aws"
     computed = frozenset({"arn", "name"})
     requires_replace = frozenset({"group_name"})

@@ -70,6 +70,7 @@ def gsis_from_api(table: Mapping[str, Any], provisioned: bool) -> list[dict[str,
 
 class DynamodbTableModule(Module[AwsSession]):
     type_name = "aws.dynamodb_table"
+    name_attribute = "table_name"
     terraform_types = ("aws_dynamodb_table",)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

@@ -33,6 +33,7 @@ def profile_name(resource: Resource) -> str:
 
 class IamInstanceProfileModule(Module[AwsSession]):
     type_name = "aws.iam_instance_profile"
+    name_attribute = "profile_name"
     family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"profile_name", "path"})

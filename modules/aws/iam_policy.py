@@ -45,6 +45,7 @@ def document(text: Any) -> Any:
 
 class IamPolicyModule(Module[AwsSession]):
     type_name = "aws.iam_policy"
+    name_attribute = "policy_name"
     family = "aws"
     computed = frozenset({"arn", "default_version"})
     requires_replace = frozenset({"policy_name", "path", "description"})

@@ -44,6 +44,7 @@ def as_policy(value: Any) -> Any:
 
 class IamRoleModule(Module[AwsSession]):
     type_name = "aws.iam_role"
+    name_attribute = "role_name"
     terraform_types = ("aws_iam_role",)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

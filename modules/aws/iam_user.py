@@ -31,6 +31,7 @@ def user_name(resource: Resource) -> str:
 
 class IamUserModule(Module[AwsSession]):
     type_name = "aws.iam_user"
+    name_attribute = "user_name"
     family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"user_name"})

@@ -58,6 +58,7 @@ def vpc(value: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
 
 class LambdaFunctionModule(Module[AwsSession]):
     type_name = "aws.lambda_function"
+    name_attribute = "function_name"
     family = "aws"
     computed = frozenset({"arn", "version", "qualified_arn", "invoke_arn"})
     requires_replace = frozenset({"function_name"})

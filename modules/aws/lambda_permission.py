@@ -29,6 +29,7 @@ def _principal(statement: Mapping[str, Any]) -> str:
 
 class LambdaPermissionModule(Module[AwsSession]):
     type_name = "aws.lambda_permission"
+    name_attribute = "statement_id"
     family = "aws"
     requires_replace = frozenset({"function_name", "statement_id", "action", "principal", "source_arn"})
     not_compared = frozenset({"state", "import"})

@@ -29,6 +29,7 @@ def digest(text: str | None) -> str | None:
 
 class LaunchTemplateModule(Ec2Module):
     type_name = "aws.launch_template"
+    name_attribute = "launch_template_name"
     describe = ("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId", "launch-template-id")
     computed = frozenset({"id", "latest_version", "default_version"})
     volatile = frozenset({"latest_version", "default_version"})

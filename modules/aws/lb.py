@@ -31,6 +31,7 @@ def lb_name(resource: Resource) -> str:
 
 class LbModule(Module[AwsSession]):
     type_name = "aws.lb"
+    name_attribute = "lb_name"
     family = "aws"
     computed = frozenset({"arn", "dns_name", "zone_id"})
     requires_replace = frozenset({"lb_name", "internal"})

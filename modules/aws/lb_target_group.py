@@ -49,6 +49,7 @@ def target_key(target: Mapping[str, Any], port: int) -> str:
 
 class LbTargetGroupModule(Module[AwsSession]):
     type_name = "aws.lb_target_group"
+    name_attribute = "target_group_name"
     family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"target_group_name", "port", "protocol", "vpc_id", "target_type"})

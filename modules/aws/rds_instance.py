@@ -47,6 +47,7 @@ def password_tag(password: str, salt: str | None = None) -> str:
 
 class RdsInstanceModule(Module[AwsSession]):
     type_name = "aws.rds_instance"
+    name_attribute = "db_instance_identifier"
     terraform_types = ("aws_db_instance",)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

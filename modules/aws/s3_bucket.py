@@ -64,6 +64,7 @@ def lifecycle_from_api(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
 
 class S3BucketModule(Module[AwsSession]):
     type_name = "aws.s3_bucket"
+    name_attribute = "bucket"
     terraform_types = ("aws_s3_bucket",)
     terraform_parts = ("aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_s3_bucket_policy")
 

@@ -74,6 +74,7 @@ def group_name(resource: Resource) -> str:
 
 class SecurityGroupModule(Ec2Module):
     type_name = "aws.security_group"
+    name_attribute = "group_name"
     terraform_types = ("aws_security_group",)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

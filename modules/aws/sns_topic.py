@@ -39,6 +39,7 @@ def topic_name(resource: Resource) -> str:
 
 class SnsTopicModule(Module[AwsSession]):
     type_name = "aws.sns_topic"
+    name_attribute = "topic_name"
     family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"topic_name", "fifo_topic"})

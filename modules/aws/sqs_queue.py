@@ -64,6 +64,7 @@ def redrive_from_api(text: str | None) -> dict[str, Any] | None:
 
 class SqsQueueModule(Module[AwsSession]):
     type_name = "aws.sqs_queue"
+    name_attribute = "queue_name"
     family = "aws"
     computed = frozenset({"arn", "url"})
     requires_replace = frozenset({"queue_name", "fifo_queue"})

@@ -49,6 +49,7 @@ def split_reference(reference: str) -> tuple[str, str | None]:
 
 class ImageModule(Module[DockerEngine]):
     type_name = "docker.image"
+    name_attribute = "image"
     family = "docker"
     discovers = True
     sensitive = frozenset({"auth"})

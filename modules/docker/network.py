@@ -14,6 +14,7 @@ from .common import labelled, labels_for, labels_match, object_name, observe_obj
 
 class NetworkModule(Module[DockerEngine]):
     type_name = "docker.network"
+    name_attribute = "network_name"
     family = "docker"
     discovers = True
     computed = frozenset({"id", "network_name"})

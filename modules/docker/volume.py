@@ -15,6 +15,7 @@ from .common import labelled, labels_for, labels_match, object_name, observe_obj
 
 class VolumeModule(Module[DockerEngine]):
     type_name = "docker.volume"
+    name_attribute = "volume_name"
     family = "docker"
     discovers = True
     computed = frozenset({"volume_name", "mountpoint"})

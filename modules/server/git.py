@@ -34,7 +34,10 @@ else echo "HEAD none"; fi
 case "$version" in
   [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]*) [ ${#version} -eq 40 ] && { echo "WANT $version"; exit 0; } ;;
 esac
-w=$(git ls-remote -- "$repo" "refs/heads/$version" "refs/tags/$version^{}" "refs/tags/$version" "$version" 2>/dev/null | awk 'NR==1 {print $1}')
+# a branch first; an annotated tag peels to its commit (^{}), never to the tag object
+w=$(git ls-remote -- "$repo" "refs/heads/$version" "refs/tags/$version^{}" "refs/tags/$version" "$version" 2>/dev/null \
+  | awk -v v="$version" '$2=="refs/heads/"v {b=$1} $2=="refs/tags/"v"^{}" {p=$1} $2=="refs/tags/"v {t=$1} $2==v {o=$1}
+                         END {print (b != "" ? b : (p != "" ? p : (t != "" ? t : o)))}')
 echo "WANT ${w:-none}"
 """
 

@@ -35,7 +35,7 @@ from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
 from reconciler.spec.refs import ReferenceProblem
-from reconciler.state.records import StateRecord
+from reconciler.state.records import Carried, StateRecord, journal_entries, now_text, unsettled
 from reconciler.state.store import attributes_differ
 from reconciler.targets import TargetPool
 
@@ -82,9 +82,12 @@ class Applier:
         self.known: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, frozenset[str]] = {}
         self.records: dict[str, StateRecord] = {}
+        self.unknown: dict[str, Mapping[str, Any]] = {}  # a stopped run's unsettled intents (plan.unknown)
         self.executor: Executor = executor or LocalExecutor(registry, targets)
         self.rollouts = dict(rollouts or {})
         self._stages: rollout.Stages | None = None
+        self.carried = Carried()
+        self._stopped: dict[str, list[str]] = {}
 
     # -- the run -----------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> list[Result]:
@@ -97,9 +100,14 @@ class Applier:
             if change.moved_from is not None and self.store.move(change.moved_from, change.address):
                 log.info("moved %s to %s in the state", change.moved_from, change.address)
         self.records = self.store.records()
+        self.unknown = dict(plan.unknown)
+        self._journal(plan)
+        self.carried = self.store.carried if hasattr(self.store, "carried") else Carried()
+        self._stopped = {}  # group -> the hosts of the batch its rollout stopped at, this run
         if self.rollouts:  # checked before anything is changed: a rollout that cannot be ordered is refused
             creating = [c for c in plan.changes if not c.pruned and c.action not in (Action.DELETE, Action.FORGET)]
-            self._stages = rollout.stages(self.rollouts, creating, self.graph)
+            self._stages = rollout.stages(self.rollouts, creating, self.graph, resume=self.carried.rollouts,
+                                          unreachable=self._unreachable(plan))
         results: dict[str, Result] = {}
         for change in plan.changes:
             if change.action is Action.FORGET:
@@ -125,10 +133,68 @@ class Applier:
                     c = dataclasses.replace(c, observed=None)
             coming.append(c)
         results.update(self._run_walk(self.graph, coming, failures, self._run, phase="create"))
+        if hasattr(self.store, "set_carried"):
+            self.store.set_carried(self._left_for_next(plan, results))
+        if hasattr(self.store, "journal_end"):  # a failed change's object may exist: its intent stays
+            mine = {c.address for c in plan.changes}
+            pending = unsettled(self.store.journal, self.store.records())
+            self.store.journal_end(keep=[a for a in pending if a not in mine or (
+                a in results and results[a].status is Status.FAILED)])
         if any(r.status is Status.OK for r in results.values()) or any(c.moved_from for c in plan.changes):
             self.store.bump_serial()
         order = {c.address: i for i, c in enumerate(plan.changes)}
         return sorted(results.values(), key=lambda r: order.get(r.address, len(order)))
+
+    def _unreachable(self, plan: Plan) -> dict[str, str]:
+        """Hosts the plan could not observe: failed hosts of their batch, for max_fail_percentage."""
+        out: dict[str, str] = {}
+        for address, why in plan.failures.items():
+            resource = self.graph.nodes[address]["resource"] if address in self.graph else None
+            if resource is not None and resource.host:
+                out.setdefault(resource.host, why)
+        return out
+
+    def _left_for_next(self, plan: Plan, results: Mapping[str, Result]) -> Carried:
+        """What the next apply must finish: each handler a change of this run (or an earlier one) notified and
+        that did not run here, and each rollout a gate stopped."""
+        changes = {c.address: c for c in plan.changes}
+        handlers: dict[str, dict[str, Any]] = {}
+        for receiver in self.graph.nodes:
+            fired = [t for t in self.graph.nodes[receiver].get("triggers", ())
+                     if (r := results.get(t.cause)) is not None and r.status is Status.OK
+                     and r.action is not Action.NOOP]
+            before = self.carried.handlers.get(receiver)
+            if not fired and not before:
+                continue
+            done = results.get(receiver)
+            change = changes.get(receiver)
+            if done is not None and done.status is Status.OK and change is not None and (
+                    change.trigger_action or change.action in (Action.CREATE, Action.REPLACE, Action.DELETE)):
+                continue  # it ran (or starts afresh)
+            actions = self.registry.module(self.graph.nodes[receiver]["resource"].type).triggered_actions
+            asked = [t.action or actions[0] for t in fired] + ([str(before.get("action"))] if before else [])
+            causes = {t.cause for t in fired} | set(before.get("causes") or () if before else ())
+            handlers[receiver] = {"action": min((a for a in asked if a in actions), key=actions.index, default=""),
+                                  "causes": sorted(causes)}
+        rollouts = {g: hosts for g, hosts in self.carried.rollouts.items() if g not in self._settled_rollouts}
+        rollouts.update(self._stopped)
+        return Carried(handlers, rollouts)
+
+    @property
+    def _settled_rollouts(self) -> set[str]:
+        """Groups whose rollout ran through every gate of this run."""
+        if self._stages is None:
+            return set()
+        return {g.rollout.group for g in self._stages.gates.values()} - set(self._stopped)
+
+    def _journal(self, plan: Plan) -> None:
+        """Before anything changes: what this apply means to do, with the origin each object will have."""
+        if not hasattr(self.store, "journal_begin"):
+            return
+        intents = [(c.address, c.action.value, origin_for(c, self.records.get(c.address), c.observed,
+                                                          self.unknown.get(c.address)))
+                   for c in plan.changes if c.action not in (Action.NOOP, Action.FORGET) and not c.deferred]
+        self.store.journal_begin(journal_entries(intents, now_text()))
 
     def _destroy_graph(self, plan: Plan) -> nx.DiGraph[str]:
         """The spec's graph plus the resources removed from it, with the edges the state recorded."""
@@ -212,6 +278,7 @@ class Applier:
                 if result.status is Status.FAILED:
                     gate = gates[result.address]
                     stopped.setdefault(gate.rollout.group, gate.number)
+                    self._stopped.setdefault(gate.rollout.group, list(gate.batch))
                     self.hooks.finished(result)
                 return
             runner.settled(result)
@@ -340,7 +407,8 @@ class Applier:
                 self.redactor.add(observed.attributes[name])
         if (result.status is Status.OK or record is None
                 or attributes_differ(record, resource, secret, module.digest_attributes)):
-            self.store.save(resource, observed, secret, origin=origin_for(change, record, change.observed),
+            self.store.save(resource, observed, secret,
+                            origin=origin_for(change, record, change.observed, self.unknown.get(change.address)),
                             depends_on=dependencies_of(self.graph, change.address), digested=module.digest_attributes)
         done = dataclasses.replace(change, action=Action.NOOP, observed=observed)
         self.known[change.address] = attribute_view(

@@ -58,13 +58,14 @@ def _one(registry: Registry, targets: Targets, phase: str, change: Change,
          before_mutating: Callable[[Change], str | None]) -> Result:
     module = registry.module(change.type)
     resource = change.resource
-    assert resource is not None
+    old = change.going_resource  # an identity change removes the old object, where it is
+    assert resource is not None and old is not None
 
     def destroy(target: Any) -> None:
         if change.action is Action.REPLACE:
-            module.prepare_replace(target, change)
+            module.prepare_replace(targets.get(module.family, resource.target), change)
         if change.observed is not None:
-            module.delete(target, resource, change.observed)
+            module.delete(target, old, change.observed)
 
     def create(target: Any) -> Observed:
         if change.action is not Action.REPLACE:
@@ -75,21 +76,22 @@ def _one(registry: Registry, targets: Targets, phase: str, change: Change,
         fresh = dataclasses.replace(change, action=Action.CREATE, observed=None, replacing=change.observed)
         new = module.apply(target, fresh)
         if change.observed is not None:
-            module.delete(target, resource, change.observed)
+            module.delete(targets.get(module.family, old.target), old, change.observed)
         return module.after_replace(target, fresh, new)
 
-    return _attempt(registry, targets, change, destroy if phase == DESTROY else create, before_mutating)
+    if phase == DESTROY:
+        return _attempt(registry, targets, change, destroy, before_mutating, old.target)
+    return _attempt(registry, targets, change, create, before_mutating, resource.target)
 
 
 def _attempt(registry: Registry, targets: Targets, change: Change, act: Callable[[Any], Observed | None],
-             before_mutating: Callable[[Change], str | None]) -> Result:
+             before_mutating: Callable[[Change], str | None], target_name: str) -> Result:
     started = time.monotonic()
     module = registry.module(change.type)
-    assert change.resource is not None
     error = ""
     for attempt in range(1, RETRIES + 1):
         try:
-            target = targets.get(module.family, change.resource.target)
+            target = targets.get(module.family, target_name)
             refused = before_mutating(change) if attempt == 1 else None
             if refused:
                 return Result(change.address, change.action, Status.FAILED, error=refused,

@@ -63,6 +63,8 @@ def build_graph(
     written = doc.data.get("resources")
     declared = {f"{r.get('type')}.{r.get('name')}" for r in (written if isinstance(written, list) else [])
                 if isinstance(r, dict)}
+    conditional = {f"{r.get('type')}.{r.get('name')}" for r in (written if isinstance(written, list) else [])
+                   if isinstance(r, dict) and ({"when", "count", "for_each"} & set(r))}
     for r in resources:
         graph.add_node(r.address, resource=r)
 
@@ -71,7 +73,11 @@ def build_graph(
         diagnostics.append(Diagnostic(message, doc.locate(path), path))
 
     def unknown(written: str, r: Resource) -> str | None:
-        if written.split("[")[0] in declared:
+        base = written.split("[")[0]
+        if base in conditional and base.removeprefix(r.scope) not in index.by_base and base not in index.by_base:
+            return (f"{written} is not built here (its when:, count: or for_each: leaves it out), so nothing can be "
+                    "read from it; give this resource the same condition, or read it only where it exists")
+        if base in declared:
             return None  # declared, but not built: its own errors say why
         return f"unknown resource {written!r}" + _closest(written, set(index.by_base) - {r.base_address})
 
@@ -103,6 +109,10 @@ def build_graph(
                 error(str(exc), r, path)
                 continue
             found = index.node_for_reference(ref, r)
+            if isinstance(found, str) and ref.base_address in conditional and ref.base_address not in index.by_base:
+                error(f"{ref} reads {ref.base_address}, which is not built here (its when:, count: or for_each: leaves "
+                      "it out); give this resource the same condition, or read it only where it exists", r, path)
+                continue
             if isinstance(found, str) and ref.base_address in declared and ref.base_address not in index.by_base:
                 continue
             if isinstance(found, str):

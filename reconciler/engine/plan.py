@@ -20,31 +20,29 @@ from reconciler.engine.diff import unmarked
 from reconciler.engine.graph import AddressIndex, referenced_by, with_dependencies
 from reconciler.engine.observe import ObserveProgress, observe
 from reconciler.errors import ReconcileError
-from reconciler.model import UNKNOWN, Action, Change, Inventory, Observed, Plan, Resource, Spec, address_scope
+from reconciler.model import (
+    UNKNOWN,
+    Action,
+    AttrDiff,
+    Change,
+    Inventory,
+    Observed,
+    Plan,
+    Resource,
+    Selection,
+    Spec,
+    address_scope,
+    covers,
+)
 from reconciler.module import Module
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
 from reconciler.spec.build import canonical_hash
-from reconciler.state.records import CREATED, FOUND, StateRecord, is_salted
+from reconciler.state.records import CREATED, FOUND, StateRecord, is_salted, unsettled
 from reconciler.targets import TargetPool, declared_targets
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class Selection:
-    """--target / --limit / --no-prune / --allow-data-loss."""
-
-    targets: tuple[str, ...] = ()
-    limit: tuple[str, ...] = ()
-    prune: bool = True
-    allow_data_loss: bool = False
-    full_refresh: bool = False  # read every object in full: no settings taken from the state's snapshots
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.targets or self.limit)
 
 
 def selected_nodes(graph: nx.DiGraph[str], selection: Selection, inventory: Inventory | None = None) -> list[str]:
@@ -72,6 +70,13 @@ def selected_nodes(graph: nx.DiGraph[str], selection: Selection, inventory: Inve
                   or graph.nodes[n]["resource"].target in hosts]
         nodes = with_dependencies(graph, chosen)
     keep = set(nodes)
+    if selection.exclude:
+        excluded = [n for n in graph.nodes if any(covers(x, n) for x in selection.exclude)]
+        unknown = [x for x in selection.exclude if not any(covers(x, n) for n in graph.nodes)]
+        if unknown:
+            raise ReconcileError(f"--exclude names no resource of the spec: {', '.join(unknown)}")
+        for node in excluded:
+            keep -= {node} | set(nx.descendants(graph, node))  # type: ignore[arg-type]
     return [n for n in nx.lexicographical_topological_sort(graph) if n in keep]
 
 
@@ -106,7 +111,8 @@ class ReferenceResolver:
             def lookup(text: str) -> Any:
                 ref = refs.parse(text, self.types)
                 node = self.index.node_for_reference(ref, resource)
-                assert not isinstance(node, str), node  # validation rejected unresolvable references
+                if isinstance(node, str):  # validation rejects these; never a crash if one slips through
+                    raise refs.ReferenceProblem(node)
                 if secrets and ref.attribute[0] in secrets.get(node.address, frozenset()):
                     tainted.add(top)
                 view = known.get(node.address)
@@ -162,7 +168,9 @@ class Planner:
 
     def __init__(self, spec: Spec, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool,
                  records: Mapping[str, StateRecord], state_is_new: bool, selection: Selection,
-                 parallelism: int, redactor: Redactor | None = None, progress: ObserveProgress | None = None):
+                 parallelism: int, redactor: Redactor | None = None, progress: ObserveProgress | None = None,
+                 retired: Collection[str] = (), journal: Mapping[str, Mapping[str, Any]] | None = None,
+                 pending_handlers: Mapping[str, Mapping[str, Any]] | None = None):
         self.spec = spec
         self.graph = graph
         self.registry = registry
@@ -174,36 +182,72 @@ class Planner:
         self.state_is_new = state_is_new
         self.blockers: list[str] = []
         self.warnings: list[str] = []
+        self.unknown = unsettled(journal or {}, records)  # intents of a run that stopped before recording them
+        self.pending_handlers = dict(pending_handlers or {})  # handlers an earlier apply did not run
+        if self.unknown:
+            shown = ", ".join(sorted(self.unknown)[:10]) + (" …" if len(self.unknown) > 10 else "")
+            self.warnings.append(f"a run stopped before it recorded the outcome of {len(self.unknown)} change(s) "
+                                 f"({shown}); they were observed again, and what it was creating stays reconcile's")
+        self._names_nothing(records, retired)
         self.records, self.moved_from = self._apply_moves(records)
         self.pending = {h: spec.inventory.hosts[h].pending for h in spec.inventory.pending_hosts()}
 
     # -- what the state says ---------------------------------------------------------------------
+    def _names_nothing(self, records: Mapping[str, StateRecord], retired: Collection[str]) -> None:
+        """A `moved:` or `removed:` entry must name something the state has, or had (a typo would leave the
+        resource it meant to be pruned): an error at its line. A new state has nothing to check against."""
+        if self.state_is_new:
+            return
+        known = set(records) | set(retired)
+        gone = sorted({a.split("[", 1)[0] for a in records if a not in self.graph})
+        entries = [("moved", m.source, m.location) for m in self.spec.moved]
+        entries += [("removed", r.address, r.location) for r in self.spec.removed]
+        for key, address, location in entries:
+            if any(covers(address, a) for a in known):
+                continue
+            import difflib
+
+            close = difflib.get_close_matches(address.split("[", 1)[0], gone, n=1, cutoff=0.6)
+            where = f"{location}: " if location else ""
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            self.blockers.append(f"{where}{key}: {address} names nothing in the state{hint}")
+
     def _apply_moves(self, records: Mapping[str, StateRecord]) -> tuple[dict[str, StateRecord], dict[str, str]]:
-        """The records as the spec's addresses see them once `moved:` entries are applied."""
+        """The records as the spec's addresses see them once `moved:` entries are applied: a resource's entry
+        moves all its instances (`file.g` -> `file.h`: `file.g[a]` -> `file.h[a]`), an instance's only that one
+        (`file.g[a]` -> `file.g[b]`, a renamed key)."""
         view = dict(records)
         moved: dict[str, str] = {}
         for move in self.spec.moved:
-            if move.source not in view:
-                continue  # already moved (or never applied): nothing to do
-            if move.destination in view:
-                self.blockers.append(f"moved: both {move.source} and {move.destination} are in the state; "
-                                     f"remove one with `reconcile state rm` first")
-                continue
-            view[move.destination] = view.pop(move.source)
-            moved[move.destination] = move.source
+            for address in sorted(a for a in records if covers(move.source, a) and a in view):
+                destination = move.destination + address[len(move.source):]
+                if destination in view:
+                    self.blockers.append(f"moved: both {address} and {destination} are in the state; remove one "
+                                         "with `reconcile state rm` first")
+                    continue
+                record = view.pop(address)
+                name = destination.split("[", 1)[0].split(".")[-1]
+                view[destination] = dataclasses.replace(record, address=destination, name=name)
+                moved[destination] = address
         return view, moved
 
     def _ghosts(self, discovered: Mapping[str, tuple[str, str, Mapping[str, Any]]]) -> list[_Ghost]:
-        if not self.selection.prune or self.selection.partial:
+        """What the state has and the spec does not (with `destroy`: everything chosen), and its fate."""
+        if self.selection.destroy:
+            going = self._destroy_set()
+            staying = set(self.records) - going
+        elif not self.selection.prune or self.selection.partial:
             return []
-        in_spec = set(self.graph.nodes)
-        removals = {r.address: r for r in self.spec.removed}
+        else:
+            excluded = self._excluded_records()
+            staying = set(self.graph.nodes) | excluded
         out: list[_Ghost] = []
         for address, record in sorted(self.records.items()):
-            if address in in_spec or record.type not in self.registry:
+            if address in staying or record.type not in self.registry:
                 continue
             module = self.registry.module(record.type)
-            removal = removals.get(address)
+            naming = [r for r in self.spec.removed if covers(r.address, address)]  # the most precise entry wins
+            removal = max(naming, key=lambda r: len(r.address)) if naming else None
             if removal is not None:
                 destroy = removal.destroy
                 reason = "removed: destroy: true" if destroy else "removed: destroy: false; the object stays"
@@ -214,8 +258,11 @@ class Planner:
             elif self._departed(module.family, record.target):
                 destroy, reason = False, f"its host {record.target} is no longer in its dynamic group"
             else:
-                destroy, reason = True, "no longer in the spec"
+                destroy, reason = True, "destroyed with the stack" if self.selection.destroy else "no longer in the spec"
             out.append(_Ghost(record.as_resource(), record, destroy, reason))
+        if self.selection.destroy and self.selection.targets:
+            return out
+        in_spec = set() if self.selection.destroy else set(self.graph.nodes)
         strays = sorted(a for a in discovered if a not in in_spec and a not in self.records)
         if strays and not self.spec.named:
             self.warnings.append(
@@ -232,6 +279,33 @@ class Planner:
             out.append(_Ghost(resource, None, True, "no longer in the spec (found by this stack's ownership marks)"))
         return out
 
+    def _destroy_set(self) -> set[str]:
+        """`reconcile destroy`: every record, or those --target names and everything that depends on them."""
+        if not self.selection.targets:
+            return set(self.records)
+        unknown = [t for t in self.selection.targets
+                   if not any(covers(t, a) for a in set(self.records) | set(self.graph.nodes))]
+        if unknown:
+            raise ReconcileError(f"--target names no resource of the spec or the state: {', '.join(unknown)}")
+        going = {a for a in self.records if any(covers(t, a) for t in self.selection.targets)}
+        going |= {d for a in list(going) if a in self.graph for d in nx.descendants(self.graph, a)}
+        while True:  # and what the state records as depending on them
+            more = {a for a, r in self.records.items() if a not in going and set(r.depends_on) & going}
+            if not more:
+                return going & set(self.records)
+            going |= more
+
+    def _excluded_records(self) -> set[str]:
+        """--exclude: records it names, or that depend on one it names, are left as they are."""
+        if not self.selection.exclude:
+            return set()
+        out = {a for a in self.records if any(covers(x, a) for x in self.selection.exclude)}
+        while True:
+            more = {a for a, r in self.records.items() if a not in out and set(r.depends_on) & out}
+            if not more:
+                return out
+            out |= more
+
     def _departed(self, family: str, target: str) -> bool:
         """A host that was an instance of a dynamic group and is not any more (terminated, scaled in): what
         was made on it went with it, or is out of reach; it is forgotten."""
@@ -243,7 +317,8 @@ class Planner:
     def _discover_stack(self) -> dict[str, tuple[str, str, Mapping[str, Any]]]:
         """A state that does not exist yet: every object on the spec's engines and regions that carries this
         stack's identity, so that what was removed from the spec meanwhile is found and pruned."""
-        if not self.state_is_new or self.selection.partial or not self.selection.prune:
+        if not self.state_is_new or self.selection.partial or not self.selection.prune or (
+                self.selection.destroy and self.selection.targets):
             return {}
         pairs: set[tuple[str, str]] = set()
         targets_by_family = declared_targets(self.spec, {f: self.registry.family(f) for f in self.registry.families})
@@ -268,7 +343,7 @@ class Planner:
 
     # -- the pass ----------------------------------------------------------------------------------
     def plan(self, serial: int) -> Plan:
-        order = selected_nodes(self.graph, self.selection, self.spec.inventory)
+        order = [] if self.selection.destroy else selected_nodes(self.graph, self.selection, self.spec.inventory)
         ghosts = self._ghosts(self._discover_stack())
         self.registry.prepare([self.graph.nodes[a]["resource"].type for a in order] +
                               [g.resource.type for g in ghosts])
@@ -314,7 +389,9 @@ class Planner:
             observable = [r for r in wave
                           if self.registry.module(r.type).observe_unresolved or not _has_unknown(r)]
             going = [g.resource for g in ghosts if g.destroy] if first_wave else []
-            observation = observe(observable + going, self.registry, self.targets, self.parallelism, self.progress)
+            retiring = {r.address: old for r in observable if (old := self._old_identity(r)) is not None}
+            observation = observe(observable + going + list(retiring.values()), self.registry, self.targets,
+                                  self.parallelism, self.progress)
             first_wave = False
             observed_all.update(observation.observed)
             located = {r.address: r.location for r in wave if r.location is not None}
@@ -329,10 +406,14 @@ class Planner:
                     continue
                 change = module.diff(r, observation.observed.get(r.address))
                 record = self.records.get(r.address)
-                if origin_for(change, record, observation.observed.get(r.address)) == FOUND:
+                intended = self.unknown.get(r.address)
+                if origin_for(change, record, observation.observed.get(r.address), intended) == FOUND:
                     adopted = dataclasses.replace(r, adopted=True)
                     change = unmarked(dataclasses.replace(change, resource=adopted))
-                change = triggers.fire(module, change, self.graph.nodes[r.address].get("triggers", ()), changes)
+                change = triggers.fire(module, change, self.graph.nodes[r.address].get("triggers", ()), changes,
+                                       self.pending_handlers.get(r.address))
+                if r.address in retiring and record is not None:
+                    change = self._identity_change(module, change, record, retiring[r.address], observation.observed)
                 if r.address in self.moved_from:
                     change = dataclasses.replace(change, moved_from=self.moved_from[r.address])
                 known[r.address] = attribute_view(module, change, record.observed if record else None)
@@ -341,6 +422,7 @@ class Planner:
         ordered = [changes[a] for a in order]
         gone = [self._ghost_change(ghost, observed_all, failures) for ghost in ghosts]
         ordered += infer_edges(gone, [g for g in ghosts if g.record is None])
+        ordered = [self._located(c) for c in ordered]
         self.blockers += self._destroy_blockers(ordered)
         self._check_same_objects(ordered)
         hashes = {a: canonical_hash(o.attributes if o else None) for a, o in sorted(observed_all.items())}
@@ -349,7 +431,70 @@ class Planner:
 
         outputs = resolve_outputs(self.spec.outputs, self.graph, self.registry, known, secrets, self.spec.data)
         return Plan(tuple(ordered), self.spec.hash, fingerprint, serial, failures, tuple(self.blockers), hashes,
-                    tuple(self.warnings), outputs, data_values)
+                    tuple(self.warnings), outputs, data_values, unknown=self.unknown)
+
+    # -- identity: where an object is, and a change of it -----------------------------------------------
+    def _located(self, change: Change) -> Change:
+        """The change with where its object lives ("path /etc/app.conf on web1", "bucket logs in eu-west-1")."""
+        resource = change.resource
+        if resource is None or change.type not in self.registry:
+            return change
+        module = self.registry.module(change.type)
+        place = self.registry.family(module.family).where(resource.target)
+        what = module.locate(resource)  # masked below like everything else: a secret value never shows
+        return dataclasses.replace(change, where=self.redactor.redact(f"{what} {place}" if what else place))
+
+    def _old_identity(self, resource: Resource) -> Resource | None:
+        """The object the state holds for `resource` when it is another one than the spec now names (a file's
+        path, a user's name, its host changed): a stand-in for it, to observe and retire; else None."""
+        record = self.records.get(resource.address)
+        if record is None or self.selection.destroy or record.type != resource.type:
+            return None
+        module = self.registry.module(resource.type)
+        old = record.as_resource()
+        old = dataclasses.replace(old, attributes={k: v for k, v in old.attributes.items() if k != "state"})
+        try:
+            before, now = module.physical_key(old), module.physical_key(resource)
+        except Exception:  # noqa: BLE001 - a record too old to name its object: no identity to compare
+            log.debug("no identity for the record of %s", resource.address, exc_info=True)
+            return None
+        if before is None or now is None or (before == now and old.target == resource.target):
+            return None
+        return dataclasses.replace(record.as_resource(), address=f"{resource.address}~was")
+
+    def _identity_change(self, module: Module[Any], change: Change, record: StateRecord, old: Resource,
+                         observed: Mapping[str, Observed | None]) -> Change:
+        """The spec names another object than the state's: the old one reconcile created is destroyed (a
+        replacement, `-/+ … # forces replacement`); one it found or adopted is released, and the plan says so."""
+        was = observed.get(old.address)
+        resource = change.resource
+        if was is None or resource is None or change.action is Action.REPLACE:
+            return change  # the old object is gone already, or the module replaces it itself
+        old = dataclasses.replace(old, address=change.address)
+        place = self.registry.family(module.family).where(old.target)
+        if record.origin == FOUND:
+            note = (f"{module.locate(old) or 'the old object'} {place} is released, not destroyed: reconcile found it "
+                    "there, it did not create it")
+            return dataclasses.replace(change, reason=f"{change.reason}; {note}" if change.reason else note)
+        identifying = {k for k in set(resource.attributes) | set(old.attributes) if k != "state"
+                       and old.attributes.get(k) != resource.attributes.get(k)
+                       and module.physical_key(dataclasses.replace(old, attributes={**old.attributes,
+                                                                                     k: resource.attributes.get(k)}))
+                       != module.physical_key(old)}
+        if old.target != resource.target:
+            identifying.add("on")
+        secret = module.secret_attributes(resource)
+        desired = module.desired(resource)
+        diffs = [AttrDiff("on", old.target, resource.target, forces_replace=True)] if "on" in identifying else []
+        diffs += [AttrDiff(k, old.attributes.get(k), resource.attributes.get(k), sensitive=k in secret,
+                           forces_replace=True) for k in sorted(identifying - {"on"})]
+        diffs += [AttrDiff(k, old.attributes.get(k), v, sensitive=k in secret)
+                  for k, v in sorted(desired.items()) if k not in identifying and old.attributes.get(k) != v]
+        if change.observed is not None and change.observed != was:  # the new one is there already: found
+            resource = dataclasses.replace(resource, adopted=True)
+        return dataclasses.replace(change, action=Action.REPLACE, diffs=tuple(diffs), observed=was, retiring=old,
+                                   resource=resource,
+                                   reason=f"it names another object than {module.locate(old) or 'before'} {place}")
 
     def _deferred(self, resource: Resource) -> Change:
         """A resource on a host still to be created: shown as created there, applied once the host answers."""
@@ -399,6 +544,12 @@ class Planner:
 
     def _ghost_change(self, ghost: _Ghost, observed_all: Mapping[str, Observed | None],
                       failures: Mapping[str, str]) -> Change:
+        change = self._ghost_action(ghost, observed_all, failures)
+        source = self.moved_from.get(change.address)
+        return dataclasses.replace(change, moved_from=source) if source else change
+
+    def _ghost_action(self, ghost: _Ghost, observed_all: Mapping[str, Observed | None],
+                      failures: Mapping[str, str]) -> Change:
         r = ghost.resource
         if not ghost.destroy:
             return Change(r.address, r.type, Action.FORGET, reason=ghost.reason, resource=r, pruned=True)
@@ -425,14 +576,16 @@ class Planner:
     def _destroy_blockers(self, changes: Sequence[Change]) -> list[str]:
         out = []
         going_by_target: dict[tuple[str, str], list[Change]] = {}
-        for c in changes:
-            if c.action in (Action.DELETE, Action.REPLACE) and c.resource is not None:
-                going_by_target.setdefault((self.registry.module_class(c.type).family, c.resource.target), []).append(c)
-        for c in changes:
-            if c.action not in (Action.DELETE, Action.REPLACE) or c.resource is None:
-                continue
+        leaving = [dataclasses.replace(c, resource=c.going_resource) for c in changes
+                   if c.action in (Action.DELETE, Action.REPLACE) and c.going_resource is not None]
+        for c in leaving:
+            assert c.resource is not None
+            going_by_target.setdefault((self.registry.module_class(c.type).family, c.resource.target), []).append(c)
+        for c in leaving:
+            assert c.resource is not None
             verb = "replace" if c.action is Action.REPLACE else "destroy"
-            lifecycle = c.resource.lifecycle
+            lifecycle = c.resource.lifecycle if c.retiring is None else next(
+                (x.resource.lifecycle for x in changes if x.address == c.address and x.resource), c.resource.lifecycle)
             if lifecycle.prevent_destroy:
                 out.append(f"{c.address}: lifecycle.prevent_destroy is set, but the plan would {verb} it")
                 continue
@@ -546,7 +699,8 @@ def make_plan(
     before it is looked at."""
     is_new = bool(getattr(store, "is_new", False)) or (store.serial == 0 and not store.records())
     planner = Planner(spec, graph, registry, targets, store.records(), is_new, selection or Selection(), parallelism,
-                      redactor, progress)
+                      redactor, progress, retired=getattr(store, "retired", ()), journal=getattr(store, "journal", {}),
+                      pending_handlers=store.carried.handlers if hasattr(store, "carried") else {})
     return planner.plan(store.serial)
 
 
@@ -564,10 +718,18 @@ def _unread_data(resource: Resource, failures: Mapping[str, str], resolver: Refe
     return None
 
 
-def origin_for(change: Change, record: StateRecord | None, observed: Observed | None) -> str:
-    """Whether the state should call the object created by reconcile or found already there."""
+def origin_for(change: Change, record: StateRecord | None, observed: Observed | None,
+               intended: Mapping[str, Any] | None = None) -> str:
+    """Whether the state should call the object created by reconcile or found already there. `intended`: the
+    journal's entry for it, left by a run that stopped before it recorded the outcome: what that run was
+    making is decided by what it meant to do, never by looking again (an object it made carries no mark)."""
     if change.action in (Action.CREATE, Action.REPLACE):
-        return CREATED
+        found = change.retiring is not None and change.resource is not None and change.resource.adopted
+        return FOUND if found else CREATED
+    if record is not None and not (intended and intended.get("action") in ("create", "replace")):
+        return record.origin
+    if intended and intended.get("action") in ("create", "replace"):
+        return str(intended.get("origin") or CREATED)
     if record is not None:
         return record.origin
     return CREATED if observed is not None and observed.ours else FOUND

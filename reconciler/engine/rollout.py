@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -54,11 +54,18 @@ class Stages:
     gates: Mapping[str, Gate]
     prerequisites: Mapping[str, frozenset[str]]  # node -> the gate or changes it waits for, beside its graph edges
     host_of: Mapping[str, str]  # change address -> its inventory host, for the changes of rolling hosts
+    unreachable: Mapping[str, str] = field(default_factory=dict)  # host -> why it could not be observed
 
 
-def stages(rollouts: Mapping[str, Rollout], changes: Sequence[Change], graph: nx.DiGraph[str]) -> Stages:
+def stages(rollouts: Mapping[str, Rollout], changes: Sequence[Change], graph: nx.DiGraph[str],
+           resume: Mapping[str, Sequence[str]] | None = None, unreachable: Mapping[str, str] | None = None) -> Stages:
     """The gates and extra prerequisites of a plan's create phase; a clear error when a change of an early
-    batch depends on a change of a later one (the rollout could never finish)."""
+    batch depends on a change of a later one (the rollout could never finish).
+
+    `resume`: group -> the hosts of the batch an earlier apply's gate stopped at: this rollout starts with that
+    batch and checks its gate again, changed or not, before going on. `unreachable`: hosts the plan could not
+    observe: members of their batch, counted as failed."""
+    resume, unreachable = resume or {}, unreachable or {}
     by_host: dict[str, list[str]] = defaultdict(list)
     for c in changes:
         if c.resource is not None and c.resource.host and c.action is not Action.NOOP:
@@ -68,11 +75,12 @@ def stages(rollouts: Mapping[str, Rollout], changes: Sequence[Change], graph: nx
     host_of: dict[str, str] = {}
     for name in sorted(rollouts):
         rollout = rollouts[name]
-        changed = [h for h in rollout.hosts if by_host.get(h)]
-        if not changed:
+        first = tuple(h for h in rollout.hosts if h in set(resume.get(name, ())))
+        changed = [h for h in rollout.hosts if (by_host.get(h) or h in unreachable) and h not in first]
+        if not changed and not first:
             continue
         size = rollout.batch_size()
-        batches = [tuple(changed[i:i + size]) for i in range(0, len(changed), size)]
+        batches = ([first] if first else []) + [tuple(changed[i:i + size]) for i in range(0, len(changed), size)]
         before: str | None = None
         for n, batch in enumerate(batches, start=1):
             gate = Gate(f"{PREFIX}{name}[{n}]", rollout, n, len(batches), batch,
@@ -88,7 +96,7 @@ def stages(rollouts: Mapping[str, Rollout], changes: Sequence[Change], graph: nx
                 extra[gate.address].add(before)
             before = gate.address
     _check_order(graph, extra, host_of)
-    return Stages(gates, {k: frozenset(v) for k, v in extra.items()}, host_of)
+    return Stages(gates, {k: frozenset(v) for k, v in extra.items()}, host_of, dict(unreachable))
 
 
 def _check_order(graph: nx.DiGraph[str], extra: Mapping[str, set[str]], host_of: Mapping[str, str]) -> None:
@@ -113,7 +121,7 @@ class GateRunner:
         """`check_on_host(host, command, timeout)`: (passed, what it said) for a `command` check."""
         self.stages = stages
         self.check_on_host = check_on_host
-        self.failed_hosts: dict[str, str] = {}  # host -> its first failure (written on the calling thread)
+        self.failed_hosts: dict[str, str] = {h: f"unreachable: {why}" for h, why in stages.unreachable.items()}
 
     def settled(self, result: Result) -> None:
         host = self.stages.host_of.get(result.address)

@@ -26,18 +26,28 @@ from typing import Any, TypeVar
 
 from reconciler.engine.apply import Applier, ApplyHooks, failed
 from reconciler.engine.carry import Executor, LocalExecutor
-from reconciler.engine.plan import Selection, make_plan
+from reconciler.engine.plan import make_plan
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.model import UNKNOWN, Action, Change, Inventory, Plan, Result, Status
+from reconciler.model import (
+    UNKNOWN,
+    Action,
+    Change,
+    Inventory,
+    Plan,
+    Result,
+    Selection,
+    StackId,
+    Status,
+    workspace_problem,
+)
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec.load import load_spec
 from reconciler.spec.render import Renderer, TemplateFailure
 from reconciler.spec.validate import Validated, validate
-from reconciler.spec.variables import Variables, VarOverrides, layered
-from reconciler.state.backend import Backend, make_backend
+from reconciler.spec.variables import Variables, VarOverrides, command_line_values, files_read, layered
+from reconciler.state.backend import StateBackend, make_backend
 from reconciler.state.planfile import check_fresh
-from reconciler.state.store import default_state_path
 from reconciler.targets import TargetPool
 
 T = TypeVar("T")
@@ -97,8 +107,11 @@ class Session:
             self.registry = Registry.installed()
         if self.workspace is None:
             self.workspace = selected_workspace(self.spec_path)
+        problem = workspace_problem(self.workspace)
+        if problem:
+            raise ReconcileError(problem)
         self._validated: Validated | None = None
-        self._backend: Backend | None = None
+        self._backend: StateBackend | None = None
         self._facts: dict[str, dict[str, Any]] | None = None  # host facts, read once per session (run)
         self._members: dict[str, Any] | None = None  # dynamic group -> GroupMembers, looked up once per run
         self._cluster: Any = None  # the Dask client of an apply with a scheduler
@@ -142,6 +155,21 @@ class Session:
             spec_vars = raw if isinstance(raw, dict) else {}
         return layered(spec_vars, Path(self.spec_path), self.ws, self.var_overrides)
 
+    def spec_reads(self) -> set[str]:
+        """Every file (and tree) this run reads to build the spec: its own files, the inventory, templates, copy
+        sources, components and variable files. An output is never written over one of them."""
+        spec = self.validate(unset_env_ok=True).spec
+        reads = set(spec.document.files) | set(spec.reads)
+        inventory = spec.document.data.get("inventory")
+        if isinstance(inventory, str):
+            reads.add(str(Path(spec.document.base_dir) / os.path.expanduser(inventory)))
+        reads |= {str(p) for p in files_read(Path(self.spec_path), self.ws, self.var_overrides)}
+        return {os.path.realpath(p) for p in reads}
+
+    def command_line_variables(self) -> dict[str, Any]:
+        """The variables --var-file and --var set (what a saved plan keeps to be applied on its own)."""
+        return command_line_values(self.var_overrides)
+
     @property
     def type_registry(self) -> Registry:
         """The resource types and target families this session uses."""
@@ -153,40 +181,78 @@ class Session:
 
     # -- the state -------------------------------------------------------------------------------
     @property
-    def backend(self) -> Backend:
-        """Where this spec's state lives in this workspace: `state:` of the spec, then --backend-config."""
+    def backend(self) -> StateBackend:
+        """Where this stack's state lives in this workspace: `state:` of the spec, then --backend-config (both
+        templated with the workspace); see reconciler.state.backend for how stacks and workspaces stay apart."""
         if self._backend is None:
-            self._backend = make_backend({**self._state_block(), **self.backend_config}, self.spec_path, self.ws,
-                                         self.state_path)
+            named, stack = self.stack_name()
+            self._backend = make_backend(
+                self._state_settings(self.ws), self.spec_path, self.ws, self.state_path, stack=stack,
+                one_stack_directory=not named and Path(self.spec_path).is_dir(), settings_of=self._state_settings)
         return self._backend
 
-    def _state_block(self) -> dict[str, Any]:
-        """The spec's `state:` block, rendered; read without validating the whole spec, so that the state
-        commands work on a spec that does not validate (or misses its secrets)."""
+    def stack_name(self) -> tuple[bool, str]:
+        """(whether the spec has a `name:`, the stack's name), read without validating the whole spec."""
         if self._validated is not None:
-            return dict(self._validated.spec.settings.get("state") or {})
+            return self._validated.spec.named, self._validated.spec.stack.name
+        from reconciler.spec.build import default_stack_name
+
+        try:
+            name = load_spec(self.spec_path).data.get("name")
+        except SpecError:
+            name = None
+        if isinstance(name, str) and name:
+            return True, name
+        return False, default_stack_name(str(Path(self.spec_path).absolute()))
+
+    def _state_settings(self, workspace: str) -> dict[str, Any]:
+        """The spec's `state:` block and the --backend-config values, rendered for `workspace`; read without
+        validating the whole spec, so that the state commands work on a spec that does not validate (or misses
+        its secrets)."""
+        block: Any = {}
+        document = None
         try:
             document = load_spec(self.spec_path)
+            block = document.data.get("state")
         except SpecError:
-            return {}
-        block = document.data.get("state")
-        if not isinstance(block, dict):
+            pass
+        settings = {**(block if isinstance(block, dict) else {}), **self.backend_config}
+        if not settings:
             return {}
         environ = os.environ if self.environ is None else self.environ
-        names = document.data.get("vars_from_env")
+        names = document.data.get("vars_from_env") if document is not None else None
         env = {n: environ.get(n, "") for n in names if isinstance(n, str)} if isinstance(names, list) else {}
-        raw_vars = document.data.get("vars")
+        raw_vars = document.data.get("vars") if document is not None else None
         variables = dict(self.variables(raw_vars if isinstance(raw_vars, dict) else {}).values)
         try:
-            rendered = Renderer().render(block, {**variables, "vars": variables, "env": env, "workspace": self.ws})
+            rendered = Renderer().render(settings, {**variables, "vars": variables, "env": env, "workspace": workspace})
         except TemplateFailure as exc:
-            raise ReconcileError(f"template error in state: {exc}") from None
+            raise ReconcileError(f"template error in state (or --backend-config): {exc}") from None
         return dict(rendered) if isinstance(rendered, dict) else {}
 
     @property
     def state_file(self) -> Path:
-        """The local state file (local backend)."""
-        return self.backend.local_path or default_state_path(self.spec_path, self.ws)
+        """The local state file (local backend); for S3, where it would be without `state:`."""
+        path = self.backend.local_path
+        if path is None:
+            from reconciler.state.backend import default_state_path
+
+            named, stack = self.stack_name()
+            return default_state_path(self.spec_path, self.ws, stack, not named and Path(self.spec_path).is_dir())
+        return Path(path)
+
+    def _check_owner(self, store: Any) -> None:
+        """A state belongs to one stack and one workspace: another's is never read, pruned or written."""
+        recorded = store.stack
+        named, name = self.stack_name()
+        if recorded is None or not named:
+            return
+        if recorded != StackId(name, self.ws):
+            raise ReconcileError(
+                f"the state {self.backend.location} belongs to stack {recorded}, not {name}/{self.ws}: two stacks or "
+                "workspaces never share a state. Give this one a state of its own (another `state.path` or S3 "
+                "`key:`, or {{ workspace }} in it); if the stack was renamed, move its state with `reconcile state "
+                "pull`, edit its \"stack\", then `reconcile state push --force`")
 
     @contextmanager
     def state(self, *, writable: bool = False, lock: str | None = None) -> Iterator[Any]:
@@ -194,9 +260,11 @@ class Session:
         for the named operation while it is open."""
         if lock:
             with self.backend.lock(lock), self.backend.open(writable=True) as store:
+                self._check_owner(store)
                 yield store
         else:
             with self.backend.open(writable=writable) as store:
+                self._check_owner(store)
                 yield store
 
     @contextmanager
@@ -330,8 +398,9 @@ class Session:
         selection = dataclasses.replace(selection, full_refresh=True)  # apply acts on what it reads now
         with backend.lock("apply"), self.targets() as pool:
             validated = self.with_facts(self.with_members(validated, pool), pool, selection)
-            new = backend.kind == "local" and not self.state_file.exists()
+            new = backend.creates_on_open and not backend.exists()
             with backend.open(writable=not new) as store:
+                self._check_owner(store)
                 plan = self._make_plan(validated, pool, store, selection)
                 if saved is not None:
                     check_fresh(saved, plan)
@@ -340,22 +409,33 @@ class Session:
                 on_plan(plan)
                 if plan.blockers:
                     raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
-                # nothing to change: the state still learns the spec's current values (a new state is made
-                # only when there are outputs to record)
-                if not plan.actionable and not (new and validated.spec.outputs):
-                    if new:
-                        return ApplyOutcome(plan, (), None, applied=False)
-                    applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks,
-                                      self.redactor, validated.spec.data)
-                    results = self.redacting(lambda: applier.apply(plan))
-                    outputs = self._record_outputs(validated, applier, store)
-                    return ApplyOutcome(plan, tuple(results), None, applied=False, outputs=outputs)
-                if not approve(plan):
-                    raise ReconcileError("apply cancelled")
-                if not new:
+                if not new:  # nothing to change: the state still learns the spec's current values
+                    if not plan.actionable:
+                        return self._record_only(validated, plan, pool, store, hooks)
+                    if not approve(plan):
+                        raise ReconcileError("apply cancelled")
                     return self._carry_out(validated, plan, pool, store, hooks, selection)
+            # a new state (or a lost one): made when there is something to record, found objects included, so that
+            # ownership survives a no-change apply
+            if not plan.actionable and not (validated.spec.outputs or _found_objects(plan)):
+                return ApplyOutcome(plan, (), None, applied=False)
+            if plan.actionable and not approve(plan):
+                raise ReconcileError("apply cancelled")
             with backend.open(writable=True) as store:
+                self._check_owner(store)
+                if not plan.actionable:
+                    store.set_stack(validated.spec.stack)
+                    return self._record_only(validated, plan, pool, store, hooks)
                 return self._carry_out(validated, plan, pool, store, hooks, selection)
+
+    def _record_only(self, validated: Validated, plan: Plan, pool: TargetPool, store: Any,
+                     hooks: ApplyHooks | None) -> ApplyOutcome:
+        """A plan with nothing to change: the state records what was observed (values, found objects)."""
+        applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
+                          validated.spec.data)
+        results = self.redacting(lambda: applier.apply(plan))
+        outputs = self._record_outputs(validated, applier, store)
+        return ApplyOutcome(plan, tuple(results), None, applied=False, outputs=outputs)
 
     def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: Any,
                    hooks: ApplyHooks | None, selection: Selection = EVERYTHING) -> ApplyOutcome:
@@ -441,11 +521,22 @@ class Session:
         """The plan with every change that is not a repair of drift (or of a missing resource) left out
         altogether (not turned into no-ops: the state must not record values that were never applied)."""
         from reconciler.engine.drift import classify
+        from reconciler.engine.triggers import cause_of, react
 
         drifted = {i.address for i in classify(plan, store.records(), self._registry).items
                    if i.kind in ("drifted", "missing")}
-        kept = tuple(c for c in plan.changes if c.address in drifted or (c.action is Action.NOOP and not c.pruned))
-        return dataclasses.replace(plan, changes=kept)
+        kept = [c for c in plan.changes if c.address in drifted or (c.action is Action.NOOP and not c.pruned)]
+        changing = {c.address for c in kept if c.action is not Action.NOOP}
+        out = []
+        for c in kept:  # a handler runs only for a trigger this run carries out (a pending one stays pending)
+            if c.triggered_by and c.resource is not None and not any(cause_of(t) in changing and cause_of(t) == t
+                                                                      for t in c.triggered_by):
+                module = self._registry.module(c.type)
+                c = dataclasses.replace(react(module, module.diff(c.resource, c.observed), []), where=c.where)
+                if c.action is Action.NOOP:
+                    continue
+            out.append(c)
+        return dataclasses.replace(plan, changes=tuple(out))
 
     def drift(self, *, limit: Sequence[str] = (), since: int | None = None, record: bool = True,
               report_body: Callable[[Any, int | None], Mapping[str, Any]] | None = None) -> DriftOutcome:
@@ -453,7 +544,7 @@ class Session:
         from reconciler.engine.drift import classify, discover_unmanaged, new_since
 
         validated = self.validate()
-        writable = record and (self.backend.kind != "local" or self.state_file.exists())
+        writable = record and (not self.backend.creates_on_open or self.backend.exists())
         with self.state(writable=writable) as store, self.targets() as pool:
             everything = Selection(limit=tuple(limit), full_refresh=True)  # drift reads every object in full
             validated = self.with_facts(self.with_members(validated, pool), pool, everything)
@@ -493,6 +584,11 @@ class Session:
                 raise type(exc)(masked) if type(exc).__init__ is ReconcileError.__init__ else ReconcileError(
                     masked) from None
             raise
+
+
+def _found_objects(plan: Plan) -> bool:
+    """Whether the plan observed objects of the spec (a lost or new state then has ownership to record)."""
+    return any(c.observed is not None and not c.pruned for c in plan.changes)
 
 
 def makes_hosts(spec: Any, plan: Plan, results: Sequence[Result]) -> bool:

@@ -80,12 +80,26 @@ def can_be_triggered(registry: Registry) -> str:
     return ", ".join(t for t in registry.types if registry.module_class(t).triggered_actions)
 
 
-def fire(module: Module[Any], change: Change, triggers: Sequence[Trigger], changes: Mapping[str, Change]) -> Change:
-    """The receiver's change, given which of its causes change in this plan (`changes`, by address)."""
-    if not triggers:
-        return change
+PENDING = " (pending since an earlier apply)"  # marks a cause an earlier apply recorded as not handled
+
+
+def fire(module: Module[Any], change: Change, triggers: Sequence[Trigger], changes: Mapping[str, Change],
+         pending: Mapping[str, Any] | None = None) -> Change:
+    """The receiver's change, given which of its causes change in this plan (`changes`, by address), and what an
+    earlier apply left pending for it (its handler failed, or was left out): that fires again."""
     fired = [t for t in triggers if (c := changes.get(t.cause)) is not None and c.action is not Action.NOOP]
+    if pending:
+        action = str(pending.get("action") or "")
+        fired += [Trigger(str(cause) + PENDING, action if action in module.triggered_actions else "")
+                  for cause in pending.get("causes") or ()]
+    if not fired and not triggers:
+        return change
     return react(module, change, fired)
+
+
+def cause_of(text: str) -> str:
+    """The address of a cause as a change records it (without the pending mark)."""
+    return text.removesuffix(PENDING)
 
 
 def react(module: Module[Any], change: Change, fired: Sequence[Trigger]) -> Change:

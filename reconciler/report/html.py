@@ -36,6 +36,7 @@ class Row:
     note: str  # what apply would do, or why
     diffs: tuple[tuple[str, Any, Any], ...] = ()  # (attribute, before, after)
     text_diff: str = ""  # a unified diff of a rewritten text (a file's content), when the module gave one
+    where: str = ""  # where the object lives (path or name, and target)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def plan_page(plan: Plan, spec: str, graph: nx.DiGraph[str], families: Mapping[s
         note = c.reason or ("replace because " + ", ".join(c.replace_causes) if c.replace_causes else "")
         cls = c.action.value if c.action.value in PLAN_CLASSES else "update"
         rows.append(Row(c.address, c.type, families.get(c.type, ""), target, cls, c.verb or note,
-                        tuple((d.name, d.before, d.after) for d in c.diffs), texts.get(c.address, "")))
+                        tuple((d.name, d.before, d.after) for d in c.diffs), texts.get(c.address, ""), c.where))
     return Page(f"Plan for {spec}", "", PLAN_CLASSES, tuple(rows), graph, tuple(sorted(plan.failures.items())),
                 placements=dict(placements or {}))
 
@@ -209,7 +210,7 @@ def render_page(page: Page) -> str:
         for k, values in options.items())
     body_rows = "".join(
         f'<tr data-family="{_e(r.family)}" data-target="{_e(r.target)}" data-cls="{_e(r.cls)}">'
-        f"<td><code>{_e(r.address)}</code></td><td>{_e(r.target)}</td>"
+        f"<td><code>{_e(r.address)}</code></td><td>{_e(r.where or r.target)}</td>"
         f'<td><span class="cls" style="background:{COLOURS.get(r.cls, "#fff")}">{_e(r.cls)}</span></td>'
         f"<td>{_e(r.note)}</td><td class=diff>{_diff_cell(r.diffs, r.text_diff)}</td></tr>" for r in page.rows)
     errors = ("<section class=errors><h2>Could not be checked</h2><ul>"

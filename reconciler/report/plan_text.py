@@ -35,7 +35,7 @@ def headline(change: Change) -> str:
     if moved:
         moved += "\n  "
     if change.action is Action.CREATE:
-        return f"{moved}# {change.address} will be created{why if change.deferred else ''}"
+        return f"{moved}# {change.address} will be created{why}"
     if change.action is Action.UPDATE:
         if change.verb == "run":
             return f"{moved}# {change.address} will run: {change.reason}"
@@ -44,7 +44,8 @@ def headline(change: Change) -> str:
         return f"{moved}# {change.address} will be updated in place{why}"
     if change.action is Action.REPLACE:
         order = " (new one first)" if change.resource and change.resource.lifecycle.create_before_destroy else ""
-        return f"{moved}# {change.address} must be replaced{order} (because {', '.join(change.replace_causes)} changed)"
+        because = f"(because {', '.join(change.replace_causes)} changed)"
+        return f"{moved}# {change.address} must be replaced{order} {because}{'; ' + change.reason if change.reason else ''}"
     if change.action is Action.FORGET:
         return f"# {change.address} will be forgotten, not destroyed{why}"
     return f"# {change.address} will be destroyed{why}"
@@ -106,7 +107,8 @@ def render_plan(plan: Plan, color: bool = False, diff_lines: int = DIFF_LINES) -
         if change.action is Action.NOOP:  # moved, nothing else
             lines.append("")
             continue
-        lines.append(f"{style(change.action.symbol.rjust(3), change.action)} {change.address}")
+        where = f"  ({change.where})" if change.where else ""
+        lines.append(f"{style(change.action.symbol.rjust(3), change.action)} {change.address}{where}")
         width = max((len(d.name) for d in change.diffs), default=0)
         for diff in change.diffs:
             symbol, text = _attr_line(diff, change.action, width)
@@ -189,6 +191,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "pruned": change.pruned,
         "deferred": change.deferred,
         "replace_because": list(change.replace_causes),
+        "where": change.where,
         "attributes": [
             {"name": d.name, "before": value(d.before, d.sensitive), "after": value(d.after, d.sensitive),
              "after_unknown": d.after is UNKNOWN, "sensitive": d.sensitive, "forces_replace": d.forces_replace}
@@ -207,7 +210,8 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
                       for a in c.get("attributes") or ())
         changes.append(Change(str(c["address"]), str(c["type"]), Action(c["action"]), diffs, str(c.get("reason") or ""),
                               pruned=bool(c.get("pruned")), deferred=bool(c.get("deferred")),
-                              moved_from=c.get("moved_from"), verb=str(c.get("verb") or "")))
+                              moved_from=c.get("moved_from"), verb=str(c.get("verb") or ""),
+                              where=str(c.get("where") or "")))
         if c.get("content_diff"):
             texts[str(c["address"])] = str(c["content_diff"])
     return Plan(tuple(changes), str(data.get("spec_hash", "")), str(data.get("fingerprint", "")),

@@ -32,18 +32,20 @@ from reconciler.model import (
     SourceDocument,
     Spec,
     StackId,
+    normal_address,
 )
-from reconciler.registry import Registry
+from reconciler.registry import ONE_LINE, Registry
 from reconciler.spec import components as comp
 from reconciler.spec.dynamic_groups import group_hosts, parse_dynamic, tagged_like
 from reconciler.spec.inventory import build_inventory
 from reconciler.spec.refs import has_reference
 from reconciler.spec.render import Renderer, TemplateFailure, is_template
 from reconciler.spec.templates import LoadContext, TemplateFileError, TemplateFiles
+from reconciler.spec.variables import RESERVED
 from reconciler.targets.facts import placeholder_facts
 from reconciler.targets.families import PlacementContext, PlacementError
 
-RESERVED_NAMES = frozenset({"env", "host", "inputs", "each", "count", "workspace", "instance", "vars"})
+RESERVED_NAMES = RESERVED  # names templates give a meaning of their own
 FORMATS = Draft202012Validator.FORMAT_CHECKER  # `format: regex` and friends are checked, not just annotations
 META_KEYS = frozenset({"type", "name", "on", "depends_on", "lifecycle", "sensitive", "region", "for_each", "count",
                        "when", "notify", "triggered_by"})
@@ -216,9 +218,16 @@ def _schema_message(error: ValidationError) -> str:
         return f"missing required field: {error.message.split(' ')[0]}"
     if error.validator == "not" and isinstance(error.validator_value, dict) and "required" in error.validator_value:
         return "only one of " + " and ".join(error.validator_value["required"]) + " may be given"
+    if error.validator == "not" and isinstance(error.validator_value, dict) and \
+            error.validator_value.get("description") == ONE_LINE:
+        return (f"{error.instance!r} must be one line: a line break (\\n, \\r, U+2028, U+2029, U+0085) or a NUL "
+                "would add a line of its own to the file it is written in")
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "type" and schema.get("description"):
         return f"{error.message}: {schema['description']}"
+    if error.validator == "pattern" and str(error.validator_value).startswith("^/") and isinstance(error.instance, str) \
+            and not error.instance.startswith("/"):
+        return f"must be an absolute path, not {error.instance!r}"
     if error.validator == "pattern" and schema.get("description"):
         return f"{error.instance!r} is not valid: {schema['description']}"
     return error.message
@@ -257,8 +266,9 @@ class _SpecBuilder:
         self.vars = dict(variables) if variables is not None else _mapping(doc.data.get("vars"))
         self.family_settings: dict[str, dict[str, Any]] = {}  # a family's top-level block, rendered early
         allowed = doc.data.get("template_paths")
+        self.reads: set[str] = parent.reads if parent is not None else set()  # files read besides the spec's own
         self.template_files = TemplateFiles.for_spec(
-            doc.base_dir, [a for a in allowed if isinstance(a, str)] if isinstance(allowed, list) else [])
+            doc.base_dir, [a for a in allowed if isinstance(a, str)] if isinstance(allowed, list) else [], self.reads)
 
     def _render_early(self, key: str) -> dict[str, Any]:
         """A block other resources depend on (aws: gives their region) rendered before them; its template
@@ -271,7 +281,8 @@ class _SpecBuilder:
         return rendered if isinstance(rendered, dict) else {}
 
     def build(self) -> tuple[Spec, list[Diagnostic]]:
-        for reserved in sorted(set(self.vars) & RESERVED_NAMES):
+        own = self.doc.data.get("vars")  # variable files are checked where they are read, at their own lines
+        for reserved in sorted(set(own if isinstance(own, dict) else {}) & RESERVED_NAMES):
             self._error(f"{reserved!r} is a reserved name in templates ({', '.join(sorted(RESERVED_NAMES))}); "
                         "give the variable another name", ("vars", reserved))
         top = Draft202012Validator(self.registry.spec_schema(), format_checker=FORMATS)
@@ -298,7 +309,8 @@ class _SpecBuilder:
         )
         spec = Spec(self.doc, tuple(resources), inventory, settings, digest, stack, moved, removed,
                     named=isinstance(name, str), outputs=outputs, data=data,
-                    fact_targets=frozenset(self.fact_targets), facts_known=self.facts is not None)
+                    fact_targets=frozenset(self.fact_targets), facts_known=self.facts is not None,
+                    reads=frozenset(self.reads))
         return spec, _dedupe(self.diagnostics)
 
     def _dynamic(self, inventory: Inventory) -> Inventory:
@@ -412,7 +424,8 @@ class _SpecBuilder:
 
     def build_component(self, inventory: Inventory) -> tuple[list[Resource], dict[str, comp.ComponentOutput]]:
         """A component's resources and outputs (its diagnostics are left in self.diagnostics)."""
-        for reserved in sorted(set(self.vars) & RESERVED_NAMES):
+        own = self.doc.data.get("vars")  # variable files are checked where they are read, at their own lines
+        for reserved in sorted(set(own if isinstance(own, dict) else {}) & RESERVED_NAMES):
             self._error(f"{reserved!r} is a reserved name in templates ({', '.join(sorted(RESERVED_NAMES))}); "
                         "give the variable another name", ("vars", reserved))
         resources = self._collect(inventory)
@@ -461,6 +474,7 @@ class _SpecBuilder:
         try:
             child_doc = self.top.component_docs.get(directory) or comp.load_component(directory)
             self.top.component_docs[directory] = child_doc  # a component used many times is read once
+            self.reads.update(child_doc.files)
         except SpecError as exc:
             for d in exc.diagnostics:
                 self.diagnostics.append(d if d.location else Diagnostic(d.message, self.doc.locate(path + ("use",)),
@@ -565,7 +579,7 @@ class _SpecBuilder:
         for i, entry in enumerate(entries if isinstance(entries, list) else []):
             if not isinstance(entry, dict) or not isinstance(entry.get("from"), str) or not isinstance(entry.get("to"), str):
                 continue  # the schema reports it
-            source, destination = entry["from"], entry["to"]
+            source, destination = normal_address(entry["from"]), normal_address(entry["to"])
             if source == destination:
                 self._error(f"moved: from and to are both {source}", ("moved", i))
             elif source in seen:
@@ -644,7 +658,7 @@ class _SpecBuilder:
 
     def _removals(self) -> tuple[Removal, ...]:
         entries = self.doc.data.get("removed")
-        return tuple(Removal(e["address"], bool(e.get("destroy", False)), self.doc.locate(("removed", i)))
+        return tuple(Removal(normal_address(e["address"]), bool(e.get("destroy", False)), self.doc.locate(("removed", i)))
                      for i, e in enumerate(entries if isinstance(entries, list) else [])
                      if isinstance(e, dict) and isinstance(e.get("address"), str))
 
@@ -664,6 +678,10 @@ class _SpecBuilder:
             return []
         type_name = raw["type"]
         if type_name not in self.registry:
+            broken = self.registry.broken_reason(type_name)
+            if broken:
+                self._error(f"resource type {type_name!r} cannot be used: its plugin {broken}", path + ("type",))
+                return []
             hint = self.registry.suggest(type_name)
             self._error(f"unknown resource type {type_name!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
                         path + ("type",))

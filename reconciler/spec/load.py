@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,11 @@ def load_spec(path: str | Path) -> SourceDocument:
     )
 
 
-def load_yaml_file(file: Path) -> tuple[Any, dict[JsonPath, Location]]:
-    """Parse one YAML file on its own (e.g. an Ansible inventory), keeping locations."""
+def load_yaml_file(file: Path, what: str = "file") -> tuple[Any, dict[JsonPath, Location]]:
+    """Parse one YAML file on its own (an Ansible inventory, a variable file), keeping locations, with the
+    spec's bounds: regular files only, size, depth, aliases."""
     diagnostics: list[Diagnostic] = []
-    node = _compose(file, diagnostics)
+    node = _compose(file, diagnostics, what)
     if diagnostics:
         raise SpecError(diagnostics)
     locations: dict[JsonPath, Location] = {}
@@ -92,25 +94,28 @@ def load_yaml_file(file: Path) -> tuple[Any, dict[JsonPath, Location]]:
     return value, locations
 
 
-def _compose(file: Path, diagnostics: list[Diagnostic]) -> yaml.Node | None:
+def _compose(file: Path, diagnostics: list[Diagnostic], what: str = "spec file") -> yaml.Node | None:
     shown = display_path(file)
     try:
-        info = file.stat()
-        if not file.is_file():
-            raise OSError(f"{shown} is not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            diagnostics.append(Diagnostic(f"spec file is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}",
-                                          Location(shown, 1, 1)))
-            return None
-        text = file.read_bytes().decode("utf-8")
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO or device never blocks the read
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(f"{shown} is not a regular file")
+            if info.st_size > MAX_FILE_BYTES:
+                diagnostics.append(Diagnostic(f"{what} is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}",
+                                              Location(shown, 1, 1)))
+                return None
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        diagnostics.append(Diagnostic(f"spec file is not UTF-8 text (byte {exc.start})", Location(shown, 1, 1)))
+        diagnostics.append(Diagnostic(f"{what} is not UTF-8 text (byte {exc.start})", Location(shown, 1, 1)))
         return None
     except OSError as exc:
-        diagnostics.append(Diagnostic(f"cannot read spec file: {exc.strerror or exc}", Location(shown, 1, 1)))
+        diagnostics.append(Diagnostic(f"cannot read {what}: {exc.strerror or exc}", Location(shown, 1, 1)))
         return None
     if "\x00" in text:
-        diagnostics.append(Diagnostic("spec file contains a NUL byte", Location(shown, 1, 1)))
+        diagnostics.append(Diagnostic(f"{what} contains a NUL byte", Location(shown, 1, 1)))
         return None
     try:
         node = yaml.compose(text, Loader=_Loader)

@@ -35,6 +35,8 @@ def composed(registry: Registry) -> dict[str, Any]:
 def tolerate_templates(node: Any) -> Any:
     """A string written with `{{ … }}` or `${…}` is checked after rendering, not by the editor."""
     if isinstance(node, dict):
+        if node.get("description") == "one line":  # a line break is refused, templated or not
+            return node
         out = {k: tolerate_templates(v) for k, v in node.items()}
         if isinstance(out.get("pattern"), str):
             out["pattern"] = f"(?:{out['pattern']})|\\{{\\{{|\\$\\{{"
@@ -44,14 +46,27 @@ def tolerate_templates(node: Any) -> Any:
     return node
 
 
+def ecma(node: Any) -> Any:
+    """Patterns as editors' validators read them (ECMA-262): a final `\\Z` is `$` there (its `$` never
+    matches before a newline)."""
+    if isinstance(node, list):
+        return [ecma(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: ecma(v) for k, v in node.items()}
+    if isinstance(out.get("pattern"), str) and out["pattern"].endswith("\\Z"):
+        out["pattern"] = out["pattern"][:-2] + "$"
+    return out
+
+
 def export(registry: Registry, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     main = directory / "reconcile.schema.json"
-    main.write_text(json.dumps(tolerate_templates(composed(registry)), indent=2) + "\n")
+    main.write_text(json.dumps(tolerate_templates(ecma(composed(registry))), indent=2) + "\n")
     written = [main]
     (directory / "resources").mkdir(exist_ok=True)
     for type_name in registry.types:
         path = directory / "resources" / f"{type_name}.json"
-        path.write_text(json.dumps(registry.schema(type_name), indent=2) + "\n")
+        path.write_text(json.dumps(ecma(registry.schema(type_name)), indent=2) + "\n")
         written.append(path)
     return written

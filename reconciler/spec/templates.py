@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,13 @@ class TemplateFileError(Exception):
 @dataclass(frozen=True)
 class TemplateFiles:
     roots: tuple[Path, ...]  # resolved directories templates may come from
+    reads: set[str] = field(default_factory=set, compare=False, hash=False)  # every path resolved (what is read)
 
     @classmethod
-    def for_spec(cls, base_dir: str, allowed: Sequence[str] = ()) -> TemplateFiles:
+    def for_spec(cls, base_dir: str, allowed: Sequence[str] = (), reads: set[str] | None = None) -> TemplateFiles:
         base = Path(base_dir)
         roots = [base] + [(base / os.path.expanduser(a)) for a in allowed]
-        return cls(tuple(Path(os.path.realpath(r)) for r in roots))
+        return cls(tuple(Path(os.path.realpath(r)) for r in roots), reads if reads is not None else set())
 
     def resolve(self, written: str, relative_to: Path, what: str = "template") -> Path:
         """The real path of a file the spec names, refused outside the allowed directories."""
@@ -38,6 +39,7 @@ class TemplateFiles:
             raise TemplateFileError(
                 f"{what} {written!r} is outside the spec's directory ({path}); files are read only from "
                 "the spec's tree, or from directories listed under `template_paths:`")
+        self.reads.add(str(path))
         return path
 
     def read(self, written: str, relative_to: Path) -> str:

@@ -16,12 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.model import Diagnostic, Location
 
-MAX_VAR_FILE = 1024 * 1024
 VARS_DIR = "vars"  # beside the spec: vars/<workspace>.yaml (never read as part of the spec itself)
 
 
@@ -45,6 +42,8 @@ def parse_var_args(args: Sequence[str]) -> dict[str, Any]:
         name, sep, text = arg.partition("=")
         if not sep or not name.isidentifier():
             raise ReconcileError(f"--var {arg!r} must be NAME=VALUE, with NAME a variable name")
+        if reserved_problem(name):
+            raise ReconcileError(f"--var {name}: {reserved_problem(name)}")
         try:
             out[name] = json.loads(text)
         except ValueError:
@@ -57,27 +56,49 @@ def workspace_file(spec_path: Path, workspace: str) -> Path:
     return base / VARS_DIR / f"{workspace}.yaml"
 
 
+RESERVED = frozenset({"env", "host", "inputs", "each", "count", "workspace", "instance", "vars"})
+
+
+def reserved_problem(name: str) -> str | None:
+    if name in RESERVED:
+        return (f"{name!r} is a reserved name in templates ({', '.join(sorted(RESERVED))}); give the variable "
+                "another name")
+    return None
+
+
 def _read(path: Path, display: str) -> dict[str, Any]:
-    try:
-        if path.stat().st_size > MAX_VAR_FILE:
-            raise ReconcileError(f"variable file {display} is larger than {MAX_VAR_FILE // 1024} KiB")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReconcileError(f"variable file {display} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReconcileError(f"cannot read variable file {display}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = Location(display, mark.line + 1, mark.column + 1) if mark else Location(display, 1, 1)
-        raise SpecError([Diagnostic(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", where)]) from None
+    """A variable file, with the spec's bounds (a regular file, size, depth, aliases) and its rules for names;
+    every problem at the file's own line."""
+    from reconciler.spec.load import load_yaml_file
+
+    if not path.exists() and not path.is_symlink():
+        raise ReconcileError(f"variable file {display} does not exist")
+    data, locations = load_yaml_file(path, "variable file")
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise SpecError([Diagnostic("a variable file must be a mapping of variable names to values",
-                                    Location(display, 1, 1))])
+                                    locations.get((), Location(display, 1, 1)))])
+    problems = [Diagnostic(problem, locations.get((name,), Location(display, 1, 1)), (name,))
+                for name in data if (problem := reserved_problem(name))]
+    if problems:
+        raise SpecError(problems)
     return data
+
+
+def command_line_values(overrides: VarOverrides | None) -> dict[str, Any]:
+    """What the command line sets: each --var-file in order, then each --var (what a saved plan keeps)."""
+    values: dict[str, Any] = {}
+    for name in (overrides.files if overrides else ()):
+        values.update(_read(Path(name), name))
+    values.update(overrides.values if overrides else {})
+    return values
+
+
+def files_read(spec_path: Path, workspace: str, overrides: VarOverrides | None) -> list[Path]:
+    """The variable files a run reads: vars/WORKSPACE.yaml beside the spec (if there), then each --var-file."""
+    found = [workspace_file(spec_path, workspace)]
+    return [p for p in found if p.exists()] + [Path(n) for n in (overrides.files if overrides else ())]
 
 
 def layered(spec_vars: Mapping[str, Any], spec_path: Path, workspace: str,

@@ -1,6 +1,9 @@
-"""Saved plans (`plan --out FILE`, `apply FILE`): what was planned against, so a stale plan is refused.
+"""Saved plans (`plan --out FILE`, `apply FILE`): what was planned against, so a stale plan is refused, and
+everything its apply needs, so that it applies on its own: the selection (--target, --exclude, --limit,
+--no-prune, --allow-data-loss) and the variables given on the command line (--var-file and --var values).
 
-The file holds no secret: only hashes of the spec and of what was observed, and the masked changes.
+The file is written 0600: like Terraform's, it holds the command line's variable values as given. Changes
+and values read from targets are masked; the spec and what was observed are kept as hashes.
 """
 
 from __future__ import annotations
@@ -10,24 +13,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.engine.plan import Selection
 from reconciler.errors import ReconcileError, StalePlanError
-from reconciler.model import Plan
+from reconciler.model import Plan, Selection
 
 KIND = "reconcile-plan"
 REQUIRED = {"spec_hash": str, "state_serial": int, "fingerprint": str, "spec_path": str, "state_path": str}
 
 
 def saved_plan_body(plan_json: Mapping[str, Any], plan: Plan, spec_path: str, state_path: str,
-                    selection: Selection, workspace: str) -> dict[str, Any]:
-    """The saved plan: the JSON plan plus what `apply FILE` needs to check and redo it."""
+                    selection: Selection, workspace: str,
+                    variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The saved plan: the JSON plan plus what `apply FILE` needs to check and redo it. `variables`: the
+    values the command line gave (--var-file, then --var), applied again as they were."""
     return dict(plan_json) | {
         "kind": KIND,
         "spec_path": str(Path(spec_path).absolute()),
         "state_path": str(Path(state_path).absolute()),
         "workspace": workspace,
-        "selection": {"targets": list(selection.targets), "limit": list(selection.limit), "prune": selection.prune,
-                      "allow_data_loss": selection.allow_data_loss},
+        "selection": selection.to_json(),
+        "variables": dict(variables or {}),
         "observed_hashes": dict(plan.observed_hashes),
     }
 
@@ -52,16 +56,23 @@ def read_plan_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise ReconcileError(f"{path} is not a saved reconcile plan (make one with `reconcile plan --out FILE`)")
     wrong = [k for k, kind in REQUIRED.items() if not isinstance(data.get(k), kind)]
-    if wrong or not isinstance(data.get("selection", {}), dict):
-        raise ReconcileError(f"the saved plan {path} is damaged ({', '.join(wrong) or 'selection'} missing or "
-                             "malformed); run `reconcile plan --out` again")
+    wrong += [k for k in ("selection", "variables") if not isinstance(data.get(k, {}), dict)]
+    if wrong:
+        raise ReconcileError(f"the saved plan {path} is damaged ({', '.join(wrong)} missing or malformed); run "
+                             "`reconcile plan --out` again")
     return data
 
 
 def selection_of(saved: Mapping[str, Any]) -> Selection:
-    s = saved.get("selection") or {}
-    return Selection(tuple(map(str, s.get("targets", ()))), tuple(map(str, s.get("limit", ()))),
-                     bool(s.get("prune", True)), bool(s.get("allow_data_loss", False)))
+    try:
+        return Selection.from_json(saved.get("selection") or {})
+    except (TypeError, ValueError):
+        raise ReconcileError("the saved plan's selection is damaged; run `reconcile plan --out` again") from None
+
+
+def variables_of(saved: Mapping[str, Any]) -> dict[str, Any]:
+    """The command line's variable values the plan was made with."""
+    return dict(saved.get("variables") or {})
 
 
 def check_fresh(saved: Mapping[str, Any], current: Plan) -> None:

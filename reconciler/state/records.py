@@ -15,6 +15,7 @@ from reconciler.errors import StateDamaged
 from reconciler.model import UNKNOWN, Lifecycle, Resource, StackId, address_scope
 
 DOCUMENT_KIND = "reconcile-state"
+KEEP_RETIRED = 10_000  # addresses that left the state, remembered so `moved:`/`removed:` entries stay valid
 DOCUMENT_VERSION = 2
 CREATED, FOUND = "created", "found"
 
@@ -51,6 +52,51 @@ def scrub(values: Mapping[str, Any], secret: Iterable[str], digested: Iterable[s
         else:
             out[key] = value
     return out
+
+
+def journal_entries(changes: Iterable[tuple[str, str, str]], since: str) -> dict[str, dict[str, str]]:
+    """An apply's intents, written before it changes anything: (address, action, origin) -> journal entries.
+    `origin` is what the state will call the object once made ("created", or "found" for one adopted)."""
+    return {address: {"action": action, "origin": origin, "since": since} for address, action, origin in changes}
+
+
+def unsettled(journal: Mapping[str, Mapping[str, Any]], records: Mapping[str, StateRecord]) -> dict[str, dict[str, Any]]:
+    """The intents whose outcome the state does not know: a run wrote them, then stopped (killed, power lost)
+    before it recorded that object. A record written since the intent settles it."""
+    out = {}
+    for address, entry in journal.items():
+        record = records.get(address)
+        if record is None or record.updated_at < str(entry.get("since", "")):
+            out[address] = dict(entry)
+    return out
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What an apply could not finish and the next one must: handlers notified but not run (failed, skipped, or
+    left out by --target/--limit/--only-drifted), and rollouts a health gate stopped (the next apply starts at
+    the failed batch and checks its gate again before going on)."""
+
+    handlers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # receiver -> {action, causes}
+    rollouts: Mapping[str, list[str]] = field(default_factory=dict)  # group -> the hosts of the batch it stopped at
+
+    def to_json(self) -> dict[str, Any]:
+        return {"handlers": {a: dict(h) for a, h in sorted(self.handlers.items())},
+                "rollouts": {g: list(h) for g, h in sorted(self.rollouts.items())}}
+
+    @classmethod
+    def from_json(cls, body: Any) -> Carried:
+        if not isinstance(body, Mapping):
+            return cls()
+        handlers: Mapping[str, Any] = body["handlers"] if isinstance(body.get("handlers"), Mapping) else {}
+        rollouts: Mapping[str, Any] = body["rollouts"] if isinstance(body.get("rollouts"), Mapping) else {}
+        return cls({str(a): dict(h) for a, h in handlers.items() if isinstance(h, Mapping)},
+                   {str(g): [str(x) for x in h] for g, h in rollouts.items() if isinstance(h, list)})
+
+
+def with_retired(retired: tuple[str, ...], address: str) -> tuple[str, ...]:
+    """`retired` with `address` added last (each once; the oldest forgotten past KEEP_RETIRED)."""
+    return (*(a for a in retired if a != address), address)[-KEEP_RETIRED:]
 
 
 def now_text() -> str:
@@ -129,6 +175,9 @@ class StateDocument:
     stack: StackId | None
     resources: Mapping[str, StateRecord]
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    retired: tuple[str, ...] = ()  # addresses that left the state (moved, pruned, forgotten), newest last
+    journal: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # an apply's intents (see Journal)
+    carried: Mapping[str, Any] = field(default_factory=dict)  # work left for the next apply (see Carried)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,6 +185,9 @@ class StateDocument:
             "stack": {"name": self.stack.name, "workspace": self.stack.workspace} if self.stack else None,
             "resources": [r.to_json() for _, r in sorted(self.resources.items())],
             "outputs": dict(self.outputs),
+            "retired": list(self.retired),
+            "journal": {a: dict(e) for a, e in sorted(self.journal.items())},
+            "carried": dict(self.carried),
         }
 
     @classmethod
@@ -151,6 +203,9 @@ class StateDocument:
                 stack=StackId(str(stack["name"]), str(stack["workspace"])) if stack else None,
                 resources={str(r["address"]): StateRecord.from_json(r) for r in body.get("resources") or []},
                 outputs=dict(body.get("outputs") or {}),
+                retired=tuple(str(a) for a in body.get("retired") or ()),
+                journal={str(a): dict(e) for a, e in (body.get("journal") or {}).items()},
+                carried=dict(body.get("carried") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateDamaged(f"{where} is damaged: {type(exc).__name__}: {exc}") from None

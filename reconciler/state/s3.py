@@ -28,7 +28,17 @@ from typing import Any
 
 from reconciler.errors import StateConflict, StateDamaged, StateError, StateLockedError
 from reconciler.model import Observed, Resource, StackId
-from reconciler.state.records import CREATED, RunRecord, StateDocument, StateRecord, now_text, scrub
+from reconciler.state.records import (
+    CREATED,
+    Carried,
+    RunRecord,
+    StateDocument,
+    StateRecord,
+    now_text,
+    scrub,
+    unsettled,
+    with_retired,
+)
 from reconciler.state.store import StateVersion, pid_alive
 
 log = logging.getLogger(__name__)
@@ -61,9 +71,38 @@ def s3_client(config: S3Config, service: str = "s3") -> Any:
                                         read_timeout=30))
 
 
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError ("NoSuchKey", "PreconditionFailed"…), else ""."""
+    return str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+
+
+def list_keys(config: S3Config, prefix: str) -> list[str]:
+    """Every key of the state bucket under `prefix`."""
+    keys: list[str] = []
+    try:
+        for page in s3_client(config).get_paginator("list_objects_v2").paginate(Bucket=config.bucket, Prefix=prefix):
+            keys += [o["Key"] for o in page.get("Contents") or []]
+    except Exception as exc:  # noqa: BLE001 - sorted by code
+        raise backend_error(config, exc, "listing") from None
+    return keys
+
+
+def delete_state(config: S3Config) -> None:
+    """Remove the state document (a workspace's), its run history and journal; the caller holds the lock."""
+    s3 = s3_client(config)
+    try:
+        extra = list_keys(config, f"{config.key}.runs/") + list_keys(config, f"{config.key}.journal")
+        for key in [config.key, *extra]:
+            s3.delete_object(Bucket=config.bucket, Key=key)
+    except StateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - sorted by code
+        raise backend_error(config, exc, "deleting") from None
+
+
 def backend_error(config: S3Config, exc: Exception, doing: str) -> StateError:
     """One line: the bucket, what failed, and what to do."""
-    code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+    code = error_code(exc)
     where = config.location
     if code in ("NoSuchBucket",):
         return StateError(f"the state bucket {config.bucket} does not exist ({doing} {where}); create it (see the "
@@ -99,6 +138,7 @@ class S3StateStore:
         self._dirty = False
         self._last_flush = time.monotonic()
         self.etag: str | None = None
+        self._journal: dict[str, dict[str, Any]] | None = None  # read when first asked for
         self._doc = self._read()
         self.is_new = self.etag is None
 
@@ -107,7 +147,7 @@ class S3StateStore:
         try:
             answer = self.s3.get_object(Bucket=self.config.bucket, Key=self.config.key)
         except Exception as exc:  # noqa: BLE001 - sorted by code
-            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            code = error_code(exc)
             if code in ("NoSuchKey", "404"):
                 return StateDocument(str(uuid.uuid4()), 0, None, {})
             raise backend_error(self.config, exc, "reading") from None
@@ -142,7 +182,7 @@ class S3StateStore:
         try:
             answer = self.s3.put_object(**args)
         except Exception as exc:  # noqa: BLE001 - sorted by code
-            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            code = error_code(exc)
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict") and self._landed(body):
                 return  # a retried write whose first answer was lost: it is the current document
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
@@ -251,8 +291,8 @@ class S3StateStore:
     def forget(self, address: str) -> bool:
         if address not in self._doc.resources:
             return False
-        self._changed(replace(self._doc, resources={a: r for a, r in self._doc.resources.items()
-                                                         if a != address}))
+        self._changed(replace(self._doc, resources={a: r for a, r in self._doc.resources.items() if a != address},
+                              retired=with_retired(self._doc.retired, address)))
         return True
 
     def move(self, source: str, destination: str) -> bool:
@@ -262,8 +302,66 @@ class S3StateStore:
         name = destination.split("[", 1)[0].split(".")[-1]
         resources = {a: r for a, r in self._doc.resources.items() if a != source}
         resources[destination] = replace(record, address=destination, name=name, updated_at=now_text())
-        self._changed(replace(self._doc, resources=resources))
+        self._changed(replace(self._doc, resources=resources, retired=with_retired(self._doc.retired, source)))
         return True
+
+    @property
+    def retired(self) -> tuple[str, ...]:
+        return self._doc.retired
+
+    @property
+    def carried(self) -> Carried:
+        return Carried.from_json(self._doc.carried)
+
+    def set_carried(self, carried: Carried) -> None:
+        if carried != self.carried:
+            self._changed(replace(self._doc, carried=carried.to_json()))
+
+    # -- the apply journal: an object beside the document (the document's versions stay one per apply) -----
+    @property
+    def _journal_key(self) -> str:
+        return f"{self.config.key}.journal"
+
+    @property
+    def journal(self) -> dict[str, dict[str, Any]]:
+        if self._journal is None:
+            try:
+                body = self.s3.get_object(Bucket=self.config.bucket, Key=self._journal_key)["Body"].read()
+                parsed = json.loads(body)
+                self._journal = {str(a): dict(e) for a, e in parsed.items()} if isinstance(parsed, dict) else {}
+            except ValueError:
+                log.warning("the journal %s is damaged; it is ignored", self._journal_key)
+                self._journal = {}
+            except Exception as exc:  # noqa: BLE001 - sorted by code
+                if error_code(exc) not in ("NoSuchKey", "404"):
+                    raise backend_error(self.config, exc, "reading the journal of") from None
+                self._journal = {}
+        return dict(self._journal)
+
+    def journal_begin(self, entries: Mapping[str, Mapping[str, Any]]) -> None:
+        """Written before the apply changes anything; an earlier run's unsettled intents are kept."""
+        if not entries:
+            return
+        merged = {**entries, **unsettled(self.journal, self._doc.resources)}
+        self._write_journal(merged)
+
+    def journal_end(self, keep: Iterable[str] = ()) -> None:
+        now = self.journal
+        left = {a: e for a, e in now.items() if a in set(keep)}
+        if left != now:
+            self._write_journal(left)
+
+    def _write_journal(self, entries: Mapping[str, Mapping[str, Any]]) -> None:
+        try:
+            if entries:
+                self.s3.put_object(Bucket=self.config.bucket, Key=self._journal_key,
+                                   Body=json.dumps(entries, sort_keys=True).encode(),
+                                   **({"ServerSideEncryption": "AES256"} if self.config.encrypt else {}))
+            else:
+                self.s3.delete_object(Bucket=self.config.bucket, Key=self._journal_key)
+        except Exception as exc:  # noqa: BLE001 - sorted by code
+            raise backend_error(self.config, exc, "writing the journal of") from None
+        self._journal = {a: dict(e) for a, e in entries.items()}
 
     def replace_with(self, document: StateDocument) -> None:
         self._changed(document)
@@ -383,7 +481,7 @@ class S3Lock:
         try:
             return dict(json.loads(self.s3.get_object(Bucket=self.config.bucket, Key=self.key)["Body"].read()))
         except Exception as exc:  # noqa: BLE001 - sorted by code
-            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            code = error_code(exc)
             if code in ("NoSuchKey", "404"):
                 return None
             raise backend_error(self.config, exc, "reading the lock of") from None
@@ -396,7 +494,7 @@ class S3Lock:
             self.s3.put_object(Bucket=self.config.bucket, Key=self.key, Body=json.dumps(body).encode(),
                                IfNoneMatch="*")
         except Exception as exc:  # noqa: BLE001 - sorted by code
-            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            code = error_code(exc)
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 held = self.info() or {}
                 if held.get("id") == lock_id:  # a retried create whose first answer was lost: ours
@@ -465,7 +563,7 @@ class DynamoLock(S3Lock):
                              Item={"LockID": {"S": self.key}, "Info": {"S": json.dumps(body)}},
                              ConditionExpression="attribute_not_exists(LockID)")
         except Exception as exc:  # noqa: BLE001 - sorted by code
-            code = str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+            code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 held = self.info() or {}
                 raise StateLockedError(

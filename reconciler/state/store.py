@@ -26,6 +26,7 @@ from reconciler.errors import StateDamaged, StateError
 from reconciler.model import UNKNOWN, Observed, Resource, StackId
 from reconciler.state.records import (
     CREATED,
+    Carried,
     RunRecord,
     StateDocument,
     StateRecord,
@@ -33,6 +34,8 @@ from reconciler.state.records import (
     matches_salted,
     now_text,
     scrub,
+    unsettled,
+    with_retired,
 )
 
 log = logging.getLogger(__name__)
@@ -54,13 +57,6 @@ COLUMNS = ("address, type, name, target, host, identity, attributes, observed, d
            "updated_at, origin")
 KEEP_BACKUPS = 10
 RESTORE_HINT = "see `reconcile state versions`, then `reconcile state restore VERSION`"
-
-
-def default_state_path(spec_path: str | Path, workspace: str = "default") -> Path:
-    """`.reconcile/state.db` beside the spec; other workspaces under `.reconcile/workspaces/NAME/`."""
-    spec = Path(spec_path).absolute()
-    base = (spec if spec.is_dir() else spec.parent) / ".reconcile"
-    return base / "state.db" if workspace == "default" else base / "workspaces" / workspace / "state.db"
 
 
 def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[str],
@@ -289,7 +285,49 @@ class StateStore:
         with self.db:
             self.db.execute("BEGIN")
             cur = self.db.execute("DELETE FROM resources WHERE address = ?", (address,))
+            if cur.rowcount > 0:
+                self._set_meta("retired", json.dumps(with_retired(self.retired, address)))
         return cur.rowcount > 0
+
+    # -- the apply journal ---------------------------------------------------------------------------
+    @property
+    def journal(self) -> dict[str, dict[str, Any]]:
+        """An apply's intents not yet cleared (see reconciler.state.records.unsettled)."""
+        raw = self._meta("journal")
+        return dict(json.loads(raw)) if raw else {}
+
+    def journal_begin(self, entries: Mapping[str, Mapping[str, Any]]) -> None:
+        """Record what this apply is about to change, durably, before it changes anything; the intents of an
+        earlier run that never settled are kept."""
+        if not entries:
+            return
+        self._before_write()
+        merged = {**entries, **unsettled(self.journal, self.records())}
+        self._set_meta("journal", json.dumps(merged, sort_keys=True))
+
+    def journal_end(self, keep: Iterable[str] = ()) -> None:
+        """The apply is over: only the intents of `keep` (failed changes, whose objects may exist) stay."""
+        now = self.journal
+        left = {a: e for a, e in now.items() if a in set(keep)}
+        if left != now:
+            self._set_meta("journal", json.dumps(left, sort_keys=True))
+
+    @property
+    def carried(self) -> Carried:
+        """Handlers and rollouts an earlier apply left unfinished."""
+        raw = self._meta("carried")
+        return Carried.from_json(json.loads(raw)) if raw else Carried()
+
+    def set_carried(self, carried: Carried) -> None:
+        if carried != self.carried:
+            self._before_write()
+            self._set_meta("carried", json.dumps(carried.to_json(), sort_keys=True))
+
+    @property
+    def retired(self) -> tuple[str, ...]:
+        """Addresses that left the state (moved, pruned, forgotten), newest last."""
+        raw = self._meta("retired")
+        return tuple(json.loads(raw)) if raw else ()
 
     def move(self, source: str, destination: str) -> bool:
         """The record of `source` becomes `destination`'s (the object itself is not touched)."""
@@ -303,7 +341,8 @@ class StateStore:
 
     # -- the whole state as a document (state pull / push / migrate) --------------------------
     def document(self) -> StateDocument:
-        return StateDocument(self.lineage, self.serial, self.stack, self.records(), self.outputs)
+        return StateDocument(self.lineage, self.serial, self.stack, self.records(), self.outputs, self.retired,
+                             self.journal, self.carried.to_json())
 
     def replace_with(self, document: StateDocument) -> None:
         """Make this state a copy of `document` (lineage and serial included)."""
@@ -319,6 +358,9 @@ class StateStore:
             self._set_meta("stack", json.dumps({"name": document.stack.name,
                                                 "workspace": document.stack.workspace}))
         self._set_meta("outputs", json.dumps(dict(document.outputs), sort_keys=True, default=str))
+        self._set_meta("retired", json.dumps(list(document.retired)))
+        self._set_meta("journal", json.dumps(dict(document.journal), sort_keys=True))
+        self._set_meta("carried", json.dumps(dict(document.carried), sort_keys=True))
 
     # -- backups -------------------------------------------------------------------------------
     @property

@@ -49,9 +49,14 @@ class Family:
     cap on open connections), the others ignore it."""
 
     settings_key: ClassVar[str | None] = None  # the spec's top-level block this family reads
+    preposition: ClassVar[str] = "on"  # how plans say where: "on web1", "on engine local", "in eu-west-1"
 
     def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         raise NotImplementedError
+
+    def where(self, target: str) -> str:
+        """Where a target is, as plans say it."""
+        return f"{self.preposition} {target}"
 
     def place(self, context: PlacementContext) -> list[Placement]:
         if isinstance(context.on, str) and context.on:
@@ -91,6 +96,7 @@ class DockerFamily(Family):
     the engine of each inventory host (`on: web` places one instance per host of the group)."""
 
     settings_key = "docker"
+    preposition = "on engine"
 
     def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         from reconciler.targets.docker import docker_target
@@ -116,6 +122,7 @@ class AwsFamily(Family):
     """AWS regions: the resource's `region:`, else the spec's `aws.region`, else the environment's."""
 
     settings_key = "aws"
+    preposition = "in"
 
     def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         from reconciler.targets.aws import aws_target

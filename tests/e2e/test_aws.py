@@ -14,9 +14,9 @@ import pytest
 from reconciler.engine.plan import make_plan
 from reconciler.registry import Registry
 from reconciler.spec.validate import validate
-from reconciler.state.store import StateStore, default_state_path
+from reconciler.state.store import StateStore
 from reconciler.targets import TargetPool
-from tests.conftest import Cli, write
+from tests.conftest import Cli, state_path, write
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def in_process_plan(spec_dir: Path) -> tuple[Any, dict[str, int]]:
     """Plan in this process, to see exactly which API calls it made."""
     registry = Registry.builtin()
     v = validate(spec_dir, registry)
-    with StateStore.open_readonly(default_state_path(spec_dir)) as store, TargetPool(v.spec) as pool:
+    with StateStore.open_readonly(state_path(spec_dir)) as store, TargetPool(v.spec) as pool:
         plan = make_plan(v.spec, v.graph, registry, pool, store)
         assert not plan.failures and not plan.blockers, (plan.failures, plan.blockers)  # every object was read
         session = pool.get("aws", "us-east-1")
@@ -100,7 +100,7 @@ def test_network_stack(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
 
     registry = Registry.builtin()
     v = validate(spec_dir, registry)
-    with StateStore(default_state_path(spec_dir)) as store, TargetPool(v.spec) as pool:
+    with StateStore(state_path(spec_dir)) as store, TargetPool(v.spec) as pool:
         plan = make_plan(v.spec, v.graph, registry, pool, store)
         before = dict(pool.get("aws", "us-east-1").calls)
         Applier(v.graph, registry, pool, store).apply(plan)
@@ -413,7 +413,7 @@ resources:
     assert "correct-horse" not in applied.text
     (db,) = rds.describe_db_instances(DBInstanceIdentifier=f"db-{uid}")["DBInstances"]
     assert db["BackupRetentionPeriod"] == 7 and db["Engine"] == "postgres"
-    assert b"correct-horse" not in (spec_dir / ".reconcile/state.db").read_bytes()
+    assert b"correct-horse" not in state_path(spec_dir).read_bytes()
     assert "No changes." in acli("plan", "spec", check=0).out
 
     acli.env["DB_PASSWORD"] = "new-secret-value"  # a new password: seen without ever being shown

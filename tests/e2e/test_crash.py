@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import Cli, write
+from tests.conftest import Cli, state_path, write
 
 
 def spec(spec_dir: Path, out: Path, extra: str = "") -> None:
@@ -64,7 +64,7 @@ def test_damaged_states_are_errors_and_backups_restore_them(cli: Cli, spec_dir: 
     cli("apply", "--auto-approve", "spec", check=0)
     write(spec_dir / "site.yaml", (spec_dir / "site.yaml").read_text().replace('"z\\n"', '"zz\\n"'))
     cli("apply", "--auto-approve", "spec", check=0)  # a second write: the state before it was backed up
-    state = spec_dir / ".reconcile" / "state.db"
+    state = state_path(spec_dir)
     good = state.read_bytes()
     for suffix in ("-wal", "-shm"):
         Path(str(state) + suffix).unlink(missing_ok=True)
@@ -125,3 +125,74 @@ def test_unreadable_and_misplaced_states_are_clear_errors(cli: Cli, tmp_path: Pa
     (tmp_path / "bad.json").write_text('{"kind": "reconcile-plan", "spec_hash": 1}')
     run = cli("apply", str(tmp_path / "bad.json"))
     assert run.rc == 1 and "the saved plan" in run.err and "is damaged" in run.err
+
+
+def test_kill_9_mid_apply_never_turns_created_objects_into_found_ones(cli: Cli, spec_dir: Path, tmp_path: Path) -> None:
+    """A for_each apply of a few hundred files killed (SIGKILL) at random points, again and again: whatever the
+    killed runs made is still recorded as created, never as found, so that a later prune removes it all."""
+    import random
+    import sqlite3
+
+    out = tmp_path / "out"
+    out.mkdir()
+    count = 300
+    write(spec_dir / "site.yaml", f"""name: crash9
+resources:
+  - type: file
+    name: f
+    count: {count}
+    path: "{out}/f{{{{ count.index }}}}"
+    content: "{{{{ count.index }}}}\\n"
+""")
+    rng = random.Random(9)
+    killed = 0
+    for _ in range(6):
+        made = len(made_files(out))
+        if made >= count:
+            break
+        goal = made + rng.randint(1, max(1, (count - made) // 2))
+        proc = subprocess.Popen([cli.python, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", "2",
+                                 "spec"], cwd=cli.cwd, env=cli.env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while proc.poll() is None and len(made_files(out)) < goal and time.time() < deadline:
+            time.sleep(0.002)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        proc.wait(30)
+        state = state_path(spec_dir)
+        if state.exists():
+            with sqlite3.connect(state) as db:
+                found = [a for (a,) in db.execute("SELECT address FROM resources WHERE origin = 'found'")]
+            assert not found, f"objects reconcile made are recorded as found: {found[:5]}"
+    assert killed >= 2, "the applies finished before they could be killed"
+    plan = cli("plan", "spec", check=0).out
+    assert "stopped before it recorded the outcome" in plan or "to add" in plan
+    cli("apply", "--auto-approve", "spec", check=0)
+    assert len(made_files(out)) == count
+    listed = cli("state", "list", "--spec", "spec", check=0).out.splitlines()
+    assert len(listed) == count and not [line for line in listed if "(found)" in line]
+    assert "No changes." in cli("plan", "spec", check=0).out  # the journal settled
+
+    write(spec_dir / "site.yaml", "name: crash9\nresources: []\n")
+    cli("apply", "--auto-approve", "spec", check=0)
+    assert not made_files(out), "a file reconcile made was left behind as found"
+
+
+def test_a_lost_state_is_rebuilt_and_written_by_a_no_change_apply(cli: Cli, spec_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    write(spec_dir / "site.yaml", f'name: lost\nresources:\n  - {{type: file, name: f, path: "{out}/f", content: "f\\n"}}\n')
+    cli("apply", "--auto-approve", "spec", check=0)
+    state = state_path(spec_dir)
+    shutil.rmtree(state.parent)  # the state is lost; the file stays
+    cli("apply", "--auto-approve", "spec", check=0)  # nothing to change, but the state is written again
+    assert state.exists() and cli("state", "list", "--spec", "spec", check=0).out.split() == ["file.f", "(found)"]
+
+
+def made_files(out: Path) -> list[Path]:
+    """The files of the spec (a write killed midway leaves only its own `.reconcile.*` temporary file)."""
+    files = list(out.iterdir())
+    assert all(p.name.startswith(("f", ".reconcile.")) for p in files), files
+    return [p for p in files if not p.name.startswith(".")]

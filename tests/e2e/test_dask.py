@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, write
+from tests.conftest import Cli, state_path, write
 
 distributed = pytest.importorskip("distributed")
 
@@ -143,7 +143,7 @@ def test_a_bad_scheduler_is_refused_before_anything_is_applied(cli: Cli, spec_di
     write(spec_dir / "site.yaml", f"resources:\n  - {{type: file, name: f, path: {tmp_path}/never, content: x}}\n")
     run = cli("apply", "--auto-approve", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9", "spec", check=1)
     assert run.err.startswith("Error: cannot reach the Dask scheduler at tcp://127.0.0.1:9") and "Traceback" not in run.text
-    assert not (tmp_path / "never").exists() and not (spec_dir / ".reconcile/state.db").exists()
+    assert not (tmp_path / "never").exists() and not state_path(spec_dir).exists()
     assert "needs --scheduler" in cli("apply", "--auto-approve", "--executor", "dask", "spec", check=1).err
 
     from reconciler.engine import distributed as executor

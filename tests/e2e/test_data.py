@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from tests.conftest import Cli, write
+from tests.conftest import Cli, state_path, write
 
 
 def test_a_file_lookup_feeds_a_resource_and_an_output(cli: Cli, spec_dir: Path, tmp_path: Path) -> None:
@@ -28,7 +28,7 @@ outputs:
     applied = cli("apply", "--auto-approve", "spec", check=0).out
     assert (out / "banner").read_text() == "running 2.3.1\n" and 'version = "2.3.1\\n"' in applied
     assert "No changes." in cli("plan", "spec", check=0).out
-    state = (spec_dir / ".reconcile/state.db").read_bytes()
+    state = state_path(spec_dir).read_bytes()
     assert b"data.file.version" not in state  # a lookup is never in the state
 
     source.write_text("2.4.0\n")  # the world moved: the next plan reads it again

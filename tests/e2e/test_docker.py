@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, write
+from tests.conftest import Cli, state_path, write
 from tests.harness.images import build
 from tests.harness.registry import free_port
 
@@ -205,7 +205,7 @@ resources:
     assert "database" in c.attrs["NetworkSettings"]["Networks"][f"{uid}-net"]["Aliases"]
     assert c.attrs["HostConfig"]["Memory"] == 64 * 1024 * 1024
     assert docker_client.volumes.get(f"{uid}-data").attrs["Labels"]["keep"] == "yes"
-    db = (spec_dir / ".reconcile/state.db").read_bytes()
+    db = state_path(spec_dir).read_bytes()
     assert b"s3cret" not in db
     assert "No changes." in dcli("plan", "spec", check=0).out
 

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from reconciler.state.lock import StateLock
-from tests.conftest import ROOT, Cli, SSHFleet, write
+from tests.conftest import ROOT, Cli, SSHFleet, state_path, write
 
 LOCAL = """
 resources:
@@ -64,7 +64,7 @@ def test_local_drift_classes_formats_and_notify(cli: Cli, spec_dir: Path, tmp_pa
     (out / "b").unlink()  # missing
     (out / "s").write_text("hunter3")  # drifted, secret
     write(spec_dir / "site.yaml", LOCAL.replace("OUT", str(out)).replace("three", "THREE"))  # pending
-    held = StateLock(spec_dir / ".reconcile/state.db")
+    held = StateLock(state_path(spec_dir))
     held.acquire()  # drift is read-only: an apply holding the lock does not stop it
     try:
         text = cli("drift", "spec")

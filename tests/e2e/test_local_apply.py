@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 
 from reconciler.state.lock import StateLock
-from tests.conftest import ROOT, Cli, write
+from tests.conftest import ROOT, Cli, state_path, write
 
 
 def spec_for(spec_dir: Path, out: Path, resources: str, extra: str = "") -> Path:
@@ -47,7 +47,7 @@ def test_create_then_second_apply_does_nothing(cli: Cli, spec_dir: Path, tmp_pat
     assert stat.S_IMODE(conf.stat().st_mode) == 0o640
     assert stat.S_IMODE((out / "etc/app").stat().st_mode) == 0o750
     assert os.readlink(out / "current") == str(out / "etc/app")
-    state = spec_dir / ".reconcile/state.db"
+    state = state_path(spec_dir)
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     mtime = conf.stat().st_mtime_ns
     time.sleep(0.05)
@@ -149,7 +149,7 @@ def test_second_apply_at_once_is_locked_out(cli: Cli, spec_dir: Path, tmp_path: 
 """)
     out.mkdir()
     first = cli.popen("apply", "--auto-approve", "spec")
-    lock = spec_dir / ".reconcile/state.db.lock"
+    lock = Path(f"{state_path(spec_dir)}.lock")
     deadline = time.time() + 20
     while time.time() < deadline and not (lock.exists() and lock.read_text()):
         time.sleep(0.05)
@@ -161,11 +161,11 @@ def test_second_apply_at_once_is_locked_out(cli: Cli, spec_dir: Path, tmp_path: 
 
 def test_stale_lock_of_a_dead_process_is_recovered(cli: Cli, spec_dir: Path, tmp_path: Path) -> None:
     spec_for(spec_dir, tmp_path / "out", BASIC)
-    lock = spec_dir / ".reconcile/state.db.lock"
+    lock = Path(f"{state_path(spec_dir)}.lock")
     lock.parent.mkdir(parents=True)
     lock.write_text(json.dumps({"pid": 999999, "host": "gone", "since": "2020-01-01T00:00:00"}))
     cli("apply", "--auto-approve", "spec", check=0)
-    held = StateLock(spec_dir / ".reconcile/state.db")
+    held = StateLock(state_path(spec_dir))
     held.acquire()
     try:
         locked = cli("apply", "--auto-approve", "spec")
@@ -315,7 +315,7 @@ def test_json_plan_follows_its_schema_and_hides_secrets(cli: Cli, spec_dir: Path
     applied = cli("apply", "--auto-approve", "spec", check=0)
     assert "hunter2" not in applied.text
     assert (out / "token").read_text() == "hunter2-top-secret"
-    db = (spec_dir / ".reconcile/state.db").read_bytes()
+    db = state_path(spec_dir).read_bytes()
     assert b"hunter2" not in db and b"salted-sha256:" in db
     import hashlib
     assert hashlib.sha256(b"hunter2-top-secret").hexdigest().encode() not in db

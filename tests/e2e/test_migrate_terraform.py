@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import yaml
 
-from tests.conftest import Cli, write
+from tests.conftest import Cli, state_path, write
 from tests.e2e.test_peer_terraform import TERRAFORM
 from tests.harness.terraform import TerraformDir
 
@@ -59,7 +59,7 @@ def test_a_terraform_state_becomes_a_spec_with_no_changes(acli: Cli, tmp_path: P
             assert by_address["aws.security_group.web"]["vpc_id"] == "${aws.vpc.main.id}"
             assert by_address["aws.s3_bucket.logs"]["versioning"] is True
             assert "aws_sqs_queue.jobs" in (out / "main.yaml").read_text()  # listed in the header too
-            assert (out / ".reconcile/state.db").stat().st_mode & 0o777 == 0o600
+            assert state_path(out).stat().st_mode & 0o777 == 0o600
             plan = acli("plan", "--detailed-exitcode", str(out), check=0)
             assert "No changes." in plan.out, plan.out
             listed = acli("state", "list", "--spec", str(out), check=0).out

@@ -36,7 +36,7 @@ resources:
   - {{type: file, name: fresh, on: h0, path: {base}/fresh, content: "a\\nb\\n"}}
 """)
     plan = scli("plan", "spec", "--out", "saved.plan", check=0).out
-    block = plan.split("~ file.conf\n", 1)[1].split("\n\n", 1)[0]
+    block = plan.split("~ file.conf  (path ", 1)[1].split("\n", 1)[1].split("\n\n", 1)[0]
     assert block.splitlines()[1:] == [
         f"        --- {base}/app.conf (on h0)",
         f"        +++ {base}/app.conf (the spec)",
@@ -52,7 +52,7 @@ resources:
     ], block
     assert "content (binary): 200 bytes (sha256:" in plan and "-> 9 bytes (sha256:" in plan
     assert "content (too large to show): 108894 bytes" in plan
-    secret_block = plan.split("~ file.secret\n", 1)[1].split("\n\n", 1)[0]
+    secret_block = plan.split("~ file.secret  (path ", 1)[1].split("\n", 1)[1].split("\n\n", 1)[0]
     assert "(sensitive)" in secret_block and "hunter" not in plan and "@@" not in secret_block
     assert "--- /dev/null" in plan and "        +a\n        +b\n" in plan
 

@@ -44,7 +44,7 @@ def test_blocks_keys_and_time_zone(scli: Cli, spec_dir: Path, ssh_hosts: SSHFlee
     h = ssh_hosts.hosts[0]
     conf = f"/etc/{uid}.conf"
     h.exec(f"printf 'first\\nlast\\n' > {conf}; useradd -m {uid}; mkdir -p /home/{uid}/.ssh; "
-           f"echo '{KEY_B}' > /home/{uid}/.ssh/authorized_keys")
+           f"chmod 0755 /home/{uid}/.ssh; echo '{KEY_B}' > /home/{uid}/.ssh/authorized_keys")
     body = ssh_hosts.inventory() + f"""
 resources:
   - {{type: block_in_file, name: hosts, on: h0, path: {conf}, block: "10.0.0.1 a\\n10.0.0.2 b\\n", insertafter: "^first"}}
@@ -60,6 +60,7 @@ resources:
     keys = h.exec(f"cat /home/{uid}/.ssh/authorized_keys")[1]
     assert keys == f"{KEY_B}\n{KEY_A}\n"  # added to what was there
     assert h.exec(f"stat -c '%a %U' /home/{uid}/.ssh/authorized_keys")[1].strip() == f"600 {uid}"
+    assert h.exec(f"stat -c '%a %U' /home/{uid}/.ssh")[1].strip() == f"700 {uid}"  # an existing 0755 .ssh too
     assert h.exec("readlink /etc/localtime; cat /etc/timezone")[1] == "/usr/share/zoneinfo/Europe/Paris\nEurope/Paris\n"
     before = mtimes(h, conf, f"/home/{uid}/.ssh/authorized_keys", "/etc/timezone")
     scli("apply", "--auto-approve", "spec", check=0)
@@ -72,6 +73,13 @@ resources:
     assert "~ block_in_file.hosts" in plan and "+ authorized_key.ops" in plan and "UTC" in plan, plan
     converge(scli)
     assert "10.0.0.2 b" in h.exec(f"cat {conf}")[1] and KEY_A in h.exec(f"cat /home/{uid}/.ssh/authorized_keys")[1]
+
+    # options asked for a key already there are applied to it (as Ansible's authorized_key)
+    write(spec_dir / "site.yaml", body.replace(f'key: "{KEY_A}"', f'key: \'from="10.0.0.0/8" {KEY_A}\''))
+    plan = scli("plan", "spec", check=0).out
+    assert "~ authorized_key.ops" in plan and 'from=\\"10.0.0.0/8\\"' in plan, plan
+    converge(scli)
+    assert h.exec(f"cat /home/{uid}/.ssh/authorized_keys")[1] == f'{KEY_B}\nfrom="10.0.0.0/8" {KEY_A}\n'
 
     # exclusive keys; then removal takes the block and the key out, leaves the rest and the zone
     write(spec_dir / "site.yaml", body.replace(f'key: "{KEY_A}"', f'key: "{KEY_A}", exclusive: true'))
@@ -315,7 +323,8 @@ resources:
     h.exec(f"set -e; git init -q --bare {repo}; git clone -q {repo} /tmp/{uid}-work; cd /tmp/{uid}-work; "
            "git config user.email t@example; git config user.name t; echo one > app.txt; git add app.txt; "
            "git commit -qm one; git tag v1; echo two > app.txt; git commit -qam two; git tag v2; "
-           "git push -q origin HEAD:main v1 v2")
+           "echo three > app.txt; git commit -qam three; git tag -a -m 'release 3' v3; "
+           "git push -q origin HEAD:main v1 v2 v3")
     v1 = h.exec(f"git -C /tmp/{uid}-work rev-parse v1")[1].strip()
     v2 = h.exec(f"git -C /tmp/{uid}-work rev-parse v2")[1].strip()
 
@@ -343,10 +352,17 @@ resources:
     converge(scli)
     assert h.exec(f"cat /opt/{uid}/app/app.txt")[1] == "two\n"
 
+    # an annotated tag names a tag object: the checkout is its commit, and the next plan has nothing to do
+    v3 = h.exec(f"git -C /tmp/{uid}-work rev-parse 'v3^{{commit}}'")[1].strip()
+    spec("2.0", "v3")
+    converge(scli)
+    assert h.exec(f"cat /opt/{uid}/app/app.txt /opt/{uid}/deployed")[1] == f"three\n{v3}\n"
+    assert "No changes." in scli("plan", "spec", check=0).out
+
     write(spec_dir / "site.yaml", ssh_hosts.inventory() + "resources: []\n")  # pip uninstalls; the checkout stays
     scli("apply", "--auto-approve", "spec", check=0)
     assert h.exec(f"/opt/{uid}/venv/bin/python -c 'import demo_pkg'")[0] != 0
-    assert h.exec(f"cat /opt/{uid}/app/app.txt")[1] == "two\n"
+    assert h.exec(f"cat /opt/{uid}/app/app.txt")[1] == "three\n"
 
 
 def file_of(host: Any, path: str) -> bytes:

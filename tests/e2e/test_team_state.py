@@ -198,7 +198,7 @@ def test_bad_backends_are_one_clear_error(tcli: Cli, tmp_path: Path, moto: Any, 
     assert not out.exists()
 
 
-def test_a_no_change_plan_costs_one_request_more_than_a_local_one(tcli: Cli, tmp_path: Path, bucket: str,
+def test_a_no_change_plan_costs_two_requests_more_than_a_local_one(tcli: Cli, tmp_path: Path, bucket: str,
                                                                   moto: Any) -> None:
     out = tmp_path / "out"
     team_spec(tmp_path / "spec", out, bucket, moto, files=20)
@@ -209,7 +209,7 @@ def test_a_no_change_plan_costs_one_request_more_than_a_local_one(tcli: Cli, tmp
         tcli("plan", "spec", f"--backend-config=endpoint_url={proxy.url}", check=0)
     finally:
         proxy.stop()
-    assert faults.counts["requests"] == 1  # the state document: no lock, no listing
+    assert faults.counts["requests"] == 2  # the state document and its apply journal: no lock, no listing
 
 
 def test_dynamodb_lock_encryption_and_state_operations_on_s3(tcli: Cli, tmp_path: Path, bucket: str, moto: Any,
@@ -283,3 +283,41 @@ def test_lost_answers_from_the_state_store_are_neither_conflicts_nor_foreign_loc
     assert state["serial"] == 4 and len(state["resources"]) == 4  # one write per apply, none lost or doubled
     assert s3(moto).list_objects_v2(Bucket=bucket, Prefix="shop/default.state.lock")["KeyCount"] == 0
     assert "No changes." in tcli("plan", "spec", check=0).out
+
+
+def test_the_journal_on_s3_survives_a_killed_apply(tcli: Cli, tmp_path: Path, bucket: str, moto: Any) -> None:
+    """The apply journal beside the S3 document: written before anything changes, left by a run killed midway,
+    listed by the next plan, and settled (removed) by the next apply, which keeps what the killed run made as
+    created by reconcile."""
+    import subprocess
+
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = team_spec(tmp_path / "spec", out, bucket, moto, files=1, extra="""  - type: file
+    name: many
+    count: 150
+    path: "OUT/m{{ count.index }}"
+    content: "m"
+""".replace("OUT", str(out)))
+    proc = subprocess.Popen([tcli.python, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", "1",
+                             str(spec)], cwd=tcli.cwd, env=tcli.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while proc.poll() is None and len(list(out.glob("m*"))) < 20 and time.time() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the apply finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    journal = json.loads(s3(moto).get_object(Bucket=bucket, Key="shop/default.state.journal")["Body"].read())
+    assert len(journal) >= 150 and all(e["action"] == "create" and e["origin"] == "created" for e in journal.values())
+
+    lock = json.loads(s3(moto).get_object(Bucket=bucket, Key="shop/default.state.lock")["Body"].read())
+    tcli("force-unlock", lock["id"], "--yes", "--spec", str(spec), check=0)
+    plan = tcli("plan", str(spec), check=0).out
+    assert "a run stopped before it recorded the outcome of" in plan, plan
+    tcli("apply", "--auto-approve", str(spec), check=0)
+    listed = tcli("state", "list", "--spec", str(spec), check=0).out.splitlines()
+    assert len(listed) == 151 and not [line for line in listed if "(found)" in line]
+    keys = {o["Key"] for o in s3(moto).list_objects_v2(Bucket=bucket).get("Contents") or []}
+    assert "shop/default.state.journal" not in keys
+    assert "No changes." in tcli("plan", str(spec), check=0).out

@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.model import Action, Change, Observed, Resource
 from reconciler.registry import Registry
 from reconciler.targets.local import LocalTarget
-from tests.conftest import Cli, write
+from tests.conftest import Cli, state_path, write
 
 
 def spec(spec_dir: Path, out: Path, resources: str, extra: str = "") -> None:
@@ -102,7 +102,7 @@ def test_removed_resources_go_in_reverse_dependency_order(cli: Cli, spec_dir: Pa
   - {type: symlink, name: m_link, path: "{{ out }}/link", target: "${file.z_file.path}"}
 """)
     cli("apply", "--auto-approve", "spec", check=0)
-    with sqlite3.connect(spec_dir / ".reconcile/state.db") as db:
+    with sqlite3.connect(state_path(spec_dir)) as db:
         deps = dict(db.execute("SELECT address, depends_on FROM resources"))
     assert json.loads(deps["file.z_file"]) == ["directory.a_dir"]  # reference edges are recorded too
     assert json.loads(deps["symlink.m_link"]) == ["file.z_file"]

@@ -54,17 +54,20 @@ def test_crash_at_start_names_and_values(dcli: Cli, spec_dir: Path, uid: str, do
     plan = dcli("plan", "spec", check=0)
     assert '~ state = "stopped" -> "running"' in " ".join(plan.out.split())  # honest about the dead one
 
-    # a new name in the spec is a rename in place; a rename by hand is drift, repaired
+    # a new name in the spec names another container: a replacement (the old one goes); a rename by hand is
+    # drift, repaired in place
     stack(spec_dir, uid, f"""resources:
   - {{type: docker.container, name: env, container_name: {uid}-renamed, image: {BUSYBOX}, command: [sleep, "600"],
       stop_timeout: 1, env: {{DEBUG: true, QUIET: false, VERSION: 1.10, PORT: 8080, RAW: "$${{HOME}}/x"}}}}
   - {{type: docker.network, name: net, network_name: {uid}-net1}}
 """)
-    before = docker_client.containers.get(f"{uid}-env").id
+    old = docker_client.containers.get(f"{uid}-env").id
     plan = dcli("plan", "spec", check=0)
-    assert f'~ container_name = "{uid}-env" -> "{uid}-renamed"' in " ".join(plan.out.split())
+    assert f'~ container_name = "{uid}-env" -> "{uid}-renamed" # forces replacement' in " ".join(plan.out.split())
+    assert "-/+ docker.container.env" in plan.out
     dcli("apply", "--auto-approve", "spec", check=0)
-    assert docker_client.containers.get(f"{uid}-renamed").id == before
+    before = docker_client.containers.get(f"{uid}-renamed").id
+    assert before != old and f"{uid}-env" not in {c.name for c in docker_client.containers.list(all=True)}
     docker_client.containers.get(f"{uid}-renamed").rename(f"{uid}-by-hand")
     plan = dcli("plan", "spec", check=0)
     assert f'~ container_name = "{uid}-by-hand" -> "{uid}-renamed"' in " ".join(plan.out.split())

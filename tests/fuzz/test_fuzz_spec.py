@@ -164,3 +164,97 @@ def test_mutated_example_text(data: st.DataObject) -> None:
         else:
             text = text[:at] + piece + text[at + len(piece):]
     check(text)
+
+
+GOOD_SPEC = 'name: fuzz\nvars: {x: 1}\nresources:\n  - {type: file, name: f, path: "{{ env.OUT }}/f", content: "{{ x }}"}\nvars_from_env: [OUT]\n'
+
+
+def check_with(args_for: Any, extra_files: dict[str, str]) -> None:
+    """Validate, plan and apply GOOD_SPEC with extra command-line arguments naming `extra_files` (written
+    beside it): exit 0, 1 or 2, never a traceback, nothing written outside the temp directory."""
+    with tempfile.TemporaryDirectory(prefix="reconcile-fuzz-") as tmp:
+        root = Path(tmp)
+        (root / "spec").mkdir()
+        (root / "spec/site.yaml").write_text(GOOD_SPEC)
+        (root / "out").mkdir()
+        for name, text in extra_files.items():
+            (root / name).write_text(text)
+        saved = os.environ.get("OUT")
+        os.environ["OUT"] = str(root / "out")
+        try:
+            for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+                code, output = run([*command, *args_for(root), "spec"], root)
+                assert code in (0, 1, 2), (command, code, output)
+                assert "Traceback" not in output and "internal error" not in output, (command, output)
+        finally:
+            if saved is None:
+                os.environ.pop("OUT", None)
+            else:
+                os.environ["OUT"] = saved
+        assert not any(p.name == ".reconcile" for p in root.rglob(".reconcile") if p.parent != root / "spec")
+
+
+VAR_TEXT = st.one_of(
+    st.builds(as_yaml, st.dictionaries(st.sampled_from(["x", "env", "host", "workspace", "each", "a b", "y"]),
+                                       VALUES, max_size=4)),
+    st.text(max_size=300),
+    st.sampled_from(["a: &a [1,2]\nb: [*a,*a]\n", "- 1\n", "x: !!python/object:os.system ls\n", "x: [[[[[[[[[[1]]]]]]]]]]\n",
+                     "{", "x: {{ 1 }}\n", "\x00", "x: 1\nx: 2\n"]))
+
+
+@FUZZ
+@given(VAR_TEXT)
+def test_var_files(text: str) -> None:
+    check_with(lambda root: ["--var-file", str(root / "vars.yaml")], {"vars.yaml": text})
+
+
+WORKSPACE = st.one_of(st.text(max_size=80), st.sampled_from(["../../x", "a/b", ".", "..", "-", "x" * 65, "ok_1"]))
+
+
+@FUZZ
+@given(WORKSPACE)
+def test_workspace_names(name: str) -> None:
+    if "\x00" in name:
+        name = name.replace("\x00", "")  # no process argument can hold a NUL
+    check_with(lambda root: ["--workspace", name], {})
+
+
+def _single_line_attributes() -> list[tuple[str, str, bool]]:
+    """(type, attribute) of every value written as one line of a file (marked `x-single-line` in its schema)."""
+    from reconciler.registry import Registry
+
+    registry = Registry.installed()
+    found = []
+    for type_name in registry.types:
+        for name, prop in (registry.schema(type_name).get("properties") or {}).items():
+            checked = [prop, prop.get("items") or {}, *prop.get("oneOf", []), *prop.get("anyOf", [])]
+            if any(isinstance(p, dict) and (p.get("not") or {}).get("description") == "one line" for p in checked):
+                found.append((type_name, name, prop.get("type") == "array"))
+    return found
+
+
+SINGLE_LINE = _single_line_attributes()
+
+
+@FUZZ
+@given(st.sampled_from(SINGLE_LINE), st.sampled_from(["\n", "\r", "\u2028", "\u2029", "\u0085", "\x00"]),
+       st.text(alphabet="abc /=-", min_size=1, max_size=10), st.booleans())
+def test_a_line_break_in_any_value_written_as_a_line_is_refused(field: tuple[str, str, bool], separator: str,
+                                                                 text: str, at_end: bool) -> None:
+    type_name, name, listed = field
+    value = text + separator + ("" if at_end else text)
+    body = {"resources": [{"type": type_name, "name": "x", name: [value] if listed else value}]}
+    with tempfile.TemporaryDirectory(prefix="reconcile-fuzz-") as tmp:
+        root = Path(tmp)
+        (root / "spec.yaml").write_text(json.dumps(body))
+        code, output = run(["validate", "spec.yaml"], root)
+    assert code == 1 and "Traceback" not in output, (field, output)
+    assert "must be one line" in output or "contains a NUL character" in output, (field, repr(value), output)
+
+
+def test_every_value_written_as_a_line_is_marked() -> None:
+    marked = {(t, n) for t, n, _ in SINGLE_LINE}
+    for field in [("cron", "job"), ("authorized_key", "key"), ("hostname", "hostname"), ("mount", "opts"),
+                  ("sysctl", "value"), ("apt_repository", "suites"), ("systemd_unit", "unit"), ("line_in_file", "line"),
+                  ("block_in_file", "marker"), ("user", "shell")]:
+        assert field in marked, field
