@@ -20,7 +20,7 @@ from reconciler.targets.base import Target
 from reconciler.targets.prefetch import ContentRead, Read
 
 from .download import fetch
-from .openpgp import fingerprints, normal_fingerprint
+from .openpgp import fingerprints, normal_fingerprint, only_key, primary_fingerprints
 from .package import apt
 from .paths import content_digest
 
@@ -34,6 +34,8 @@ def listed(value: Any) -> list[str]:
 def key_path(resource: Resource) -> str | None:
     key = resource.get("key")
     if isinstance(key, Mapping):
+        if key.get("fingerprint"):  # only the pinned key is installed, as a binary keyring
+            return f"{KEYRINGS}/{resource.name}.gpg"
         armored = key["armored"] if "armored" in key else str(key.get("url", "")).endswith(".asc")
         return f"{KEYRINGS}/{resource.name}.{'asc' if armored else 'gpg'}"
     return str(resource.get("signed_by")) if resource.get("signed_by") else None
@@ -70,6 +72,9 @@ class AptRepositoryModule(Module[Target]):
     shows_text = True
     not_compared = frozenset({"state", "uris", "suites", "components", "types", "architectures", "format", "filename",
                               "signed_by"})
+
+    def locate(self, resource: Resource) -> str | None:
+        return f"source {source_path(resource)}"
 
     def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
         """A key file beside the spec is read (confined to its tree) and its fingerprints taken at load."""
@@ -115,9 +120,13 @@ class AptRepositoryModule(Module[Target]):
                 want = self.desired(r).get("key")
                 try:
                     prints = fingerprints(keyring) if keyring else []
+                    keys = len(primary_fingerprints(keyring)) if keyring else 0
                 except ModuleError:
-                    prints = []
-                attrs["key"] = want if want in prints else (prints[0] if prints else None)
+                    prints, keys = [], 0
+                if want in prints and keys > 1 and r.get("key", {}).get("fingerprint"):
+                    attrs["key"] = f"{want} and {keys - 1} other key(s)"  # only the pinned one may be trusted
+                else:
+                    attrs["key"] = want if want in prints else (prints[0] if prints else None)
             out[r.address] = Observed(attrs)
         return out
 
@@ -138,18 +147,35 @@ class AptRepositoryModule(Module[Target]):
         return self.apply_many(target, [change])[change.address]
 
     def apply_many(self, target: Target, changes: Sequence[Change]) -> Mapping[str, Observed]:
+        """Keys and sources written, then one `apt-get update`; when that fails, every file this apply wrote is
+        put back as it was (a broken source never stays behind to pass as converged), and it fails."""
+        before: dict[str, bytes | None] = {}
         for change in changes:
             r = change.resource
             assert r is not None
             changed = {d.name for d in change.diffs} if change.observed is not None else {"source", "key"}
             key = r.get("key")
+            writes = []
             if isinstance(key, Mapping) and "key" in changed:
-                data = self._key_bytes(key)
-                target.make_directory(KEYRINGS, mode="0755")
-                target.write_file(str(key_path(r)), data, mode="0644", owner="root", group="root")
+                writes.append((str(key_path(r)), self._key_bytes(key)))
             if "source" in changed:
-                target.write_file(source_path(r), source_text(r).encode(), mode="0644", owner="root", group="root")
-        target.run(apt("update", "-q"), timeout=900).check()  # once for every repository written here
+                writes.append((source_path(r), source_text(r).encode()))
+            for path, _ in writes:
+                before.setdefault(path, target.read_many([path]).get(path))
+            if any(path == key_path(r) for path, _ in writes):
+                target.make_directory(KEYRINGS, mode="0755")
+            for path, data in writes:
+                target.write_file(path, data, mode="0644", owner="root", group="root")
+        updated = target.run(apt("update", "-q"), timeout=900)  # once for every repository written here
+        if not updated.ok:
+            for path, old in before.items():
+                if old is None:
+                    target.remove(path)
+                else:
+                    target.write_file(path, old, mode="0644", owner="root", group="root")
+            said = (updated.stderr or updated.stdout).decode(errors="replace").strip().splitlines()[-3:]
+            raise ModuleError(f"apt-get update failed with the new source(s), which were taken back out: "
+                              f"{' / '.join(said)}")
         return {c.address: Observed(self.desired(c.resource)) for c in changes if c.resource is not None}
 
     @staticmethod
@@ -168,7 +194,7 @@ class AptRepositoryModule(Module[Target]):
         if want is not None and want not in found:
             raise ModuleError(f"the key {key.get('url') or key.get('file')} has fingerprint {', '.join(found)}, not "
                               f"{want}: nothing was written")
-        return data
+        return only_key(data, want) if want is not None else data
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
         target.remove(source_path(resource))

@@ -1,10 +1,13 @@
 """`archive`: a tar archive (from a URL, or a file beside the spec) unpacked into a directory.
 
 A URL is downloaded by the controller and its `checksum` checked before anything is sent; a local file
-is hashed when the spec is loaded. The host unpacks it with tar from stdin (gzip, xz and bzip2 by the
-name's suffix). It is done when `creates` exists, else when the directory holds the marker the last
-unpack left (`.reconcile-archive-NAME`, the archive's sha256): a new archive unpacks again. Removing
-the resource leaves the files (reconcile cannot know which were the archive's)."""
+is hashed and checked when the spec is loaded. Reconcile checks every member itself (see unpack.py) and
+sends the files in one batch of filesystem operations: tar never runs on the host, no member leaves the
+directory or is written through a link, and every file belongs to the user reconcile runs as, without
+setuid, setgid or sticky bits unless `keep_special_modes: true`. It is done when `creates` exists, else
+when the directory holds the marker the last unpack left (`.reconcile-archive-NAME`, the archive's
+sha256): a new archive unpacks again. Removing the resource leaves the files (reconcile cannot know which
+were the archive's)."""
 
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ from typing import Any
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
-from reconciler.targets.base import Target
+from reconciler.targets.base import Target, fs_error
 from reconciler.targets.prefetch import ContentRead, Read, StatRead
 
 from .download import fetch, verify
+from .unpack import unpack_ops
 
 COMPRESSION = ((".tar.gz", "-z"), (".tgz", "-z"), (".tar.xz", "-J"), (".txz", "-J"), (".tar.bz2", "-j"),
                (".tbz2", "-j"), (".tar", ""))
@@ -43,11 +47,14 @@ class ArchiveModule(Module[Target]):
     ansible_modules = ("unarchive",)
     prunable = False  # which files were the archive's is not known: removing the resource leaves them
 
+    def locate(self, resource: Resource) -> str | None:
+        return f"path {resource.get('dest')}"
+
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("src", "dest", "creates", "remote_src", "checksum"))
         return {k: taken[k] for k in ("src", "dest", "creates", "checksum") if k in taken}
 
-    not_compared = frozenset({"state", "src", "dest", "creates", "checksum", "local"})
+    not_compared = frozenset({"state", "src", "dest", "creates", "checksum", "local", "keep_special_modes"})
 
     def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
         """A local archive is found (confined to the spec's tree) and hashed at load time."""
@@ -55,6 +62,13 @@ class ArchiveModule(Module[Target]):
         if not isinstance(src, str) or is_url(src) or not any(src.lower().endswith(x) for x, _ in COMPRESSION):
             return attributes  # the schema says what is wrong with it
         (found,) = load.local_tree(src, limit=1)
+        try:
+            unpack_ops(found.path.read_bytes(), src, str(attributes.get("dest") or "/"),
+                       bool(attributes.get("keep_special_modes")))
+        except ModuleError as exc:
+            raise load.fail(str(exc)) from None
+        except OSError as exc:
+            raise load.fail(f"cannot read {src}: {exc.strerror or exc}") from None
         return {**attributes, "local": {"path": str(found.path), "sha256": found.sha256}}
 
     def desired(self, resource: Resource) -> dict[str, Any]:
@@ -88,7 +102,7 @@ class ArchiveModule(Module[Target]):
         r = change.resource
         assert r is not None
         src, dest = str(r.get("src")), str(r.get("dest"))
-        flag = compression(src)
+        compression(src)
         local = r.get("local")
         if isinstance(local, dict):
             try:
@@ -100,12 +114,14 @@ class ArchiveModule(Module[Target]):
         else:
             data = fetch(src)
             verify(data, r.get("checksum"), src)
-        target.make_directory(dest)
-        argv = ["tar", "-x", *([flag] if flag else []), "--no-same-owner", "-f", "-", "-C", dest]
-        target.run(argv, stdin=data, timeout=900).check()
+        ops = [("make_directory", {"path": dest}, None),
+               *unpack_ops(data, src, dest, bool(r.get("keep_special_modes")))]
         expected = self._expected(r)  # a URL without checksum is done once per URL
         if not r.get("creates"):
-            target.write_file(marker(r), f"{expected}\n".encode(), mode="0644")
+            ops.append(("write", {"path": marker(r), "mode": "0644", "confine": dest}, f"{expected}\n".encode()))
+        for result in target.fs(ops):  # the whole archive in one round trip
+            if "error" in result:
+                raise fs_error(target.name, result["error"])
         return Observed({"archive": expected})
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:

@@ -5,6 +5,8 @@ round trip (its passwd and the key files)."""
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,25 +14,51 @@ from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
-from reconciler.targets.prefetch import ContentRead, Read
+from reconciler.targets.prefetch import ContentRead, Read, StatRead
 
 from .accounts import ACCOUNT_FILES, read_accounts
 from .ansible import flag
 
+KEY_LINE = re.compile(r"^(?:(?P<options>.*?)\s+)?(?P<type>ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp(?:256|384|521)|"
+                      r"sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+(?P<data>[A-Za-z0-9+/]+=*)"
+                      r"(?:\s+(?P<comment>.*))?$")
+
+
+def parse_key(line: str) -> tuple[str, str, str, str] | None:
+    """(options, type, data, comment) of one authorized_keys line, or None when it is no key: the data must
+    be base64 of an SSH key blob of that very type."""
+    found = KEY_LINE.match(line.strip())
+    if found is None:
+        return None
+    try:
+        blob = base64.b64decode(found["data"], validate=True)
+    except ValueError:
+        return None
+    size = int.from_bytes(blob[:4], "big")
+    if blob[4:4 + size].decode("ascii", errors="replace") != found["type"]:
+        return None
+    return found["options"] or "", found["type"], found["data"], found["comment"] or ""
+
 
 def wanted_keys(resource: Resource) -> list[str]:
+    """Each key the resource asks for, one entry each (a string is one key; several are a list)."""
     value = resource.get("key")
-    lines = value if isinstance(value, list) else str(value or "").splitlines()
+    lines = value if isinstance(value, list) else [str(value or "")]
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 
 def identity(line: str) -> str:
     """A key's type and data (options before them and the comment after them left out)."""
-    parts = line.split()
-    for i, part in enumerate(parts):
-        if part.startswith(("ssh-", "ecdsa-", "sk-")) and i + 1 < len(parts):
-            return f"{part} {parts[i + 1]}"
-    return line.strip()
+    parsed = parse_key(line)
+    return f"{parsed[1]} {parsed[2]}" if parsed else line.strip()
+
+
+def with_options(line: str) -> str:
+    """A key as compared: its options, type and data (the comment is no drift; options are)."""
+    parsed = parse_key(line)
+    if parsed is None:
+        return line.strip()
+    return f"{parsed[0]} {parsed[1]} {parsed[2]}".strip()
 
 
 def key_file(resource: Resource, home: str | None = None) -> str:
@@ -42,6 +70,9 @@ class AuthorizedKeyModule(Module[Target]):
     type_name = "authorized_key"
     ansible_modules = ("authorized_key", "ansible.posix.authorized_key")
 
+    def locate(self, resource: Resource) -> str | None:
+        return f"a key of user {resource.get('user')}"
+
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("user", "key", "state", "exclusive", "path"))
         out: dict[str, Any] = {k: taken[k] for k in ("user", "key", "state", "path") if k in taken}
@@ -51,12 +82,26 @@ class AuthorizedKeyModule(Module[Target]):
 
     not_compared = frozenset({"state", "user", "key", "exclusive", "path"})
 
+    def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
+        """Every key is parsed on its own, at its line: `[options] TYPE BASE64 [comment]`, the data a key of
+        that type."""
+        value = attributes.get("key")
+        for line in value if isinstance(value, list) else [value]:
+            if isinstance(line, str) and line.strip() and not line.strip().startswith("#") and parse_key(line) is None:
+                raise load.fail(f"key {line[:60]!r} is not an SSH public key (`[options] TYPE BASE64 [comment]`, "
+                                "the data a key of that type)")
+        return attributes
+
     def desired(self, resource: Resource) -> dict[str, Any]:
-        keys = [identity(k) for k in wanted_keys(resource)]
-        return {"keys": keys} if self.state_of(resource) == "present" else {}
+        keys = [with_options(k) for k in wanted_keys(resource)]
+        out: dict[str, Any] = {"keys": keys} if self.state_of(resource) == "present" else {}
+        if out and not resource.get("path"):
+            out["ssh_dir"] = "0700"
+        return out
 
     def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
-        return [ContentRead((*ACCOUNT_FILES, *(key_file(r) for r in resources)))]
+        dirs = tuple(key_file(r).rsplit("/", 1)[0] for r in resources if not r.get("path"))
+        return [ContentRead((*ACCOUNT_FILES, *(key_file(r) for r in resources))), StatRead(dirs, hash_files=False)]
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
         accounts = read_accounts(target, [key_file(r) for r in resources])
@@ -68,8 +113,10 @@ class AuthorizedKeyModule(Module[Target]):
                 continue
             path = key_file(r, account.home)
             text = accounts.files.get(path) if path in accounts.files else target.read_many([path]).get(path)
-            have = [identity(line) for line in (text or b"").decode(errors="replace").splitlines()
-                    if line.strip() and not line.strip().startswith("#")]
+            lines = [line for line in (text or b"").decode(errors="replace").splitlines()
+                     if line.strip() and not line.strip().startswith("#")]
+            have = [identity(line) for line in lines]
+            full = {identity(line): with_options(line) for line in lines}
             wanted = [identity(k) for k in wanted_keys(r)]
             if self.state_of(r) == "absent":
                 present = [k for k in wanted if k in have]
@@ -78,7 +125,13 @@ class AuthorizedKeyModule(Module[Target]):
             if not any(k in have for k in wanted):  # none of its keys yet: the resource does not exist
                 out[r.address] = None
                 continue
-            out[r.address] = Observed({"keys": have if r.get("exclusive") else [k for k in wanted if k in have]})
+            found = [full[k] for k in have] if r.get("exclusive") else [full[k] for k in wanted if k in full]
+            attrs: dict[str, Any] = {"keys": found}
+            if not r.get("path"):
+                ssh_dir = path.rsplit("/", 1)[0]
+                st = target.stat_many([ssh_dir], hash_files=False).get(ssh_dir)
+                attrs["ssh_dir"] = st.mode if st is not None else None
+            out[r.address] = Observed(attrs)
         return out
 
     def apply(self, target: Target, change: Change) -> Observed:
@@ -107,16 +160,18 @@ class AuthorizedKeyModule(Module[Target]):
                 kept = [line for line in lines if identity(line) not in ids]
             elif r.get("exclusive"):
                 kept = wanted
-            else:
-                have = {identity(line) for line in lines if line.strip()}
-                kept = lines + [k for k in wanted if identity(k) not in have]
+            else:  # a key already there takes the options asked for; the others are added
+                new = {identity(k): k for k in wanted}
+                kept = [new.pop(identity(line)) if identity(line) in new and parse_key(line) else line
+                        for line in lines]
+                kept += list(new.values())
             data = "".join(line + "\n" for line in kept).encode()
-            if current is not None and data == current:
-                return
             if current is None and not present:
                 return
             directory = path.rsplit("/", 1)[0]
-            if current is None and not r.get("path"):
+            if present and not r.get("path"):  # .ssh is the user's, 0700 (as Ansible's manage_dir)
                 target.make_directory(directory, mode="0700")
                 target.set_attributes(directory, owner=str(account.uid), group=str(account.gid))
+            if current is not None and data == current:
+                return
             target.write_file(path, data, mode="0600", owner=str(account.uid), group=str(account.gid))

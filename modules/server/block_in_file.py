@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.model import Change, Observed, Resource
+from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
 from reconciler.targets.prefetch import ContentRead, Read
@@ -74,6 +74,9 @@ class BlockInFileModule(Module[Target]):
     type_name = "block_in_file"
     ansible_modules = ("blockinfile",)
 
+    def locate(self, resource: Resource) -> str | None:
+        return f"a block of {resource.get('path')}"
+
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, (*PATH_KEYS, "block", "content", "marker", "marker_begin", "marker_end",
                                             "state", "insertafter", "insertbefore", "create", "mode"))
@@ -95,17 +98,41 @@ class BlockInFileModule(Module[Target]):
         value = resource.get("path")
         return value if isinstance(value, str) else None
 
+    def state_of(self, resource: Resource) -> str:
+        """An empty block is no block (as Ansible's blockinfile): its markers go too."""
+        state = super().state_of(resource)
+        return "absent" if state == "present" and not str(resource.get("block") or "").strip("\n") else state
+
+    def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
+        """A block holding one of its own marker lines would grow on every apply: refused at its line."""
+        probe = Resource(address="", type=self.type_name, name="", target="local",
+                         attributes=attributes)
+        begin, end = markers(probe) if attributes.get("marker") else (b"", b"")
+        lines = {line.rstrip(b"\n") for line in block_lines(probe)}
+        for marker in (begin, end):
+            if marker and marker in lines:
+                raise load.fail(f"block holds its own marker line {marker.decode()!r}: it would grow on every apply")
+        if any(line.startswith(b"# BEGIN reconcile ") or line.startswith(b"# END reconcile ") for line in lines):
+            raise load.fail("block holds a reconcile marker line: it would grow on every apply")
+        return attributes
+
     def desired(self, resource: Resource) -> dict[str, Any]:
         return {"block": "".join(b.decode() for b in block_lines(resource))} if self.state_of(resource) == "present" else {}
 
     def reads(self, resources: Sequence[Resource]) -> Sequence[Read]:
         return [ContentRead(tuple(str(r.get("path")) for r in resources), follow=True)]
 
-    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
+    def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | Unobservable | None]:
         contents = target.read_many([r.get("path") for r in resources], follow=True)
-        out: dict[str, Observed | None] = {}
+        kinds = target.stat_many([str(r.get("path")) for r in resources if contents.get(r.get("path")) is None],
+                                 hash_files=False)
+        out: dict[str, Observed | Unobservable | None] = {}
         for r in resources:
             data = contents.get(r.get("path"))
+            kind = kinds.get(str(r.get("path")))
+            if data is None and kind is not None and kind.kind != "file":
+                out[r.address] = Unobservable(f"{r.get('path')} is a {kind.kind}, not a file")
+                continue
             found = current_block(r, data) if data is not None else None
             out[r.address] = None if found is None else Observed({"block": found})
         return out

@@ -25,6 +25,10 @@ class CommandModule(Module[Target]):
     type_name = "command"
     ansible_modules = ("command", "shell")
 
+    def locate(self, resource: Resource) -> str | None:
+        text = " ".join(str(resource.get("command") or "").split())
+        return f"`{text if len(text) <= 60 else text[:57] + '...'}`"
+
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("_raw_params", "cmd", "argv", "creates", "removes", "chdir"))
         command = taken.get("_raw_params", taken.get("cmd", taken.get("argv")))

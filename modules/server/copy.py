@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ from reconciler.targets.base import FsOp, Target, fs_error
 from reconciler.targets.prefetch import Read, StatRead
 
 from .paths import normal_mode
+
+log = logging.getLogger(__name__)
 
 
 def destination(resource: Resource, relative: str) -> str:
@@ -40,6 +43,9 @@ class CopyModule(Module[Target]):
     not_compared = frozenset({"state", "src", "dest", "mode", "owner", "group", "manifest"})
     computed = frozenset({"files"})
     volatile = frozenset({"files"})
+
+    def locate(self, resource: Resource) -> str | None:
+        return f"path {resource.get('dest')}"
 
     def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
         """The local files, hashed once at load time (what the plan compares and the state records)."""
@@ -139,7 +145,13 @@ class CopyModule(Module[Target]):
         return Observed({"content": tree_digest(wanted), "files": len(wanted), "differ": []})
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
-        ops: list[FsOp] = [("remove", {"path": destination(resource, rel)}, None) for rel in manifest(resource)]
+        """Each file it sent goes, and only while it holds what was sent (by digest); a file changed since, or a
+        path that is now a link or a directory, is left and named in a warning. No link is followed."""
+        entries = manifest(resource)
+        ops: list[FsOp] = [("remove", {"path": destination(resource, rel), "expect_sha256": entries[rel]["sha256"]},
+                            None) for rel in sorted(entries)]
         for result in target.fs(ops) if ops else []:
-            if "error" in result:
+            if "error" in result and result["error"].get("kind") == "ECHANGED":
+                log.warning("%s:%s", target.name, result["error"].get("message"))
+            elif "error" in result:
                 raise fs_error(target.name, result["error"])

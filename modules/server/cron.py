@@ -55,20 +55,27 @@ def cron_user(resource: Resource) -> str:
     return str(resource.get("user") or "root")
 
 
+def _job_follows(lines: list[str], i: int) -> bool:
+    """Whether the line after the marker at `i` is its job (not gone: a hand-deleted job leaves the marker
+    followed by the next entry's marker, a comment, or nothing)."""
+    return i + 1 < len(lines) and not lines[i + 1].startswith("#") and bool(lines[i + 1].strip())
+
+
 def find_entry(crontab: str, name: str) -> str | None:
     lines = crontab.splitlines()
     for i, line in enumerate(lines):
-        if line == MARK + name and i + 1 < len(lines):
+        if line == MARK + name and _job_follows(lines, i):
             return lines[i + 1]
     return None
 
 
 def with_entry(crontab: str, name: str, line: str | None) -> str:
-    """The crontab with entry `name` set to `line` (None: removed). Pure."""
+    """The crontab with entry `name` set to `line` (None: removed). Pure. Another entry, or a comment, after a
+    marker whose job line was deleted by hand is left as it is."""
     out, lines, i, done = [], crontab.splitlines(), 0, False
     while i < len(lines):
         if lines[i] == MARK + name:
-            i += 2
+            i += 2 if _job_follows(lines, i) else 1
             if line is not None and not done:
                 out += [MARK + name, line]
                 done = True
@@ -83,6 +90,9 @@ def with_entry(crontab: str, name: str, line: str | None) -> str:
 class CronModule(Module[Target]):
     type_name = "cron"
     ansible_modules = ("cron",)
+
+    def locate(self, resource: Resource) -> str | None:
+        return f"cron job {resource.name} of {resource.get('user') or 'root'}"
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("name", "job", "minute", "hour", "day", "month", "weekday", "user",

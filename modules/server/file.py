@@ -163,4 +163,8 @@ class FileModule(Module[Target]):
         return Observed(attrs)
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
-        target.remove(resource.get("path"))
+        """Only what reconcile wrote goes: a file removed from the spec (its recorded content is a digest) is
+        removed while it still holds that content; one changed since is released, with a warning."""
+        written = resource.get("content")
+        expect = written[7:] if isinstance(written, str) and written.startswith("sha256:") else None
+        target.remove(resource.get("path"), expect_sha256=expect)

@@ -102,23 +102,31 @@ def parse_listing(text: str) -> tuple[str | None, list[str]]:
 
 
 def lockout(resource: Resource, connection: str) -> str | None:
-    """Why the declared rules would shut out the SSH connection described by $SSH_CONNECTION, or None."""
+    """Why the declared rules would shut out a new SSH connection like the one described by $SSH_CONNECTION
+    (the next run's), or None. The rules are evaluated in the order nft applies them: the first that matches
+    decides, else the policy."""
     fields = connection.split()
-    if len(fields) != 4 or str(resource.get("policy") or "drop") == "accept" or resource.get("allow_lockout"):
+    if len(fields) != 4 or resource.get("allow_lockout"):
         return None
     client, port = fields[0], int(fields[3])
     for rule in resource.get("rules") or []:
-        if str(rule.get("action") or "accept") != "accept" or str(rule.get("proto") or "tcp") != "tcp":
-            continue
-        if not _port_in(port, _items(rule.get("port"))):
+        if str(rule.get("proto") or "tcp") != "tcp" or not _port_in(port, _items(rule.get("port"))):
             continue
         sources = _items(rule.get("source"))
         try:
-            if not sources or any(ipaddress.ip_address(client) in ipaddress.ip_network(str(s), strict=False)
-                                  for s in sources):
-                return None
+            if sources and not any(ipaddress.ip_address(client) in ipaddress.ip_network(str(s), strict=False)
+                                   for s in sources):
+                continue
         except ValueError:
             return None
+        action = str(rule.get("action") or "accept")
+        if action == "accept":
+            return None
+        return (f"these rules would shut out SSH: `{rule_text(rule)}` comes before any rule accepting tcp port {port} "
+                f"from {client}, the connection this run came in on, and nft applies the first that matches; put an "
+                "accepting rule first, or set allow_lockout: true")
+    if str(resource.get("policy") or "drop") == "accept":
+        return None
     return (f"these rules would shut out SSH: policy drop and no rule accepts tcp port {port} from {client}, "
             "the connection this run came in on; add a rule for it, or set allow_lockout: true")
 

@@ -104,6 +104,9 @@ class LineInFileModule(Module[Target]):
     type_name = "line_in_file"
     ansible_modules = ("lineinfile",)
 
+    def locate(self, resource: Resource) -> str | None:
+        return f"a line of {resource.get('path')}"
+
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, (*PATH_KEYS, "line", "regexp", "state", "insertafter", "insertbefore",
                                             "create", "backrefs", "firstmatch", "mode"))

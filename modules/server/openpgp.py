@@ -65,10 +65,52 @@ def fingerprints(data: bytes) -> list[str]:
     found = []
     for tag, body in packets(dearmor(data)):
         if tag in (PUBLIC_KEY, PUBLIC_SUBKEY) and body[:1] == b"\x04":
-            found.append(hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).hexdigest().upper())  # noqa: S324 - OpenPGP v4 fingerprints are SHA-1
+            found.append(_fingerprint(body))
     if not found:
         raise ModuleError("the key file holds no OpenPGP v4 public key")
     return found
+
+
+def _fingerprint(body: bytes) -> str:
+    return hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).hexdigest().upper()  # noqa: S324 - v4 is SHA-1
+
+
+def _encode(tag: int, body: bytes) -> bytes:
+    """One packet in the new format (RFC 4880 4.2.2)."""
+    n = len(body)
+    if n < 192:
+        length = bytes([n])
+    elif n < 8384:
+        length = bytes([((n - 192) >> 8) + 192, (n - 192) & 0xFF])
+    else:
+        length = b"\xff" + n.to_bytes(4, "big")
+    return bytes([0xC0 | tag]) + length + body
+
+
+def transferable_keys(data: bytes) -> list[list[tuple[int, bytes]]]:
+    """The file's keys, each with its user ids, signatures and subkeys (the packets up to the next key)."""
+    keys: list[list[tuple[int, bytes]]] = []
+    for tag, body in packets(dearmor(data)):
+        if tag == PUBLIC_KEY:
+            keys.append([])
+        if keys:
+            keys[-1].append((tag, body))
+    return keys
+
+
+def primary_fingerprints(data: bytes) -> list[str]:
+    """The fingerprint of each key in the file (its subkeys left out)."""
+    return [_fingerprint(key[0][1]) for key in transferable_keys(data) if key[0][1][:1] == b"\x04"]
+
+
+def only_key(data: bytes, fingerprint: str) -> bytes:
+    """A binary keyring holding only the key `fingerprint` names (as its own or one of its subkeys'): what apt
+    is given, so that a downloaded keyring with other keys never makes them trusted too."""
+    for key in transferable_keys(data):
+        prints = {_fingerprint(body) for tag, body in key if tag in (PUBLIC_KEY, PUBLIC_SUBKEY) and body[:1] == b"\x04"}
+        if fingerprint in prints:
+            return b"".join(_encode(tag, body) for tag, body in key)
+    raise ModuleError(f"the key file holds no key with fingerprint {fingerprint}")
 
 
 def normal_fingerprint(text: str) -> str:

@@ -82,6 +82,10 @@ class PackageModule(Module[Target]):
     type_name = "package"
     ansible_modules = ("apt", "package", "dnf", "yum")
 
+    def locate(self, resource: Resource) -> str | None:
+        names = package_names(resource)
+        return f"package{'s' if len(names) > 1 else ''} {', '.join(names)}"
+
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("name", "pkg", "state", "update_cache", "cache_valid_time"))
         names = taken.get("name", taken.get("pkg"))

@@ -39,6 +39,17 @@ def names(resource: Resource) -> list[str]:
     return [str(n) for n in value]
 
 
+def same_version(installed: Any, wanted: Any) -> bool:
+    """Versions compared as pip compares them (PEP 440: `2` is `2.0`, `1.0.0` is `1.0`); text that is no
+    PEP 440 version is compared as written."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(str(installed)) == Version(str(wanted))
+    except InvalidVersion:
+        return str(installed) == str(wanted)
+
+
 def requirement(name: str, version: Any) -> str:
     return f"{name}=={version}" if version else name
 
@@ -46,6 +57,10 @@ def requirement(name: str, version: Any) -> str:
 class PipModule(Module[Target]):
     type_name = "pip"
     ansible_modules = ("pip",)
+
+    def locate(self, resource: Resource) -> str | None:
+        where = resource.get("virtualenv") or "the system"
+        return f"pip {', '.join(map(str, resource.get('packages') or [resource.name]))} in {where}"
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("name", "version", "virtualenv", "state", "executable"))
@@ -67,7 +82,7 @@ class PipModule(Module[Target]):
         if name != "packages":
             return bool(desired == observed)
         have = observed or {}
-        return all(have.get(p, ABSENT) != ABSENT and (want == INSTALLED or have.get(p) == want)
+        return all(have.get(p, ABSENT) != ABSENT and (want == INSTALLED or same_version(have.get(p), want))
                    for p, want in desired.items())
 
     def _query(self, python: str) -> list[str]:

@@ -49,6 +49,9 @@ class ServiceModule(Module[Target]):
     type_name = "service"
     ansible_modules = ("service", "systemd", "systemd_service")
 
+    def locate(self, resource: Resource) -> str | None:
+        return f"service {service_name(resource)}"
+
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("name", "state", "enabled", "daemon_reload"))
         state = taken.get("state")

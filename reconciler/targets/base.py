@@ -7,6 +7,7 @@ behave the same, down to the error messages.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +17,8 @@ from typing import Any
 from reconciler.errors import ModuleError
 
 FsOp = tuple[str, Mapping[str, Any], bytes | None]  # operation, its arguments, the bytes it carries
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,17 @@ class Target:
         if mode or owner or group:
             self._one("chattr", path=path, mode=mode, owner=owner, group=group, recursive=recursive)
 
-    def remove(self, path: str, *, recursive: bool = False) -> None:
-        self._one("remove", path=path, recursive=recursive)
+    def remove(self, path: str, *, recursive: bool = False, expect_sha256: str | None = None) -> bool:
+        """Remove `path` (a symlink itself, never what it points to). With `expect_sha256`, a file is removed
+        only while it holds that content (what reconcile wrote): otherwise it is left, and False returned."""
+        (result,) = self.fs([("remove", {"path": path, "recursive": recursive, "expect_sha256": expect_sha256},
+                              None)])
+        if "error" in result:
+            if result["error"].get("kind") == "ECHANGED":
+                log.warning("%s:%s", self.name, result["error"].get("message"))
+                return False
+            raise fs_error(self.name, result["error"])
+        return True
 
     def make_symlink(self, path: str, points_to: str) -> None:
         """Create or atomically replace a symlink."""

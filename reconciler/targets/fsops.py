@@ -4,14 +4,18 @@ LocalTarget calls these functions directly; SSHTarget sends this file's source t
 with `python3 -c`, the request on stdin, so a remote host behaves exactly like the local one. Hence: no
 imports outside the standard library, nothing newer than Python 3.6, no state.
 
-Safety rules kept everywhere:
-- symlinks are never followed when changing modes or owners (a link inside a tree, or a path swapped
-  for a link after it was observed, is left alone or refused);
-- a new file gets the mode asked for, else 0666 minus the umask; a rewritten file keeps its owner,
-  group and mode unless the spec sets them;
-- writes go to a temporary file in the same directory, then replace the path in one rename.
+Safety rules kept everywhere (reconcile usually runs as root, on hosts where users own directories):
+- every path is opened one component at a time, each relative to its parent's descriptor with O_NOFOLLOW
+  (openat), so a path cannot be redirected between a check and a use;
+- a component that is a symbolic link is followed only when root (or the user reconcile runs as) owns it;
+  a link owned by anyone else is refused, with an error naming it: a user cannot point root's writes, mode
+  changes or removals elsewhere (`~/.ssh -> /root/.ssh`);
+- the last component is never followed when writing, changing modes or owners, or removing (a write replaces
+  a link rather than writing through it), unless the caller asks to follow a trusted link (lineinfile);
+- a removal can be made conditional on the content reconcile wrote (its sha256): anything else is left;
+- a new file gets the mode asked for, else 0666 minus the umask; a rewritten file keeps its owner, group and
+  mode unless the spec sets them; writes go to a temporary file in the same directory, then one rename.
 """
-
 import errno
 import grp
 import hashlib
@@ -24,6 +28,8 @@ import typing  # noqa: F401 - used by the type comments (this file runs on Pytho
 
 KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "directory", stat.S_IFLNK: "link"}
 READ_LIMIT = 64 * 1024 * 1024  # a file read for comparison larger than this is hashed, not read
+MAX_LINKS = 40  # symbolic links followed while resolving one path (as the kernel's ELOOP limit)
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 class OpError(Exception):
@@ -81,67 +87,191 @@ def umask():
     return old
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _trusted(uid):
+    """Who may own a symbolic link reconcile follows: root, or the user it runs as."""
+    return uid == 0 or uid == os.geteuid()
 
 
-def stat_paths(paths, hash_files=False, read=False, follow=False):
-    """path -> None (missing) or {kind, mode, uid, gid, owner, group, size, mtime, [sha256], [content]}.
-    With `follow`, a symlink is looked through (a dangling one reads as missing)."""
-    out = {}  # type: typing.Dict[str, typing.Optional[typing.Dict[str, typing.Any]]]
-    for p in paths:
+def _parts(path):
+    return [p for p in path.split("/") if p not in ("", ".")]
+
+
+class Parent(object):
+    """The directory that holds a path's last component, open as a descriptor reached without following a
+    link anyone but root (or reconcile's own user) could have made; use as a context manager. With `confine`
+    (a directory the path lies in), no link at all is followed below it (an archive's members)."""
+
+    def __init__(self, path, create=False, confine=None):
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise OpError("EINVAL", "%r must be an absolute path" % (path,), str(path))
+        self.path = path
+        self.fd = -1
+        names = _parts(path)
+        if not names:
+            raise OpError("EINVAL", "/ itself cannot be written, changed or removed", path)
+        self.leaf = names.pop()
+        strict = len(_parts(confine)) if confine else None  # components of `path` from here on: no links
+        remaining = [(name, i) for i, name in enumerate(names)]  # type: typing.List[typing.Tuple[str, typing.Optional[int]]]
+        self.fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+        walked = ""  # the path as resolved so far, for messages
+        links = 0
         try:
-            st = os.stat(p) if follow else os.lstat(p)
-        except (FileNotFoundError, NotADirectoryError):
-            out[p] = None
-            continue
-        except OSError as exc:
-            out[p] = {"error": "%s: %s" % (errno.errorcode.get(exc.errno or 0, "error"), exc.strerror)}
-            continue
-        kind = KINDS.get(stat.S_IFMT(st.st_mode), "other")
-        d = {"kind": kind, "mode": format(stat.S_IMODE(st.st_mode), "04o"), "uid": st.st_uid, "gid": st.st_gid,
-             "owner": _name(pwd.getpwuid, st.st_uid), "group": _name(grp.getgrgid, st.st_gid),
-             "size": st.st_size, "mtime": st.st_mtime}
-        if kind == "link":
-            d["link_target"] = os.readlink(p)
-        if kind == "file" and (hash_files or read):
-            try:
-                if read and st.st_size <= READ_LIMIT:
-                    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
-                    with os.fdopen(fd, "rb") as fh:
-                        data = fh.read()
-                    d["sha256"] = hashlib.sha256(data).hexdigest()
-                    d["content"] = data.decode("latin-1")
-                else:
-                    d["sha256"] = _sha256(p)
-            except OSError as exc:
-                d = {"error": "%s: %s" % (errno.errorcode.get(exc.errno or 0, "error"), exc.strerror)}
-        out[p] = d
-    return out
+            while remaining:
+                name, place = remaining.pop(0)
+                if name == "..":
+                    self._step(os.open("..", DIR_FLAGS, dir_fd=self.fd))
+                    walked = os.path.dirname(walked)
+                    continue
+                try:
+                    self._step(os.open(name, DIR_FLAGS, dir_fd=self.fd))
+                    walked += "/" + name
+                    continue
+                except FileNotFoundError:
+                    if not create:
+                        raise OpError("ENOENT", "%s does not exist" % (walked + "/" + name), walked + "/" + name) from None
+                    try:
+                        os.mkdir(name, 0o777, dir_fd=self.fd)
+                    except FileExistsError:  # made meanwhile (by a parallel write): open it as it is
+                        remaining.insert(0, (name, place))
+                        continue
+                    self._step(os.open(name, DIR_FLAGS, dir_fd=self.fd))
+                    walked += "/" + name
+                    continue
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                        raise
+                st = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+                here = walked + "/" + name
+                if not stat.S_ISLNK(st.st_mode):
+                    raise OpError("ENOTDIR", "%s is not a directory" % here, here)
+                if strict is not None and place is not None and place >= strict:
+                    raise OpError("EUNSAFE", "%s is a symbolic link inside %s; nothing is written through one"
+                                  % (here, confine), here)
+                if not _trusted(st.st_uid):
+                    raise OpError("EUNSAFE", "%s is a symbolic link owned by %s, not root; refusing to follow it "
+                                  "(a user could point it anywhere)" % (here, _name(pwd.getpwuid, st.st_uid)), here)
+                links += 1
+                if links > MAX_LINKS:
+                    raise OpError("ELOOP", "too many symbolic links resolving %s" % path, path)
+                target = os.readlink(name, dir_fd=self.fd)
+                if target.startswith("/"):
+                    self._step(os.open("/", os.O_RDONLY | os.O_DIRECTORY))
+                    walked = ""
+                remaining[:0] = [(part, None) for part in _parts(target)]
+        except BaseException:
+            self.close()
+            raise
+
+    def _step(self, fd):
+        os.close(self.fd)
+        self.fd = fd
+
+    def lstat(self):
+        try:
+            return os.stat(self.leaf, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def close(self):
+        if self.fd != -1:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
-def _open_nofollow(path):
-    """An fd for `path` itself: refused (ELOOP) when it is a symlink; FIFOs do not block."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise OpError("ENOENT", "%s does not exist" % path, path) from None
+def _followed(path):
+    """`path` with a trusted symbolic link at its end resolved (lineinfile and friends edit what it points to);
+    one owned by anyone else is refused."""
+    for _ in range(MAX_LINKS):
+        with Parent(path) as parent:
+            st = parent.lstat()
+            if st is None or not stat.S_ISLNK(st.st_mode):
+                return path
+            if not _trusted(st.st_uid):
+                raise OpError("EUNSAFE", "%s is a symbolic link owned by %s, not root; refusing to follow it"
+                              % (path, _name(pwd.getpwuid, st.st_uid)), path)
+            target = os.readlink(parent.leaf, dir_fd=parent.fd)
+        path = os.path.normpath(target if target.startswith("/") else os.path.join(os.path.dirname(path), target))
+    raise OpError("ELOOP", "too many symbolic links at %s" % path, path)
+
+
+def _open_leaf(parent, flags=os.O_RDONLY):
+    """An fd for the last component itself: refused (ELOOP) when it is a symlink; FIFOs do not block."""
+    st = parent.lstat()
+    if st is None:
+        raise OpError("ENOENT", "%s does not exist" % parent.path, parent.path)
     if stat.S_ISLNK(st.st_mode):
-        raise OpError("ELOOP", "%s is a symbolic link; refusing to change what it points to" % path, path)
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+        raise OpError("ELOOP", "%s is a symbolic link; refusing to change what it points to" % parent.path, parent.path)
+    flags |= os.O_NOFOLLOW | os.O_NONBLOCK
     if stat.S_ISDIR(st.st_mode):
         flags |= os.O_DIRECTORY
     try:
-        return os.open(path, flags)
+        return os.open(parent.leaf, flags, dir_fd=parent.fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise OpError("ELOOP", "%s became a symbolic link; refusing to follow it" % path, path) from None
+            raise OpError("ELOOP", "%s became a symbolic link; refusing to follow it" % parent.path, parent.path) from None
         raise
+
+
+def _sha256_fd(fd):
+    digest = hashlib.sha256()
+    while True:
+        block = os.read(fd, 1 << 20)
+        if not block:
+            return digest.hexdigest()
+        digest.update(block)
+
+
+def _describe(st, path, dir_fd, leaf, hash_files, read):
+    kind = KINDS.get(stat.S_IFMT(st.st_mode), "other")
+    d = {"kind": kind, "mode": format(stat.S_IMODE(st.st_mode), "04o"), "uid": st.st_uid, "gid": st.st_gid,
+         "owner": _name(pwd.getpwuid, st.st_uid), "group": _name(grp.getgrgid, st.st_gid),
+         "size": st.st_size, "mtime": st.st_mtime}
+    if kind == "link":
+        d["link_target"] = os.readlink(leaf, dir_fd=dir_fd)
+    if kind == "file" and (hash_files or read):
+        fd = os.open(leaf, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW, dir_fd=dir_fd)
+        try:
+            if read and st.st_size <= READ_LIMIT:
+                data = b""
+                while True:
+                    block = os.read(fd, 1 << 20)
+                    if not block:
+                        break
+                    data += block
+                d["sha256"] = hashlib.sha256(data).hexdigest()
+                d["content"] = data.decode("latin-1")
+            else:
+                d["sha256"] = _sha256_fd(fd)
+        finally:
+            os.close(fd)
+    return d
+
+
+def stat_paths(paths, hash_files=False, read=False, follow=False):
+    """path -> None (missing) or {kind, mode, uid, gid, owner, group, size, mtime, [sha256], [content]}, or
+    {"error": "CODE: why"}. Reached like every other operation: a component that is somebody's symlink is an
+    error, not a way into another directory. With `follow`, a trusted symlink at the end is looked through (a
+    dangling one reads as missing)."""
+    out = {}  # type: typing.Dict[str, typing.Optional[typing.Dict[str, typing.Any]]]
+    for p in paths:
+        try:
+            path = _followed(p) if follow else p
+            with Parent(path) as parent:
+                st = parent.lstat()
+                out[p] = None if st is None else _describe(st, path, parent.fd, parent.leaf, hash_files, read)
+        except OpError as exc:
+            out[p] = None if exc.kind in ("ENOENT", "ENOTDIR") else {"error": "%s: %s" % (exc.kind, exc)}
+        except (FileNotFoundError, NotADirectoryError):
+            out[p] = None
+        except OSError as exc:
+            out[p] = {"error": "%s: %s" % (errno.errorcode.get(exc.errno or 0, "error"), exc.strerror)}
+    return out
 
 
 def _apply_fd(fd, mode, uid, gid):
@@ -153,148 +283,205 @@ def _apply_fd(fd, mode, uid, gid):
 
 def chattr(path, mode=None, owner=None, group=None, recursive=False):
     """chmod/chown through file descriptors, never following a symlink. With `recursive`, owner and
-    group apply to everything below (links themselves with lchown), the mode to directories only."""
+    group apply to everything below (links themselves, not what they point to), the mode to directories."""
     uid, gid, bits = _uid(owner), _gid(group), _mode(mode)
-    fd = _open_nofollow(path)
-    try:
-        _apply_fd(fd, bits, uid, gid)
-    finally:
-        os.close(fd)
-    if not recursive:
-        return
-    for root, dirs, files in os.walk(path):  # os.walk never descends into links
-        for name in dirs + files:
-            full = os.path.join(root, name)
-            st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode):
-                if uid != -1 or gid != -1:
-                    os.lchown(full, uid, gid)
-                continue
-            if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
-                continue
-            sub = _open_nofollow(full)
-            try:
-                _apply_fd(sub, bits if stat.S_ISDIR(st.st_mode) else None, uid, gid)
-            finally:
-                os.close(sub)
+    with Parent(path) as parent:
+        fd = _open_leaf(parent)
+        try:
+            _apply_fd(fd, bits, uid, gid)
+            if recursive and stat.S_ISDIR(os.fstat(fd).st_mode):
+                for _, dirs, files, dirfd in os.fwalk(".", dir_fd=fd):  # fwalk never follows links
+                    for name in dirs + files:
+                        st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+                        if stat.S_ISLNK(st.st_mode):
+                            if uid != -1 or gid != -1:
+                                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
+                            continue
+                        if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                            continue
+                        sub = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dirfd)
+                        try:
+                            _apply_fd(sub, bits if stat.S_ISDIR(st.st_mode) else None, uid, gid)
+                        finally:
+                            os.close(sub)
+        finally:
+            os.close(fd)
 
 
 def tree_mismatches(path, mode=None, owner=None, group=None):
     """Whether anything below `path` differs from the recursive owner/group (and directory mode)."""
     uid, gid, bits = _uid(owner), _gid(group), _mode(mode)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            st = os.lstat(os.path.join(root, name))
-            if (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid):
-                return True
-            if bits is not None and stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) != bits:
-                return True
+    with Parent(path) as parent:
+        fd = _open_leaf(parent)
+        try:
+            for _, dirs, files, dirfd in os.fwalk(".", dir_fd=fd):
+                for name in dirs + files:
+                    st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+                    if (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid):
+                        return True
+                    if bits is not None and stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) != bits:
+                        return True
+        finally:
+            os.close(fd)
     return False
 
 
 def list_tree(path, limit=1000):
     """Paths below `path` (not following links), at most `limit`."""
-    out = []
-    for root, dirs, files in os.walk(path):
-        for name in sorted(dirs) + sorted(files):
-            out.append(os.path.join(root, name))
-            if len(out) >= limit:
-                return out
+    out = []  # type: typing.List[str]
+    try:
+        parent = Parent(path)
+    except OpError as exc:
+        if exc.kind == "ENOENT":
+            return out
+        raise
+    with parent:
+        if parent.lstat() is None:
+            return out
+        fd = _open_leaf(parent)
+        try:
+            for root, dirs, files, _ in os.fwalk(".", dir_fd=fd):
+                for name in sorted(dirs) + sorted(files):
+                    out.append(os.path.normpath(os.path.join(path, root, name)))
+                    if len(out) >= limit:
+                        return out
+        finally:
+            os.close(fd)
     return out
 
 
-def make_directory(path, mode=None):
+def make_directory(path, mode=None, confine=None):
     """mkdir -p; the leaf gets exactly `mode` (setgid/setuid/sticky included: 0755 clears them)."""
-    if not os.path.isdir(path):
-        os.makedirs(path, exist_ok=True)
-    if mode is not None and mode != "":
-        fd = _open_nofollow(path)
+    with Parent(path, create=True, confine=confine) as parent:
+        st = parent.lstat()
+        if st is None:
+            try:
+                os.mkdir(parent.leaf, 0o777, dir_fd=parent.fd)
+            except FileExistsError:  # made meanwhile
+                pass
+            st = parent.lstat()
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            raise OpError("EEXIST", "%s exists and is not a directory" % path, path)
+        if mode is not None and mode != "":
+            fd = _open_leaf(parent)
+            try:
+                os.fchmod(fd, _mode(mode))
+            finally:
+                os.close(fd)
+
+
+def write(path, data, mode=None, owner=None, group=None, follow=False, confine=None):
+    """Replace `path` by `data` atomically, keeping what the spec does not set. With `follow`, a trusted
+    symlink at `path` is kept and the file it points to is replaced. `confine`: see Parent."""
+    if follow:
+        path = _followed(path)
+    with Parent(path, create=True, confine=confine) as parent:
+        existing = parent.lstat()
+        if existing is not None and stat.S_ISDIR(existing.st_mode):
+            raise OpError("EISDIR", "%s is a directory" % path, path)
+        bits = _mode(mode)
+        uid, gid = _uid(owner), _gid(group)
+        if existing is not None and stat.S_ISREG(existing.st_mode):
+            bits = stat.S_IMODE(existing.st_mode) if bits is None else bits
+            uid = existing.st_uid if uid == -1 else uid
+            gid = existing.st_gid if gid == -1 else gid
+        elif bits is None:
+            bits = 0o666 & ~umask()
+        tmp = ".reconcile.%s" % os.urandom(6).hex()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=parent.fd)
         try:
-            os.fchmod(fd, _mode(mode))
-        finally:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            if uid != -1 or gid != -1:
+                os.fchown(fd, uid, gid)
+            os.fchmod(fd, bits)
             os.close(fd)
-
-
-def write(path, data, mode=None, owner=None, group=None, follow=False):
-    """Replace `path` by `data` atomically, keeping what the spec does not set. With `follow`, a symlink at
-    `path` is kept and the file it points to is replaced."""
-    if follow and os.path.islink(path):
-        path = os.path.realpath(path)
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, exist_ok=True)
-    try:
-        existing = os.lstat(path)
-    except FileNotFoundError:
-        existing = None
-    if existing is not None and stat.S_ISDIR(existing.st_mode):
-        raise OpError("EISDIR", "%s is a directory" % path, path)
-    bits = _mode(mode)
-    uid, gid = _uid(owner), _gid(group)
-    if existing is not None and stat.S_ISREG(existing.st_mode):
-        bits = stat.S_IMODE(existing.st_mode) if bits is None else bits
-        uid = existing.st_uid if uid == -1 else uid
-        gid = existing.st_gid if gid == -1 else gid
-    elif bits is None:
-        bits = 0o666 & ~umask()
-    tmp = os.path.join(directory, ".reconcile.%s" % os.urandom(6).hex())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-        if uid != -1 or gid != -1:
-            os.fchown(fd, uid, gid)
-        os.fchmod(fd, bits)
-        os.close(fd)
-        fd = -1
-        try:
-            os.rename(tmp, path)
-        except OSError as exc:  # a bind-mounted file can't be renamed over: write it in place
-            if exc.errno not in (errno.EBUSY, errno.EXDEV):
-                raise
-            with open(tmp, "rb") as src:
-                out = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+            fd = -1
+            try:
+                os.rename(tmp, parent.leaf, src_dir_fd=parent.fd, dst_dir_fd=parent.fd)
+            except OSError as exc:  # a bind-mounted file can't be renamed over: write it in place
+                if exc.errno not in (errno.EBUSY, errno.EXDEV):
+                    raise
+                src = os.open(tmp, os.O_RDONLY, dir_fd=parent.fd)
+                out = os.open(parent.leaf, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW, dir_fd=parent.fd)
                 try:
-                    for block in iter(lambda: src.read(1 << 20), b""):
+                    while True:
+                        block = os.read(src, 1 << 20)
+                        if not block:
+                            break
                         os.write(out, block)
                 finally:
                     os.close(out)
-            os.unlink(tmp)
-    except BaseException:
-        if fd != -1:
-            os.close(fd)
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
+                    os.close(src)
+                os.unlink(tmp, dir_fd=parent.fd)
+        except BaseException:
+            if fd != -1:
+                os.close(fd)
+            try:
+                os.unlink(tmp, dir_fd=parent.fd)
+            except FileNotFoundError:
+                pass
+            raise
 
 
-def remove(path, recursive=False):
-    import shutil
+def _remove_tree(dir_fd, name):
+    """rm -r of `name` below the directory `dir_fd`, through descriptors: no link is followed."""
+    for _, dirs, files, fd in os.fwalk(name, topdown=False, dir_fd=dir_fd):
+        for entry in files:
+            os.unlink(entry, dir_fd=fd)
+        for entry in dirs:
+            st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                os.unlink(entry, dir_fd=fd)
+            else:
+                os.rmdir(entry, dir_fd=fd)
+    os.rmdir(name, dir_fd=dir_fd)
 
+
+def remove(path, recursive=False, expect_sha256=None):
+    """Remove `path` (a link itself, never what it points to). With `expect_sha256`, a file is removed only
+    while it holds the content reconcile wrote; anything else there is left, and said."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        if recursive:
-            shutil.rmtree(path)
+        parent = Parent(path)
+    except OpError as exc:
+        if exc.kind == "ENOENT":
+            return
+        raise
+    with parent:
+        st = parent.lstat()
+        if st is None:
+            return
+        if expect_sha256 and stat.S_ISREG(st.st_mode):
+            fd = _open_leaf(parent)
+            try:
+                found = _sha256_fd(fd)
+            finally:
+                os.close(fd)
+            if found != expect_sha256:
+                raise OpError("ECHANGED", "%s no longer holds what reconcile wrote (sha256 %s); left in place"
+                              % (path, found[:12]), path)
+        elif expect_sha256 and not stat.S_ISLNK(st.st_mode):
+            raise OpError("ECHANGED", "%s is no longer the file reconcile wrote; left in place" % path, path)
+        if stat.S_ISDIR(st.st_mode):
+            if recursive:
+                _remove_tree(parent.fd, parent.leaf)
+            else:
+                os.rmdir(parent.leaf, dir_fd=parent.fd)
         else:
-            os.rmdir(path)
-    else:
-        os.unlink(path)
+            os.unlink(parent.leaf, dir_fd=parent.fd)
 
 
-def make_symlink(path, points_to):
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, exist_ok=True)
-    tmp = "%s.reconcile-tmp" % path
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    os.symlink(points_to, tmp)
-    os.rename(tmp, path)
+def make_symlink(path, points_to, confine=None):
+    with Parent(path, create=True, confine=confine) as parent:
+        tmp = "%s.reconcile-tmp" % parent.leaf
+        try:
+            os.unlink(tmp, dir_fd=parent.fd)
+        except FileNotFoundError:
+            pass
+        os.symlink(points_to, tmp, dir_fd=parent.fd)
+        os.rename(tmp, parent.leaf, src_dir_fd=parent.fd, dst_dir_fd=parent.fd)
 
 
 def query(argv, env=None, cwd=None, timeout=None):

@@ -82,3 +82,64 @@ resources:
     scli("apply", "--auto-approve", "spec", check=0)
     assert runs() == 4 and h.exec(f"cat {base}/b")[1] == "B2\n"
     assert "No changes." in scli("plan", "spec", check=0).out
+
+
+LOCAL = """name: pending
+resources:
+  - {type: file, name: a, path: "OUT/a", content: "CONTENT\\n", notify: [command.handle]}
+  - {type: file, name: b, path: "OUT/b", content: "b\\n"}
+  - type: command
+    name: handle
+    command: "test -e OUT/ok && echo run >> OUT/runs"
+"""
+
+
+def local_spec(spec_dir: Path, out: Path, content: str = "one") -> None:
+    write(spec_dir / "site.yaml", LOCAL.replace("OUT", str(out)).replace("CONTENT", content))
+
+
+def runs(out: Path) -> int:
+    return len((out / "runs").read_text().splitlines()) if (out / "runs").exists() else 0
+
+
+def test_a_failed_handler_stays_pending_and_runs_at_the_next_apply(cli: Cli, spec_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    local_spec(spec_dir, out)
+    failed = cli("apply", "--auto-approve", "spec", check=1)  # the handler fails (out/ok is missing)
+    assert "command.handle" in failed.text and runs(out) == 0
+    plan = cli("plan", "spec", check=0).out
+    assert "# command.handle will run: triggered by file.a (pending since an earlier apply)" in plan, plan
+    (out / "ok").touch()
+    cli("apply", "--auto-approve", "spec", check=0)
+    assert runs(out) == 1
+    assert "No changes." in cli("plan", "spec", check=0).out  # it ran: nothing pending any more
+
+
+def test_a_handler_left_out_by_target_runs_later(cli: Cli, spec_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ok").touch()
+    local_spec(spec_dir, out)
+    cli("apply", "--auto-approve", "spec", check=0)
+    assert runs(out) == 1
+    local_spec(spec_dir, out, "two")
+    cli("apply", "--auto-approve", "--target", "file.a", "--exclude", "command.handle", "spec", check=0)
+    assert (out / "a").read_text() == "two\n" and runs(out) == 1  # the handler was left out
+    plan = cli("plan", "spec", check=0).out
+    assert "(pending since an earlier apply)" in plan, plan
+    cli("apply", "--auto-approve", "spec", check=0)
+    assert runs(out) == 2 and "No changes." in cli("plan", "spec", check=0).out
+
+
+def test_only_drifted_never_runs_a_handler_whose_trigger_it_left_out(cli: Cli, spec_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ok").touch()
+    local_spec(spec_dir, out)
+    cli("apply", "--auto-approve", "spec", check=0)
+    local_spec(spec_dir, out, "two")  # a change of the spec (not drift) to the handler's trigger
+    (out / "b").write_text("tampered\n")  # and drift elsewhere
+    cli("apply", "--auto-approve", "--only-drifted", "spec", check=0)
+    assert (out / "b").read_text() == "b\n" and (out / "a").read_text() == "one\n"
+    assert runs(out) == 1  # its trigger was left out: the handler did not run

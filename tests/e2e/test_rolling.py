@@ -96,7 +96,36 @@ def test_serial_batches_wait_for_the_health_gate_and_a_failed_gate_stops_the_rol
     contents = [h.exec(f"cat /srv/{uid}/app")[1] for h in fleet]
     assert contents == ["v2\n"] * 4 + ["v1\n"] * 2, contents
 
-    sick.clear()  # healthy again: the rerun finishes the rollout with the hosts it had not reached
+    again = cli("apply", "--auto-approve", "spec")  # still unhealthy: the rollout resumes at batch 2 and stops there
+    assert again.rc == 1 and "the rollout of web stopped at batch 1 of 2" in again.out, again.out
+    assert "w3: health check failed" in again.out and "not reached: w4, w5" in again.out, again.out
+    assert [h.exec(f"cat /srv/{uid}/app")[1] for h in fleet] == contents  # it never skips ahead
+
+    sick.clear()  # healthy again: the rerun checks the stopped batch, then finishes with the hosts not reached
     run = cli("apply", "--auto-approve", "spec", check=0)
     assert "Resources: 0 added, 4 changed" in run.out, run.out
     assert [h.exec(f"cat /srv/{uid}/app")[1] for h in fleet] == ["v2\n"] * 6
+
+
+def test_an_unreachable_host_counts_as_failed_for_max_fail_percentage(cli: Cli, spec_dir: Path, six: Any,
+                                                                      uid: str) -> None:
+    fleet, known, key = six
+    cli.env["HOME"] = str(cli.cwd)
+    write(spec_dir / "site.yaml", f"""
+inventory:
+  known_hosts: {known}
+  hosts:
+    w0: {{address: 127.0.0.1, port: {fleet[0].port}, user: root, key_file: {key}}}
+    gone: {{address: 127.0.0.1, port: 9, user: root, key_file: {key}, connect_timeout: 2}}
+    w1: {{address: 127.0.0.1, port: {fleet[1].port}, user: root, key_file: {key}}}
+  groups:
+    web:
+      hosts: [w0, gone, w1]
+      serial: 2
+resources:
+  - {{type: file, name: app, on: web, path: /srv/{uid}-u/app, content: "v1\n"}}
+""")
+    run = cli("apply", "--auto-approve", "spec")
+    assert run.rc == 1 and "the rollout of web stopped at batch 1 of 2" in run.out, run.out
+    assert "gone: unreachable" in run.out and "not reached: w1" in run.out, run.out
+    assert fleet[1].exec(f"test -e /srv/{uid}-u/app")[0] != 0  # the next batch was never started

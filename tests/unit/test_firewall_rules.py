@@ -53,3 +53,15 @@ def test_the_ssh_guard() -> None:
     assert lockout(Fake(rules=[], policy="accept"), conn) is None  # type: ignore[arg-type]
     assert lockout(Fake(rules=[], allow_lockout=True), conn) is None  # type: ignore[arg-type]
     assert lockout(Fake(rules=[]), "") is None  # type: ignore[arg-type]  # not over SSH (local)
+
+
+def test_the_ssh_guard_follows_the_order_nft_applies() -> None:
+    conn = "172.17.0.1 50000 172.17.0.5 22"
+    drop_first = [{"port": 22, "action": "drop"}, {"port": 22}]
+    refused = lockout(Fake(rules=drop_first), conn)  # type: ignore[arg-type]
+    assert refused is not None and "tcp dport 22 drop" in refused and "comes before" in refused
+    assert lockout(Fake(rules=[{"port": 22}, {"port": 22, "action": "drop"}]), conn) is None  # type: ignore[arg-type]
+    narrow_drop = [{"port": 22, "source": "10.0.0.0/8", "action": "drop"}, {"port": 22}]
+    assert lockout(Fake(rules=narrow_drop), conn) is None  # type: ignore[arg-type]  # does not match the client
+    reject_all = [{"port": "1-65535", "action": "reject"}, {"port": 22}]
+    assert lockout(Fake(rules=reject_all, policy="accept"), conn) is not None  # type: ignore[arg-type]

@@ -103,3 +103,20 @@ def test_ansible_lineinfile_sequence_gives_the_same_bytes() -> None:
     # firstmatch: before the first matching line, not the last
     assert edited(res(line="new", insertbefore="^x", firstmatch=True), b"x1\nx2\n", True) == b"new\nx1\nx2\n"
     assert edited(res(line="new", insertbefore="^x"), b"x1\nx2\n", True) == b"x1\nnew\nx2\n"
+
+
+def test_cron_repairs_a_hand_deleted_job_without_touching_the_next_entry() -> None:
+    tab = "# reconcile: a\n0 1 * * * job-a\n# reconcile: b\n0 2 * * * job-b\n"
+    broken = tab.replace("0 1 * * * job-a\n", "")  # the job line of a deleted by hand, its marker left
+    assert find_entry(broken, "a") is None and find_entry(broken, "b") == "0 2 * * * job-b"
+    repaired = with_entry(broken, "a", "0 1 * * * job-a")
+    assert repaired.count("job-b") == 1 and find_entry(repaired, "b") == "0 2 * * * job-b"
+    assert find_entry(repaired, "a") == "0 1 * * * job-a" and repaired.count("# reconcile: a") == 1
+
+
+def test_pip_versions_compare_by_pep_440() -> None:
+    from reconcile_modules.server.pip import PipModule, same_version
+
+    assert same_version("2.0", "2") and same_version("1.0.0", "1.0") and not same_version("2.0.1", "2")
+    assert same_version("weird-text", "weird-text") and not same_version("a", "b")
+    assert PipModule().equal("packages", {"demo": "2"}, {"demo": "2.0"})

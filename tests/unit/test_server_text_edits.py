@@ -50,8 +50,22 @@ def test_fstab_entries_keep_other_lines_and_escape_spaces() -> None:
     assert with_entry(added, "/srv/a cache", None) == fstab
 
 
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBzL8t3PqZ9fdq9k2t6bW3q3JqzQy0c2fF2Zp8u6g2Lx"
+
+
 def test_keys_compare_by_type_and_data() -> None:
-    assert identity('from="10.0.0.1" ssh-ed25519 AAAA comment') == identity("ssh-ed25519 AAAA other")
+    assert identity(f'from="10.0.0.1" {KEY} comment') == identity(f"{KEY} other") == KEY
+
+
+def test_keys_are_parsed_one_by_one() -> None:
+    from reconcile_modules.server.authorized_key import parse_key, with_options
+
+    assert parse_key(f'from="10.0.0.1,10.0.0.2",no-pty {KEY} me@host') == (
+        'from="10.0.0.1,10.0.0.2",no-pty', "ssh-ed25519", KEY.split()[1], "me@host")
+    assert with_options(f'no-pty {KEY} a comment') == f"no-pty {KEY}"
+    assert parse_key("ssh-ed25519 AAAA") is None  # not the blob of a key
+    assert parse_key("ssh-rsa " + KEY.split()[1]) is None  # an ed25519 blob is no RSA key
+    assert parse_key("not a key at all") is None
 
 
 def test_openpgp_fingerprints_of_binary_and_armored_keys() -> None:
