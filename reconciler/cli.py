@@ -24,6 +24,7 @@ from reconciler.model import Diagnostic, Plan, Selection
 from reconciler.report import diagnostics, plan_text, progress
 from reconciler.secrets import Redactor
 from reconciler.state.planfile import is_plan_file, read_plan_file, saved_plan_body, selection_of
+from reconciler.words import plural
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 COMPLETE_VAR = "_RECONCILE_COMPLETE"  # set by the completion scripts when the shell asks for completions
@@ -111,6 +112,8 @@ def selection_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--no-prune", is_flag=True, help="Keep resources that were removed from the spec.")(f)
     f = click.option("--allow-data-loss", is_flag=True,
                      help="Allow destroying objects that hold data (volumes, buckets, tables, directories…).")(f)
+    f = click.option("--allow-empty", is_flag=True,
+                     help="Allow a spec with no resources to destroy everything the stack manages (or use destroy).")(f)
     f = click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
                      help="How many operations run at once.")(f)
     return f
@@ -205,7 +208,7 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
 
 
 @cli.command("plan")
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path", type=click.Path(exists=True), default=".")
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `reconcile apply FILE`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.json).")
 @click.option("--json-stream", is_flag=True, help="Print events, one JSON object per line (planned, diagnostic, "
@@ -213,17 +216,21 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write the plan as one self-contained HTML page (graph, differences, filters).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--no-checks", is_flag=True, help="Run no command's unless/onlyif check on the targets while planning: "
+                                                "such a command shows as `may run`.")
 @selection_options
 @diff_options
 @state_option
 @common_options
 def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_out: str | None,
-             detailed_exitcode: bool, targets: tuple[str, ...], exclude: tuple[str, ...], limit: tuple[str, ...],
-             no_prune: bool, allow_data_loss: bool, parallelism: int, state_path: str | None) -> int:
+             detailed_exitcode: bool, no_checks: bool, targets: tuple[str, ...], exclude: tuple[str, ...],
+             limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool, allow_empty: bool, parallelism: int,
+             state_path: str | None) -> int:
     """Show what apply would change."""
     events = _events("plan") if json_stream else None
     session = session_for(path, state_path, parallelism)
-    selection = Selection(targets, limit, not no_prune, allow_data_loss, exclude=exclude)
+    selection = Selection(targets, limit, not no_prune, allow_data_loss, exclude=exclude, no_checks=no_checks,
+                          allow_empty=allow_empty)
     if out or html_out:
         refuse_overwriting([out, html_out], session.spec_reads())
     live = _live() if not (as_json or json_stream) else None
@@ -279,7 +286,7 @@ def show_cmd(plan_file: str, as_json: bool) -> int:
 
 
 @cli.command("apply")
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path", type=click.Path(exists=True), default=".")
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--only-drifted", is_flag=True, help="Converge only resources changed behind reconcile's back.")
 @click.option("--json", "as_json", is_flag=True, help="Print events, one JSON object per line (planned, started, "
@@ -295,7 +302,7 @@ def show_cmd(plan_file: str, as_json: bool) -> int:
 @common_options
 def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, executor: str, scheduler: str | None,
               targets: tuple[str, ...], exclude: tuple[str, ...], limit: tuple[str, ...], no_prune: bool,
-              allow_data_loss: bool, parallelism: int, state_path: str | None) -> int:
+              allow_data_loss: bool, allow_empty: bool, parallelism: int, state_path: str | None) -> int:
     """Apply a spec (after approval) or a saved plan."""
     if executor == "dask" and not scheduler:
         raise ReconcileError("--executor dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://HOST:8786)")
@@ -307,7 +314,7 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, 
     saved = read_plan_file(path) if is_plan_file(path) else None
     if saved:
         given = {"--target": targets, "--exclude": exclude, "--limit": limit, "--no-prune": no_prune,
-                 "--allow-data-loss": allow_data_loss, "--state": state_path, "--only-drifted": only_drifted,
+                 "--allow-data-loss": allow_data_loss, "--allow-empty": allow_empty, "--state": state_path, "--only-drifted": only_drifted,
                  "--var": settings().get("var_args"), "--var-file": settings().get("var_files")}
         conflicting = [flag for flag, value in given.items() if value]
         if conflicting:
@@ -316,7 +323,7 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, 
         session, selection = _session_for_saved(saved, parallelism)
     else:
         session = session_for(path, state_path, parallelism)
-        selection = Selection(targets, limit, not no_prune, allow_data_loss, exclude=exclude)
+        selection = Selection(targets, limit, not no_prune, allow_data_loss, exclude=exclude, allow_empty=allow_empty)
     return _apply_with(session, selection, saved, auto_approve, only_drifted, as_json)
 
 
@@ -487,7 +494,7 @@ def _approve(question: str | None = None) -> None:
 
 
 @cli.command("drift")
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path", type=click.Path(exists=True), default=".")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "junit", "html"]), default="text",
               show_default=True, help="html: one self-contained page (graph, differences, filters, history).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
@@ -526,7 +533,8 @@ def drift_cmd(path: str, fmt: str, output: str | None, html_out: str | None, not
         page_text = session.redactor.redact(render_page(page))
         if html_out:
             write_output(html_out, page_text)
-    text = page_text if fmt == "html" else drift_formats.render(found, spec_name, fmt, outcome.run_id)
+    texts = session.text_diffs(outcome.plan, [i.address for i in found.items]) if fmt == "text" else {}
+    text = page_text if fmt == "html" else drift_formats.render(found, spec_name, fmt, outcome.run_id, texts)
     if output:
         write_output(output, text)
     else:
@@ -668,8 +676,17 @@ def completion_cmd(shell: str) -> int:
 @common_options
 def docs_cmd(type_name: str | None, write_dir: str | None) -> int:
     """Document the resource types: list them, or show one (attributes and an example), like ansible-doc."""
+    import dataclasses
+
     from reconciler.registry import Registry
-    from reconciler.report.module_docs import render_index, render_text, type_doc, write_pages
+    from reconciler.report.module_docs import (
+        data_doc,
+        doc_of,
+        render_index,
+        render_text,
+        type_doc,
+        write_pages,
+    )
 
     registry = Registry.installed()
     if write_dir:
@@ -679,9 +696,11 @@ def docs_cmd(type_name: str | None, write_dir: str | None) -> int:
             raise ReconcileError(f"cannot write the pages to {write_dir}: {exc.strerror}") from None
         click.echo(f"wrote {len(written)} pages to {write_dir}")
     elif type_name:
-        click.echo(render_text(type_doc(registry, type_name)), nl=False)
+        click.echo(render_text(doc_of(registry, type_name)), nl=False)
     else:
-        click.echo(render_index(type_doc(registry, t) for t in registry.types), nl=False)
+        click.echo(render_index([*(type_doc(registry, t) for t in registry.types),
+                                 *(dataclasses.replace(data_doc(registry, t), family=f"data {data_doc(registry, t).family}")
+                                   for t in registry.data_types)]), nl=False)
     return EXIT_OK
 
 
@@ -753,7 +772,7 @@ def inventory_list(path: str, as_json: bool) -> int:
 
 
 @cli.command("graph")
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path", type=click.Path(exists=True), default=".")
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "svg", "png"]), default="dot",
               show_default=True, help="svg and png are drawn by Graphviz, one cluster per target.")
 @click.option("--plan", "with_plan", is_flag=True, help="Colour each resource by its planned action (observes "
@@ -990,7 +1009,7 @@ def state_migrate(to: str, target_config: Sequence[str], spec: str, state_path: 
             copied = check.document()
     if copied.to_json() != document.to_json():
         raise ReconcileError(f"the copy in {target.location} differs from the state; nothing was switched")
-    click.echo(f"Copied {len(document.resources)} resource(s), serial {document.serial}, lineage {document.lineage}, "
+    click.echo(f"Copied {plural(len(document.resources), 'resource')}, serial {document.serial}, lineage {document.lineage}, "
                f"to {target.location}.")
     block = "\n".join(f"  {k}: {v}" for k, v in settings.items())
     click.echo("Now point the spec at it (state: block), or pass the same settings as --backend-config:\n"
@@ -1161,7 +1180,7 @@ def workspace_delete(name: str, spec: str, force: bool) -> int:
         with session.state() as store:
             count = len(store.records())
         if count and not force:
-            raise ReconcileError(f"workspace {name} still manages {count} resource(s); destroy them first "
+            raise ReconcileError(f"workspace {name} still manages {plural(count, 'resource')}; destroy them first "
                                  f"(`reconcile destroy --workspace {name}`) or pass --force")
         session.backend.delete()
     click.echo(f"Deleted workspace {name}")

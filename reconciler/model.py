@@ -208,6 +208,8 @@ class Selection:
     full_refresh: bool = False  # read every object in full: no settings taken from the state's snapshots
     exclude: tuple[str, ...] = ()  # everything but these and what depends on them
     destroy: bool = False
+    no_checks: bool = False  # plan only: commands' unless/onlyif are not run on the targets
+    allow_empty: bool = False  # a spec with no resources may destroy everything the stack manages
 
     @property
     def partial(self) -> bool:
@@ -216,13 +218,15 @@ class Selection:
 
     def to_json(self) -> dict[str, Any]:
         return {"targets": list(self.targets), "limit": list(self.limit), "prune": self.prune,
-                "allow_data_loss": self.allow_data_loss, "exclude": list(self.exclude), "destroy": self.destroy}
+                "allow_data_loss": self.allow_data_loss, "exclude": list(self.exclude), "destroy": self.destroy,
+                "allow_empty": self.allow_empty}
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Selection:
         return cls(tuple(map(str, body.get("targets") or ())), tuple(map(str, body.get("limit") or ())),
                    bool(body.get("prune", True)), bool(body.get("allow_data_loss", False)),
-                   exclude=tuple(map(str, body.get("exclude") or ())), destroy=bool(body.get("destroy", False)))
+                   exclude=tuple(map(str, body.get("exclude") or ())), destroy=bool(body.get("destroy", False)),
+                   allow_empty=bool(body.get("allow_empty", False)))
 
 
 @dataclass(frozen=True)
@@ -415,10 +419,12 @@ class Plan:
         return tuple(c for c in self.changes if c.actionable)
 
     def counts(self) -> dict[str, int]:
-        out = {"add": 0, "change": 0, "destroy": 0, "forget": 0, "move": 0}
+        out = {"add": 0, "change": 0, "destroy": 0, "forget": 0, "move": 0, "run": 0}
         for c in self.changes:
             if c.action is Action.CREATE:
                 out["add"] += 1
+            elif c.action is Action.UPDATE and c.verb == "run":
+                out["run"] += 1
             elif c.action is Action.UPDATE:
                 out["change"] += 1
             elif c.action is Action.DELETE:

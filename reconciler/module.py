@@ -35,6 +35,9 @@ def ansible_args(module: str, args: Mapping[str, Any], allowed: Iterable[str]) -
     return {k: v for k, v in args.items() if v is not None}
 
 
+UNCHECKED = "_unchecked"  # set by a plan made with --no-checks on resources of modules that run checks
+
+
 class Module(Generic[TargetT]):
     """One resource type. Subclasses declare their attributes and implement observe/apply/delete.
 
@@ -58,6 +61,8 @@ class Module(Generic[TargetT]):
     observe_unresolved: ClassVar[bool] = False  # True: observe() copes with UNKNOWN attribute values
     batch_apply: ClassVar[bool] = False  # True: apply_many() takes all ready creates/updates on a target
     prunable: ClassVar[bool] = True  # False: removing it from the spec undoes nothing, it is just forgotten
+    forget_reason: ClassVar[str] = "no longer in the spec; there is nothing to undo"  # what a plan says then
+    runs_checks: ClassVar[bool] = False  # observe() runs read-only commands of the spec's (unless/onlyif)
     digest_attributes: ClassVar[frozenset[str]] = frozenset()  # stored in the state as their sha256 (contents)
     discovers: ClassVar[bool] = False  # True: discover() finds this stack's objects by their ownership marks
     forms_groups: ClassVar[bool] = False  # True: group_members() lists its objects as inventory hosts

@@ -18,7 +18,7 @@ from reconciler.targets.base import Target
 from reconciler.targets.prefetch import ContentRead, Read
 
 from .ansible import PATH_KEYS, flag, mode, path_of
-from .line_in_file import bare, edit_in_place, split_lines
+from .line_in_file import bare, edit_diffs, edit_in_place, split_lines
 
 
 def markers(resource: Resource) -> tuple[bytes, bytes]:
@@ -72,10 +72,17 @@ def with_block(resource: Resource, data: bytes, present: bool) -> bytes:
 
 class BlockInFileModule(Module[Target]):
     type_name = "block_in_file"
+    shows_text = True
+
+    def text_diffs(self, target: Target, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
+        return edit_diffs(target, changes, with_block, context)
     ansible_modules = ("blockinfile",)
 
     def locate(self, resource: Resource) -> str | None:
         return f"a block of {resource.get('path')}"
+
+    def physical_key(self, resource: Resource) -> str | None:
+        return f"the block {markers(resource)[0].decode(errors='replace')!r} of {resource.get('path')}"
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, (*PATH_KEYS, "block", "content", "marker", "marker_begin", "marker_end",

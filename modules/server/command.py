@@ -1,19 +1,25 @@
 """`command`: run a command when `creates`, `removes`, `unless` or `onlyif` say it is needed.
 
-Without any of them it runs on every apply, like Ansible's command module; it always reports a change
-when it runs. A command that is notified (or has `triggered_by:`) is a handler: it runs only in a run
-where one of its triggers changed, once, after all of them. Removing a command from the spec undoes nothing: it is simply forgotten.
+Without any of them it runs on every apply, like Ansible's command module. A plan shows a command that will
+run as `+ command.x … will run` (counted as "to run": a run is no object that is added or changed). `plan`
+runs the read-only `unless`/`onlyif` checks on the target to know; `plan --no-checks` skips them and shows the
+command as "may run". A `creates:` path still missing after the command ran is a warning naming it. A command
+that is notified (or has `triggered_by:`) is a handler: it runs only in a run where one of its triggers
+changed, once, after all of them. Removing a command from the spec undoes nothing: it will no longer be run.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource
-from reconciler.module import Module, NotConvertible, ansible_args
+from reconciler.module import UNCHECKED, Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
 from reconciler.targets.prefetch import Read, StatRead
+
+log = logging.getLogger(__name__)
 
 
 def argv_of(resource: Resource, key: str = "command") -> list[str]:
@@ -45,7 +51,9 @@ class CommandModule(Module[Target]):
     handler_only = True  # notified (or with triggered_by:), it runs only when a trigger fired
     volatile = frozenset({"rc", "stdout", "stderr"})
     prunable = False
-    not_compared = frozenset({"state", "output_sensitive"})
+    forget_reason = "no longer in the spec: it will no longer be run"
+    runs_checks = True  # unless/onlyif run on the target during plan (plan --no-checks skips them)
+    not_compared = frozenset({"state", "output_sensitive", UNCHECKED})
 
     def secret_attributes(self, resource: Resource) -> frozenset[str]:
         """A command that handles a secret may print it: its output is secret too, unless the spec says
@@ -64,8 +72,8 @@ class CommandModule(Module[Target]):
         paths = [p for r in resources for p in (r.get("creates"), r.get("removes")) if p]
         stats = target.stat_many(paths, hash_files=False) if paths else {}
         out: dict[str, Observed | None] = {}
-        for r in resources:
-            out[r.address] = Observed({"reason": self._reason_to_run(target, r, stats)})
+        for r in resources:  # a command's runs are reconcile's own: never "found" there before
+            out[r.address] = Observed({"reason": self._reason_to_run(target, r, stats)}, ours=True)
         return out
 
     def _reason_to_run(self, target: Target, r: Resource, stats: Mapping[str, object]) -> str:
@@ -74,6 +82,8 @@ class CommandModule(Module[Target]):
             return ""
         if r.get("removes") and stats.get(r.get("removes")) is None:
             return ""
+        if r.get(UNCHECKED) and (r.get("unless") is not None or r.get("onlyif") is not None):
+            return "may run: its unless/onlyif checks were not run (plan --no-checks)"
         env, cwd = r.get("environment"), r.get("cwd")
         if r.get("unless") is not None and target.run(argv_of(r, "unless"), env=env, cwd=cwd).ok:
             return ""
@@ -107,6 +117,10 @@ class CommandModule(Module[Target]):
         result = target.run(
             argv_of(r), env=r.get("environment"), cwd=r.get("cwd"), timeout=r.get("timeout")
         ).check()
+        creates = r.get("creates")
+        if creates and target.stat_many([str(creates)], hash_files=False).get(str(creates)) is None:
+            log.warning("%s ran, but its creates: path %s still does not exist on %s: it will run again at every "
+                        "apply until something makes it", change.address, creates, target.name)
         return Observed({"reason": "", "rc": result.rc,
                          "stdout": result.stdout.decode(errors="replace"),
                          "stderr": result.stderr.decode(errors="replace")})

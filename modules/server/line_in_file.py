@@ -11,12 +11,13 @@ Every managed file on a host is read in one round trip."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError
-from reconciler.model import Change, Observed, Resource
+from reconciler.model import Action, Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
 from reconciler.targets.prefetch import ContentRead, Read
@@ -84,6 +85,30 @@ def edited(resource: Resource, data: bytes, present: bool) -> bytes:
     return b"".join(lines)
 
 
+def edit_diffs(target: Target, changes: Sequence[Change], edit: Callable[[Resource, bytes, bool], bytes],
+               context: int = 3) -> dict[str, str]:
+    """For plans: the unified diff of each change's edit of its file (as Ansible's --check --diff shows a
+    lineinfile), the files read in one batch; a file that is no UTF-8 text shows nothing."""
+    wanted = [c for c in changes if c.resource is not None and c.resource.get("path")]
+    contents = target.read_many([str(c.resource.get("path")) for c in wanted if c.resource is not None], follow=True)
+    out: dict[str, str] = {}
+    for change in wanted:
+        r = change.resource
+        assert r is not None
+        path = str(r.get("path"))
+        before = contents.get(path) or b""
+        after = edit(r, before, change.action is not Action.DELETE)
+        try:
+            old, new = before.decode("utf-8"), after.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if old != new:
+            out[change.address] = "".join(difflib.unified_diff(
+                old.splitlines(True), new.splitlines(True), f"{path} (on {target.name})", f"{path} (the spec)",
+                n=max(0, context)))
+    return out
+
+
 def edit_in_place(target: Target, r: Resource, present: bool, edit: Callable[[bytes], bytes]) -> None:
     """Read `r`'s file (through a symlink), apply `edit` and write it back when it changed, under the
     file's lock, so line and block edits of one file never lose each other's changes. A missing file is
@@ -102,6 +127,10 @@ def edit_in_place(target: Target, r: Resource, present: bool, edit: Callable[[by
 
 class LineInFileModule(Module[Target]):
     type_name = "line_in_file"
+    shows_text = True
+
+    def text_diffs(self, target: Target, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
+        return edit_diffs(target, changes, edited, context)
     ansible_modules = ("lineinfile",)
 
     def locate(self, resource: Resource) -> str | None:

@@ -390,6 +390,9 @@ class Applier:
             self._record(result, change)
         if result.status is not Status.NOOP:
             self.hooks.finished(result)
+            log.info("apply: %s %s %s in %.0f ms%s", result.address, phase if change.action is Action.REPLACE else
+                     result.action.value, result.status.value, result.seconds * 1000,
+                     f": {result.error}" if result.error else "")
         return result
 
     def _record(self, result: Result, change: Change) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from reconciler.model import Observed, Resource, Unobservable
 from reconciler.registry import Registry
 from reconciler.targets import TargetPool
 from reconciler.targets.prefetch import Answers, PrefetchedTarget, Read, gather
+from reconciler.timing import ms
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +58,16 @@ def observe(
         type_name, target_name = key
         batch = groups[key]
         module = registry.module(type_name)
+        started = time.monotonic()
         try:
             target = targets.get(module.family, target_name)
             answers = gathered.get((module.family, target_name))
             found = module.observe(PrefetchedTarget(target, answers) if answers is not None else target, batch)
             observed = {r.address: found.get(r.address) for r in batch}
             errors = {a: o.reason for a, o in observed.items() if isinstance(o, Unobservable)}
+            log.info("observe: %d %s on %s in %s (%d found, %d not there, %d unobservable)", len(batch), type_name,
+                     target_name, ms(started), sum(1 for o in observed.values() if isinstance(o, Observed)),
+                     sum(1 for o in observed.values() if o is None), len(errors))
             return {a: o for a, o in observed.items() if a not in errors}, errors  # type: ignore[misc]
         except Exception as exc:  # one unreachable target must not stop the others
             log.debug("observing %s on %s failed", type_name, target_name, exc_info=exc)
@@ -85,8 +91,11 @@ def _prefetch(groups: Mapping[tuple[str, str], Sequence[Resource]], registry: Re
     keys = sorted(k for k, reads in wanted.items() if reads)
 
     def one(key: tuple[str, str]) -> tuple[tuple[str, str], Answers | None]:
+        started = time.monotonic()
         try:
-            return key, gather(targets.get(*key), wanted[key])
+            found = gather(targets.get(*key), wanted[key])
+            log.info("observe: %d read(s) of %s gathered in one round trip in %s", len(wanted[key]), key[1], ms(started))
+            return key, found
         except Exception as exc:  # noqa: BLE001 - reported by the observation that follows
             log.debug("gathering the reads of %s failed", key[1], exc_info=exc)
             return key, None

@@ -34,13 +34,14 @@ from reconciler.model import (
     address_scope,
     covers,
 )
-from reconciler.module import Module
+from reconciler.module import UNCHECKED, Module
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
 from reconciler.spec.build import canonical_hash
 from reconciler.state.records import CREATED, FOUND, StateRecord, is_salted, unsettled
 from reconciler.targets import TargetPool, declared_targets
+from reconciler.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class Planner:
         self.pending_handlers = dict(pending_handlers or {})  # handlers an earlier apply did not run
         if self.unknown:
             shown = ", ".join(sorted(self.unknown)[:10]) + (" …" if len(self.unknown) > 10 else "")
-            self.warnings.append(f"a run stopped before it recorded the outcome of {len(self.unknown)} change(s) "
+            self.warnings.append(f"a run stopped before it recorded the outcome of {plural(len(self.unknown), 'change')} "
                                  f"({shown}); they were observed again, and what it was creating stays reconcile's")
         self._names_nothing(records, retired)
         self.records, self.moved_from = self._apply_moves(records)
@@ -254,7 +255,7 @@ class Planner:
             elif record.origin == FOUND:
                 destroy, reason = False, "it existed before reconcile; it stays as it is"
             elif not module.prunable:
-                destroy, reason = False, "no longer in the spec; there is nothing to undo"
+                destroy, reason = False, module.forget_reason
             elif self._departed(module.family, record.target):
                 destroy, reason = False, f"its host {record.target} is no longer in its dynamic group"
             else:
@@ -266,7 +267,7 @@ class Planner:
         strays = sorted(a for a in discovered if a not in in_spec and a not in self.records)
         if strays and not self.spec.named:
             self.warnings.append(
-                f"{len(strays)} object(s) carry this spec's default stack identity {self.spec.stack} but are not in "
+                f"{plural(len(strays), 'object')} carry this spec's default stack identity {self.spec.stack} but are not in "
                 f"the spec ({', '.join(strays[:5])}{' …' if len(strays) > 5 else ''}); a default identity is not "
                 "trusted to destroy anything: give the spec a `name:` to have them pruned")
             return out
@@ -386,7 +387,7 @@ class Planner:
                     known[a] = {}
             for r in wave:
                 self.redactor.add_resource(r, self.registry.module(r.type).secret_attributes(r))
-            observable = [r for r in wave
+            observable = [self._unchecked(r) for r in wave
                           if self.registry.module(r.type).observe_unresolved or not _has_unknown(r)]
             going = [g.resource for g in ghosts if g.destroy] if first_wave else []
             retiring = {r.address: old for r in observable if (old := self._old_identity(r)) is not None}
@@ -421,8 +422,16 @@ class Planner:
 
         ordered = [changes[a] for a in order]
         gone = [self._ghost_change(ghost, observed_all, failures) for ghost in ghosts]
+        self._refuse_an_empty_spec(gone)
         ordered += infer_edges(gone, [g for g in ghosts if g.record is None])
         ordered = [self._located(c) for c in ordered]
+        if log.isEnabledFor(logging.INFO):
+            for c in ordered:
+                if c.actionable or c.reason:
+                    log.info("plan: %s %s%s%s", c.address, c.verb or c.action.value, f" ({c.where})" if c.where else "",
+                             f": {self.redactor.redact(c.reason)}" if c.reason else "")
+            log.info("plan: %d change(s) of %d resource(s); %d could not be planned", len([c for c in ordered
+                     if c.actionable]), len(ordered), len(failures))
         self.blockers += self._destroy_blockers(ordered)
         self._check_same_objects(ordered)
         hashes = {a: canonical_hash(o.attributes if o else None) for a, o in sorted(observed_all.items())}
@@ -432,6 +441,28 @@ class Planner:
         outputs = resolve_outputs(self.spec.outputs, self.graph, self.registry, known, secrets, self.spec.data)
         return Plan(tuple(ordered), self.spec.hash, fingerprint, serial, failures, tuple(self.blockers), hashes,
                     tuple(self.warnings), outputs, data_values, unknown=self.unknown)
+
+    def _refuse_an_empty_spec(self, gone: Sequence[Change]) -> None:
+        """A spec without any `resources:` at all (an empty or truncated file) that would destroy everything the
+        stack manages is refused: `--allow-empty` (or `reconcile destroy`) says it is meant. An explicit
+        `resources: []` is a statement of its own and needs nothing."""
+        data = self.spec.document.data
+        if self.selection.destroy or self.selection.allow_empty or data.get("resources") is not None \
+                or data.get("components"):
+            return
+        destroyed = [c.address for c in gone if c.action is Action.DELETE]
+        if destroyed:
+            from reconciler.spec.load import display_path
+
+            files = ", ".join(display_path(f) for f in self.spec.document.files) or display_path(self.spec.document.root)
+            self.blockers.append(
+                f"{files} has no resources, so this plan would destroy everything the stack manages ({plural(len(destroyed), 'object')}); if that is what you want, pass --allow-empty, or run `reconcile destroy`")
+
+    def _unchecked(self, resource: Resource) -> Resource:
+        """With --no-checks, a resource whose observation would run the spec's checks is marked to skip them."""
+        if not self.selection.no_checks or not self.registry.module_class(resource.type).runs_checks:
+            return resource
+        return dataclasses.replace(resource, attributes={**resource.attributes, UNCHECKED: True})
 
     # -- identity: where an object is, and a change of it -----------------------------------------------
     def _located(self, change: Change) -> Change:

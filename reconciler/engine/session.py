@@ -49,6 +49,7 @@ from reconciler.spec.variables import Variables, VarOverrides, command_line_valu
 from reconciler.state.backend import StateBackend, make_backend
 from reconciler.state.planfile import check_fresh
 from reconciler.targets import TargetPool
+from reconciler.words import plural
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -477,7 +478,7 @@ class Session:
         on_them = [h for h in ready if any(r.host == h for r in rebuilt.spec.resources)]
         if not on_them:
             return results
-        note(f"configuring {len(on_them)} new host(s): {', '.join(on_them)}")
+        note(f"configuring {plural(len(on_them), 'new host')}: {', '.join(on_them)}")
         limited = dataclasses.replace(selection, limit=tuple(on_them))
         rebuilt = self.with_facts(rebuilt, pool, limited)
         plan = self._make_plan(rebuilt, pool, store, limited)

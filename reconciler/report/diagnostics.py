@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.model import Diagnostic
+from reconciler.words import plural
 
 
 def diagnostics_to_json(checked: Sequence[tuple[str, Sequence[Diagnostic]]]) -> dict[str, Any]:
@@ -89,6 +90,6 @@ def render_junit(checked: Sequence[tuple[str, Sequence[Diagnostic]]]) -> str:
     for path, diags in checked:
         case = ET.SubElement(suite, "testcase", classname="reconcile.validate", name=path)
         if diags:
-            failure = ET.SubElement(case, "failure", message=f"{len(diags)} error(s)", type="SpecError")
+            failure = ET.SubElement(case, "failure", message=plural(len(diags), "error"), type="SpecError")
             failure.text = "\n".join(str(d) for d in diags)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.engine.drift import KINDS, DriftReport
@@ -42,7 +43,10 @@ def _detail(attr: dict[str, Any]) -> str:
     return f"{attr['name']}: {format_value(attr['actual'])} -> {format_value(attr['wanted'])}"
 
 
-def to_text(report: DriftReport, spec: str) -> str:
+def to_text(report: DriftReport, spec: str, texts: Mapping[str, str] | None = None) -> str:
+    """The report for people; `texts`: the content diffs of the plan (file contents as a unified diff, shown
+    in place of their digests, as `plan` shows them; never for a secret)."""
+    texts = texts or {}
     lines = [headline(report, spec)]
     for kind in KINDS:
         items = [i for i in report.items if i.kind == kind]
@@ -51,7 +55,9 @@ def to_text(report: DriftReport, spec: str) -> str:
             for item in items:
                 lines.append(f"  {item.address}  (apply would {item.action})" if item.action != "none"
                              else f"  {item.address}  (labelled as ours, not in the spec)")
-                lines += [f"      {_detail(a)}" for a in item.attributes]
+                shown = texts.get(item.address)
+                lines += [f"      {_detail(a)}" for a in item.attributes if not (shown and a["name"] == "content")]
+                lines += [f"        {row}" for row in (shown or "").splitlines()]
     if report.errors:
         lines += ["", "errors:"] + [f"  {a}{' ' if m.startswith('(') else ': '}{m}" for a, m in sorted(report.errors.items())]
     return "\n".join(lines) + "\n"
@@ -87,14 +93,15 @@ def to_junit(report: DriftReport, spec: str) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def render(report: DriftReport, spec: str, fmt: str, run_id: int | None = None) -> str:
+def render(report: DriftReport, spec: str, fmt: str, run_id: int | None = None,
+           texts: Mapping[str, str] | None = None) -> str:
     if fmt == "json":
         return json.dumps(to_json(report, spec, run_id), indent=2, default=str) + "\n"
     if fmt == "markdown":
         return to_markdown(report, spec)
     if fmt == "junit":
         return to_junit(report, spec)
-    return to_text(report, spec)
+    return to_text(report, spec, texts)
 
 
 def notification(report: DriftReport, spec: str, run_id: int | None,

@@ -40,6 +40,55 @@ class TypeDoc:
     # what the example needs to be a whole spec: the resources it refers to, the env names it reads
     supporting: tuple[Mapping[str, Any], ...] = ()
     env_names: tuple[str, ...] = ()
+    data_source: bool = False  # a `data:` lookup, read as ${data.TYPE.NAME.ATTRIBUTE}
+
+    @property
+    def summary(self) -> str:
+        return first_sentence(self.description)
+
+    @property
+    def page(self) -> str:
+        return f"data.{self.type_name}.md" if self.data_source else f"{self.type_name}.md"
+
+
+ABBREVIATIONS = ("e.g", "i.e", "etc", "vs", "cf", "approx")
+
+
+def first_sentence(text: str) -> str:
+    """The description's first sentence, whole: it ends at a full stop followed by a space and a capital
+    (or the end), never inside "e.g." or a version number."""
+    for found in re.finditer(r"\.(?=\s+[A-Z(`]|\s*$)", text):
+        before = text[:found.start()]
+        if before.rsplit(" ", 1)[-1].lower().rstrip(".") in ABBREVIATIONS:
+            continue
+        return before.strip()
+    return text.strip().rstrip(".")
+
+
+def doc_of(registry: Registry, name: str) -> TypeDoc:
+    """A resource type's documentation, or a data source's (`aws.ami`, `stack_output`, `data.aws.ami`)."""
+    bare = name.removeprefix("data.")
+    if name.startswith("data.") or (name not in registry and bare in registry.data_types):
+        return data_doc(registry, bare)
+    return type_doc(registry, name)
+
+
+def data_doc(registry: Registry, type_name: str) -> TypeDoc:
+    """A data source: the query's attributes, then what a read provides."""
+    if type_name not in registry.data_types:
+        raise ReconcileError(f"unknown data source {type_name!r}; `reconcile docs` lists them")
+    schema = registry.data_schema(type_name)
+    source = type(registry.data_source(type_name))
+    required = set(schema.get("required", []))
+    attributes = [Attribute(name, _kind(prop, schema.get("$defs", {})), str(prop.get("description") or ""),
+                            required=name in required, default=prop.get("default"))
+                  for name, prop in schema.get("properties", {}).items()]
+    attributes += [Attribute(name, "", f"Read by the lookup; readable as ${{data.{type_name}.NAME.{name}}}.",
+                             computed=True, sensitive=name in source.sensitive)
+                   for name in sorted(source.provides - set(schema.get("properties", {})))]
+    return TypeDoc(type_name, source.family, registry.data_entry(type_name).origin,
+                   str(schema.get("description", "")), tuple(attributes), tuple(schema.get("examples", ())),
+                   data_source=True)
 
 
 def _kind(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
@@ -130,17 +179,31 @@ def _flags(a: Attribute) -> str:
     return ", ".join(flags)
 
 
+class _Dumper(yaml.SafeDumper):
+    """YAML as a person writes it: a text of several lines as a literal block (`|`)."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def example_yaml(doc: TypeDoc) -> str:
     if not doc.examples:
         return ""
     entry = {"type": doc.type_name, "name": "example", **doc.examples[0]}
     spec: dict[str, Any] = {"vars_from_env": list(doc.env_names)} if doc.env_names else {}
-    spec["resources"] = [entry, *doc.supporting]
-    return yaml.safe_dump(spec, sort_keys=False, width=100, allow_unicode=True)
+    spec["data" if doc.data_source else "resources"] = [entry, *doc.supporting]
+    return yaml.dump(spec, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
 
 
 def render_text(doc: TypeDoc) -> str:
-    lines = [f"{doc.type_name}  ({doc.family}; from {doc.origin})", "", doc.description, "", "ATTRIBUTES", ""]
+    kind = "data source" if doc.data_source else doc.family
+    lines = [f"{doc.type_name}  ({kind}; from {doc.origin})", "", doc.description, "", "ATTRIBUTES", ""]
     for a in doc.attributes:
         flags = _flags(a)
         lines.append(f"  {a.name}  ({'; '.join(part for part in (a.kind, flags) if part)})")
@@ -156,7 +219,8 @@ def render_markdown(doc: TypeDoc) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
-    lines = [f"# {doc.type_name}", "", f"Family: `{doc.family}` · from {doc.origin.split(' ')[0]}", "",
+    title = f"data.{doc.type_name} (a data source, under `data:`)" if doc.data_source else doc.type_name
+    lines = [f"# {title}", "", f"Family: `{doc.family}` · from {doc.origin.split(' ')[0]}", "",
              doc.description, "", "| attribute | type | | description |", "|---|---|---|---|"]
     lines += [f"| `{a.name}` | {cell(a.kind)} | {cell(_flags(a))} | {cell(a.description)} |" for a in doc.attributes]
     example = example_yaml(doc)
@@ -173,24 +237,34 @@ def render_index(docs: Iterable[TypeDoc]) -> str:
         by_family.setdefault(doc.family, []).append(doc)
     lines = []
     for family in sorted(by_family):
-        lines.append(f"{family}:")
+        lines.append(f"{family.removeprefix('data ')} data sources:" if family.startswith('data ') else f"{family}:")
         width = max(len(d.type_name) for d in by_family[family])
-        lines += [f"  {d.type_name:<{width}}  {d.description.split('. ')[0].rstrip('.')}" for d in by_family[family]]
+        lines += [f"  {d.type_name:<{width}}  {d.summary}" for d in by_family[family]]
     return "\n".join(lines) + "\n"
 
 
-def write_pages(registry: Registry, directory: Path, origin_prefix: str = "reconcile-iac") -> list[Path]:
-    """docs/modules/TYPE.md for every type the named distribution provides, plus an index."""
-    directory.mkdir(parents=True, exist_ok=True)
+def all_docs(registry: Registry, origin_prefix: str = "") -> list[TypeDoc]:
+    """Every resource type's documentation, then every data source's."""
     docs = [type_doc(registry, t) for t in registry.types if registry.entry(t).origin.startswith(origin_prefix)]
+    return docs + [data_doc(registry, t) for t in registry.data_types
+                   if registry.data_entry(t).origin.startswith(origin_prefix)]
+
+
+def write_pages(registry: Registry, directory: Path, origin_prefix: str = "reconcile-iac") -> list[Path]:
+    """docs/modules/TYPE.md for every type the named distribution provides (data.TYPE.md for its data
+    sources), plus an index."""
+    directory.mkdir(parents=True, exist_ok=True)
+    docs = all_docs(registry, origin_prefix)
     written = []
     for doc in docs:
-        path = directory / f"{doc.type_name}.md"
+        path = directory / doc.page
         path.write_text(render_markdown(doc))
         written.append(path)
     index = ["# Resource types", ""]
     for doc in docs:
-        index.append(f"- [`{doc.type_name}`]({doc.type_name}.md) ({doc.family}): "
-                     f"{doc.description.split('. ')[0].rstrip('.')}")
+        if doc.data_source and not index[-1].startswith("- [`data."):
+            index += ["", "## Data sources (`data:`)", ""]
+        shown = f"data.{doc.type_name}" if doc.data_source else doc.type_name
+        index.append(f"- [`{shown}`]({doc.page}) ({doc.family}): {doc.summary}")
     (directory / "README.md").write_text("\n".join(index) + "\n")
     return [directory / "README.md", *written]

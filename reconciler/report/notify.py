@@ -8,6 +8,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from reconciler.words import plural
+
 ATTEMPTS = 3
 
 
@@ -30,4 +32,4 @@ def post_json(url: str, body: dict[str, Any], attempts: int = ATTEMPTS, timeout:
             error = str(getattr(exc, "reason", exc))
         if attempt < attempts:
             time.sleep(0.5 * 2 ** (attempt - 1))
-    return f"notification to {url} failed after {attempt} attempt(s): {error}"
+    return f"notification to {url} failed after {plural(attempt, 'attempt')}: {error}"

@@ -108,7 +108,8 @@ def render_plan(plan: Plan, color: bool = False, diff_lines: int = DIFF_LINES) -
             lines.append("")
             continue
         where = f"  ({change.where})" if change.where else ""
-        lines.append(f"{style(change.action.symbol.rjust(3), change.action)} {change.address}{where}")
+        symbol = "+" if change.verb == "run" else change.action.symbol  # a command that runs: something new happens
+        lines.append(f"{style(symbol.rjust(3), change.action)} {change.address}{where}")
         width = max((len(d.name) for d in change.diffs), default=0)
         for diff in change.diffs:
             symbol, text = _attr_line(diff, change.action, width)
@@ -125,11 +126,11 @@ def render_plan(plan: Plan, color: bool = False, diff_lines: int = DIFF_LINES) -
         lines.append(("Warning: " if not color else click.style("Warning:", fg="yellow", bold=True) + " ") + warning)
     counts = plan.counts()
     if actionable:
-        extra = "".join(f", {counts[k]} to {k}" for k in ("forget", "move") if counts[k])
+        extra = "".join(f", {counts[k]} to {k}" for k in ("forget", "move", "run") if counts[k])
         lines.append(f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy"
                      f"{extra}.")
         if plan.blockers:
-            lines.append(f"This plan cannot be applied until the {len(plan.blockers)} problem(s) above are solved.")
+            lines.append(f"This plan cannot be applied until {'the problem' if len(plan.blockers) == 1 else f'the {len(plan.blockers)} problems'} above {'is' if len(plan.blockers) == 1 else 'are'} solved.")
     elif plan.failures or plan.blockers:
         lines.append("The plan is incomplete: fix the errors above and plan again.")
     else:

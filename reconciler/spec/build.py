@@ -40,7 +40,7 @@ from reconciler.spec.dynamic_groups import group_hosts, parse_dynamic, tagged_li
 from reconciler.spec.inventory import build_inventory
 from reconciler.spec.refs import has_reference
 from reconciler.spec.render import Renderer, TemplateFailure, is_template
-from reconciler.spec.templates import LoadContext, TemplateFileError, TemplateFiles
+from reconciler.spec.templates import ConfinedLoader, LoadContext, TemplateFileError, TemplateFiles
 from reconciler.spec.variables import RESERVED
 from reconciler.targets.facts import placeholder_facts
 from reconciler.targets.families import PlacementContext, PlacementError
@@ -256,7 +256,6 @@ class _SpecBuilder:
         self.workspace = workspace
         self.registry = registry
         self.diagnostics: list[Diagnostic] = []
-        self.renderer = Renderer()
         self.validators: dict[str, Draft202012Validator] = {}
         env_list = doc.data.get("vars_from_env")
         self.env_names = [k for k in env_list if isinstance(k, str)] if isinstance(env_list, list) else []
@@ -269,6 +268,7 @@ class _SpecBuilder:
         self.reads: set[str] = parent.reads if parent is not None else set()  # files read besides the spec's own
         self.template_files = TemplateFiles.for_spec(
             doc.base_dir, [a for a in allowed if isinstance(a, str)] if isinstance(allowed, list) else [], self.reads)
+        self.renderer = Renderer(loader=ConfinedLoader(self.template_files, Path(doc.base_dir)))
 
     def _render_early(self, key: str) -> dict[str, Any]:
         """A block other resources depend on (aws: gives their region) rendered before them; its template
@@ -716,6 +716,7 @@ class _SpecBuilder:
                 if rendered is None:
                     continue
             if not self._check_schema(type_name, rendered, path, raw):
+                self._unknown_references(rendered, path)  # reported in the same run as the schema errors
                 continue
             out.append(Resource(
                 address=f"{self.scope}{type_name}.{raw['name']}{key}{suffix}", type=type_name, name=raw["name"],
@@ -725,6 +726,23 @@ class _SpecBuilder:
                 host=host.name if host else None, key_locations=key_locations, scope=self.scope,
             ))
         return out
+
+    def _unknown_references(self, attributes: Mapping[str, Any], path: JsonPath) -> None:
+        """References of a resource that failed its schema check name resources the spec has (checked here,
+        since the graph, which checks the others, never sees this one)."""
+        from reconciler.spec import refs
+
+        written = self.doc.data.get("resources")
+        declared = {f"{r.get('type')}.{r.get('name')}" for r in (written if isinstance(written, list) else [])
+                    if isinstance(r, dict)}
+        for where, text in refs.find(dict(attributes)):
+            try:
+                ref = refs.parse(text, self.registry.reference_types)
+            except ValueError:
+                continue
+            if ref.type.startswith("data.") or self.scope or ref.base_address in declared:
+                continue
+            self._error(f"reference to unknown resource {ref.base_address}", path + tuple(where))
 
     def _read_outputs(
         self, type_name: str, attributes: dict[str, Any], secret: frozenset[str], path: JsonPath

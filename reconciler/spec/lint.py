@@ -17,6 +17,7 @@ import networkx as nx
 
 from reconciler.model import Diagnostic, Location, Resource
 from reconciler.registry import Registry
+from reconciler.spec.load import display_path
 from reconciler.spec.validate import Validated
 
 SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|credential)", re.I)
@@ -30,7 +31,7 @@ def lint(validated: Validated, registry: Registry) -> list[Diagnostic]:
         out.append(Diagnostic(
             f"the spec has no `name:`, so its stack identity is the default {spec.stack}, taken from its "
             "directory name; name it (e.g. `name: shop`) so that no other spec can share the identity",
-            Location(first, 1, 1), severity="warning"))
+            Location(display_path(first), 1, 1), severity="warning"))
 
     def report(resource: Resource, message: str, *sub: str | int) -> None:
         path = resource.json_path + tuple(sub)

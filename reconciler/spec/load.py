@@ -33,16 +33,12 @@ def display_path(path: str | Path) -> str:
 
 
 def spec_files(root: Path) -> list[Path]:
+    """A spec file, or a directory's own *.yaml/*.yml files: never its subdirectories, which hold components,
+    templates and vars/ (as Terraform reads only a directory's own .tf files)."""
     if root.is_file():
         return [root]
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        # vars/ beside the spec, and Ansible's group_vars/ and host_vars/, hold variables, not spec parts
-        top = Path(dirpath) == root
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (top and d == "vars")
-                             and d not in ("group_vars", "host_vars"))
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if f.endswith(SPEC_SUFFIXES))
-    return found
+    return sorted(p for p in root.iterdir() if p.name.endswith(SPEC_SUFFIXES) and not p.name.startswith(".")
+                  and (p.is_file() or not p.exists()))
 
 
 def load_spec(path: str | Path) -> SourceDocument:
@@ -52,7 +48,8 @@ def load_spec(path: str | Path) -> SourceDocument:
         raise SpecError([Diagnostic(f"no such file or directory: {display_path(root)}")])
     files = spec_files(root)
     if not files:
-        raise SpecError([Diagnostic(f"no *.yaml or *.yml files under {display_path(root)}")])
+        raise SpecError([Diagnostic(f"no *.yaml or *.yml files in {display_path(root)} (a spec directory is its own "
+                                    "files; subdirectories hold components and templates)")])
 
     diagnostics: list[Diagnostic] = []
     parsed: list[tuple[Path, yaml.Node]] = []

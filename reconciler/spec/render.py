@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import BaseLoader, StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -78,12 +78,14 @@ def is_template(value: str) -> bool:
 
 
 class Renderer:
-    """Renders the strings of a spec. One per run; caches compiled templates by source."""
+    """Renders the strings of a spec. One per run; caches compiled templates by source. `loader`: where
+    `{% include %}`, `{% import %}` and `{% extends %}` find their templates (see templates.ConfinedLoader)."""
 
-    def __init__(self, time_budget: float = TIME_BUDGET) -> None:
-        self.env = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    def __init__(self, time_budget: float = TIME_BUDGET, loader: BaseLoader | None = None) -> None:
+        self.env = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False,
+                                  loader=loader)
         self.env_crlf = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False,
-                                       newline_sequence="\r\n")
+                                       newline_sequence="\r\n", loader=loader)
         self._templates: dict[str, Any] = {}
         self._expressions: dict[str, Any] = {}
         self.budget = time_budget

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from jinja2 import BaseLoader, TemplateNotFound
 
 from reconciler.spec.render import Renderer, TemplateFailure
 
@@ -61,6 +63,26 @@ class TemplateFiles:
         except UnicodeDecodeError as exc:
             raise TemplateFileError(f"template {written!r} is not UTF-8 text (byte {exc.start}); binary files "
                                     "are not templates") from None
+
+
+class ConfinedLoader(BaseLoader):
+    """Jinja's loader for `{% include %}`, `{% import %}` and `{% extends %}`: names are looked up beside the
+    spec and in its templates/ directory, confined like `template:` files (the spec's tree and
+    `template_paths:`), regular files only, size-capped; every file read is recorded."""
+
+    def __init__(self, files: TemplateFiles, base_dir: Path):
+        self.files = files
+        self.search = (base_dir, base_dir / "templates")
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        for directory in self.search:
+            try:
+                path = self.files.resolve(template, directory)
+            except TemplateFileError as exc:
+                raise TemplateNotFound(f"{template}: {exc}") from None
+            if path.is_file():
+                return self.files.read(template, directory), str(path), lambda: True
+        raise TemplateNotFound(f"{template} (looked beside the spec and in its templates/ directory)")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +12,14 @@ import networkx as nx
 
 from reconciler.engine.graph import build_graph
 from reconciler.errors import SpecError
-from reconciler.model import Diagnostic, GroupMembers, Spec
+from reconciler.model import Diagnostic, GroupMembers, Resource, Spec
 from reconciler.registry import Registry
 from reconciler.spec.build import build_spec
 from reconciler.spec.load import load_spec
 from reconciler.spec.variables import VarOverrides, layered
+from reconciler.timing import stage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,13 +34,20 @@ def validate(
     facts: Mapping[str, Mapping[str, Any]] | None = None, members: Mapping[str, GroupMembers] | None = None,
 ) -> Validated:
     """The spec and its graph, or SpecError carrying every problem found. `facts`, `members`: see build_spec."""
-    doc = load_spec(path)
+    with stage(log, "load") as said:
+        doc = load_spec(path)
+        said["what"] = f"{len(doc.files)} file(s) of {path}"
     spec_vars = doc.data.get("vars")
     variables = layered(spec_vars if isinstance(spec_vars, dict) else {}, Path(path), workspace, overrides)
-    spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace, variables.values, facts, members)
-    graph, graph_diagnostics = build_graph(spec.resources, registry, spec.document, spec.data)
+    with stage(log, "render and check") as said:
+        spec, diagnostics = build_spec(doc, registry, environ, unset_env_ok, workspace, variables.values, facts,
+                                       members)
+        said["what"] = f"{len(spec.resources)} resource(s), stack {spec.stack}"
+    with stage(log, "graph") as said:
+        graph, graph_diagnostics = build_graph(spec.resources, registry, spec.document, spec.data)
+        said["what"] = f"{graph.number_of_nodes()} node(s), {graph.number_of_edges()} edge(s)"
     diagnostics += (graph_diagnostics + _attribute_lists(spec, registry) + _moves_and_removals(spec)
-                    + _output_references(spec, registry))
+                    + _output_references(spec, registry) + _same_objects(spec, registry))
     if diagnostics:
         raise SpecError(diagnostics)
     return Validated(spec, graph)
@@ -65,6 +76,31 @@ def _output_references(spec: Spec, registry: Registry) -> list[Diagnostic]:
             elif ref.attribute[0] not in registry.attribute_names(node.type):
                 out.append(Diagnostic(f"output {output.name}: {node.type} has no attribute {ref.attribute[0]!r}",
                                       spec.document.locate(path), path))
+    return out
+
+
+def _same_objects(spec: Spec, registry: Registry) -> list[Diagnostic]:
+    """Two resources managing one object (a path, a user, a block of a file, a bucket…) would undo each other
+    on every apply: an error at both lines. Keys still holding a `${…}` reference are checked at plan time."""
+    from reconciler.spec import refs
+
+    seen: dict[tuple[str, str, str], Resource] = {}
+    out: list[Diagnostic] = []
+    for r in spec.resources:
+        module = registry.module(r.type)
+        try:
+            key = module.physical_key(r)
+        except Exception:  # noqa: BLE001 - a key that cannot be made yet (an unresolved value) is no claim
+            continue
+        if key is None or refs.contains_reference(key) or "<unset env" in key:
+            continue
+        claim = (module.family, r.target, key)
+        other = seen.setdefault(claim, r)
+        if other is r:
+            continue
+        for this, that in ((other, r), (r, other)):
+            out.append(Diagnostic(f"{this.address} and {that.address} manage the same object ({key}): they would undo "
+                                  "each other on every apply; keep one", this.location, this.json_path))
     return out
 
 

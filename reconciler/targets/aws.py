@@ -4,6 +4,7 @@ service per run; every API call is counted, mutating ones apart (a plan must mak
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections import Counter
@@ -19,6 +20,8 @@ R = TypeVar("R")
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
 OWNER_TAG = "reconcile:address"
 STACK_TAG = "reconcile:stack"  # the stack identity (spec name/workspace) of the run that created it
+
+log = logging.getLogger(__name__)
 
 
 class AwsSession:
@@ -71,6 +74,7 @@ class AwsSession:
             return self._clients[key]
 
     def _count(self, model: Any, **_: Any) -> None:
+        log.debug("%s: AWS %s %s", self.region, model.service_model.service_name, model.name)
         with self._lock:
             self.calls[model.name] += 1
         if not model.name.startswith(READ_PREFIXES):

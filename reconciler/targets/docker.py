@@ -7,6 +7,7 @@ run's observation phase and dropped after anything changes the engine.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -16,6 +17,8 @@ from reconciler.model import Host, Spec
 
 LABEL_ADDRESS = "reconcile.address"
 LABEL_STACK = "reconcile.stack"  # the stack identity (spec name/workspace) of the run that created it
+
+log = logging.getLogger(__name__)
 
 
 class DockerEngine:
@@ -43,6 +46,9 @@ class DockerEngine:
         self._list_lock = threading.Lock()
 
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        request = getattr(response, "request", None)
+        log.debug("docker %s: %s %s -> %s", self.name, getattr(request, "method", "?"),
+                  str(getattr(request, "path_url", "?")).split("?")[0], getattr(response, "status_code", "?"))
         with self._count_lock:
             self.calls += 1
         return response

@@ -486,11 +486,14 @@ class SSHTarget(Target):
         what = shown or shlex.join(argv)
         if len(what) > 200:
             what = what[:197] + "..."
+        started = time.monotonic()
         try:
             rc, out, err = self._exchange(self.command_line(argv, env, cwd, timeout), stdin,
                                           time.monotonic() + limit + (10 if timeout else 0), f"`{what}`", idempotent)
         except TimeoutError:
             raise ModuleError(f"`{what}` on {self.name} timed out after {limit:.0f}s") from None
+        log.debug("%s: `%s` exited %d in %.0f ms (one SSH round trip)", self.name, what, rc,
+                  (time.monotonic() - started) * 1000)
         if timeout and rc == 124:
             raise ModuleError(f"`{what}` on {self.name} timed out after {limit:.0f}s")
         self._check_become(rc, err)
@@ -523,6 +526,7 @@ class SSHTarget(Target):
                     channel.sendall(view[i:i + (1 << 20)])
 
         limit = FS_TIMEOUT + total / (1 << 20)  # a second per MiB on top, for large files
+        started = time.monotonic()
         try:
             rc, out, err = self._exchange(self.command_line(["python3", "-c", FS_HELPER]), feed,
                                           time.monotonic() + limit, "file operations", readonly)
@@ -534,6 +538,8 @@ class SSHTarget(Target):
             if rc == 127 or (text and "python3" in text[-1] and "not found" in text[-1]):
                 raise ModuleError(f"host {self.name} has no python3, which reconcile needs for files; install it")
             raise ModuleError(f"file operations on {self.name} failed (exit {rc}): {text[-1] if text else ''}")
+        log.debug("%s: %d file operation(s) (%s) in %.0f ms (one SSH round trip)", self.name, len(ops),
+                  ", ".join(sorted({op for op, _, _ in ops})), (time.monotonic() - started) * 1000)
         return list(json.loads(out))
 
     def close(self) -> None:

@@ -16,11 +16,31 @@ FILE_MARK = re.compile(r"<!-- file: (?P<path>[^ ]+) -->\s*$")
 NOT_A_SPEC = "<!-- not a spec"
 
 
+FILE_LINE = re.compile(r"^# (?P<path>[\w./-]+\.ya?ml)\s*$")
+
+
+def split_files(text: str) -> dict[str, str]:
+    """A block holding several files, each after a `# path/name.yaml` line (the README's component layout);
+    else the block is spec.yaml."""
+    files: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        marked = FILE_LINE.match(line)
+        if marked:
+            current = marked["path"]
+            files[current] = []
+        elif current is not None:
+            files[current].append(line)
+    if not files:
+        return {"spec.yaml": text}
+    return {name: "\n".join(lines) + "\n" for name, lines in files.items()}
+
+
 def examples() -> list[tuple[str, dict[str, str]]]:
-    """(where, {file name: text}) for each YAML example: a ```yaml block, with the blocks marked
-    `<!-- file: PATH -->` just before it written beside it (a component, an inventory…)."""
+    """(where, {file name: text}) for each YAML example of the README and docs/: a ```yaml block, with the blocks
+    marked `<!-- file: PATH -->` just before it written beside it (a component, an inventory…)."""
     out: list[tuple[str, dict[str, str]]] = []
-    for page in sorted(DOCS.rglob("*.md")):
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         lines = page.read_text().splitlines()
         pending: dict[str, str] = {}
         i = 0
@@ -34,7 +54,7 @@ def examples() -> list[tuple[str, dict[str, str]]]:
                 if marked:
                     pending[marked["path"]] = text
                 elif not before.startswith(NOT_A_SPEC):
-                    out.append((f"{page.relative_to(ROOT)}:{start + 1}", {**pending, "spec.yaml": text}))
+                    out.append((f"{page.relative_to(ROOT)}:{start + 1}", {**pending, **split_files(text)}))
                     pending = {}
                 i = end
             i += 1
@@ -50,10 +70,13 @@ def test_every_yaml_example_in_docs_validates(cli: Cli, tmp_path: Path) -> None:
         for name, text in files.items():
             (base / name).parent.mkdir(parents=True, exist_ok=True)
             (base / name).write_text(text)
+        template = base / "templates/config.yml.j2"  # the demo's template, which the README's first example names
+        template.parent.mkdir(parents=True, exist_ok=True)
+        template.write_text((ROOT / "specs/examples/local/templates/config.yml.j2").read_text())
         code = base / "functions/report/main.py"  # the code the aws.lambda_function example names
         code.parent.mkdir(parents=True, exist_ok=True)
         code.write_text("def handler(event, context):\n    return None\n")
-        dirs.append((where, base / "spec.yaml"))
+        dirs.append((where, base / "spec.yaml" if "spec.yaml" in files else base))  # a directory: its own files
     run = cli("validate", *[str(spec) for _, spec in dirs])
     failed = [where for where, spec in dirs if f"{spec}: ok" not in run.out]
     assert not failed and run.rc == 0, (failed, run.text[-3000:])

@@ -76,3 +76,33 @@ def test_aws(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
 def test_each_page_has_one_spec_and_the_commands(page: str) -> None:
     text = (PAGES / page).read_text()
     assert text.count("```yaml") == 1 and "reconcile plan" in text and "No changes." in text
+
+
+def test_local_walk_runs_as_written(cli: Cli, tmp_path: Path) -> None:
+    """docs/getting-started/local.md: its files written, then every ```sh block run as written, in order, with
+    the reconcile command on PATH (nothing but this machine)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    text = (PAGES / "local.md").read_text()
+    root = tmp_path / "walk"
+    root.mkdir()
+    for path, body in re.findall(r"<!-- file: (\S+) -->\n```yaml\n(.*?)```", text, re.S):
+        write(root / path, body)
+    shutil.rmtree("/tmp/reconcile-hello", ignore_errors=True)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "reconcile").write_text(f"#!/bin/sh\nexec {sys.executable} -m reconciler \"$@\"\n")
+    (bindir / "reconcile").chmod(0o755)
+    env = {**cli.env, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    outputs = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        done = subprocess.run(["sh", "-ec", block], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (block, done.stdout, done.stderr)
+        outputs.append(done.stdout)
+    assert "Plan: 3 to add" in outputs[0] and "No changes." in outputs[0].rsplit("Plan:", 1)[-1]
+    assert "<h1>Hello, world</h1>" in outputs[0] and "<h1>Hello, world</h1>" in outputs[1]
+    assert "file.index" in outputs[2] and not os.path.exists("/tmp/reconcile-hello/www")
+    assert outputs[2].split()[-1] == "stamp"

@@ -307,7 +307,7 @@ def test_json_plan_follows_its_schema_and_hides_secrets(cli: Cli, spec_dir: Path
     body = json.loads(run.out)
     schema = json.loads((ROOT / "schemas/plan.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(body)
-    assert body["summary"] == {"add": 2, "change": 0, "destroy": 0, "forget": 0, "move": 0}
+    assert body["summary"] == {"add": 2, "change": 0, "destroy": 0, "forget": 0, "move": 0, "run": 0}
     attrs = {a["name"]: a for a in body["changes"][0]["attributes"]} | {}
     assert "hunter2" not in run.out
     text = cli("plan", "spec", check=0).out

@@ -55,3 +55,34 @@ def test_the_examples_validate(cli: Cli, spec_dir: Path) -> None:
         {"name": "examples", "vars_from_env": ["DB_PASSWORD"], "resources": resources}, sort_keys=False))
     run = cli("validate", "--format", "json", "spec", check=0)
     assert json.loads(run.out)["valid"], run.out
+
+
+def test_pages_read_as_written() -> None:
+    """Each class of glitch a reader met: escaped newlines in examples, summaries cut mid-sentence, doubled
+    backslashes, a data source without a page, the old lifecycle key."""
+    from reconciler.report.module_docs import all_docs, render_index, render_markdown, render_text
+
+    registry = Registry.installed()
+    docs = all_docs(registry)
+    assert {d.type_name for d in docs if d.data_source} == set(registry.data_types)
+    for doc in docs:
+        text, page = render_text(doc), render_markdown(doc)
+        assert "⏎" not in text and "\\\\" not in text, doc.type_name
+        if any(isinstance(v, str) and "\n" in v for v in (doc.examples[0] if doc.examples else {}).values()):
+            assert ": |" in text, (doc.type_name, text)  # a text of several lines as a literal block
+        assert "prevent_destroy: false or --allow-data-loss" not in page, doc.type_name
+        summary = doc.summary
+        assert summary and summary.count("(") == summary.count(")"), (doc.type_name, summary)
+        assert not summary.lower().endswith((" e.g", " i.e", " etc")), (doc.type_name, summary)
+        assert doc.description.startswith(summary), doc.type_name
+    index = render_index(docs)
+    assert "file  " in index and "stack_output" in index
+
+
+def test_data_sources_are_documented_like_types(cli: Cli) -> None:
+    registry = Registry.installed()
+    for name in registry.data_types:  # a name that is a resource type too is data.NAME
+        page = cli("docs", f"data.{name}" if name in registry else name, check=0).out
+        assert page.startswith(f"{name}  (data source; from reconcile-iac") and "ATTRIBUTES" in page, page
+    assert "data sources:" in cli("docs", check=0).out
+    assert "(data source" in cli("docs", "data.aws.ami", check=0).out

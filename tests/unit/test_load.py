@@ -25,12 +25,14 @@ def test_every_node_keeps_file_line_and_column(tmp_path: Path) -> None:
 
 def test_directory_is_merged_with_global_resource_indices(tmp_path: Path) -> None:
     write(tmp_path / "a.yaml", "vars: {x: 1}\nresources:\n  - {type: file, name: a, path: /a}\n")
-    write(tmp_path / "sub" / "b.yml", "vars: {y: 2}\nresources:\n  - {type: file, name: b, path: /b}\n")
-    write(tmp_path / ".hidden" / "c.yaml", "resources: [{type: nope, name: c}]\n")
+    write(tmp_path / "b.yml", "vars: {y: 2}\nresources:\n  - {type: file, name: b, path: /b}\n")
+    write(tmp_path / "sub" / "c.yaml", "inputs: {port: {type: integer}}\n")  # a component: not part of the spec
+    write(tmp_path / ".hidden.yaml", "resources: [{type: nope, name: c}]\n")
     doc = load_spec(tmp_path)
     assert [r["name"] for r in doc.data["resources"]] == ["a", "b"]
     assert doc.data["vars"] == {"x": 1, "y": 2}
     assert doc.locations[("resources", 1)].file.endswith("b.yml")
+    assert "inputs" not in doc.data
 
 
 def test_conflicting_definitions_across_files_are_errors(tmp_path: Path) -> None:
