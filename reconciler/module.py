@@ -10,6 +10,8 @@ from reconciler.engine.diff import compute_change
 from reconciler.model import Change, GroupMembers, GroupQuery, LintFinding, Observed, Resource, Unobservable
 from reconciler.targets.prefetch import Read
 
+LINE_BREAKS = "[\n\r\u2028\u2029\u0085\u0000]"  # what may never be inside a value that becomes one line
+
 TargetT = TypeVar("TargetT")  # the target a module acts on: a server Target, a DockerEngine, an AwsRegion…
 
 

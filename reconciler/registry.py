@@ -19,7 +19,7 @@ from importlib import metadata, resources
 from typing import Any
 
 from reconciler.errors import ReconcileError
-from reconciler.module import DataSource, Module
+from reconciler.module import LINE_BREAKS, DataSource, Module
 from reconciler.targets.families import FactoryFamily, Family
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,6 @@ def load_schema_beside(module_path: str) -> dict[str, Any]:
     return dict(strict_schema(json.loads(text)))
 
 
-LINE_BREAKS = "[\n\r\u2028\u2029\u0085\u0000]"  # what may never be inside a value that becomes one line
 ONE_LINE = "one line"  # the description that marks the check, for its message
 
 

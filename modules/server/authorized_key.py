@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module, ansible_args
+from reconciler.module import LINE_BREAKS, Module, ansible_args
 from reconciler.targets.base import Target
 from reconciler.targets.prefetch import ContentRead, Read, StatRead
 
@@ -84,10 +84,10 @@ class AuthorizedKeyModule(Module[Target]):
 
     def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
         """Every key is parsed on its own, at its line: `[options] TYPE BASE64 [comment]`, the data a key of
-        that type."""
+        that type. A value of more than one line is left to the schema, which says it must be one line."""
         value = attributes.get("key")
         for line in value if isinstance(value, list) else [value]:
-            if isinstance(line, str) and line.strip() and not line.strip().startswith("#") and parse_key(line) is None:
+            if isinstance(line, str) and line.strip() and not re.search(LINE_BREAKS, line) and not line.strip().startswith("#") and parse_key(line) is None:
                 raise load.fail(f"key {line[:60]!r} is not an SSH public key (`[options] TYPE BASE64 [comment]`, "
                                 "the data a key of that type)")
         return attributes

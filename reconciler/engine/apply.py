@@ -176,7 +176,9 @@ class Applier:
             causes = {t.cause for t in fired} | set(before.get("causes") or () if before else ())
             handlers[receiver] = {"action": min((a for a in asked if a in actions), key=actions.index, default=""),
                                   "causes": sorted(causes)}
-        rollouts = {g: hosts for g, hosts in self.carried.rollouts.items() if g not in self._settled_rollouts}
+        dropped = self._stages.dropped if self._stages is not None else frozenset()
+        rollouts = {g: hosts for g, hosts in self.carried.rollouts.items()
+                    if g in self.rollouts and g not in self._settled_rollouts and g not in dropped}
         rollouts.update(self._stopped)
         return Carried(handlers, rollouts)
 

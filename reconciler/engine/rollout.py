@@ -55,6 +55,7 @@ class Stages:
     prerequisites: Mapping[str, frozenset[str]]  # node -> the gate or changes it waits for, beside its graph edges
     host_of: Mapping[str, str]  # change address -> its inventory host, for the changes of rolling hosts
     unreachable: Mapping[str, str] = field(default_factory=dict)  # host -> why it could not be observed
+    dropped: frozenset[str] = frozenset()  # groups resumed at a batch whose hosts the spec no longer puts anything on
 
 
 def stages(rollouts: Mapping[str, Rollout], changes: Sequence[Change], graph: nx.DiGraph[str],
@@ -63,19 +64,26 @@ def stages(rollouts: Mapping[str, Rollout], changes: Sequence[Change], graph: nx
     batch depends on a change of a later one (the rollout could never finish).
 
     `resume`: group -> the hosts of the batch an earlier apply's gate stopped at: this rollout starts with that
-    batch and checks its gate again, changed or not, before going on. `unreachable`: hosts the plan could not
+    batch and checks its gate again, changed or not, before going on, unless the spec puts nothing on those
+    hosts any more (then there is nothing to check: `dropped`). `unreachable`: hosts the plan could not
     observe: members of their batch, counted as failed."""
     resume, unreachable = resume or {}, unreachable or {}
     by_host: dict[str, list[str]] = defaultdict(list)
+    placed: set[str] = set()  # hosts the spec puts anything on
     for c in changes:
-        if c.resource is not None and c.resource.host and c.action is not Action.NOOP:
-            by_host[c.resource.host].append(c.address)
+        if c.resource is not None and c.resource.host:
+            placed.add(c.resource.host)
+            if c.action is not Action.NOOP:
+                by_host[c.resource.host].append(c.address)
+    dropped: set[str] = set()
     gates: dict[str, Gate] = {}
     extra: dict[str, set[str]] = defaultdict(set)
     host_of: dict[str, str] = {}
     for name in sorted(rollouts):
         rollout = rollouts[name]
-        first = tuple(h for h in rollout.hosts if h in set(resume.get(name, ())))
+        first = tuple(h for h in rollout.hosts if h in set(resume.get(name, ())) and h in placed)
+        if resume.get(name) and not first:
+            dropped.add(name)
         changed = [h for h in rollout.hosts if (by_host.get(h) or h in unreachable) and h not in first]
         if not changed and not first:
             continue
@@ -96,7 +104,7 @@ def stages(rollouts: Mapping[str, Rollout], changes: Sequence[Change], graph: nx
                 extra[gate.address].add(before)
             before = gate.address
     _check_order(graph, extra, host_of)
-    return Stages(gates, {k: frozenset(v) for k, v in extra.items()}, host_of, dict(unreachable))
+    return Stages(gates, {k: frozenset(v) for k, v in extra.items()}, host_of, dict(unreachable), frozenset(dropped))
 
 
 def _check_order(graph: nx.DiGraph[str], extra: Mapping[str, set[str]], host_of: Mapping[str, str]) -> None:

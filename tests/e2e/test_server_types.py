@@ -375,12 +375,13 @@ def file_of(host: Any, path: str) -> bytes:
 
 
 def test_apt_repository_with_a_checked_key(scli: Cli, spec_dir: Path, ssh_hosts: SSHFleet, uid: str) -> None:
-    from reconcile_modules.server.openpgp import fingerprints
+    from reconcile_modules.server.openpgp import primary_fingerprints
 
     from tests.harness.ssh_hosts import debian_mirror
 
     h = ssh_hosts.hosts[2]
-    key = file_of(h, "/usr/share/keyrings/debian-archive-keyring.gpg")
+    key = file_of(h, "/usr/share/keyrings/debian-archive-keyring.gpg")  # every release's keys: one is pinned
+    bookworm = primary_fingerprints(file_of(h, "/usr/share/keyrings/debian-archive-bookworm-automatic.gpg"))[0]
     (spec_dir / "keys").mkdir()
     (spec_dir / "keys/debian.gpg").write_bytes(key)
     name = f"u{uid}"
@@ -394,7 +395,7 @@ resources:
     components: [main]
     key: {{file: keys/debian.gpg, fingerprint: "FINGERPRINT"}}
 """
-    write(spec_dir / "site.yaml", body.replace("FINGERPRINT", fingerprints(key)[0]))
+    write(spec_dir / "site.yaml", body.replace("FINGERPRINT", bookworm))
     plan = scli("plan", "spec", check=0).out
     assert f"+ apt_repository.{name}" in plan and "+Suites: bookworm-updates" in plan, plan
     converge(scli)

@@ -41,3 +41,11 @@ def test_an_early_batch_depending_on_a_later_one_is_refused() -> None:
     graph.add_edge("file.a[h2]", "file.a[h1]")  # h1 (batch 1) waits for h2 (batch 2)
     with pytest.raises(ReconcileError, match=r"file.a\[h2\] \(on h2\)"):
         stages({"web": Rollout("web", ("h1", "h2"), serial=1)}, changes, graph)
+
+
+def test_a_stopped_batch_is_checked_again_while_the_spec_still_puts_something_there() -> None:
+    rollouts = {"web": Rollout("web", HOSTS, serial=1)}
+    kept = stages(rollouts, [change("a", "h1", Action.NOOP)], nx.DiGraph(), resume={"web": ["h1"]})
+    assert [g.batch for g in kept.gates.values()] == [("h1",)] and not kept.dropped
+    gone = stages(rollouts, [], nx.DiGraph(), resume={"web": ["h1"]})  # everything on h1 left the spec
+    assert not gone.gates and gone.dropped == {"web"}
