@@ -27,6 +27,7 @@ from .common import (
     retag,
     visible_tags,
 )
+from .policy import as_written
 
 
 def rule_name(resource: Resource) -> str:
@@ -110,7 +111,7 @@ class CloudwatchEventRuleModule(Module[AwsSession]):
         if want["schedule_expression"]:
             rule["ScheduleExpression"] = want["schedule_expression"]
         if want["event_pattern"]:
-            rule["EventPattern"] = json.dumps(want["event_pattern"], sort_keys=True)
+            rule["EventPattern"] = as_written(r.get("event_pattern"))  # compared by meaning, sent as written
         with api_errors():
             if change.observed is None:  # PutRule is an upsert: a lost answer is simply sent again
                 tags = {**want["tags"], **ownership_tags(r, session)}

@@ -45,7 +45,7 @@ def api_errors(ignore: Iterable[str] = ()) -> Iterator[None]:
 
 
 ALREADY = ("BucketAlreadyOwnedByYou", "ResourceInUseException", "EntityAlreadyExists", "DBInstanceAlreadyExists",
-           "InvalidGroup.Duplicate", "TableAlreadyExistsException")
+           "InvalidGroup.Duplicate", "TableAlreadyExistsException", "HostedZoneAlreadyExists")
 GONE = ("InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound", "InvalidVolume.NotFound",
         "InvalidInstanceID.NotFound", "NoSuchBucket", "ResourceNotFoundException", "NoSuchEntity",
         "DBInstanceNotFound", "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound",
@@ -277,9 +277,32 @@ def foreign(what: str, tags: Mapping[str, str], resource: Resource, session: Aws
     return Unobservable(f"{what} is already managed as {address}; it cannot be managed twice")
 
 
+# The largest page each list call takes (its API's own maximum), so that a list is as few calls as it can be, and
+# so that APIs that page only when asked to (SQS ListQueues returns no NextToken without MaxResults) page at all.
+PAGE_SIZES = {
+    "list_queues": 1000, "describe_log_groups": 50, "describe_alarms": 100, "list_rules": 100,
+    "list_roles": 1000, "list_users": 1000, "list_policies": 1000, "list_instance_profiles": 1000,
+    "list_attached_role_policies": 1000, "list_role_policies": 1000, "list_role_tags": 1000,
+    "list_attached_user_policies": 1000, "list_groups_for_user": 1000, "list_user_tags": 1000,
+    "list_policy_tags": 1000, "list_policy_versions": 1000, "list_functions": 10000, "list_versions_by_function": 10000,
+    "list_tables": 100, "describe_auto_scaling_groups": 100, "describe_db_instances": 100,
+    "describe_db_parameter_groups": 100, "describe_db_subnet_groups": 100, "describe_db_parameters": 100,
+    "describe_load_balancers": 400, "describe_target_groups": 400, "describe_instances": 1000,
+    "describe_nat_gateways": 1000, "describe_vpc_endpoints": 1000, "describe_vpcs": 1000, "describe_subnets": 1000,
+    "describe_security_groups": 1000, "describe_route_tables": 1000, "describe_internet_gateways": 1000,
+    "describe_addresses": 1000, "describe_volumes": 1000, "list_hosted_zones": 100,
+    "list_resource_record_sets": 300, "list_certificates": 1000, "get_resources": 100,
+}
+
+
 def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    """Every item of a list call, to the last page, with the largest page size the API takes."""
     items: list[Any] = []
-    for page in client.get_paginator(operation).paginate(**kwargs):
+    size = PAGE_SIZES.get(operation)
+    paginator = client.get_paginator(operation)
+    limit = (getattr(paginator, "_pagination_cfg", None) or {}).get("limit_key")  # botocore's: the page size key
+    config = {"PaginationConfig": {"PageSize": size}} if size and limit and limit not in kwargs else {}
+    for page in paginator.paginate(**kwargs, **config):
         items += page.get(key, [])
     return items
 

@@ -28,7 +28,7 @@ from .common import (
     retag,
     visible_tags,
 )
-from .policy import normalize_policy
+from .policy import as_written, normalize_policy
 
 MAX_VERSIONS = 5
 
@@ -99,7 +99,7 @@ class IamPolicyModule(Module[AwsSession]):
         iam = session.client("iam")
         want = self.desired(r)
         name = want["policy_name"]
-        text = json.dumps(want["policy"], sort_keys=True)
+        text = as_written(r.get("policy"))  # normalised only to compare: sent as the spec wrote it
         with api_errors():
             if change.observed is None:
                 tags = {**want["tags"], **ownership_tags(r, session)}

@@ -35,6 +35,7 @@ from .common import (
     visible_tags,
 )
 from .lambda_zip import code_sha256, deterministic_zip
+from .policy import scalar_text
 
 SETTINGS = {"runtime": "Runtime", "handler": "Handler", "role": "Role", "memory_size": "MemorySize",
             "timeout": "Timeout", "description": "Description"}
@@ -95,7 +96,7 @@ class LambdaFunctionModule(Module[AwsSession]):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
-        env = {str(k): str(v) for k, v in (r.get("environment") or {}).items()}
+        env = {str(k): scalar_text(v) for k, v in (r.get("environment") or {}).items()}
         out: dict[str, Any] = {"function_name": function_name(r), "code_sha256": r.get("code_sha256"),
                                "environment": env_digest(env) if "environment" in self.secret_attributes(r) else env,
                                "vpc_config": vpc(r.get("vpc_config")), "owned": True, "tags": desired_tags(r)}
@@ -175,7 +176,7 @@ class LambdaFunctionModule(Module[AwsSession]):
         want = self.desired(r)
         name = function_name(r)
         publish = bool(r.get("publish") or r.get("alias"))
-        env = {str(k): str(v) for k, v in (r.get("environment") or {}).items()}
+        env = {str(k): scalar_text(v) for k, v in (r.get("environment") or {}).items()}
         config: dict[str, Any] = {field: want[key] for key, field in SETTINGS.items()}
         config["Environment"] = {"Variables": env}
         config["VpcConfig"] = {"SubnetIds": want["vpc_config"]["subnet_ids"],

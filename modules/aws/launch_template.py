@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
-from .common import Ec2Module, api_errors, create_once, desired_tags, tag_specs
+from .common import Ec2Module, api_errors, create_once, desired_tags, not_ours, tag_specs
 
 LT_GONE = ("InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException")
 
@@ -45,6 +45,25 @@ class LaunchTemplateModule(Ec2Module):
                 **({"LaunchTemplateIds": ids} if ids else {}), **({"Filters": rest} if rest else {}))
             return [t for page in pages for t in page.get("LaunchTemplates", [])]
         return []
+
+    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
+        """As the other EC2 objects; then a name the stack's own templates do not hold is looked up (one call for
+        all): another stack's, or one made by hand, is refused in the plan, not when apply tries to create it."""
+        found = dict(super().observe(session, resources))
+        missing = [r for r in resources if found.get(r.address) is None]
+        if not missing:
+            return found
+        names = sorted({template_name(r) for r in missing})
+        held = {t["LaunchTemplateName"]: t for t in self.list_items(
+            session, [{"Name": "launch-template-name", "Values": names}])}
+        for r in missing:
+            item = held.get(template_name(r))
+            if item is not None:
+                refused = not_ours("launch template", template_name(r), {t["Key"]: t["Value"] for t in item.get("Tags")
+                                                                         or []}, r, session)
+                if refused is not None:
+                    found[r.address] = refused
+        return found
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource

@@ -56,7 +56,9 @@ class LbModule(Module[AwsSession]):
         return {"lb_name": lb_name(r), "internal": bool(r.get("internal", False)),
                 "subnets": sorted(str(s) for s in r.get("subnets") or []),
                 "security_groups": sorted(str(s) for s in r.get("security_groups") or []),
-                "owned": True, "tags": desired_tags(r)}
+                "owned": True, "tags": desired_tags(r),
+                "enable_deletion_protection": bool(r.get("enable_deletion_protection", False)),
+                "idle_timeout": int(r.get("idle_timeout") or 60)}
 
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         elb = session.client("elbv2")
@@ -67,6 +69,9 @@ class LbModule(Module[AwsSession]):
                  for r in resources}
         found = [balancers[str(n)] for n in names.values() if n]
         tags = elb_tags(elb, [b["LoadBalancerArn"] for b in found])
+        settings = dict(zip([b["LoadBalancerArn"] for b in found], session.map(
+            lambda b: {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
+                LoadBalancerArn=b["LoadBalancerArn"])["Attributes"]}, found), strict=True))
         out: dict[str, Observed | Unobservable | None] = {}
         for r in resources:
             name = names[r.address]
@@ -84,6 +89,9 @@ class LbModule(Module[AwsSession]):
                      "subnets": sorted(z["SubnetId"] for z in b.get("AvailabilityZones") or []),
                      "security_groups": sorted(b.get("SecurityGroups") or []),
                      "owned": carries_marks(have, r, session), "tags": visible_tags(have)}
+            given = settings.get(b["LoadBalancerArn"], {})
+            attrs["enable_deletion_protection"] = given.get("deletion_protection.enabled") == "true"
+            attrs["idle_timeout"] = int(given.get("idle_timeout.timeout_seconds", 60))
             out[r.address] = Observed(attrs, identity={"arn": b["LoadBalancerArn"], "tags": have, "lb_name": name},
                                       ours=attrs["owned"])
         return out
@@ -103,6 +111,9 @@ class LbModule(Module[AwsSession]):
                                 Tags=elb_tag_list(r, session))["LoadBalancers"][0],
                             lambda: ours_now(self, session, r))
                 elb.get_waiter("load_balancer_available").wait(Names=[name], WaiterConfig={"Delay": 2, "MaxAttempts": 300})
+                created = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]["LoadBalancerArn"]
+                if want["enable_deletion_protection"] or want["idle_timeout"] != 60:
+                    elb.modify_load_balancer_attributes(LoadBalancerArn=created, Attributes=self._settings(want))
             else:
                 arn = str(change.observed.identity["arn"])
                 changed = {d.name for d in change.diffs}
@@ -110,11 +121,18 @@ class LbModule(Module[AwsSession]):
                     elb.set_subnets(LoadBalancerArn=arn, Subnets=want["subnets"])
                 if "security_groups" in changed:
                     elb.set_security_groups(LoadBalancerArn=arn, SecurityGroups=want["security_groups"])
+                if changed & {"enable_deletion_protection", "idle_timeout"}:
+                    elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=self._settings(want))
                 retag_elb(elb, arn, change.observed.identity.get("tags", {}), r, session)
             b = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]
         return Observed({**want, "arn": b["LoadBalancerArn"], "dns_name": b.get("DNSName"),
                          "zone_id": b.get("CanonicalHostedZoneId")},
                         identity={"arn": b["LoadBalancerArn"], "lb_name": name})
+
+    @staticmethod
+    def _settings(want: Mapping[str, Any]) -> list[dict[str, str]]:
+        return [{"Key": "deletion_protection.enabled", "Value": "true" if want["enable_deletion_protection"] else "false"},
+                {"Key": "idle_timeout.timeout_seconds", "Value": str(want["idle_timeout"])}]
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         elb = session.client("elbv2")

@@ -15,26 +15,50 @@ from reconciler.targets.aws import AwsSession
 from .common import api_errors, carries_marks, desired_tags, not_ours, visible_tags
 from .elb import ELB_GONE, elb_tag_list, elb_tags, retag_elb
 
+REDIRECT_DEFAULTS = {"host": "#{host}", "path": "/#{path}", "query": "#{query}"}  # AWS's "keep as it was"
+
 
 def action_of(value: Mapping[str, Any]) -> dict[str, Any]:
-    """The spec's default_action, or the API's DefaultActions[0], in one comparable shape."""
+    """The spec's default_action, or the API's DefaultActions[0], in one comparable shape: every field AWS
+    keeps is compared (a redirect's host, path and query; a fixed response's status, type and body)."""
     if "Type" in value:
-        if value["Type"] == "forward":
+        kind = value["Type"]
+        if kind == "forward":
             return {"type": "forward", "target_group_arn": value.get("TargetGroupArn")}
+        if kind == "fixed-response":
+            f = value.get("FixedResponseConfig") or {}
+            return {"type": "fixed-response", "status_code": str(f.get("StatusCode")),
+                    "content_type": f.get("ContentType"), "message_body": f.get("MessageBody")}
         r = value.get("RedirectConfig") or {}
         return {"type": "redirect", "protocol": r.get("Protocol"), "port": str(r.get("Port")),
+                "host": r.get("Host") or REDIRECT_DEFAULTS["host"], "path": r.get("Path") or REDIRECT_DEFAULTS["path"],
+                "query": r.get("Query") if r.get("Query") is not None else REDIRECT_DEFAULTS["query"],
                 "status_code": r.get("StatusCode")}
-    if value.get("type", "forward") == "forward":
+    kind = value.get("type", "forward")
+    if kind == "forward":
         return {"type": "forward", "target_group_arn": str(value["target_group_arn"])}
+    if kind == "fixed-response":
+        return {"type": "fixed-response", "status_code": str(value.get("status_code") or "200"),
+                "content_type": str(value.get("content_type") or "text/plain"),
+                "message_body": value.get("message_body")}
     return {"type": "redirect", "protocol": str(value.get("protocol") or "HTTPS"), "port": str(value.get("port") or 443),
+            "host": str(value.get("host") or REDIRECT_DEFAULTS["host"]),
+            "path": str(value.get("path") or REDIRECT_DEFAULTS["path"]),
+            "query": str(value["query"]) if value.get("query") is not None else REDIRECT_DEFAULTS["query"],
             "status_code": str(value.get("status_code") or "HTTP_301")}
 
 
 def action_api(action: Mapping[str, Any]) -> dict[str, Any]:
     if action["type"] == "forward":
         return {"Type": "forward", "TargetGroupArn": action["target_group_arn"]}
-    return {"Type": "redirect", "RedirectConfig": {"Protocol": action["protocol"], "Port": action["port"],
-                                                   "StatusCode": action["status_code"]}}
+    if action["type"] == "fixed-response":
+        config = {"StatusCode": action["status_code"], "ContentType": action["content_type"]}
+        if action.get("message_body") is not None:
+            config["MessageBody"] = action["message_body"]
+        return {"Type": "fixed-response", "FixedResponseConfig": config}
+    return {"Type": "redirect", "RedirectConfig": {
+        "Protocol": action["protocol"], "Port": action["port"], "Host": action["host"], "Path": action["path"],
+        "Query": action["query"], "StatusCode": action["status_code"]}}
 
 
 class LbListenerModule(Module[AwsSession]):

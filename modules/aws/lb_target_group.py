@@ -78,7 +78,9 @@ class LbTargetGroupModule(Module[AwsSession]):
             "vpc_id": str(r.get("vpc_id")), "target_type": str(r.get("target_type") or "instance"),
             "health_check": health_of({k: given.get(k, default) for k, (_, default) in HEALTH.items()}
                                       | {"matcher": given.get("matcher")}),
-            "owned": True, "tags": desired_tags(r)}
+            "owned": True, "tags": desired_tags(r),
+            "deregistration_delay": int(r.get("deregistration_delay") if r.get("deregistration_delay") is not None
+                                        else 300)}
         if r.get("targets") is not None:
             out["targets"] = sorted(target_key(t, port) for t in r.get("targets"))
         return out
@@ -108,6 +110,9 @@ class LbTargetGroupModule(Module[AwsSession]):
             "health_check": health_of({k: g.get(field, default) for k, (field, default) in HEALTH.items()}
                                       | {"matcher": (g.get("Matcher") or {}).get("HttpCode")}),
             "owned": carries_marks(have, r, session), "tags": visible_tags(have)}
+        with api_errors():
+            settings = {a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
+        attrs["deregistration_delay"] = int(settings.get("deregistration_delay.timeout_seconds", 300))
         if r.get("targets") is not None:
             with api_errors():
                 health = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
@@ -138,11 +143,17 @@ class LbTargetGroupModule(Module[AwsSession]):
                         **self._health_kwargs(want))["TargetGroups"][0]["TargetGroupArn"],
                     lambda: (o.attributes.get("arn") if (o := ours_now(self, session, r)) else None))
                 have_targets: list[str] = []
+                if want["deregistration_delay"] != 300:
+                    elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+                        {"Key": "deregistration_delay.timeout_seconds", "Value": str(want["deregistration_delay"])}])
             else:
                 arn = str(change.observed.identity["arn"])
                 changed = {d.name for d in change.diffs}
                 if "health_check" in changed:
                     elb.modify_target_group(TargetGroupArn=arn, **self._health_kwargs(want))
+                if "deregistration_delay" in changed:
+                    elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+                        {"Key": "deregistration_delay.timeout_seconds", "Value": str(want["deregistration_delay"])}])
                 retag_elb(elb, arn, change.observed.identity.get("tags", {}), r, session)
                 have_targets = list(change.observed.attributes.get("targets") or [])
             if "targets" in want:

@@ -16,6 +16,7 @@ from .common import (
     GONE,
     api_errors,
     carries_marks,
+    create_once,
     desired_tags,
     paginate,
     retag,
@@ -42,6 +43,12 @@ def zone_tags(r53: Any, ids: Sequence[str]) -> dict[str, dict[str, str]]:
                                                  ResourceIds=list(ids[i:i + TAGS_PER_CALL]))["ResourceTagSets"]:
                 out[s["ResourceId"]] = {t["Key"]: t["Value"] for t in s.get("Tags") or []}
     return out
+
+
+def reference_of(session: AwsSession, resource: Resource) -> str:
+    """The start of every CallerReference this stack gives a zone of `resource`: a zone carrying it is this
+    stack's, tagged or not."""
+    return f"{session.stack}|{resource.address}|"
 
 
 class Route53ZoneModule(Module[AwsSession]):
@@ -78,6 +85,9 @@ class Route53ZoneModule(Module[AwsSession]):
             if zone is None and not known:
                 zone = next((z for z in candidates if tags.get(short_id(z["Id"]), {}).get(OWNER_TAG) == r.address
                              and carries_marks(tags[short_id(z["Id"])], r, session)), None)
+            if zone is None and not known:  # made by this stack, its tags never written (the answer was lost)
+                zone = next((z for z in candidates if str(z.get("CallerReference", "")).startswith(reference_of(session, r))
+                             and z["Name"].lower() == fqdn(str(r.get("zone_name")))), None)
             if zone is None:
                 out[r.address] = None
                 continue
@@ -91,10 +101,26 @@ class Route53ZoneModule(Module[AwsSession]):
                      "private_vpc_id": vpcs[0] if config.get("PrivateZone") and vpcs else None,
                      "name_servers": (full.get("DelegationSet") or {}).get("NameServers") or [],
                      "owned": carries_marks(have, r, session), "tags": visible_tags(have)}
+            made_here = str(zone.get("CallerReference", "")).startswith(reference_of(session, r))
             out[r.address] = Observed(attrs, identity={"zone_id": zid, "tags": have,
                                                        "records": int(zone.get("ResourceRecordSetCount") or 0)},
-                                      ours=attrs["owned"])
+                                      ours=bool(attrs["owned"]) or made_here)
         return out
+
+    @staticmethod
+    def _made_by(r53: Any, name: str, reference: str) -> tuple[str, list[str]] | None:
+        """The zone a create with `reference` made (its answer lost), found by name and caller reference."""
+        listed = r53.list_hosted_zones_by_name(DNSName=name).get("HostedZones") or []
+        zone = next((z for z in listed if z.get("CallerReference") == reference), None)
+        if zone is None:
+            return None
+        zid = short_id(zone["Id"])
+        full = r53.get_hosted_zone(Id=zid)
+        return zid, (full.get("DelegationSet") or {}).get("NameServers") or []
+
+    @staticmethod
+    def _created(made: Mapping[str, Any]) -> tuple[str, list[str]]:
+        return short_id(made["HostedZone"]["Id"]), (made.get("DelegationSet") or {}).get("NameServers") or []
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource
@@ -105,13 +131,16 @@ class Route53ZoneModule(Module[AwsSession]):
             if change.observed is None:
                 kwargs: dict[str, Any] = {"Name": want["zone_name"], "HostedZoneConfig": {
                     "Comment": want["comment"], "PrivateZone": bool(want["private_vpc_id"])},
-                    "CallerReference": f"{session.stack}|{r.address}|{session.run_id}"[:128]}
+                    "CallerReference": f"{reference_of(session, r)}{session.run_id}"[:128]}
                 if want["private_vpc_id"]:
                     kwargs["VPC"] = {"VPCRegion": session.region, "VPCId": want["private_vpc_id"]}
-                made = r53.create_hosted_zone(**kwargs)  # the same CallerReference in a run is the same zone
-                zid = short_id(made["HostedZone"]["Id"])
+                # The caller reference is Route 53's idempotency token; a retry after a lost answer first looks
+                # for the zone made with it (Route 53 would refuse the second create: HostedZoneAlreadyExists)
+                zid, servers = create_once(
+                    f"zone {want['zone_name']}",
+                    lambda: self._created(session.client("route53", once=True).create_hosted_zone(**kwargs)),
+                    lambda: self._made_by(r53, want["zone_name"], kwargs["CallerReference"]))
                 have: Mapping[str, str] = {}
-                servers = (made.get("DelegationSet") or {}).get("NameServers") or []
             else:
                 zid = str(change.observed.identity["zone_id"])
                 have = change.observed.identity.get("tags", {})

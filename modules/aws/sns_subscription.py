@@ -6,7 +6,6 @@ subscriptions; each managed one costs a GetSubscriptionAttributes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +14,7 @@ from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, api_errors, paginate, read_each
-from .policy import normalize_policy
+from .policy import as_written, json_value
 
 PENDING = "PendingConfirmation"
 
@@ -35,7 +34,7 @@ class SnsSubscriptionModule(Module[AwsSession]):
         policy = r.get("filter_policy")
         return {"topic_arn": str(r.get("topic_arn")), "protocol": str(r.get("protocol")),
                 "endpoint": str(r.get("endpoint")), "raw_message_delivery": bool(r.get("raw_message_delivery", False)),
-                "filter_policy": normalize_policy(policy) if policy else None}
+                "filter_policy": json_value(policy)}
 
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         sns = session.client("sns")
@@ -78,8 +77,7 @@ class SnsSubscriptionModule(Module[AwsSession]):
             with api_errors():
                 got = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
             attrs["raw_message_delivery"] = got.get("RawMessageDelivery") == "true"
-            attrs["filter_policy"] = normalize_policy(json.loads(got["FilterPolicy"])) if got.get("FilterPolicy") \
-                else None
+            attrs["filter_policy"] = json_value(got.get("FilterPolicy"))  # "{}" (a removed one) is none
         return Observed(attrs, identity={"arn": arn, "topic_arn": sub["TopicArn"]})
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
@@ -90,8 +88,8 @@ class SnsSubscriptionModule(Module[AwsSession]):
         with api_errors():
             if change.observed is None:  # Subscribe is idempotent for the same topic, protocol and endpoint
                 attributes = {"RawMessageDelivery": "true"} if want["raw_message_delivery"] else {}
-                if want["filter_policy"]:
-                    attributes["FilterPolicy"] = json.dumps(want["filter_policy"])
+                if want["filter_policy"] is not None:
+                    attributes["FilterPolicy"] = as_written(r.get("filter_policy"))
                 arn = sns.subscribe(TopicArn=want["topic_arn"], Protocol=want["protocol"], Endpoint=want["endpoint"],
                                     Attributes=attributes, ReturnSubscriptionArn=True)["SubscriptionArn"]
             else:
@@ -100,9 +98,10 @@ class SnsSubscriptionModule(Module[AwsSession]):
                 if "raw_message_delivery" in changed:
                     sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="RawMessageDelivery",
                                                     AttributeValue="true" if want["raw_message_delivery"] else "false")
-                if "filter_policy" in changed:
-                    sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="FilterPolicy",
-                                                    AttributeValue=json.dumps(want["filter_policy"] or {}))
+                if "filter_policy" in changed:  # sent as written; removing it sends the empty policy
+                    sns.set_subscription_attributes(
+                        SubscriptionArn=arn, AttributeName="FilterPolicy",
+                        AttributeValue=as_written(r.get("filter_policy")) if want["filter_policy"] is not None else "{}")
         return Observed({**want, "arn": arn}, identity={"arn": arn, "topic_arn": want["topic_arn"]})
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:

@@ -33,6 +33,7 @@ from .common import (
     visible_tags,
     with_snapshot,
 )
+from .policy import as_written, normalize_policy
 
 SETTINGS = {  # spec key -> (SQS attribute, default)
     "visibility_timeout": ("VisibilityTimeout", 30),
@@ -91,7 +92,18 @@ class SqsQueueModule(Module[AwsSession]):
                                "tags": desired_tags(r)}
         for key, (_, default) in SETTINGS.items():
             out[key] = int(r.get(key) if r.get(key) is not None else default)
+        if r.get("policy") is not None:  # compared (as IAM compares policies) when the spec sets one
+            out["policy"] = normalize_policy(r.get("policy"))
+        if r.get("kms_master_key_id"):
+            out["kms_master_key_id"] = str(r.get("kms_master_key_id"))
+        elif r.get("sqs_managed_sse_enabled") is not None:
+            out["sqs_managed_sse_enabled"] = bool(r.get("sqs_managed_sse_enabled"))
         return out
+
+    def equal(self, name: str, desired: Any, observed: Any) -> bool:
+        if name == "policy":
+            return bool(normalize_policy(desired) == normalize_policy(observed))
+        return bool(desired == observed)
 
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         sqs = session.client("sqs")
@@ -124,17 +136,26 @@ class SqsQueueModule(Module[AwsSession]):
         }
         for key, (attribute, default) in SETTINGS.items():
             attrs[key] = int(got.get(attribute, default))
+        attrs["policy"] = normalize_policy(got["Policy"]) if got.get("Policy") else None
+        attrs["kms_master_key_id"] = got.get("KmsMasterKeyId") or None
+        attrs["sqs_managed_sse_enabled"] = got.get("SqsManagedSseEnabled") == "true"
         return with_snapshot(self, r, Observed(
             attrs, identity={"url": url, "arn": got["QueueArn"], "tags": tags, "queue_name": name,
                              "messages": int(got.get("ApproximateNumberOfMessages", 0))}, ours=attrs["owned"]))
 
     @staticmethod
-    def _attributes(want: Mapping[str, Any], keys: Sequence[str]) -> dict[str, str]:
+    def _attributes(want: Mapping[str, Any], keys: Sequence[str], written: Mapping[str, Any]) -> dict[str, str]:
         out = {SETTINGS[k][0]: str(want[k]) for k in keys if k in SETTINGS}
         if "redrive_policy" in keys:
             policy = want["redrive_policy"]
             out["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": policy["dead_letter_target_arn"],
                                                "maxReceiveCount": policy["max_receive_count"]}) if policy else ""
+        if "policy" in keys and written.get("policy") is not None:  # sent as written, compared normalised
+            out["Policy"] = as_written(written.get("policy"))
+        if "kms_master_key_id" in keys and want.get("kms_master_key_id"):
+            out["KmsMasterKeyId"] = str(want["kms_master_key_id"])
+        if "sqs_managed_sse_enabled" in keys and "sqs_managed_sse_enabled" in want:
+            out["SqsManagedSseEnabled"] = "true" if want["sqs_managed_sse_enabled"] else "false"
         return out
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
@@ -145,7 +166,9 @@ class SqsQueueModule(Module[AwsSession]):
         name = queue_name(r)
         with api_errors():
             if change.observed is None:
-                attributes = self._attributes(want, [*SETTINGS, *(["redrive_policy"] if want["redrive_policy"] else [])])
+                extra = [k for k in ("policy", "kms_master_key_id", "sqs_managed_sse_enabled") if k in want]
+                attributes = self._attributes(want, [*SETTINGS, *(["redrive_policy"] if want["redrive_policy"] else []),
+                                                     *extra], r.attributes)
                 if want["fifo_queue"]:
                     attributes["FifoQueue"] = "true"
                 tags = {**want["tags"], **ownership_tags(r, session)}
@@ -158,7 +181,7 @@ class SqsQueueModule(Module[AwsSession]):
             else:
                 url = str(change.observed.identity["url"])
                 changed = [d.name for d in change.diffs]
-                attributes = self._attributes(want, changed)
+                attributes = self._attributes(want, changed, r.attributes)
                 if attributes:
                     sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
                 have_tags = change.observed.identity.get("tags", {})

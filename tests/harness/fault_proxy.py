@@ -23,7 +23,9 @@ ACCESS_DENIED = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDeni
                  b'<Message>Access Denied</Message></Error>')
 LOST = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>InternalError</Code>'
         b'<Message>We encountered an internal error.</Message></Error></Errors><RequestID>x</RequestID></Response>')
-MUTATING_ACTIONS = (b"Action=Create", b"Action=Run", b"Action=Allocate", b"Action=Authorize")
+# Query-protocol creations, and the XML bodies of REST creations (Route 53).
+MUTATING_ACTIONS = (b"Action=Create", b"Action=Run", b"Action=Allocate", b"Action=Authorize",
+                    b"<CreateHostedZoneRequest", b"<ChangeResourceRecordSetsRequest")
 
 
 @dataclass

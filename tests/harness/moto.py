@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +14,10 @@ DUMMY_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 
 class MotoServer:
     def __init__(self, workdir: Path):
-        binary = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(workdir / "moto.log", "wb")
-        self.proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(self.port)], stdout=self.log,
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], stdout=self.log,
                                      stderr=self.log, stdin=subprocess.DEVNULL)
         wait_http(f"{self.url}/moto-api/", "moto_server")
 
