@@ -24,6 +24,7 @@ from .common import (
     retag,
     visible_tags,
 )
+from .policy import text_map
 
 SETTINGS = {  # spec key -> (API field, default)
     "metric_name": ("MetricName", None), "namespace": ("Namespace", None), "statistic": ("Statistic", "Average"),
@@ -77,7 +78,7 @@ class CloudwatchMetricAlarmModule(Module[AwsSession]):
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
         out: dict[str, Any] = {"alarm_name": alarm_name(r), "owned": True, "tags": desired_tags(r),
-                               "dimensions": {str(k): str(v) for k, v in (r.get("dimensions") or {}).items()}}
+                               "dimensions": text_map(r.get("dimensions"))}
         for key, (_, default) in SETTINGS.items():
             out[key] = _typed(key, r.get(key) if r.get(key) is not None else default)
         for key in ACTIONS:

@@ -24,6 +24,8 @@ from reconciler.targets.aws import (
     uncertain,
 )
 
+from .policy import text_map
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 FILTER_CHUNK = 200  # EC2 takes at most 200 values per filter
@@ -215,7 +217,7 @@ def discover_named(session: AwsSession, resource_type: str, identity_key: str) -
 
 
 def desired_tags(resource: Resource) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}
+    return text_map(resource.get("tags"))
 
 
 def describe_owned(
@@ -279,26 +281,32 @@ def foreign(what: str, tags: Mapping[str, str], resource: Resource, session: Aws
 
 # The largest page each list call takes (its API's own maximum), so that a list is as few calls as it can be, and
 # so that APIs that page only when asked to (SQS ListQueues returns no NextToken without MaxResults) page at all.
-PAGE_SIZES = {
-    "list_queues": 1000, "describe_log_groups": 50, "describe_alarms": 100, "list_rules": 100,
-    "list_roles": 1000, "list_users": 1000, "list_policies": 1000, "list_instance_profiles": 1000,
-    "list_attached_role_policies": 1000, "list_role_policies": 1000, "list_role_tags": 1000,
-    "list_attached_user_policies": 1000, "list_groups_for_user": 1000, "list_user_tags": 1000,
-    "list_policy_tags": 1000, "list_policy_versions": 1000, "list_functions": 10000, "list_versions_by_function": 10000,
-    "list_tables": 100, "describe_auto_scaling_groups": 100, "describe_db_instances": 100,
-    "describe_db_parameter_groups": 100, "describe_db_subnet_groups": 100, "describe_db_parameters": 100,
-    "describe_load_balancers": 400, "describe_target_groups": 400, "describe_instances": 1000,
-    "describe_nat_gateways": 1000, "describe_vpc_endpoints": 1000, "describe_vpcs": 1000, "describe_subnets": 1000,
-    "describe_security_groups": 1000, "describe_route_tables": 1000, "describe_internet_gateways": 1000,
-    "describe_addresses": 1000, "describe_volumes": 1000, "list_hosted_zones": 100,
-    "list_resource_record_sets": 300, "list_certificates": 1000, "get_resources": 100,
+# By service and operation; tests/unit/test_aws_paging.py holds them against botocore's models.
+PAGE_SIZES: dict[tuple[str, str], int] = {
+    ("sqs", "list_queues"): 1000, ("logs", "describe_log_groups"): 50, ("cloudwatch", "describe_alarms"): 100,
+    ("events", "list_rules"): 100, ("lambda", "list_functions"): 10000, ("lambda", "list_versions_by_function"): 10000,
+    ("dynamodb", "list_tables"): 100, ("autoscaling", "describe_auto_scaling_groups"): 100,
+    ("rds", "describe_db_instances"): 100, ("rds", "describe_db_parameter_groups"): 100,
+    ("rds", "describe_db_subnet_groups"): 100, ("rds", "describe_db_parameters"): 100,
+    ("elbv2", "describe_load_balancers"): 400, ("elbv2", "describe_target_groups"): 400,
+    ("ec2", "describe_instances"): 1000, ("ec2", "describe_nat_gateways"): 1000, ("ec2", "describe_vpc_endpoints"): 1000,
+    ("ec2", "describe_vpcs"): 1000, ("ec2", "describe_subnets"): 1000, ("ec2", "describe_security_groups"): 1000,
+    ("ec2", "describe_route_tables"): 100, ("ec2", "describe_internet_gateways"): 1000, ("ec2", "describe_volumes"): 1000,
+    ("ec2", "describe_launch_templates"): 200, ("route53", "list_hosted_zones"): 100,
+    ("route53", "list_resource_record_sets"): 300, ("acm", "list_certificates"): 1000,
+    ("resourcegroupstaggingapi", "get_resources"): 100,
+    **{("iam", op): 1000 for op in (
+        "list_roles", "list_users", "list_policies", "list_instance_profiles", "list_attached_role_policies",
+        "list_role_policies", "list_role_tags", "list_attached_user_policies", "list_groups_for_user",
+        "list_user_tags", "list_policy_tags", "list_policy_versions", "list_instance_profiles_for_role")},
 }
 
 
 def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
     """Every item of a list call, to the last page, with the largest page size the API takes."""
     items: list[Any] = []
-    size = PAGE_SIZES.get(operation)
+    service = getattr(getattr(getattr(client, "meta", None), "service_model", None), "service_name", "")
+    size = PAGE_SIZES.get((service, operation))
     paginator = client.get_paginator(operation)
     limit = (getattr(paginator, "_pagination_cfg", None) or {}).get("limit_key")  # botocore's: the page size key
     config = {"PaginationConfig": {"PageSize": size}} if size and limit and limit not in kwargs else {}
@@ -370,6 +378,20 @@ class Ec2Module(Module[AwsSession]):
     def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
         return discover_tagged(session, lambda f: self.list_items(session, f), self.describe[2])
 
+    # Types whose objects carry a name AWS keeps unique (per account, or per VPC for security groups): the
+    # describe filter of that name. A name the stack's own objects do not hold is looked up before the plan
+    # says create (one call for all), so another stack's object, or one made by hand, is refused in the plan.
+    name_filter: str | None = None
+    name_kind = "object"
+
+    def object_name(self, resource: Resource) -> str:
+        """The unique name the spec gives the object (the type's `name_attribute`)."""
+        return str(resource.get(str(self.name_attribute)) or "")
+
+    def same_object(self, resource: Resource, item: Mapping[str, Any]) -> bool:
+        """The described object holding the name is the one the resource would make (same scope)."""
+        return True
+
     def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
         out: dict[str, Any] = {}
         found = self.find(session, resources)
@@ -379,7 +401,23 @@ class Ec2Module(Module[AwsSession]):
                 out[r.address] = item  # None (absent) or Unobservable
                 continue
             out[r.address] = self.observed(session, r, item, self.attributes(session, r, item))
+        missing = [r for r in resources if out.get(r.address) is None and self.object_name(r)]
+        if self.name_filter and missing:
+            with api_errors():
+                held = self.list_items(session, [{"Name": self.name_filter,
+                                                  "Values": sorted({self.object_name(r) for r in missing})}])
+            for r in missing:
+                for item in held:
+                    if self.name_of(item) == self.object_name(r) and self.same_object(r, item):
+                        refused = not_ours(self.name_kind, self.object_name(r), all_tags(item.get("Tags")), r,
+                                           session)
+                        if refused is not None:
+                            out[r.address] = refused
         return out
+
+    def name_of(self, item: Mapping[str, Any]) -> str:
+        """The unique name of a described object."""
+        return ""
 
     def observed(self, session: AwsSession, resource: Resource, item: Mapping[str, Any],
                  attributes: Mapping[str, Any]) -> Observed:

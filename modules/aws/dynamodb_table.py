@@ -30,6 +30,7 @@ from .common import (
     stack_tags,
     with_snapshot,
 )
+from .policy import text_map
 from .terraform import pick, tags
 
 
@@ -112,9 +113,9 @@ class DynamodbTableModule(Module[AwsSession]):
         r = resource
         mode = r.get("billing_mode") or "PAY_PER_REQUEST"
         out: dict[str, Any] = {"hash_key": r.get("hash_key"), "range_key": r.get("range_key"), "billing_mode": mode,
-                               "attributes": {str(k): str(v) for k, v in (r.get("attributes") or {}).items()},
+                               "attributes": text_map(r.get("attributes")),
                                "global_secondary_indexes": gsis_from_spec(r), "owned": True, "table_name": table_name(r),
-                               "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
+                               "tags": text_map(r.get("tags"))}
         if mode == "PROVISIONED":
             out["read_capacity"] = int(r.get("read_capacity") or 1)
             out["write_capacity"] = int(r.get("write_capacity") or 1)

@@ -16,6 +16,7 @@ from .common import (
     create_once,
     tag_specs,
 )
+from .policy import text_map
 from .terraform import pick, tags
 
 WAIT = {"Delay": 1, "MaxAttempts": 600}
@@ -38,7 +39,7 @@ class EbsVolumeModule(Ec2Module):
         r = resource
         out: dict[str, Any] = {"availability_zone": r.get("availability_zone"), "size": int(r.get("size")),
                                "volume_type": r.get("volume_type") or "gp3",
-                               "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
+                               "tags": text_map(r.get("tags"))}
         if r.get("encrypted") is not None:
             out["encrypted"] = bool(r.get("encrypted"))
         if r.get("attachment") is not None:

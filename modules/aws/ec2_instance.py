@@ -26,6 +26,7 @@ from .common import (
     tag_specs,
     visible_tags,
 )
+from .policy import text_map
 from .terraform import pick, tags
 
 USER_DATA_TAG = "reconcile:user-data"
@@ -99,7 +100,7 @@ class Ec2InstanceModule(Ec2Module):
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
         out: dict[str, Any] = {"image_id": r.get("image_id"), "instance_type": r.get("instance_type") or "t3.micro",
-                               "state": self.state_of(r), "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()},
+                               "state": self.state_of(r), "tags": text_map(r.get("tags")),
                                "user_data": user_data_hash(r.get("user_data"))}
         for key in ("subnet_id", "key_name", "root_volume_size"):
             if r.get(key) is not None:

@@ -25,7 +25,7 @@ from .common import (
     paginate,
     read_each,
 )
-from .policy import normalize_policy
+from .policy import normalize_policy, text_map
 from .terraform import json_value, pick, tags
 
 
@@ -95,7 +95,7 @@ class IamRoleModule(Module[AwsSession]):
             "role_name": role_name(r),
             "managed_policy_arns": sorted(r.get("managed_policy_arns") or []),
             "inline_policies": {k: normalize_policy(v) for k, v in (r.get("inline_policies") or {}).items()},
-            "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()},
+            "tags": text_map(r.get("tags")),
         }
         if r.get("max_session_duration") is not None:
             out["max_session_duration"] = int(r.get("max_session_duration"))

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
 from reconciler.targets.aws import AwsSession
 
-from .common import Ec2Module, api_errors, create_once, desired_tags, not_ours, tag_specs
+from .common import Ec2Module, api_errors, create_once, desired_tags, tag_specs
+from .policy import text_map
 
 LT_GONE = ("InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException")
 
@@ -46,24 +47,14 @@ class LaunchTemplateModule(Ec2Module):
             return [t for page in pages for t in page.get("LaunchTemplates", [])]
         return []
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        """As the other EC2 objects; then a name the stack's own templates do not hold is looked up (one call for
-        all): another stack's, or one made by hand, is refused in the plan, not when apply tries to create it."""
-        found = dict(super().observe(session, resources))
-        missing = [r for r in resources if found.get(r.address) is None]
-        if not missing:
-            return found
-        names = sorted({template_name(r) for r in missing})
-        held = {t["LaunchTemplateName"]: t for t in self.list_items(
-            session, [{"Name": "launch-template-name", "Values": names}])}
-        for r in missing:
-            item = held.get(template_name(r))
-            if item is not None:
-                refused = not_ours("launch template", template_name(r), {t["Key"]: t["Value"] for t in item.get("Tags")
-                                                                         or []}, r, session)
-                if refused is not None:
-                    found[r.address] = refused
-        return found
+    name_filter = "launch-template-name"
+    name_kind = "launch template"
+
+    def object_name(self, resource: Resource) -> str:
+        return template_name(resource)
+
+    def name_of(self, item: Mapping[str, Any]) -> str:
+        return str(item.get("LaunchTemplateName") or "")
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -73,7 +64,7 @@ class LaunchTemplateModule(Ec2Module):
                     "security_group_ids": sorted(str(s) for s in r.get("security_group_ids") or []),
                     "key_name": r.get("key_name"), "user_data": digest(r.get("user_data")),
                     "iam_instance_profile": r.get("iam_instance_profile"),
-                    "instance_tags": {str(k): str(v) for k, v in (r.get("instance_tags") or {}).items()},
+                    "instance_tags": text_map(r.get("instance_tags")),
                     "tags": desired_tags(r)})
         return out
 
@@ -107,7 +98,7 @@ class LaunchTemplateModule(Ec2Module):
             data["IamInstanceProfile"] = {"Arn": profile} if str(profile).startswith("arn:") else {"Name": profile}
         if r.get("instance_tags"):
             data["TagSpecifications"] = [{"ResourceType": "instance", "Tags": [
-                {"Key": str(k), "Value": str(v)} for k, v in r.get("instance_tags").items()]}]
+                {"Key": k, "Value": v} for k, v in text_map(r.get("instance_tags")).items()]}]
         return data
 
     def apply(self, session: AwsSession, change: Change) -> Observed:

@@ -17,6 +17,7 @@ from reconciler.module import Adopted, Module
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
 from .common import GONE, all_tags_for, api_errors, carries_marks, create_once, not_ours, ours_now, paginate
+from .policy import text_map
 from .terraform import pick, tags
 
 PASSWORD_TAG = "reconcile:password"
@@ -87,7 +88,7 @@ class RdsInstanceModule(Module[AwsSession]):
                                "deletion_protection": bool(r.get("deletion_protection", False)), "owned": True,
                                "multi_az": bool(r.get("multi_az", False)),
                                "storage_encrypted": bool(r.get("storage_encrypted", False)),
-                               "tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}}
+                               "tags": text_map(r.get("tags"))}
         for key in ("engine_version", "db_subnet_group_name", "db_parameter_group_name", "kms_key_id"):
             if r.get(key) is not None:
                 out[key] = r.get(key)

@@ -67,7 +67,8 @@ class RouteTableModule(Ec2Module):
         with api_errors():
             if change.observed is None:
                 table = create_once(r.address, lambda: session.client("ec2", once=True).create_route_table(
-                    VpcId=r.get("vpc_id"), TagSpecifications=tag_specs(r, "route-table", session))["RouteTable"],
+                    VpcId=r.get("vpc_id"), TagSpecifications=tag_specs(r, "route-table", session),
+                    ClientToken=self.client_token(session, r))["RouteTable"],
                     lambda: self.tagged_item(session, r))
                 table_id, have, links, main = table["RouteTableId"], {}, {}, False
             else:

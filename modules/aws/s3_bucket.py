@@ -25,7 +25,7 @@ from .common import (
     read_each,
     stack_tags,
 )
-from .policy import normalize_policy
+from .policy import normalize_policy, text_map
 from .terraform import json_value, pick, tags
 
 PAB_KEYS = {"block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
@@ -110,7 +110,7 @@ class S3BucketModule(Module[AwsSession]):
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
-        out: dict[str, Any] = {"tags": {str(k): str(v) for k, v in (r.get("tags") or {}).items()}, "owned": True,
+        out: dict[str, Any] = {"tags": text_map(r.get("tags")), "owned": True,
                                "bucket": bucket_name(r)}
         if r.get("versioning") is not None:
             out["versioning"] = bool(r.get("versioning"))

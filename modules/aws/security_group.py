@@ -17,6 +17,7 @@ from .common import (
     create_once,
     tag_specs,
 )
+from .policy import text_map
 from .terraform import pick, rules, tags
 
 Rule = tuple[str, Any, Any, str]  # protocol, from_port, to_port, source (cidr or sg id)
@@ -86,13 +87,27 @@ class SecurityGroupModule(Ec2Module):
     computed = frozenset({"id", "arn", "owner_id"})
     requires_replace = frozenset({"group_name", "description", "vpc_id"})
 
+    name_filter = "group-name"
+    name_kind = "security group"
+
+    def object_name(self, resource: Resource) -> str:
+        return group_name(resource)
+
+    def name_of(self, item: Mapping[str, Any]) -> str:
+        return str(item.get("GroupName") or "")
+
+    def same_object(self, resource: Resource, item: Mapping[str, Any]) -> bool:
+        """Group names are unique within a VPC."""
+        vpc = resource.get("vpc_id")
+        return isinstance(vpc, str) and item.get("VpcId") == vpc
+
     def planned(self, resource: Resource) -> dict[str, Any]:
         return {"group_name": group_name(resource)}
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         out: dict[str, Any] = {"group_name": group_name(resource),
                                "description": resource.get("description") or "managed by reconcile",
-                               "tags": {str(k): str(v) for k, v in (resource.get("tags") or {}).items()}}
+                               "tags": text_map(resource.get("tags"))}
         if resource.get("vpc_id") is not None:
             out["vpc_id"] = resource.get("vpc_id")
         for key in ("ingress", "egress"):

@@ -6,6 +6,7 @@ subscriptions; each managed one costs a GetSubscriptionAttributes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from reconciler.module import Module
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, api_errors, paginate, read_each
-from .policy import as_written, json_value
+from .policy import as_written, filter_policy_problem, json_value
 
 PENDING = "PendingConfirmation"
 
@@ -25,6 +26,15 @@ class SnsSubscriptionModule(Module[AwsSession]):
     computed = frozenset({"arn"})
     requires_replace = frozenset({"topic_arn", "protocol", "endpoint"})
     not_compared = frozenset({"state", "import"})
+
+    def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
+        """A filter policy SNS would refuse is an error at its line (a value with a reference is left to apply)."""
+        policy = attributes.get("filter_policy")
+        if isinstance(policy, dict) and "${" not in json.dumps(policy):
+            problem = filter_policy_problem(policy)
+            if problem:
+                raise load.fail(problem, "filter_policy")
+        return attributes
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"subscription of {resource.get('endpoint')} to {resource.get('topic_arn')}"

@@ -42,7 +42,8 @@ class VpcEndpointModule(Ec2Module):
             if change.observed is None:
                 kwargs: dict[str, Any] = {"VpcId": r.get("vpc_id"), "ServiceName": r.get("service_name"),
                                           "VpcEndpointType": r.get("vpc_endpoint_type") or "Gateway",
-                                          "TagSpecifications": tag_specs(r, "vpc-endpoint", session)}
+                                          "TagSpecifications": tag_specs(r, "vpc-endpoint", session),
+                                          "ClientToken": self.client_token(session, r)}
                 if tables:
                     kwargs["RouteTableIds"] = tables
                 endpoint = create_once(r.address, lambda: session.client("ec2", once=True).create_vpc_endpoint(

@@ -72,9 +72,12 @@ class ApplyOutcome:
 
     @property
     def targets(self) -> dict[str, str]:
-        """Where each result happened: its target; a rollout's gate, its group."""
+        """Where each result happened: its target; a rollout's gate, its group; a resource of a host made in
+        this run (planned on a placeholder, then named by its host), that host."""
         gates = {r.address: r.address.split("[")[0] for r in self.results if r.address.startswith("rollout.")}
-        return gates | {c.address: c.resource.target for c in self.plan.changes if c.resource is not None}
+        made = {r.address: r.address.rsplit("[", 1)[1].rstrip("]") for r in self.results
+                if r.address.endswith("]") and not r.address.startswith("rollout.")}
+        return made | gates | {c.address: c.resource.target for c in self.plan.changes if c.resource is not None}
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class TypeDoc:
     supporting: tuple[Mapping[str, Any], ...] = ()
     env_names: tuple[str, ...] = ()
     data_source: bool = False  # a `data:` lookup, read as ${data.TYPE.NAME.ATTRIBUTE}
+    terraform_notes: tuple[str, ...] = ()  # where reconcile's defaults or shape differ from the AWS provider's
 
     @property
     def summary(self) -> str:
@@ -134,7 +135,8 @@ def type_doc(registry: Registry, type_name: str) -> TypeDoc:
     examples = tuple(schema.get("examples", ()))
     supporting, env_names = _supporting(registry, type_name, examples[0]) if examples else ((), ())
     return TypeDoc(type_name, module.family, registry.entry(type_name).origin, str(schema.get("description", "")),
-                   tuple(attributes), examples, supporting, env_names)
+                   tuple(attributes), examples, supporting, env_names,
+                   terraform_notes=tuple(str(n) for n in schema.get("x-coming-from-terraform") or ()))
 
 
 _ENV = re.compile(r"\benv\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -209,6 +211,8 @@ def render_text(doc: TypeDoc) -> str:
         lines.append(f"  {a.name}  ({'; '.join(part for part in (a.kind, flags) if part)})")
         if a.description:
             lines.append(f"      {a.description}")
+    if doc.terraform_notes:
+        lines += ["", "COMING FROM TERRAFORM", "", *(f"  - {note}" for note in doc.terraform_notes)]
     example = example_yaml(doc)
     if example:
         lines += ["", "EXAMPLE", "", *("  " + line for line in example.rstrip("\n").splitlines())]
@@ -223,6 +227,8 @@ def render_markdown(doc: TypeDoc) -> str:
     lines = [f"# {title}", "", f"Family: `{doc.family}` · from {doc.origin.split(' ')[0]}", "",
              doc.description, "", "| attribute | type | | description |", "|---|---|---|---|"]
     lines += [f"| `{a.name}` | {cell(a.kind)} | {cell(_flags(a))} | {cell(a.description)} |" for a in doc.attributes]
+    if doc.terraform_notes:
+        lines += ["", "## Coming from Terraform", "", *(f"- {note}" for note in doc.terraform_notes)]
     example = example_yaml(doc)
     if example:
         lines += ["", "## Example", "", "```yaml", example.rstrip("\n"), "```"]

@@ -938,7 +938,8 @@ class _SpecBuilder:
                 out = module.prepare(out, load)
             except TemplateFileError as exc:
                 ok = False
-                culprit = next((k for k in ("template", "src") if k in out), None)  # the file it names
+                culprit = exc.attribute if exc.attribute in out else next(
+                    (k for k in ("template", "src") if k in out), None)  # the value it names, or the file
                 self._error(str(exc), path + ((culprit,) if culprit else ()))
         return out if ok else None
 

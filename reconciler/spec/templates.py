@@ -20,7 +20,12 @@ MAX_TREE_BYTES = 256 * 1024 * 1024
 
 
 class TemplateFileError(Exception):
-    """A template file that may not or cannot be read; the message says which and why."""
+    """A template file that may not or cannot be read, or a value a module's prepare() refuses; the message
+    says which and why, `attribute` where (else the resource's line, or its template/src)."""
+
+    def __init__(self, message: str, attribute: str | None = None):
+        super().__init__(message)
+        self.attribute = attribute
 
 
 @dataclass(frozen=True)
@@ -96,9 +101,10 @@ class LoadContext:
     spec_file_dir: Path
 
     @staticmethod
-    def fail(message: str) -> Exception:
-        """The error a module's prepare() raises for a problem to report at the resource's line."""
-        return TemplateFileError(message)
+    def fail(message: str, attribute: str | None = None) -> Exception:
+        """The error a module's prepare() raises for a problem to report at the attribute's line (else the
+        resource's)."""
+        return TemplateFileError(message, attribute)
 
     def local_tree(self, written: str, limit: int = MAX_TREE_FILES) -> list[LocalFile]:
         """The regular files of a local file or directory the spec names (`copy: src`), relative to the

@@ -86,3 +86,14 @@ def test_data_sources_are_documented_like_types(cli: Cli) -> None:
         assert page.startswith(f"{name}  (data source; from reconcile-iac") and "ATTRIBUTES" in page, page
     assert "data sources:" in cli("docs", check=0).out
     assert "(data source" in cli("docs", "data.aws.ami", check=0).out
+
+
+def test_defaults_that_differ_from_terraforms_are_noted(cli: Cli) -> None:
+    """Where a type's default differs from the AWS provider's, its page and `docs TYPE` say so."""
+    registry = Registry.installed()
+    noted = [t for t in registry.types if registry.schema(t).get("x-coming-from-terraform")]
+    assert {"aws.lb_target_group", "aws.dynamodb_table", "aws.security_group"} <= set(noted), noted
+    for type_name in noted:
+        page = (ROOT / "docs/modules" / f"{type_name}.md").read_text()
+        assert "## Coming from Terraform" in page, type_name
+    assert "COMING FROM TERRAFORM" in cli("docs", "aws.lb_target_group", check=0).out

@@ -91,7 +91,7 @@ def test_instances_made_and_configured_in_one_run(pcli: Cli, spec_dir: Path, mot
     applied = pcli("apply", "--auto-approve", "spec", check=0).text
     ids = running(moto, uid)
     a, b = ids[str(h0.port)], ids[str(h1.port)]
-    assert f"{a}: waiting for SSH on 127.0.0.1:{h0.port}" in applied and "configuring 2 new host(s)" in applied, applied
+    assert f"{a}: waiting for SSH on 127.0.0.1:{h0.port}" in applied and "configuring 2 new hosts" in applied, applied
     assert f"file.motd[{a}]" in applied and f"file.motd[{b}]" in applied, applied
     assert h0.exec(f"cat /tmp/{uid}/motd") == (0, f"{a} is a frontend\n")
     assert h1.exec(f"cat /tmp/{uid}/motd") == (0, f"{b} is a frontend\n")

@@ -3,6 +3,8 @@
 - throttle: a share of requests is answered 503 RequestLimitExceeded before it reaches the server;
 - lose: a share of mutating requests (Create*/Run*/Put*, PUT/POST) reaches the server, which carries it
   out, but the client gets a 500 instead of the answer — the change happened, the client does not know.
+  By default that is EC2-style creations and REST writes; with `every_service` also the creations of the
+  JSON-protocol services (X-Amz-Target: SQS, DynamoDB, Logs, Events, ACM…) and every REST POST (Lambda).
 
 It forwards with http.client, keeping the request's own headers and Content-Length (urllib would add a
 form Content-Type and moto would read an empty body).
@@ -13,6 +15,7 @@ from __future__ import annotations
 import http.client
 import http.server
 import random
+import re
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -26,6 +29,8 @@ LOST = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>I
 # Query-protocol creations, and the XML bodies of REST creations (Route 53).
 MUTATING_ACTIONS = (b"Action=Create", b"Action=Run", b"Action=Allocate", b"Action=Authorize",
                     b"<CreateHostedZoneRequest", b"<ChangeResourceRecordSetsRequest")
+# The verbs of every service's creations, by query Action= or by JSON X-Amz-Target (`Service.Operation`).
+CREATING = re.compile(r"(?:^|\.)(?:(?:Create|Run|Allocate|Authorize|Request|Add|Put|Register|Attach)[A-Z]|Subscribe$)")
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Faults:
     lose: float = 0.0
     seed: int = 7
     refuse: tuple[int, bytes] | None = None  # answer everything with this (status, body): a store that says no
+    every_service: bool = False  # lose the answers of every service's creations (see the module's docstring)
     counts: dict[str, int] = field(default_factory=lambda: {"throttled": 0, "lost": 0, "passed": 0})
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -62,6 +68,11 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 mutating = self.command in ("PUT", "POST", "DELETE") and (
                     self.command != "POST" or any(a in body for a in MUTATING_ACTIONS))
+                if faults.every_service and self.command == "POST" and not mutating:
+                    target = self.headers.get("X-Amz-Target") or ""
+                    action = re.search(rb"(?:^|&)Action=(\w+)", body)
+                    mutating = bool(CREATING.search(target)) if target else (
+                        bool(CREATING.search(action.group(1).decode())) if action else True)
                 with faults.lock:
                     faults.counts["requests"] = faults.counts.get("requests", 0) + 1
                 if faults.refuse is not None:
