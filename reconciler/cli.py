@@ -418,10 +418,10 @@ def _apply_with(session: Session, selection: Selection, saved: dict[str, Any] | 
 
         click.echo("")
         per_target_table(outcome.results, outcome.targets)
-        click.echo(progress.render_summary(outcome.results, color), nl=False)
+        click.echo(progress.render_summary(outcome.results, color, outcome.runs), nl=False)
     else:
         click.echo("\n" + progress.per_target(outcome.results, outcome.targets)
-                   + progress.render_summary(outcome.results, color), nl=False)
+                   + progress.render_summary(outcome.results, color, outcome.runs), nl=False)
     if outcome.outputs:
         click.echo("\n" + plan_text.render_outputs(outcome.outputs), nl=False)
     return EXIT_ERROR if outcome.failed else EXIT_OK

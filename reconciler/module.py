@@ -21,8 +21,20 @@ class Adopted:
 
     attributes: dict[str, Any]
     object_id: str  # what `reconcile state import` takes for it
-    secrets: dict[str, str] = field(default_factory=dict)  # attribute -> environment variable that holds it
+    secrets: dict[str, str] = field(default_factory=dict)  # attribute -> the environment variable the spec reads it from
     notes: tuple[str, ...] = ()  # what the user must know (e.g. a value the peer kept only as a hash)
+    unmanaged: dict[str, str] = field(default_factory=dict)  # attribute left to the world (ignore_changes) -> why
+    files: dict[str, str] = field(default_factory=dict)  # file the spec needs beside it -> the peer's own path
+    identity: dict[str, Any] = field(default_factory=dict)  # recorded in the adoption state beside import_identity
+
+
+class NotCarried(Exception):
+    """A peer's setting a type cannot carry faithfully: the attribute it belongs to is left unmanaged."""
+
+    def __init__(self, attribute: str, reason: str):
+        super().__init__(f"{attribute}: {reason}")
+        self.attribute = attribute
+        self.reason = reason
 
 
 class NotConvertible(Exception):
@@ -109,17 +121,23 @@ class Module(Generic[TargetT]):
     # -- migration from a peer (reconcile migrate terraform) ----------------------------------------------
     terraform_types: ClassVar[tuple[str, ...]] = ()  # Terraform resource types this type takes over
     terraform_parts: ClassVar[tuple[str, ...]] = ()  # Terraform types that configure one of its objects
+    # Terraform attributes the provider derives (ids, ARNs, DNS names, defaults it fills in): never carried,
+    # never reported as left out. Everything else a Terraform resource sets and from_terraform does not read
+    # is listed by `reconcile migrate terraform` as not carried.
+    terraform_computed: ClassVar[frozenset[str]] = frozenset()
+    terraform_defaults: ClassVar[Mapping[str, Any]] = {}  # the provider's defaults: not reported when left as they are
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         """The spec entry for a Terraform resource of one of `terraform_types` (`values`: its attributes)."""
         raise NotImplementedError
 
-    def terraform_part_key(self, values: Mapping[str, Any]) -> str | None:
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
         """For a resource of `terraform_parts`: the object id it configures (matched to `Adopted.object_id`)."""
         return None
 
     def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
-        """Fold a `terraform_parts` resource into the attributes of the object it configures."""
+        """Fold a `terraform_parts` resource into the attributes of the object it configures; raise NotCarried
+        when it cannot be folded faithfully (the attribute it belongs to is then left unmanaged)."""
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         """The state identity of an existing object given by its id or name (`reconcile state import`)."""

@@ -192,6 +192,17 @@ def moto(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def own_moto(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A moto server of the test module's own, for tests that make thousands of objects or leave a whole
+    estate behind (paging, lost answers): the session's server stays small for the tests that list it."""
+    from tests.harness.moto import MotoServer
+
+    server = MotoServer(tmp_path_factory.mktemp("own-moto"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def acli(cli: Cli, moto: Any, monkeypatch: pytest.MonkeyPatch, named_stack: str) -> Cli:
     """The command against the moto server, under this test's own stack name; the environment is set for

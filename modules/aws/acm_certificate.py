@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
 from .common import (
@@ -26,6 +26,7 @@ from .common import (
     retag,
     visible_tags,
 )
+from .terraform import listed, pick, tags
 
 
 def validation(certificate: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -40,6 +41,23 @@ def validation(certificate: Mapping[str, Any]) -> list[dict[str, str]]:
 
 class AcmCertificateModule(Module[AwsSession]):
     type_name = "aws.acm_certificate"
+
+    terraform_types = ("aws_acm_certificate",)
+    terraform_computed = frozenset({
+        "domain_validation_options", "validation_emails", "type", "not_after", "not_before", "pending_renewal",
+        "renewal_eligibility", "renewal_summary", "options", "early_renewal_duration", "validation_option",
+        "key_algorithm"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        method = values.get("validation_method") or "DNS"
+        if method != "DNS" or values.get("certificate_body") or values.get("private_key"):
+            raise NotCarried("", "an imported certificate, or one validated by e-mail (aws.acm_certificate "
+                                 "requests certificates validated through DNS)")
+        out = pick(values, {"domain_name": "domain_name"})
+        others = [s for s in listed(values, "subject_alternative_names") if s != values.get("domain_name")]
+        if others:
+            out["subject_alternative_names"] = others
+        return Adopted({**out, **tags(values)}, str(values["arn"]))
     family = "aws"
     computed = frozenset({"arn", "status", "validation_records", "validation_record_name", "validation_record_type",
                           "validation_record_value"})

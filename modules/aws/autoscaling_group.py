@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, GroupMembers, GroupQuery, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -25,6 +25,7 @@ from .common import (
     paginate,
 )
 from .ec2_instance import running_instances
+from .terraform import first, listed, pick
 
 ASG_GONE = ("ValidationError",)
 
@@ -40,6 +41,42 @@ def tag_list(tags: Mapping[str, str], name: str) -> list[dict[str, Any]]:
 
 class AutoscalingGroupModule(Module[AwsSession]):
     type_name = "aws.autoscaling_group"
+
+    terraform_types = ("aws_autoscaling_group",)
+    terraform_parts = ("aws_autoscaling_attachment",)
+    terraform_computed = frozenset({
+        "default_cooldown", "service_linked_role_arn", "wait_for_capacity_timeout", "force_delete",
+        "metrics_granularity", "availability_zones", "predicted_capacity", "warm_pool_size", "desired_capacity_type",
+        "default_instance_warmup", "ignore_failed_scaling_activities", "force_delete_warm_pool",
+        "wait_for_elb_capacity", "min_elb_capacity", "protect_from_scale_in", "capacity_rebalance", "context"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        if values.get("mixed_instances_policy") or values.get("launch_configuration"):
+            raise NotCarried("", "a group launched from a launch configuration or a mixed instances policy "
+                                 "(aws.autoscaling_group takes a launch template)")
+        out = pick(values, {k: k for k in ("min_size", "max_size", "desired_capacity", "health_check_type",
+                                           "health_check_grace_period")}, skip_empty=False)
+        out["group_name"] = values.get("name")
+        out["subnet_ids"] = listed(values, "vpc_zone_identifier")
+        if values.get("target_group_arns"):
+            out["target_group_arns"] = listed(values, "target_group_arns")
+        template = first(values, "launch_template")
+        out["launch_template"] = {"id": template.get("id"), **({"version": template["version"]}
+                                                              if template.get("version") else {})}
+        out["instance_refresh"] = bool(values.get("instance_refresh"))
+        group_tags = {t["key"]: t["value"] for t in values.get("tag") or [] if isinstance(t, dict) and t.get("key")}
+        if group_tags:
+            out["tags"] = group_tags
+        return Adopted(out, str(values["name"]))
+
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
+        return str(values.get("autoscaling_group_name") or "") or None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        if not values.get("lb_target_group_arn"):
+            raise NotCarried("target_group_arns", "an attachment to a classic load balancer")
+        attributes["target_group_arns"] = sorted({*attributes.get("target_group_arns", []),
+                                                  str(values["lb_target_group_arn"])})
     name_attribute = "group_name"
     family = "aws"
     computed = frozenset({"arn", "instance_ids"})

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -28,6 +28,8 @@ from .common import (
     visible_tags,
 )
 from .policy import as_written
+from .terraform import json_value as tf_json
+from .terraform import pick, tags
 
 
 def rule_name(resource: Resource) -> str:
@@ -44,6 +46,36 @@ def targets_of(values: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
 
 class CloudwatchEventRuleModule(Module[AwsSession]):
     type_name = "aws.cloudwatch_event_rule"
+
+    terraform_types = ("aws_cloudwatch_event_rule",)
+    terraform_parts = ("aws_cloudwatch_event_target",)
+    terraform_computed = frozenset({"is_enabled", "force_destroy"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "rule_name", "schedule_expression": "schedule_expression",
+                            "description": "description"})
+        if values.get("event_pattern"):
+            out["event_pattern"] = tf_json(values["event_pattern"])
+        state = values.get("state") or ("ENABLED" if values.get("is_enabled", True) else "DISABLED")
+        out["enabled"] = state != "DISABLED"
+        bus = values.get("event_bus_name")
+        notes = (f"{self.type_name}.{name}: event bus {bus} is not carried (reconcile uses the default bus)",) \
+            if bus and bus != "default" else ()
+        return Adopted({**out, **tags(values)}, str(values["name"]), notes=notes)
+
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
+        return str(values.get("rule") or "") or None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        extra = [k for k in ("input_transformer", "input_path", "ecs_target", "batch_target", "kinesis_target",
+                             "sqs_target", "http_target", "run_command_targets", "dead_letter_config",
+                             "retry_policy", "role_arn") if values.get(k)]
+        if extra:
+            raise NotCarried("targets", f"a target with {', '.join(extra)} is not a setting reconcile has")
+        target: dict[str, Any] = {"id": str(values.get("target_id")), "arn": str(values.get("arn"))}
+        if values.get("input"):
+            target["input"] = tf_json(values["input"])
+        attributes["targets"] = [*attributes.get("targets", []), target]
     name_attribute = "rule_name"
     family = "aws"
     computed = frozenset({"arn"})

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -28,6 +28,7 @@ from .common import (
     stack_tags,
     visible_tags,
 )
+from .terraform import pick, tags
 
 
 def group_name(resource: Resource) -> str:
@@ -36,6 +37,16 @@ def group_name(resource: Resource) -> str:
 
 class CloudwatchLogGroupModule(Module[AwsSession]):
     type_name = "aws.cloudwatch_log_group"
+
+    terraform_types = ("aws_cloudwatch_log_group",)
+    terraform_computed = frozenset({"log_group_class", "skip_destroy"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "log_group_name", "retention_in_days": "retention_in_days",
+                            "kms_key_id": "kms_key_id"})
+        if not out.get("retention_in_days"):
+            out.pop("retention_in_days", None)
+        return Adopted({**out, **tags(values)}, str(values["name"]))
     name_attribute = "log_group_name"
     family = "aws"
     computed = frozenset({"arn"})

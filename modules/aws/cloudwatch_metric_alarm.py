@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -25,6 +25,7 @@ from .common import (
     visible_tags,
 )
 from .policy import text_map
+from .terraform import listed, pick, tags
 
 SETTINGS = {  # spec key -> (API field, default)
     "metric_name": ("MetricName", None), "namespace": ("Namespace", None), "statistic": ("Statistic", "Average"),
@@ -55,6 +56,21 @@ def _typed(key: str, value: Any) -> Any:
 
 class CloudwatchMetricAlarmModule(Module[AwsSession]):
     type_name = "aws.cloudwatch_metric_alarm"
+
+    terraform_types = ("aws_cloudwatch_metric_alarm",)
+    terraform_computed = frozenset({"evaluate_low_sample_count_percentiles"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {k: k for k in (
+            "alarm_name", "namespace", "metric_name", "dimensions", "statistic", "period", "evaluation_periods",
+            "datapoints_to_alarm", "threshold", "comparison_operator", "treat_missing_data", "alarm_description")})
+        if not out.get("datapoints_to_alarm"):
+            out.pop("datapoints_to_alarm", None)  # 0: unset (the evaluation periods)
+        out["actions_enabled"] = bool(values.get("actions_enabled", True))
+        for key in ("alarm_actions", "ok_actions", "insufficient_data_actions"):
+            if values.get(key):
+                out[key] = listed(values, key)
+        return Adopted({**out, **tags(values)}, str(values["alarm_name"]))
     name_attribute = "alarm_name"
     family = "aws"
     computed = frozenset({"arn"})

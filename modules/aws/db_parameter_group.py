@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -26,6 +26,7 @@ from .common import (
     visible_tags,
 )
 from .db_subnet_group import RDS_GONE, rds_retag, rds_tags
+from .terraform import pick, tags
 
 PER_CALL = 20  # ModifyDBParameterGroup takes at most 20 parameters
 
@@ -36,6 +37,18 @@ def group_name(resource: Resource) -> str:
 
 class DbParameterGroupModule(Module[AwsSession]):
     type_name = "aws.db_parameter_group"
+
+    terraform_types = ("aws_db_parameter_group",)
+    terraform_computed = frozenset({"skip_destroy"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "group_name", "family": "family", "description": "description"})
+        params = [p for p in values.get("parameter") or [] if isinstance(p, dict) and p.get("name")]
+        if params:
+            out["parameters"] = {str(p["name"]): str(p.get("value")) for p in sorted(params, key=lambda p: p["name"])}
+            if any(p.get("apply_method") == "pending-reboot" for p in params):
+                out["apply_method"] = "pending-reboot"
+        return Adopted({**out, **tags(values)}, str(values["name"]))
     name_attribute = "group_name"
     family = "aws"
     computed = frozenset({"arn", "name"})

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -26,6 +26,7 @@ from .common import (
     retag,
     visible_tags,
 )
+from .terraform import listed, pick, tags
 
 RDS_GONE = GONE + ("DBSubnetGroupNotFoundFault", "DBParameterGroupNotFound")
 
@@ -47,6 +48,14 @@ def rds_tags(rds: Any, arn: str) -> dict[str, str]:
 
 class DbSubnetGroupModule(Module[AwsSession]):
     type_name = "aws.db_subnet_group"
+
+    terraform_types = ("aws_db_subnet_group",)
+    terraform_computed = frozenset({"supported_network_types", "vpc_id"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "group_name", "description": "description"})
+        out["subnet_ids"] = listed(values, "subnet_ids")
+        return Adopted({**out, **tags(values)}, str(values["name"]))
     name_attribute = "group_name"
     family = "aws"
     computed = frozenset({"arn", "name"})

@@ -83,12 +83,16 @@ class DynamodbTableModule(Module[AwsSession]):
         indexes = [{**pick(gsi, {"name": "name", "hash_key": "hash_key", "range_key": "range_key",
                                  "projection_type": "projection"}), **(pick(gsi, capacity) if provisioned else {})}
                    for gsi in values.get("global_secondary_index") or []]
-        if indexes:
+        unmanaged: dict[str, str] = {}
+        if any(i.get("projection") == "INCLUDE" for i in indexes):
+            unmanaged["global_secondary_indexes"] = ("an index projecting chosen attributes (INCLUDE, "
+                                                     "non_key_attributes) is not a setting reconcile has")
+        elif indexes:
             out["global_secondary_indexes"] = indexes
         ttl = (values.get("ttl") or [{}])[0]
         if ttl.get("enabled") and ttl.get("attribute_name"):
             out["ttl"] = {"attribute": ttl["attribute_name"], "enabled": True}
-        return Adopted({**out, **tags(values)}, str(values["name"]))
+        return Adopted({**out, **tags(values)}, str(values["name"]), unmanaged=unmanaged)
 
     family = "aws"
     computed = frozenset({"arn", "stream_arn"})

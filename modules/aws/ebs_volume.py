@@ -25,6 +25,8 @@ WAIT = {"Delay": 1, "MaxAttempts": 600}
 class EbsVolumeModule(Ec2Module):
     type_name = "aws.ebs_volume"
     terraform_types = ("aws_ebs_volume",)
+    terraform_computed = frozenset({"create_time", "final_snapshot", "multi_attach_enabled"})
+    terraform_defaults = {"iops": 3000, "throughput": 125}  # gp3's
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         return Adopted({**pick(values, {"availability_zone": "availability_zone", "size": "size",

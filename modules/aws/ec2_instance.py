@@ -27,7 +27,7 @@ from .common import (
     visible_tags,
 )
 from .policy import text_map
-from .terraform import pick, tags
+from .terraform import first, pick, tags
 
 USER_DATA_TAG = "reconcile:user-data"
 WAIT = {"Delay": 1, "MaxAttempts": 600}
@@ -61,6 +61,18 @@ def running_instances(session: AwsSession, filters: list[dict[str, Any]]) -> lis
 class Ec2InstanceModule(Ec2Module):
     type_name = "aws.ec2_instance"
     terraform_types = ("aws_instance",)
+    terraform_computed = frozenset({"availability_zone", "instance_state", "primary_network_interface_id",
+                                    "associate_public_ip_address", "credit_specification", "cpu_core_count",
+                                    "cpu_threads_per_core", "cpu_options", "ipv6_address_count", "ipv6_addresses",
+                                    "private_ip", "secondary_private_ips", "password_data", "outpost_arn",
+                                    "placement_partition_number", "host_id", "host_resource_group_arn",
+                                    "spot_instance_request_id", "instance_lifecycle", "user_data_base64",
+                                    "user_data_replace_on_change", "get_password_data",
+                                    "network_interface", "enclave_options", "maintenance_options",
+                                    "private_dns_name_options", "capacity_reservation_specification",
+                                    "security_groups"})
+    terraform_defaults = {"tenancy": "default", "source_dest_check": True, "instance_initiated_shutdown_behavior": "stop",
+                          "hibernation": False, "disable_api_termination": False, "disable_api_stop": False}
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         out = pick(values, {"ami": "image_id", "instance_type": "instance_type", "subnet_id": "subnet_id",
@@ -70,9 +82,14 @@ class Ec2InstanceModule(Ec2Module):
         roots = values.get("root_block_device") or []
         if roots and roots[0].get("volume_size"):
             out["root_volume_size"] = int(roots[0]["volume_size"])
-        notes = (f"{self.type_name}.{name}: Terraform keeps only a hash of user_data; add user_data to the spec "
-                 "by hand if reconcile should manage it",) if values.get("user_data") else ()
-        return Adopted({**out, **tags(values)}, str(values["id"]), notes=notes)
+        notes = [f"{self.type_name}.{name}: Terraform keeps only a hash of user_data; add user_data to the spec "
+                 "by hand if reconcile should manage it"] if values.get("user_data") else []
+        if first(values, "metadata_options").get("http_tokens") == "required":
+            notes.append(f"{self.type_name}.{name}: IMDSv2 (metadata_options.http_tokens = required) is not carried: "
+                         "aws.ec2_instance does not manage metadata options, and leaves them as they are")
+        if first(values, "root_block_device").get("encrypted"):
+            notes.append(f"{self.type_name}.{name}: its root volume is encrypted; aws.ec2_instance keeps it as it is")
+        return Adopted({**out, **tags(values)}, str(values["id"]), notes=tuple(notes))
 
     describe = ("describe_instances", "Reservations", "InstanceId", "instance-id")
     computed = frozenset({"id", "arn", "private_ip", "public_ip"})

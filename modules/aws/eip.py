@@ -6,13 +6,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, tag_specs
+from .terraform import pick, tags
 
 
 class EipModule(Ec2Module):
     type_name = "aws.eip"
+
+    terraform_types = ("aws_eip",)
+    terraform_computed = frozenset({"allocation_id", "network_border_group", "public_ipv4_pool", "vpc", "ptr_record",
+                                    "carrier_ip", "customer_owned_ip", "ipam_pool_id"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"instance": "instance_id"})
+        if values.get("network_interface") and not values.get("instance"):
+            values.get("associate_with_private_ip")
+            return Adopted({**out, **tags(values)}, str(values["id"]), notes=(
+                f"{self.type_name}.{name}: its association with network interface {values['network_interface']} "
+                "is not carried (reconcile leaves it as it is)",))
+        return Adopted({**out, **tags(values)}, str(values["id"]))
     describe = ("describe_addresses", "Addresses", "AllocationId", "allocation-id")
     computed = frozenset({"id", "public_ip", "association_id"})
     volatile = frozenset({"association_id"})

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -25,6 +25,7 @@ from .common import (
     retag,
     visible_tags,
 )
+from .terraform import pick, tags
 
 
 def profile_name(resource: Resource) -> str:
@@ -33,6 +34,14 @@ def profile_name(resource: Resource) -> str:
 
 class IamInstanceProfileModule(Module[AwsSession]):
     type_name = "aws.iam_instance_profile"
+
+    terraform_types = ("aws_iam_instance_profile",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "profile_name", "path": "path", "role": "role"})
+        if out.get("path") == "/":
+            del out["path"]
+        return Adopted({**out, **tags(values)}, str(values["name"]))
     name_attribute = "profile_name"
     family = "aws"
     computed = frozenset({"arn"})

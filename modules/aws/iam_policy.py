@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -29,6 +29,8 @@ from .common import (
     visible_tags,
 )
 from .policy import as_written, normalize_policy
+from .terraform import json_value as tf_json
+from .terraform import pick, tags
 
 MAX_VERSIONS = 5
 
@@ -45,6 +47,16 @@ def document(text: Any) -> Any:
 
 class IamPolicyModule(Module[AwsSession]):
     type_name = "aws.iam_policy"
+
+    terraform_types = ("aws_iam_policy",)
+    terraform_computed = frozenset({"attachment_count"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "policy_name", "path": "path", "description": "description"})
+        if out.get("path") == "/":
+            del out["path"]
+        out["policy"] = tf_json(values.get("policy"))
+        return Adopted({**out, **tags(values)}, str(values["name"]))
     name_attribute = "policy_name"
     family = "aws"
     computed = frozenset({"arn", "default_version"})

@@ -60,6 +60,20 @@ class IamRoleModule(Module[AwsSession]):
             out["inline_policies"] = inline
         return Adopted({**out, **tags(values)}, str(values["name"]))
 
+    terraform_parts = ("aws_iam_role_policy_attachment", "aws_iam_role_policy")
+    terraform_computed = frozenset({"force_detach_policies"})
+
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
+        return str(values.get("role") or "") or None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        if part_type == "aws_iam_role_policy_attachment":
+            attributes["managed_policy_arns"] = sorted({*attributes.get("managed_policy_arns", []),
+                                                        str(values.get("policy_arn"))})
+        else:
+            attributes["inline_policies"] = {**attributes.get("inline_policies", {}),
+                                             str(values.get("name")): json_value(values.get("policy"))}
+
     family = "aws"
     computed = frozenset({"arn", "role_id"})
     requires_replace = frozenset({"path", "role_name"})

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -23,6 +23,7 @@ from .common import (
     retag,
     visible_tags,
 )
+from .terraform import pick, tags
 
 
 def user_name(resource: Resource) -> str:
@@ -31,6 +32,29 @@ def user_name(resource: Resource) -> str:
 
 class IamUserModule(Module[AwsSession]):
     type_name = "aws.iam_user"
+
+    terraform_types = ("aws_iam_user",)
+    terraform_parts = ("aws_iam_user_policy_attachment", "aws_iam_user_group_membership", "aws_iam_user_policy")
+    terraform_computed = frozenset({"force_destroy"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "user_name", "path": "path"})
+        if out.get("path") == "/":
+            del out["path"]
+        return Adopted({**out, **tags(values)}, str(values["name"]))
+
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
+        return str(values.get("user") or "") or None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        if part_type == "aws_iam_user_policy_attachment":
+            attributes["managed_policy_arns"] = sorted({*attributes.get("managed_policy_arns", []),
+                                                        str(values.get("policy_arn"))})
+        elif part_type == "aws_iam_user_group_membership":
+            attributes["groups"] = sorted({*attributes.get("groups", []), *(values.get("groups") or [])})
+        else:
+            raise NotCarried("inline_policies", "a user's inline policies are not a setting of aws.iam_user "
+                                                "(reconcile leaves them as they are)")
     name_attribute = "user_name"
     family = "aws"
     computed = frozenset({"arn"})

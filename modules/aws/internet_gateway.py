@@ -6,13 +6,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, tag_specs
+from .terraform import pick, tags
 
 
 class InternetGatewayModule(Ec2Module):
     type_name = "aws.internet_gateway"
+
+    terraform_types = ("aws_internet_gateway",)
+    terraform_parts = ("aws_internet_gateway_attachment",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        return Adopted({**pick(values, {"vpc_id": "vpc_id"}), **tags(values)}, str(values["id"]))
+
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
+        return str(values.get("internet_gateway_id") or "") or None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        attributes["vpc_id"] = values.get("vpc_id")
     describe = ("describe_internet_gateways", "InternetGateways", "InternetGatewayId", "internet-gateway-id")
     computed = frozenset({"id"})
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -34,8 +34,9 @@ from .common import (
     stack_resources,
     visible_tags,
 )
-from .lambda_zip import code_sha256, deterministic_zip
+from .lambda_zip import ARCHIVE, code_of, code_sha256, is_archive
 from .policy import scalar_text
+from .terraform import first, listed, pick, tags
 
 SETTINGS = {"runtime": "Runtime", "handler": "Handler", "role": "Role", "memory_size": "MemorySize",
             "timeout": "Timeout", "description": "Description"}
@@ -59,6 +60,36 @@ def vpc(value: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
 
 class LambdaFunctionModule(Module[AwsSession]):
     type_name = "aws.lambda_function"
+
+    terraform_types = ("aws_lambda_function",)
+    terraform_computed = frozenset({
+        "architectures", "ephemeral_storage", "tracing_config", "package_type", "skip_destroy", "last_modified",
+        "logging_config", "snap_start", "reserved_concurrent_executions", "replace_security_groups_on_destroy",
+        "replacement_security_group_ids", "source_code_size", "signing_job_arn", "signing_profile_version_arn",
+        "qualified_arn", "qualified_invoke_arn", "invoke_arn", "version", "code_sha256", "source_code_hash",
+        "kms_key_arn"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        code = [k for k in ("image_uri", "s3_bucket", "layers") if values.get(k)]
+        if code or not values.get("filename"):
+            raise NotCarried("", f"code from {', '.join(code) or 'no local file'} (aws.lambda_function deploys "
+                                 "code from a local file, directory or zip)")
+        out = pick(values, {"function_name": "function_name", "runtime": "runtime", "handler": "handler",
+                            "role": "role", "memory_size": "memory_size", "timeout": "timeout",
+                            "description": "description"})
+        archive = f"functions/{name}.zip"
+        out["source"] = archive
+        variables = first(values, "environment").get("variables")
+        if variables:
+            out["environment"] = dict(variables)
+        network = first(values, "vpc_config")
+        if network.get("subnet_ids"):
+            out["vpc_config"] = {"subnet_ids": listed(network, "subnet_ids"),
+                                 "security_group_ids": listed(network, "security_group_ids")}
+        if values.get("publish"):
+            out["publish"] = True
+        return Adopted({**out, **tags(values)}, str(values["function_name"]), files={
+            archive: str(values["filename"])})
     name_attribute = "function_name"
     family = "aws"
     computed = frozenset({"arn", "version", "qualified_arn", "invoke_arn"})
@@ -77,7 +108,8 @@ class LambdaFunctionModule(Module[AwsSession]):
         return discover_named(session, "lambda:function", "function_name")
 
     def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
-        """The code's files, zipped once at load time: the plan compares the zip's hash."""
+        """The code's files, zipped once at load time (a zip archive given as the source is taken as it is): the
+        plan compares the zip's hash."""
         source = attributes.get("source")
         if not isinstance(source, str):
             return attributes
@@ -87,9 +119,12 @@ class LambdaFunctionModule(Module[AwsSession]):
             raise load.fail(f"source: {exc}".replace("src ", "")) from None
         if not found:
             raise load.fail(f"source: {source!r} holds no files")
-        files = {(f.relative or f.path.name): {"path": str(f.path), "mode": f.mode, "sha256": f.sha256}
-                 for f in found}
-        return {**attributes, "files": files, "code_sha256": code_sha256(deterministic_zip(files))}
+        if len(found) == 1 and not found[0].relative and is_archive(found[0].path):
+            files = {ARCHIVE: {"path": str(found[0].path), "mode": found[0].mode, "sha256": found[0].sha256}}
+        else:
+            files = {(f.relative or f.path.name): {"path": str(f.path), "mode": f.mode, "sha256": f.sha256}
+                     for f in found}
+        return {**attributes, "files": files, "code_sha256": code_sha256(code_of(files))}
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         return {"function_name": function_name(resource)}
@@ -164,7 +199,7 @@ class LambdaFunctionModule(Module[AwsSession]):
         return f"arn:aws:apigateway:{session.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
 
     def _zip(self, r: Resource) -> bytes:
-        data = deterministic_zip(r.get("files") or {})
+        data = code_of(r.get("files") or {})
         if code_sha256(data) != r.get("code_sha256"):
             raise ModuleError(f"the files of {r.get('source')} changed since the plan was made: plan again")
         return data

@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, api_errors
+from .terraform import pick
 
 
 def statement_id(resource: Resource) -> str:
@@ -29,6 +30,23 @@ def _principal(statement: Mapping[str, Any]) -> str:
 
 class LambdaPermissionModule(Module[AwsSession]):
     type_name = "aws.lambda_permission"
+
+    terraform_types = ("aws_lambda_permission",)
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        extra = [k for k in ("qualifier", "event_source_token", "principal_org_id", "function_url_auth_type")
+                 if values.get(k)]
+        if extra:
+            raise NotCarried("", f"a permission with {', '.join(extra)}")
+        out = pick(values, {k: k for k in ("function_name", "statement_id", "action", "principal", "source_arn")})
+        values.get("source_account")
+        notes = (f"{self.type_name}.{name}: source_account is not carried",) if values.get("source_account") else ()
+        return Adopted(out, f"{values.get('function_name')}/{values.get('statement_id')}", notes=notes)
+
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        """FUNCTION/STATEMENT_ID."""
+        function, _, sid = object_id.rpartition("/")
+        return {"function_name": function, "statement_id": sid}
     name_attribute = "statement_id"
     family = "aws"
     requires_replace = frozenset({"function_name", "statement_id", "action", "principal", "source_arn"})

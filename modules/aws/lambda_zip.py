@@ -30,6 +30,21 @@ def deterministic_zip(files: Mapping[str, Mapping[str, Any]]) -> bytes:
     return out.getvalue()
 
 
+ARCHIVE = "(archive)"  # the one entry of `files` when the source is a zip archive, deployed as it is
+
+
+def code_of(files: Mapping[str, Mapping[str, Any]]) -> bytes:
+    """The bytes Lambda is given: a source zip archive as it is, else the deterministic zip of the files."""
+    if set(files) == {ARCHIVE}:
+        return Path(str(files[ARCHIVE]["path"])).read_bytes()
+    return deterministic_zip(files)
+
+
+def is_archive(path: Path) -> bool:
+    """A source file that is itself the function's zip (as Terraform's `filename` is)."""
+    return path.suffix.lower() == ".zip" and zipfile.is_zipfile(path)
+
+
 def code_sha256(data: bytes) -> str:
     """As Lambda reports it: the base64 of the zip's SHA-256."""
     return base64.b64encode(hashlib.sha256(data).digest()).decode()

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import Ec2Module, api_errors, create_once, desired_tags, tag_specs
 from .policy import text_map
+from .terraform import base64_text, first, listed, pick, tags
 
 LT_GONE = ("InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException")
 
@@ -30,6 +32,29 @@ def digest(text: str | None) -> str | None:
 
 class LaunchTemplateModule(Ec2Module):
     type_name = "aws.launch_template"
+
+    terraform_types = ("aws_launch_template",)
+    terraform_computed = frozenset({"default_version", "latest_version", "update_default_version"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "launch_template_name", "image_id": "image_id", "instance_type": "instance_type",
+                            "key_name": "key_name"})
+        if values.get("vpc_security_group_ids"):
+            out["security_group_ids"] = listed(values, "vpc_security_group_ids")
+        profile = first(values, "iam_instance_profile")
+        if profile.get("name") or profile.get("arn"):
+            out["iam_instance_profile"] = profile.get("name") or profile.get("arn")
+        if values.get("user_data"):
+            out["user_data"] = base64_text(values["user_data"])
+        for spec in values.get("tag_specifications") or []:
+            if isinstance(spec, dict) and spec.get("resource_type") == "instance" and spec.get("tags"):
+                out["instance_tags"] = dict(spec["tags"])
+        notes: list[str] = []
+        metadata = first(values, "metadata_options")
+        if metadata.get("http_tokens") == "required":
+            notes.append(f"{self.type_name}.{name}: IMDSv2 (metadata_options.http_tokens = required) is not carried: "
+                         "aws.launch_template does not manage instance metadata options, and leaves them as they are")
+        return Adopted({**out, **tags(values)}, str(values["id"]), notes=tuple(notes))
     name_attribute = "launch_template_name"
     describe = ("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId", "launch-template-id")
     computed = frozenset({"id", "latest_version", "default_version"})

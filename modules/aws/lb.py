@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -23,6 +23,7 @@ from .common import (
     visible_tags,
 )
 from .elb import ELB_GONE, elb_tag_list, elb_tags, retag_elb
+from .terraform import first, listed, pick, tags
 
 
 def lb_name(resource: Resource) -> str:
@@ -31,6 +32,29 @@ def lb_name(resource: Resource) -> str:
 
 class LbModule(Module[AwsSession]):
     type_name = "aws.lb"
+
+    terraform_types = ("aws_lb", "aws_alb")
+    terraform_computed = frozenset({
+        "arn_suffix", "vpc_id", "ip_address_type", "desync_mitigation_mode", "drop_invalid_header_fields",
+        "enable_http2", "enable_tls_version_and_cipher_suite_headers", "enable_waf_fail_open",
+        "enable_xff_client_port", "preserve_host_header", "xff_header_processing_mode", "client_keep_alive",
+        "enable_cross_zone_load_balancing", "enable_zonal_shift", "subnet_mapping", "connection_logs",
+        "dns_record_client_routing_policy", "enforce_security_group_inbound_rules_on_private_link_traffic"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        kind = values.get("load_balancer_type") or "application"
+        if kind != "application":
+            raise NotCarried("", f"a {kind} load balancer (aws.lb is an Application Load Balancer)")
+        out = pick(values, {"name": "lb_name", "idle_timeout": "idle_timeout"})
+        out["subnets"] = listed(values, "subnets")
+        if values.get("security_groups"):
+            out["security_groups"] = listed(values, "security_groups")
+        out["internal"] = bool(values.get("internal"))
+        out["enable_deletion_protection"] = bool(values.get("enable_deletion_protection"))
+        logs = first(values, "access_logs")
+        notes = (f"{self.type_name}.{name}: access logs (to bucket {logs.get('bucket')}) are not carried",) \
+            if logs.get("enabled") else ()
+        return Adopted({**out, **tags(values)}, str(values["name"]), notes=notes)
     name_attribute = "lb_name"
     family = "aws"
     computed = frozenset({"arn", "dns_name", "zone_id"})

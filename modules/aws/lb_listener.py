@@ -9,11 +9,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import api_errors, carries_marks, desired_tags, not_ours, visible_tags
 from .elb import ELB_GONE, elb_tag_list, elb_tags, retag_elb
+from .terraform import first, pick, tags
 
 REDIRECT_DEFAULTS = {"host": "#{host}", "path": "/#{path}", "query": "#{query}"}  # AWS's "keep as it was"
 
@@ -63,6 +64,57 @@ def action_api(action: Mapping[str, Any]) -> dict[str, Any]:
 
 class LbListenerModule(Module[AwsSession]):
     type_name = "aws.lb_listener"
+
+    terraform_types = ("aws_lb_listener", "aws_alb_listener")
+    terraform_computed = frozenset({
+        "alpn_policy", "mutual_authentication", "tcp_idle_timeout_seconds", "routing_http_request_x_amzn_mtls_clientcert_header_name",
+        "routing_http_response_server_enabled", "routing_http_response_strict_transport_security_header_value",
+        "routing_http_response_access_control_allow_credentials_header_value",
+        "routing_http_response_access_control_allow_headers_header_value",
+        "routing_http_response_access_control_allow_methods_header_value",
+        "routing_http_response_access_control_allow_origin_header_value",
+        "routing_http_response_access_control_expose_headers_header_value",
+        "routing_http_response_access_control_max_age_header_value",
+        "routing_http_response_content_security_policy_header_value",
+        "routing_http_response_x_content_type_options_header_value",
+        "routing_http_response_x_frame_options_header_value",
+        "routing_http_request_x_amzn_mtls_clientcert_serial_number_header_name",
+        "routing_http_request_x_amzn_mtls_clientcert_issuer_header_name",
+        "routing_http_request_x_amzn_mtls_clientcert_subject_header_name",
+        "routing_http_request_x_amzn_mtls_clientcert_validity_header_name",
+        "routing_http_request_x_amzn_mtls_clientcert_leaf_header_name",
+        "routing_http_request_x_amzn_tls_version_header_name",
+        "routing_http_request_x_amzn_tls_cipher_suite_header_name"})
+
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        return {"arn": object_id}
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"load_balancer_arn": "load_balancer_arn", "port": "port", "protocol": "protocol",
+                            "certificate_arn": "certificate_arn", "ssl_policy": "ssl_policy"})
+        actions = [a for a in values.get("default_action") or [] if isinstance(a, dict)]
+        if len(actions) != 1:
+            raise NotCarried("", f"{len(actions)} default actions (aws.lb_listener has one)")
+        action = actions[0]
+        kind = str(action.get("type"))
+        if kind == "forward":
+            forward = first(action, "forward")
+            groups = [g.get("arn") for g in forward.get("target_group") or []]
+            target = action.get("target_group_arn") or (groups[0] if len(groups) == 1 else None)
+            if not target:
+                raise NotCarried("", "a weighted forward to several target groups")
+            out["default_action"] = {"type": "forward", "target_group_arn": target}
+        elif kind == "redirect":
+            redirect = first(action, "redirect")
+            out["default_action"] = {"type": "redirect", **pick(redirect, {k: k for k in (
+                "protocol", "port", "host", "path", "query", "status_code")})}
+        elif kind == "fixed-response":
+            fixed = first(action, "fixed_response")
+            out["default_action"] = {"type": "fixed-response", **pick(fixed, {k: k for k in (
+                "status_code", "content_type", "message_body")})}
+        else:
+            raise NotCarried("", f"a default action of type {kind}")
+        return Adopted({**out, **tags(values)}, str(values.get("arn") or values.get("id")))
     family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"load_balancer_arn", "port"})

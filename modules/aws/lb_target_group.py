@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -25,6 +25,7 @@ from .common import (
     visible_tags,
 )
 from .elb import ELB_GONE, elb_tag_list, elb_tags, retag_elb
+from .terraform import first, name_in_arn, pick, tags
 
 HEALTH = {  # spec key -> (API field, default)
     "path": ("HealthCheckPath", "/"), "port": ("HealthCheckPort", "traffic-port"),
@@ -49,6 +50,39 @@ def target_key(target: Mapping[str, Any], port: int) -> str:
 
 class LbTargetGroupModule(Module[AwsSession]):
     type_name = "aws.lb_target_group"
+
+    terraform_types = ("aws_lb_target_group", "aws_alb_target_group")
+    terraform_parts = ("aws_lb_target_group_attachment", "aws_alb_target_group_attachment")
+    terraform_computed = frozenset({
+        "arn_suffix", "load_balancer_arns", "ip_address_type", "lambda_multi_value_headers_enabled",
+        "load_balancing_algorithm_type", "load_balancing_anomaly_mitigation", "load_balancing_cross_zone_enabled",
+        "preserve_client_ip", "protocol_version", "proxy_protocol_v2", "connection_termination", "target_failover",
+        "target_health_state", "target_group_health", "slow_start", "name_prefix"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "target_group_name", "port": "port", "protocol": "protocol",
+                            "vpc_id": "vpc_id", "target_type": "target_type"})
+        if values.get("deregistration_delay") not in (None, ""):
+            out["deregistration_delay"] = int(values["deregistration_delay"])
+        check = first(values, "health_check")
+        if check:
+            health = pick(check, {k: k for k in ("path", "protocol", "interval", "timeout", "healthy_threshold",
+                                                 "unhealthy_threshold", "matcher")})
+            if check.get("port") not in (None, "", "traffic-port"):
+                health["port"] = check["port"]
+            out["health_check"] = health
+        sticky = first(values, "stickiness")
+        notes = (f"{self.type_name}.{name}: stickiness is not carried",) if sticky.get("enabled") else ()
+        return Adopted({**out, **tags(values)}, str(values["name"]), notes=notes)
+
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
+        return name_in_arn(values.get("target_group_arn"), "targetgroup")
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        target: dict[str, Any] = {"id": str(values.get("target_id"))}
+        if values.get("port"):
+            target["port"] = int(values["port"])
+        attributes["targets"] = [*attributes.get("targets", []), target]
     name_attribute = "target_group_name"
     family = "aws"
     computed = frozenset({"arn"})

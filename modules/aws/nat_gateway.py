@@ -10,15 +10,28 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, paginate, tag_specs
+from .terraform import pick, tags
 
 WAIT = 600.0
 
 
 class NatGatewayModule(Ec2Module):
     type_name = "aws.nat_gateway"
+
+    terraform_types = ("aws_nat_gateway",)
+    terraform_computed = frozenset({"secondary_allocation_ids", "secondary_private_ip_address_count",
+                                    "secondary_private_ip_addresses"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"subnet_id": "subnet_id", "allocation_id": "allocation_id",
+                            "connectivity_type": "connectivity_type"})
+        if out.get("connectivity_type") == "public":
+            del out["connectivity_type"]
+        return Adopted({**out, **tags(values)}, str(values["id"]))
     describe = ("describe_nat_gateways", "NatGateways", "NatGatewayId", "nat-gateway-id")
     computed = frozenset({"id", "public_ip", "private_ip"})
     requires_replace = frozenset({"subnet_id", "allocation_id", "connectivity_type"})

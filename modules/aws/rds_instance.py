@@ -51,21 +51,40 @@ class RdsInstanceModule(Module[AwsSession]):
     name_attribute = "db_instance_identifier"
     terraform_types = ("aws_db_instance",)
 
+    terraform_computed = frozenset({
+        "address", "endpoint", "hosted_zone_id", "resource_id", "status", "latest_restorable_time", "listener_endpoint",
+        "master_user_secret", "ca_cert_identifier", "engine_version_actual", "option_group_name", "port",
+        "availability_zone", "license_model", "maintenance_window", "backup_window", "storage_type", "iops",
+        "storage_throughput", "network_type", "apply_immediately", "auto_minor_version_upgrade", "copy_tags_to_snapshot",
+        "db_name", "identifier_prefix", "character_set_name", "nchar_character_set_name", "delete_automated_backups",
+        "performance_insights_retention_period", "monitoring_interval", "dedicated_log_volume", "engine_lifecycle_support",
+        "upgrade_storage_config", "max_allocated_storage", "timezone", "multi_tenant", "password_wo_version"})
+
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         out = pick(values, {"identifier": "db_instance_identifier", "engine": "engine",
                             "engine_version": "engine_version", "instance_class": "instance_class",
                             "allocated_storage": "allocated_storage", "username": "master_username",
                             "db_subnet_group_name": "db_subnet_group_name",
+                            "parameter_group_name": "db_parameter_group_name", "kms_key_id": "kms_key_id",
                             "backup_retention_period": "backup_retention_period",
-                            "deletion_protection": "deletion_protection", "skip_final_snapshot": "skip_final_snapshot",
-                            "final_snapshot_identifier": "final_snapshot_identifier"})
+                            "final_snapshot_identifier": "final_snapshot_identifier"}, skip_empty=True)
+        for key in ("multi_az", "storage_encrypted", "deletion_protection", "skip_final_snapshot"):
+            if values.get(key) is not None:
+                out[key] = bool(values[key])
+        if str(out.get("db_parameter_group_name", "")).startswith("default."):
+            del out["db_parameter_group_name"]  # the engine's default group: AWS's choice, not a setting
         if values.get("vpc_security_group_ids"):
             out["vpc_security_group_ids"] = sorted(values["vpc_security_group_ids"])
-        variable = re.sub(r"[^A-Za-z0-9]+", "_", name).upper() + "_MASTER_PASSWORD"
-        out["master_password"] = "{{ env." + variable + " }}"
-        note = (f"{self.type_name}.{name}: the master password is read from ${variable} (Terraform's state held "
-                "it in clear; the spec never does)")
-        return Adopted({**out, **tags(values)}, str(values["identifier"]), {"master_password": variable}, (note,))
+        variable = re.sub(r"[^A-Za-z0-9]+", "_", name).upper() + "_MASTER_PASSWORD"  # the spec reads it from there
+        notes = [f"{self.type_name}.{name}: the master password is read from ${variable} (Terraform's state held "
+                 "it in clear; the spec never does)"]
+        if values.get("manage_master_user_password"):
+            notes.append(f"{self.type_name}.{name}: the password Secrets Manager manages is not carried: set "
+                         f"${variable} to it, or take master_password out of the spec")
+        password = values.get("password")
+        identity = {"master_password": password_tag(str(password))} if password else {}  # a salted hash only
+        return Adopted({**out, **tags(values)}, str(values["identifier"]), {"master_password": variable},
+                       tuple(notes), identity=identity)
 
     family = "aws"
     sensitive = frozenset({"master_password"})
@@ -142,7 +161,10 @@ class RdsInstanceModule(Module[AwsSession]):
                 "arn": d.get("DBInstanceArn"), "engine": d.get("Engine"), "engine_version": d.get("EngineVersion"),
                 "db_instance_identifier": d["DBInstanceIdentifier"],
                 "instance_class": d.get("DBInstanceClass"), "allocated_storage": d.get("AllocatedStorage"),
-                "master_username": d.get("MasterUsername"), "master_password": tags.get(PASSWORD_TAG),
+                "master_username": d.get("MasterUsername"),
+                # the salted hash reconcile tagged it with; for a database adopted from Terraform, the one its
+                # adoption recorded (of the password Terraform's state held)
+                "master_password": tags.get(PASSWORD_TAG) or r.prior.get("master_password"),
                 "backup_retention_period": d.get("BackupRetentionPeriod"),
                 "deletion_protection": bool(d.get("DeletionProtection")),
                 "db_subnet_group_name": (d.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),

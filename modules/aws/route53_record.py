@@ -10,11 +10,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import api_errors, paginate
 from .route53_zone import ZONE_GONE, fqdn, short_id
+from .terraform import first, listed, pick
 
 
 def record_name(resource: Resource) -> str:
@@ -32,6 +33,29 @@ def alias_of(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 class Route53RecordModule(Module[AwsSession]):
     type_name = "aws.route53_record"
+
+    terraform_types = ("aws_route53_record",)
+    terraform_computed = frozenset({"fqdn", "allow_overwrite"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        policies = [k for k in ("set_identifier", "weighted_routing_policy", "latency_routing_policy",
+                                "failover_routing_policy", "geolocation_routing_policy", "geoproximity_routing_policy",
+                                "cidr_routing_policy", "multivalue_answer_routing_policy", "health_check_id")
+                    if values.get(k)]
+        if policies:
+            raise NotCarried("", f"a record with {', '.join(policies)} (aws.route53_record is a simple record)")
+        out = pick(values, {"zone_id": "zone_id", "name": "record_name", "type": "record_type", "ttl": "ttl"})
+        if values.get("records"):
+            out["records"] = listed(values, "records")
+        alias = first(values, "alias")
+        if alias:
+            out["alias"] = {"name": alias.get("name"), "zone_id": alias.get("zone_id"),
+                            "evaluate_target_health": bool(alias.get("evaluate_target_health"))}
+        return Adopted(out, str(values.get("id")))
+
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        """Terraform's ZONEID_NAME_TYPE: the zone (the record is found by the spec's name and type)."""
+        return {"zone_id": object_id.partition("_")[0]}
     family = "aws"
     computed = frozenset({"fqdn"})
     requires_replace = frozenset({"zone_id", "record_name", "record_type"})

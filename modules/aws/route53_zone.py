@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import OWNER_TAG, AwsSession
 
 from .common import (
@@ -22,6 +22,7 @@ from .common import (
     retag,
     visible_tags,
 )
+from .terraform import tags
 
 TAGS_PER_CALL = 10
 ZONE_GONE = GONE + ("NoSuchHostedZone",)
@@ -53,6 +54,19 @@ def reference_of(session: AwsSession, resource: Resource) -> str:
 
 class Route53ZoneModule(Module[AwsSession]):
     type_name = "aws.route53_zone"
+
+    terraform_types = ("aws_route53_zone",)
+    terraform_computed = frozenset({"primary_name_server", "force_destroy", "delegation_set_id"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out: dict[str, Any] = {"zone_name": str(values.get("name")).rstrip(".")}
+        if values.get("comment"):
+            out["comment"] = values["comment"]
+        vpcs = [v for v in values.get("vpc") or [] if isinstance(v, dict) and v.get("vpc_id")]
+        notes = (f"{self.type_name}.{name}: only the first of its {len(vpcs)} VPCs is carried",) if len(vpcs) > 1 else ()
+        if vpcs:
+            out["private_vpc_id"] = vpcs[0]["vpc_id"]
+        return Adopted({**out, **tags(values)}, str(values.get("zone_id") or values.get("id")), notes=notes)
     family = "aws"
     computed = frozenset({"zone_id", "name_servers"})
     requires_replace = frozenset({"zone_name", "private_vpc_id"})

@@ -10,9 +10,11 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, tag_specs
+from .terraform import pick, tags
 
 TARGETS = {"gateway_id": "GatewayId", "nat_gateway_id": "NatGatewayId",
            "vpc_peering_connection_id": "VpcPeeringConnectionId"}
@@ -28,6 +30,47 @@ def routes_of(resource: Resource) -> list[dict[str, str]]:
 
 class RouteTableModule(Ec2Module):
     type_name = "aws.route_table"
+
+    terraform_types = ("aws_route_table",)
+    terraform_parts = ("aws_route", "aws_route_table_association", "aws_main_route_table_association")
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out: dict[str, Any] = pick(values, {"vpc_id": "vpc_id"})
+        unmanaged: dict[str, str] = {}
+        if values.get("propagating_vgws"):
+            unmanaged["routes"] = "routes propagated from virtual private gateways are not a setting reconcile has"
+        for route in values.get("route") or []:
+            try:
+                self.merge_terraform_part(out, "aws_route", route)
+            except NotCarried as exc:
+                unmanaged.setdefault(exc.attribute, exc.reason)
+        return Adopted({**out, **tags(values)}, str(values["id"]), unmanaged=unmanaged)
+
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
+        return str(values.get("route_table_id") or "") or None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        if part_type == "aws_main_route_table_association":
+            attributes["main"] = True
+        elif part_type == "aws_route_table_association":
+            if not values.get("subnet_id"):
+                raise NotCarried("subnet_ids", "an association with a gateway (edge association) is not a setting "
+                                               "reconcile has")
+            attributes["subnet_ids"] = sorted({*attributes.get("subnet_ids", []), str(values["subnet_id"])})
+        else:
+            cidr = values.get("destination_cidr_block") or values.get("cidr_block")
+            targets = {k: values.get(k) for k in ("gateway_id", "nat_gateway_id", "vpc_peering_connection_id")
+                       if values.get(k)}
+            other = [k for k in ("transit_gateway_id", "network_interface_id", "vpc_endpoint_id",
+                                 "egress_only_gateway_id", "carrier_gateway_id", "core_network_arn",
+                                 "local_gateway_id", "destination_ipv6_cidr_block", "ipv6_cidr_block",
+                                 "destination_prefix_list_id", "instance_id") if values.get(k)]
+            if not cidr or len(targets) != 1 or other:
+                raise NotCarried("routes", f"a route to {', '.join(other) or 'this target'} is not a setting "
+                                           "reconcile has")
+            route = {"cidr_block": cidr, **targets}
+            if route not in attributes.get("routes", []):
+                attributes["routes"] = [*attributes.get("routes", []), route]
     describe = ("describe_route_tables", "RouteTables", "RouteTableId", "route-table-id")
     computed = frozenset({"id"})
     requires_replace = frozenset({"vpc_id"})

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession, error_code
 
 from .common import (
@@ -26,7 +26,8 @@ from .common import (
     stack_tags,
 )
 from .policy import normalize_policy, text_map
-from .terraform import json_value, pick, tags
+from .terraform import first, pick, tags
+from .terraform import json_value as tf_json
 
 PAB_KEYS = {"block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
             "block_public_policy": "BlockPublicPolicy", "restrict_public_buckets": "RestrictPublicBuckets"}
@@ -66,27 +67,89 @@ class S3BucketModule(Module[AwsSession]):
     type_name = "aws.s3_bucket"
     name_attribute = "bucket"
     terraform_types = ("aws_s3_bucket",)
-    terraform_parts = ("aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_s3_bucket_policy")
+    terraform_parts = ("aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_s3_bucket_policy",
+                       "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_lifecycle_configuration",
+                       "aws_s3_bucket_ownership_controls", "aws_s3_bucket_logging", "aws_s3_bucket_acl")
+    terraform_computed = frozenset({
+        "bucket_domain_name", "bucket_regional_domain_name", "hosted_zone_id", "request_payer", "acceleration_status",
+        "object_lock_enabled", "website_endpoint", "website_domain", "acl", "grant", "bucket_prefix"})
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        """The bucket, with what its own (older, inline) blocks say AWS holds: versioning, default encryption,
+        policy and lifecycle rules (the split resources below fold in the same way)."""
         out = pick(values, {"bucket": "bucket"})
         if values.get("force_destroy"):
             out["force_destroy"] = True
-        return Adopted({**out, **tags(values)}, str(values["bucket"]))
+        unmanaged: dict[str, str] = {}
+        if first(values, "versioning").get("enabled"):
+            out["versioning"] = True
+        rule = first(first(values, "server_side_encryption_configuration"), "rule")
+        algorithm = first(rule, "apply_server_side_encryption_by_default").get("sse_algorithm")
+        if algorithm in ("AES256", "aws:kms"):
+            out["server_side_encryption"] = algorithm
+        if values.get("policy"):
+            out["policy"] = tf_json(values["policy"])
+        if values.get("lifecycle_rule"):
+            try:
+                out["lifecycle_rules"] = [self._lifecycle_rule(r, inline=True) for r in values["lifecycle_rule"]]
+            except NotCarried as exc:
+                unmanaged[exc.attribute] = exc.reason
+        notes = [f"{self.type_name}.{name}: {key} is not carried (reconcile leaves it as it is)" for key in (
+            "cors_rule", "website", "replication_configuration", "object_lock_configuration", "logging")
+            if values.get(key)]
+        return Adopted({**out, **tags(values)}, str(values["bucket"]), notes=tuple(notes), unmanaged=unmanaged)
 
-    def terraform_part_key(self, values: Mapping[str, Any]) -> str | None:
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
         return str(values.get("bucket") or "") or None
 
     def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
         if part_type == "aws_s3_bucket_versioning":
-            config = (values.get("versioning_configuration") or [{}])[0]
-            attributes["versioning"] = config.get("status") == "Enabled"
+            attributes["versioning"] = first(values, "versioning_configuration").get("status") == "Enabled"
         elif part_type == "aws_s3_bucket_public_access_block":
             attributes["public_access_block"] = pick(values, {k: k for k in (
                 "block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets")},
                 skip_empty=False)
         elif part_type == "aws_s3_bucket_policy":
-            attributes["policy"] = json_value(values.get("policy"))
+            attributes["policy"] = tf_json(values.get("policy"))
+        elif part_type == "aws_s3_bucket_server_side_encryption_configuration":
+            default = first(first(values, "rule"), "apply_server_side_encryption_by_default")
+            if default.get("sse_algorithm") not in ("AES256", "aws:kms") or default.get("kms_master_key_id"):
+                raise NotCarried("server_side_encryption", "encryption with a chosen KMS key (or DSSE) is not a "
+                                                           "setting reconcile has")
+            attributes["server_side_encryption"] = default["sse_algorithm"]
+        elif part_type == "aws_s3_bucket_lifecycle_configuration":
+            attributes["lifecycle_rules"] = [self._lifecycle_rule(r) for r in values.get("rule") or []]
+        else:
+            raise NotCarried({"aws_s3_bucket_ownership_controls": "object ownership",
+                              "aws_s3_bucket_logging": "access logging",
+                              "aws_s3_bucket_acl": "the bucket ACL"}[part_type],
+                             "not a setting of aws.s3_bucket (reconcile leaves it as it is)")
+
+    @staticmethod
+    def _lifecycle_rule(rule: Mapping[str, Any], inline: bool = False) -> dict[str, Any]:
+        """One of Terraform's lifecycle rules in the spec's form; transitions, tags and size filters cannot be."""
+        extra = [k for k in ("transition", "noncurrent_version_transition", "abort_incomplete_multipart_upload",
+                             "abort_incomplete_multipart_upload_days", "tags") if rule.get(k)]
+        filters = first(rule, "filter")
+        extra += [k for k in ("tag", "and", "object_size_greater_than", "object_size_less_than") if filters.get(k)]
+        expiration = first(rule, "expiration")
+        if expiration.get("date") or expiration.get("expired_object_delete_marker"):
+            extra.append("expiration by date or delete marker")
+        if extra:
+            raise NotCarried("lifecycle_rules", f"a lifecycle rule with {', '.join(extra)} is not a setting "
+                                                "reconcile has")
+        out: dict[str, Any] = {"id": str(rule.get("id") or "rule"),
+                               "enabled": bool(rule.get("enabled")) if inline else rule.get("status") == "Enabled"}
+        prefix = rule.get("prefix") or filters.get("prefix")
+        if prefix:
+            out["prefix"] = prefix
+        if expiration.get("days"):
+            out["expiration_days"] = int(expiration["days"])
+        older = first(rule, "noncurrent_version_expiration")
+        days = older.get("noncurrent_days") or older.get("days")
+        if days:
+            out["noncurrent_version_expiration_days"] = int(days)
+        return out
 
     family = "aws"
     computed = frozenset({"arn", "bucket_domain_name"})

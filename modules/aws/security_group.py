@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Adopted
+from reconciler.module import Adopted, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -18,7 +18,7 @@ from .common import (
     tag_specs,
 )
 from .policy import text_map
-from .terraform import pick, rules, tags
+from .terraform import merge_rule, pick, rules, split_rule, tags
 
 Rule = tuple[str, Any, Any, str]  # protocol, from_port, to_port, source (cidr or sg id)
 
@@ -78,10 +78,33 @@ class SecurityGroupModule(Ec2Module):
     name_attribute = "group_name"
     terraform_types = ("aws_security_group",)
 
+    terraform_parts = ("aws_security_group_rule", "aws_vpc_security_group_ingress_rule",
+                       "aws_vpc_security_group_egress_rule")
+    terraform_computed = frozenset({"revoke_rules_on_delete"})
+
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        """The group with its inline rules; the rules of Terraform's split resources are folded in below (a
+        group whose state entry lists no rules is never written with an empty list that would revoke them)."""
         out = pick(values, {"name": "group_name", "description": "description", "vpc_id": "vpc_id"})
-        out["ingress"], out["egress"] = rules(values.get("ingress")), rules(values.get("egress"))
-        return Adopted({**out, **tags(values)}, str(values["id"]))
+        own = str(values["id"])
+        for key in ("ingress", "egress"):
+            found = rules(values.get(key), own)
+            if found:
+                out[key] = found
+        return Adopted({**out, **tags(values)}, own)
+
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
+        return str(values.get("security_group_id") or "") or None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        direction, rule = split_rule(part_type, values, str(values.get("security_group_id")))
+        if direction not in ("ingress", "egress"):
+            raise NotCarried("ingress", f"a rule of type {direction!r}")
+        if not any(rule.get(k) for k in ("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids",
+                                         "source_security_group_ids")):
+            raise NotCarried(direction, "a rule with no source reconcile can express")
+        attributes[direction] = attributes.get(direction) or []
+        merge_rule(attributes[direction], rule)
 
     describe = ("describe_security_groups", "SecurityGroups", "GroupId", "group-id")
     computed = frozenset({"id", "arn", "owner_id"})

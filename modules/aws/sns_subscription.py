@@ -11,17 +11,34 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, api_errors, paginate, read_each
 from .policy import as_written, filter_policy_problem, json_value
+from .terraform import json_value as tf_json
+from .terraform import pick
 
 PENDING = "PendingConfirmation"
 
 
 class SnsSubscriptionModule(Module[AwsSession]):
     type_name = "aws.sns_subscription"
+
+    terraform_types = ("aws_sns_topic_subscription",)
+    terraform_computed = frozenset({"confirmation_timeout_in_minutes", "pending_confirmation",
+                                    "confirmation_was_authenticated", "endpoint_auto_confirms"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"topic_arn": "topic_arn", "protocol": "protocol", "endpoint": "endpoint"})
+        if values.get("raw_message_delivery"):
+            out["raw_message_delivery"] = True
+        if values.get("filter_policy"):
+            out["filter_policy"] = tf_json(values["filter_policy"])
+        scope = values.get("filter_policy_scope")
+        notes = (f"{self.type_name}.{name}: filter_policy_scope {scope} is not carried (reconcile filters on "
+                 "message attributes)",) if scope and scope != "MessageAttributes" else ()
+        return Adopted(out, str(values.get("arn") or values.get("id")), notes=notes)
     family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"topic_arn", "protocol", "endpoint"})
@@ -35,6 +52,9 @@ class SnsSubscriptionModule(Module[AwsSession]):
             if problem:
                 raise load.fail(problem, "filter_policy")
         return attributes
+
+    def import_identity(self, object_id: str) -> dict[str, Any]:
+        return {"arn": object_id}
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"subscription of {resource.get('endpoint')} to {resource.get('topic_arn')}"

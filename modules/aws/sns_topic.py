@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -29,6 +29,8 @@ from .common import (
     visible_tags,
     with_snapshot,
 )
+from .terraform import json_value as tf_json
+from .terraform import pick, tags
 
 SETTINGS = {"display_name": "DisplayName", "kms_master_key_id": "KmsMasterKeyId"}
 
@@ -39,6 +41,20 @@ def topic_name(resource: Resource) -> str:
 
 class SnsTopicModule(Module[AwsSession]):
     type_name = "aws.sns_topic"
+
+    terraform_types = ("aws_sns_topic",)
+    terraform_computed = frozenset({"signature_version", "owner", "beginning_archive_time"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "topic_name", "display_name": "display_name",
+                            "kms_master_key_id": "kms_master_key_id"})
+        policy = tf_json(values.get("policy"))
+        statements = policy.get("Statement") if isinstance(policy, dict) else None
+        own = isinstance(statements, list) and all(s.get("Sid") == "__default_statement_ID" for s in statements
+                                                   if isinstance(s, dict))
+        notes = () if not policy or own else (
+            f"{self.type_name}.{name}: the topic's access policy is not carried (reconcile leaves it as it is)",)
+        return Adopted({**out, **tags(values)}, str(values["name"]), notes=notes)
     name_attribute = "topic_name"
     family = "aws"
     computed = frozenset({"arn"})

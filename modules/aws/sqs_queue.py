@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Module
+from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -34,6 +34,8 @@ from .common import (
     with_snapshot,
 )
 from .policy import as_written, normalize_policy
+from .terraform import json_value as tf_json
+from .terraform import pick, tags
 
 SETTINGS = {  # spec key -> (SQS attribute, default)
     "visibility_timeout": ("VisibilityTimeout", 30),
@@ -65,6 +67,38 @@ def redrive_from_api(text: str | None) -> dict[str, Any] | None:
 
 class SqsQueueModule(Module[AwsSession]):
     type_name = "aws.sqs_queue"
+
+    terraform_types = ("aws_sqs_queue",)
+    terraform_parts = ("aws_sqs_queue_policy", "aws_sqs_queue_redrive_policy")
+    terraform_computed = frozenset({"kms_data_key_reuse_period_seconds", "fifo_throughput_limit", "deduplication_scope"})
+
+    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
+        out = pick(values, {"name": "queue_name", "visibility_timeout_seconds": "visibility_timeout",
+                            "message_retention_seconds": "message_retention_seconds", "delay_seconds": "delay_seconds",
+                            "max_message_size": "max_message_size",
+                            "receive_wait_time_seconds": "receive_wait_time_seconds",
+                            "kms_master_key_id": "kms_master_key_id"})
+        values.get("fifo_queue")  # follows from the name (.fifo)
+        if values.get("sqs_managed_sse_enabled") is not None and not out.get("kms_master_key_id"):
+            out["sqs_managed_sse_enabled"] = bool(values["sqs_managed_sse_enabled"])
+        if values.get("policy"):
+            out["policy"] = tf_json(values["policy"])
+        if values.get("redrive_policy"):
+            self.merge_terraform_part(out, "aws_sqs_queue_redrive_policy", values)
+        return Adopted({**out, **tags(values)}, str(values["name"]))
+
+    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
+        return str(values.get("queue_url") or "").rsplit("/", 1)[-1] or None
+
+    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
+        if part_type == "aws_sqs_queue_policy":
+            attributes["policy"] = tf_json(values.get("policy"))
+        else:
+            redrive = tf_json(values.get("redrive_policy"))
+            if not isinstance(redrive, dict):
+                raise NotCarried("redrive_policy", "not a JSON object")
+            attributes["redrive_policy"] = {"dead_letter_target_arn": redrive.get("deadLetterTargetArn"),
+                                            "max_receive_count": int(redrive.get("maxReceiveCount") or 1)}
     name_attribute = "queue_name"
     family = "aws"
     computed = frozenset({"arn", "url"})

@@ -34,8 +34,9 @@ def json_value(text: Any) -> Any:
     return text
 
 
-def rules(entries: Any) -> list[dict[str, Any]]:
-    """Security group rules: Terraform's blocks in the spec's form (`all` for protocol -1)."""
+def rules(entries: Any, own_group: str = "") -> list[dict[str, Any]]:
+    """Security group rules: Terraform's blocks in the spec's form (`all` for protocol -1; `self` is the
+    group's own id)."""
     out = []
     for rule in entries or []:
         protocol = str(rule.get("protocol"))
@@ -46,5 +47,76 @@ def rules(entries: Any) -> list[dict[str, Any]]:
                             ("security_groups", "source_security_group_ids"), ("prefix_list_ids", "prefix_list_ids")):
             if rule.get(theirs):
                 ours[key] = sorted(rule[theirs])
+        if rule.get("self") and own_group:
+            ours["source_security_group_ids"] = sorted({*ours.get("source_security_group_ids", []), own_group})
         out.append(ours)
     return out
+
+
+def first(values: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A Terraform nested block kept as a one-item list (`health_check`, `environment`…), or {}."""
+    found = values.get(key)
+    if isinstance(found, list) and found and isinstance(found[0], dict):
+        return dict(found[0])
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def listed(values: Mapping[str, Any], key: str) -> list[Any]:
+    """A list or set attribute, sorted (Terraform keeps sets in no order)."""
+    found = values.get(key) or []
+    return sorted(found, key=str) if isinstance(found, list) else []
+
+
+def name_in_arn(arn: Any, kind: str) -> str | None:
+    """`…:targetgroup/NAME/hash` -> NAME (kind "targetgroup"), the name inside an ARN of that kind."""
+    text = str(arn or "")
+    marker = f":{kind}/"
+    return text.split(marker, 1)[1].split("/", 1)[0] if marker in text else None
+
+
+def split_rule(part_type: str, values: Mapping[str, Any], own_group: str) -> tuple[str, dict[str, Any]]:
+    """One rule of Terraform's split resources (`aws_security_group_rule`, `aws_vpc_security_group_ingress_rule`
+    and `…_egress_rule`) as ("ingress"|"egress", the spec's rule); `self` is the group's own id."""
+    if part_type != "aws_security_group_rule":  # the newer, one-source-per-rule resources
+        direction = "egress" if part_type.endswith("_egress_rule") else "ingress"
+        protocol = str(values.get("ip_protocol"))
+        sources = {"cidr_blocks": values.get("cidr_ipv4"), "ipv6_cidr_blocks": values.get("cidr_ipv6"),
+                   "prefix_list_ids": values.get("prefix_list_id"),
+                   "source_security_group_ids": values.get("referenced_security_group_id")}
+        rule: dict[str, Any] = {k: [v] for k, v in sources.items() if v}
+        low, high = values.get("from_port"), values.get("to_port")
+        return direction, _ported("all" if protocol in ("-1", "all") else protocol, low, high, rule)
+    protocol = str(values.get("protocol"))
+    rule = {k: sorted(values.get(k) or []) for k in ("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids")
+            if values.get(k)}
+    groups = [values["source_security_group_id"]] if values.get("source_security_group_id") else []
+    if values.get("self"):
+        groups.append(own_group)
+    if groups:
+        rule["source_security_group_ids"] = sorted(groups)
+    return str(values.get("type")), _ported("all" if protocol in ("-1", "all") else protocol,
+                                            values.get("from_port"), values.get("to_port"), rule)
+
+
+def _ported(protocol: str, low: Any, high: Any, sources: dict[str, Any]) -> dict[str, Any]:
+    rule: dict[str, Any] = {"protocol": protocol}
+    if protocol != "all":
+        rule["from_port"], rule["to_port"] = int(low if low is not None else -1), int(high if high is not None else -1)
+    return {**rule, **sources}
+
+
+def merge_rule(rules: list[dict[str, Any]], rule: dict[str, Any]) -> None:
+    """Add a rule to a group's rules unless an equal one is there (Terraform's group entry may list it too)."""
+    if rule not in rules:
+        rules.append(rule)
+
+
+def base64_text(value: Any) -> str:
+    """Launch-template user data, which Terraform keeps base64-encoded, as the text it encodes."""
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(str(value), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return str(value)

@@ -481,6 +481,8 @@ class Planner:
         record = self.records.get(resource.address)
         if record is None or self.selection.destroy or record.type != resource.type:
             return None
+        if not record.attributes:  # adopted or imported, never applied: nothing recorded to compare
+            return None
         module = self.registry.module(resource.type)
         old = record.as_resource()
         old = dataclasses.replace(old, attributes={k: v for k, v in old.attributes.items() if k != "state"})

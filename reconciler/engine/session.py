@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +69,11 @@ class ApplyOutcome:
     @property
     def failed(self) -> bool:
         return failed(self.results) or bool(self.plan.failures)
+
+    @property
+    def runs(self) -> frozenset[str]:
+        """The commands the plan ran (counted apart from changes)."""
+        return ran(self.plan)
 
     @property
     def targets(self) -> dict[str, str]:
@@ -458,7 +463,7 @@ class Session:
             status = "failed" if failed(results) or plan.failures else "ok"
         finally:
             executor.close()
-            store.finish_run(run_id, status, summarize(results) | {
+            store.finish_run(run_id, status, summarize(results, ran(plan)) | {
                 "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
         outputs = self._record_outputs(validated, applier, store)
         return ApplyOutcome(plan, tuple(results), run_id, applied=True, outputs=outputs)
@@ -605,8 +610,10 @@ def makes_hosts(spec: Any, plan: Plan, results: Sequence[Result]) -> bool:
     return any(c.type in sources and c.address in done for c in plan.changes)
 
 
-def summarize(results: Sequence[Result]) -> dict[str, int]:
-    counts = {"added": 0, "changed": 0, "destroyed": 0, "forgotten": 0, "failed": 0, "skipped": 0}
+def summarize(results: Sequence[Result], runs: Collection[str] = ()) -> dict[str, int]:
+    """How many objects each outcome touched; `runs`: the commands among the updates (counted as run, as the
+    plan counts them)."""
+    counts = {"added": 0, "changed": 0, "destroyed": 0, "forgotten": 0, "failed": 0, "skipped": 0, "run": 0}
     for r in results:
         if r.status is Status.FAILED:
             counts["failed"] += 1
@@ -618,10 +625,15 @@ def summarize(results: Sequence[Result]) -> dict[str, int]:
             if r.action in (Action.DELETE, Action.REPLACE):
                 counts["destroyed"] += 1
             if r.action is Action.UPDATE:
-                counts["changed"] += 1
+                counts["run" if r.address in runs else "changed"] += 1
             if r.action is Action.FORGET:
                 counts["forgotten"] += 1
     return counts
+
+
+def ran(plan: Plan) -> frozenset[str]:
+    """The addresses of the plan's commands to run."""
+    return frozenset(c.address for c in plan.changes if c.verb == "run")
 
 
 def workspace_file(spec_path: str | Path) -> Path:

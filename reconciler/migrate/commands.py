@@ -30,23 +30,40 @@ def _report(*kinds: tuple[str, Iterable[object]]) -> None:
 @click.option("--out", "out_dir", default="migrated", show_default=True, type=click.Path(file_okay=False),
               help="Directory to write the spec (main.yaml) and its adoption state into; must hold neither yet.")
 @click.option("--name", "stack_name", help="The stack name (default: the --out directory's name).")
-@click.option("--region", help="AWS region of the spec (default: read from the objects' ARNs, else us-east-1).")
-def migrate_terraform(state_file: str, out_dir: str, stack_name: str | None, region: str | None) -> int:
+@click.option("--region", help="AWS region of the spec (default: the region most objects are in, by their ARNs "
+                               "and buckets' regions; else us-east-1).")
+@click.option("--endpoint-url", help="The AWS endpoint the spec talks to (a test endpoint, a VPC endpoint); "
+                                     "default: AWS's own.")
+@click.option("--verify", is_flag=True, help="Plan the generated spec against the real objects first, and write "
+                                             "it only when that plan makes no change at all; otherwise show the "
+                                             "plan and write nothing.")
+def migrate_terraform(state_file: str, out_dir: str, stack_name: str | None, region: str | None,
+                      endpoint_url: str | None, verify: bool) -> int:
     """Write a spec for every resource of a Terraform state (`terraform show -json` output or a
     terraform.tfstate, format version 4) whose type reconcile supports, and an adoption state, so that
-    the first `reconcile plan` shows no changes. Unsupported resources are listed."""
-    from reconciler.migrate.output import prepare_directory, to_yaml, write_file
-    from reconciler.migrate.terraform import migrate, read_state
+    the first `reconcile plan` shows no changes. Split resources (rules, routes, attachments, a bucket's
+    settings) are folded into their objects; what cannot be carried is listed, per resource. Everything is
+    written to a temporary directory and moved into place at the end: a failure leaves nothing behind."""
+    from reconciler.migrate.output import check_directory, staged_directory, to_yaml, write_file
+    from reconciler.migrate.terraform import migrate
+    from reconciler.migrate.tfstate import MalformedEntry, at_line, read_state
     from reconciler.registry import Registry
 
-    migration = migrate(read_state(Path(state_file)), Registry.installed())
+    try:
+        migration = migrate(read_state(Path(state_file)), Registry.installed())
+    except MalformedEntry as exc:
+        raise at_line(Path(state_file), exc) from None
     if not migration.resources:
         raise ReconcileError(f"{state_file} holds no resource of a type reconcile supports"
                              + (f" (unsupported: {', '.join(migration.unsupported)})" if migration.unsupported else ""))
     out = Path(out_dir)
+    check_directory(out)
     name = stack_name or _STACK.sub("-", out.absolute().name).strip("-") or "migrated"
     secrets = sorted({v for m in migration.resources for v in m.secrets.values()})
-    document: dict[str, object] = {"name": name, "aws": {"region": region or migration.region or "us-east-1"}}
+    aws: dict[str, object] = {"region": region or migration.region or "us-east-1"}
+    if endpoint_url:
+        aws["endpoint_url"] = endpoint_url
+    document: dict[str, object] = {"name": name, "aws": aws}
     if secrets:
         document["vars_from_env"] = secrets
     document["resources"] = [{"type": m.type, "name": m.name, **m.attributes} for m in migration.resources]
@@ -54,19 +71,52 @@ def migrate_terraform(state_file: str, out_dir: str, stack_name: str | None, reg
               "Every object below is adopted (recorded as found): removing it from this spec releases it.",
               *(f"Merged: {m}" for m in migration.merged),
               *(f"Not migrated (no reconcile type): {u}" for u in migration.unsupported),
+              *(f"Not carried: {c}" for c in migration.not_carried),
               *(f"Note: {n}" for n in migration.notes)]
-    prepare_directory(out)
+    with staged_directory(out) as staging:
+        for m in migration.resources:
+            for relative, theirs in m.files.items():
+                _copy_beside(Path(state_file).parent, theirs, staging / relative, m.address)
+        write_file(staging / "main.yaml", to_yaml(document, header))
+        adopted = _adopt(staging, migration)
+        if verify:
+            _verify(staging)
     spec_file = out / "main.yaml"
-    write_file(spec_file, to_yaml(document, header))
-    adopted = _adopt(out, migration)
     click.echo(f"Wrote {spec_file} ({len(migration.resources)} resources) and adopted {adopted} objects in its state.")
-    _report(("merged", migration.merged), ("not migrated", migration.unsupported), ("note", migration.notes))
-    click.echo(f"Next: reconcile plan {out}  (it should say: No changes.)")
+    _report(("merged", migration.merged), ("not migrated", migration.unsupported),
+            ("not carried", migration.not_carried), ("note", migration.notes))
+    click.echo("Verified: the first plan makes no change." if verify else
+               f"Next: reconcile plan {out}  (it should say: No changes.)")
     return 0
 
 
+def _copy_beside(base: Path, theirs: str, dest: Path, address: str) -> None:
+    """A file Terraform read (a function's zip), copied where the spec reads it."""
+    import shutil
+
+    source = Path(theirs) if Path(theirs).is_absolute() else base / theirs
+    if not source.is_file():
+        raise ReconcileError(f"{address}: Terraform deployed {theirs}, which is not at {source}: run migrate from "
+                             "the Terraform directory's state, or copy the file there")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, dest)
+
+
+def _verify(staging: Path) -> None:
+    """The generated spec's plan against the real objects: any change at all refuses the migration."""
+    from reconciler.engine.session import Session
+    from reconciler.report import plan_text
+
+    plan = Session(staging).plan()
+    if plan.actionable or plan.failures:
+        text = plan_text.render_plan(plan, False, 40)
+        raise ReconcileError("the migrated spec would change what exists, so nothing was written:\n" + text.rstrip()
+                             + "\n(look at the notes above, fix what they name, and migrate again)")
+
+
 def _adopt(out: Path, migration: object) -> int:
-    """Record every migrated object as found, under its address, by the id Terraform knew it by."""
+    """Record every migrated object as found, under its address, by the id Terraform knew it by (and what
+    its type records beside it, such as the salted hash of a password Terraform's state held)."""
     from reconciler.engine.session import Session
     from reconciler.migrate.terraform import Migration
     from reconciler.state.records import FOUND, StateRecord, now_text
@@ -80,7 +130,8 @@ def _adopt(out: Path, migration: object) -> int:
             resource = by_address[m.address]
             module = session.type_registry.module(resource.type)
             store.put(StateRecord(m.address, resource.type, resource.name, resource.target, resource.host,
-                                  module.import_identity(m.object_id), {}, {}, (), False, now_text(), FOUND))
+                                  {**module.import_identity(m.object_id), **m.identity}, {}, {}, (), False,
+                                  now_text(), FOUND))
         store.bump_serial()
     return len(migration.resources)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TextIO
 
 import click
@@ -104,9 +104,11 @@ def per_target(results: Sequence[Result], targets: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_summary(results: Sequence[Result], color: bool = False) -> str:
-    c = summarize(results)
+def render_summary(results: Sequence[Result], color: bool = False, runs: Collection[str] = ()) -> str:
+    c = summarize(results, runs)
     text = f"Resources: {c['added']} added, {c['changed']} changed, {c['destroyed']} destroyed"
+    if c["run"]:
+        text += f", {c['run']} run"
     if c["forgotten"]:
         text += f", {c['forgotten']} forgotten"
     if c["failed"] or c["skipped"]:

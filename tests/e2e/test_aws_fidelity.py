@@ -17,6 +17,12 @@ from tests.conftest import Cli, write
 from tests.harness.fault_proxy import FaultProxy, Faults
 
 
+@pytest.fixture(scope="module")
+def moto(own_moto: Any) -> Any:
+    """This module's own moto server (see conftest.own_moto)."""
+    return own_moto
+
+
 def client(moto: Any, service: str) -> Any:
     return boto3.client(service, region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="testing",
                         aws_secret_access_key="testing")

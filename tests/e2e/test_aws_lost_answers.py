@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.conftest import Cli, write
 from tests.e2e.test_aws import acli  # noqa: F401 - fixture shared
@@ -32,6 +33,12 @@ EXTRAS = """resources:
      subnet_id: "${aws.subnet.public[a].id}"}
   - {type: aws.ebs_volume, name: scratch, availability_zone: us-east-1a, size: 8}
 """
+
+
+@pytest.fixture(scope="module")
+def moto(own_moto: Any) -> Any:
+    """This module's own moto server (see conftest.own_moto)."""
+    return own_moto
 
 
 def client(url: str, service: str) -> Any:

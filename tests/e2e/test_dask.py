@@ -76,7 +76,7 @@ resources:
 """)
     scheduler = ["--executor", "dask", "--scheduler", cluster.scheduler_address]
     applied = cli("apply", "--auto-approve", *scheduler, "spec", check=0)
-    assert "Apply complete! Resources: 30 added, 2 changed, 0 destroyed." in applied.out, applied.out
+    assert "Apply complete! Resources: 30 added, 0 changed, 0 destroyed, 2 run." in applied.out, applied.out
     for i, h in enumerate(fleet):
         assert h.exec(f"cat /srv/{uid}/app.conf")[1] == f"host h{i}\n"
         assert h.exec(f"cat /srv/{uid}/settings")[1] == "x=1\n"

@@ -102,7 +102,9 @@ def test_local_walk_runs_as_written(cli: Cli, tmp_path: Path) -> None:
         done = subprocess.run(["sh", "-ec", block], cwd=root, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (block, done.stdout, done.stderr)
         outputs.append(done.stdout)
-    assert "Plan: 3 to add" in outputs[0] and "No changes." in outputs[0].rsplit("Plan:", 1)[-1]
+    assert "Plan: 2 to add, 0 to change, 0 to destroy, 1 to run." in outputs[0], outputs[0]
+    assert "Resources: 2 added, 0 changed, 0 destroyed, 1 run." in outputs[0]
+    assert "No changes." in outputs[0].rsplit("Plan:", 1)[-1]
     assert "<h1>Hello, world</h1>" in outputs[0] and "<h1>Hello, world</h1>" in outputs[1]
     assert "file.index" in outputs[2] and not os.path.exists("/tmp/reconcile-hello/www")
     assert outputs[2].split()[-1] == "stamp"

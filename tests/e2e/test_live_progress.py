@@ -63,7 +63,7 @@ def test_a_terminal_gets_live_bars(spec_dir: Path, tmp_path: Path) -> None:
     assert "Observing 1 target…" in text
     assert "Applying…" in text and re.search(r"\d/3", text)  # the bar counts the changes
     assert "file.a: Creating..." in text and "command.slow: Running..." in text
-    assert "Apply complete! Resources: 2 added, 1 changed, 0 destroyed." in text
+    assert "Apply complete! Resources: 2 added, 0 changed, 0 destroyed, 1 run." in text
     assert "\x1b[" in raw  # coloured
 
 
@@ -82,7 +82,7 @@ def test_pipes_and_logs_keep_plain_lines(spec_dir: Path, tmp_path: Path) -> None
         "command.slow: Running...",
         "command.slow: Run complete after Ns",
         "",
-        "Apply complete! Resources: 2 added, 1 changed, 0 destroyed.",
+        "Apply complete! Resources: 2 added, 0 changed, 0 destroyed, 1 run.",
     ]
 
 

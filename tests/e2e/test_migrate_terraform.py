@@ -33,6 +33,9 @@ resource "aws_s3_bucket" "assets" {
 resource "aws_sqs_queue" "jobs" {
   name = "NAME-jobs"
 }
+resource "aws_kms_key" "data" {
+  description = "no reconcile type"
+}
 """
 
 
@@ -48,17 +51,17 @@ def test_a_terraform_state_becomes_a_spec_with_no_changes(acli: Cli, tmp_path: P
                             (tf.dir / "terraform.tfstate", tmp_path / "from-tfstate")):
             run = acli("migrate", "terraform", str(source), "--out", str(out), "--name", f"{uid}-{out.name}",
                        check=0)
-            assert "not migrated: aws_sqs_queue.jobs (aws_sqs_queue)" in run.out
+            assert "not migrated: aws_kms_key.data (aws_kms_key)" in run.out
             assert "merged: aws_s3_bucket_versioning.logs" in run.out
             spec = yaml.safe_load((out / "main.yaml").read_text())
             by_address = {f"{r['type']}.{r['name']}": r for r in spec["resources"]}
             assert set(by_address) == {"aws.vpc.main", "aws.subnet.a", "aws.security_group.web", "aws.s3_bucket.logs",
                                        "aws.s3_bucket.assets_0", "aws.s3_bucket.assets_1", "aws.dynamodb_table.sessions",
-                                       "aws.iam_role.app", "aws.ebs_volume.data"}
+                                       "aws.iam_role.app", "aws.ebs_volume.data", "aws.sqs_queue.jobs"}
             assert by_address["aws.subnet.a"]["vpc_id"] == "${aws.vpc.main.id}"  # a reference, rebuilt
             assert by_address["aws.security_group.web"]["vpc_id"] == "${aws.vpc.main.id}"
             assert by_address["aws.s3_bucket.logs"]["versioning"] is True
-            assert "aws_sqs_queue.jobs" in (out / "main.yaml").read_text()  # listed in the header too
+            assert "aws_kms_key.data" in (out / "main.yaml").read_text()  # listed in the header too
             assert state_path(out).stat().st_mode & 0o777 == 0o600
             plan = acli("plan", "--detailed-exitcode", str(out), check=0)
             assert "No changes." in plan.out, plan.out
@@ -89,7 +92,7 @@ def test_a_terraform_state_becomes_a_spec_with_no_changes(acli: Cli, tmp_path: P
 def test_bad_terraform_states_are_refused_with_file_and_line(cli: Cli, tmp_path: Path) -> None:
     old = write(tmp_path / "old.tfstate", '{\n  "serial": 3,\n  "version": 3,\n  "modules": []\n}\n')
     run = cli("migrate", "terraform", str(old), "--out", str(tmp_path / "o1"), check=1)
-    assert f"{old}:3:3: Terraform state format version 3 is not supported" in run.err and "Traceback" not in run.text
+    assert f"{old}:3:14: Terraform state format version 3 is not supported" in run.err and "Traceback" not in run.text
     broken = write(tmp_path / "broken.json", '{"version": 4,\n  "resources": [}\n')
     run = cli("migrate", "terraform", str(broken), "--out", str(tmp_path / "o2"), check=1)
     assert f"{broken}:2:" in run.err and "not JSON" in run.err

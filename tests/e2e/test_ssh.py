@@ -51,7 +51,7 @@ resources:
     depends_on: [directory.d]
 """)
     plan = scli("plan", "spec", check=0)
-    assert "+ file.f[h2]" in plan.out and "Plan: 7 to add, 3 to change, 0 to destroy." in plan.out
+    assert "+ file.f[h2]" in plan.out and "Plan: 7 to add, 0 to change, 0 to destroy, 3 to run." in plan.out
     scli("apply", "--auto-approve", "spec", check=0)
     for i, host in enumerate(ssh_hosts.hosts):
         rc, out = host.exec(f"cat {shlex.quote(weird + '/conf; echo $HOME')}")
