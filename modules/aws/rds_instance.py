@@ -175,7 +175,10 @@ class RdsInstanceModule(Module[AwsSession]):
                 "endpoint_address": endpoint.get("Address"), "endpoint_port": endpoint.get("Port"),
                 "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
                 "owned": carries_marks(tags, r, session),
-            }, identity={"arn": d.get("DBInstanceArn"), "tags": tags, "db_instance_identifier": d["DBInstanceIdentifier"]},
+            }, identity={"arn": d.get("DBInstanceArn"), "tags": tags, "db_instance_identifier": d["DBInstanceIdentifier"],
+                         # an adopted database's recorded hash stays recorded until reconcile sets a password
+                         **({"master_password": r.prior["master_password"]}
+                            if r.prior.get("master_password") and not tags.get(PASSWORD_TAG) else {})},
                 ours=carries_marks(tags, r, session))
         return out
 
