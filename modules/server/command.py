@@ -19,6 +19,8 @@ from reconciler.module import UNCHECKED, Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
 from reconciler.targets.prefetch import Read, StatRead
 
+from .ansible import flag
+
 log = logging.getLogger(__name__)
 
 
@@ -29,13 +31,23 @@ def argv_of(resource: Resource, key: str = "command") -> list[str]:
 
 class CommandModule(Module[Target]):
     type_name = "command"
-    ansible_modules = ("command", "shell")
+    ansible_modules = ("command", "shell", "apt", "package")
 
     def locate(self, resource: Resource) -> str | None:
         text = " ".join(str(resource.get("command") or "").split())
         return f"`{text if len(text) <= 60 else text[:57] + '...'}`"
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        if module in ("apt", "package"):  # `apt: update_cache=yes` with no package: a cache refresh
+            if args.get("name") or args.get("pkg") or not flag(args.get("update_cache")):
+                return None
+            taken = ansible_args(module, args, ("update_cache", "cache_valid_time"))
+            refresh: dict[str, Any] = {"command": "apt-get update -q"}
+            if "cache_valid_time" in taken:  # as Ansible: only when the last update is older than this
+                age = int(taken["cache_valid_time"])
+                refresh["unless"] = ("test -e /var/lib/apt/periodic/update-success-stamp && test $(( $(date +%s) - "
+                                 f"$(stat -c %Y /var/lib/apt/periodic/update-success-stamp) )) -lt {age}")
+            return refresh
         taken = ansible_args(module, args, ("_raw_params", "cmd", "argv", "creates", "removes", "chdir"))
         command = taken.get("_raw_params", taken.get("cmd", taken.get("argv")))
         if command is None:

@@ -89,6 +89,8 @@ class PackageModule(Module[Target]):
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("name", "pkg", "state", "update_cache", "cache_valid_time"))
         names = taken.get("name", taken.get("pkg"))
+        if names is None:
+            return None  # a cache refresh alone is a command's (apt-get update)
         state = {"installed": "present", "removed": "absent"}.get(taken.get("state", "present"),
                                                                    taken.get("state", "present"))
         if state not in ("present", "absent", "latest"):

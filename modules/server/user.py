@@ -45,12 +45,14 @@ class UserModule(Module[Target]):
             groups = [g.strip() for g in groups.split(",") if g.strip()]
         if groups is not None:
             out["groups"] = groups
+            if flag(taken.get("append")) is True:
+                out["append"] = True
         if "system" in taken:
             out["system"] = flag(taken["system"])
         return out
 
     computed = frozenset({"uid", "gid", "home"})
-    not_compared = frozenset({"state", "username", "system"})
+    not_compared = frozenset({"state", "username", "system", "append"})
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"user {user_name(resource)}"
@@ -97,8 +99,11 @@ class UserModule(Module[Target]):
             if account is None:
                 out[r.address] = None
                 continue
+            groups = accounts.groups_of(account.name)
+            if r.get("append") and r.get("groups") is not None:  # only the groups the spec names are its concern
+                groups = sorted(set(groups) & {str(g) for g in r.get("groups")})
             attrs: dict[str, Any] = {"uid": account.uid, "gid": account.gid, "shell": account.shell,
-                                     "home": account.home, "groups": accounts.groups_of(account.name)}
+                                     "home": account.home, "groups": groups}
             if r.get("group") is not None:  # by name, or by gid when the spec gives a number
                 wanted = str(r.get("group"))
                 attrs["group"] = str(account.gid) if wanted.isdigit() else accounts.group_name(account.gid)
@@ -123,7 +128,7 @@ class UserModule(Module[Target]):
         if "shell" in changed:
             flags += ["-s", want["shell"]]
         if "groups" in changed:
-            flags += ["-G", ",".join(want["groups"])]
+            flags += (["-a"] if r.get("append") and change.observed is not None else []) + ["-G", ",".join(want["groups"])]
         if "group" in changed:
             flags += ["-g", want["group"]]
         if change.observed is None:

@@ -12,6 +12,7 @@ Every task that cannot be converted is listed with its file and line.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Iterable, Mapping
@@ -27,13 +28,17 @@ from reconciler.spec.inventory import ansible_inventory
 from reconciler.spec.load import display_path, load_yaml_file
 
 # task keywords (not the module): carried over, dropped harmlessly, or refusing the task
-CARRIED = {"name", "when", "loop", "with_items", "with_list", "notify", "listen"}
-DROPPED = {"become", "become_user", "tags", "no_log", "check_mode", "diff", "ignore_errors"}
+CARRIED = {"name", "when", "loop", "with_items", "with_list", "notify", "listen", "args", "loop_control", "no_log",
+           "become", "become_user", "environment"}
+DROPPED = {"tags", "diff"}  # change nothing of what a task does
 REFUSED = {"register": "its result is read by later tasks, which reconcile cannot express",
            "changed_when": "reconcile decides what changed itself", "failed_when": "not supported",
-           "delegate_to": "not supported", "run_once": "not supported", "environment": "not supported",
-           "vars": "task-level vars are not supported", "loop_control": "not supported",
-           "until": "retries are not supported", "async": "not supported", "args": "not supported"}
+           "delegate_to": "not supported", "run_once": "not supported",
+           "vars": "task-level vars are not supported", "until": "retries are not supported",
+           "async": "not supported",
+           "check_mode": "it only checks (Ansible changes nothing in check mode); reconcile would make the change",
+           "ignore_errors": "Ansible goes on after its failure, while reconcile would skip what depends on it"}
+LOOP_CONTROL = {"loop_var", "label"}
 CONTROL = {"block", "include_tasks", "import_tasks", "include_role", "import_role", "include_vars", "meta",
            "debug", "set_fact", "assert", "fail", "pause", "wait_for"}
 FREE_FORM = {"command", "shell", "raw", "script"}
@@ -141,15 +146,17 @@ def _ini_value(text: str) -> Any:
     return text.strip("'\"")
 
 
-def inline_inventory(inventory: Inventory, become_hosts: Iterable[str]) -> dict[str, Any]:
+def inline_inventory(inventory: Inventory, become_hosts: Iterable[str], users: Mapping[str, str] | None = None,
+                     rolling: Mapping[str, Any] | None = None) -> dict[str, Any]:
     becomes = set(become_hosts)
+    users, rolling = users or {}, rolling or {}
     hosts: dict[str, Any] = {}
     for name, host in inventory.hosts.items():
         entry: dict[str, Any] = {"address": host.address}
         if host.port != 22:
             entry["port"] = host.port
-        if host.user:
-            entry["user"] = host.user
+        if host.user or name in users:
+            entry["user"] = host.user or users[name]
         if host.key_file:
             entry["key_file"] = host.key_file
         if host.become or name in becomes:
@@ -157,9 +164,39 @@ def inline_inventory(inventory: Inventory, become_hosts: Iterable[str]) -> dict[
         if host.vars:
             entry["vars"] = dict(host.vars)
         hosts[name] = entry
-    groups = {g: list(m) for g, m in inventory.groups.items() if m and g not in ("all", "ungrouped")}
+    groups: dict[str, Any] = {g: list(m) for g, m in inventory.groups.items() if m and g not in ("all", "ungrouped")}
+    for group, serial in rolling.items():  # a play's serial: its group rolls out in batches
+        groups[group] = {"hosts": list(inventory.groups[group]), "serial": serial}
     groups["all"] = list(inventory.hosts)
     return {"hosts": hosts, "groups": groups}
+
+
+_HOST_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def valid_host_names(inventory: Inventory) -> tuple[Inventory, dict[str, str]]:
+    """Hosts named as the spec names them (FQDNs and addresses have dots): web1.example.com is
+    web1-example-com, with its address kept; the names changed, old -> new."""
+    renamed: dict[str, str] = {}
+    taken = {n for n in inventory.hosts if _HOST_NAME.match(n)}
+    for name in inventory.hosts:
+        if _HOST_NAME.match(name):
+            continue
+        new = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "host"
+        new = new if new[0].isalpha() or new[0] == "_" else f"h{new}"
+        while new in taken:
+            new += "_"
+        taken.add(new)
+        renamed[name] = new
+    if not renamed:
+        return inventory, {}
+    hosts = {renamed.get(n, n): dataclasses.replace(h, name=renamed.get(n, n)) for n, h in inventory.hosts.items()}
+    groups = {g: tuple(renamed.get(m, m) for m in members) for g, members in inventory.groups.items()}
+    return dataclasses.replace(inventory, hosts=hosts, groups=groups), renamed
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("yes", "true", "1", "on")
 
 
 # -- expressions ----------------------------------------------------------------------------------------
@@ -167,8 +204,9 @@ def inline_inventory(inventory: Inventory, become_hosts: Iterable[str]) -> dict[
 class Rewriter:
     """Ansible's names in an expression, as reconcile's."""
 
-    def __init__(self, host_vars: Iterable[str], play_vars: Iterable[str]):
-        names = sorted(set(host_vars) - set(play_vars), key=len, reverse=True)
+    def __init__(self, host_vars: Iterable[str], play_vars: Iterable[str], loop_var: str = "item"):
+        self.loop_var = loop_var
+        names = sorted(set(host_vars) - set(play_vars) - {loop_var}, key=len, reverse=True)
         self.host_vars = re.compile(r"(?<![\w.'\"])(" + "|".join(map(re.escape, names)) + r")\b(?!\s*=[^=])") \
             if names else None
 
@@ -181,7 +219,7 @@ class Rewriter:
         text = re.sub(r"(?<![\w.])ansible_(\w+)", lambda m: self._magic(m.group(1), m.group(0)), text)
         text = re.sub(r"(?<![\w.])inventory_hostname(_short)?\b", "host.name", text)
         if loop:
-            text = re.sub(r"(?<![\w.'\"])item\b", "each.value", text)
+            text = re.sub(r"(?<![\w.'\"])" + re.escape(self.loop_var) + r"\b", "each.value", text)
         if self.host_vars is not None:
             text = self.host_vars.sub(lambda m: "host.vars." + m.group(1), text)
         return text
@@ -221,8 +259,17 @@ def convert(playbook: Path, inventory_path: Path, registry: Registry) -> Convers
         raise
     if not isinstance(plays, list):
         raise SpecError([Diagnostic("a playbook is a list of plays", Location(display_path(playbook), 1, 1))])
-    inventory = read_inventory(inventory_path)
+    if plays and all(isinstance(p, dict) and "hosts" not in p and "import_playbook" not in p for p in plays):
+        raise SpecError([Diagnostic(
+            f"{display_path(playbook)} is a list of tasks, not of plays: a role's task file (tasks/main.yml) or an "
+            "included one. Give the playbook that applies it (- hosts: web\n  roles: [NAME]), e.g. "
+            f"`reconcile migrate ansible site.yml -i INVENTORY`", Location(display_path(playbook), 1, 1))])
+    inventory, renamed = valid_host_names(read_inventory(inventory_path))
     converter = _Converter(playbook, locations, inventory, registry)
+    converter.renamed = renamed
+    for old, new in sorted(renamed.items()):
+        converter.out.notes.append(f"host {old} is named {new} in the spec (a name has no dots); its address is "
+                                   f"kept, and host.name reads {new} where Ansible's inventory_hostname read {old}")
     for index, play in enumerate(plays):
         converter.play(index, play)
     return converter.finish()
@@ -235,6 +282,11 @@ class _Converter:
         self.text = playbook.read_text(encoding="utf-8", errors="replace")
         self.out = Conversion(inventory={})
         self.become_hosts: set[str] = set()
+        self.users: dict[str, str] = {}  # host -> the login user a play's remote_user names
+        self.rolling: dict[str, Any] = {}  # group -> serial, from a play's serial
+        self.renamed: dict[str, str] = {}
+        self.play_become = False
+        self.play_vars: dict[str, Any] = {}
         self.names: set[str] = set()
         self.takers: dict[str, list[str]] = {}
         for type_name in registry.types:
@@ -261,6 +313,8 @@ class _Converter:
             self.refuse(path, "import_playbook: convert that playbook on its own")
             return
         pattern = play.get("hosts")
+        if isinstance(pattern, str):
+            pattern = self.renamed.get(pattern, pattern)
         hosts = self.inventory.expand(pattern) if isinstance(pattern, str) else None
         if pattern == "all":
             hosts = tuple(self.inventory.hosts)
@@ -270,7 +324,23 @@ class _Converter:
             return
         if play.get("roles"):
             self.refuse(path + ("roles",), "roles: convert each role's tasks into a component")
-        play_vars: dict[str, Any] = play["vars"] if isinstance(play.get("vars"), dict) else {}
+        play_vars: dict[str, Any] = dict(play["vars"]) if isinstance(play.get("vars"), dict) else {}
+        for number, name in enumerate(_as_list(play.get("vars_files"))):
+            loaded = self._vars_file(path + ("vars_files", number), name)
+            for key, value in (loaded or {}).items():
+                play_vars.setdefault(key, value)
+        if play.get("remote_user"):
+            for host in hosts:
+                if not self.inventory.hosts[host].user:
+                    self.users.setdefault(host, str(play["remote_user"]))
+        if play.get("serial") is not None:
+            if isinstance(pattern, str) and pattern in self.inventory.groups and pattern != "all":
+                self.rolling[pattern] = play["serial"]
+            else:
+                self.out.notes.append(f"{self.locate(path + ('serial',))}: serial on {pattern!r} is not carried: "
+                                      "a rollout is a group's (inventory groups: NAME: {hosts: …, serial: N})")
+        self.play_become = _truthy(play.get("become"))
+        self.play_vars = play_vars
         for key, value in play_vars.items():
             if key in self.out.variables and self.out.variables[key] != value:
                 self.out.notes.append(f"variable {key} differs between plays; the first play's value is kept")
@@ -334,6 +404,20 @@ class _Converter:
         if module in CONTROL:
             self.refuse(path + (written,), f"{title}: {module} is not converted (no resource to manage)")
             return None
+        if "become" in task or "become_user" in task:
+            wants = _truthy(task.get("become", self.play_become))
+            user = str(task.get("become_user") or "root")
+            if wants != self.play_become or (wants and user != "root"):
+                self.refuse(path + ("become",), f"{title}: runs as {user if wants else 'the login user'}, unlike the "
+                                                "rest of its play (reconcile's become is the host's)")
+                return None
+        control = task.get("loop_control")
+        if control is not None and (not isinstance(control, dict) or set(control) - LOOP_CONTROL):
+            self.refuse(path + ("loop_control",), f"{title}: loop_control other than loop_var and label is not "
+                                                  "converted")
+            return None
+        if isinstance(control, dict) and control.get("loop_var"):
+            rewriter = Rewriter(self.host_var_names, self.play_vars, str(control["loop_var"]))
         args = task[written]
         if isinstance(args, str):
             args = free_form(args) if module in FREE_FORM else _key_values(args)
@@ -343,8 +427,16 @@ class _Converter:
         if not isinstance(args, dict):
             self.refuse(path + (written,), f"{title}: its arguments must be a mapping")
             return None
-        if module in FREE_FORM and isinstance(task.get("args"), dict):
+        if "args" in task:
+            if not isinstance(task["args"], dict):
+                self.refuse(path + ("args",), f"{title}: args must be a mapping")
+                return None
             args = {**args, **task["args"]}
+        environment = task.get("environment")
+        if environment is not None:
+            if module not in FREE_FORM or not isinstance(environment, dict):
+                self.refuse(path + ("environment",), f"{title}: environment is carried for commands only")
+                return None
         found: tuple[str, dict[str, Any]] | None = None
         for type_name in self.takers.get(module, []):
             try:
@@ -360,6 +452,8 @@ class _Converter:
                         if module not in self.takers else f"{title}: {module} with these arguments is not converted")
             return None
         type_name, attributes = found
+        if environment is not None:
+            attributes["environment"] = {str(k): str(v) for k, v in environment.items()}
         loop = next((task[k] for k in ("loop", "with_items", "with_list") if k in task), None)
         resource: dict[str, Any] = {"type": type_name, "name": self._name(type_name, task.get("name"), module),
                                     "on": on}
@@ -375,6 +469,8 @@ class _Converter:
             if attributes["template"] is None:
                 return None
         resource.update(attributes)
+        if _truthy(task.get("no_log")):  # Ansible hides its values: so does the spec
+            resource["sensitive"] = sorted(k for k in attributes if k != "state")
         when = task.get("when")
         if when is not None:
             parts = [str(w) for w in _as_list(when)]
@@ -387,6 +483,13 @@ class _Converter:
                 self.refuse(path, f"{title}: a handler of type {type_name} cannot be triggered yet")
                 return None
             same = self._managed_already(resource, trigger)
+            if module in ("service", "systemd", "systemd_service") and str(args.get("state")) == "reloaded":
+                receiver = f"{type_name}.{(same or resource)['name']}"
+                for sender in senders:  # a reload: the notifying resources say so (notify: "service.x: reload")
+                    self._notify(sender, f"{receiver}: reload")
+                if same is None:
+                    self.out.resources.append(resource)
+                return receiver
             if same is not None:  # "restart nginx" for the nginx a task already keeps running
                 same[trigger] = sorted(set(same.get(trigger, [])) | set(senders))
                 return f"{type_name}.{same['name']}"
@@ -395,6 +498,27 @@ class _Converter:
             resource["depends_on"] = list(after)  # Ansible's order within the play
         self.out.resources.append(resource)
         return f"{type_name}.{resource['name']}"
+
+    def _notify(self, sender: str, entry: str) -> None:
+        for resource in self.out.resources:
+            if f"{resource['type']}.{resource['name']}" == sender:
+                resource["notify"] = sorted({*resource.get("notify", []), entry})
+
+    def _vars_file(self, path: JsonPath, name: Any) -> dict[str, Any] | None:
+        """A play's vars_files entry, read beside the playbook (a templated name is refused)."""
+        if not isinstance(name, str) or "{{" in name:
+            self.refuse(path, f"vars_files {name!r}: only fixed file names are read")
+            return None
+        found = self.playbook.parent / name
+        try:
+            data, _ = load_yaml_file(found)
+        except (SpecError, ReconcileError) as exc:
+            self.refuse(path, f"vars_files {name}: {exc}")
+            return None
+        if not isinstance(data, dict):
+            self.refuse(path, f"vars_files {name}: not a mapping of variables")
+            return None
+        return data
 
     def _read_later(self, variable: str) -> bool:
         """Whether anything in the playbook other than its `register:` names the variable."""
@@ -449,7 +573,7 @@ class _Converter:
         return None
 
     def finish(self) -> Conversion:
-        self.out.inventory = inline_inventory(self.inventory, self.become_hosts)
+        self.out.inventory = inline_inventory(self.inventory, self.become_hosts, self.users, self.rolling)
         return self.out
 
 

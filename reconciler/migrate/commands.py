@@ -114,6 +114,51 @@ def _verify(staging: Path) -> None:
                              + "\n(look at the notes above, fix what they name, and migrate again)")
 
 
+def _valid_spec(directory: Path, document: dict[str, object], header: list[str], conversion: object) -> list[str]:
+    """Write the converted spec so that it validates, always: a resource that would make it invalid is left
+    out and listed (with what validation said), until what is left validates."""
+    from reconciler.engine.session import Session
+    from reconciler.errors import SpecError
+    from reconciler.migrate.output import to_yaml
+
+    resources = list(document["resources"])  # type: ignore[call-overload]
+    dropped: list[str] = []
+    spec_file = directory / "main.yaml"
+    for _ in range(len(resources) + 1):
+        spec_file.write_text(to_yaml({**document, "resources": resources}, header + [f"Not converted: {d}"
+                                                                                      for d in dropped]))
+        try:
+            Session(directory).validate(unset_env_ok=True)
+            break
+        except SpecError as exc:
+            bad = sorted({d.json_path[1] for d in exc.diagnostics if len(d.json_path) > 1
+                          and d.json_path[0] == "resources" and isinstance(d.json_path[1], int)}, reverse=True)
+            if not bad:
+                raise
+            for index in bad:
+                gone = resources.pop(index)
+                address = f"{gone.get('type')}.{gone.get('name')}"
+                why = "; ".join(d.message for d in exc.diagnostics if d.json_path[1:2] == (index,))
+                dropped.append(f"{address}: left out, it would not validate ({why})")
+                for other in list(resources):  # nothing waits for, or is triggered by, what is left out
+                    for key in ("depends_on", "notify", "restart_on", "triggered_by"):
+                        if isinstance(other.get(key), list):
+                            kept = [a for a in other[key] if str(a).split(":")[0] != address]
+                            if kept:
+                                other[key] = kept
+                            elif key == "triggered_by":  # a handler of it alone: it would never run
+                                resources.remove(other)
+                                dropped.append(f"{other.get('type')}.{other.get('name')}: left out with "
+                                               f"{address}, the only change that triggered it")
+                                break
+                            else:
+                                other.pop(key)
+    document["resources"] = resources
+    if conversion is not None and hasattr(conversion, "resources"):
+        conversion.resources[:] = resources
+    return dropped
+
+
 def _adopt(out: Path, migration: object) -> int:
     """Record every migrated object as found, under its address, by the id Terraform knew it by (and what
     its type records beside it, such as the salted hash of a password Terraform's state held)."""
@@ -148,7 +193,7 @@ def migrate_ansible(playbook: str, inventory: str, out_dir: str, stack_name: str
     become resources (loops become for_each, when stays when, handlers become triggers); the tasks it
     cannot convert are listed with their file and line."""
     from reconciler.migrate.ansible import convert
-    from reconciler.migrate.output import prepare_directory, to_yaml, write_file
+    from reconciler.migrate.output import staged_directory, write_file
     from reconciler.registry import Registry
 
     conversion = convert(Path(playbook), Path(inventory), Registry.installed())
@@ -165,14 +210,14 @@ def migrate_ansible(playbook: str, inventory: str, out_dir: str, stack_name: str
     header = [f"Converted from the Ansible playbook {Path(playbook).name} by `reconcile migrate ansible`.",
               *(f"Not converted: {u}" for u in conversion.unconverted),
               *(f"Note: {n}" for n in conversion.notes)]
-    prepare_directory(out)
-    for relative, text in conversion.templates.items():
-        (out / relative).parent.mkdir(parents=True, exist_ok=True)
-        write_file(out / relative, text)
+    with staged_directory(out) as staging:
+        for relative, text in conversion.templates.items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            write_file(staging / relative, text)
+        dropped = _valid_spec(staging, document, header, conversion)
     spec_file = out / "main.yaml"
-    write_file(spec_file, to_yaml(document, header))
     click.echo(f"Wrote {spec_file}: {len(conversion.resources)} resources"
                + (f", {len(conversion.templates)} templates" if conversion.templates else "") + ".")
-    _report(("not converted", conversion.unconverted), ("note", conversion.notes))
-    click.echo(f"Next: reconcile validate {out}, then reconcile plan {out}")
+    _report(("not converted", [*conversion.unconverted, *dropped]), ("note", conversion.notes))
+    click.echo(f"Next: reconcile plan {out}  (the spec validates)")
     return 0

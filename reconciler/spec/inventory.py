@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -143,22 +144,55 @@ def _from_ansible_file(doc: SourceDocument, name: str) -> tuple[Inventory, list[
     return ansible_inventory(data, path.parent)
 
 
+_RANGE = re.compile(r"\[([0-9]+|[a-z]):([0-9]+|[a-z])(?::([0-9]+))?\]")
+MAX_RANGE_HOSTS = 10_000
+
+
+def expand_host_range(name: str) -> list[str]:
+    """Ansible's host ranges: `web[01:20].example.com` is web01 … web20 (zero-padded as written),
+    `db-[a:c]` is db-a, db-b, db-c, `[1:9:2]` steps by 2; several ranges multiply."""
+    found = _RANGE.search(name)
+    if found is None:
+        return [name]
+    start, end, step = found.group(1), found.group(2), int(found.group(3) or 1)
+    if start.isdigit() != end.isdigit() or step < 1:
+        return [name]
+    if start.isdigit():
+        width = len(start) if start.startswith("0") else 0
+        values = [str(n).zfill(width) for n in range(int(start), int(end) + 1, step)]
+    else:
+        values = [chr(c) for c in range(ord(start), ord(end) + 1, step)]
+    out: list[str] = []
+    for value in values:
+        out += expand_host_range(name[:found.start()] + value + name[found.end():])
+        if len(out) > MAX_RANGE_HOSTS:
+            raise ValueError(f"host range {name!r} stands for more than {MAX_RANGE_HOSTS:,} hosts")
+    return out
+
+
 def ansible_inventory(data: Mapping[str, Any], directory: Path) -> tuple[Inventory, list[Diagnostic]]:
     """An Ansible inventory in its YAML form (groups of hosts, vars and children), with the group_vars/
     and host_vars/ directories in `directory`."""
     host_vars: dict[str, dict[str, Any]] = {}
     own_vars: dict[str, dict[str, Any]] = {}  # what the inventory file sets on the host itself
+    too_many: list[Diagnostic] = []
     groups: dict[str, list[str]] = {}
 
     def walk(group: str, body: dict[str, Any] | None, inherited: dict[str, Any]) -> list[str]:
         body = body or {}
         group_vars = {**inherited, **(body.get("vars") or {})}
         members: list[str] = []
-        for host, hvars in (body.get("hosts") or {}).items():
-            merged = {**group_vars, **host_vars.get(host, {}), **(hvars or {})}
-            host_vars[host] = merged
-            own_vars[host] = {**own_vars.get(host, {}), **(hvars or {})}
-            members.append(host)
+        for written, hvars in (body.get("hosts") or {}).items():
+            try:
+                expanded = expand_host_range(str(written))
+            except ValueError as exc:
+                too_many.append(Diagnostic(str(exc)))
+                continue
+            for host in expanded:
+                merged = {**group_vars, **host_vars.get(host, {}), **(hvars or {})}
+                host_vars[host] = merged
+                own_vars[host] = {**own_vars.get(host, {}), **(hvars or {})}
+                members.append(host)
         for child, child_body in (body.get("children") or {}).items():
             members.extend(walk(child, child_body, group_vars))
         groups[group] = list(dict.fromkeys(groups.get(group, []) + members))
@@ -166,7 +200,7 @@ def ansible_inventory(data: Mapping[str, Any], directory: Path) -> tuple[Invento
 
     for group, body in data.items():
         walk(group, body, {})
-    diagnostics: list[Diagnostic] = []
+    diagnostics: list[Diagnostic] = list(too_many)
     dir_group_vars = _vars_dir(directory / "group_vars", diagnostics)
     dir_host_vars = _vars_dir(directory / "host_vars", diagnostics)
     if diagnostics:

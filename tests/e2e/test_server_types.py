@@ -422,3 +422,24 @@ resources:
     write(spec_dir / "site.yaml", ssh_hosts.inventory() + "resources: []\n")
     scli("apply", "--auto-approve", "spec", check=0)
     assert h.exec(f"test -e {source} || test -e /etc/apt/keyrings/{name}.gpg")[0] != 0
+
+
+def test_user_groups_appended_leave_the_others(scli: Cli, spec_dir: Path, ssh_hosts: SSHFleet, uid: str) -> None:
+    """`append: true` (Ansible's append: yes): the spec's groups are added and kept; the user's other groups
+    are left as they are, and only a missing one of the spec's is drift."""
+    h = ssh_hosts.hosts[1]
+    user = f"a{uid[1:8]}"
+    h.exec(f"groupadd -f {user}x && groupadd -f {user}y && useradd -G {user}x {user}")
+    write(spec_dir / "site.yaml", ssh_hosts.inventory() + f"""
+resources:
+  - {{type: user, name: u, on: h1, username: {user}, groups: [{user}y], append: true}}
+""")
+    plan = scli("plan", "spec", check=0).out
+    assert "~ user.u" in plan, plan
+    converge(scli)
+    groups = h.exec(f"id -nG {user}")[1].split()
+    assert f"{user}x" in groups and f"{user}y" in groups  # added, the other kept
+    h.exec(f"gpasswd -d {user} {user}y")  # drift: one of the spec's groups taken away
+    assert "~ user.u" in scli("plan", "spec", check=0).out
+    converge(scli)
+    assert {f"{user}x", f"{user}y"} <= set(h.exec(f"id -nG {user}")[1].split())
