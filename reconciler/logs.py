@@ -12,6 +12,9 @@ from typing import Any
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 THIRD_PARTY = ("paramiko", "urllib3", "docker", "botocore", "boto3", "s3transfer", "asyncio")
+# botocore's DEBUG lines hold whole request and response bodies (a secret store's answer, a password sent),
+# logged before reconcile can know the values to mask: never logged, at any level.
+BODIES = ("botocore.parsers", "botocore.endpoint", "botocore.auth", "botocore.hooks", "botocore.retryhandler")
 _SILENT = logging.NullHandler()
 _SILENT._reconcile = True  # type: ignore[attr-defined]
 
@@ -63,5 +66,7 @@ def configure_logging(verbose: int, log_file: str | None, debug: bool, redactor:
         library.setLevel(logging.DEBUG if debug or log_file else logging.CRITICAL + 1)
         for handler in (handlers if debug else handlers[1:]) or [_SILENT]:
             library.addHandler(handler)
+    for name in BODIES:
+        logging.getLogger(name).setLevel(logging.INFO)
     if not debug:  # an internal error is reported in one line; its traceback goes to the log file only
         console.addFilter(lambda record: not (record.levelno >= logging.CRITICAL and record.exc_info))

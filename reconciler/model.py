@@ -267,6 +267,11 @@ class Removal:
     location: Location | None = None
 
 
+# The mark a secret lookup's names carry among a run's secrets (`secrets[address]`), and what the state and
+# saved plans hold instead of a value that came from a secret store.
+EPHEMERAL = "(ephemeral)"
+
+
 @dataclass(frozen=True)
 class Resource:
     """One node of the graph: a resource of the spec on one target."""
@@ -282,6 +287,7 @@ class Resource:
     location: Location | None = None
     json_path: JsonPath = ()
     host: str | None = None  # the inventory host for server resources on a host
+    ephemeral: frozenset[str] = frozenset()  # attributes holding a value from a secret store: written nowhere
     prior: Mapping[str, Any] = field(default_factory=dict)  # identity recorded in the state (e.g. a former name)
     key_locations: Mapping[str, Location] = field(default_factory=dict)  # where each attribute was written
     scope: str = ""  # "component.web." for a resource of a component (nested: "component.a.component.b.")

@@ -255,6 +255,9 @@ class DataSource(Generic[TargetT]):
     family: ClassVar[str] = "server"
     provides: ClassVar[frozenset[str]] = frozenset()  # the attributes a read returns (beyond the query's own)
     sensitive: ClassVar[frozenset[str]] = frozenset()
+    # Ephemeral (values from a secret store): sensitive, and written nowhere, not even hashed; read again by
+    # every plan and apply, and compared with what the target holds.
+    ephemeral: ClassVar[bool] = False
 
     def read(self, target: TargetT, queries: Sequence[Resource]) -> Mapping[str, Mapping[str, Any] | Unobservable]:
         """Answer ALL `queries` of this type on one target in one batch, keyed by address: the attributes

@@ -30,7 +30,7 @@ from reconciler.engine.plan import (
     origin_for,
 )
 from reconciler.engine.walk import walk
-from reconciler.model import UNKNOWN, Action, Change, Plan, Resource, Result, Rollout, Status
+from reconciler.model import EPHEMERAL, UNKNOWN, Action, Change, Plan, Resource, Result, Rollout, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
@@ -95,7 +95,8 @@ class Applier:
         for query in self.spec_data:  # data lookups were read by the plan
             if query.address in plan.data:
                 self.known[query.address] = dict(plan.data[query.address])
-                self.secrets[query.address] = type(self.registry.data_source(query.type.removeprefix("data."))).sensitive
+                source = type(self.registry.data_source(query.type.removeprefix("data.")))
+                self.secrets[query.address] = source.sensitive | ({EPHEMERAL} if source.ephemeral else frozenset())
         for change in plan.changes:
             if change.moved_from is not None and self.store.move(change.moved_from, change.address):
                 log.info("moved %s to %s in the state", change.moved_from, change.address)

@@ -21,6 +21,7 @@ from reconciler.engine.graph import AddressIndex, referenced_by, with_dependenci
 from reconciler.engine.observe import ObserveProgress, observe
 from reconciler.errors import ReconcileError
 from reconciler.model import (
+    EPHEMERAL,
     UNKNOWN,
     Action,
     AttrDiff,
@@ -107,6 +108,7 @@ class ReferenceResolver:
                 return dataclasses.replace(resource, attributes=refs.unescape(attributes))
             return resource
         tainted: set[str] = set()
+        ephemeral: set[str] = set()
 
         def lookup_for(top: str) -> Any:
             def lookup(text: str) -> Any:
@@ -116,6 +118,8 @@ class ReferenceResolver:
                     raise refs.ReferenceProblem(node)
                 if secrets and ref.attribute[0] in secrets.get(node.address, frozenset()):
                     tainted.add(top)
+                    if EPHEMERAL in secrets.get(node.address, frozenset()):
+                        ephemeral.add(top)
                 view = known.get(node.address)
                 if view is None or ref.attribute[0] not in view:
                     return UNKNOWN
@@ -129,7 +133,8 @@ class ReferenceResolver:
             except refs.ReferenceProblem as exc:
                 exc.key = k
                 raise
-        return dataclasses.replace(resource, attributes=resolved, sensitive=resource.sensitive | tainted)
+        return dataclasses.replace(resource, attributes=resolved, sensitive=resource.sensitive | tainted,
+                                   ephemeral=resource.ephemeral | ephemeral)
 
 
 def attribute_view(
@@ -434,7 +439,9 @@ class Planner:
                      if c.actionable]), len(ordered), len(failures))
         self.blockers += self._destroy_blockers(ordered)
         self._check_same_objects(ordered)
-        hashes = {a: canonical_hash(o.attributes if o else None) for a, o in sorted(observed_all.items())}
+        hidden = {c.address: c.resource.ephemeral for c in ordered if c.resource is not None and c.resource.ephemeral}
+        hashes = {a: canonical_hash({k: v for k, v in o.attributes.items() if k not in hidden.get(a, ())} if o else None)
+                  for a, o in sorted(observed_all.items())}  # a secret store's value is in no hash a plan file holds
         fingerprint = canonical_hash({"spec": self.spec.hash, "serial": serial, "observed": hashes})
         from reconciler.engine.outputs import resolve_outputs
 
@@ -546,8 +553,9 @@ class Planner:
         read = read_data(self.spec.data, self.registry, self.targets, self.parallelism)
         values: dict[str, dict[str, Any]] = {}
         for query in self.spec.data:
-            secret = type(self.registry.data_source(query.type.removeprefix("data."))).sensitive
-            secrets[query.address] = secret
+            source = type(self.registry.data_source(query.type.removeprefix("data.")))
+            secret = source.sensitive
+            secrets[query.address] = secret | ({EPHEMERAL} if source.ephemeral else frozenset())
             found = read.observed.get(query.address)
             if found is None:
                 where = f"({query.location}): " if query.location else ""
@@ -555,9 +563,8 @@ class Planner:
                 continue
             values[query.address] = dict(found.attributes)
             known[query.address] = values[query.address]
-            for name in secret:
-                if found.attributes.get(name) is not None:
-                    self.redactor.add(str(found.attributes[name]))
+            for name in secret:  # every text it can show as (a JSON secret's values too)
+                self.redactor.add(found.attributes.get(name))
         return values
 
     def _check_resolved(self, original: Resource, resolved: Resource) -> None:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reconciler.errors import StateDamaged
-from reconciler.model import UNKNOWN, Lifecycle, Resource, StackId, address_scope
+from reconciler.model import EPHEMERAL, UNKNOWN, Lifecycle, Resource, StackId, address_scope
 
 DOCUMENT_KIND = "reconcile-state"
 KEEP_RETIRED = 10_000  # addresses that left the state, remembered so `moved:`/`removed:` entries stay valid
@@ -37,15 +37,19 @@ def matches_salted(stored: Any, value: Any) -> bool:
     return bool(hashlib.sha256((salt + json.dumps(value, sort_keys=True, default=str)).encode()).hexdigest() == digest)
 
 
-def scrub(values: Mapping[str, Any], secret: Iterable[str], digested: Iterable[str] = ()) -> dict[str, Any]:
+def scrub(values: Mapping[str, Any], secret: Iterable[str], digested: Iterable[str] = (),
+          ephemeral: Iterable[str] = ()) -> dict[str, Any]:
     """Values fit to store: secrets as salted hashes; `digested` attributes (large texts such as file
-    contents, declared by each module) as their sha256."""
-    hidden, digest = set(secret), set(digested)
-    out = {}
+    contents, declared by each module) as their sha256; values from a secret store (`ephemeral`) not at
+    all, not even hashed."""
+    hidden, digest, gone = set(secret), set(digested), set(ephemeral)
+    out: dict[str, Any] = {}
     for key, value in values.items():
         if value is UNKNOWN:
             continue
-        if key in hidden and value is not None:
+        if key in gone:
+            out[key] = EPHEMERAL
+        elif key in hidden and value is not None:
             out[key] = salted_hash(value)
         elif key in digest and isinstance(value, str) and not value.startswith("sha256:"):
             out[key] = "sha256:" + hashlib.sha256(value.encode()).hexdigest()

@@ -280,8 +280,8 @@ class S3StateStore:
         self.put(StateRecord(
             address=resource.address, type=resource.type, name=resource.name, target=resource.target,
             host=resource.host, identity=dict(observed.identity) if observed else {},
-            attributes=scrub(resource.attributes, hidden, digested),
-            observed=scrub(observed.attributes if observed else {}, hidden, digested),
+            attributes=scrub(resource.attributes, hidden, digested, resource.ephemeral),
+            observed=scrub(observed.attributes if observed else {}, hidden, digested, resource.ephemeral),
             depends_on=tuple(sorted(set(depends_on) | set(resource.depends_on))),
             prevent_destroy=bool(resource.lifecycle.prevent_destroy), updated_at=now_text(), origin=origin))
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StateDamaged, StateError
-from reconciler.model import UNKNOWN, Observed, Resource, StackId
+from reconciler.model import EPHEMERAL, UNKNOWN, Observed, Resource, StackId
 from reconciler.state.records import (
     CREATED,
     Carried,
@@ -67,6 +67,8 @@ def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[
     stored = dict(record.attributes)
     for key in set(now) | set(stored):
         want, had = now.get(key), stored.get(key)
+        if key in resource.ephemeral or had == EPHEMERAL:
+            continue  # a secret store's value: compared with what the target holds, never with the state
         if key in hidden and is_salted(had):
             if not matches_salted(had, resource.attributes.get(key)):
                 return True
@@ -261,8 +263,8 @@ class StateStore:
         record = StateRecord(
             address=resource.address, type=resource.type, name=resource.name, target=resource.target,
             host=resource.host, identity=dict(observed.identity) if observed else {},
-            attributes=scrub(resource.attributes, hidden, digested),
-            observed=scrub(observed.attributes if observed else {}, hidden, digested),
+            attributes=scrub(resource.attributes, hidden, digested, resource.ephemeral),
+            observed=scrub(observed.attributes if observed else {}, hidden, digested, resource.ephemeral),
             depends_on=tuple(sorted(set(depends_on) | set(resource.depends_on))),
             prevent_destroy=bool(resource.lifecycle.prevent_destroy), updated_at=now_text(), origin=origin,
         )
