@@ -65,7 +65,7 @@ resources:
     assert "# service.cron will be reloaded (reload: file.a, file.b, file.c change)" in plan, plan
     assert plan.count("service.cron will be") == 1
     applied = scli("apply", "--auto-approve", "spec", check=0).out
-    assert "Resources: 0 added, 5 changed" in applied, applied
+    assert "Resources: 0 added, 4 changed, 0 destroyed, 1 run." in applied, applied
     assert runs() == 2 and h.exec(f"cat {base}/seen")[1] == "A2\nB2\n"
     assert cron_pid() == pid  # a reload keeps the process
 

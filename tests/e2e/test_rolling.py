@@ -77,7 +77,7 @@ def test_serial_batches_wait_for_the_health_gate_and_a_failed_gate_stops_the_rol
     on_host = f'{{command: "test -s /srv/{uid}/stamp", timeout: 10}}'
     write(spec_dir / "site.yaml", spec(six, uid, "v1", on_host))
     run = cli("apply", "--auto-approve", "spec", check=0)
-    assert "Apply complete! Resources: 6 added, 6 changed" in run.out, run.out
+    assert "Apply complete! Resources: 6 added, 0 changed, 0 destroyed, 6 run." in run.out, run.out
     stamps = [int(h.exec(f"cat /srv/{uid}/stamp")[1]) for h in fleet]
     for first, second in ((0, 2), (2, 4)):  # each batch started after the one before it had finished
         assert max(stamps[first:first + 2]) < min(stamps[second:second + 2]), stamps
@@ -103,7 +103,7 @@ def test_serial_batches_wait_for_the_health_gate_and_a_failed_gate_stops_the_rol
 
     sick.clear()  # healthy again: the rerun checks the stopped batch, then finishes with the hosts not reached
     run = cli("apply", "--auto-approve", "spec", check=0)
-    assert "Resources: 0 added, 4 changed" in run.out, run.out
+    assert "Resources: 0 added, 2 changed, 0 destroyed, 2 run." in run.out, run.out
     assert [h.exec(f"cat /srv/{uid}/app")[1] for h in fleet] == ["v2\n"] * 6
 
 
