@@ -294,7 +294,7 @@ PAGE_SIZES: dict[tuple[str, str], int] = {
     ("ec2", "describe_route_tables"): 100, ("ec2", "describe_internet_gateways"): 1000, ("ec2", "describe_volumes"): 1000,
     ("ec2", "describe_launch_templates"): 200, ("route53", "list_hosted_zones"): 100,
     ("route53", "list_resource_record_sets"): 300, ("acm", "list_certificates"): 1000,
-    ("resourcegroupstaggingapi", "get_resources"): 100,
+    ("resourcegroupstaggingapi", "get_resources"): 100, ("ssm", "get_parameters_by_path"): 10,
     **{("iam", op): 1000 for op in (
         "list_roles", "list_users", "list_policies", "list_instance_profiles", "list_attached_role_policies",
         "list_role_policies", "list_role_tags", "list_attached_user_policies", "list_groups_for_user",
