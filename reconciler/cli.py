@@ -23,7 +23,7 @@ from reconciler.logs import configure_logging
 from reconciler.model import Diagnostic, Plan, Selection
 from reconciler.report import diagnostics, plan_text, progress
 from reconciler.secrets import Redactor
-from reconciler.state.planfile import is_plan_file, read_plan_file, saved_plan_body, selection_of
+from reconciler.state.planfile import is_plan_file, read_plan_file, saved_plan_body, sealed_plan, selection_of
 from reconciler.words import plural
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -245,7 +245,7 @@ def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_
         body = saved_plan_body(plan_text.plan_to_json(plan), plan, path, str(session.state_file), selection, session.ws,
                                session.command_line_variables())
         body |= {"backend": session.backend.name, "state_location": session.backend.location}
-        write_output(out, json.dumps(body, indent=2, default=str) + "\n", 0o600)
+        write_output(out, sealed_plan(json.dumps(body, indent=2, default=str) + "\n", session.backend.sealing), 0o600)
     if html_out:
         from reconciler.report.html import plan_page, render_page
 
@@ -997,8 +997,20 @@ def state_migrate(to: str, target_config: Sequence[str], spec: str, state_path: 
     _existing_state(session)
     settings = {"backend": to, **parse_backend_config(target_config, environ={})}
     target = make_backend(settings, spec, session.ws, stack=session.stack_name()[1])
+    if to == session.backend.name and set(settings) == {"backend", "encryption"}:  # encryption on or off, in place
+        target = session.backend.sealed_with(target.sealing)
+    if "encryption" not in settings:
+        target = target.sealed_with(session.backend.sealing)  # the copy is encrypted as the state is
     if target.location == session.backend.location:
-        raise ReconcileError(f"the state is already in {target.location}")
+        if "encryption" not in settings:
+            raise ReconcileError(f"the state is already in {target.location}")
+        with session.backend.lock("state migrate"), target.open(writable=True) as store:
+            store.rekey(target.sealing)
+        how = f"encrypted with {target.sealing.names}" if target.sealing else "no longer encrypted"
+        click.echo(f"The state {target.location} is {how} (its history, journal and backups too).")
+        if target.sealing is None:
+            click.echo("Remove `encryption:` from the spec's state: block, or it is encrypted again by the next run.")
+        return EXIT_OK
     with session.state(lock="state migrate") as store:
         document = store.document()
         with target.lock("state migrate"), target.open(writable=True) as copy:
@@ -1014,6 +1026,33 @@ def state_migrate(to: str, target_config: Sequence[str], spec: str, state_path: 
     block = "\n".join(f"  {k}: {v}" for k, v in settings.items())
     click.echo("Now point the spec at it (state: block), or pass the same settings as --backend-config:\n"
                f"state:\n{block}")
+    return EXIT_OK
+
+
+@state_group.command("rekey")
+@click.option("--old-passphrase-env", metavar="VAR",
+              help="The variable holding the passphrase the state is encrypted with now (default: the one it "
+                   "was encrypted with, as recorded in it). A state under KMS needs none: KMS opens it.")
+@spec_option
+@state_option
+@common_options
+def state_rekey(old_passphrase_env: str | None, spec: str, state_path: str | None) -> int:
+    """Re-encrypt the state, its history, journal and backups under the key `state.encryption` names now."""
+    from reconciler.key_source import PASSPHRASE, Sealing
+
+    session = session_for(spec, state_path)
+    _existing_state(session)
+    backend = session.backend
+    if backend.sealing is None:
+        raise ReconcileError("`reconcile state rekey` seals under the key the spec's `state.encryption` names: set it "
+                             "to the new key first ({passphrase_env: VAR} or {key_provider: aws_kms, key_id: KEY})")
+    new = backend.sealing
+    if old_passphrase_env:
+        backend = backend.reading_with(Sealing(PASSPHRASE, passphrase_env=old_passphrase_env))
+    with backend.lock("state rekey"), backend.open(writable=True) as store:
+        store.rekey(new)
+    click.echo(f"The state {backend.location} is encrypted with {new.names} now (its history, journal and backups "
+               "too).")
     return EXIT_OK
 
 

@@ -295,6 +295,7 @@ class _SpecBuilder:
         inventory = self._rollouts(self._dynamic(inventory))
         resources = self._on_dynamic(inventory, self._collect(inventory))
         settings = {key: self._render_block(key) for key in ("docker", "aws", "state")}
+        self._check_sealing(settings["state"])
         name: Any = self.doc.data.get("name")
         stack = StackId(name if isinstance(name, str) else default_stack_name(self.doc.root), self.workspace)
         moved, removed, outputs = self._moves(), self._removals(), self._outputs()
@@ -312,6 +313,17 @@ class _SpecBuilder:
                     fact_targets=frozenset(self.fact_targets), facts_known=self.facts is not None,
                     reads=frozenset(self.reads))
         return spec, _dedupe(self.diagnostics)
+
+    def _check_sealing(self, state: Any) -> None:
+        """`state.encryption` names one key source, fully."""
+        from reconciler.key_source import SETTINGS, SealError, sealing_from
+
+        block = state.get("encryption") if isinstance(state, dict) else None
+        if isinstance(block, dict) and block.get("key_provider") in (None, "aws_kms") and set(block) <= SETTINGS:
+            try:
+                sealing_from(block)
+            except SealError as exc:
+                self._error(str(exc), ("state", "encryption"))
 
     def _dynamic(self, inventory: Inventory) -> Inventory:
         """The groups whose hosts are instances (`from:`), with a host per instance found (or stand-ins)."""

@@ -21,13 +21,16 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from reconciler.errors import ReconcileError, StateError
+from reconciler.key_source import SETTINGS as SEALING_KEYS
+from reconciler.key_source import Sealing, sealing_from
 from reconciler.model import DEFAULT_WORKSPACE
 from reconciler.state.lock import StateLock
+from reconciler.state.sealed_store import SealedStateStore, sealed_on_disk
 from reconciler.state.store import StateStore, StateVersion
 
 KEYS = {"backend", "path", "bucket", "key", "region", "endpoint_url", "encrypt", "kms_key_id", "profile",
@@ -44,8 +47,17 @@ def parse_backend_config(pairs: Iterable[str], environ: Mapping[str, str] | None
     out: dict[str, Any] = {}
     for pair in raw:
         key, sep, value = pair.strip().partition("=")
+        if key == "encryption" and value == "off":
+            out["encryption"] = "off"
+            continue
+        if sep and key.startswith("encryption.") and key.partition(".")[2] in SEALING_KEYS:
+            block = out.get("encryption")
+            out["encryption"] = {**(block if isinstance(block, dict) else {}), key.partition(".")[2]: value}
+            continue
         if not sep or key not in KEYS:
-            raise ReconcileError(f"--backend-config {pair!r}: write KEY=VALUE with KEY one of {', '.join(sorted(KEYS))}")
+            raise ReconcileError(f"--backend-config {pair!r}: write KEY=VALUE with KEY one of {', '.join(sorted(KEYS))}"
+                                 ", encryption.passphrase_env, encryption.key_provider, encryption.key_id (or "
+                                 "encryption=off)")
         out[key] = {"true": True, "false": False}.get(value.lower(), value) if key == "encrypt" else value
     return out
 
@@ -77,6 +89,13 @@ class StateBackend(Protocol):
     def workspaces(self) -> set[str]: ...
 
     def delete(self) -> None: ...
+
+    @property
+    def sealing(self) -> Sealing | None: ...  # how what it writes is encrypted (state.encryption), if it is
+
+    def reading_with(self, reading: Sealing) -> StateBackend: ...  # the same, opening sealed bodies with `reading`
+
+    def sealed_with(self, sealing: Sealing | None) -> StateBackend: ...  # the same, writing under `sealing`
 
 
 # -- local ---------------------------------------------------------------------------------------------
@@ -127,6 +146,8 @@ class LocalBackend:
     creates_on_open: ClassVar[bool] = True
     path: Path
     workspace_paths: Callable[[], Mapping[str, Path]] = field(default=lambda: {}, compare=False)
+    sealing: Sealing | None = None
+    reading: Sealing | None = None
 
     @property
     def location(self) -> str:
@@ -141,8 +162,18 @@ class LocalBackend:
 
     @contextmanager
     def open(self, *, writable: bool = False) -> Iterator[StateStore]:
-        with StateStore(self.path, writable=writable) as store:
-            yield store
+        if self.sealing is None and self.reading is None and not sealed_on_disk(self.path):
+            with StateStore(self.path, writable=writable) as store:
+                yield store
+            return
+        with SealedStateStore(self.path, writable=writable, sealing=self.sealing, reading=self.reading) as sealed:
+            yield sealed
+
+    def reading_with(self, reading: Sealing) -> LocalBackend:
+        return replace(self, reading=reading)
+
+    def sealed_with(self, sealing: Sealing | None) -> LocalBackend:
+        return replace(self, sealing=sealing)
 
     def lock(self, operation: str) -> StateLock:
         return StateLock(self.path, operation)
@@ -212,6 +243,16 @@ class S3Backend:
         lock = DynamoLock(self.config, "force-unlock") if self.config.lock_table else S3Lock(self.config, "force-unlock")
         return lock.force_unlock(lock_id)
 
+    @property
+    def sealing(self) -> Sealing | None:
+        return self.config.sealing  # type: ignore[no-any-return]
+
+    def reading_with(self, reading: Sealing) -> S3Backend:
+        return replace(self, config=replace(self.config, reading=reading))
+
+    def sealed_with(self, sealing: Sealing | None) -> S3Backend:
+        return replace(self, config=replace(self.config, sealing=sealing))
+
     def versions(self) -> list[StateVersion]:
         with self.open() as store:
             return list(store.versions())
@@ -254,8 +295,10 @@ def make_backend(settings: Mapping[str, Any], spec_path: str | Path, workspace: 
     spec_dir = spec if spec.is_dir() else spec.parent
     kind = str(settings.get("backend") or "local")
     others = settings_of or (lambda name: settings)
+    sealing = sealing_from(settings.get("encryption"), region=settings.get("region"),
+                           endpoint_url=settings.get("endpoint_url"))
     if state_path is not None:
-        return LocalBackend(Path(state_path))
+        return LocalBackend(Path(state_path), sealing=sealing)
     if kind == "local":
         def local_path(name: str) -> Path:
             given = others(name).get("path")
@@ -271,7 +314,7 @@ def make_backend(settings: Mapping[str, Any], spec_path: str | Path, workspace: 
                     names |= {d.name for d in (base / "workspaces").iterdir() if d.is_dir()}
             return {n: local_path(n) for n in sorted(names)}
 
-        return LocalBackend(local_path(workspace), workspace_paths)
+        return LocalBackend(local_path(workspace), workspace_paths, sealing)
     if kind != "s3":
         raise StateError(f"unknown state backend {kind!r} (use local or s3)")
 
@@ -280,7 +323,7 @@ def make_backend(settings: Mapping[str, Any], spec_path: str | Path, workspace: 
         per_workspace = key != str(others("reconcile-workspace-probe").get("key") or "")
         return key if per_workspace or name == DEFAULT_WORKSPACE else f"{WORKSPACE_KEY_PREFIX}/{name}/{key}"
 
-    return S3Backend(s3_config(settings, key_of(workspace)), spec_dir, key_of)
+    return S3Backend(replace(s3_config(settings, key_of(workspace)), sealing=sealing), spec_dir, key_of)
 
 
 def s3_config(settings: Mapping[str, Any], key: str) -> Any:

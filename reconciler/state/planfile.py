@@ -3,7 +3,8 @@ everything its apply needs, so that it applies on its own: the selection (--targ
 --no-prune, --allow-data-loss) and the variables given on the command line (--var-file and --var values).
 
 The file is written 0600: like Terraform's, it holds the command line's variable values as given. Changes
-and values read from targets are masked; the spec and what was observed are kept as hashes.
+and values read from targets are masked; the spec and what was observed are kept as hashes. With
+`state.encryption`, the whole file is sealed with the state's key (reconciler.state.sealing).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcileError, StalePlanError
+from reconciler.key_source import Sealing
 from reconciler.model import Plan, Selection
+from reconciler.state.sealing import is_sealed, seal, unseal
 
 KIND = "reconcile-plan"
 REQUIRED = {"spec_hash": str, "state_serial": int, "fingerprint": str, "spec_path": str, "state_path": str}
@@ -48,9 +51,17 @@ def is_plan_file(path: str | Path) -> bool:
         return False
 
 
+def sealed_plan(text: str, sealing: Sealing | None) -> str:
+    """The saved plan as written: sealed with the state's key when the state is encrypted."""
+    return seal(text.encode(), sealing, "plan").decode() + "\n" if sealing is not None else text
+
+
 def read_plan_file(path: str | Path) -> dict[str, Any]:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        body = Path(path).read_bytes()
+        if is_sealed(body):
+            body = unseal(body, f"the saved plan {path}", "plan")
+        data = json.loads(body.decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ReconcileError(f"cannot read saved plan {path}: {exc}") from None
     if not isinstance(data, dict) or data.get("kind") != KIND:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StateConflict, StateDamaged, StateError, StateLockedError
+from reconciler.key_source import KMS, Sealing
 from reconciler.model import Observed, Resource, StackId
 from reconciler.state.records import (
     CREATED,
@@ -39,6 +40,7 @@ from reconciler.state.records import (
     unsettled,
     with_retired,
 )
+from reconciler.state.sealing import envelope, is_sealed, seal, source_of, unseal
 from reconciler.state.store import StateVersion, pid_alive
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class S3Config:
     kms_key_id: str | None = None
     profile: str | None = None
     lock_table: str | None = None  # a DynamoDB table (hash key LockID) instead of the lock object
+    sealing: Sealing | None = None  # state.encryption: the document, history and journal sealed client-side
+    reading: Sealing | None = None  # opens what was sealed under another passphrase variable (a rekey's old key)
 
     @property
     def location(self) -> str:
@@ -139,8 +143,38 @@ class S3StateStore:
         self._last_flush = time.monotonic()
         self.etag: str | None = None
         self._journal: dict[str, dict[str, Any]] | None = None  # read when first asked for
+        self.sealing = self.config.sealing
+        self._was_plain = False
         self._doc = self._read()
         self.is_new = self.etag is None
+        if self.writable and self.sealing is not None and self._was_plain:
+            self._dirty = True  # written before encryption: encrypted by this run's first flush
+
+    # -- sealing (state.encryption) ---------------------------------------------------------------------
+    def _opened(self, body: bytes, where: str, purpose: str) -> bytes:
+        """A body as read: unsealed if it is sealed (an encrypted state stays encrypted: its key source is kept)."""
+        if not is_sealed(body):
+            return body
+        reading = self.config.reading or self.config.sealing
+        plain = unseal(body, where, purpose, reading if reading and reading.method == KMS else self.config.reading)
+        if self.sealing is None:
+            self.sealing = source_of(envelope(body, where), self.config.reading)
+        return plain
+
+    def _sealed(self, body: bytes, purpose: str) -> bytes:
+        return seal(body, self.sealing, purpose) if self.sealing is not None else body
+
+    def rekey(self, sealing: Sealing | None) -> None:
+        """The document, the journal and every run record sealed anew under `sealing` (plain with None)."""
+        journal = self.journal
+        runs = self.runs(limit=1_000_000)
+        self.sealing = sealing
+        self._changed(self._doc)
+        self.flush()
+        if journal:
+            self._write_journal(journal)
+        for run in runs:
+            self._put_run(run)
 
     # -- reading and writing the document --------------------------------------------------------
     def _read(self) -> StateDocument:
@@ -156,6 +190,8 @@ class S3StateStore:
         if not body:
             raise StateDamaged(f"the state {self.location} is empty (0 bytes); restore a version: see "
                                "`reconcile state versions`")
+        self._was_plain = not is_sealed(body)
+        body = self._opened(body, f"the state {self.location}", "state")
         try:
             parsed = json.loads(body)
         except ValueError as exc:
@@ -168,7 +204,7 @@ class S3StateStore:
         exists yet (If-None-Match: *)."""
         if not self._dirty or not self.writable:
             return
-        body = json.dumps(self._doc.to_json(), indent=1, default=str).encode()
+        body = self._sealed(json.dumps(self._doc.to_json(), indent=1, default=str).encode(), "state")
         args: dict[str, Any] = {"Bucket": self.config.bucket, "Key": self.config.key, "Body": body,
                                 "ContentType": "application/json"}
         if self.config.encrypt:
@@ -327,8 +363,10 @@ class S3StateStore:
         if self._journal is None:
             try:
                 body = self.s3.get_object(Bucket=self.config.bucket, Key=self._journal_key)["Body"].read()
-                parsed = json.loads(body)
+                parsed = json.loads(self._opened(body, f"the journal {self._journal_key}", "journal"))
                 self._journal = {str(a): dict(e) for a, e in parsed.items()} if isinstance(parsed, dict) else {}
+            except StateError:
+                raise  # sealed, and the key cannot open it
             except ValueError:
                 log.warning("the journal %s is damaged; it is ignored", self._journal_key)
                 self._journal = {}
@@ -355,7 +393,7 @@ class S3StateStore:
         try:
             if entries:
                 self.s3.put_object(Bucket=self.config.bucket, Key=self._journal_key,
-                                   Body=json.dumps(entries, sort_keys=True).encode(),
+                                   Body=self._sealed(json.dumps(entries, sort_keys=True).encode(), "journal"),
                                    **({"ServerSideEncryption": "AES256"} if self.config.encrypt else {}))
             else:
                 self.s3.delete_object(Bucket=self.config.bucket, Key=self._journal_key)
@@ -386,15 +424,18 @@ class S3StateStore:
     def _put_run(self, run: RunRecord) -> None:
         try:
             self.s3.put_object(Bucket=self.config.bucket, Key=f"{self._runs_prefix}{run.id}.json",
-                               Body=json.dumps(run.to_json(), default=str).encode(),
+                               Body=self._sealed(json.dumps(run.to_json(), default=str).encode(), "run"),
                                **({"ServerSideEncryption": "AES256"} if self.config.encrypt else {}))
         except Exception as exc:  # noqa: BLE001 - history is reported, not fatal to the run
             log.warning("could not record run %s in %s: %s", run.id, self.location, exc)
 
     def _get_run(self, run_id: int) -> RunRecord | None:
         try:
-            body = self.s3.get_object(Bucket=self.config.bucket, Key=f"{self._runs_prefix}{run_id}.json")["Body"]
-            return RunRecord.from_json(json.loads(body.read()))
+            key = f"{self._runs_prefix}{run_id}.json"
+            body = self.s3.get_object(Bucket=self.config.bucket, Key=key)["Body"].read()
+            return RunRecord.from_json(json.loads(self._opened(body, f"the run record {key}", "run")))
+        except StateError:
+            raise  # sealed, and the key cannot open it
         except Exception:  # noqa: BLE001 - a missing or damaged run record is simply not there
             return None
 
@@ -449,8 +490,9 @@ class S3StateStore:
     def restore(self, version: str) -> StateVersion:
         try:
             body = self.s3.get_object(Bucket=self.config.bucket, Key=self.config.key, VersionId=version)["Body"]
-            document = StateDocument.from_json(json.loads(body.read()), f"version {version} of {self.location}")
-        except StateDamaged:
+            where = f"version {version} of {self.location}"
+            document = StateDocument.from_json(json.loads(self._opened(body.read(), where, "state")), where)
+        except StateError:
             raise
         except Exception as exc:  # noqa: BLE001 - sorted by code
             raise backend_error(self.config, exc, f"reading version {version} of") from None

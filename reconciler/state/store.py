@@ -37,6 +37,7 @@ from reconciler.state.records import (
     unsettled,
     with_retired,
 )
+from reconciler.state.sealing import envelope, is_sealed
 
 log = logging.getLogger(__name__)
 
@@ -380,17 +381,19 @@ class StateStore:
         try:
             self.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             name = f"{time.strftime('%Y%m%dT%H%M%S')}-serial{self.serial}.db"
-            target = self.backup_dir / name
-            fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.close(fd)
-            copy = sqlite3.connect(target)
-            with copy:
-                self.db.backup(copy)
-            copy.close()
+            self._write_backup(self.backup_dir / name)
             for old in sorted(self.backup_dir.glob("*.db"))[:-KEEP_BACKUPS]:
                 old.unlink()
         except (OSError, sqlite3.Error) as exc:
             log.warning("could not back up the state before writing it: %s", exc)
+
+    def _write_backup(self, target: Path) -> None:
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+        copy = sqlite3.connect(target)
+        with copy:
+            self.db.backup(copy)
+        copy.close()
 
     @staticmethod
     def versions_of(path: str | Path) -> list[StateVersion]:
@@ -418,10 +421,13 @@ class StateStore:
         if not source.is_file():
             raise StateError(f"no backup {version!r} of {path}; see `reconcile state versions`")
         try:
-            check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-            check.execute("SELECT count(*) FROM resources").fetchone()
-            check.close()
-        except sqlite3.DatabaseError as exc:
+            if is_sealed(source.read_bytes()[:64]):
+                envelope(source.read_bytes(), f"the backup {source}")  # opened with its key when next used
+            else:
+                check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+                check.execute("SELECT count(*) FROM resources").fetchone()
+                check.close()
+        except (sqlite3.DatabaseError, StateError) as exc:
             raise StateDamaged(f"the backup {source} is damaged too ({exc})") from None
         for suffix in ("-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
