@@ -61,6 +61,18 @@ def with_options(line: str) -> str:
     return f"{parsed[0]} {parsed[1]} {parsed[2]}".strip()
 
 
+def named(line: str) -> str:
+    """A key as a person tells it from others: its type, the end of its data, and its comment."""
+    parsed = parse_key(line)
+    if parsed is not None:
+        return f"{parsed[1]} …{parsed[2][-12:]}" + (f" {parsed[3]}" if parsed[3] else "")
+    words = line.split()  # not a key reconcile can parse: its type-looking word, the data after it, the rest
+    at = next((i for i, w in enumerate(words[:-1]) if re.match(r"^(ssh|ecdsa|sk)-", w)), None)
+    if at is None:
+        return line.strip()[:60]
+    return " ".join([words[at], "…" + words[at + 1][-12:], *words[at + 2:]])
+
+
 def key_file(resource: Resource, home: str | None = None) -> str:
     user = str(resource.get("user"))
     return str(resource.get("path") or f"{home or ('/root' if user == 'root' else '/home/' + user)}/.ssh/authorized_keys")
@@ -122,16 +134,32 @@ class AuthorizedKeyModule(Module[Target]):
                 present = [k for k in wanted if k in have]
                 out[r.address] = Observed({"keys": present}) if present else None
                 continue
-            if not any(k in have for k in wanted):  # none of its keys yet: the resource does not exist
+            if not any(k in have for k in wanted) and not (r.get("exclusive") and have):
+                # none of its keys yet: the resource does not exist (exclusive: unless keys it would remove are there)
                 out[r.address] = None
                 continue
-            found = [full[k] for k in have] if r.get("exclusive") else [full[k] for k in wanted if k in full]
+            found = [full[k] for k in wanted if k in full]  # in the spec's order: the file's is not compared
+            if r.get("exclusive"):
+                found += [full[k] for k in have if k not in wanted]
             attrs: dict[str, Any] = {"keys": found}
+            if r.get("exclusive"):  # what apply would take away, as a person recognises a key (its comment)
+                attrs["removes"] = [named(line) for line in lines if identity(line) not in wanted]
             if not r.get("path"):
                 ssh_dir = path.rsplit("/", 1)[0]
                 st = target.stat_many([ssh_dir], hash_files=False).get(ssh_dir)
                 attrs["ssh_dir"] = st.mode if st is not None else None
             out[r.address] = Observed(attrs)
+        return out
+
+    shows_text = True
+
+    def text_diffs(self, target: Target, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
+        """The keys an exclusive change removes, named (from the observation: nothing is read again)."""
+        out = {}
+        for change in changes:
+            removes = change.observed.attributes.get("removes") if change.observed is not None else None
+            if removes:
+                out[change.address] = "".join(f"key to remove: {k}\n" for k in removes)
         return out
 
     def apply(self, target: Target, change: Change) -> Observed:
@@ -158,8 +186,10 @@ class AuthorizedKeyModule(Module[Target]):
             ids = {identity(k) for k in wanted}
             if not present:
                 kept = [line for line in lines if identity(line) not in ids]
-            elif r.get("exclusive"):
-                kept = wanted
+            elif r.get("exclusive"):  # as Ansible: the wanted keys already there keep their place, the new follow
+                new = {identity(k): k for k in wanted}
+                kept = [new.pop(identity(line)) for line in lines if identity(line) in new]
+                kept += list(new.values())
             else:  # a key already there takes the options asked for; the others are added
                 new = {identity(k): k for k in wanted}
                 kept = [new.pop(identity(line)) if identity(line) in new and parse_key(line) else line

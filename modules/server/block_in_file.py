@@ -28,8 +28,24 @@ def markers(resource: Resource) -> tuple[bytes, bytes]:
 
 
 def block_lines(resource: Resource) -> list[bytes]:
+    """The block's lines, each ending in \\n. As Ansible's blockinfile, lines are split at \\n only: a \\r
+    before it stays part of its line (a CRLF block in an LF file keeps its CRLF lines)."""
     text = str(resource.get("block") or "")
-    return [line.encode() + b"\n" for line in text.splitlines()]
+    pieces = text.split("\n")
+    if pieces and pieces[-1] == "":
+        pieces.pop()
+    return [line.encode() + b"\n" for line in pieces]
+
+
+def _ending(lines: list[bytes]) -> bytes:
+    return b"\r\n" if lines and lines[-1].endswith(b"\r\n") else b"\n"
+
+
+def _content(line: bytes, ending: bytes) -> bytes:
+    """A line without its ending: the file's own (\\r\\n in a CRLF file), else just \\n."""
+    if line.endswith(ending):
+        return line[:-len(ending)]
+    return line[:-1] if line.endswith(b"\n") else line
 
 
 def current_block(resource: Resource, data: bytes) -> str | None:
@@ -40,7 +56,8 @@ def current_block(resource: Resource, data: bytes) -> str | None:
     if not found[0] or not found[1] or found[1][-1] < found[0][-1]:
         return None
     start, stop = found[0][-1], next(i for i in found[1] if i > found[0][-1])
-    return "".join(bare(x).decode(errors="replace") + "\n" for x in lines[start + 1:stop])
+    ending = _ending(lines)
+    return "".join(_content(x, ending).decode(errors="replace") + "\n" for x in lines[start + 1:stop])
 
 
 def with_block(resource: Resource, data: bytes, present: bool) -> bytes:
@@ -50,8 +67,8 @@ def with_block(resource: Resource, data: bytes, present: bool) -> bytes:
     starts = [i for i, x in enumerate(lines) if bare(x) == begin]
     start = starts[-1] if starts else -1
     stop = next((i for i, x in enumerate(lines) if i > start >= 0 and bare(x) == end), -1)
-    ending = b"\r\n" if lines and lines[-1].endswith(b"\r\n") else b"\n"
-    new = [begin + ending] + [b.rstrip(b"\n") + ending for b in block_lines(resource)] + [end + ending]
+    ending = _ending(lines)
+    new = [begin + ending] + [b[:-1] + ending for b in block_lines(resource)] + [end + ending]
     if start >= 0 and stop >= 0:
         return b"".join(lines[:start] + (new if present else []) + lines[stop + 1:])
     if not present:
@@ -115,7 +132,7 @@ class BlockInFileModule(Module[Target]):
         probe = Resource(address="", type=self.type_name, name="", target="local",
                          attributes=attributes)
         begin, end = markers(probe) if attributes.get("marker") else (b"", b"")
-        lines = {line.rstrip(b"\n") for line in block_lines(probe)}
+        lines = {line.rstrip(b"\r\n") for line in block_lines(probe)}
         for marker in (begin, end):
             if marker and marker in lines:
                 raise load.fail(f"block holds its own marker line {marker.decode()!r}: it would grow on every apply")

@@ -3,8 +3,10 @@
 `src` is relative to the spec file (confined to the spec's tree, like templates). Its files are listed
 and hashed when the spec is loaded; the plan compares them with the host's (one stat batch, hashes
 included, in the host's one round trip), and apply sends only the files that are missing or differ,
-all in one batch. Each file keeps its local mode unless `mode:` is given. Removing the resource removes
-the files it copied (directories it made stay)."""
+all in one batch. Each file keeps its local mode unless `mode:` is given. As Ansible's `copy` does, a
+symlink in the tree is followed (it must stay in the spec's tree) and empty directories are made, with
+their local mode and the given owner and group. Removing the resource removes the files it copied
+(directories it made stay)."""
 
 from __future__ import annotations
 
@@ -53,8 +55,8 @@ class CopyModule(Module[Target]):
         if not isinstance(src, str):
             return attributes
         files = load.local_tree(src)
-        entries = {f.relative: {"sha256": f.sha256, "mode": f.mode, "size": f.size, "path": str(f.path)}
-                   for f in files}
+        entries = {f.relative: {"sha256": f.sha256, "mode": f.mode, "size": f.size, "path": str(f.path),
+                                **({"directory": True} if f.directory else {})} for f in files}
         return {**attributes, "manifest": entries}
 
     def path(self, resource: Resource) -> str | None:
@@ -66,7 +68,8 @@ class CopyModule(Module[Target]):
         mode = normal_mode(resource.get("mode"))
         extra = f" {resource.get('owner') or '-'}:{resource.get('group') or '-'}" \
             if resource.get("owner") or resource.get("group") else ""
-        return {rel: f"sha256:{e['sha256']} {mode or e['mode']}{extra}" for rel, e in manifest(resource).items()}
+        return {rel: f"directory {e['mode']}{extra}" if e.get("directory") else
+                f"sha256:{e['sha256']} {mode or e['mode']}{extra}" for rel, e in manifest(resource).items()}
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         return {"content": tree_digest(self._wanted(resource))} if self.state_of(resource) == "present" else {}
@@ -78,10 +81,12 @@ class CopyModule(Module[Target]):
         paths = {rel: destination(r, rel) for rel in manifest(r)}
         stats = target.stat_many(paths.values(), hash_files=True)
         wants_owner = r.get("owner") or r.get("group")
+        entries = manifest(r)
         out: dict[str, str | None] = {}
         for rel, path in paths.items():
             st = stats[path]
-            if st is None or st.kind != "file":
+            kind = "directory" if entries[rel].get("directory") else "file"
+            if st is None or st.kind != kind:
                 out[rel] = None
                 continue
             extra = ""
@@ -89,7 +94,7 @@ class CopyModule(Module[Target]):
                 owner = (str(st.uid) if str(r.get("owner", "")).isdigit() else st.owner) if r.get("owner") else "-"
                 group = (str(st.gid) if str(r.get("group", "")).isdigit() else st.group) if r.get("group") else "-"
                 extra = f" {owner}:{group}"
-            out[rel] = f"sha256:{st.sha256} {st.mode}{extra}"
+            out[rel] = f"directory {st.mode}{extra}" if kind == "directory" else f"sha256:{st.sha256} {st.mode}{extra}"
         return out
 
     def observe(self, target: Target, resources: Sequence[Resource]) -> Mapping[str, Observed | None]:
@@ -129,6 +134,10 @@ class CopyModule(Module[Target]):
         for rel in sorted(wanted):
             if found.get(rel) == wanted[rel]:
                 continue
+            if entries[rel].get("directory"):
+                ops.append(("make_directory", {"path": destination(r, rel), "mode": entries[rel]["mode"],
+                                               "owner": r.get("owner"), "group": r.get("group")}, None))
+                continue
             try:
                 with open(entries[rel]["path"], "rb") as fh:
                     data = fh.read()
@@ -149,7 +158,7 @@ class CopyModule(Module[Target]):
         path that is now a link or a directory, is left and named in a warning. No link is followed."""
         entries = manifest(resource)
         ops: list[FsOp] = [("remove", {"path": destination(resource, rel), "expect_sha256": entries[rel]["sha256"]},
-                            None) for rel in sorted(entries)]
+                            None) for rel in sorted(entries) if not entries[rel].get("directory")]
         for result in target.fs(ops) if ops else []:
             if "error" in result and result["error"].get("kind") == "ECHANGED":
                 log.warning("%s:%s", target.name, result["error"].get("message"))

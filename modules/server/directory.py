@@ -16,7 +16,7 @@ from reconciler.targets.base import Target
 from reconciler.targets.prefetch import Read, StatRead
 
 from .ansible import OWNERSHIP_KEYS, PATH_KEYS, flag, ownership, path_of
-from .paths import desired_ownership, observed_ownership, under, wrong_kind
+from .paths import desired_ownership, observed_ownership, under, written_paths, wrong_kind
 
 UNIFORM, DIFFERS = "uniform below", "differs below"
 SHOWN = 3  # paths named in a hazard message
@@ -80,7 +80,7 @@ class DirectoryModule(Module[Target]):
         path = str((change.resource.get("path") if change.resource else None) or "")
         if not path or change.observed is None:
             return None
-        managed = {str(c.resource.get("path")) for c in going if c.resource is not None and c.resource.get("path")}
+        managed = {p for c in going if c.resource is not None for p in written_paths(c.resource)}
         inside = [p for p in target.list_tree(path, limit=10_000) if p not in managed
                   and not any(under(p, m) for m in managed if m != path)]
         if not inside:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import urllib.parse
 from typing import Any
 
 from reconciler.model import UNKNOWN, Resource
@@ -28,6 +30,23 @@ KIND_NAMES = {"file": "a regular file", "directory": "a directory", "link": "a s
 def wrong_kind(path: str, found: str, wanted: str) -> str:
     return (f"{path} is {KIND_NAMES.get(found, found)}, not {KIND_NAMES[wanted]}: remove it or point the "
             "resource at another path")
+
+
+def written_paths(resource: Resource) -> list[str]:
+    """The paths a server resource writes, as its attributes name them: `path`; a `dest` (a `dest` ending in /
+    with a `url`: the URL's file inside it); and the files of a copied tree (`manifest`)."""
+    path, dest = resource.get("path"), resource.get("dest")
+    out = [str(path)] if isinstance(path, str) and path else []
+    if isinstance(dest, str) and dest:
+        url = resource.get("url")
+        if dest.endswith("/") and isinstance(url, str):
+            name = posixpath.basename(urllib.parse.urlsplit(url).path)
+            out.append(posixpath.join(dest, name) if name else dest.rstrip("/"))
+        elif isinstance(resource.get("manifest"), dict) and any(resource.get("manifest")):
+            out += [posixpath.join(dest, rel) for rel in resource.get("manifest") if rel]  # a tree: its files
+        else:
+            out.append(dest)
+    return out
 
 
 def under(path: str, directory: str) -> bool:

@@ -42,6 +42,7 @@ class TypeDoc:
     env_names: tuple[str, ...] = ()
     data_source: bool = False  # a `data:` lookup, read as ${data.TYPE.NAME.ATTRIBUTE}
     terraform_notes: tuple[str, ...] = ()  # where reconcile's defaults or shape differ from the AWS provider's
+    ansible_notes: tuple[str, ...] = ()  # where reconcile chooses differently from Ansible's module, on purpose
 
     @property
     def summary(self) -> str:
@@ -136,7 +137,8 @@ def type_doc(registry: Registry, type_name: str) -> TypeDoc:
     supporting, env_names = _supporting(registry, type_name, examples[0]) if examples else ((), ())
     return TypeDoc(type_name, module.family, registry.entry(type_name).origin, str(schema.get("description", "")),
                    tuple(attributes), examples, supporting, env_names,
-                   terraform_notes=tuple(str(n) for n in schema.get("x-coming-from-terraform") or ()))
+                   terraform_notes=tuple(str(n) for n in schema.get("x-coming-from-terraform") or ()),
+                   ansible_notes=tuple(str(n) for n in schema.get("x-coming-from-ansible") or ()))
 
 
 _ENV = re.compile(r"\benv\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -213,6 +215,8 @@ def render_text(doc: TypeDoc) -> str:
             lines.append(f"      {a.description}")
     if doc.terraform_notes:
         lines += ["", "COMING FROM TERRAFORM", "", *(f"  - {note}" for note in doc.terraform_notes)]
+    if doc.ansible_notes:
+        lines += ["", "COMING FROM ANSIBLE", "", *(f"  - {note}" for note in doc.ansible_notes)]
     example = example_yaml(doc)
     if example:
         lines += ["", "EXAMPLE", "", *("  " + line for line in example.rstrip("\n").splitlines())]
@@ -229,6 +233,8 @@ def render_markdown(doc: TypeDoc) -> str:
     lines += [f"| `{a.name}` | {cell(a.kind)} | {cell(_flags(a))} | {cell(a.description)} |" for a in doc.attributes]
     if doc.terraform_notes:
         lines += ["", "## Coming from Terraform", "", *(f"- {note}" for note in doc.terraform_notes)]
+    if doc.ansible_notes:
+        lines += ["", "## Coming from Ansible", "", *(f"- {note}" for note in doc.ansible_notes)]
     example = example_yaml(doc)
     if example:
         lines += ["", "## Example", "", "```yaml", example.rstrip("\n"), "```"]

@@ -107,9 +107,10 @@ class LoadContext:
         return TemplateFileError(message, attribute)
 
     def local_tree(self, written: str, limit: int = MAX_TREE_FILES) -> list[LocalFile]:
-        """The regular files of a local file or directory the spec names (`copy: src`), relative to the
-        spec file, confined like templates; symlinks inside are not followed; at most `limit` files and
-        MAX_TREE_BYTES in all."""
+        """The files and empty directories of a local file or directory the spec names (`copy: src`),
+        relative to the spec file and confined like templates. A symlink inside is followed, as Ansible's
+        `copy` does (`local_follow`), and must stay inside the allowed directories; a link back into its own
+        tree is refused. At most `limit` files and MAX_TREE_BYTES in all."""
         root = self.files.resolve(written, self.spec_file_dir, "src")
         if not root.exists():
             raise TemplateFileError(f"src {written!r} does not exist ({root})")
@@ -119,12 +120,25 @@ class LoadContext:
             raise TemplateFileError(f"src {written!r} is neither a regular file nor a directory")
         out: list[LocalFile] = []
         total = 0
-        for base, dirs, names in os.walk(root):
+        for base, dirs, names in os.walk(root, followlinks=True):
+            here = Path(base)
+            real_here = Path(os.path.realpath(here))
+            for name in sorted(dirs):
+                linked = here / name
+                if linked.is_symlink():
+                    real = self._linked(written, root, linked)
+                    if real == real_here or real in real_here.parents:
+                        raise TemplateFileError(f"src {written!r}: the link {linked.relative_to(root)} points back "
+                                                "into its own tree")
             dirs.sort()
+            if not dirs and not names:
+                out.append(LocalFile(_relative(here, root), here, _mode(here), 0, "", directory=True))
             for name in sorted(names):
-                path = Path(base) / name
-                if path.is_symlink() or not path.is_file():
-                    continue
+                path = here / name
+                if path.is_symlink():
+                    self._linked(written, root, path)
+                if not path.is_file():
+                    continue  # a socket or a FIFO: nothing to copy
                 size = path.stat().st_size
                 total += size
                 if len(out) >= limit or total > MAX_TREE_BYTES:
@@ -132,6 +146,17 @@ class LoadContext:
                                             f"{MAX_TREE_BYTES >> 20} MiB: copy a smaller tree (or an archive)")
                 out.append(LocalFile(str(path.relative_to(root)), path, _mode(path), size, _digest(path)))
         return out
+
+    def _linked(self, written: str, root: Path, link: Path) -> Path:
+        """Where a symlink of a copied tree leads: confined like the tree, and never dangling."""
+        shown = link.relative_to(root)
+        if not link.exists():
+            raise TemplateFileError(f"src {written!r}: the link {shown} points to nothing ({os.readlink(link)})")
+        try:
+            return self.files.resolve(str(link), link.parent, "src")
+        except TemplateFileError:
+            raise TemplateFileError(f"src {written!r}: the link {shown} leads outside the spec's directory "
+                                    f"({os.path.realpath(link)}); copy what it points to into the tree") from None
 
     def render_file(self, written: str) -> str:
         """The rendered content of a template file named relative to the resource's spec file."""
@@ -152,6 +177,7 @@ class LocalFile:
     mode: str  # "0644"
     size: int
     sha256: str
+    directory: bool = False  # an empty directory, made as it is
 
 
 def _mode(path: Path) -> str:
@@ -166,3 +192,7 @@ def _digest(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _relative(path: Path, root: Path) -> str:
+    return "" if path == root else str(path.relative_to(root))

@@ -350,8 +350,9 @@ def list_tree(path, limit=1000):
     return out
 
 
-def make_directory(path, mode=None, confine=None):
-    """mkdir -p; the leaf gets exactly `mode` (setgid/setuid/sticky included: 0755 clears them)."""
+def make_directory(path, mode=None, confine=None, owner=None, group=None):
+    """mkdir -p; the leaf gets exactly `mode` (setgid/setuid/sticky included: 0755 clears them), and `owner`
+    and `group` when given."""
     with Parent(path, create=True, confine=confine) as parent:
         st = parent.lstat()
         if st is None:
@@ -362,10 +363,14 @@ def make_directory(path, mode=None, confine=None):
             st = parent.lstat()
         if st is not None and not stat.S_ISDIR(st.st_mode):
             raise OpError("EEXIST", "%s exists and is not a directory" % path, path)
-        if mode is not None and mode != "":
+        uid, gid = _uid(owner), _gid(group)
+        if (mode is not None and mode != "") or uid != -1 or gid != -1:
             fd = _open_leaf(parent)
             try:
-                os.fchmod(fd, _mode(mode))
+                if uid != -1 or gid != -1:
+                    os.fchown(fd, uid, gid)
+                if mode is not None and mode != "":
+                    os.fchmod(fd, _mode(mode))
             finally:
                 os.close(fd)
 

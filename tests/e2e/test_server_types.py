@@ -83,6 +83,8 @@ resources:
 
     # exclusive keys; then removal takes the block and the key out, leaves the rest and the zone
     write(spec_dir / "site.yaml", body.replace(f'key: "{KEY_A}"', f'key: "{KEY_A}", exclusive: true'))
+    plan = scli("plan", "spec", check=0).out
+    assert "key to remove: ssh-ed25519 …VzdHMgb25seQ ci@example" in plan, plan  # named: a person can tell which
     converge(scli)
     assert h.exec(f"cat /home/{uid}/.ssh/authorized_keys")[1] == f"{KEY_A}\n"
     write(spec_dir / "site.yaml", ssh_hosts.inventory() + "resources: []\n")
@@ -141,6 +143,8 @@ resources:
   - {{type: archive, name: release, on: h1, src: "{url}/app-1.tar.gz", dest: /opt/{uid}/releases,
      creates: /opt/{uid}/releases/app-1/VERSION}}
   - {{type: archive, name: data, on: h1, src: files/data.tar.gz, dest: /opt/{uid}/data}}
+  - {{type: directory, name: bin, on: h1, path: /opt/{uid}/bin}}
+  - {{type: get_url, name: into_dir, on: h1, url: "{url}/tool", dest: /opt/{uid}/bin/, depends_on: [directory.bin]}}
 """
     write(spec_dir / "site.yaml", body)
     plan = scli("plan", "spec", check=0).out
@@ -149,6 +153,7 @@ resources:
     assert h.exec(f"cat /opt/{uid}/app/bin/run; stat -c %a /opt/{uid}/app/bin/run")[1] == "#!/bin/sh\necho run\n750\n"
     assert h.exec(f"cat /opt/{uid}/tool; stat -c %a /opt/{uid}/tool")[1] == "tool v1\n755\n"
     assert h.exec(f"cat /opt/{uid}/releases/app-1/bin/app /opt/{uid}/data/data/x")[1] == "app one\nx\n"
+    assert h.exec(f"cat /opt/{uid}/bin/tool")[1] == "tool v1\n"  # dest a directory: the URL's file name in it
     watched = [f"/opt/{uid}/app/README", f"/opt/{uid}/tool", f"/opt/{uid}/releases/app-1/VERSION"]
     before = mtimes(h, *watched)
     scli("apply", "--auto-approve", "spec", check=0)
