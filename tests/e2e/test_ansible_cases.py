@@ -128,7 +128,7 @@ def test_ansible_integration_cases_end_the_same_with_reconcile(cli: Cli, tmp_pat
            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"), "ANSIBLE_REMOTE_TEMP": "/tmp/.ansible-tmp"}
     command = [str(ansible if ansible.exists() else shutil.which("ansible-playbook")), "-i", str(root / "theirs.ini"),
                str(root / "play.yml")]
-    for run in (1, 2):
+    for _ in (1, 2):
         done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     assert "changed=0" in done.stdout, done.stdout[-3000:]  # Ansible's second run: idempotent too
