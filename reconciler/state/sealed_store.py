@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,7 @@ from reconciler.state.store import RESTORE_HINT, StateStore
 
 log = logging.getLogger(__name__)
 PURPOSE = "state"
+FLUSH_EVERY = 1.0  # seconds: an apply's records are sealed into the file at least this often
 WRITES = ("set_stack", "set_outputs", "bump_serial", "put", "forget", "journal_begin", "journal_end", "set_carried",
           "move", "replace_with", "start_run", "finish_run", "mark_interrupted")
 
@@ -52,6 +54,9 @@ class SealedStateStore(StateStore):
         self._seen: bytes | None = None  # the digest of the file as this process last read or wrote it
         self._depth = 0
         self._was_plain = False
+        self._dirty = False
+        self._lock_fd: int | None = None
+        self._sealed_at = 0.0
         super().__init__(path, writable=writable)
         if self.writable and (self.is_new or self._was_plain):
             if self.sealing is None:
@@ -134,7 +139,10 @@ class SealedStateStore(StateStore):
 
     @contextmanager
     def _writing(self, force: bool = False) -> Iterator[None]:
-        """One write: under the lock, on the newest file, sealed into it when it changed anything."""
+        """One write, on the newest file, under the write lock. The file is sealed at once when `force` (the
+        journal before an apply changes anything, a rekey) or when FLUSH_EVERY has passed since the last seal;
+        otherwise the lock is held and the seal waits for the next write or close(), so a burst of records
+        (an apply's) is sealed a few times, not once per record."""
         if self._depth or not self.writable:
             self._depth += 1
             try:
@@ -142,25 +150,41 @@ class SealedStateStore(StateStore):
             finally:
                 self._depth -= 1
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path.with_name(f".{self.path.name}.writes"), os.O_RDWR | os.O_CREAT, 0o600)
+        if self._lock_fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._lock_fd = os.open(self.path.with_name(f".{self.path.name}.writes"), os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._refresh()  # nobody writes while this process holds the lock: only needed on taking it
+        before = self.db.total_changes
+        self._depth += 1
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._refresh()
-            before = self.db.total_changes
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            if self.db.total_changes == before and not force:
-                return
-            self._write_file(self.path)
-            for suffix in ("-wal", "-shm"):
-                Path(str(self.path) + suffix).unlink(missing_ok=True)
-            self.is_new = False
+            yield
         finally:
-            os.close(fd)
+            self._depth -= 1
+        self._dirty = self._dirty or self.db.total_changes != before or force
+        if force or time.monotonic() - self._sealed_at >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Seal what this process wrote into the file, and let other writers in."""
+        try:
+            if self._dirty:
+                self._write_file(self.path)
+                for suffix in ("-wal", "-shm"):
+                    Path(str(self.path) + suffix).unlink(missing_ok=True)
+                self.is_new = False
+                self._dirty = False
+                self._sealed_at = time.monotonic()
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            super().close()
 
     # -- backups, sealed like the state ----------------------------------------------------------------
     def _write_backup(self, target: Path) -> None:
@@ -236,10 +260,15 @@ def write_plain(db: sqlite3.Connection, path: Path) -> None:
     os.replace(tmp, path)
 
 
+DURABLE = ("journal_begin", "journal_end", "replace_with", "finish_run")  # sealed before they return
+
+
 def _sealed(method: Callable[..., Any]) -> Callable[..., Any]:
+    force = method.__name__ in DURABLE
+
     @functools.wraps(method)
     def write(self: SealedStateStore, *args: Any, **kwargs: Any) -> Any:
-        with self._writing():
+        with self._writing(force=force):
             return method(self, *args, **kwargs)
     return write
 

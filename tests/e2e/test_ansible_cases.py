@@ -92,7 +92,8 @@ def playbook() -> str:
 def twins(docker_client: Any, uid: str) -> Any:
     from tests.harness.ssh_hosts import start_hosts
 
-    hosts = start_hosts(docker_client, f"cases-{uid}", 2)
+    hosts = start_hosts(docker_client, f"cases-{uid}", 2, cap_add=["SYS_ADMIN"],  # hostname sets the kernel's
+                        security_opt=["apparmor=unconfined"])
     yield hosts
     for h in hosts:
         h.container.remove(force=True)
