@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed-test
+# Checkov (the scanner the terraform-json test runs) pins an older boto3 than moto needs: a venv of its own.
+SCANNERS := .venv-checkov
+CHECKOV  := $(SCANNERS)/bin/checkov
 # Debian packages the tests use: a Docker engine (the harness runs its own dockerd), a registry for pull
 # tests, busybox for the tiny test image, debootstrap for the SSH host image, systemd-analyze for the unit
 # files in docs/, chromium for the HTML report test, graphviz for graph pictures.
@@ -26,6 +29,8 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	test -x $(CHECKOV) || $(PYTHON) -m venv $(SCANNERS)
+	$(SCANNERS)/bin/pip install --quiet 'checkov>=3.2,<4'
 	touch $(STAMP) $(RUNTIME_STAMP)
 
 # Installs what is missing, when running as root (CI, a fresh machine); otherwise says what is missing.
@@ -95,4 +100,4 @@ lint: install
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) $(SCANNERS) .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist *.egg-info

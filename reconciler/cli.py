@@ -216,6 +216,9 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write the plan as one self-contained HTML page (graph, differences, filters).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--policy", "policies", multiple=True, type=click.Path(exists=True), metavar="DIR",
+              help="Rego policies (a directory of *.rego files, or one file) besides the spec's `policy:`: each "
+                   "deny blocks the plan, each warn is shown. Repeatable.")
 @click.option("--no-checks", is_flag=True, help="Run no command's unless/onlyif check on the targets while planning: "
                                                 "such a command shows as `may run`.")
 @selection_options
@@ -223,12 +226,13 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
 @state_option
 @common_options
 def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_out: str | None,
-             detailed_exitcode: bool, no_checks: bool, targets: tuple[str, ...], exclude: tuple[str, ...],
-             limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool, allow_empty: bool, parallelism: int,
-             state_path: str | None) -> int:
+             detailed_exitcode: bool, policies: tuple[str, ...], no_checks: bool, targets: tuple[str, ...],
+             exclude: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool,
+             allow_empty: bool, parallelism: int, state_path: str | None) -> int:
     """Show what apply would change."""
     events = _events("plan") if json_stream else None
     session = session_for(path, state_path, parallelism)
+    session.policies = tuple(policies)
     selection = Selection(targets, limit, not no_prune, allow_data_loss, exclude=exclude, no_checks=no_checks,
                           allow_empty=allow_empty)
     if out or html_out:
@@ -244,7 +248,8 @@ def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_
     if out:
         body = saved_plan_body(plan_text.plan_to_json(plan), plan, path, str(session.state_file), selection, session.ws,
                                session.command_line_variables())
-        body |= {"backend": session.backend.name, "state_location": session.backend.location}
+        body |= {"backend": session.backend.name, "state_location": session.backend.location,
+                 "terraform_json": session.terraform_plan(plan)}
         write_output(out, sealed_plan(json.dumps(body, indent=2, default=str) + "\n", session.backend.sealing), 0o600)
     if html_out:
         from reconciler.report.html import plan_page, render_page
@@ -269,12 +274,21 @@ def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_
 @cli.command("show")
 @click.argument("plan_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the saved plan as JSON (schemas/plan.json).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "terraform-json"]), default="text",
+              show_default=True, help="terraform-json: Terraform's plan JSON (format 1.2), with the AWS provider's "
+                                      "types and attribute names, for Checkov, Trivy, conftest and Infracost.")
 @diff_options
 @common_options
-def show_cmd(plan_file: str, as_json: bool) -> int:
+def show_cmd(plan_file: str, as_json: bool, fmt: str) -> int:
     """Show a saved plan (`plan --out FILE`) again, content diffs included, without contacting anything."""
     saved = read_plan_file(plan_file)
-    if as_json:
+    if fmt == "terraform-json":
+        if not isinstance(saved.get("terraform_json"), dict):
+            raise ReconcileError(f"{plan_file} was saved by an older reconcile without Terraform's form: plan again "
+                                 "with `reconcile plan --out`")
+        click.echo(json.dumps(saved["terraform_json"], indent=2, default=str))
+        return EXIT_OK
+    if as_json or fmt == "json":
         keys = ("format_version", "spec_hash", "fingerprint", "state_serial", "changes", "errors", "blockers",
                 "warnings", "summary", "outputs")
         click.echo(json.dumps({k: saved[k] for k in keys if k in saved}, indent=2, default=str))
@@ -296,12 +310,14 @@ def show_cmd(plan_file: str, as_json: bool) -> int:
               help="Where changes are carried out: this process's threads, or the workers of a Dask cluster.")
 @click.option("--scheduler", metavar="ADDRESS",
               help="The Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786.")
+@click.option("--policy", "policies", multiple=True, type=click.Path(exists=True), metavar="DIR",
+              help="Rego policies besides the spec's `policy:` (see plan --policy). Repeatable.")
 @selection_options
 @diff_options
 @state_option
 @common_options
 def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, executor: str, scheduler: str | None,
-              targets: tuple[str, ...], exclude: tuple[str, ...], limit: tuple[str, ...], no_prune: bool,
+              policies: tuple[str, ...], targets: tuple[str, ...], exclude: tuple[str, ...], limit: tuple[str, ...], no_prune: bool,
               allow_data_loss: bool, allow_empty: bool, parallelism: int, state_path: str | None) -> int:
     """Apply a spec (after approval) or a saved plan."""
     if executor == "dask" and not scheduler:
@@ -324,6 +340,7 @@ def apply_cmd(path: str, auto_approve: bool, only_drifted: bool, as_json: bool, 
     else:
         session = session_for(path, state_path, parallelism)
         selection = Selection(targets, limit, not no_prune, allow_data_loss, exclude=exclude, allow_empty=allow_empty)
+    session.policies = tuple(policies)
     return _apply_with(session, selection, saved, auto_approve, only_drifted, as_json)
 
 

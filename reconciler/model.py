@@ -419,6 +419,7 @@ class Plan:
     data: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # what each data lookup read
     texts: Mapping[str, str] = field(default_factory=dict)  # address -> content diff shown under it (masked)
     unknown: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # unsettled journal intents, by address
+    policy: tuple[Any, ...] = ()  # reconciler.policy.rego.PolicyFinding: what the policies said of this plan
 
     @property
     def actionable(self) -> tuple[Change, ...]:

@@ -16,6 +16,16 @@ TargetT = TypeVar("TargetT")  # the target a module acts on: a server Target, a 
 
 
 @dataclass(frozen=True)
+class TerraformObject:
+    """One resource as Terraform's provider holds it: its type, a suffix for the name when one reconcile
+    resource is several Terraform resources (`_public_access_block`), and its values."""
+
+    type: str
+    suffix: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Adopted:
     """A peer's record of one object (a Terraform state's resource) as this type's spec entry."""
 
@@ -126,6 +136,14 @@ class Module(Generic[TargetT]):
     # is listed by `reconcile migrate terraform` as not carried.
     terraform_computed: ClassVar[frozenset[str]] = frozenset()
     terraform_defaults: ClassVar[Mapping[str, Any]] = {}  # the provider's defaults: not reported when left as they are
+
+    def to_terraform(self, attributes: Mapping[str, Any]) -> Sequence[TerraformObject]:
+        """How Terraform's AWS provider would hold this resource (`show --format terraform-json`, policies,
+        scanners): its first `terraform_types` with the attributes as they are; types with no Terraform
+        counterpart keep reconcile's name. Types whose names or shapes differ override this, and split one
+        object into the provider's resources where the provider splits it (a bucket's public access block)."""
+        values = {k: v for k, v in attributes.items() if k not in ("state", "import")}
+        return (TerraformObject(self.terraform_types[0] if self.terraform_types else self.type_name, "", values),)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         """The spec entry for a Terraform resource of one of `terraform_types` (`values`: its attributes)."""

@@ -13,12 +13,12 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Adopted, Module
+from reconciler.module import Adopted, Module, TerraformObject
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
 from .common import GONE, all_tags_for, api_errors, carries_marks, create_once, not_ours, ours_now, paginate
 from .policy import text_map
-from .terraform import pick, tags
+from .terraform import pick, renamed, tags
 
 PASSWORD_TAG = "reconcile:password"
 WAIT = {"Delay": 5, "MaxAttempts": 720}
@@ -59,6 +59,13 @@ class RdsInstanceModule(Module[AwsSession]):
         "db_name", "identifier_prefix", "character_set_name", "nchar_character_set_name", "delete_automated_backups",
         "performance_insights_retention_period", "monitoring_interval", "dedicated_log_volume", "engine_lifecycle_support",
         "upgrade_storage_config", "max_allocated_storage", "timezone", "multi_tenant", "password_wo_version"})
+
+    def to_terraform(self, attributes: Mapping[str, Any]) -> Sequence[TerraformObject]:
+        values = renamed(attributes, {"db_instance_identifier": "identifier", "master_username": "username",
+                                      "master_password": "password",
+                                      "db_parameter_group_name": "parameter_group_name"})
+        values.setdefault("storage_encrypted", False)  # the provider's default, which scanners read
+        return (TerraformObject("aws_db_instance", "", values),)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         out = pick(values, {"identifier": "db_instance_identifier", "engine": "engine",

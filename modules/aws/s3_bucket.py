@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, NotCarried
+from reconciler.module import Adopted, Module, NotCarried, TerraformObject
 from reconciler.targets.aws import AwsSession, error_code
 
 from .common import (
@@ -26,7 +26,7 @@ from .common import (
     stack_tags,
 )
 from .policy import normalize_policy, text_map
-from .terraform import first, pick, tags
+from .terraform import first, pick, renamed, tags
 from .terraform import json_value as tf_json
 
 PAB_KEYS = {"block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
@@ -73,6 +73,33 @@ class S3BucketModule(Module[AwsSession]):
     terraform_computed = frozenset({
         "bucket_domain_name", "bucket_regional_domain_name", "hosted_zone_id", "request_payer", "acceleration_status",
         "object_lock_enabled", "website_endpoint", "website_domain", "acl", "grant", "bucket_prefix"})
+
+    def to_terraform(self, attributes: Mapping[str, Any]) -> Sequence[TerraformObject]:
+        """The bucket and the provider's resources it splits a bucket into (versioning, default encryption,
+        policy, public access block, lifecycle), as scanners read them."""
+        bucket = attributes.get("bucket")
+        out = [TerraformObject("aws_s3_bucket", "", renamed(
+            {k: v for k, v in attributes.items() if k in ("bucket", "force_destroy", "tags")}, {}))]
+        if "versioning" in attributes:
+            out.append(TerraformObject("aws_s3_bucket_versioning", "_versioning", {
+                "bucket": bucket,
+                "versioning_configuration": [{"status": "Enabled" if attributes["versioning"] else "Suspended"}]}))
+        if attributes.get("server_side_encryption"):
+            out.append(TerraformObject("aws_s3_bucket_server_side_encryption_configuration", "_encryption", {
+                "bucket": bucket, "rule": [{"apply_server_side_encryption_by_default": [
+                    {"sse_algorithm": attributes["server_side_encryption"]}]}]}))
+        if attributes.get("policy") is not None:
+            policy = attributes["policy"]
+            out.append(TerraformObject("aws_s3_bucket_policy", "_policy", {
+                "bucket": bucket, "policy": policy if isinstance(policy, str) else json.dumps(policy)}))
+        if isinstance(attributes.get("public_access_block"), Mapping):
+            out.append(TerraformObject("aws_s3_bucket_public_access_block", "_public_access_block", {
+                "bucket": bucket, **{k: bool(attributes["public_access_block"].get(k, False)) for k in (
+                    "block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets")}}))
+        if attributes.get("lifecycle_rules"):
+            out.append(TerraformObject("aws_s3_bucket_lifecycle_configuration", "_lifecycle", {
+                "bucket": bucket, "rule": list(attributes["lifecycle_rules"])}))
+        return tuple(out)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         """The bucket, with what its own (older, inline) blocks say AWS holds: versioning, default encryption,

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Adopted, NotCarried
+from reconciler.module import Adopted, NotCarried, TerraformObject
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -18,7 +18,7 @@ from .common import (
     tag_specs,
 )
 from .policy import text_map
-from .terraform import merge_rule, pick, rules, split_rule, tags
+from .terraform import merge_rule, pick, provider_rule, renamed, rules, split_rule, tags
 
 Rule = tuple[str, Any, Any, str]  # protocol, from_port, to_port, source (cidr or sg id)
 
@@ -92,6 +92,12 @@ class SecurityGroupModule(Ec2Module):
             if found:
                 out[key] = found
         return Adopted({**out, **tags(values)}, own)
+
+    def to_terraform(self, attributes: Mapping[str, Any]) -> Sequence[TerraformObject]:
+        values = renamed(attributes, {"group_name": "name"})
+        for key in ("ingress", "egress"):
+            values[key] = [provider_rule(r) for r in attributes.get(key) or []]
+        return (TerraformObject("aws_security_group", "", values),)
 
     def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
         return str(values.get("security_group_id") or "") or None

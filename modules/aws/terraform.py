@@ -120,3 +120,27 @@ def base64_text(value: Any) -> str:
         return base64.b64decode(str(value), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return str(value)
+
+
+# -- the other way: reconcile's attributes as the AWS provider holds them (show --format terraform-json) --------
+def renamed(attributes: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """`attributes` under the provider's names (`names`: reconcile's name -> the provider's); `tags` as the
+    provider's `tags` and `tags_all`; reconcile's own settings (state, import) left out."""
+    out = {names.get(k, k): v for k, v in attributes.items() if k not in ("state", "import", "tags")}
+    if "tags" in attributes:
+        out["tags"] = out["tags_all"] = dict(attributes.get("tags") or {})
+    return out
+
+
+def provider_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A security group rule in the shape of the provider's inline `ingress`/`egress` blocks."""
+    protocol = str(rule.get("protocol", "-1"))
+    everything = protocol in ("all", "-1")
+    return {"protocol": "-1" if everything else protocol,
+            "from_port": 0 if everything else rule.get("from_port", 0),
+            "to_port": 0 if everything else rule.get("to_port", rule.get("from_port", 0)),
+            "cidr_blocks": list(rule.get("cidr_blocks") or []),
+            "ipv6_cidr_blocks": list(rule.get("ipv6_cidr_blocks") or []),
+            "prefix_list_ids": list(rule.get("prefix_list_ids") or []),
+            "security_groups": list(rule.get("source_security_group_ids") or []),
+            "self": False, "description": rule.get("description") or ""}

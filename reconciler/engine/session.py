@@ -109,6 +109,7 @@ class Session:
     var_overrides: VarOverrides | None = None  # --var-file and --var
     scheduler: str | None = None  # a Dask scheduler's address: apply carries changes out on its workers
     diff_context: int = 3  # lines of context around each change of a content diff in plans
+    policies: tuple[str, ...] = ()  # --policy DIR: Rego policies besides the spec's `policy:`
 
     def __post_init__(self) -> None:
         self.spec_path = Path(self.spec_path)
@@ -348,7 +349,40 @@ class Session:
     def _make_plan(self, validated: Validated, pool: TargetPool, store: Any, selection: Selection) -> Plan:
         plan = self.redacting(lambda: make_plan(validated.spec, validated.graph, self._registry, pool, store,
                                                 selection, self.parallelism, self.redactor, self.observe_progress))
-        return dataclasses.replace(plan, texts=self._content_diffs(plan, pool)) if plan.actionable else plan
+        plan = dataclasses.replace(plan, texts=self._content_diffs(plan, pool)) if plan.actionable else plan
+        return self._judged(validated, plan)
+
+    def policy_paths(self, validated: Validated | None = None) -> list[Path]:
+        """The spec's `policy:` paths (relative to its file) and the --policy ones, in that order."""
+        validated = validated or self.validate()
+        base = Path(validated.spec.document.base_dir)
+        block = validated.spec.document.data.get("policy") or []
+        written = [str(p.get("path")) for p in block if isinstance(p, dict) and p.get("path")] \
+            if isinstance(block, list) else []
+        return [base / p for p in written] + [Path(p) for p in self.policies]
+
+    def terraform_plan(self, plan: Plan, addresses: dict[str, str] | None = None) -> dict[str, Any]:
+        """The plan in Terraform's plan-JSON shape (what policies and scanners read); `addresses` is filled
+        with each Terraform address's reconcile address."""
+        from reconciler.policy.terraform_plan import terraform_plan
+
+        return terraform_plan(plan, self._registry.module, addresses)
+
+    def _judged(self, validated: Validated, plan: Plan) -> Plan:
+        """The plan with its policies' verdicts: each deny a blocker (nothing is applied), each warn a warning."""
+        paths = self.policy_paths(validated)
+        if not paths:
+            return plan
+        from reconciler.policy.rego import evaluate, policy_files
+
+        ours: dict[str, str] = {}
+        document = self.terraform_plan(plan, ours)
+        findings = [dataclasses.replace(f, address=ours.get(f.address, f.address)) if f.address else f
+                    for f in evaluate(policy_files(paths), document)]
+        denied = tuple(f"policy: {f}" for f in findings if f.kind == "deny")
+        warned = tuple(f"policy: {f}" for f in findings if f.kind == "warn")
+        return dataclasses.replace(plan, blockers=plan.blockers + denied, warnings=plan.warnings + warned,
+                                   policy=tuple(findings))
 
     def _content_diffs(self, plan: Plan, pool: TargetPool) -> dict[str, str]:
         """What each change does to a text it rewrites (module.text_diffs): one batch per (type, target),

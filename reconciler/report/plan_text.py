@@ -173,6 +173,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "summary": plan.counts(),
         "outputs": outputs_to_json(plan.outputs),
+        "policy": [{"kind": f.kind, "policy": f.policy, "message": f.message, "address": f.address}
+                   for f in plan.policy],
     }
 
 

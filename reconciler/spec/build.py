@@ -296,6 +296,7 @@ class _SpecBuilder:
         resources = self._on_dynamic(inventory, self._collect(inventory))
         settings = {key: self._render_block(key) for key in ("docker", "aws", "state")}
         self._check_sealing(settings["state"])
+        self._check_policies()
         name: Any = self.doc.data.get("name")
         stack = StackId(name if isinstance(name, str) else default_stack_name(self.doc.root), self.workspace)
         moved, removed, outputs = self._moves(), self._removals(), self._outputs()
@@ -313,6 +314,19 @@ class _SpecBuilder:
                     fact_targets=frozenset(self.fact_targets), facts_known=self.facts is not None,
                     reads=frozenset(self.reads))
         return spec, _dedupe(self.diagnostics)
+
+    def _check_policies(self) -> None:
+        """Each `policy:` path names a .rego file or a directory holding some (validate runs none: it plans nothing)."""
+        block = self.doc.data.get("policy")
+        for i, entry in enumerate(block if isinstance(block, list) else []):
+            written = entry.get("path") if isinstance(entry, dict) else None
+            if not isinstance(written, str) or not written:
+                continue
+            path = Path(self.doc.base_dir) / written
+            if path.is_dir() and not any(path.glob("*.rego")):
+                self._error(f"policy directory {written!r} holds no .rego file", ("policy", i, "path"))
+            elif not path.exists():
+                self._error(f"policy {written!r} does not exist (looked for {path})", ("policy", i, "path"))
 
     def _check_sealing(self, state: Any) -> None:
         """`state.encryption` names one key source, fully."""

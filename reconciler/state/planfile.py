@@ -3,7 +3,9 @@ everything its apply needs, so that it applies on its own: the selection (--targ
 --no-prune, --allow-data-loss) and the variables given on the command line (--var-file and --var values).
 
 The file is written 0600: like Terraform's, it holds the command line's variable values as given. Changes
-and values read from targets are masked; the spec and what was observed are kept as hashes. With
+and values read from targets are masked; the spec and what was observed are kept as hashes. Its
+`terraform_json` is the plan in Terraform's plan-JSON shape for `show --format terraform-json` (values as
+the spec and the targets have them, sensitive and ephemeral ones null). With
 `state.encryption`, the whole file is sealed with the state's key (reconciler.state.sealing).
 """
 
