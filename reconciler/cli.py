@@ -211,6 +211,9 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
 @click.argument("path", type=click.Path(exists=True), default=".")
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `reconcile apply FILE`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.json).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown: a pull-request comment (a summary table, then each change collapsed with its diff), "
+                   "cut with a note past 60,000 characters.")
 @click.option("--json-stream", is_flag=True, help="Print events, one JSON object per line (planned, diagnostic, "
                                                   "summary) instead of the plan text.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
@@ -225,19 +228,20 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
 @diff_options
 @state_option
 @common_options
-def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_out: str | None,
+def plan_cmd(path: str, out: str | None, as_json: bool, fmt: str, json_stream: bool, html_out: str | None,
              detailed_exitcode: bool, policies: tuple[str, ...], no_checks: bool, targets: tuple[str, ...],
              exclude: tuple[str, ...], limit: tuple[str, ...], no_prune: bool, allow_data_loss: bool,
              allow_empty: bool, parallelism: int, state_path: str | None) -> int:
     """Show what apply would change."""
     events = _events("plan") if json_stream else None
+    as_json = as_json or fmt == "json"
     session = session_for(path, state_path, parallelism)
     session.policies = tuple(policies)
     selection = Selection(targets, limit, not no_prune, allow_data_loss, exclude=exclude, no_checks=no_checks,
                           allow_empty=allow_empty)
     if out or html_out:
         refuse_overwriting([out, html_out], session.spec_reads())
-    live = _live() if not (as_json or json_stream) else None
+    live = _live() if not (as_json or json_stream or fmt == "markdown") else None
     if live is not None:
         session.observe_progress = live.observing
     try:
@@ -262,6 +266,10 @@ def plan_cmd(path: str, out: str | None, as_json: bool, json_stream: bool, html_
         events.plan_summary(plan)
     elif as_json:
         click.echo(json.dumps(plan_text.plan_to_json(plan), indent=2, default=str))
+    elif fmt == "markdown":
+        from reconciler.report.plan_markdown import plan_markdown
+
+        click.echo(plan_markdown(plan, path), nl=False)
     else:
         click.echo(plan_text.render_plan(plan, _use_color(), _diff_lines()), nl=False)
         if out:

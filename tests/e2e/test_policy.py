@@ -190,3 +190,19 @@ resources:
     narrowed = scanned(tmp_path / "narrow.json", "CKV_AWS_24,CKV_AWS_16")
     assert "aws_security_group.web" in narrowed.get("passed CKV_AWS_24", set()), narrowed
     assert "aws_db_instance.db" in narrowed.get("passed CKV_AWS_16", set()), narrowed
+
+
+def test_the_markdown_plan_fits_a_pull_request_comment(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    body = "".join(f'  - {{type: file, name: f{i}, path: "{out}/f{i}.conf", content: "{"line ```x``` " * 4}{i}\\n'
+                   + "more\\n" * 30 + '"}\n' for i in range(300))
+    write(tmp_path / "spec/site.yaml", "resources:\n" + body)
+    text = cli("plan", "spec", "--format", "markdown", check=0).out
+    assert len(text) <= 60_000, len(text)
+    assert text.startswith("### reconcile plan: spec\n") and "| 300 | 0 | 0 | 0 | 0 |" in text
+    shown = text.count("<details>")
+    assert 10 < shown < 300 and text.count("</details>") == shown
+    assert f"{300 - shown} more change(s) not shown" in text, text[-600:]
+    assert "````diff" in text  # a fence longer than the content's own backticks: nothing in it can close it
+    small = cli("plan", "spec", "--format", "markdown", "--target", "file.f7", check=0).out
+    assert "not shown" not in small and small.count("<details>") == 1 and "+line ```x```" in small
