@@ -211,9 +211,11 @@ def validate_cmd(paths: Sequence[str], fmt: str, strict: bool) -> int:
 @click.argument("path", type=click.Path(exists=True), default=".")
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan for `reconcile apply FILE`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.json).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "junit", "sarif"]), default="text",
+              show_default=True,
               help="markdown: a pull-request comment (a summary table, then each change collapsed with its diff), "
-                   "cut with a note past 60,000 characters.")
+                   "cut with a note past 60,000 characters. junit, sarif: the plan's errors and the policies' "
+                   "denials and warnings, at the spec lines of the resources they name.")
 @click.option("--json-stream", is_flag=True, help="Print events, one JSON object per line (planned, diagnostic, "
                                                   "summary) instead of the plan text.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
@@ -270,6 +272,8 @@ def plan_cmd(path: str, out: str | None, as_json: bool, fmt: str, json_stream: b
         from reconciler.report.plan_markdown import plan_markdown
 
         click.echo(plan_markdown(plan, path), nl=False)
+    elif fmt in ("junit", "sarif"):
+        click.echo(diagnostics.render_diagnostics([(path, _plan_diagnostics(session, plan))], fmt), nl=False)
     else:
         click.echo(plan_text.render_plan(plan, _use_color(), _diff_lines()), nl=False)
         if out:
@@ -467,6 +471,18 @@ def _session_for_saved(saved: dict[str, Any], parallelism: int) -> tuple[Session
         raise ReconcileError(f"the saved plan was made against the state {saved.get('state_location')}, but this "
                              f"run would use {session.backend.location}; give the same --backend-config")
     return session, selection_of(saved)
+
+
+def _plan_diagnostics(session: Session, plan: Plan) -> list[Diagnostic]:
+    """A plan's errors, blockers and policy findings as diagnostics, at the spec line of the resource they name."""
+
+    where = {r.address: r.location for r in session.validate().spec.resources}
+    out = [Diagnostic(f"{a}: {m}", where.get(a)) for a, m in sorted(plan.failures.items())]
+    out += [Diagnostic(b) for b in plan.blockers if not b.startswith("policy: ")]
+    out += [Diagnostic(f"policy {f.policy}: {f.message}", where.get(f.address or ""),
+                       severity="error" if f.kind == "deny" else "warning") for f in plan.policy]
+    out += [Diagnostic(w, severity="warning") for w in plan.warnings if not w.startswith("policy: ")]
+    return out
 
 
 def _families(session: Session) -> dict[str, str]:

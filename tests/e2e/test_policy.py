@@ -70,6 +70,11 @@ resources:
     as_json = json.loads(cli("plan", "--json", "spec", check=1).out)
     kinds = {(f["kind"], f["address"]) for f in as_json["policy"]}
     assert kinds == {("deny", "file.conf"), ("warn", "file.conf")}, as_json["policy"]
+    sarif = json.loads(cli("plan", "--format", "sarif", "spec", check=1).out)["runs"][0]["results"]
+    levels = {(r["level"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in sarif}
+    assert levels == {("error", 5), ("warning", 5)}, sarif  # at the spec line of file.conf
+    junit = cli("plan", "--format", "junit", "spec", check=1).out
+    assert "<failure" in junit and "world-writable" in junit and "site.yaml:5:" in junit
     applied = cli("apply", "--auto-approve", "spec", check=1)
     assert "world-writable" in applied.err and not out.exists()  # denied: nothing was applied
 
