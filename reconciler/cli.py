@@ -614,6 +614,25 @@ def schema_export(directory: str) -> int:
     return EXIT_OK
 
 
+@cli.command("test")
+@click.argument("path", type=click.Path(exists=True), default=".")
+@click.option("--format", "fmt", type=click.Choice(["text", "junit"]), default="text", show_default=True)
+@common_options
+def test_cmd(path: str, fmt: str) -> int:
+    """Run the spec's test cases (PATH/tests/*.yaml): converge throwaway containers standing in for the
+    inventory hosts, require an empty second plan, run the assertions, tear down, report leftovers."""
+    from reconciler.spectest.cases import read_cases
+    from reconciler.spectest.runner import docker_client, render_junit, render_text, run_case
+
+    spec = Path(path)
+    cases = read_cases(spec if spec.is_dir() else spec.parent)
+    known = dict(session_for(path).validate().spec.inventory.hosts)
+    client = docker_client()
+    results = [run_case(spec, case, client, known) for case in cases]
+    click.echo(render_junit(results) if fmt == "junit" else render_text(results), nl=False)
+    return EXIT_OK if all(r.passed for r in results) else EXIT_ERROR
+
+
 @cli.command("types")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @common_options

@@ -120,6 +120,8 @@ class Host:
     connect_timeout: float = 10.0
     host_key: str | None = None  # "TYPE BASE64": the key the host must present (pinned from the spec)
     pending: str | None = None  # a stand-in for a host known after apply: where it will come from
+    connection: str = "ssh"  # ssh | docker: a container reached with `docker exec` (address: its name or id)
+    docker_host: str | None = None  # connection docker: the engine (DOCKER_HOST syntax); default the environment's
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from reconciler.model import (
     UNKNOWN,
     Action,
     Change,
+    Host,
     Inventory,
     Plan,
     Result,
@@ -110,6 +111,7 @@ class Session:
     scheduler: str | None = None  # a Dask scheduler's address: apply carries changes out on its workers
     diff_context: int = 3  # lines of context around each change of a content diff in plans
     policies: tuple[str, ...] = ()  # --policy DIR: Rego policies besides the spec's `policy:`
+    stand_ins: Mapping[str, Host] = field(default_factory=dict)  # `reconcile test`: inventory hosts played by containers
 
     def __post_init__(self) -> None:
         self.spec_path = Path(self.spec_path)
@@ -283,7 +285,21 @@ class Session:
             yield pool
 
     def _registry_factories(self) -> dict[str, Any]:
-        return {family: self._registry.target_factory(family) for family in self._registry.families}
+        factories = {family: self._registry.target_factory(family) for family in self._registry.families}
+        if self.stand_ins and "server" in factories:
+            factories["server"] = self._with_stand_ins(factories["server"])
+        return factories
+
+    def _with_stand_ins(self, real: Any) -> Any:
+        """The server factory, with the hosts `stand_ins` names reached in their containers instead."""
+        def server(spec: Any, name: str, *budget: Any) -> Any:
+            host = self.stand_ins.get(name)
+            if host is None:
+                return real(spec, name, *budget)
+            from reconciler.targets.docker_exec import DockerExecTarget
+
+            return DockerExecTarget(host)
+        return server
 
     # -- plan, apply, drift ------------------------------------------------------------------------
     def plan(self, selection: Selection = EVERYTHING) -> Plan:

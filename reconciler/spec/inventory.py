@@ -42,6 +42,7 @@ def make_host(name: str, entry: dict[str, Any]) -> Host:
         keepalive=float(_typed(entry, "keepalive", (int, float), 15.0)),
         connect_timeout=float(_typed(entry, "connect_timeout", (int, float), 10.0)),
         host_key=_typed(entry, "host_key", str, None) or None,
+        connection=_typed(entry, "connection", str, "ssh"), docker_host=_typed(entry, "docker_host", str, None),
     )
 
 

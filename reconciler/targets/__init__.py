@@ -26,6 +26,10 @@ def server_target(spec: Spec, name: str, budget: ConnectionBudget | None = None)
     host = spec.inventory.hosts.get(name)
     if host is None:
         raise ReconcileError(f"host {name} is not in the inventory")
+    if host.connection == "docker":
+        from reconciler.targets.docker_exec import DockerExecTarget
+
+        return DockerExecTarget(host)
     from reconciler.targets.ssh import SSHTarget  # paramiko is imported only when a spec has remote hosts
 
     return SSHTarget(host, spec.inventory, budget)
