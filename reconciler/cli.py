@@ -13,11 +13,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.engine.session import Session, selected_workspace, workspace_file
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.logs import configure_logging
 from reconciler.model import Diagnostic, Plan, Selection
@@ -25,6 +24,9 @@ from reconciler.report import diagnostics, plan_text, progress
 from reconciler.secrets import Redactor
 from reconciler.state.planfile import is_plan_file, read_plan_file, saved_plan_body, sealed_plan, selection_of
 from reconciler.words import plural
+
+if TYPE_CHECKING:  # the engine is imported by the commands that use it: `--version` and `--help` stay light
+    from reconciler.engine.session import Session
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 COMPLETE_VAR = "_RECONCILE_COMPLETE"  # set by the completion scripts when the shell asks for completions
@@ -147,6 +149,8 @@ def session_for(spec: str | Path, state_path: str | None = None, parallelism: in
 
     overrides = VarOverrides(tuple(settings().get("var_files") or ()),
                              parse_var_args(settings().get("var_args") or ()))
+    from reconciler.engine.session import Session
+
     session = Session(spec, workspace=settings().get("workspace"), state_path=state_path, parallelism=parallelism,
                       backend_config=parse_backend_config(settings().get("backend_config") or ()),
                       var_overrides=overrides, scheduler=settings().get("scheduler"),
@@ -1215,6 +1219,8 @@ def _workspaces(spec: str) -> list[str]:
 @common_options
 def workspace_list(spec: str) -> int:
     """List the workspaces that have a state; `*` marks the selected one."""
+    from reconciler.engine.session import selected_workspace
+
     current = settings().get("workspace") or selected_workspace(spec)
     for name in _workspaces(spec):
         click.echo(("* " if name == current else "  ") + name)
@@ -1227,6 +1233,8 @@ def workspace_list(spec: str) -> int:
 @common_options
 def workspace_new(name: str, spec: str) -> int:
     """Create a workspace (its own state and stack identity) and select it."""
+    from reconciler.engine.session import selected_workspace
+
     _check_workspace_name(name)
     if name in _workspaces(spec) and name != selected_workspace(spec):
         raise ReconcileError(f"workspace {name} already exists")
@@ -1267,6 +1275,8 @@ def workspace_select(name: str, spec: str) -> int:
 @common_options
 def workspace_delete(name: str, spec: str, force: bool) -> int:
     """Delete a workspace's state; refused while it still manages resources, or while a run holds its lock."""
+    from reconciler.engine.session import selected_workspace
+
     if name == "default":
         raise ReconcileError("the default workspace cannot be deleted")
     if name not in _workspaces(spec):
@@ -1295,6 +1305,8 @@ def _check_workspace_name(name: str) -> None:
 
 
 def _select(spec: str, name: str) -> None:
+    from reconciler.engine.session import workspace_file
+
     path = workspace_file(spec)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.write_text(name + "\n")

@@ -10,7 +10,6 @@ from typing import TextIO
 
 import click
 
-from reconciler.engine.session import summarize
 from reconciler.model import Action, Change, Result, Status
 from reconciler.report.plan_text import error_line
 
@@ -105,6 +104,8 @@ def per_target(results: Sequence[Result], targets: Mapping[str, str]) -> str:
 
 
 def render_summary(results: Sequence[Result], color: bool = False, runs: Collection[str] = ()) -> str:
+    from reconciler.engine.session import summarize  # the engine only once there is an apply to show
+
     c = summarize(results, runs)
     text = f"Resources: {c['added']} added, {c['changed']} changed, {c['destroyed']} destroyed"
     if c["run"]:
