@@ -136,13 +136,16 @@ class Module(Generic[TargetT]):
     # is listed by `reconcile migrate terraform` as not carried.
     terraform_computed: ClassVar[frozenset[str]] = frozenset()
     terraform_defaults: ClassVar[Mapping[str, Any]] = {}  # the provider's defaults: not reported when left as they are
+    terraform_names: ClassVar[Mapping[str, str]] = {}  # reconcile's attribute -> the provider's, where they differ
 
     def to_terraform(self, attributes: Mapping[str, Any]) -> Sequence[TerraformObject]:
         """How Terraform's AWS provider would hold this resource (`show --format terraform-json`, policies,
         scanners): its first `terraform_types` with the attributes as they are; types with no Terraform
         counterpart keep reconcile's name. Types whose names or shapes differ override this, and split one
         object into the provider's resources where the provider splits it (a bucket's public access block)."""
-        values = {k: v for k, v in attributes.items() if k not in ("state", "import")}
+        values = {self.terraform_names.get(k, k): v for k, v in attributes.items() if k not in ("state", "import")}
+        if "tags" in values and self.terraform_types:
+            values["tags_all"] = values["tags"]  # the provider's view: the resource's tags with the default ones
         return (TerraformObject(self.terraform_types[0] if self.terraform_types else self.type_name, "", values),)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

@@ -43,6 +43,7 @@ class AutoscalingGroupModule(Module[AwsSession]):
     type_name = "aws.autoscaling_group"
 
     terraform_types = ("aws_autoscaling_group",)
+    terraform_names = {"group_name": "name", "subnet_ids": "vpc_zone_identifier"}  # as the provider names them
     terraform_parts = ("aws_autoscaling_attachment",)
     terraform_computed = frozenset({
         "default_cooldown", "service_linked_role_arn", "wait_for_capacity_timeout", "force_delete",

@@ -48,6 +48,7 @@ class CloudwatchEventRuleModule(Module[AwsSession]):
     type_name = "aws.cloudwatch_event_rule"
 
     terraform_types = ("aws_cloudwatch_event_rule",)
+    terraform_names = {"rule_name": "name"}  # as the provider names them
     terraform_parts = ("aws_cloudwatch_event_target",)
     terraform_computed = frozenset({"is_enabled", "force_destroy"})
 

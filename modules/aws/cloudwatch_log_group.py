@@ -39,6 +39,7 @@ class CloudwatchLogGroupModule(Module[AwsSession]):
     type_name = "aws.cloudwatch_log_group"
 
     terraform_types = ("aws_cloudwatch_log_group",)
+    terraform_names = {"log_group_name": "name"}  # as the provider names them
     terraform_computed = frozenset({"log_group_class", "skip_destroy"})
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

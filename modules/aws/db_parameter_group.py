@@ -39,6 +39,7 @@ class DbParameterGroupModule(Module[AwsSession]):
     type_name = "aws.db_parameter_group"
 
     terraform_types = ("aws_db_parameter_group",)
+    terraform_names = {"group_name": "name"}  # as the provider names them
     terraform_computed = frozenset({"skip_destroy"})
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

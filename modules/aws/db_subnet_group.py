@@ -50,6 +50,7 @@ class DbSubnetGroupModule(Module[AwsSession]):
     type_name = "aws.db_subnet_group"
 
     terraform_types = ("aws_db_subnet_group",)
+    terraform_names = {"group_name": "name"}  # as the provider names them
     terraform_computed = frozenset({"supported_network_types", "vpc_id"})
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

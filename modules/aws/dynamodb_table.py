@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module
+from reconciler.module import Adopted, Module, TerraformObject
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -73,6 +73,21 @@ class DynamodbTableModule(Module[AwsSession]):
     type_name = "aws.dynamodb_table"
     name_attribute = "table_name"
     terraform_types = ("aws_dynamodb_table",)
+    terraform_names = {"table_name": "name"}  # as the provider names them
+
+    def to_terraform(self, attributes: Mapping[str, Any]) -> Sequence[TerraformObject]:
+        (table,) = super().to_terraform(attributes)
+        values = dict(table.values)
+        values["attribute"] = [{"name": k, "type": v} for k, v in (attributes.get("attributes") or {}).items()]
+        values.pop("attributes", None)
+        if "global_secondary_indexes" in values:
+            values["global_secondary_index"] = [
+                {("projection_type" if k == "projection" else k): v for k, v in index.items()}
+                for index in values.pop("global_secondary_indexes") or []]
+        if isinstance(attributes.get("ttl"), Mapping):
+            values["ttl"] = [{"attribute_name": attributes["ttl"].get("attribute"),
+                              "enabled": bool(attributes["ttl"].get("enabled", True))}]
+        return (TerraformObject(table.type, "", values),)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         provisioned = values.get("billing_mode") == "PROVISIONED"

@@ -25,6 +25,7 @@ WAIT = {"Delay": 1, "MaxAttempts": 600}
 class EbsVolumeModule(Ec2Module):
     type_name = "aws.ebs_volume"
     terraform_types = ("aws_ebs_volume",)
+    terraform_names = {"volume_type": "type"}  # as the provider names them
     terraform_computed = frozenset({"create_time", "final_snapshot", "multi_attach_enabled"})
     terraform_defaults = {"iops": 3000, "throughput": 125}  # gp3's
 

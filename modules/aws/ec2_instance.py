@@ -61,6 +61,7 @@ def running_instances(session: AwsSession, filters: list[dict[str, Any]]) -> lis
 class Ec2InstanceModule(Ec2Module):
     type_name = "aws.ec2_instance"
     terraform_types = ("aws_instance",)
+    terraform_names = {"image_id": "ami"}  # as the provider names them
     terraform_computed = frozenset({"availability_zone", "instance_state", "primary_network_interface_id",
                                     "associate_public_ip_address", "credit_specification", "cpu_core_count",
                                     "cpu_threads_per_core", "cpu_options", "ipv6_address_count", "ipv6_addresses",

@@ -17,6 +17,7 @@ class EipModule(Ec2Module):
     type_name = "aws.eip"
 
     terraform_types = ("aws_eip",)
+    terraform_names = {"instance_id": "instance"}  # as the provider names them
     terraform_computed = frozenset({"allocation_id", "network_border_group", "public_ipv4_pool", "vpc", "ptr_record",
                                     "carrier_ip", "customer_owned_ip", "ipam_pool_id"})
 

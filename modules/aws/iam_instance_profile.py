@@ -36,6 +36,7 @@ class IamInstanceProfileModule(Module[AwsSession]):
     type_name = "aws.iam_instance_profile"
 
     terraform_types = ("aws_iam_instance_profile",)
+    terraform_names = {"profile_name": "name"}  # as the provider names them
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         out = pick(values, {"name": "profile_name", "path": "path", "role": "role"})

@@ -49,6 +49,7 @@ class IamPolicyModule(Module[AwsSession]):
     type_name = "aws.iam_policy"
 
     terraform_types = ("aws_iam_policy",)
+    terraform_names = {"policy_name": "name"}  # as the provider names them
     terraform_computed = frozenset({"attachment_count"})
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

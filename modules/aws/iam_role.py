@@ -46,6 +46,7 @@ class IamRoleModule(Module[AwsSession]):
     type_name = "aws.iam_role"
     name_attribute = "role_name"
     terraform_types = ("aws_iam_role",)
+    terraform_names = {"role_name": "name"}  # as the provider names them
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         out = pick(values, {"name": "role_name", "description": "description", "path": "path",

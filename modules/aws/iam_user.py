@@ -34,6 +34,7 @@ class IamUserModule(Module[AwsSession]):
     type_name = "aws.iam_user"
 
     terraform_types = ("aws_iam_user",)
+    terraform_names = {"user_name": "name"}  # as the provider names them
     terraform_parts = ("aws_iam_user_policy_attachment", "aws_iam_user_group_membership", "aws_iam_user_policy")
     terraform_computed = frozenset({"force_destroy"})
 

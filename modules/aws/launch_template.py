@@ -34,6 +34,7 @@ class LaunchTemplateModule(Ec2Module):
     type_name = "aws.launch_template"
 
     terraform_types = ("aws_launch_template",)
+    terraform_names = {"launch_template_name": "name"}  # as the provider names them
     terraform_computed = frozenset({"default_version", "latest_version", "update_default_version"})
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

@@ -34,6 +34,7 @@ class LbModule(Module[AwsSession]):
     type_name = "aws.lb"
 
     terraform_types = ("aws_lb", "aws_alb")
+    terraform_names = {"lb_name": "name"}  # as the provider names them
     terraform_computed = frozenset({
         "arn_suffix", "vpc_id", "ip_address_type", "desync_mitigation_mode", "drop_invalid_header_fields",
         "enable_http2", "enable_tls_version_and_cipher_suite_headers", "enable_waf_fail_open",

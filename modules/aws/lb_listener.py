@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, NotCarried
+from reconciler.module import Adopted, Module, NotCarried, TerraformObject
 from reconciler.targets.aws import AwsSession
 
 from .common import api_errors, carries_marks, desired_tags, not_ours, visible_tags
@@ -88,6 +88,21 @@ class LbListenerModule(Module[AwsSession]):
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"arn": object_id}
+
+    def to_terraform(self, attributes: Mapping[str, Any]) -> Sequence[TerraformObject]:
+        """The default action as the provider's block list: `forward`'s target group, or a `redirect` or
+        `fixed_response` block of its own."""
+        (listener,) = super().to_terraform(attributes)
+        values = dict(listener.values)
+        action = dict(attributes.get("default_action") or {})
+        kind = str(action.pop("type", "forward"))
+        block: dict[str, Any] = {"type": kind}
+        if kind == "forward":
+            block["target_group_arn"] = action.get("target_group_arn")
+        else:
+            block["redirect" if kind == "redirect" else "fixed_response"] = [action]
+        values["default_action"] = [block]
+        return (TerraformObject(listener.type, "", values),)
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
         out = pick(values, {"load_balancer_arn": "load_balancer_arn", "port": "port", "protocol": "protocol",

@@ -52,6 +52,7 @@ class LbTargetGroupModule(Module[AwsSession]):
     type_name = "aws.lb_target_group"
 
     terraform_types = ("aws_lb_target_group", "aws_alb_target_group")
+    terraform_names = {"target_group_name": "name"}  # as the provider names them
     terraform_parts = ("aws_lb_target_group_attachment", "aws_alb_target_group_attachment")
     terraform_computed = frozenset({
         "arn_suffix", "load_balancer_arns", "ip_address_type", "lambda_multi_value_headers_enabled",

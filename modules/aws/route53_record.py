@@ -35,6 +35,7 @@ class Route53RecordModule(Module[AwsSession]):
     type_name = "aws.route53_record"
 
     terraform_types = ("aws_route53_record",)
+    terraform_names = {"record_name": "name", "record_type": "type"}  # as the provider names them
     terraform_computed = frozenset({"fqdn", "allow_overwrite"})
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

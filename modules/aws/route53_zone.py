@@ -56,6 +56,7 @@ class Route53ZoneModule(Module[AwsSession]):
     type_name = "aws.route53_zone"
 
     terraform_types = ("aws_route53_zone",)
+    terraform_names = {"zone_name": "name"}  # as the provider names them
     terraform_computed = frozenset({"primary_name_server", "force_destroy", "delegation_set_id"})
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

@@ -43,6 +43,7 @@ class SnsTopicModule(Module[AwsSession]):
     type_name = "aws.sns_topic"
 
     terraform_types = ("aws_sns_topic",)
+    terraform_names = {"topic_name": "name"}  # as the provider names them
     terraform_computed = frozenset({"signature_version", "owner", "beginning_archive_time"})
 
     def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, NotCarried
+from reconciler.module import Adopted, Module, NotCarried, TerraformObject
 from reconciler.targets.aws import AwsSession
 
 from .common import (
@@ -69,6 +69,7 @@ class SqsQueueModule(Module[AwsSession]):
     type_name = "aws.sqs_queue"
 
     terraform_types = ("aws_sqs_queue",)
+    terraform_names = {"queue_name": "name", "visibility_timeout": "visibility_timeout_seconds"}  # as the provider names them
     terraform_parts = ("aws_sqs_queue_policy", "aws_sqs_queue_redrive_policy")
     terraform_computed = frozenset({"kms_data_key_reuse_period_seconds", "fifo_throughput_limit", "deduplication_scope"})
 
@@ -89,6 +90,18 @@ class SqsQueueModule(Module[AwsSession]):
 
     def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
         return str(values.get("queue_url") or "").rsplit("/", 1)[-1] or None
+
+    def to_terraform(self, attributes: Mapping[str, Any]) -> Sequence[TerraformObject]:
+        """The redrive and access policies as the provider holds them: JSON text."""
+        (queue,) = super().to_terraform(attributes)
+        values = dict(queue.values)
+        dead = attributes.get("redrive_policy")
+        if isinstance(dead, Mapping):
+            values["redrive_policy"] = json.dumps({"deadLetterTargetArn": dead.get("dead_letter_target_arn"),
+                                                   "maxReceiveCount": dead.get("max_receive_count")})
+        if isinstance(attributes.get("policy"), (Mapping, list)):
+            values["policy"] = json.dumps(attributes["policy"])
+        return (TerraformObject(queue.type, "", values),)
 
     def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
         if part_type == "aws_sqs_queue_policy":

@@ -382,7 +382,22 @@ class Session:
         with each Terraform address's reconcile address."""
         from reconciler.policy.terraform_plan import terraform_plan
 
-        return terraform_plan(plan, self._registry.module, addresses)
+        document = self.validate().spec.document
+
+        def written(resource: Any) -> Mapping[str, Any]:
+            """The resource's entry as the spec writes it (its `${…}` references unresolved)."""
+            node: Any = document.data
+            for part in resource.json_path:
+                try:
+                    node = node[part]
+                except (KeyError, IndexError, TypeError):
+                    return {}
+            if not isinstance(node, Mapping) or node.get("type") != resource.type or \
+                    str(node.get("name", "")).split("[")[0] != resource.name.split("[")[0]:
+                return {}  # a component's resource: its entry is in the component's own file
+            return node
+
+        return terraform_plan(plan, self._registry.module, addresses, written)
 
     def _judged(self, validated: Validated, plan: Plan) -> Plan:
         """The plan with its policies' verdicts: each deny a blocker (nothing is applied), each warn a warning."""

@@ -20,10 +20,11 @@ ACTIONS = {Action.NOOP: ["no-op"], Action.CREATE: ["create"], Action.UPDATE: ["u
            Action.REPLACE: ["delete", "create"], Action.FORGET: ["no-op"]}
 
 
-def terraform_plan(plan: Plan, module_of: Callable[[str], Module[Any]],
-                   addresses: dict[str, str] | None = None) -> dict[str, Any]:
+def terraform_plan(plan: Plan, module_of: Callable[[str], Module[Any]], addresses: dict[str, str] | None = None,
+                   written: Callable[[Resource], Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The plan as `terraform show -json` would print it (`module_of`: the module of a type). `addresses`,
-    when given, is filled with each Terraform address's reconcile address."""
+    when given, is filled with each Terraform address's reconcile address; `written(resource)` gives a
+    resource's attributes as the spec writes them, whose `${…}` references become the configuration's."""
     changes: list[dict[str, Any]] = []
     planned: list[dict[str, Any]] = []
     configured: list[dict[str, Any]] = []
@@ -59,7 +60,8 @@ def terraform_plan(plan: Plan, module_of: Callable[[str], Module[Any]],
                 planned.append({"address": address, "mode": "managed", "type": kind, "name": name,
                                 "provider_name": entry["provider_name"], "schema_version": 0,
                                 "values": after_values, "sensitive_values": after_sensitive})
-                configured.append(_configuration(address, kind, name, after_values, change.resource))
+                references = _references(module, change.resource, written, module_of) if not suffix else {}
+                configured.append(_configuration(address, kind, name, after_values, change.resource, references))
     return {"format_version": FORMAT_VERSION, "terraform_version": TERRAFORM_VERSION,
             "planned_values": {"root_module": {"resources": planned}},
             "resource_changes": changes,
@@ -117,9 +119,48 @@ def _masked(values: Mapping[str, Any] | None) -> tuple[Any, Any, Any]:
     return plain, secret, later
 
 
+def _references(module: Module[Any], resource: Resource | None,
+                written: Callable[[Resource], Mapping[str, Any]] | None,
+                module_of: Callable[[str], Module[Any]]) -> dict[str, list[str]]:
+    """The provider's attribute -> what it refers to, Terraform's way: ["aws_vpc.main.id", "aws_vpc.main"]."""
+    from reconciler.spec.refs import find
+
+    if resource is None or written is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    for key, value in written(resource).items():
+        found: list[str] = []
+        for _, text in find(value):
+            target = _terraform_reference(text.strip(), module_of)
+            if target:
+                found += [t for t in target if t not in found]
+        if found:
+            out[module.terraform_names.get(key, key)] = found
+    return out
+
+
+def _terraform_reference(text: str, module_of: Callable[[str], Module[Any]]) -> list[str]:
+    """`aws.vpc.main.id` as ["aws_vpc.main.id", "aws_vpc.main"]; [] for what is not a resource's attribute."""
+    parts = text.split(".")
+    for width in (2, 1):
+        if len(parts) <= width:
+            continue
+        try:
+            module = module_of(".".join(parts[:width]))
+        except Exception:  # noqa: BLE001 - not a type of this width: the other one is tried
+            continue
+        kind = module.terraform_types[0] if module.terraform_types else module.type_name
+        name, rest = parts[width].split("[", 1)[0], parts[width + 1:]
+        attribute = module.terraform_names.get(rest[0], rest[0]) if rest else ""
+        return [f"{kind}.{name}.{attribute}", f"{kind}.{name}"] if attribute else [f"{kind}.{name}"]
+    return []
+
+
 def _configuration(address: str, kind: str, name: str, values: Mapping[str, Any] | None,
-                   resource: Resource | None) -> dict[str, Any]:
-    expressions = {k: {"constant_value": v} for k, v in (values or {}).items() if v is not None}
+                   resource: Resource | None, references: Mapping[str, list[str]]) -> dict[str, Any]:
+    expressions: dict[str, Any] = {k: {"constant_value": v} for k, v in (values or {}).items()
+                                   if v is not None and k not in references}
+    expressions |= {k: {"references": list(v)} for k, v in references.items()}
     out: dict[str, Any] = {"address": address, "mode": "managed", "type": kind, "name": name,
                            "provider_config_key": "aws", "expressions": expressions, "schema_version": 0}
     if resource is not None and resource.depends_on:

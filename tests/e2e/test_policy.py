@@ -140,6 +140,12 @@ resources:
     description: web
     ingress:
       - {{protocol: tcp, from_port: 22, to_port: 22, cidr_blocks: ["{cidr}"]}}
+  - type: aws.security_group
+    name: db
+    group_name: db-{uid}
+    description: db
+    ingress:
+      - {{protocol: tcp, from_port: 5432, to_port: 5432, source_security_group_ids: ["${{aws.security_group.web.id}}"]}}
   - type: aws.s3_bucket
     name: logs
     bucket: logs-{uid}{block}
@@ -170,6 +176,10 @@ resources:
     assert database["after"]["password"] is None and database["after_sensitive"]["password"] is True
     assert "not-a-real-password-1" not in json.dumps(tf)
     assert by_address["aws_s3_bucket.logs"]["change"]["after"]["bucket"] == f"logs-{uid}"
+    configured = {r["address"]: r for r in tf["configuration"]["root_module"]["resources"]}
+    assert configured["aws_security_group.db"]["expressions"]["ingress"] == {
+        "references": ["aws_security_group.web.id", "aws_security_group.web"]}  # as Terraform's configuration says it
+    assert configured["aws_security_group.web"]["expressions"]["name"] == {"constant_value": f"web-{uid}"}
 
     found = scanned(tmp_path / "open.json", "CKV_AWS_24,CKV_AWS_16,CKV_AWS_53,CKV_AWS_54,CKV_AWS_55,CKV_AWS_56")
     assert "aws_security_group.web" in found.get("failed CKV_AWS_24", set()), found
