@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcileError
+
+log = logging.getLogger(__name__)
 
 PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][A-Za-z0-9_.]*)\s*$", re.M)
 WHERE = re.compile(r"--\s*(\S+?):(\d+):(\d+)")
@@ -85,14 +88,15 @@ def evaluate(files: Sequence[Path], document: Mapping[str, Any]) -> list[PolicyF
         if not packages:
             raise PolicyError(f"{path}:1:1: a policy starts with `package NAME`")
         interpreter = regopy.Interpreter()
-        with _quiet() as log:
+        with _quiet() as printed:
             try:
                 interpreter.add_module(str(path), text)
                 interpreter.set_input(regopy.Input(dict(document)))
                 answers = {(package, kind): str(interpreter.query(f"data.{package}.{kind}"))
                            for package in dict.fromkeys(packages) for kind in ("deny", "warn")}
             except Exception as exc:  # noqa: BLE001 - regopy's RegoError and its bindings' own: one line
-                raise PolicyError(_said(path, log.read_text(errors="replace"), exc)) from None
+                log.debug("policy %s failed", path, exc_info=True)
+                raise PolicyError(_said(path, printed.read_text(errors="replace"), exc)) from None
         for (_, kind), answer in answers.items():
             for message in _messages(answer, path):
                 findings.append(_finding(kind, path, message, addresses))

@@ -147,7 +147,7 @@ def _terraform_reference(text: str, module_of: Callable[[str], Module[Any]]) -> 
             continue
         try:
             module = module_of(".".join(parts[:width]))
-        except Exception:  # noqa: BLE001 - not a type of this width: the other one is tried
+        except KeyError:  # no type of this width: the other one is tried
             continue
         kind = module.terraform_types[0] if module.terraform_types else module.type_name
         name, rest = parts[width].split("[", 1)[0], parts[width + 1:]

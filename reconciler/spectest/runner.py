@@ -66,6 +66,7 @@ def docker_client() -> Any:
         client.ping()
         return client
     except Exception as exc:  # noqa: BLE001 - one line: where the engine was looked for
+        log.debug("no Docker engine for reconcile test", exc_info=True)
         raise ReconcileError(f"reconcile test needs a Docker engine for its throwaway hosts (DOCKER_HOST "
                              f"{os.environ.get('DOCKER_HOST') or 'unset'}): {exc}") from None
 
@@ -114,8 +115,10 @@ def run_case(spec_path: Path, case: Case, client: Any, known_hosts: Mapping[str,
         failures.append(str(exc))
     finally:
         for container in containers.values():
-            with contextlib.suppress(Exception):
+            try:
                 container.remove(force=True)
+            except Exception:  # noqa: BLE001 - what stays is reported below as left over
+                log.warning("could not remove container %s", container.name, exc_info=True)
     left = [c.name for c in client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})]
     return CaseResult(case.name, str(case.path), tuple(failures), time.monotonic() - started, changes,
                       len(case.checks), tuple(left))

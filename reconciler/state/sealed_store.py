@@ -25,7 +25,7 @@ from typing import Any
 from reconciler.errors import StateDamaged, StateError
 from reconciler.key_source import KMS, Sealing
 from reconciler.state.sealing import envelope, is_sealed, salt_of, seal, source_of, unseal
-from reconciler.state.store import RESTORE_HINT, StateStore
+from reconciler.state.store import RESTORE_HINT, StateStore, write_plain
 
 log = logging.getLogger(__name__)
 PURPOSE = "state"
@@ -243,20 +243,6 @@ def write_private(path: Path, body: bytes) -> None:
         fh.write(body)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def write_plain(db: sqlite3.Connection, path: Path) -> None:
-    """The database as a plain SQLite file at `path` (0600), replacing what was there at once."""
-    tmp = path.with_name(f".{path.name}.plain")
-    tmp.unlink(missing_ok=True)
-    os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-    copy = sqlite3.connect(tmp)
-    try:
-        with copy:
-            db.backup(copy)
-    finally:
-        copy.close()
     os.replace(tmp, path)
 
 

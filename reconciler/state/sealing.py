@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from reconciler.key_source import KMS, PASSPHRASE, SealError, Sealing
 
+log = logging.getLogger(__name__)
 MAGIC = b'{"reconcile_sealed":'
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 LIMITS = {"n": 2**17, "r": 16, "p": 4}  # a header asking for more memory or time than this is refused, never run
@@ -50,6 +52,7 @@ def seal(body: bytes, sealing: Sealing, purpose: str, *, salt: bytes | None = No
             answer = sealing.kms().generate_data_key(KeyId=sealing.key_id, KeySpec="AES_256",
                                                      EncryptionContext={"reconcile": purpose})
         except Exception as exc:  # noqa: BLE001 - one line: which key, and why
+            log.debug("GenerateDataKey on %s failed", sealing.key_id, exc_info=True)
             raise SealError(f"KMS key {sealing.key_id} gave no data key ({_code(exc)}); nothing was written") from None
         key = answer["Plaintext"]
         header |= {"key_id": sealing.key_id, "region": sealing.region, "data_key": _b64(answer["CiphertextBlob"])}
@@ -126,6 +129,7 @@ def _kms_key(source: Sealing, blob: bytes, purpose: str, where: str) -> bytes:
     try:
         return bytes(source.kms().decrypt(CiphertextBlob=blob, EncryptionContext={"reconcile": purpose})["Plaintext"])
     except Exception as exc:  # noqa: BLE001 - one line: which key, and why
+        log.debug("KMS Decrypt for %s failed", where, exc_info=True)
         raise SealError(f"cannot decrypt {where}: KMS key {source.key_id} refused its data key ({_code(exc)}); "
                         "nothing was written") from None
 

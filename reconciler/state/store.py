@@ -388,12 +388,7 @@ class StateStore:
             log.warning("could not back up the state before writing it: %s", exc)
 
     def _write_backup(self, target: Path) -> None:
-        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(fd)
-        copy = sqlite3.connect(target)
-        with copy:
-            self.db.backup(copy)
-        copy.close()
+        write_plain(self.db, target)
 
     @staticmethod
     def versions_of(path: str | Path) -> list[StateVersion]:
@@ -485,6 +480,20 @@ class StateStore:
                 run = dataclasses.replace(run, status="interrupted")  # recorded so by the next writing run
             out.append(run)
         return out
+
+
+def write_plain(db: sqlite3.Connection, path: Path) -> None:
+    """The database as a plain SQLite file at `path` (0600), replacing what was there at once."""
+    tmp = path.with_name(f".{path.name}.plain")
+    tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    copy = sqlite3.connect(tmp)
+    try:
+        with copy:
+            db.backup(copy)
+    finally:
+        copy.close()
+    os.replace(tmp, path)
 
 
 def _record(row: tuple[Any, ...]) -> StateRecord:
