@@ -1,7 +1,8 @@
 """Running a case: containers of the case's images stand in for its inventory hosts (reached with `docker
 exec`), the spec converges on them with a state of its own in a temporary directory, a second plan must
-change nothing, the checks run in the containers, what the spec made in AWS is destroyed, and the
-containers go. Whatever the Docker engine still holds of the run afterwards is reported as left over."""
+change nothing, the checks run in the containers, whatever the spec made beyond them (in AWS, on a Docker
+engine) is destroyed, and the containers go. Whatever the Docker engine still holds of the run afterwards is
+reported as left over."""
 
 from __future__ import annotations
 
@@ -107,7 +108,9 @@ def run_case(spec_path: Path, case: Case, client: Any, known_hosts: Mapping[str,
                     problem = _check(containers[check.on], check)
                     if problem:
                         failures.append(f"{check}: {problem}")
-            if case.aws_endpoint:
+            elsewhere = any(c.resource is not None and c.resource.target not in stand_ins
+                            for c in outcome.plan.changes)
+            if elsewhere:  # the case's state goes with it: what it made beyond its containers goes too
                 gone = session().apply(Selection(destroy=True))
                 failures += [f"destroy failed: {r.address}: {r.error}" for r in gone.results
                              if r.status is Status.FAILED]
