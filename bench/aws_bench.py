@@ -143,7 +143,7 @@ def main() -> None:
         plan_s = min(timed(rec + ["plan", str(spec)], work, env) for _ in range(3))
         registry = Registry.builtin()
         v = validate(spec, registry)
-        with StateStore.open_readonly(Session(spec).state_file) as store, TargetPool(v.spec) as pool:
+        with StateStore.open_readonly(Session(spec).state_file) as store, TargetPool(v.spec, registry.target_factories()) as pool:
             plan = make_plan(v.spec, v.graph, registry, pool, store)
             calls = dict(pool.get("aws", "us-east-1").calls)
         assert not plan.actionable

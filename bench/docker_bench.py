@@ -49,7 +49,7 @@ def plan_calls(spec_dir: Path) -> tuple[int, float]:
     registry = Registry.builtin()
     start = time.perf_counter()
     v = validate(spec_dir, registry)
-    with StateStore.open_readonly(Session(spec_dir).state_file) as store, TargetPool(v.spec) as pool:
+    with StateStore.open_readonly(Session(spec_dir).state_file) as store, TargetPool(v.spec, registry.target_factories()) as pool:
         plan = make_plan(v.spec, v.graph, registry, pool, store)
         calls = pool.get("docker", "local").calls
     assert not plan.actionable, [c.address for c in plan.actionable][:3]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from reconciler.engine.diff import compute_change
 from reconciler.model import Change, GroupMembers, GroupQuery, LintFinding, Observed, Resource, Unobservable
 from reconciler.targets.prefetch import Read
 
@@ -207,9 +206,6 @@ class Module(Generic[TargetT]):
     def state_of(self, resource: Resource) -> str:
         return str(resource.get("state") or self.default_state)
 
-    def diff(self, resource: Resource, observed: Observed | None) -> Change:
-        return compute_change(self, resource, observed)
-
     def destroy_hazard(self, target: TargetT, change: Change, going: Sequence[Change] = ()) -> str | None:
         """Why destroying this object loses data (e.g. a volume that holds some), or None.
 
@@ -265,6 +261,14 @@ class Module(Generic[TargetT]):
 
     def delete(self, target: TargetT, resource: Resource, observed: Observed) -> None:
         raise NotImplementedError
+
+
+class RefinesChange(Protocol):
+    """A type whose change is more than its attributes' difference (a moved tag, a registry's new image, a
+    handler's state): given the engine's change (`engine.diff.compute_change`), it returns its own. The engine
+    detects it (`engine.diff.change_for`); a type without it takes the engine's change as it is."""
+
+    def refine_change(self, change: Change, resource: Resource, observed: Observed | None) -> Change: ...
 
 
 class DataSource(Generic[TargetT]):

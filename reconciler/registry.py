@@ -382,3 +382,7 @@ class Registry:
 
     def target_factory(self, family: str) -> Callable[..., Any]:
         return self.family(family).create
+
+    def target_factories(self) -> dict[str, Callable[..., Any]]:
+        """family -> how its targets are made, for every family that loads (what a TargetPool is given)."""
+        return {family: self.target_factory(family) for family in self.families}

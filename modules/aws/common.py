@@ -446,8 +446,7 @@ class Ec2Module(Module[AwsSession]):
         """The spec's view of one described object (id, tags and ownership are added by observe)."""
         raise NotImplementedError
 
-    def diff(self, resource: Resource, observed: Observed | None) -> Change:
-        change = super().diff(resource, observed)
+    def refine_change(self, change: Change, resource: Resource, observed: Observed | None) -> Change:
         if observed is None or change.action not in (Action.NOOP, Action.UPDATE):
             return change
         extra: list[AttrDiff] = []

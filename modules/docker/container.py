@@ -211,8 +211,7 @@ class ContainerModule(Module[DockerEngine]):
         return {"restart_policy": name, "memory": host.get("Memory") or 0,
                 "cpus": round(quota / period, 3) if quota > 0 else 0.0}
 
-    def diff(self, resource: Resource, observed: Observed | None) -> Change:
-        change = super().diff(resource, observed)
+    def refine_change(self, change: Change, resource: Resource, observed: Observed | None) -> Change:
         if observed is None or change.action not in (Action.NOOP, Action.UPDATE):
             return change
         then, now = observed.attributes.get("image_id"), observed.attributes.get("image_id_now")

@@ -111,8 +111,7 @@ class ImageModule(Module[DockerEngine]):
         except Exception as exc:
             raise ModuleError(f"cannot ask the registry for {ref}: {exc}", retryable=True) from exc
 
-    def diff(self, resource: Resource, observed: Observed | None) -> Change:
-        change = super().diff(resource, observed)
+    def refine_change(self, change: Change, resource: Resource, observed: Observed | None) -> Change:
         if observed is None or change.action is not Action.NOOP:
             return change
         local, remote = observed.attributes.get("digest"), observed.attributes.get("registry_digest")

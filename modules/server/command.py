@@ -107,7 +107,7 @@ class CommandModule(Module[Target]):
                 return why.format(r.get(key))
         return "no creates/removes/unless/onlyif: runs on every apply"
 
-    def diff(self, resource: Resource, observed: Observed | None) -> Change:
+    def refine_change(self, change: Change, resource: Resource, observed: Observed | None) -> Change:
         reason = observed.attributes.get("reason", "") if observed else "not checked"
         if not reason or resource.get("state") == "absent":
             return Change(resource.address, resource.type, Action.NOOP, resource=resource, observed=observed)

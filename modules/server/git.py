@@ -107,8 +107,7 @@ class GitModule(Module[Target]):
     def desired(self, resource: Resource) -> dict[str, Any]:
         return {"origin": str(resource.get("repo"))}
 
-    def diff(self, resource: Resource, observed: Observed | None) -> Change:
-        change = super().diff(resource, observed)
+    def refine_change(self, change: Change, resource: Resource, observed: Observed | None) -> Change:
         if observed is None:
             return change
         want = observed.identity.get("want")

@@ -100,8 +100,7 @@ class ServiceModule(Module[Target]):
                                        "enabled": enabled == "enabled"}, identity={"init": init})
         return out
 
-    def diff(self, resource: Resource, observed: Observed | None) -> Change:
-        change = super().diff(resource, observed)
+    def refine_change(self, change: Change, resource: Resource, observed: Observed | None) -> Change:
         state = self.state_of(resource)
         if state in ("restarted", "reloaded") and observed is not None:
             return self.triggered(change, f"state: {state}", "reload" if state == "reloaded" else "restart")

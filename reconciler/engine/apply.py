@@ -22,18 +22,15 @@ import networkx as nx
 
 from reconciler.engine import rollout, triggers
 from reconciler.engine.carry import BATCH, CREATE, DESTROY, Executor, LocalExecutor, new_first
-from reconciler.engine.plan import (
-    ReferenceResolver,
-    attribute_view,
-    check_attributes,
-    dependencies_of,
-    origin_for,
-)
+from reconciler.engine.diff import change_for
+from reconciler.engine.plan import check_attributes, dependencies_of, origin_for
+from reconciler.engine.references import ReferenceResolver, attribute_view
 from reconciler.engine.walk import walk
 from reconciler.model import EPHEMERAL, UNKNOWN, Action, Change, Plan, Resource, Result, Rollout, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
+from reconciler.spec.notify import Trigger
 from reconciler.spec.refs import ReferenceProblem
 from reconciler.state.records import Carried, StateRecord, journal_entries, now_text, unsettled
 from reconciler.state.store import attributes_differ
@@ -334,11 +331,11 @@ class Applier:
             return change
         if change.resource is not None and _has_unknown(resolved) and not _has_unknown(change.resource):
             return change  # what it refers to is not in this run (e.g. --only-drifted): plan-time values stand
-        rediffed = module.diff(resolved, change.observed)
+        rediffed = change_for(module, resolved, change.observed)
         if change.action is Action.REPLACE:
             rediffed = dataclasses.replace(rediffed, action=Action.REPLACE)
         if self.graph.nodes[change.address].get("triggers"):  # what its triggers decided at plan time stands
-            fired = [triggers.Trigger(cause, change.trigger_action) for cause in change.triggered_by]
+            fired = [Trigger(cause, change.trigger_action) for cause in change.triggered_by]
             rediffed = triggers.react(module, rediffed, fired)
         return dataclasses.replace(rediffed, moved_from=change.moved_from)
 

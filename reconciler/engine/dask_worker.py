@@ -8,7 +8,7 @@ from typing import Any
 from distributed import WorkerPlugin, get_client, get_worker
 
 from reconciler.engine.carry import carry_out
-from reconciler.engine.distributed import LOST, PLUGIN, RunContext
+from reconciler.engine.dask_run import LOST, PLUGIN, RunContext
 from reconciler.model import Change, Result
 from reconciler.registry import Registry
 from reconciler.targets import TargetPool

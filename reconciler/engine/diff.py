@@ -11,6 +11,14 @@ if TYPE_CHECKING:
     from reconciler.module import Module
 
 
+def change_for(module: Module[Any], resource: Resource, observed: Observed | None) -> Change:
+    """The plan's change for one resource: the engine's choice, then the type's own refinement, if it has one
+    (`module.RefinesChange`)."""
+    change = compute_change(module, resource, observed)
+    refine = getattr(module, "refine_change", None)
+    return refine(change, resource, observed) if refine is not None else change
+
+
 def compute_change(module: Module[Any], resource: Resource, observed: Observed | None) -> Change:
     """no object -> create; a changed replace-forcing attribute -> replace; equal -> no-op; else update."""
     secret = module.secret_attributes(resource)

@@ -22,34 +22,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
 
 from reconciler.engine.carry import LocalExecutor
+from reconciler.engine.dask_run import LOST, PLUGIN, RunContext
 from reconciler.errors import ReconcileError
 from reconciler.model import Change, Result, Spec, Status
-from reconciler.registry import Registry, TypeEntry
+from reconciler.registry import Registry
 
 log = logging.getLogger(__name__)
 
-PLUGIN = "reconcile"
 LOCAL = "local"
-LOST = ("outcome unknown: the worker carrying it out was lost after it began changing the target; "
-        "the next plan observes it again")
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What a worker needs for one run: the types (as entry-point references) and how to reach targets."""
-
-    run_id: str
-    types: tuple[TypeEntry, ...]
-    families: Mapping[str, str]
-    data: tuple[TypeEntry, ...]
-    spec: Spec  # without resources, data, outputs or the document's variables
-    connections: int | None = None  # at most this many open at once per worker (the run's --parallelism)
 
 
 def worker_spec(spec: Spec) -> Spec:

@@ -9,7 +9,7 @@ from typing import Any
 
 import networkx as nx
 
-from reconciler.engine.plan import ReferenceResolver
+from reconciler.engine.references import ReferenceResolver
 from reconciler.model import Output, Resource
 from reconciler.registry import Registry
 

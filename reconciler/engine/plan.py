@@ -16,9 +16,10 @@ from typing import Any
 import networkx as nx
 
 from reconciler.engine import triggers
-from reconciler.engine.diff import unmarked
-from reconciler.engine.graph import AddressIndex, referenced_by, with_dependencies
+from reconciler.engine.diff import change_for, unmarked
 from reconciler.engine.observe import ObserveProgress, observe
+from reconciler.engine.outputs import resolve_outputs
+from reconciler.engine.references import ReferenceResolver, attribute_view
 from reconciler.errors import ReconcileError
 from reconciler.model import (
     EPHEMERAL,
@@ -40,7 +41,8 @@ from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
 from reconciler.spec.build import canonical_hash
-from reconciler.state.records import CREATED, FOUND, StateRecord, is_salted, unsettled
+from reconciler.spec.graph import referenced_by, with_dependencies
+from reconciler.state.records import CREATED, FOUND, StateRecord, unsettled
 from reconciler.targets import TargetPool, declared_targets
 from reconciler.words import plural
 
@@ -84,79 +86,6 @@ def selected_nodes(graph: nx.DiGraph[str], selection: Selection, inventory: Inve
 
 def _base(address: str) -> str:
     return address.split("[", 1)[0]
-
-
-class ReferenceResolver:
-    """Resolves `${…}` in a resource's attributes from what is known of the resources it references.
-
-    A value read from a secret attribute is a secret too: the attribute it lands in is added to the
-    resource's `sensitive` set, so it is masked in every output and hashed in the state.
-    """
-
-    def __init__(self, graph: nx.DiGraph[str], registry: Registry, data: Sequence[Resource] = ()):
-        self.index = AddressIndex([graph.nodes[n]["resource"] for n in graph.nodes] + list(data))
-        self.types = registry.reference_types
-        self.registry = registry
-
-    def resolve(self, resource: Resource, known: Mapping[str, Mapping[str, Any]],
-                secrets: Mapping[str, frozenset[str]] | None = None) -> Resource:
-        """`known[address]` is the attribute view of an already planned or applied resource;
-        `secrets[address]` the names of its secret attributes."""
-        attributes = dict(resource.attributes)
-        if not refs.contains_reference(attributes):
-            if refs.has_escape(attributes):  # `$${X}` alone: the literal `${X}`
-                return dataclasses.replace(resource, attributes=refs.unescape(attributes))
-            return resource
-        tainted: set[str] = set()
-        ephemeral: set[str] = set()
-
-        def lookup_for(top: str) -> Any:
-            def lookup(text: str) -> Any:
-                ref = refs.parse(text, self.types)
-                node = self.index.node_for_reference(ref, resource)
-                if isinstance(node, str):  # validation rejects these; never a crash if one slips through
-                    raise refs.ReferenceProblem(node)
-                if secrets and ref.attribute[0] in secrets.get(node.address, frozenset()):
-                    tainted.add(top)
-                    if EPHEMERAL in secrets.get(node.address, frozenset()):
-                        ephemeral.add(top)
-                view = known.get(node.address)
-                if view is None or ref.attribute[0] not in view:
-                    return UNKNOWN
-                return refs.dig(view[ref.attribute[0]], ref.attribute[1:], str(ref))
-            return lookup
-
-        resolved = {}
-        for k, v in attributes.items():
-            try:
-                resolved[k] = refs.substitute(v, lookup_for(k)) if refs.contains_reference(v) else v
-            except refs.ReferenceProblem as exc:
-                exc.key = k
-                raise
-        return dataclasses.replace(resource, attributes=resolved, sensitive=resource.sensitive | tainted,
-                                   ephemeral=resource.ephemeral | ephemeral)
-
-
-def attribute_view(
-    module: Module[Any] | None, change: Change, last_known: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """What later resources may read of a planned change: unknown where apply will decide it.
-
-    For a resource left alone, values it did not report this time (a command's stdout when it
-    did not run) fall back to what the state recorded when it last changed.
-    """
-    resource = change.resource
-    observed = change.observed.attributes if change.observed else {}
-    spec_values = dict(resource.attributes) if resource else {}
-    if change.action is Action.NOOP:
-        remembered = {k: v for k, v in (last_known or {}).items() if not is_salted(v)}
-        return {**remembered, **observed, **spec_values}
-    computed = module.computed if module else frozenset()
-    if change.action is Action.UPDATE:  # an id stays; a content hash may not
-        volatile = module.volatile if module else frozenset()
-        return {**observed, **spec_values, **{k: UNKNOWN for k in volatile}}
-    planned = module.planned(resource) if module and resource else {}
-    return {**{k: UNKNOWN for k in computed}, **planned, **spec_values}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -410,7 +339,7 @@ class Planner:
                     changes[r.address] = Change(r.address, r.type, Action.NOOP, reason="not observed", resource=r)
                     known[r.address] = {}
                     continue
-                change = module.diff(r, observation.observed.get(r.address))
+                change = change_for(module, r, observation.observed.get(r.address))
                 record = self.records.get(r.address)
                 intended = self.unknown.get(r.address)
                 if origin_for(change, record, observation.observed.get(r.address), intended) == FOUND:
@@ -443,7 +372,6 @@ class Planner:
         hashes = {a: canonical_hash({k: v for k, v in o.attributes.items() if k not in hidden.get(a, ())} if o else None)
                   for a, o in sorted(observed_all.items())}  # a secret store's value is in no hash a plan file holds
         fingerprint = canonical_hash({"spec": self.spec.hash, "serial": serial, "observed": hashes})
-        from reconciler.engine.outputs import resolve_outputs
 
         outputs = resolve_outputs(self.spec.outputs, self.graph, self.registry, known, secrets, self.spec.data)
         return Plan(tuple(ordered), self.spec.hash, fingerprint, serial, failures, tuple(self.blockers), hashes,
@@ -539,7 +467,7 @@ class Planner:
     def _deferred(self, resource: Resource) -> Change:
         """A resource on a host still to be created: shown as created there, applied once the host answers."""
         self.redactor.add_resource(resource, self.registry.module(resource.type).secret_attributes(resource))
-        change = self.registry.module(resource.type).diff(resource, None)
+        change = change_for(self.registry.module(resource.type), resource, None)
         return dataclasses.replace(change, action=Action.CREATE, deferred=True,
                                    reason=f"on {self.pending[resource.host or '']}: known after apply")
 

@@ -285,7 +285,7 @@ class Session:
             yield pool
 
     def _registry_factories(self) -> dict[str, Any]:
-        factories = {family: self._registry.target_factory(family) for family in self._registry.families}
+        factories = self._registry.target_factories()
         if self.stand_ins and "server" in factories:
             factories["server"] = self._with_stand_ins(factories["server"])
         return factories
@@ -594,6 +594,7 @@ class Session:
     def _only_drifted(self, plan: Plan, store: Any) -> Plan:
         """The plan with every change that is not a repair of drift (or of a missing resource) left out
         altogether (not turned into no-ops: the state must not record values that were never applied)."""
+        from reconciler.engine.diff import change_for
         from reconciler.engine.drift import classify
         from reconciler.engine.triggers import cause_of, react
 
@@ -606,7 +607,7 @@ class Session:
             if c.triggered_by and c.resource is not None and not any(cause_of(t) in changing and cause_of(t) == t
                                                                       for t in c.triggered_by):
                 module = self._registry.module(c.type)
-                c = dataclasses.replace(react(module, module.diff(c.resource, c.observed), []), where=c.where)
+                c = dataclasses.replace(react(module, change_for(module, c.resource, c.observed), []), where=c.where)
                 if c.action is Action.NOOP:
                     continue
             out.append(c)

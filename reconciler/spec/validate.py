@@ -10,11 +10,11 @@ from typing import Any
 
 import networkx as nx
 
-from reconciler.engine.graph import build_graph
 from reconciler.errors import SpecError
 from reconciler.model import Diagnostic, GroupMembers, Resource, Spec
 from reconciler.registry import Registry
 from reconciler.spec.build import build_spec
+from reconciler.spec.graph import build_graph
 from reconciler.spec.load import load_spec
 from reconciler.spec.variables import VarOverrides, layered
 from reconciler.timing import stage
@@ -55,9 +55,9 @@ def validate(
 
 def _output_references(spec: Spec, registry: Registry) -> list[Diagnostic]:
     """Every `${…}` in `outputs:` names a resource of the spec and an attribute its type has."""
-    from reconciler.engine.graph import AddressIndex
     from reconciler.model import Resource
     from reconciler.spec import refs
+    from reconciler.spec.graph import AddressIndex
 
     out: list[Diagnostic] = []
     index = AddressIndex(list(spec.resources) + list(spec.data))

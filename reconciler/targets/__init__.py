@@ -49,14 +49,13 @@ def declared_targets(spec: Spec, families: Mapping[str, Any]) -> dict[str, set[s
 class TargetPool:
     """Creates each target once (thread-safe) and closes them all at the end of the run."""
 
-    def __init__(self, spec: Spec, factories: Mapping[str, TargetFactory] | None = None,
-                 connections: int | None = None):
-        """`factories`: family -> factory; by default the installed `reconcile.targets` entry points.
+    def __init__(self, spec: Spec, factories: Mapping[str, TargetFactory], connections: int | None = None):
+        """`factories`: family -> factory (`Registry.target_factories()`, or stand-ins for some hosts).
         `connections`: at most this many connections open at once (idle ones are closed to make room);
         the factories are then called with the shared ConnectionBudget as a third argument."""
         self.spec = spec
         self.budget = ConnectionBudget(connections) if connections else None
-        self.factories = dict(factories) if factories is not None else None
+        self.factories = dict(factories)
         self._targets: dict[tuple[str, str], Any] = {}
         self._failures: dict[tuple[str, str], Exception] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
@@ -85,10 +84,6 @@ class TargetPool:
             return self._targets[key]
 
     def _factory(self, family: str) -> TargetFactory:
-        if self.factories is None:
-            from reconciler.registry import Registry
-
-            return Registry.installed().target_factory(family)
         if family not in self.factories:
             raise ReconcileError(f"no target for {family} resources in this build")
         return self.factories[family]

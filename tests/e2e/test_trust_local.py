@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from reconciler.engine.diff import change_for
 from reconciler.model import Action, Change, Observed, Resource
 from reconciler.registry import Registry
 from reconciler.targets.local import LocalTarget
@@ -144,7 +145,7 @@ def test_symlinks_are_never_followed(cli: Cli, spec_dir: Path, tmp_path: Path) -
     resource = Resource("directory.victim", "directory", "victim", "local", {"path": str(victim), "mode": "0755"})
     module = registry.module("directory")
     observed = module.observe(target, [resource])[resource.address]
-    change = module.diff(resource, observed if isinstance(observed, Observed) else None)
+    change = change_for(module, resource, observed if isinstance(observed, Observed) else None)
     assert change.action is Action.UPDATE
     victim.rmdir()
     victim.symlink_to(outside)
@@ -162,7 +163,7 @@ def test_symlinks_are_never_followed(cli: Cli, spec_dir: Path, tmp_path: Path) -
     seen = file_module.observe(target, [r])[r.address]
     target_file.unlink()
     target_file.symlink_to(outside / "secret")
-    mode_only = Change(r.address, r.type, Action.UPDATE, file_module.diff(r, seen).diffs, resource=r,
+    mode_only = Change(r.address, r.type, Action.UPDATE, change_for(file_module, r, seen).diffs, resource=r,
                        observed=seen if isinstance(seen, Observed) else None)
     try:
         file_module.apply(target, mode_only)

@@ -22,7 +22,8 @@ def test_the_engine_never_imports_a_module_package() -> None:
 
 
 def test_import_rules_hold() -> None:
-    """spec never imports state; engine never imports report; modules import only the contract (.importlinter)."""
+    """spec never imports state; engine never imports report; modules import only the contract; no import loops
+    at any depth (.importlinter)."""
     linter = Path(sys.executable).parent / "lint-imports"
     run = subprocess.run([str(linter)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "0 broken" in run.stdout, run.stdout + run.stderr

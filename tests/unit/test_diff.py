@@ -1,5 +1,6 @@
 from typing import ClassVar
 
+from reconciler.engine.diff import change_for
 from reconciler.model import UNKNOWN, Action, Lifecycle, Observed, Resource
 from reconciler.module import Module
 
@@ -16,23 +17,23 @@ def res(**attrs: object) -> Resource:
 
 def test_engine_chooses_the_action() -> None:
     m = Thing()
-    assert m.diff(res(size=1), None).action is Action.CREATE
-    assert m.diff(res(size=1), Observed({"size": 1, "extra": "engine default"})).action is Action.NOOP
-    update = m.diff(res(size=2), Observed({"size": 1}))
+    assert change_for(m, res(size=1), None).action is Action.CREATE
+    assert change_for(m, res(size=1), Observed({"size": 1, "extra": "engine default"})).action is Action.NOOP
+    update = change_for(m, res(size=2), Observed({"size": 1}))
     assert update.action is Action.UPDATE and update.diffs[0].before == 1
-    replace = m.diff(res(size=2, zone="b"), Observed({"size": 1, "zone": "a"}))
+    replace = change_for(m, res(size=2, zone="b"), Observed({"size": 1, "zone": "a"}))
     assert replace.action is Action.REPLACE and replace.replace_causes == ("zone",)
-    assert m.diff(res(state="absent"), Observed({})).action is Action.DELETE
-    assert m.diff(res(state="absent"), None).action is Action.NOOP
+    assert change_for(m, res(state="absent"), Observed({})).action is Action.DELETE
+    assert change_for(m, res(state="absent"), None).action is Action.NOOP
 
 
 def test_unknown_secret_and_ignored_values() -> None:
     m = Thing()
-    change = m.diff(res(size=UNKNOWN, password="s3cret"), Observed({"size": 1, "password": "old"}))
+    change = change_for(m, res(size=UNKNOWN, password="s3cret"), Observed({"size": 1, "password": "old"}))
     by_name = {d.name: d for d in change.diffs}
     assert by_name["size"].after is UNKNOWN and by_name["password"].sensitive
     ignoring = Resource("thing.a", "thing", "a", "local", {"size": 2}, lifecycle=Lifecycle(ignore_changes=frozenset({"size"})))
-    assert m.diff(ignoring, Observed({"size": 1})).action is Action.NOOP
+    assert change_for(m, ignoring, Observed({"size": 1})).action is Action.NOOP
 
 
 def test_long_changes_report_progress() -> None:

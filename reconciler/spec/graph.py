@@ -6,10 +6,9 @@ from collections.abc import Iterable, Sequence
 
 import networkx as nx
 
-from reconciler.engine import triggers
 from reconciler.model import Diagnostic, Resource, SourceDocument
 from reconciler.registry import Registry
-from reconciler.spec import refs
+from reconciler.spec import notify, refs
 
 
 class AddressIndex:
@@ -81,7 +80,7 @@ def build_graph(
             return None  # declared, but not built: its own errors say why
         return f"unknown resource {written!r}" + _closest(written, set(index.by_base) - {r.base_address})
 
-    receivers, problems = triggers.collect(resources, index, registry, unknown)
+    receivers, problems = notify.collect(resources, index, registry, unknown)
     for message, r, sub in problems:
         error(message, r, sub)
     for receiver, fired_by in receivers.items():
