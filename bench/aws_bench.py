@@ -24,7 +24,7 @@ from reconciler.engine.plan import make_plan  # noqa: E402
 from reconciler.engine.session import Session  # noqa: E402
 from reconciler.registry import Registry  # noqa: E402
 from reconciler.spec.validate import validate  # noqa: E402
-from reconciler.state.store import StateStore  # noqa: E402
+from reconciler.state.store import SqliteStateStore  # noqa: E402
 from reconciler.targets import TargetPool  # noqa: E402
 from tests.harness.moto import MotoServer  # noqa: E402
 
@@ -143,7 +143,7 @@ def main() -> None:
         plan_s = min(timed(rec + ["plan", str(spec)], work, env) for _ in range(3))
         registry = Registry.builtin()
         v = validate(spec, registry)
-        with StateStore.open_readonly(Session(spec).state_file) as store, TargetPool(v.spec, registry.target_factories()) as pool:
+        with SqliteStateStore.open_readonly(Session(spec).state_file) as store, TargetPool(v.spec, registry.target_factories()) as pool:
             plan = make_plan(v.spec, v.graph, registry, pool, store)
             calls = dict(pool.get("aws", "us-east-1").calls)
         assert not plan.actionable

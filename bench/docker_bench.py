@@ -22,7 +22,7 @@ from reconciler.engine.plan import make_plan  # noqa: E402
 from reconciler.engine.session import Session  # noqa: E402
 from reconciler.registry import Registry  # noqa: E402
 from reconciler.spec.validate import validate  # noqa: E402
-from reconciler.state.store import StateStore  # noqa: E402
+from reconciler.state.store import SqliteStateStore  # noqa: E402
 from reconciler.targets import TargetPool  # noqa: E402
 from tests.harness.docker_engine import engine_url, stop_if_started  # noqa: E402
 from tests.harness.images import ensure_busybox  # noqa: E402
@@ -49,7 +49,7 @@ def plan_calls(spec_dir: Path) -> tuple[int, float]:
     registry = Registry.builtin()
     start = time.perf_counter()
     v = validate(spec_dir, registry)
-    with StateStore.open_readonly(Session(spec_dir).state_file) as store, TargetPool(v.spec, registry.target_factories()) as pool:
+    with SqliteStateStore.open_readonly(Session(spec_dir).state_file) as store, TargetPool(v.spec, registry.target_factories()) as pool:
         plan = make_plan(v.spec, v.graph, registry, pool, store)
         calls = pool.get("docker", "local").calls
     assert not plan.actionable, [c.address for c in plan.actionable][:3]

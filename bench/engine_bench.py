@@ -23,7 +23,7 @@ from reconciler.registry import Registry  # noqa: E402
 from reconciler.spec.build import build_spec  # noqa: E402
 from reconciler.spec.graph import build_graph  # noqa: E402
 from reconciler.spec.load import load_spec  # noqa: E402
-from reconciler.state.store import StateStore  # noqa: E402
+from reconciler.state.store import SqliteStateStore  # noqa: E402
 from reconciler.targets import TargetPool  # noqa: E402
 
 
@@ -101,7 +101,7 @@ def measure(n: int, written_as: str = "one entry each") -> dict[str, Any]:
         graph, gdiags = build_graph(spec.resources, registry, spec.document)
         t2 = time.perf_counter()
         assert not diags and not gdiags, (diags + gdiags)[:3]
-        with StateStore.open_readonly(Path(tmp) / "state.db") as store, TargetPool(spec, registry.target_factories()) as targets:
+        with SqliteStateStore.open_readonly(Path(tmp) / "state.db") as store, TargetPool(spec, registry.target_factories()) as targets:
             plan = make_plan(spec, graph, registry, targets, store)
         t3 = time.perf_counter()
         assert plan.counts()["add"] == n

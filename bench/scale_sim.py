@@ -28,7 +28,7 @@ from reconciler.engine.carry import LocalExecutor  # noqa: E402
 from reconciler.engine.plan import make_plan  # noqa: E402
 from reconciler.registry import Registry, TypeEntry  # noqa: E402
 from reconciler.spec.validate import validate  # noqa: E402
-from reconciler.state.store import StateStore  # noqa: E402
+from reconciler.state.store import SqliteStateStore  # noqa: E402
 from reconciler.targets import TargetPool  # noqa: E402
 
 PER_HOST = 10
@@ -63,7 +63,7 @@ def run(hosts: int, executor: str, cluster: Any = None) -> dict[str, float]:
         validated = validate(spec_file, reg)
         t1 = time.perf_counter()
         factories = {f: reg.target_factory(f) for f in reg.families}
-        with StateStore(Path(tmp) / "state.db") as store, TargetPool(validated.spec, factories) as pool:
+        with SqliteStateStore(Path(tmp) / "state.db") as store, TargetPool(validated.spec, factories) as pool:
             plan = make_plan(validated.spec, validated.graph, reg, pool, store, parallelism=PARALLELISM)
             t2 = time.perf_counter()
             local = LocalExecutor(reg, pool)

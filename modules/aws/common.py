@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from reconciler.aws_errors import error_code
 from reconciler.errors import ModuleError
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource, Unobservable
 from reconciler.module import Module
@@ -20,7 +21,6 @@ from reconciler.targets.aws import (
     THROTTLING,
     AwsSession,
     aws_error,
-    error_code,
     uncertain,
 )
 

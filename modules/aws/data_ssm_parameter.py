@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.aws_errors import error_code
 from reconciler.model import Resource, Unobservable
 from reconciler.module import DataSource
-from reconciler.targets.aws import AwsSession, error_code
+from reconciler.targets.aws import AwsSession
 
 from .common import api_errors, paginate
 

@@ -10,9 +10,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.aws_errors import error_code
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried, TerraformObject
-from reconciler.targets.aws import AwsSession, error_code
+from reconciler.targets.aws import AwsSession
 
 from .common import (
     GONE,

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.aws_errors import error_code
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Adopted, NotCarried
-from reconciler.targets.aws import AwsSession, error_code
+from reconciler.targets.aws import AwsSession
 
 from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, paginate, tag_specs
 from .terraform import listed, pick, tags

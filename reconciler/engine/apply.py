@@ -32,6 +32,7 @@ from reconciler.secrets import Redactor
 from reconciler.spec import refs
 from reconciler.spec.notify import Trigger
 from reconciler.spec.refs import ReferenceProblem
+from reconciler.state.interface import StateStore
 from reconciler.state.records import Carried, StateRecord, journal_entries, now_text, unsettled
 from reconciler.state.store import attributes_differ
 from reconciler.targets import TargetPool
@@ -62,7 +63,7 @@ class _NoHooks:
 
 class Applier:
     def __init__(
-        self, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool, store: Any,
+        self, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool, store: StateStore,
         parallelism: int = 10, hooks: ApplyHooks | None = None, redactor: Redactor | None = None,
         spec_data: Sequence[Resource] = (), executor: Executor | None = None,
         rollouts: Mapping[str, Rollout] | None = None,

@@ -42,6 +42,7 @@ from reconciler.secrets import Redactor
 from reconciler.spec import refs
 from reconciler.spec.build import canonical_hash
 from reconciler.spec.graph import referenced_by, with_dependencies
+from reconciler.state.interface import StateStore
 from reconciler.state.records import CREATED, FOUND, StateRecord, unsettled
 from reconciler.targets import TargetPool, declared_targets
 from reconciler.words import plural
@@ -657,7 +658,7 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def make_plan(
-    spec: Spec, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool, store: Any,
+    spec: Spec, graph: nx.DiGraph[str], registry: Registry, targets: TargetPool, store: StateStore,
     selection: Selection | None = None, parallelism: int = 10, redactor: Redactor | None = None,
     progress: ObserveProgress | None = None,
 ) -> Plan:

@@ -48,6 +48,7 @@ from reconciler.spec.render import Renderer, TemplateFailure
 from reconciler.spec.validate import Validated, validate
 from reconciler.spec.variables import Variables, VarOverrides, command_line_values, files_read, layered
 from reconciler.state.backend import StateBackend, make_backend
+from reconciler.state.interface import StateStore
 from reconciler.state.planfile import check_fresh
 from reconciler.targets import TargetPool
 from reconciler.words import plural
@@ -253,7 +254,7 @@ class Session:
             return default_state_path(self.spec_path, self.ws, stack, not named and Path(self.spec_path).is_dir())
         return Path(path)
 
-    def _check_owner(self, store: Any) -> None:
+    def _check_owner(self, store: StateStore) -> None:
         """A state belongs to one stack and one workspace: another's is never read, pruned or written."""
         recorded = store.stack
         named, name = self.stack_name()
@@ -362,7 +363,7 @@ class Session:
         pool.respec(rebuilt.spec)
         return rebuilt
 
-    def _make_plan(self, validated: Validated, pool: TargetPool, store: Any, selection: Selection) -> Plan:
+    def _make_plan(self, validated: Validated, pool: TargetPool, store: StateStore, selection: Selection) -> Plan:
         plan = self.redacting(lambda: make_plan(validated.spec, validated.graph, self._registry, pool, store,
                                                 selection, self.parallelism, self.redactor, self.observe_progress))
         plan = dataclasses.replace(plan, texts=self._content_diffs(plan, pool)) if plan.actionable else plan
@@ -502,7 +503,7 @@ class Session:
                     return self._record_only(validated, plan, pool, store, hooks)
                 return self._carry_out(validated, plan, pool, store, hooks, selection)
 
-    def _record_only(self, validated: Validated, plan: Plan, pool: TargetPool, store: Any,
+    def _record_only(self, validated: Validated, plan: Plan, pool: TargetPool, store: StateStore,
                      hooks: ApplyHooks | None) -> ApplyOutcome:
         """A plan with nothing to change: the state records what was observed (values, found objects)."""
         applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
@@ -511,7 +512,7 @@ class Session:
         outputs = self._record_outputs(validated, applier, store)
         return ApplyOutcome(plan, tuple(results), None, applied=False, outputs=outputs)
 
-    def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: Any,
+    def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: StateStore,
                    hooks: ApplyHooks | None, selection: Selection = EVERYTHING) -> ApplyOutcome:
         store.set_stack(validated.spec.stack)
         executor = self._executor(validated, plan, pool)
@@ -533,7 +534,7 @@ class Session:
         outputs = self._record_outputs(validated, applier, store)
         return ApplyOutcome(plan, tuple(results), run_id, applied=True, outputs=outputs)
 
-    def _configure_new_hosts(self, validated: Validated, pool: TargetPool, store: Any, hooks: ApplyHooks | None,
+    def _configure_new_hosts(self, validated: Validated, pool: TargetPool, store: StateStore, hooks: ApplyHooks | None,
                              selection: Selection) -> list[Result]:
         """The second half of an apply that made instances of a dynamic group: look the group up again, wait
         for the new hosts to answer SSH, then plan and apply the resources on them (and on them only)."""
@@ -574,7 +575,7 @@ class Session:
                    if c.resource is not None]
         return DaskExecutor(self._cluster, validated.spec, self._registry, local, targets, self.parallelism)
 
-    def _record_outputs(self, validated: Validated, applier: Applier, store: Any) -> tuple[Any, ...]:
+    def _record_outputs(self, validated: Validated, applier: Applier, store: StateStore) -> tuple[Any, ...]:
         """The outputs as applied, kept in the state for `reconcile output` (sensitive ones never)."""
         from reconciler.engine.outputs import resolve_outputs
 
@@ -591,7 +592,7 @@ class Session:
         wanted = set(addresses) if addresses is not None else None
         return {a: t for a, t in plan.texts.items() if wanted is None or a in wanted}
 
-    def _only_drifted(self, plan: Plan, store: Any) -> Plan:
+    def _only_drifted(self, plan: Plan, store: StateStore) -> Plan:
         """The plan with every change that is not a repair of drift (or of a missing resource) left out
         altogether (not turned into no-ops: the state must not record values that were never applied)."""
         from reconciler.engine.diff import change_for

@@ -23,15 +23,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from reconciler.errors import ReconcileError, StateError
 from reconciler.key_source import SETTINGS as SEALING_KEYS
 from reconciler.key_source import Sealing, sealing_from
 from reconciler.model import DEFAULT_WORKSPACE
+from reconciler.state.interface import StateStore
 from reconciler.state.lock import StateLock
 from reconciler.state.sealed_store import SealedStateStore, sealed_on_disk
-from reconciler.state.store import StateStore, StateVersion
+from reconciler.state.store import SqliteStateStore, StateVersion
+
+if TYPE_CHECKING:
+    from reconciler.state.s3 import S3Config, S3StateStore
 
 KEYS = {"backend", "path", "bucket", "key", "region", "endpoint_url", "encrypt", "kms_key_id", "profile",
         "lock_table"}
@@ -76,7 +80,7 @@ class StateBackend(Protocol):
 
     def exists(self) -> bool: ...
 
-    def open(self, *, writable: bool = False) -> AbstractContextManager[Any]: ...
+    def open(self, *, writable: bool = False) -> AbstractContextManager[StateStore]: ...
 
     def lock(self, operation: str) -> AbstractContextManager[Any]: ...
 
@@ -163,7 +167,7 @@ class LocalBackend:
     @contextmanager
     def open(self, *, writable: bool = False) -> Iterator[StateStore]:
         if self.sealing is None and self.reading is None and not sealed_on_disk(self.path):
-            with StateStore(self.path, writable=writable) as store:
+            with SqliteStateStore(self.path, writable=writable) as store:
                 yield store
             return
         with SealedStateStore(self.path, writable=writable, sealing=self.sealing, reading=self.reading) as sealed:
@@ -183,10 +187,10 @@ class LocalBackend:
                          "there is nothing to force")
 
     def versions(self) -> list[StateVersion]:
-        return StateStore.versions_of(self.path)
+        return SqliteStateStore.versions_of(self.path)
 
     def restore(self, version: str) -> StateVersion:
-        return StateStore.restore(self.path, version)
+        return SqliteStateStore.restore(self.path, version)
 
     def workspaces(self) -> set[str]:
         """The workspaces of this stack that have a state file."""
@@ -206,7 +210,7 @@ class S3Backend:
 
     name: ClassVar[str] = "s3"
     creates_on_open: ClassVar[bool] = False
-    config: Any  # reconciler.state.s3.S3Config
+    config: S3Config
     spec_dir: Path = Path(".")
     key_of: Callable[[str], str] = field(default=lambda workspace: "", compare=False)  # workspace -> its key
 
@@ -223,7 +227,12 @@ class S3Backend:
             return not store.is_new
 
     @contextmanager
-    def open(self, *, writable: bool = False) -> Iterator[Any]:
+    def open(self, *, writable: bool = False) -> Iterator[StateStore]:
+        with self._remote(writable) as remote:
+            yield remote
+
+    @contextmanager
+    def _remote(self, writable: bool) -> Iterator[S3StateStore]:
         from reconciler.state.s3 import S3StateStore
 
         remote = S3StateStore(self.config, writable=writable, errored_dir=self.spec_dir)
@@ -245,7 +254,7 @@ class S3Backend:
 
     @property
     def sealing(self) -> Sealing | None:
-        return self.config.sealing  # type: ignore[no-any-return]
+        return self.config.sealing
 
     def reading_with(self, reading: Sealing) -> S3Backend:
         return replace(self, config=replace(self.config, reading=reading))
@@ -254,13 +263,12 @@ class S3Backend:
         return replace(self, config=replace(self.config, sealing=sealing))
 
     def versions(self) -> list[StateVersion]:
-        with self.open() as store:
-            return list(store.versions())
+        with self._remote(writable=False) as store:
+            return store.versions()
 
     def restore(self, version: str) -> StateVersion:
-        with self.open(writable=True) as store:
-            restored: StateVersion = store.restore(version)
-            return restored
+        with self._remote(writable=True) as store:
+            return store.restore(version)
 
     def workspaces(self) -> set[str]:
         """The workspaces whose key holds a state: the keys the key template makes for any name."""
@@ -292,41 +300,65 @@ def make_backend(settings: Mapping[str, Any], spec_path: str | Path, workspace: 
 
     `settings_of(workspace)`: the same settings rendered for another workspace (how the key depends on it)."""
     spec = Path(spec_path).absolute()
-    spec_dir = spec if spec.is_dir() else spec.parent
-    kind = str(settings.get("backend") or "local")
-    others = settings_of or (lambda name: settings)
     sealing = sealing_from(settings.get("encryption"), region=settings.get("region"),
                            endpoint_url=settings.get("endpoint_url"))
     if state_path is not None:
         return LocalBackend(Path(state_path), sealing=sealing)
-    if kind == "local":
-        def local_path(name: str) -> Path:
-            given = others(name).get("path")
-            if given:
-                base = spec_dir / str(given)
-                return base if name == DEFAULT_WORKSPACE else base.parent / "workspaces" / name / base.name
-            return default_state_path(spec, name, stack, one_stack_directory)
+    name = str(settings.get("backend") or LocalBackend.name)
+    make = BACKENDS.get(name)
+    if make is None:
+        raise StateError(f"unknown state backend {name!r} (use {' or '.join(BACKENDS)})")
+    where = BackendPlace(spec, workspace, stack, one_stack_directory, settings_of or (lambda _: settings))
+    return make(settings, where, sealing)
 
-        def workspace_paths() -> dict[str, Path]:
-            names = {DEFAULT_WORKSPACE}
-            for base in {local_path(DEFAULT_WORKSPACE).parent, state_dir(spec)}:
-                if (base / "workspaces").is_dir():
-                    names |= {d.name for d in (base / "workspaces").iterdir() if d.is_dir()}
-            return {n: local_path(n) for n in sorted(names)}
 
-        return LocalBackend(local_path(workspace), workspace_paths, sealing)
-    if kind != "s3":
-        raise StateError(f"unknown state backend {kind!r} (use local or s3)")
+@dataclass(frozen=True)
+class BackendPlace:
+    """What a backend is made for: the spec, the workspace and stack, and the settings of any workspace."""
 
+    spec: Path
+    workspace: str
+    stack: str | None
+    one_stack_directory: bool
+    settings_of: Callable[[str], Mapping[str, Any]]
+
+    @property
+    def spec_dir(self) -> Path:
+        return self.spec if self.spec.is_dir() else self.spec.parent
+
+
+def local_backend(settings: Mapping[str, Any], where: BackendPlace, sealing: Sealing | None) -> LocalBackend:
+    def local_path(name: str) -> Path:
+        given = where.settings_of(name).get("path")
+        if given:
+            base = where.spec_dir / str(given)
+            return base if name == DEFAULT_WORKSPACE else base.parent / "workspaces" / name / base.name
+        return default_state_path(where.spec, name, where.stack, where.one_stack_directory)
+
+    def workspace_paths() -> dict[str, Path]:
+        names = {DEFAULT_WORKSPACE}
+        for base in {local_path(DEFAULT_WORKSPACE).parent, state_dir(where.spec)}:
+            if (base / "workspaces").is_dir():
+                names |= {d.name for d in (base / "workspaces").iterdir() if d.is_dir()}
+        return {n: local_path(n) for n in sorted(names)}
+
+    return LocalBackend(local_path(where.workspace), workspace_paths, sealing)
+
+
+def s3_backend(settings: Mapping[str, Any], where: BackendPlace, sealing: Sealing | None) -> S3Backend:
     def key_of(name: str) -> str:
-        key = str(others(name).get("key") or "")
-        per_workspace = key != str(others("reconcile-workspace-probe").get("key") or "")
+        key = str(where.settings_of(name).get("key") or "")
+        per_workspace = key != str(where.settings_of("reconcile-workspace-probe").get("key") or "")
         return key if per_workspace or name == DEFAULT_WORKSPACE else f"{WORKSPACE_KEY_PREFIX}/{name}/{key}"
 
-    return S3Backend(replace(s3_config(settings, key_of(workspace)), sealing=sealing), spec_dir, key_of)
+    return S3Backend(replace(s3_config(settings, key_of(where.workspace)), sealing=sealing), where.spec_dir, key_of)
 
 
-def s3_config(settings: Mapping[str, Any], key: str) -> Any:
+BACKENDS: dict[str, Callable[[Mapping[str, Any], BackendPlace, Sealing | None], StateBackend]] = {
+    LocalBackend.name: local_backend, S3Backend.name: s3_backend}
+
+
+def s3_config(settings: Mapping[str, Any], key: str) -> S3Config:
     from reconciler.state.s3 import S3Config
 
     missing = [k for k in ("bucket", "key") if not settings.get(k)]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from reconciler.aws_errors import error_code, failures
 from reconciler.errors import StateConflict, StateDamaged, StateError, StateLockedError
 from reconciler.key_source import KMS, Sealing
 from reconciler.model import Observed, Resource, StackId
@@ -75,18 +76,13 @@ def s3_client(config: S3Config, service: str = "s3") -> Any:
                                         read_timeout=30))
 
 
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore ClientError ("NoSuchKey", "PreconditionFailed"…), else ""."""
-    return str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
-
-
 def list_keys(config: S3Config, prefix: str) -> list[str]:
     """Every key of the state bucket under `prefix`."""
     keys: list[str] = []
     try:
         for page in s3_client(config).get_paginator("list_objects_v2").paginate(Bucket=config.bucket, Prefix=prefix):
             keys += [o["Key"] for o in page.get("Contents") or []]
-    except Exception as exc:  # noqa: BLE001 - sorted by code
+    except failures() as exc:  # sorted by code
         raise backend_error(config, exc, "listing") from None
     return keys
 
@@ -100,7 +96,7 @@ def delete_state(config: S3Config) -> None:
             s3.delete_object(Bucket=config.bucket, Key=key)
     except StateError:
         raise
-    except Exception as exc:  # noqa: BLE001 - sorted by code
+    except failures() as exc:  # sorted by code
         raise backend_error(config, exc, "deleting") from None
 
 
@@ -130,15 +126,16 @@ def backend_error(config: S3Config, exc: Exception, doing: str) -> StateError:
 
 @dataclass
 class S3StateStore:
-    """The StateStore interface over an S3 object (see reconciler.state.store.StateStore)."""
+    """The SqliteStateStore interface over an S3 object (see reconciler.state.store.SqliteStateStore)."""
 
     config: S3Config
     writable: bool = False
     errored_dir: Path = field(default_factory=Path.cwd)  # where a refused write leaves its view of the state
+    client: Any = None  # an S3 client (boto3's, or a test's in-memory one); by default made from the config
 
     def __post_init__(self) -> None:
         self.location = self.config.location
-        self.s3 = s3_client(self.config)
+        self.s3 = self.client if self.client is not None else s3_client(self.config)
         self._dirty = False
         self._last_flush = time.monotonic()
         self.etag: str | None = None
@@ -180,7 +177,7 @@ class S3StateStore:
     def _read(self) -> StateDocument:
         try:
             answer = self.s3.get_object(Bucket=self.config.bucket, Key=self.config.key)
-        except Exception as exc:  # noqa: BLE001 - sorted by code
+        except failures() as exc:  # sorted by code
             code = error_code(exc)
             if code in ("NoSuchKey", "404"):
                 return StateDocument(str(uuid.uuid4()), 0, None, {})
@@ -217,7 +214,7 @@ class S3StateStore:
             args["IfMatch"] = self.etag
         try:
             answer = self.s3.put_object(**args)
-        except Exception as exc:  # noqa: BLE001 - sorted by code
+        except failures() as exc:  # sorted by code
             code = error_code(exc)
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict") and self._landed(body):
                 return  # a retried write whose first answer was lost: it is the current document
@@ -238,7 +235,7 @@ class S3StateStore:
         try:
             answer = self.s3.get_object(Bucket=self.config.bucket, Key=self.config.key)
             current = answer["Body"].read()
-        except Exception as exc:  # noqa: BLE001 - then it cannot be shown to be ours
+        except failures() as exc:  # then it cannot be shown to be ours
             log.debug("reading back %s failed: %s", self.location, exc)
             return False
         if current != body:
@@ -272,7 +269,7 @@ class S3StateStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the StateStore interface -------------------------------------------------------------------
+    # -- the SqliteStateStore interface -------------------------------------------------------------------
     def document(self) -> StateDocument:
         return self._doc
 
@@ -370,7 +367,7 @@ class S3StateStore:
             except ValueError:
                 log.warning("the journal %s is damaged; it is ignored", self._journal_key)
                 self._journal = {}
-            except Exception as exc:  # noqa: BLE001 - sorted by code
+            except failures() as exc:  # sorted by code
                 if error_code(exc) not in ("NoSuchKey", "404"):
                     raise backend_error(self.config, exc, "reading the journal of") from None
                 self._journal = {}
@@ -397,7 +394,7 @@ class S3StateStore:
                                    **({"ServerSideEncryption": "AES256"} if self.config.encrypt else {}))
             else:
                 self.s3.delete_object(Bucket=self.config.bucket, Key=self._journal_key)
-        except Exception as exc:  # noqa: BLE001 - sorted by code
+        except failures() as exc:  # sorted by code
             raise backend_error(self.config, exc, "writing the journal of") from None
         self._journal = {a: dict(e) for a, e in entries.items()}
 
@@ -411,9 +408,15 @@ class S3StateStore:
         return f"{self.config.key}.runs/"
 
     def start_run(self, kind: str, spec: str) -> int:
+        """A new run record, its id the time in milliseconds: the next free one when two runs (of this host or
+        another) start in the same millisecond, so neither overwrites the other."""
         run_id = int(time.time() * 1000)
-        self._put_run(RunRecord(run_id, kind, spec, now_text(), None, "running", _user(), socket.gethostname(), {},
-                                os.getpid()))
+        for _ in range(100):
+            run = RunRecord(run_id, kind, spec, now_text(), None, "running", _user(), socket.gethostname(), {},
+                            os.getpid())
+            if self._put_run(run, new=True):
+                break
+            run_id += 1
         return run_id
 
     def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any]) -> None:
@@ -421,13 +424,18 @@ class S3StateStore:
         base = started or RunRecord(run_id, "?", "", now_text(), None, status, _user(), socket.gethostname(), {})
         self._put_run(replace(base, finished_at=now_text(), status=status, summary=dict(summary)))
 
-    def _put_run(self, run: RunRecord) -> None:
+    def _put_run(self, run: RunRecord, new: bool = False) -> bool:
+        """Writes the run record (`new`: only if no record has its id yet); False when that id is taken."""
         try:
             self.s3.put_object(Bucket=self.config.bucket, Key=f"{self._runs_prefix}{run.id}.json",
                                Body=self._sealed(json.dumps(run.to_json(), default=str).encode(), "run"),
-                               **({"ServerSideEncryption": "AES256"} if self.config.encrypt else {}))
-        except Exception as exc:  # noqa: BLE001 - history is reported, not fatal to the run
+                               **({"ServerSideEncryption": "AES256"} if self.config.encrypt else {}),
+                               **({"IfNoneMatch": "*"} if new else {}))
+        except failures() as exc:  # history is reported, not fatal to the run
+            if new and error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
             log.warning("could not record run %s in %s: %s", run.id, self.location, exc)
+        return True
 
     def _get_run(self, run_id: int) -> RunRecord | None:
         try:
@@ -436,7 +444,7 @@ class S3StateStore:
             return RunRecord.from_json(json.loads(self._opened(body, f"the run record {key}", "run")))
         except StateError:
             raise  # sealed, and the key cannot open it
-        except Exception:  # noqa: BLE001 - a missing or damaged run record is simply not there
+        except failures(ValueError, KeyError, TypeError):  # a missing or damaged run record is not there
             return None
 
     def runs(self, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
@@ -445,7 +453,7 @@ class S3StateStore:
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.config.bucket,
                                                                           Prefix=self._runs_prefix):
                 keys += [o["Key"] for o in page.get("Contents") or []]
-        except Exception as exc:  # noqa: BLE001 - sorted by code
+        except failures() as exc:  # sorted by code
             raise backend_error(self.config, exc, "listing the runs of") from None
         ids = sorted((int(k.rsplit("/", 1)[1].removesuffix(".json")) for k in keys
                       if k.removesuffix(".json").rsplit("/", 1)[1].isdigit()), reverse=True)
@@ -474,7 +482,7 @@ class S3StateStore:
     def versions(self) -> list[StateVersion]:
         try:
             answer = self.s3.list_object_versions(Bucket=self.config.bucket, Prefix=self.config.key)
-        except Exception as exc:  # noqa: BLE001 - sorted by code
+        except failures() as exc:  # sorted by code
             raise backend_error(self.config, exc, "listing the versions of") from None
         versions = [v for v in answer.get("Versions") or [] if v["Key"] == self.config.key]
         if not versions or all(v.get("VersionId") in (None, "null") for v in versions):
@@ -494,7 +502,7 @@ class S3StateStore:
             document = StateDocument.from_json(json.loads(self._opened(body.read(), where, "state")), where)
         except StateError:
             raise
-        except Exception as exc:  # noqa: BLE001 - sorted by code
+        except failures(ValueError) as exc:  # sorted by code; a damaged body is reported as such
             raise backend_error(self.config, exc, f"reading version {version} of") from None
         self.replace_with(replace(document, serial=max(document.serial, self.serial) + 1))
         return StateVersion(version, document.serial, now_text(), 0)
@@ -513,16 +521,17 @@ class S3Lock:
 
     config: S3Config
     operation: str = "apply"
+    client: Any = None  # as S3StateStore's
 
     def __post_init__(self) -> None:
-        self.s3 = s3_client(self.config)
+        self.s3 = self.client if self.client is not None else s3_client(self.config)
         self.key = f"{self.config.key}.lock"
         self.id: str | None = None
 
     def info(self) -> dict[str, Any] | None:
         try:
             return dict(json.loads(self.s3.get_object(Bucket=self.config.bucket, Key=self.key)["Body"].read()))
-        except Exception as exc:  # noqa: BLE001 - sorted by code
+        except failures(ValueError) as exc:  # sorted by code; a damaged body is reported as such
             code = error_code(exc)
             if code in ("NoSuchKey", "404"):
                 return None
@@ -535,7 +544,7 @@ class S3Lock:
         try:
             self.s3.put_object(Bucket=self.config.bucket, Key=self.key, Body=json.dumps(body).encode(),
                                IfNoneMatch="*")
-        except Exception as exc:  # noqa: BLE001 - sorted by code
+        except failures() as exc:  # sorted by code
             code = error_code(exc)
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 held = self.info() or {}
@@ -557,7 +566,7 @@ class S3Lock:
         if held is not None and held.get("id") == self.id:
             try:
                 self.s3.delete_object(Bucket=self.config.bucket, Key=self.key)
-            except Exception as exc:  # noqa: BLE001 - reported; force-unlock can clean up
+            except failures() as exc:  # reported; force-unlock can clean up
                 log.warning("could not release the lock %s: %s", self.id, exc)
         self.id = None
 
@@ -592,7 +601,7 @@ class DynamoLock(S3Lock):
         try:
             item = self.db.get_item(TableName=self.config.lock_table, Key={"LockID": {"S": self.key}},
                                     ConsistentRead=True).get("Item")
-        except Exception as exc:  # noqa: BLE001
+        except failures() as exc:
             raise backend_error(self.config, exc, f"reading the lock table {self.config.lock_table} for") from None
         return json.loads(item["Info"]["S"]) if item else None
 
@@ -604,7 +613,7 @@ class DynamoLock(S3Lock):
             self.db.put_item(TableName=self.config.lock_table,
                              Item={"LockID": {"S": self.key}, "Info": {"S": json.dumps(body)}},
                              ConditionExpression="attribute_not_exists(LockID)")
-        except Exception as exc:  # noqa: BLE001 - sorted by code
+        except failures() as exc:  # sorted by code
             code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 held = self.info() or {}
@@ -622,7 +631,7 @@ class DynamoLock(S3Lock):
             self.db.delete_item(TableName=self.config.lock_table, Key={"LockID": {"S": self.key}},
                                 ConditionExpression="contains(Info, :id)", ExpressionAttributeValues={
                                     ":id": {"S": self.id}})
-        except Exception as exc:  # noqa: BLE001 - reported; force-unlock can clean up
+        except failures() as exc:  # reported; force-unlock can clean up
             log.warning("could not release the lock %s: %s", self.id, exc)
         self.id = None
 

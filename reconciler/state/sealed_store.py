@@ -1,4 +1,4 @@
-"""The local state, encrypted at rest (`state.encryption`): the same SQLite database as StateStore, held in
+"""The local state, encrypted at rest (`state.encryption`): the same SQLite database as SqliteStateStore, held in
 memory and sealed whole into the state file (see reconciler.state.sealing) after every write, so the run
 history and the apply journal it holds are sealed with it, and so are its backups.
 
@@ -25,7 +25,7 @@ from typing import Any
 from reconciler.errors import StateDamaged, StateError
 from reconciler.key_source import KMS, Sealing
 from reconciler.state.sealing import envelope, is_sealed, salt_of, seal, source_of, unseal
-from reconciler.state.store import RESTORE_HINT, StateStore, write_plain
+from reconciler.state.store import RESTORE_HINT, SqliteStateStore, write_plain
 
 log = logging.getLogger(__name__)
 PURPOSE = "state"
@@ -42,8 +42,8 @@ def sealed_on_disk(path: Path) -> bool:
         return False
 
 
-class SealedStateStore(StateStore):
-    """StateStore over a sealed file. `sealing` seals what is written (None: as the file was sealed);
+class SealedStateStore(SqliteStateStore):
+    """SqliteStateStore over a sealed file. `sealing` seals what is written (None: as the file was sealed);
     `reading` opens what was sealed under another passphrase variable (a rekey's old key)."""
 
     def __init__(self, path: str | Path, *, writable: bool = True, sealing: Sealing | None = None,
@@ -260,4 +260,4 @@ def _sealed(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 for _name in WRITES:
-    setattr(SealedStateStore, _name, _sealed(getattr(StateStore, _name)))
+    setattr(SealedStateStore, _name, _sealed(getattr(SqliteStateStore, _name)))

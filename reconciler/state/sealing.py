@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.aws_errors import code_or_name, failures
 from reconciler.key_source import KMS, PASSPHRASE, SealError, Sealing
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,9 @@ def seal(body: bytes, sealing: Sealing, purpose: str, *, salt: bytes | None = No
         try:
             answer = sealing.kms().generate_data_key(KeyId=sealing.key_id, KeySpec="AES_256",
                                                      EncryptionContext={"reconcile": purpose})
-        except Exception as exc:  # noqa: BLE001 - one line: which key, and why
+        except failures() as exc:  # one line: which key, and why
             log.debug("GenerateDataKey on %s failed", sealing.key_id, exc_info=True)
-            raise SealError(f"KMS key {sealing.key_id} gave no data key ({_code(exc)}); nothing was written") from None
+            raise SealError(f"KMS key {sealing.key_id} gave no data key ({code_or_name(exc)}); nothing was written") from None
         key = answer["Plaintext"]
         header |= {"key_id": sealing.key_id, "region": sealing.region, "data_key": _b64(answer["CiphertextBlob"])}
         if sealing.endpoint_url:
@@ -128,13 +129,8 @@ def unseal(body: bytes, where: str, purpose: str, reading: Sealing | None = None
 def _kms_key(source: Sealing, blob: bytes, purpose: str, where: str) -> bytes:
     try:
         return bytes(source.kms().decrypt(CiphertextBlob=blob, EncryptionContext={"reconcile": purpose})["Plaintext"])
-    except Exception as exc:  # noqa: BLE001 - one line: which key, and why
+    except failures() as exc:  # one line: which key, and why
         log.debug("KMS Decrypt for %s failed", where, exc_info=True)
-        raise SealError(f"cannot decrypt {where}: KMS key {source.key_id} refused its data key ({_code(exc)}); "
+        raise SealError(f"cannot decrypt {where}: KMS key {source.key_id} refused its data key ({code_or_name(exc)}); "
                         "nothing was written") from None
-
-
-def _code(exc: BaseException) -> str:
-    code = ((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code")
-    return str(code) if code else type(exc).__name__
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StateDamaged, StateError
+from reconciler.key_source import Sealing
 from reconciler.model import EPHEMERAL, UNKNOWN, Observed, Resource, StackId
 from reconciler.state.records import (
     CREATED,
@@ -106,7 +107,7 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-class StateStore:
+class SqliteStateStore:
     """One SQLite database. Use from one thread; every write is its own transaction.
 
     `writable=False` (plan, drift, state list…) never creates a file: a missing state reads as empty.
@@ -188,14 +189,22 @@ class StateStore:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
 
     @classmethod
-    def open_readonly(cls, path: str | Path) -> StateStore:
+    def open_readonly(cls, path: str | Path) -> SqliteStateStore:
         """The state if it exists, else an empty one; reading never creates a state file."""
         return cls(path, writable=False)
 
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> StateStore:
+    def flush(self) -> None:
+        """Nothing to do: every write is committed as it is made."""
+
+    def rekey(self, sealing: Sealing | None) -> None:
+        """A plain state stays plain; one to encrypt is opened as a SealedStateStore (see backend.open)."""
+        if sealing is not None:
+            raise StateError(f"{self.path} is a plain state: open it through its backend with the key to encrypt it")
+
+    def __enter__(self) -> SqliteStateStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -371,7 +380,9 @@ class StateStore:
         return self.path.parent / "backups" / self.path.stem
 
     def _before_write(self) -> None:
-        """The first write of this process copies the database aside (kept: the last KEEP_BACKUPS)."""
+        """Refuses a write to a state opened read-only (it holds no lock); the first write of this process
+        copies the database aside (kept: the last KEEP_BACKUPS)."""
+        self._refuse_read_only()
         if self._backed_up or self.is_new or not self.writable:
             self._backed_up = True
             return
@@ -435,7 +446,12 @@ class StateStore:
         return StateVersion(version, int(serial) if serial.isdigit() else None, now_text(), path.stat().st_size)
 
     # -- history -------------------------------------------------------------------------------
+    def _refuse_read_only(self) -> None:
+        if not self.writable and not self.is_new:  # a missing state read-only is an empty one in memory
+            raise StateError(f"the state {self.location} was opened read-only")
+
     def start_run(self, kind: str, spec: str) -> int:
+        self._refuse_read_only()
         with self.db:
             self.db.execute("BEGIN")
             cur = self.db.execute(
@@ -446,6 +462,7 @@ class StateStore:
         return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any]) -> None:
+        self._refuse_read_only()
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from reconciler.aws_errors import code_or_name, error_code, error_message, http_status
 from reconciler.errors import ModuleError, ReconcileError
 from reconciler.model import Spec
 
@@ -134,21 +135,13 @@ def uncertain(exc: BaseException) -> bool:
 
     if isinstance(exc, (BotoConnectionError, ReadTimeoutError, ConnectionError, TimeoutError)):
         return True
-    status = ((getattr(exc, "response", None) or {}).get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
-    return int(status) >= 500 and error_code(exc) not in THROTTLING
+    return http_status(exc) >= 500 and error_code(exc) not in THROTTLING
 
 
 def aws_error(exc: Exception) -> ModuleError:
     """`Code: message`, as the API said it; throttling is retryable (botocore already retried it)."""
-    response = getattr(exc, "response", None) or {}
-    error = response.get("Error") or {}
-    code = error.get("Code") or type(exc).__name__
-    message = error.get("Message") or str(exc)
-    return ModuleError(f"{code}: {message}", retryable=code in THROTTLING)
-
-
-def error_code(exc: BaseException) -> str:
-    return str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", ""))
+    code = code_or_name(exc)
+    return ModuleError(f"{code}: {error_message(exc)}", retryable=code in THROTTLING)
 
 
 def aws_target(spec: Spec, region: str) -> AwsSession:

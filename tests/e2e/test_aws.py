@@ -14,7 +14,7 @@ import pytest
 from reconciler.engine.plan import make_plan
 from reconciler.registry import Registry
 from reconciler.spec.validate import validate
-from reconciler.state.store import StateStore
+from reconciler.state.store import SqliteStateStore
 from reconciler.targets import TargetPool
 from tests.conftest import Cli, state_path, write
 
@@ -35,7 +35,7 @@ def in_process_plan(spec_dir: Path) -> tuple[Any, dict[str, int]]:
     """Plan in this process, to see exactly which API calls it made."""
     registry = Registry.builtin()
     v = validate(spec_dir, registry)
-    with StateStore.open_readonly(state_path(spec_dir)) as store, TargetPool(v.spec, registry.target_factories()) as pool:
+    with SqliteStateStore.open_readonly(state_path(spec_dir)) as store, TargetPool(v.spec, registry.target_factories()) as pool:
         plan = make_plan(v.spec, v.graph, registry, pool, store)
         assert not plan.failures and not plan.blockers, (plan.failures, plan.blockers)  # every object was read
         session = pool.get("aws", "us-east-1")
@@ -100,7 +100,7 @@ def test_network_stack(acli: Cli, spec_dir: Path, moto: Any, uid: str) -> None:
 
     registry = Registry.builtin()
     v = validate(spec_dir, registry)
-    with StateStore(state_path(spec_dir)) as store, TargetPool(v.spec, registry.target_factories()) as pool:
+    with SqliteStateStore(state_path(spec_dir)) as store, TargetPool(v.spec, registry.target_factories()) as pool:
         plan = make_plan(v.spec, v.graph, registry, pool, store)
         before = dict(pool.get("aws", "us-east-1").calls)
         Applier(v.graph, registry, pool, store).apply(plan)
