@@ -17,7 +17,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reconciler.cli import tune_gc  # noqa: E402
+from reconciler.cli.main import tune_gc  # noqa: E402
 from reconciler.engine.plan import make_plan  # noqa: E402
 from reconciler.registry import Registry  # noqa: E402
 from reconciler.spec.build import build_spec  # noqa: E402

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from reconciler.cli import tune_gc  # noqa: E402
+from reconciler.cli.main import tune_gc  # noqa: E402
 from reconciler.engine.apply import Applier  # noqa: E402
 from reconciler.engine.carry import LocalExecutor  # noqa: E402
 from reconciler.engine.plan import make_plan  # noqa: E402

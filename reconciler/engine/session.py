@@ -254,7 +254,7 @@ class Session:
             return default_state_path(self.spec_path, self.ws, stack, not named and Path(self.spec_path).is_dir())
         return Path(path)
 
-    def _check_owner(self, store: StateStore) -> None:
+    def check_owner(self, store: StateStore) -> None:
         """A state belongs to one stack and one workspace: another's is never read, pruned or written."""
         recorded = store.stack
         named, name = self.stack_name()
@@ -273,11 +273,11 @@ class Session:
         for the named operation while it is open."""
         if lock:
             with self.backend.lock(lock), self.backend.open(writable=True) as store:
-                self._check_owner(store)
+                self.check_owner(store)
                 yield store
         else:
             with self.backend.open(writable=writable) as store:
-                self._check_owner(store)
+                self.check_owner(store)
                 yield store
 
     @contextmanager
@@ -475,7 +475,7 @@ class Session:
             validated = self.with_facts(self.with_members(validated, pool), pool, selection)
             new = backend.creates_on_open and not backend.exists()
             with backend.open(writable=not new) as store:
-                self._check_owner(store)
+                self.check_owner(store)
                 plan = self._make_plan(validated, pool, store, selection)
                 if saved is not None:
                     check_fresh(saved, plan)
@@ -497,7 +497,7 @@ class Session:
             if plan.actionable and not approve(plan):
                 raise ReconcileError("apply cancelled")
             with backend.open(writable=True) as store:
-                self._check_owner(store)
+                self.check_owner(store)
                 if not plan.actionable:
                     store.set_stack(validated.spec.stack)
                     return self._record_only(validated, plan, pool, store, hooks)
