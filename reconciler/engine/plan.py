@@ -40,7 +40,7 @@ from reconciler.module import UNCHECKED, Module
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
-from reconciler.spec.build import canonical_hash
+from reconciler.spec.build_state import canonical_hash
 from reconciler.spec.graph import referenced_by, with_dependencies
 from reconciler.state.interface import StateStore
 from reconciler.state.records import CREATED, FOUND, StateRecord, unsettled

@@ -208,7 +208,7 @@ class Session:
         """(whether the spec has a `name:`, the stack's name), read without validating the whole spec."""
         if self._validated is not None:
             return self._validated.spec.named, self._validated.spec.stack.name
-        from reconciler.spec.build import default_stack_name
+        from reconciler.spec.build_state import default_stack_name
 
         try:
             name = load_spec(self.spec_path).data.get("name")

@@ -23,7 +23,8 @@ _ANSIBLE_KEYS = {
 CONNECTION_KEYS = ("proxy_jump", "max_sessions", "keepalive", "connect_timeout")
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def as_mapping(value: Any) -> dict[str, Any]:
+    """A block the schema requires to be a mapping, or {} when it is not (the schema reports that)."""
     return dict(value) if isinstance(value, dict) else {}
 
 
@@ -73,13 +74,13 @@ def build_inventory(doc: SourceDocument) -> tuple[Inventory, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     hosts: dict[str, Host] = {}
     defaults = {k: raw[k] for k in CONNECTION_KEYS if k in raw}
-    for name, entry in _mapping(raw.get("hosts")).items():
+    for name, entry in as_mapping(raw.get("hosts")).items():
         if name in RESERVED:
             diagnostics.append(Diagnostic(f"host name {name!r} is reserved", doc.locate(("inventory", "hosts", name))))
             continue
-        hosts[name] = make_host(name, {**defaults, **_mapping(entry)})
+        hosts[name] = make_host(name, {**defaults, **as_mapping(entry)})
     groups: dict[str, tuple[str, ...]] = {}
-    declared = {g: _members(body) for g, body in _mapping(raw.get("groups")).items()}
+    declared = {g: _members(body) for g, body in as_mapping(raw.get("groups")).items()}
     for group, members in declared.items():
         expanded: list[str] = []
         where: tuple[str | int, ...] = ("inventory", "groups", group) + (
@@ -93,7 +94,7 @@ def build_inventory(doc: SourceDocument) -> tuple[Inventory, list[Diagnostic]]:
                 diagnostics.append(Diagnostic(
                     f"group {group!r} names unknown host {member!r}", doc.locate(where + (i,)), where + (i,)))
         groups[group] = tuple(dict.fromkeys(expanded))
-    group_vars = {g: _mapping(body.get("vars")) for g, body in _mapping(raw.get("groups")).items()
+    group_vars = {g: as_mapping(body.get("vars")) for g, body in as_mapping(raw.get("groups")).items()
                   if isinstance(body, dict)}
     if group_vars:
         hosts = {name: dataclasses.replace(host, vars=_host_vars(name, groups, group_vars, host.vars))

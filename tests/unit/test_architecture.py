@@ -48,7 +48,7 @@ def test_the_quick_schema_check_agrees_with_jsonschema() -> None:
     from jsonschema import Draft202012Validator
 
     from reconciler.registry import Registry
-    from reconciler.spec.build import FORMATS, inline_refs
+    from reconciler.spec.schema_checks import FORMATS, inline_refs
 
     registry = Registry.installed()
     quick = 0
