@@ -247,10 +247,30 @@ class Registry:
             return self._schema_cache[type_name]
 
     def spec_schema(self) -> dict[str, Any]:
+        """spec.json with each family's settings block (`aws:`, `docker:`, a plugin's own) as the family
+        declares it."""
         with self._lock:
-            if "" not in self._schema_cache:
-                self._schema_cache[""] = load_schema_beside("reconciler.spec.spec")
-            return self._schema_cache[""]
+            if "" in self._schema_cache:
+                return self._schema_cache[""]
+        schema = load_schema_beside("reconciler.spec.spec")
+        blocks = {}
+        for name in self.families:
+            family = self.family(name)
+            if family.settings_key:
+                blocks[family.settings_key] = strict_schema(family.settings_schema())
+        schema["properties"] = {**schema["properties"], **blocks}
+        with self._lock:
+            self._schema_cache[""] = schema
+        return schema
+
+    def settings_keys(self) -> tuple[str, ...]:
+        """The spec's top-level blocks that families read (aws, docker…), rendered before the resources."""
+        return tuple(sorted({k for f in self.families if (k := self.family(f).settings_key)}))
+
+    def host_family(self) -> str | None:
+        """The family whose targets are the inventory's hosts (where facts are read and checks run), if one
+        is installed."""
+        return next((f for f in self.families if self.family(f).hosts_are_targets), None)
 
     def resource_schema(self, type_name: str) -> dict[str, Any]:
         """One schema for a whole resource entry: the common keys of the spec schema plus the type's own."""

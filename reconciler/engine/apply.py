@@ -26,6 +26,7 @@ from reconciler.engine.diff import change_for
 from reconciler.engine.plan import check_attributes, dependencies_of, origin_for
 from reconciler.engine.references import ReferenceResolver, attribute_view
 from reconciler.engine.walk import walk
+from reconciler.errors import ReconcileError
 from reconciler.model import EPHEMERAL, UNKNOWN, Action, Change, Plan, Resource, Result, Rollout, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
@@ -304,7 +305,10 @@ class Applier:
 
     def _command_check(self, host: str, command: str, timeout: float) -> tuple[bool, str]:
         """A rollout's `wait_for: {command: …}` on one of its hosts."""
-        target = self.targets.get("server", host)
+        family = self.registry.host_family()
+        if family is None:
+            raise ReconcileError("no installed target family reaches inventory hosts to run a rollout's check")
+        target = self.targets.get(family, host)
         result = target.run(["sh", "-c", command], timeout=timeout)
         said = (result.stderr or result.stdout).decode(errors="replace").strip()[-300:]
         return result.ok, f"`{command}` exited {result.rc}" + (f": {said}" if said else "")

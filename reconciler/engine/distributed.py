@@ -37,11 +37,11 @@ log = logging.getLogger(__name__)
 LOCAL = "local"
 
 
-def worker_spec(spec: Spec) -> Spec:
-    """The spec a worker gets: the inventory and the engine and region settings, nothing else."""
+def worker_spec(spec: Spec, settings_keys: Iterable[str]) -> Spec:
+    """The spec a worker gets: the inventory and the families' settings blocks (`settings_keys`), nothing else."""
+    kept = {"name", "inventory", *settings_keys}
     document = dataclasses.replace(
-        spec.document, data={k: v for k, v in spec.document.data.items() if k in ("name", "inventory", "docker", "aws")},
-        locations={}, texts={})
+        spec.document, data={k: v for k, v in spec.document.data.items() if k in kept}, locations={}, texts={})
     settings = {k: v for k, v in spec.settings.items() if k != "state"}
     return dataclasses.replace(spec, document=document, resources=(), settings=settings, outputs=(), data=())
 
@@ -99,7 +99,8 @@ class DaskExecutor:
         self.local = local
         self.run_id = secrets.token_hex(8)
         context = RunContext(self.run_id, registry.entries(), registry.family_references(),
-                             registry.data_entries(), worker_spec(spec), connections)
+                             registry.data_entries(), worker_spec(spec, registry.settings_keys()),
+                             connections)
         self.context = client.scatter(context, broadcast=True, hash=False)
         workers = sorted(client.scheduler_info()["workers"])
         remote = sorted({t for t in targets if t[1] != LOCAL})

@@ -246,7 +246,8 @@ class Planner:
         """A host that was an instance of a dynamic group and is not any more (terminated, scaled in): what
         was made on it went with it, or is out of reach; it is forgotten."""
         inventory = self.spec.inventory
-        if not inventory.dynamic or not inventory.resolved or family == "aws" or target in inventory.hosts:
+        if (not inventory.dynamic or not inventory.resolved or not self.registry.family(family).places_on_hosts
+                or target in inventory.hosts):
             return False
         return target != "local" and target not in self.registry.family(family).declared(self.spec)
 

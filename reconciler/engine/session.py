@@ -287,8 +287,9 @@ class Session:
 
     def _registry_factories(self) -> dict[str, Any]:
         factories = self._registry.target_factories()
-        if self.stand_ins and "server" in factories:
-            factories["server"] = self._with_stand_ins(factories["server"])
+        hosts = self._registry.host_family()
+        if self.stand_ins and hosts in factories:
+            factories[hosts] = self._with_stand_ins(factories[hosts])
         return factories
 
     def _with_stand_ins(self, real: Any) -> Any:
@@ -350,7 +351,10 @@ class Session:
             from reconciler.targets.facts import gather_facts
 
             asked = sorted(wanted - set(self._facts or {}))
-            facts, failed = gather_facts({t: (lambda t=t: pool.get("server", t)) for t in asked}, self.parallelism)
+            hosts = self._registry.host_family()
+            if hosts is None:
+                raise ReconcileError("the spec reads host.facts, but no installed target family reaches hosts")
+            facts, failed = gather_facts({t: (lambda t=t: pool.get(hosts, t)) for t in asked}, self.parallelism)
             if failed:
                 raise ReconcileError("the spec reads host.facts, but they could not be gathered from "
                                      + "; ".join(f"{h}: {self.redactor.redact(why)}" for h, why in sorted(failed.items()))

@@ -94,7 +94,7 @@ class _SpecBuilder(Placement, ComponentBuild, Expansion, SchemaChecks):
         self.diagnostics += inv_diags
         inventory = self._rollouts(self._dynamic(inventory))
         resources = self._on_dynamic(inventory, self._collect(inventory))
-        settings = {key: self._render_block(key) for key in ("docker", "aws", "state")}
+        settings = {key: self._render_block(key) for key in (*self.registry.settings_keys(), "state")}
         self._check_sealing(settings["state"])
         self._check_policies()
         name: Any = self.doc.data.get("name")

@@ -50,6 +50,12 @@ class Family:
 
     settings_key: ClassVar[str | None] = None  # the spec's top-level block this family reads
     preposition: ClassVar[str] = "on"  # how plans say where: "on web1", "on engine local", "in eu-west-1"
+    hosts_are_targets: ClassVar[bool] = False  # its targets are the inventory's hosts themselves (facts, checks)
+    places_on_hosts: ClassVar[bool] = False  # `on:` may name inventory hosts (a departed host's objects go with it)
+
+    def settings_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the family's top-level block (`settings_key`), joined into the spec's schema."""
+        return {"type": "object"}
 
     def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         raise NotImplementedError
@@ -80,6 +86,9 @@ class FactoryFamily(Family):
 class ServerFamily(Family):
     """The local machine, and inventory hosts over SSH; `on:` takes a host, a group, or a list of both."""
 
+    hosts_are_targets = True
+    places_on_hosts = True
+
     def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         from reconciler.targets import server_target
 
@@ -97,6 +106,10 @@ class DockerFamily(Family):
 
     settings_key = "docker"
     preposition = "on engine"
+    places_on_hosts = True
+
+    def settings_schema(self) -> dict[str, Any]:
+        return _settings_schema("docker_settings")
 
     def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         from reconciler.targets.docker import docker_target
@@ -123,6 +136,9 @@ class AwsFamily(Family):
 
     settings_key = "aws"
     preposition = "in"
+
+    def settings_schema(self) -> dict[str, Any]:
+        return _settings_schema("aws_settings")
 
     def create(self, spec: Spec, name: str, budget: ConnectionBudget | None = None) -> Any:
         from reconciler.targets.aws import aws_target
@@ -153,6 +169,14 @@ def on_inventory(on: Any, inventory: Inventory, what: str, others: set[str]) -> 
     if isinstance(on, str) and on in inventory.hosts:
         return [Placement(on, inventory.hosts[on])]
     return [Placement(h, inventory.hosts[h], f"[{h}]") for h in hosts]
+
+
+def _settings_schema(stem: str) -> dict[str, Any]:
+    """A family's settings schema, the JSON file of that name beside this module."""
+    import json
+    from importlib import resources
+
+    return dict(json.loads(resources.files(__package__).joinpath(f"{stem}.json").read_text(encoding="utf-8")))
 
 
 def _default_region() -> str:

@@ -86,6 +86,34 @@ def test_a_plugin_type_end_to_end(hcli: Cli, spec_dir: Path, tmp_path: Path) -> 
     assert not (board / "team.card").exists() and (board / "world.card").exists()
 
 
+def test_a_plugin_family_declares_its_own_settings_block(hcli: Cli, spec_dir: Path, tmp_path: Path) -> None:
+    """`hello:` is the plugin family's block: checked against the schema the family declares, rendered, and
+    handed to its targets; reconcile's own spec schema names no family."""
+    write(spec_dir / "site.yaml", """
+        name: hello
+        hello:
+          salutaton: Hi
+        resources:
+          - {type: hello.greeting, name: world, who: World}
+        """)
+    bad = hcli("validate", "spec", check=1)
+    assert "spec/site.yaml:3:3:" in bad.out and "did you mean 'salutation'" in bad.out
+    write(spec_dir / "site.yaml", """
+        name: hello
+        vars: {word: Hi}
+        hello:
+          salutation: "{{ word }}"
+        resources:
+          - {type: hello.greeting, name: world, who: World}
+        """)
+    assert "1 added" in hcli("apply", "--auto-approve", "spec", check=0).out
+    assert (tmp_path / "board/world.card").read_text() == "Hi, World!\n"
+    assert "No changes." in hcli("plan", "spec", check=0).out
+    hcli("schema", "export", str(tmp_path / "schemas"), check=0)
+    exported = json.loads((tmp_path / "schemas/reconcile.schema.json").read_text())
+    assert "salutation" in json.dumps(exported["properties"]["hello"])
+
+
 def test_without_the_plugin_the_type_is_unknown(cli: Cli, spec_dir: Path) -> None:
     write(spec_dir / "site.yaml", "resources:\n  - {type: hello.greeting, name: w, who: W}\n")
     run = cli("validate", "spec", check=1)

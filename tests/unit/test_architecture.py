@@ -43,6 +43,29 @@ def test_no_module_specific_names_in_the_engine() -> None:
     assert not found
 
 
+def test_the_engine_and_the_spec_schema_name_no_family() -> None:
+    """Families declare what is theirs (settings blocks, which one reaches inventory hosts): no family's name is
+    a string of the engine's or the spec stage's code (a type's own `family = …` aside), nor a key of spec.json."""
+    import json
+
+    from reconciler.registry import Registry
+
+    families = set(Registry.installed().families)
+    found = []
+    for folder in ("engine", "spec"):
+        for p in (ROOT / "reconciler" / folder).rglob("*.py"):
+            tree = ast.parse(p.read_text())
+            declared = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                        and any(isinstance(t, ast.Name) and t.id == "family" for t in n.targets)}
+            found += [f"{p.relative_to(ROOT)}:{n.lineno}: {n.value!r}" for n in ast.walk(tree)
+                      if isinstance(n, ast.Constant) and n.value in families and id(n) not in declared]
+    assert not found
+    spec = json.loads((ROOT / "reconciler/spec/spec.json").read_text())
+    assert not families & set(spec["properties"])
+    composed = Registry.installed().spec_schema()["properties"]
+    assert {"aws", "docker"} <= set(composed)  # declared by their families
+
+
 def test_the_quick_schema_check_agrees_with_jsonschema() -> None:
     """fastjsonschema answers "valid" only where jsonschema does (its "invalid" sends the entry to jsonschema)."""
     from jsonschema import Draft202012Validator

@@ -25,7 +25,7 @@ class GreetingModule(Module):
     def apply(self, target: Board, change: Change) -> Observed:
         r = change.resource
         punctuation = r.get("punctuation") or "!"
-        target.pin(r.name, f"Hello, {r.get('who')}{punctuation}\n")
+        target.pin(r.name, f"{target.salutation}, {r.get('who')}{punctuation}\n")
         return Observed({"who": r.get("who"), "punctuation": punctuation}, {"card": r.name})
 
     def delete(self, target: Board, resource: Resource, observed: Observed) -> None:
@@ -33,4 +33,4 @@ class GreetingModule(Module):
 
 
 def _who(text: str) -> str:
-    return text.removeprefix("Hello, ").rstrip("\n")[:-1]
+    return text.partition(", ")[2].rstrip("\n")[:-1]
