@@ -117,48 +117,6 @@ class Module(Generic[TargetT]):
         """The objects that are an inventory group's hosts (types with `forms_groups`): see GroupQuery."""
         raise NotImplementedError(f"{self.type_name} cannot form an inventory group")
 
-    # -- migration from a peer (reconcile migrate ansible) ------------------------------------------------
-    ansible_modules: ClassVar[tuple[str, ...]] = ()  # Ansible modules whose tasks this type may take
-
-    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
-        """This type's attributes for an Ansible task of `module` with `args` (free-form text is under
-        `_raw_params`), or None when the task is another type's (file with state: directory is not a
-        file). Raise NotConvertible when it is this type's but cannot be expressed. `handler`: the task is
-        a handler, run only when notified (the engine adds the trigger list)."""
-        return None
-
-    # -- migration from a peer (reconcile migrate terraform) ----------------------------------------------
-    terraform_types: ClassVar[tuple[str, ...]] = ()  # Terraform resource types this type takes over
-    terraform_parts: ClassVar[tuple[str, ...]] = ()  # Terraform types that configure one of its objects
-    # Terraform attributes the provider derives (ids, ARNs, DNS names, defaults it fills in): never carried,
-    # never reported as left out. Everything else a Terraform resource sets and from_terraform does not read
-    # is listed by `reconcile migrate terraform` as not carried.
-    terraform_computed: ClassVar[frozenset[str]] = frozenset()
-    terraform_defaults: ClassVar[Mapping[str, Any]] = {}  # the provider's defaults: not reported when left as they are
-    terraform_names: ClassVar[Mapping[str, str]] = {}  # reconcile's attribute -> the provider's, where they differ
-
-    def to_terraform(self, attributes: Mapping[str, Any]) -> Sequence[TerraformObject]:
-        """How Terraform's AWS provider would hold this resource (`show --format terraform-json`, policies,
-        scanners): its first `terraform_types` with the attributes as they are; types with no Terraform
-        counterpart keep reconcile's name. Types whose names or shapes differ override this, and split one
-        object into the provider's resources where the provider splits it (a bucket's public access block)."""
-        values = {self.terraform_names.get(k, k): v for k, v in attributes.items() if k not in ("state", "import")}
-        if "tags" in values and self.terraform_types:
-            values["tags_all"] = values["tags"]  # the provider's view: the resource's tags with the default ones
-        return (TerraformObject(self.terraform_types[0] if self.terraform_types else self.type_name, "", values),)
-
-    def from_terraform(self, values: Mapping[str, Any], name: str) -> Adopted:
-        """The spec entry for a Terraform resource of one of `terraform_types` (`values`: its attributes)."""
-        raise NotImplementedError
-
-    def terraform_part_key(self, part_type: str, values: Mapping[str, Any]) -> str | None:
-        """For a resource of `terraform_parts`: the object id it configures (matched to `Adopted.object_id`)."""
-        return None
-
-    def merge_terraform_part(self, attributes: dict[str, Any], part_type: str, values: Mapping[str, Any]) -> None:
-        """Fold a `terraform_parts` resource into the attributes of the object it configures; raise NotCarried
-        when it cannot be folded faithfully (the attribute it belongs to is then left unmanaged)."""
-
     def import_identity(self, object_id: str) -> dict[str, Any]:
         """The state identity of an existing object given by its id or name (`reconcile state import`)."""
         return {"id": object_id}

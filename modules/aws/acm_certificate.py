@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
@@ -39,7 +40,7 @@ def validation(certificate: Mapping[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-class AcmCertificateModule(Module[AwsSession]):
+class AcmCertificateModule(Module[AwsSession], TerraformForm):
     type_name = "aws.acm_certificate"
 
     terraform_types = ("aws_acm_certificate",)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.errors import ModuleError
 from reconciler.model import Change, GroupMembers, GroupQuery, Observed, Resource
 from reconciler.module import Adopted, Module, NotCarried
@@ -39,7 +40,7 @@ def tag_list(tags: Mapping[str, str], name: str) -> list[dict[str, Any]]:
              "PropagateAtLaunch": not k.startswith("reconcile:")} for k, v in tags.items()]
 
 
-class AutoscalingGroupModule(Module[AwsSession]):
+class AutoscalingGroupModule(Module[AwsSession], TerraformForm):
     type_name = "aws.autoscaling_group"
 
     terraform_types = ("aws_autoscaling_group",)

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
@@ -44,7 +45,7 @@ def targets_of(values: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     return {str(t["id"]): {"arn": str(t["arn"]), "input": t.get("input")} for t in values}
 
 
-class CloudwatchEventRuleModule(Module[AwsSession]):
+class CloudwatchEventRuleModule(Module[AwsSession], TerraformForm):
     type_name = "aws.cloudwatch_event_rule"
 
     terraform_types = ("aws_cloudwatch_event_rule",)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -35,7 +36,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("log_group_name") or resource.name)
 
 
-class CloudwatchLogGroupModule(Module[AwsSession]):
+class CloudwatchLogGroupModule(Module[AwsSession], TerraformForm):
     type_name = "aws.cloudwatch_log_group"
 
     terraform_types = ("aws_cloudwatch_log_group",)

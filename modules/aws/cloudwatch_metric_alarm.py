@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -54,7 +55,7 @@ def _typed(key: str, value: Any) -> Any:
     return str(value)
 
 
-class CloudwatchMetricAlarmModule(Module[AwsSession]):
+class CloudwatchMetricAlarmModule(Module[AwsSession], TerraformForm):
     type_name = "aws.cloudwatch_metric_alarm"
 
     terraform_types = ("aws_cloudwatch_metric_alarm",)

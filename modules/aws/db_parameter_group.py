@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -35,7 +36,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("group_name") or resource.name).lower()
 
 
-class DbParameterGroupModule(Module[AwsSession]):
+class DbParameterGroupModule(Module[AwsSession], TerraformForm):
     type_name = "aws.db_parameter_group"
 
     terraform_types = ("aws_db_parameter_group",)

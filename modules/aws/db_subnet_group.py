@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -46,7 +47,7 @@ def rds_tags(rds: Any, arn: str) -> dict[str, str]:
         return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn).get("TagList") or []}
 
 
-class DbSubnetGroupModule(Module[AwsSession]):
+class DbSubnetGroupModule(Module[AwsSession], TerraformForm):
     type_name = "aws.db_subnet_group"
 
     terraform_types = ("aws_db_subnet_group",)

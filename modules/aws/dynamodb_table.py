@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, TerraformObject
@@ -69,7 +70,7 @@ def gsis_from_api(table: Mapping[str, Any], provisioned: bool) -> list[dict[str,
     return sorted(out, key=lambda g: g["name"])
 
 
-class DynamodbTableModule(Module[AwsSession]):
+class DynamodbTableModule(Module[AwsSession], TerraformForm):
     type_name = "aws.dynamodb_table"
     name_attribute = "table_name"
     terraform_types = ("aws_dynamodb_table",)

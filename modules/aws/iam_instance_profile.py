@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -32,7 +33,7 @@ def profile_name(resource: Resource) -> str:
     return str(resource.get("profile_name") or resource.name)
 
 
-class IamInstanceProfileModule(Module[AwsSession]):
+class IamInstanceProfileModule(Module[AwsSession], TerraformForm):
     type_name = "aws.iam_instance_profile"
 
     terraform_types = ("aws_iam_instance_profile",)

@@ -10,6 +10,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -45,7 +46,7 @@ def document(text: Any) -> Any:
     return normalize_policy(text)
 
 
-class IamPolicyModule(Module[AwsSession]):
+class IamPolicyModule(Module[AwsSession], TerraformForm):
     type_name = "aws.iam_policy"
 
     terraform_types = ("aws_iam_policy",)

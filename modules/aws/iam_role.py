@@ -9,6 +9,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
@@ -42,7 +43,7 @@ def as_policy(value: Any) -> Any:
     return value
 
 
-class IamRoleModule(Module[AwsSession]):
+class IamRoleModule(Module[AwsSession], TerraformForm):
     type_name = "aws.iam_role"
     name_attribute = "role_name"
     terraform_types = ("aws_iam_role",)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
@@ -30,7 +31,7 @@ def user_name(resource: Resource) -> str:
     return str(resource.get("user_name") or resource.name)
 
 
-class IamUserModule(Module[AwsSession]):
+class IamUserModule(Module[AwsSession], TerraformForm):
     type_name = "aws.iam_user"
 
     terraform_types = ("aws_iam_user",)

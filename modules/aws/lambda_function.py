@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
@@ -58,7 +59,7 @@ def vpc(value: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
             "security_group_ids": sorted(value.get("security_group_ids") or value.get("SecurityGroupIds") or [])}
 
 
-class LambdaFunctionModule(Module[AwsSession]):
+class LambdaFunctionModule(Module[AwsSession], TerraformForm):
     type_name = "aws.lambda_function"
 
     terraform_types = ("aws_lambda_function",)

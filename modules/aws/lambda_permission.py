@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
@@ -28,7 +29,7 @@ def _principal(statement: Mapping[str, Any]) -> str:
     return str(principal or "")
 
 
-class LambdaPermissionModule(Module[AwsSession]):
+class LambdaPermissionModule(Module[AwsSession], TerraformForm):
     type_name = "aws.lambda_permission"
 
     terraform_types = ("aws_lambda_permission",)

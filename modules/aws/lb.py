@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
@@ -30,7 +31,7 @@ def lb_name(resource: Resource) -> str:
     return str(resource.get("lb_name") or resource.name)
 
 
-class LbModule(Module[AwsSession]):
+class LbModule(Module[AwsSession], TerraformForm):
     type_name = "aws.lb"
 
     terraform_types = ("aws_lb", "aws_alb")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried, TerraformObject
 from reconciler.targets.aws import AwsSession
@@ -62,7 +63,7 @@ def action_api(action: Mapping[str, Any]) -> dict[str, Any]:
         "Query": action["query"], "StatusCode": action["status_code"]}}
 
 
-class LbListenerModule(Module[AwsSession]):
+class LbListenerModule(Module[AwsSession], TerraformForm):
     type_name = "aws.lb_listener"
 
     terraform_types = ("aws_lb_listener", "aws_alb_listener")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -48,7 +49,7 @@ def target_key(target: Mapping[str, Any], port: int) -> str:
     return f"{target.get('id') or target.get('Id')}:{target.get('port') or target.get('Port') or port}"
 
 
-class LbTargetGroupModule(Module[AwsSession]):
+class LbTargetGroupModule(Module[AwsSession], TerraformForm):
     type_name = "aws.lb_target_group"
 
     terraform_types = ("aws_lb_target_group", "aws_alb_target_group")

@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Adopted, Module, TerraformObject
@@ -46,7 +47,7 @@ def password_tag(password: str, salt: str | None = None) -> str:
     return f"{salt}:{hashlib.sha256((salt + password).encode()).hexdigest()[:40]}"
 
 
-class RdsInstanceModule(Module[AwsSession]):
+class RdsInstanceModule(Module[AwsSession], TerraformForm):
     type_name = "aws.rds_instance"
     name_attribute = "db_instance_identifier"
     terraform_types = ("aws_db_instance",)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
@@ -31,7 +32,7 @@ def alias_of(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {"name": fqdn(str(name)), "zone_id": str(zone), "evaluate_target_health": bool(health)}
 
 
-class Route53RecordModule(Module[AwsSession]):
+class Route53RecordModule(Module[AwsSession], TerraformForm):
     type_name = "aws.route53_record"
 
     terraform_types = ("aws_route53_record",)

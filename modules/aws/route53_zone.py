@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import OWNER_TAG, AwsSession
@@ -52,7 +53,7 @@ def reference_of(session: AwsSession, resource: Resource) -> str:
     return f"{session.stack}|{resource.address}|"
 
 
-class Route53ZoneModule(Module[AwsSession]):
+class Route53ZoneModule(Module[AwsSession], TerraformForm):
     type_name = "aws.route53_zone"
 
     terraform_types = ("aws_route53_zone",)

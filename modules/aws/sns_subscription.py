@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -22,7 +23,7 @@ from .terraform import pick
 PENDING = "PendingConfirmation"
 
 
-class SnsSubscriptionModule(Module[AwsSession]):
+class SnsSubscriptionModule(Module[AwsSession], TerraformForm):
     type_name = "aws.sns_subscription"
 
     terraform_types = ("aws_sns_topic_subscription",)

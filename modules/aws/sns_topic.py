@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -39,7 +40,7 @@ def topic_name(resource: Resource) -> str:
     return str(resource.get("topic_name") or resource.name)
 
 
-class SnsTopicModule(Module[AwsSession]):
+class SnsTopicModule(Module[AwsSession], TerraformForm):
     type_name = "aws.sns_topic"
 
     terraform_types = ("aws_sns_topic",)

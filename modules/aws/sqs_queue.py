@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried, TerraformObject
 from reconciler.targets.aws import AwsSession
@@ -65,7 +66,7 @@ def redrive_from_api(text: str | None) -> dict[str, Any] | None:
                     "max_receive_count": policy.get("maxReceiveCount")})
 
 
-class SqsQueueModule(Module[AwsSession]):
+class SqsQueueModule(Module[AwsSession], TerraformForm):
     type_name = "aws.sqs_queue"
 
     terraform_types = ("aws_sqs_queue",)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -42,7 +43,7 @@ def is_url(src: str) -> bool:
     return src.startswith(("http://", "https://"))
 
 
-class ArchiveModule(Module[Target]):
+class ArchiveModule(Module[Target], AnsibleTasks):
     type_name = "archive"
     ansible_modules = ("unarchive",)
     prunable = False  # which files were the archive's is not known: removing the resource leaves them

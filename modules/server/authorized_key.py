@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import LINE_BREAKS, Module, ansible_args
@@ -78,7 +79,7 @@ def key_file(resource: Resource, home: str | None = None) -> str:
     return str(resource.get("path") or f"{home or ('/root' if user == 'root' else '/home/' + user)}/.ssh/authorized_keys")
 
 
-class AuthorizedKeyModule(Module[Target]):
+class AuthorizedKeyModule(Module[Target], AnsibleTasks):
     type_name = "authorized_key"
     ansible_modules = ("authorized_key", "ansible.posix.authorized_key")
 

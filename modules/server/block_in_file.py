@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -87,7 +88,7 @@ def with_block(resource: Resource, data: bytes, present: bool) -> bytes:
     return b"".join(lines[:position] + new + lines[position:])
 
 
-class BlockInFileModule(Module[Target]):
+class BlockInFileModule(Module[Target], AnsibleTasks):
     type_name = "block_in_file"
     shows_text = True
 

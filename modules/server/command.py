@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import UNCHECKED, Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
@@ -29,7 +30,7 @@ def argv_of(resource: Resource, key: str = "command") -> list[str]:
     return list(value) if isinstance(value, list) else ["sh", "-c", str(value)]
 
 
-class CommandModule(Module[Target]):
+class CommandModule(Module[Target], AnsibleTasks):
     type_name = "command"
     ansible_modules = ("command", "shell", "apt", "package")
 

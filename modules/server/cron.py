@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -95,7 +96,7 @@ def with_entry(crontab: str, name: str, line: str | None) -> str:
     return "".join(x + "\n" for x in out)
 
 
-class CronModule(Module[Target]):
+class CronModule(Module[Target], AnsibleTasks):
     type_name = "cron"
     ansible_modules = ("cron",)
 

@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -25,7 +26,7 @@ from .download import digest, fetch, verify
 from .paths import desired_ownership, observed_ownership
 
 
-class GetUrlModule(Module[Target]):
+class GetUrlModule(Module[Target], AnsibleTasks):
     type_name = "get_url"
     ansible_modules = ("get_url",)
 

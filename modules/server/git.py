@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ModuleError
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource, Unobservable
 from reconciler.module import Module, ansible_args
@@ -53,7 +54,7 @@ def ssh_env(resource: Resource) -> dict[str, str]:
     return {"GIT_SSH_COMMAND": f"ssh -i {shlex.quote(str(key))} -o IdentitiesOnly=yes -o BatchMode=yes"}
 
 
-class GitModule(Module[Target]):
+class GitModule(Module[Target], AnsibleTasks):
     type_name = "git"
     ansible_modules = ("git",)
     prunable = False  # a checkout may hold work: removing the resource leaves it

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -18,7 +19,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("group_name") or resource.name)
 
 
-class GroupModule(Module[Target]):
+class GroupModule(Module[Target], AnsibleTasks):
     type_name = "group"
     ansible_modules = ("group",)
 

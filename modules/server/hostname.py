@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -15,7 +16,7 @@ FILE = "/etc/hostname"
 SET = 'if [ -d /run/systemd/system ]; then hostnamectl set-hostname "$1"; else hostname "$1"; fi'  # "$1" is checked: no leading -
 
 
-class HostnameModule(Module[Target]):
+class HostnameModule(Module[Target], AnsibleTasks):
     type_name = "hostname"
     ansible_modules = ("hostname", "ansible.builtin.hostname")
     prunable = False  # a host always has a name: removing the resource leaves it as it is

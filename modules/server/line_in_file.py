@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ModuleError
 from reconciler.model import Action, Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -125,7 +126,7 @@ def edit_in_place(target: Target, r: Resource, present: bool, edit: Callable[[by
             target.write_file(path, data, mode=r.get("mode") if current is None else None, follow=True)
 
 
-class LineInFileModule(Module[Target]):
+class LineInFileModule(Module[Target], AnsibleTasks):
     type_name = "line_in_file"
     shows_text = True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -56,7 +57,7 @@ def with_entry(text: str, path: str, line: str | None) -> str:
     return "".join(x + "\n" for x in lines)
 
 
-class MountModule(Module[Target]):
+class MountModule(Module[Target], AnsibleTasks):
     type_name = "mount"
     ansible_modules = ("mount", "ansible.posix.mount")
     default_state = "mounted"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, NotConvertible, ansible_args
@@ -78,7 +79,7 @@ def remove_command(manager: str, names: Sequence[str], lock_timeout: int = LOCK_
     return [manager, "remove", "-y", "--", *names]
 
 
-class PackageModule(Module[Target]):
+class PackageModule(Module[Target], AnsibleTasks):
     type_name = "package"
     ansible_modules = ("apt", "package", "dnf", "yum")
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -54,7 +55,7 @@ def requirement(name: str, version: Any) -> str:
     return f"{name}=={version}" if version else name
 
 
-class PipModule(Module[Target]):
+class PipModule(Module[Target], AnsibleTasks):
     type_name = "pip"
     ansible_modules = ("pip",)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -45,7 +46,7 @@ def enable_command(init: str, name: str, enabled: bool) -> list[str]:
     return ["update-rc.d", name, "defaults" if enabled else "disable"]
 
 
-class ServiceModule(Module[Target]):
+class ServiceModule(Module[Target], AnsibleTasks):
     type_name = "service"
     ansible_modules = ("service", "systemd", "systemd_service")
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -56,7 +57,7 @@ def with_line(text: str, key: str, value: str | None) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-class SysctlModule(Module[Target]):
+class SysctlModule(Module[Target], AnsibleTasks):
     type_name = "sysctl"
     ansible_modules = ("sysctl", "ansible.posix.sysctl")
 

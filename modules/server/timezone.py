@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -22,7 +23,7 @@ def zone_of_link(link: str | None) -> str | None:
     return link.split("zoneinfo/", 1)[1]
 
 
-class TimezoneModule(Module[Target]):
+class TimezoneModule(Module[Target], AnsibleTasks):
     type_name = "timezone"
     ansible_modules = ("timezone", "community.general.timezone")
     prunable = False  # a host always has a time zone: removing the resource leaves it as it is

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -31,7 +32,7 @@ def keys_text(keys: Sequence[str]) -> str:
     return "".join(k.strip() + "\n" for k in keys)
 
 
-class UserModule(Module[Target]):
+class UserModule(Module[Target], AnsibleTasks):
     type_name = "user"
     ansible_modules = ("user",)
 

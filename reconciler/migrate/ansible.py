@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.model import Diagnostic, Inventory, JsonPath, Location
 from reconciler.module import NotConvertible
@@ -290,7 +291,8 @@ class _Converter:
         self.names: set[str] = set()
         self.takers: dict[str, list[str]] = {}
         for type_name in registry.types:
-            for name in registry.module_class(type_name).ansible_modules:
+            declared = registry.module_class(type_name)
+            for name in declared.ansible_modules if issubclass(declared, AnsibleTasks) else ():
                 self.takers.setdefault(name, []).append(type_name)
         host_vars = {k for h in inventory.hosts.values() for k in h.vars}
         self.host_var_names = host_vars
@@ -440,7 +442,9 @@ class _Converter:
         found: tuple[str, dict[str, Any]] | None = None
         for type_name in self.takers.get(module, []):
             try:
-                attributes = self.registry.module(type_name).from_ansible(module, args, handler=senders is not None)
+                taker = self.registry.module(type_name)
+                assert isinstance(taker, AnsibleTasks), type_name
+                attributes = taker.from_ansible(module, args, handler=senders is not None)
             except NotConvertible as exc:
                 self.refuse(path + (written,), f"{title}: {exc}")
                 return None

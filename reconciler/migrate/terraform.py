@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.capabilities import TerraformForm
 from reconciler.migrate.tfstate import MalformedEntry, Path_, TfResource
 from reconciler.module import NotCarried
 from reconciler.registry import Registry
@@ -106,6 +107,13 @@ def _set(value: Any) -> bool:
     return value not in (None, "", False, 0)
 
 
+def terraform_form(registry: Registry, type_name: str) -> TerraformForm:
+    """The module of a type that has a Terraform form (only such types own Terraform resources here)."""
+    module = registry.module(type_name)
+    assert isinstance(module, TerraformForm), type_name
+    return module
+
+
 def migrate(resources: list[TfResource], registry: Registry) -> Migration:
     """Each resource of a type some installed module takes over (its `terraform_types`) as that type's spec
     entry; the configuration parts of such objects (`terraform_parts`) folded into them; the rest listed."""
@@ -113,6 +121,8 @@ def migrate(resources: list[TfResource], registry: Registry) -> Migration:
     parts: dict[str, list[str]] = {}
     for type_name in registry.types:
         declared = registry.module_class(type_name)
+        if not issubclass(declared, TerraformForm):
+            continue
         owners.update({t: type_name for t in declared.terraform_types})
         for t in declared.terraform_parts:
             parts.setdefault(t, []).append(type_name)
@@ -130,7 +140,7 @@ def migrate(resources: list[TfResource], registry: Registry) -> Migration:
             unsupported.append(f"{r.address} ({r.type})")
             continue
         kind = owners[r.type]
-        module = registry.module(kind)
+        module = terraform_form(registry, kind)
         name = our_name(r)
         while f"{kind}.{name}" in taken:
             name += "_"
@@ -164,7 +174,7 @@ def migrate(resources: list[TfResource], registry: Registry) -> Migration:
         target = None
         for kind in parts[r.type]:
             try:
-                key = registry.module(kind).terraform_part_key(r.type, r.values)
+                key = terraform_form(registry, kind).terraform_part_key(r.type, r.values)
             except (TypeError, ValueError, AttributeError) as exc:
                 raise MalformedEntry(r.where, f"{r.address}: not a state entry of {r.type} ({exc})") from None
             target = by_id.get((kind, key)) if key else None
@@ -174,7 +184,8 @@ def migrate(resources: list[TfResource], registry: Registry) -> Migration:
             unsupported.append(f"{r.address} ({r.type}: the object it configures is not in this state)")
             continue
         try:
-            registry.module(target.type).merge_terraform_part(target.attributes, r.type, literal(dict(r.values)))
+            terraform_form(registry, target.type).merge_terraform_part(target.attributes, r.type,
+                                                                 literal(dict(r.values)))
             merged.append(f"{r.address} (into {target.address})")
         except NotCarried as exc:
             target.unmanaged.setdefault(exc.attribute, f"{r.address}: {exc.reason}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import TerraformForm, terraform_objects
 from reconciler.model import UNKNOWN, Action, Change, Plan, Resource
 from reconciler.module import Module, TerraformObject
 
@@ -85,7 +86,7 @@ def _objects(module: Module[Any], resource: Resource | None) -> dict[tuple[str, 
     hidden = set(resource.sensitive) | set(resource.ephemeral)
     values = {k: (_SECRET if k in hidden and v is not None else _LATER if v is UNKNOWN else v)
               for k, v in resource.attributes.items()}
-    found: Sequence[TerraformObject] = module.to_terraform(values)
+    found: Sequence[TerraformObject] = terraform_objects(module, values)
     return {(o.type, o.suffix): o.values for o in found}
 
 
@@ -135,8 +136,13 @@ def _references(module: Module[Any], resource: Resource | None,
             if target:
                 found += [t for t in target if t not in found]
         if found:
-            out[module.terraform_names.get(key, key)] = found
+            out[_names(module).get(key, key)] = found
     return out
+
+
+def _names(module: Module[Any]) -> Mapping[str, str]:
+    """reconcile's attribute -> the provider's, where they differ (none for a type with no Terraform form)."""
+    return module.terraform_names if isinstance(module, TerraformForm) else {}
 
 
 def _terraform_reference(text: str, module_of: Callable[[str], Module[Any]]) -> list[str]:
@@ -149,9 +155,10 @@ def _terraform_reference(text: str, module_of: Callable[[str], Module[Any]]) -> 
             module = module_of(".".join(parts[:width]))
         except KeyError:  # no type of this width: the other one is tried
             continue
-        kind = module.terraform_types[0] if module.terraform_types else module.type_name
+        kind = module.terraform_types[0] if isinstance(module, TerraformForm) and module.terraform_types \
+            else module.type_name
         name, rest = parts[width].split("[", 1)[0], parts[width + 1:]
-        attribute = module.terraform_names.get(rest[0], rest[0]) if rest else ""
+        attribute = _names(module).get(rest[0], rest[0]) if rest else ""
         return [f"{kind}.{name}.{attribute}", f"{kind}.{name}"] if attribute else [f"{kind}.{name}"]
     return []
 

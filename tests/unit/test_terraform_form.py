@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.module import Module
+from reconciler.capabilities import TerraformForm
 from reconciler.registry import Registry
 
 REGISTRY = Registry.installed()
@@ -44,7 +44,7 @@ def test_an_example_survives_the_providers_form(type_name: str) -> None:
     example = {k: v for k, v in examples[0].items() if k not in ("state", "import")}
     module = REGISTRY.module(type_name)
     values = provider_form(type_name, example)
-    if type(module).to_terraform is Module.to_terraform:  # the renaming form, no shape of its own
+    if type(module).to_terraform is TerraformForm.to_terraform:  # the renaming form, no shape of its own
         renamed = {module.terraform_names.get(k, k) for k in example}
         assert renamed <= set(values), (type_name, sorted(renamed - set(values)))
     if type_name in NOT_READ_BACK:
