@@ -17,7 +17,7 @@ import networkx as nx
 
 from reconciler.engine import triggers
 from reconciler.engine.diff import change_for, unmarked
-from reconciler.engine.observe import ObserveProgress, observe
+from reconciler.engine.observe import Observation, ObserveProgress, observe
 from reconciler.engine.outputs import resolve_outputs
 from reconciler.engine.references import ReferenceResolver, attribute_view
 from reconciler.errors import ReconcileError
@@ -87,6 +87,39 @@ def selected_nodes(graph: nx.DiGraph[str], selection: Selection, inventory: Inve
 
 def _base(address: str) -> str:
     return address.split("[", 1)[0]
+
+
+@dataclasses.dataclass
+class PlanRun:
+    """What one planning pass knows so far, by address: the nodes still waiting for what they reference, the
+    attribute views later references read (`known`) and the secret attributes among them, each planned
+    change, everything observed, and what could not be planned and why."""
+
+    pending: list[str]
+    known: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    secrets: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    changes: dict[str, Change] = dataclasses.field(default_factory=dict)
+    observed: dict[str, Observed | None] = dataclasses.field(default_factory=dict)
+    failures: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def take_ready(self, graph: nx.DiGraph[str]) -> list[str]:
+        """The pending nodes whose references are all known now (taken off the pending list)."""
+        ready = [a for a in self.pending if all(p in self.known for p in referenced_by(graph, a))]
+        taken = set(ready)
+        self.pending = [a for a in self.pending if a not in taken]
+        return ready
+
+    def settle(self, address: str, change: Change, view: dict[str, Any],
+               secret: frozenset[str] | None = None) -> None:
+        """A node's change, and what later references read of it."""
+        self.changes[address] = change
+        self.known[address] = view
+        if secret is not None:
+            self.secrets[address] = secret
+
+    def not_planned(self, address: str, resource: Resource, reason: str, secret: frozenset[str] | None = None) -> None:
+        """A node left as it is (its failure or blocker says why); references to it read nothing."""
+        self.settle(address, Change(address, resource.type, Action.NOOP, reason=reason, resource=resource), {}, secret)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,76 +318,17 @@ class Planner:
         self.registry.prepare([self.graph.nodes[a]["resource"].type for a in order] +
                               [g.resource.type for g in ghosts])
         resolver = ReferenceResolver(self.graph, self.registry, self.spec.data)
-        known: dict[str, dict[str, Any]] = {}
-        secrets: dict[str, frozenset[str]] = {}
-        changes: dict[str, Change] = {}
-        observed_all: dict[str, Observed | None] = {}
-        failures: dict[str, str] = {}
-        data_values = self._read_data(known, secrets, failures)
-        observed_all.update({a: Observed(v) for a, v in data_values.items()})
-        pending = list(order)
+        run = PlanRun(list(order))
+        data_values = self._read_data(run.known, run.secrets, run.failures)
+        run.observed.update({a: Observed(v) for a, v in data_values.items()})
         first_wave = True
-        while pending or first_wave:  # the first wave also observes what was removed from the spec
-            ready = [a for a in pending if all(p in known for p in referenced_by(self.graph, a))]
-            taken = set(ready)
-            pending = [a for a in pending if a not in taken]
-            wave = []
-            for a in ready:
-                original = self.graph.nodes[a]["resource"]
-                unread = _unread_data(original, failures, resolver)
-                if unread:
-                    failures[a] = f"reads {unread}, which could not be read"
-                    changes[a] = Change(a, original.type, Action.NOOP, reason="not planned", resource=original)
-                    known[a] = {}
-                    continue
-                try:
-                    resolved = resolver.resolve(original, known, secrets)
-                    self._check_resolved(original, resolved)
-                    if resolved.host in self.pending:  # its host is known after apply: nothing to observe
-                        changes[a] = self._deferred(resolved)
-                        secrets[a] = self.registry.module(resolved.type).secret_attributes(resolved)
-                        known[a] = attribute_view(self.registry.module(resolved.type), changes[a])
-                        continue
-                    wave.append(self._with_prior(resolved))
-                except refs.ReferenceProblem as exc:  # a problem of the spec: nothing may be applied
-                    where = original.where(exc.key)
-                    self.blockers.append(self.redactor.redact(f"{a} ({where}): {exc}" if where else f"{a}: {exc}"))
-                    changes[a] = Change(a, original.type, Action.NOOP, reason="not planned", resource=original)
-                    known[a] = {}
-            for r in wave:
-                self.redactor.add_resource(r, self.registry.module(r.type).secret_attributes(r))
-            observable = [self._unchecked(r) for r in wave
-                          if self.registry.module(r.type).observe_unresolved or not _has_unknown(r)]
+        while run.pending or first_wave:  # the first wave also observes what was removed from the spec
+            wave = self._resolve(run, run.take_ready(self.graph), resolver)
             going = [g.resource for g in ghosts if g.destroy] if first_wave else []
-            retiring = {r.address: old for r in observable if (old := self._old_identity(r)) is not None}
-            observation = observe(observable + going + list(retiring.values()), self.registry, self.targets,
-                                  self.parallelism, self.progress)
+            observation, retiring = self._observe(run, wave, going)
             first_wave = False
-            observed_all.update(observation.observed)
-            located = {r.address: r.location for r in wave if r.location is not None}
-            failures.update({a: self.redactor.redact(f"({located[a]}): {m}" if a in located else m)
-                             for a, m in observation.errors.items()})
-            for r in wave:
-                module = self.registry.module(r.type)
-                secrets[r.address] = module.secret_attributes(r)
-                if r.address in failures:
-                    changes[r.address] = Change(r.address, r.type, Action.NOOP, reason="not observed", resource=r)
-                    known[r.address] = {}
-                    continue
-                change = change_for(module, r, observation.observed.get(r.address))
-                record = self.records.get(r.address)
-                intended = self.unknown.get(r.address)
-                if origin_for(change, record, observation.observed.get(r.address), intended) == FOUND:
-                    adopted = dataclasses.replace(r, adopted=True)
-                    change = unmarked(dataclasses.replace(change, resource=adopted))
-                change = triggers.fire(module, change, self.graph.nodes[r.address].get("triggers", ()), changes,
-                                       self.pending_handlers.get(r.address))
-                if r.address in retiring and record is not None:
-                    change = self._identity_change(module, change, record, retiring[r.address], observation.observed)
-                if r.address in self.moved_from:
-                    change = dataclasses.replace(change, moved_from=self.moved_from[r.address])
-                known[r.address] = attribute_view(module, change, record.observed if record else None)
-                changes[r.address] = change
+            self._diff(run, wave, observation, retiring)
+        known, secrets, changes, observed_all, failures = run.known, run.secrets, run.changes, run.observed, run.failures
 
         ordered = [changes[a] for a in order]
         gone = [self._ghost_change(ghost, observed_all, failures) for ghost in ghosts]
@@ -378,6 +352,72 @@ class Planner:
         outputs = resolve_outputs(self.spec.outputs, self.graph, self.registry, known, secrets, self.spec.data)
         return Plan(tuple(ordered), self.spec.hash, fingerprint, serial, failures, tuple(self.blockers), hashes,
                     tuple(self.warnings), outputs, data_values, unknown=self.unknown)
+
+    # -- one wave: resolve, observe, diff ------------------------------------------------------------
+    def _resolve(self, run: PlanRun, ready: Sequence[str], resolver: ReferenceResolver) -> list[Resource]:
+        """The wave's resources with their references resolved; those that cannot be planned (a data source
+        they read failed, a reference problem, a host known only after apply) are settled at once."""
+        wave = []
+        for a in ready:
+            original = self.graph.nodes[a]["resource"]
+            unread = _unread_data(original, run.failures, resolver)
+            if unread:
+                run.failures[a] = f"reads {unread}, which could not be read"
+                run.not_planned(a, original, "not planned")
+                continue
+            try:
+                resolved = resolver.resolve(original, run.known, run.secrets)
+                self._check_resolved(original, resolved)
+                if resolved.host in self.pending:  # its host is known after apply: nothing to observe
+                    module, deferred = self.registry.module(resolved.type), self._deferred(resolved)
+                    run.settle(a, deferred, attribute_view(module, deferred), module.secret_attributes(resolved))
+                    continue
+                wave.append(self._with_prior(resolved))
+            except refs.ReferenceProblem as exc:  # a problem of the spec: nothing may be applied
+                where = original.where(exc.key)
+                self.blockers.append(self.redactor.redact(f"{a} ({where}): {exc}" if where else f"{a}: {exc}"))
+                run.not_planned(a, original, "not planned")
+        return wave
+
+    def _observe(self, run: PlanRun, wave: Sequence[Resource], going: Sequence[Resource]
+                 ) -> tuple[Observation, dict[str, Resource]]:
+        """One batched observation of the wave (and of what is being destroyed, with the first wave), and the
+        old identities of resources whose identity changes (`retiring`, by address)."""
+        for r in wave:
+            self.redactor.add_resource(r, self.registry.module(r.type).secret_attributes(r))
+        observable = [self._unchecked(r) for r in wave
+                      if self.registry.module(r.type).observe_unresolved or not _has_unknown(r)]
+        retiring = {r.address: old for r in observable if (old := self._old_identity(r)) is not None}
+        observation = observe(observable + list(going) + list(retiring.values()), self.registry, self.targets,
+                              self.parallelism, self.progress)
+        run.observed.update(observation.observed)
+        located = {r.address: r.location for r in wave if r.location is not None}
+        run.failures.update({a: self.redactor.redact(f"({located[a]}): {m}" if a in located else m)
+                             for a, m in observation.errors.items()})
+        return observation, retiring
+
+    def _diff(self, run: PlanRun, wave: Sequence[Resource], observation: Observation,
+              retiring: Mapping[str, Resource]) -> None:
+        """Each observed resource's change: the engine's choice, adoption, triggers, identity and moves."""
+        for r in wave:
+            module = self.registry.module(r.type)
+            secret = module.secret_attributes(r)
+            if r.address in run.failures:
+                run.not_planned(r.address, r, "not observed", secret)
+                continue
+            change = change_for(module, r, observation.observed.get(r.address))
+            record = self.records.get(r.address)
+            intended = self.unknown.get(r.address)
+            if origin_for(change, record, observation.observed.get(r.address), intended) == FOUND:
+                adopted = dataclasses.replace(r, adopted=True)
+                change = unmarked(dataclasses.replace(change, resource=adopted))
+            change = triggers.fire(module, change, self.graph.nodes[r.address].get("triggers", ()), run.changes,
+                                   self.pending_handlers.get(r.address))
+            if r.address in retiring and record is not None:
+                change = self._identity_change(module, change, record, retiring[r.address], observation.observed)
+            if r.address in self.moved_from:
+                change = dataclasses.replace(change, moved_from=self.moved_from[r.address])
+            run.settle(r.address, change, attribute_view(module, change, record.observed if record else None), secret)
 
     def _refuse_an_empty_spec(self, gone: Sequence[Change]) -> None:
         """A spec without any `resources:` at all (an empty or truncated file) that would destroy everything the
