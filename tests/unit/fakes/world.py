@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError
-from reconciler.model import Change, Observed, Resource
+from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import Module
 
 
@@ -70,3 +70,26 @@ class BatchModule(ThingModule):
         if any(c.resource is not None and c.resource.get("fail") for c in changes):
             raise ModuleError("the batch failed")
         return {c.address: self.apply(target, c) for c in changes}
+
+
+class VolumeModule(ThingModule):
+    """fake.volume: a thing whose `size` is data; destroying one that holds some is a data-loss hazard."""
+
+    type_name = "fake.volume"
+
+    def destroy_hazard(self, target: World, change: Change, going: Sequence[Change] = ()) -> str | None:
+        held = (change.observed.attributes.get("size") if change.observed else None) or 0
+        return f"it holds {held} units of data" if held else None
+
+
+class HandlerModule(ThingModule):
+    """fake.handler: acts only when notified (a handler), and then reruns."""
+
+    type_name = "fake.handler"
+    triggered_actions = ("rerun",)
+    handler_only = True
+
+    def triggered(self, change: Change, cause: str, action: str) -> Change:
+        return Change(change.address, change.type, Action.UPDATE, (AttrDiff("rerun", None, f"because {cause}"),),
+                      reason=f"rerun: {cause} changed", verb="rerun", resource=change.resource,
+                      observed=change.observed)
