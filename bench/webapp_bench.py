@@ -77,8 +77,8 @@ def without_database(text: str) -> str:
 
 def in_process_calls(spec: Path, image: str, env: dict[str, str]) -> dict[str, int]:
     """The API calls of one no-change plan, counted by the session's client hooks."""
-    from reconciler.engine.plan import Selection
     from reconciler.engine.session import Session
+    from reconciler.model import Selection
     from reconciler.spec.variables import VarOverrides
 
     os.environ.update(env)

@@ -23,7 +23,7 @@ import networkx as nx
 from reconciler.engine import rollout, triggers
 from reconciler.engine.carry import BATCH, CREATE, DESTROY, Executor, LocalExecutor, new_first
 from reconciler.engine.diff import change_for
-from reconciler.engine.plan import check_attributes, dependencies_of, origin_for
+from reconciler.engine.plan_rules import check_attributes, dependencies_of, origin_for
 from reconciler.engine.references import ReferenceResolver, attribute_view
 from reconciler.engine.walk import walk
 from reconciler.errors import ReconcileError

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from reconciler import Session
-from reconciler.engine.plan import Selection
 from reconciler.errors import ReconcileError
-from reconciler.model import UNKNOWN, Action, Resource, Status
+from reconciler.model import UNKNOWN, Action, Resource, Selection, Status
 from reconciler.registry import Registry, TypeEntry
 from reconciler.state.records import StateRecord, scrub
 from reconciler.state.store import attributes_differ

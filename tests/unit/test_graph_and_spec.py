@@ -82,7 +82,8 @@ resources:
 
 
 def test_target_and_limit_select_nodes_with_their_dependencies(tmp_path: Path) -> None:
-    from reconciler.engine.plan import Selection, selected_nodes
+    from reconciler.engine.plan_rules import selected_nodes
+    from reconciler.model import Selection
 
     spec = write(tmp_path / "s.yaml", INVENTORY + """
 resources:
