@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +26,14 @@ from typing import Any, TypeVar
 
 from reconciler.engine.apply import Applier, ApplyHooks, failed
 from reconciler.engine.carry import Executor, LocalExecutor
+from reconciler.engine.outcomes import ApplyOutcome, DriftOutcome, found_objects, makes_hosts, ran, summarize
 from reconciler.engine.plan import make_plan
+from reconciler.engine.policy_gate import judged, policy_paths, terraform_form
+from reconciler.engine.text_diffs import content_diffs
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.model import (
     UNKNOWN,
     Action,
-    Change,
     Host,
     Inventory,
     Plan,
@@ -58,41 +60,6 @@ log = logging.getLogger(__name__)
 
 EVERYTHING = Selection()
 WORKSPACE_FILE = "environment"  # .reconcile/environment holds the selected workspace, as Terraform's
-
-
-@dataclass(frozen=True)
-class ApplyOutcome:
-    plan: Plan
-    results: tuple[Result, ...]
-    run_id: int | None
-    applied: bool  # False: nothing to do, or not approved
-    outputs: tuple[Any, ...] = ()  # reconciler.engine.outputs.OutputValue, as applied
-
-    @property
-    def failed(self) -> bool:
-        return failed(self.results) or bool(self.plan.failures)
-
-    @property
-    def runs(self) -> frozenset[str]:
-        """The commands the plan ran (counted apart from changes)."""
-        return ran(self.plan)
-
-    @property
-    def targets(self) -> dict[str, str]:
-        """Where each result happened: its target; a rollout's gate, its group; a resource of a host made in
-        this run (planned on a placeholder, then named by its host), that host."""
-        gates = {r.address: r.address.split("[")[0] for r in self.results if r.address.startswith("rollout.")}
-        made = {r.address: r.address.rsplit("[", 1)[1].rstrip("]") for r in self.results
-                if r.address.endswith("]") and not r.address.startswith("rollout.")}
-        return made | gates | {c.address: c.resource.target for c in self.plan.changes if c.resource is not None}
-
-
-@dataclass(frozen=True)
-class DriftOutcome:
-    report: Any  # reconciler.engine.drift.DriftReport
-    run_id: int | None
-    plan: Plan
-    history: tuple[Mapping[str, Any], ...] = ()  # the last drift runs, oldest first: run, started_at, total
 
 
 @dataclass
@@ -375,79 +342,18 @@ class Session:
 
     def policy_paths(self, validated: Validated | None = None) -> list[Path]:
         """The spec's `policy:` paths (relative to its file) and the --policy ones, in that order."""
-        validated = validated or self.validate()
-        base = Path(validated.spec.document.base_dir)
-        block = validated.spec.document.data.get("policy") or []
-        written = [str(p.get("path")) for p in block if isinstance(p, dict) and p.get("path")] \
-            if isinstance(block, list) else []
-        return [base / p for p in written] + [Path(p) for p in self.policies]
+        return policy_paths(validated or self.validate(), self.policies)
 
     def terraform_plan(self, plan: Plan, addresses: dict[str, str] | None = None) -> dict[str, Any]:
         """The plan in Terraform's plan-JSON shape (what policies and scanners read); `addresses` is filled
         with each Terraform address's reconcile address."""
-        from reconciler.policy.terraform_plan import terraform_plan
-
-        document = self.validate().spec.document
-
-        def written(resource: Any) -> Mapping[str, Any]:
-            """The resource's entry as the spec writes it (its `${…}` references unresolved)."""
-            node: Any = document.data
-            for part in resource.json_path:
-                try:
-                    node = node[part]
-                except (KeyError, IndexError, TypeError):
-                    return {}
-            if not isinstance(node, Mapping) or node.get("type") != resource.type or \
-                    str(node.get("name", "")).split("[")[0] != resource.name.split("[")[0]:
-                return {}  # a component's resource: its entry is in the component's own file
-            return node
-
-        return terraform_plan(plan, self._registry.module, addresses, written)
+        return terraform_form(plan, self.validate().spec.document, self._registry, addresses)
 
     def _judged(self, validated: Validated, plan: Plan) -> Plan:
-        """The plan with its policies' verdicts: each deny a blocker (nothing is applied), each warn a warning."""
-        paths = self.policy_paths(validated)
-        if not paths:
-            return plan
-        from reconciler.policy.rego import evaluate, policy_files
-
-        ours: dict[str, str] = {}
-        document = self.terraform_plan(plan, ours)
-        findings = [dataclasses.replace(f, address=ours.get(f.address, f.address)) if f.address else f
-                    for f in evaluate(policy_files(paths), document)]
-        denied = tuple(f"policy: {f}" for f in findings if f.kind == "deny")
-        warned = tuple(f"policy: {f}" for f in findings if f.kind == "warn")
-        return dataclasses.replace(plan, blockers=plan.blockers + denied, warnings=plan.warnings + warned,
-                                   policy=tuple(findings))
+        return judged(plan, self.policy_paths(validated), validated.spec.document, self._registry)
 
     def _content_diffs(self, plan: Plan, pool: TargetPool) -> dict[str, str]:
-        """What each change does to a text it rewrites (module.text_diffs): one batch per (type, target),
-        in parallel, masked; never for a change whose values are sensitive. A target that cannot be read
-        costs the plan its diffs there, nothing else."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        groups: dict[tuple[str, str], list[Change]] = {}
-        for change in plan.changes:
-            if change.resource is None or change.deferred or change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
-                continue
-            if any(d.sensitive for d in change.diffs) or not self._registry.module_class(change.type).shows_text:
-                continue
-            groups.setdefault((change.type, change.resource.target), []).append(change)
-
-        def one(key: tuple[str, str]) -> Mapping[str, str]:
-            module = self._registry.module(key[0])
-            try:
-                return module.text_diffs(pool.get(module.family, key[1]), groups[key], self.diff_context)
-            except Exception as exc:  # noqa: BLE001 - a plan without these diffs, not a failed plan
-                log.warning("no content diffs for %s on %s: %s", key[0], key[1], self.redactor.redact(str(exc)),
-                            exc_info=log.isEnabledFor(logging.DEBUG))
-                return {}
-
-        if not groups:
-            return {}
-        with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(groups)))) as threads:
-            found = list(threads.map(one, sorted(groups, key=lambda k: (k[1], k[0]))))
-        return {address: self.redactor.redact(text) for part in found for address, text in part.items()}
+        return content_diffs(plan, pool, self._registry, self.parallelism, self.diff_context, self.redactor)
 
     def apply(
         self, selection: Selection = EVERYTHING, *, approve: Callable[[Plan], bool] = lambda plan: True,
@@ -496,7 +402,7 @@ class Session:
                     return self._carry_out(validated, plan, pool, store, hooks, selection)
             # a new state (or a lost one): made when there is something to record, found objects included, so that
             # ownership survives a no-change apply
-            if not plan.actionable and not (validated.spec.outputs or _found_objects(plan)):
+            if not plan.actionable and not (validated.spec.outputs or found_objects(plan)):
                 return ApplyOutcome(plan, (), None, applied=False)
             if plan.actionable and not approve(plan):
                 raise ReconcileError("apply cancelled")
@@ -664,47 +570,6 @@ class Session:
                 raise type(exc)(masked) if type(exc).__init__ is ReconcileError.__init__ else ReconcileError(
                     masked) from None
             raise
-
-
-def _found_objects(plan: Plan) -> bool:
-    """Whether the plan observed objects of the spec (a lost or new state then has ownership to record)."""
-    return any(c.observed is not None and not c.pruned for c in plan.changes)
-
-
-def makes_hosts(spec: Any, plan: Plan, results: Sequence[Result]) -> bool:
-    """Whether this apply may have changed a dynamic group's hosts: it planned resources on hosts still to
-    come, or changed an object of a type groups are made of (else the groups are not looked up again)."""
-    if any(c.deferred for c in plan.changes):
-        return True
-    sources = {g.source_type for g in spec.inventory.dynamic.values()}
-    done = {r.address for r in results if r.status is Status.OK and r.action is not Action.NOOP}
-    return any(c.type in sources and c.address in done for c in plan.changes)
-
-
-def summarize(results: Sequence[Result], runs: Collection[str] = ()) -> dict[str, int]:
-    """How many objects each outcome touched; `runs`: the commands among the updates (counted as run, as the
-    plan counts them)."""
-    counts = {"added": 0, "changed": 0, "destroyed": 0, "forgotten": 0, "failed": 0, "skipped": 0, "run": 0}
-    for r in results:
-        if r.status is Status.FAILED:
-            counts["failed"] += 1
-        elif r.status is Status.SKIPPED:
-            counts["skipped"] += 1
-        elif r.status is Status.OK:
-            if r.action in (Action.CREATE, Action.REPLACE):
-                counts["added"] += 1
-            if r.action in (Action.DELETE, Action.REPLACE):
-                counts["destroyed"] += 1
-            if r.action is Action.UPDATE:
-                counts["run" if r.address in runs else "changed"] += 1
-            if r.action is Action.FORGET:
-                counts["forgotten"] += 1
-    return counts
-
-
-def ran(plan: Plan) -> frozenset[str]:
-    """The addresses of the plan's commands to run."""
-    return frozenset(c.address for c in plan.changes if c.verb == "run")
 
 
 def workspace_file(spec_path: str | Path) -> Path:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from reconciler.engine.session import summarize
+from reconciler.engine.outcomes import summarize
 from reconciler.model import Change, Plan, Result, Status
 from reconciler.report.plan_text import change_to_json
 

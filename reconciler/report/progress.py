@@ -104,7 +104,7 @@ def per_target(results: Sequence[Result], targets: Mapping[str, str]) -> str:
 
 
 def render_summary(results: Sequence[Result], color: bool = False, runs: Collection[str] = ()) -> str:
-    from reconciler.engine.session import summarize  # the engine only once there is an apply to show
+    from reconciler.engine.outcomes import summarize  # the engine only once there is an apply to show
 
     c = summarize(results, runs)
     text = f"Resources: {c['added']} added, {c['changed']} changed, {c['destroyed']} destroyed"
