@@ -35,7 +35,8 @@ from reconciler.state.sealed_store import SealedStateStore, sealed_on_disk
 from reconciler.state.store import SqliteStateStore, StateVersion
 
 if TYPE_CHECKING:
-    from reconciler.state.s3 import S3Config, S3StateStore
+    from reconciler.state.s3 import S3StateStore
+    from reconciler.state.s3_bucket import S3Config
 
 KEYS = {"backend", "path", "bucket", "key", "region", "endpoint_url", "encrypt", "kms_key_id", "profile",
         "lock_table"}
@@ -242,12 +243,12 @@ class S3Backend:
             remote.close()
 
     def lock(self, operation: str) -> AbstractContextManager[Any]:
-        from reconciler.state.s3 import DynamoLock, S3Lock
+        from reconciler.state.s3_locks import DynamoLock, S3Lock
 
         return DynamoLock(self.config, operation) if self.config.lock_table else S3Lock(self.config, operation)
 
     def force_unlock(self, lock_id: str) -> dict[str, Any]:
-        from reconciler.state.s3 import DynamoLock, S3Lock
+        from reconciler.state.s3_locks import DynamoLock, S3Lock
 
         lock = DynamoLock(self.config, "force-unlock") if self.config.lock_table else S3Lock(self.config, "force-unlock")
         return lock.force_unlock(lock_id)
@@ -272,7 +273,7 @@ class S3Backend:
 
     def workspaces(self) -> set[str]:
         """The workspaces whose key holds a state: the keys the key template makes for any name."""
-        from reconciler.state.s3 import list_keys
+        from reconciler.state.s3_bucket import list_keys
 
         probe = "reconcile-workspace-probe"
         template = self.key_of(probe)
@@ -288,7 +289,7 @@ class S3Backend:
         return found
 
     def delete(self) -> None:
-        from reconciler.state.s3 import delete_state
+        from reconciler.state.s3_bucket import delete_state
 
         delete_state(self.config)
 
@@ -359,7 +360,7 @@ BACKENDS: dict[str, Callable[[Mapping[str, Any], BackendPlace, Sealing | None], 
 
 
 def s3_config(settings: Mapping[str, Any], key: str) -> S3Config:
-    from reconciler.state.s3 import S3Config
+    from reconciler.state.s3_bucket import S3Config
 
     missing = [k for k in ("bucket", "key") if not settings.get(k)]
     if missing:

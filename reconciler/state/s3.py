@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.aws_errors import error_code, failures
-from reconciler.errors import StateConflict, StateDamaged, StateError, StateLockedError
+from reconciler.errors import StateConflict, StateDamaged, StateError
 from reconciler.key_source import KMS, Sealing
 from reconciler.model import Observed, Resource, StackId
 from reconciler.state.records import (
@@ -41,87 +40,14 @@ from reconciler.state.records import (
     unsettled,
     with_retired,
 )
+from reconciler.state.s3_bucket import S3Config, backend_error, run_user, s3_client
 from reconciler.state.sealing import envelope, is_sealed, seal, source_of, unseal
 from reconciler.state.store import StateVersion, pid_alive
 
 log = logging.getLogger(__name__)
+
+
 FLUSH_EVERY = 2.0  # seconds: results of a long apply reach the bucket at least this often
-
-
-@dataclass(frozen=True)
-class S3Config:
-    bucket: str
-    key: str
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    encrypt: bool = True
-    kms_key_id: str | None = None
-    profile: str | None = None
-    lock_table: str | None = None  # a DynamoDB table (hash key LockID) instead of the lock object
-    sealing: Sealing | None = None  # state.encryption: the document, history and journal sealed client-side
-    reading: Sealing | None = None  # opens what was sealed under another passphrase variable (a rekey's old key)
-
-    @property
-    def location(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
-
-
-def s3_client(config: S3Config, service: str = "s3") -> Any:
-    import boto3
-    from botocore.config import Config
-
-    session = boto3.session.Session(profile_name=config.profile, region_name=config.region)
-    return session.client(service, endpoint_url=config.endpoint_url,
-                          config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5,
-                                        read_timeout=30))
-
-
-def list_keys(config: S3Config, prefix: str) -> list[str]:
-    """Every key of the state bucket under `prefix`."""
-    keys: list[str] = []
-    try:
-        for page in s3_client(config).get_paginator("list_objects_v2").paginate(Bucket=config.bucket, Prefix=prefix):
-            keys += [o["Key"] for o in page.get("Contents") or []]
-    except failures() as exc:  # sorted by code
-        raise backend_error(config, exc, "listing") from None
-    return keys
-
-
-def delete_state(config: S3Config) -> None:
-    """Remove the state document (a workspace's), its run history and journal; the caller holds the lock."""
-    s3 = s3_client(config)
-    try:
-        extra = list_keys(config, f"{config.key}.runs/") + list_keys(config, f"{config.key}.journal")
-        for key in [config.key, *extra]:
-            s3.delete_object(Bucket=config.bucket, Key=key)
-    except StateError:
-        raise
-    except failures() as exc:  # sorted by code
-        raise backend_error(config, exc, "deleting") from None
-
-
-def backend_error(config: S3Config, exc: Exception, doing: str) -> StateError:
-    """One line: the bucket, what failed, and what to do."""
-    code = error_code(exc)
-    where = config.location
-    if code in ("NoSuchBucket",):
-        return StateError(f"the state bucket {config.bucket} does not exist ({doing} {where}); create it (see the "
-                          "README's team set-up) or fix `state.bucket`")
-    if code in ("AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-        return StateError(f"access to {where} was denied ({doing}): check the credentials and the bucket policy")
-    if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"):
-        return StateError(f"the state bucket {config.bucket} is not in region {config.region} ({doing}); fix "
-                          "`state.region`")
-    name = type(exc).__name__
-    if name == "InvalidRegionError":
-        return StateError(f"`state.region` {config.region!r} is not an AWS region name (like eu-west-1)")
-    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"):
-        return StateError(f"cannot reach the state store {config.endpoint_url or 's3.' + config.region} ({doing} "
-                          f"{where}): {exc}")
-    if name == "NoCredentialsError":
-        return StateError(f"no AWS credentials to reach {where}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
-                          "AWS_SECRET_ACCESS_KEY, or `state.profile`")
-    return StateError(f"{doing} {where} failed: {code or name}: {exc}")
 
 
 @dataclass
@@ -412,7 +338,7 @@ class S3StateStore:
         another) start in the same millisecond, so neither overwrites the other."""
         run_id = int(time.time() * 1000)
         for _ in range(100):
-            run = RunRecord(run_id, kind, spec, now_text(), None, "running", _user(), socket.gethostname(), {},
+            run = RunRecord(run_id, kind, spec, now_text(), None, "running", run_user(), socket.gethostname(), {},
                             os.getpid())
             if self._put_run(run, new=True):
                 break
@@ -421,7 +347,7 @@ class S3StateStore:
 
     def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any]) -> None:
         started = self._get_run(run_id)
-        base = started or RunRecord(run_id, "?", "", now_text(), None, status, _user(), socket.gethostname(), {})
+        base = started or RunRecord(run_id, "?", "", now_text(), None, status, run_user(), socket.gethostname(), {})
         self._put_run(replace(base, finished_at=now_text(), status=status, summary=dict(summary)))
 
     def _put_run(self, run: RunRecord, new: bool = False) -> bool:
@@ -506,140 +432,3 @@ class S3StateStore:
             raise backend_error(self.config, exc, f"reading version {version} of") from None
         self.replace_with(replace(document, serial=max(document.serial, self.serial) + 1))
         return StateVersion(version, document.serial, now_text(), 0)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
-
-
-@dataclass
-class S3Lock:
-    """The apply lock as an object created only if absent; `force-unlock ID` removes a stale one."""
-
-    config: S3Config
-    operation: str = "apply"
-    client: Any = None  # as S3StateStore's
-
-    def __post_init__(self) -> None:
-        self.s3 = self.client if self.client is not None else s3_client(self.config)
-        self.key = f"{self.config.key}.lock"
-        self.id: str | None = None
-
-    def info(self) -> dict[str, Any] | None:
-        try:
-            return dict(json.loads(self.s3.get_object(Bucket=self.config.bucket, Key=self.key)["Body"].read()))
-        except failures(ValueError) as exc:  # sorted by code; a damaged body is reported as such
-            code = error_code(exc)
-            if code in ("NoSuchKey", "404"):
-                return None
-            raise backend_error(self.config, exc, "reading the lock of") from None
-
-    def acquire(self) -> None:
-        lock_id = str(uuid.uuid4())
-        body = {"id": lock_id, "operation": self.operation, "who": _user(), "host": socket.gethostname(),
-                "pid": os.getpid(), "since": now_text(), "path": self.config.location}
-        try:
-            self.s3.put_object(Bucket=self.config.bucket, Key=self.key, Body=json.dumps(body).encode(),
-                               IfNoneMatch="*")
-        except failures() as exc:  # sorted by code
-            code = error_code(exc)
-            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                held = self.info() or {}
-                if held.get("id") == lock_id:  # a retried create whose first answer was lost: ours
-                    self.id = lock_id
-                    return
-                raise StateLockedError(
-                    f"the state {self.config.location} is locked by {held.get('operation', 'a run')} of "
-                    f"{held.get('who', '?')} on host {held.get('host', '?')} (pid {held.get('pid', '?')}) since "
-                    f"{held.get('since', '?')}, lock id {held.get('id', '?')}; wait for it to finish, or if that run "
-                    f"died: reconcile force-unlock {held.get('id', 'ID')}") from None
-            raise backend_error(self.config, exc, "locking") from None
-        self.id = lock_id
-
-    def release(self) -> None:
-        if self.id is None:
-            return
-        held = self.info()
-        if held is not None and held.get("id") == self.id:
-            try:
-                self.s3.delete_object(Bucket=self.config.bucket, Key=self.key)
-            except failures() as exc:  # reported; force-unlock can clean up
-                log.warning("could not release the lock %s: %s", self.id, exc)
-        self.id = None
-
-    def force_unlock(self, lock_id: str) -> dict[str, Any]:
-        held = self.info()
-        if held is None:
-            raise StateError(f"the state {self.config.location} is not locked")
-        if held.get("id") != lock_id:
-            raise StateError(f"the lock on {self.config.location} has id {held.get('id')}, not {lock_id}")
-        self.s3.delete_object(Bucket=self.config.bucket, Key=self.key)
-        return held
-
-    def __enter__(self) -> S3Lock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-@dataclass
-class DynamoLock(S3Lock):
-    """The same lock held as an item of a DynamoDB table (hash key LockID), for stores without
-    conditional writes."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.db = s3_client(self.config, "dynamodb")
-        self.key = f"{self.config.bucket}/{self.config.key}"  # the LockID Terraform's S3 backend uses too
-
-    def info(self) -> dict[str, Any] | None:
-        try:
-            item = self.db.get_item(TableName=self.config.lock_table, Key={"LockID": {"S": self.key}},
-                                    ConsistentRead=True).get("Item")
-        except failures() as exc:
-            raise backend_error(self.config, exc, f"reading the lock table {self.config.lock_table} for") from None
-        return json.loads(item["Info"]["S"]) if item else None
-
-    def acquire(self) -> None:
-        lock_id = str(uuid.uuid4())
-        body = {"id": lock_id, "operation": self.operation, "who": _user(), "host": socket.gethostname(),
-                "pid": os.getpid(), "since": now_text(), "path": self.config.location}
-        try:
-            self.db.put_item(TableName=self.config.lock_table,
-                             Item={"LockID": {"S": self.key}, "Info": {"S": json.dumps(body)}},
-                             ConditionExpression="attribute_not_exists(LockID)")
-        except failures() as exc:  # sorted by code
-            code = error_code(exc)
-            if code == "ConditionalCheckFailedException":
-                held = self.info() or {}
-                raise StateLockedError(
-                    f"the state {self.config.location} is locked by {held.get('operation', 'a run')} of "
-                    f"{held.get('who', '?')} on host {held.get('host', '?')} since {held.get('since', '?')}, lock id "
-                    f"{held.get('id', '?')}; if that run died: reconcile force-unlock {held.get('id', 'ID')}") from None
-            raise backend_error(self.config, exc, f"locking (table {self.config.lock_table})") from None
-        self.id = lock_id
-
-    def release(self) -> None:
-        if self.id is None:
-            return
-        try:
-            self.db.delete_item(TableName=self.config.lock_table, Key={"LockID": {"S": self.key}},
-                                ConditionExpression="contains(Info, :id)", ExpressionAttributeValues={
-                                    ":id": {"S": self.id}})
-        except failures() as exc:  # reported; force-unlock can clean up
-            log.warning("could not release the lock %s: %s", self.id, exc)
-        self.id = None
-
-    def force_unlock(self, lock_id: str) -> dict[str, Any]:
-        held = self.info()
-        if held is None:
-            raise StateError(f"the state {self.config.location} is not locked")
-        if held.get("id") != lock_id:
-            raise StateError(f"the lock on {self.config.location} has id {held.get('id')}, not {lock_id}")
-        self.db.delete_item(TableName=self.config.lock_table, Key={"LockID": {"S": self.key}})
-        return held

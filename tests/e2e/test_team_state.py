@@ -16,7 +16,8 @@ import boto3
 import pytest
 
 from reconciler.errors import StateConflict
-from reconciler.state.s3 import S3Config, S3StateStore
+from reconciler.state.s3 import S3StateStore
+from reconciler.state.s3_bucket import S3Config
 from tests.conftest import Cli, write
 from tests.harness.fault_proxy import ACCESS_DENIED, FaultProxy, Faults
 

@@ -16,7 +16,9 @@ from reconciler.key_source import PASSPHRASE, Sealing
 from reconciler.model import Observed, Resource, StackId
 from reconciler.state.interface import StateStore
 from reconciler.state.records import FOUND
-from reconciler.state.s3 import S3Config, S3Lock, S3StateStore
+from reconciler.state.s3 import S3StateStore
+from reconciler.state.s3_bucket import S3Config
+from reconciler.state.s3_locks import S3Lock
 from reconciler.state.sealed_store import SealedStateStore
 from reconciler.state.store import SqliteStateStore
 from tests.unit.fakes.s3 import FakeS3
