@@ -21,7 +21,7 @@ from reconciler.errors import ReconcileError
 @common_options
 def trust_cmd(host: str, spec: str, known_hosts: str | None, yes: bool) -> int:
     """Show a host's SSH key fingerprint and add it to known_hosts."""
-    from reconciler.targets.ssh import append_known_host, fetch_host_key, fingerprint, known_hosts_name
+    from reconciler.targets.host_keys import append_known_host, fetch_host_key, fingerprint, known_hosts_name
 
     validated = session_for(spec).validate(unset_env_ok=True)
     entry = validated.spec.inventory.hosts.get(host)

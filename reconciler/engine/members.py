@@ -63,7 +63,7 @@ def wait_for_hosts(spec: Spec, hosts: Sequence[str], note: Callable[[str], None]
                    parallelism: int = 10) -> dict[str, str]:
     """Wait, in parallel, for each new host to answer SSH, within its group's `ssh_wait`: host -> why it
     did not (only the hosts that never answered)."""
-    from reconciler.targets.ssh import wait_for_ssh
+    from reconciler.targets.ssh_reach import wait_for_ssh
 
     waits = {h: _ssh_wait(spec, h) for h in hosts}
 

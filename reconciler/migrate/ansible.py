@@ -12,9 +12,7 @@ Every task that cannot be converted is listed with its file and line.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +20,21 @@ from typing import Any
 
 from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ReconcileError, SpecError
+from reconciler.migrate.ansible_inventory import inline_inventory, read_inventory, valid_host_names
+from reconciler.migrate.ansible_text import EXPRESSION, as_list, free_form, key_values
 from reconciler.model import Diagnostic, Inventory, JsonPath, Location
 from reconciler.module import NotConvertible
 from reconciler.registry import Registry
-from reconciler.spec.inventory import ansible_inventory
 from reconciler.spec.load import display_path, load_yaml_file
 
 # task keywords (not the module): carried over, dropped harmlessly, or refusing the task
 CARRIED = {"name", "when", "loop", "with_items", "with_list", "notify", "listen", "args", "loop_control", "no_log",
            "become", "become_user", "environment"}
+
+
 DROPPED = {"tags", "diff"}  # change nothing of what a task does
+
+
 REFUSED = {"register": "its result is read by later tasks, which reconcile cannot express",
            "changed_when": "reconcile decides what changed itself", "failed_when": "not supported",
            "delegate_to": "not supported", "run_once": "not supported",
@@ -39,18 +42,31 @@ REFUSED = {"register": "its result is read by later tasks, which reconcile canno
            "async": "not supported",
            "check_mode": "it only checks (Ansible changes nothing in check mode); reconcile would make the change",
            "ignore_errors": "Ansible goes on after its failure, while reconcile would skip what depends on it"}
+
+
 LOOP_CONTROL = {"loop_var", "label"}
+
+
 CONTROL = {"block", "include_tasks", "import_tasks", "include_role", "import_role", "include_vars", "meta",
            "debug", "set_fact", "assert", "fail", "pause", "wait_for"}
+
+
 FREE_FORM = {"command", "shell", "raw", "script"}
+
+
 PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.")
+
+
 FACTS = {"os_family": "os_family", "distribution": "distribution", "distribution_version": "distribution_version",
          "distribution_major_version": "distribution_major_version", "architecture": "architecture",
          "kernel": "kernel", "system": "system", "processor_vcpus": "processor_count",
          "processor_count": "processor_count", "memtotal_mb": "memtotal_mb", "hostname": "hostname",
          "fqdn": "fqdn", "nodename": "hostname"}
+
+
 _SLUG = re.compile(r"[^a-z0-9]+")
-_EXPRESSION = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.S)
+
+
 
 
 @dataclass(frozen=True)
@@ -72,135 +88,9 @@ class Conversion:
     notes: list[str] = field(default_factory=list)
 
 
-# -- the inventory ------------------------------------------------------------------------------------
-
-def read_inventory(path: Path) -> Inventory:
-    """An Ansible inventory file, YAML or INI, with the group_vars/ and host_vars/ beside it."""
-    if not path.is_file():
-        raise ReconcileError(f"inventory file not found: {display_path(path)}")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    data: Any
-    if path.suffix in (".yml", ".yaml") or text.lstrip().startswith(("all:", "---")):
-        data, _ = load_yaml_file(path)
-        if not isinstance(data, dict):
-            raise SpecError([Diagnostic("an Ansible inventory must be a mapping of groups",
-                                        Location(display_path(path), 1, 1))])
-    else:
-        data = parse_ini_inventory(text, display_path(path))
-    inventory, problems = ansible_inventory(data, path.parent)
-    if problems:
-        raise SpecError(problems)
-    return inventory
-
-
-def parse_ini_inventory(text: str, shown: str) -> dict[str, Any]:
-    """Ansible's INI inventory (`[group]`, `[group:vars]`, `[group:children]`, `host key=value…`) in its
-    YAML form."""
-    groups: dict[str, dict[str, Any]] = {}
-    section, kind = "ungrouped", "hosts"
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith(("#", ";")) else ""
-        if not line:
-            continue
-        if line.startswith("["):
-            if not line.endswith("]"):
-                raise SpecError([Diagnostic(f"unclosed section header {line!r}", Location(shown, number, 1))])
-            section, _, kind = line[1:-1].partition(":")
-            kind = kind or "hosts"
-            if kind not in ("hosts", "vars", "children"):
-                raise SpecError([Diagnostic(f"unknown section kind {kind!r} (hosts, vars or children)",
-                                            Location(shown, number, 1))])
-            groups.setdefault(section, {})
-            continue
-        group = groups.setdefault(section, {})
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise SpecError([Diagnostic(f"cannot read this line: {exc}", Location(shown, number, 1))]) from None
-        if kind == "vars":
-            key, sep, value = line.partition("=")
-            if not sep:
-                raise SpecError([Diagnostic("a vars line is NAME=VALUE", Location(shown, number, 1))])
-            group.setdefault("vars", {})[key.strip()] = _ini_value(value.strip())
-        elif kind == "children":
-            group.setdefault("children", {})[words[0]] = None
-        else:
-            host_vars = {}
-            for word in words[1:]:
-                key, sep, value = word.partition("=")
-                if not sep:
-                    raise SpecError([Diagnostic(f"{word!r} is not KEY=VALUE", Location(shown, number, 1))])
-                host_vars[key] = _ini_value(value)
-            group.setdefault("hosts", {})[words[0]] = host_vars or None
-    out: dict[str, Any] = {}
-    for name, body in groups.items():  # children sections name groups defined elsewhere
-        children = body.get("children") or {}
-        out[name] = {**body, "children": {c: groups.get(c) for c in children}} if children else body
-    return out
-
-
-def _ini_value(text: str) -> Any:
-    if text.isdigit():
-        return int(text)
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text.strip("'\"")
-
-
-def inline_inventory(inventory: Inventory, become_hosts: Iterable[str], users: Mapping[str, str] | None = None,
-                     rolling: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    becomes = set(become_hosts)
-    users, rolling = users or {}, rolling or {}
-    hosts: dict[str, Any] = {}
-    for name, host in inventory.hosts.items():
-        entry: dict[str, Any] = {"address": host.address}
-        if host.port != 22:
-            entry["port"] = host.port
-        if host.user or name in users:
-            entry["user"] = host.user or users[name]
-        if host.key_file:
-            entry["key_file"] = host.key_file
-        if host.become or name in becomes:
-            entry["become"] = True
-        if host.vars:
-            entry["vars"] = dict(host.vars)
-        hosts[name] = entry
-    groups: dict[str, Any] = {g: list(m) for g, m in inventory.groups.items() if m and g not in ("all", "ungrouped")}
-    for group, serial in rolling.items():  # a play's serial: its group rolls out in batches
-        groups[group] = {"hosts": list(inventory.groups[group]), "serial": serial}
-    groups["all"] = list(inventory.hosts)
-    return {"hosts": hosts, "groups": groups}
-
-
-_HOST_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-
-
-def valid_host_names(inventory: Inventory) -> tuple[Inventory, dict[str, str]]:
-    """Hosts named as the spec names them (FQDNs and addresses have dots): web1.example.com is
-    web1-example-com, with its address kept; the names changed, old -> new."""
-    renamed: dict[str, str] = {}
-    taken = {n for n in inventory.hosts if _HOST_NAME.match(n)}
-    for name in inventory.hosts:
-        if _HOST_NAME.match(name):
-            continue
-        new = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "host"
-        new = new if new[0].isalpha() or new[0] == "_" else f"h{new}"
-        while new in taken:
-            new += "_"
-        taken.add(new)
-        renamed[name] = new
-    if not renamed:
-        return inventory, {}
-    hosts = {renamed.get(n, n): dataclasses.replace(h, name=renamed.get(n, n)) for n, h in inventory.hosts.items()}
-    groups = {g: tuple(renamed.get(m, m) for m in members) for g, members in inventory.groups.items()}
-    return dataclasses.replace(inventory, hosts=hosts, groups=groups), renamed
-
-
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("yes", "true", "1", "on")
 
-
-# -- expressions ----------------------------------------------------------------------------------------
 
 class Rewriter:
     """Ansible's names in an expression, as reconcile's."""
@@ -239,7 +129,7 @@ class Rewriter:
             block = m.group(0)
             return block[:2] + self.expression(block[2:-2], loop) + block[-2:]
 
-        return _EXPRESSION.sub(inside, text)
+        return EXPRESSION.sub(inside, text)
 
     def value(self, value: Any, loop: bool) -> Any:
         if isinstance(value, str):
@@ -250,8 +140,6 @@ class Rewriter:
             return {k: self.value(v, loop) for k, v in value.items()}
         return value
 
-
-# -- the playbook -----------------------------------------------------------------------------------------
 
 def convert(playbook: Path, inventory_path: Path, registry: Registry) -> Conversion:
     try:
@@ -327,7 +215,7 @@ class _Converter:
         if play.get("roles"):
             self.refuse(path + ("roles",), "roles: convert each role's tasks into a component")
         play_vars: dict[str, Any] = dict(play["vars"]) if isinstance(play.get("vars"), dict) else {}
-        for number, name in enumerate(_as_list(play.get("vars_files"))):
+        for number, name in enumerate(as_list(play.get("vars_files"))):
             loaded = self._vars_file(path + ("vars_files", number), name)
             for key, value in (loaded or {}).items():
                 play_vars.setdefault(key, value)
@@ -365,7 +253,7 @@ class _Converter:
                     maybe.append(made)
                 else:
                     anchor, maybe = [made], []
-                for name in _as_list(task.get("notify")):
+                for name in as_list(task.get("notify")):
                     notified.setdefault(str(name), []).append(made)
         for name, (hpath, handler) in handlers.items():
             senders = sorted(set(notified.get(name, [])))
@@ -376,7 +264,7 @@ class _Converter:
         out: dict[str, tuple[JsonPath, dict[str, Any]]] = {}
         for number, handler in enumerate(handlers or []):
             if isinstance(handler, dict):
-                for name in [handler.get("name"), *_as_list(handler.get("listen"))]:
+                for name in [handler.get("name"), *as_list(handler.get("listen"))]:
                     if name:
                         out.setdefault(str(name), ((index, "handlers", number), handler))
         return out
@@ -422,7 +310,7 @@ class _Converter:
             rewriter = Rewriter(self.host_var_names, self.play_vars, str(control["loop_var"]))
         args = task[written]
         if isinstance(args, str):
-            args = free_form(args) if module in FREE_FORM else _key_values(args)
+            args = free_form(args) if module in FREE_FORM else key_values(args)
             if args is None:
                 self.refuse(path + (written,), f"{title}: cannot read its arguments")
                 return None
@@ -477,7 +365,7 @@ class _Converter:
             resource["sensitive"] = sorted(k for k in attributes if k != "state")
         when = task.get("when")
         if when is not None:
-            parts = [str(w) for w in _as_list(when)]
+            parts = [str(w) for w in as_list(when)]
             resource["when"] = " and ".join(f"({rewriter.expression(p, loop is not None)})" if len(parts) > 1
                                             else rewriter.expression(p, loop is not None) for p in parts)
         if senders is not None:
@@ -579,52 +467,3 @@ class _Converter:
     def finish(self) -> Conversion:
         self.out.inventory = inline_inventory(self.inventory, self.become_hosts, self.users, self.rolling)
         return self.out
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _words(text: str) -> list[str] | None:
-    """Shell-like words, a `{{ … }}` counting as part of the word it is in (as Ansible splits)."""
-    blocks: list[str] = []
-
-    def hide(m: re.Match[str]) -> str:
-        blocks.append(m.group(0))
-        return f"\x00{len(blocks) - 1}\x00"
-
-    try:
-        words = shlex.split(_EXPRESSION.sub(hide, text))
-    except ValueError:
-        return None
-    return [re.sub(r"\x00(\d+)\x00", lambda m: blocks[int(m.group(1))], w) for w in words]
-
-
-def _key_values(text: str) -> dict[str, Any] | None:
-    """`path=/srv state=directory owner={{ user }}` as a mapping."""
-    words = _words(text)
-    if words is None:
-        return None
-    out: dict[str, Any] = {}
-    for word in words:
-        key, sep, value = word.partition("=")
-        if not sep:
-            return None
-        out[key] = value
-    return out
-
-
-def free_form(text: str) -> dict[str, Any]:
-    """A command module's free-form text: the command, with `creates=`, `removes=` and `chdir=` taken out."""
-    out: dict[str, Any] = {}
-    kept = []
-    for word in re.split(r"(\s+)", text):
-        key, sep, value = word.partition("=")
-        if sep and key in ("creates", "removes", "chdir") and value:
-            out[key] = value
-        else:
-            kept.append(word)
-    out["_raw_params"] = "".join(kept).strip()
-    return out

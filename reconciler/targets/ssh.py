@@ -18,16 +18,12 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import inspect
 import json
 import logging
 import os
 import select
 import shlex
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,119 +35,31 @@ from reconciler.model import Host, Inventory
 from reconciler.targets import fsops
 from reconciler.targets.base import CommandResult, FsOp, Target
 from reconciler.targets.budget import ConnectionBudget
+from reconciler.targets.host_keys import UnknownKeyPolicy, fingerprint, known_hosts_name, pinned_key
+from reconciler.targets.ssh_reach import JumpProxy
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 10.0
+
+
+
 COMMAND_TIMEOUT = 600.0  # a command's deadline when its resource sets no `timeout`
+
+
 FS_TIMEOUT = 300.0  # filesystem batches (hashing large files included)
+
+
 RECONNECTS = 2
+
+
 FS_HELPER = inspect.getsource(fsops)
+
+
 HELPER_LABEL = "python3 -c <reconcile fs helper>"
 
 
 class HostDead(ModuleError):
     """The host stopped answering (or the connection to it is gone for good)."""
-
-
-def fingerprint(key: Any) -> str:
-    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
-
-
-def known_hosts_name(address: str, port: int) -> str:
-    return address if port == 22 else f"[{address}]:{port}"
-
-
-def split_jump(hop: str) -> tuple[str | None, str, int]:
-    """OpenSSH's ProxyJump syntax for one hop: [user@]host[:port] (or ssh://[user@]host[:port])."""
-    hop = hop.removeprefix("ssh://")
-    user, _, rest = hop.rpartition("@")
-    host, port = rest, 22
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        port = int(tail[1:]) if tail.startswith(":") else 22
-    elif rest.count(":") == 1:
-        host, _, p = rest.partition(":")
-        port = int(p)
-    return (user or None), host, port
-
-
-class JumpProxy:
-    """The socket-like object paramiko reads through: `ssh -W` via the ProxyJump chain. ssh's own stderr
-    is kept, so a failing jump says why instead of timing out on the banner."""
-
-    def __init__(self, chain: str, address: str, port: int, key_files: Sequence[str], known_hosts: str | None,
-                 accept_new: bool):
-        hops = [h.strip() for h in chain.split(",") if h.strip()]
-        user, host, hop_port = split_jump(hops[-1])
-        argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={int(CONNECT_TIMEOUT)}",
-                "-o", f"StrictHostKeyChecking={'accept-new' if accept_new else 'yes'}"]
-        files = [f for f in (known_hosts, os.path.expanduser("~/.ssh/known_hosts")) if f]
-        argv += ["-o", "UserKnownHostsFile=" + " ".join(shlex.quote(f) for f in files)]
-        for key in key_files:
-            argv += ["-i", key]
-        if len(hops) > 1:
-            argv += ["-J", ",".join(hops[:-1])]
-        argv += ["-p", str(hop_port)] + (["-l", user] if user else []) + ["-W", f"[{address}]:{port}", host]
-        self.argv = argv
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, bufsize=0)
-        self.timeout: float | None = None
-        self._said: str | None = None
-
-    def send(self, content: bytes) -> int:
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(content)
-        except OSError as exc:
-            raise OSError(f"ProxyJump failed: {self.stderr() or exc}") from None
-        return len(content)
-
-    def recv(self, size: int) -> bytes:
-        import select
-
-        assert self.process.stdout is not None
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([self.process.stdout], [], [], wait)
-            if ready:
-                data = os.read(self.process.stdout.fileno(), size)
-                if not data:  # ssh closed its output: it failed (or the hop closed); say why
-                    raise OSError(f"ProxyJump failed: {self.stderr() or 'ssh exited'}")
-                return data
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError("ProxyJump: no data")
-
-    def stderr(self) -> str:
-        """What ssh said, once it has exited (waiting a moment for it to)."""
-        if self._said is None:
-            try:
-                self.process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                return ""
-            assert self.process.stderr is not None
-            self._said = self.process.stderr.read().decode(errors="replace").strip()
-        return self._said
-
-    def settimeout(self, timeout: float | None) -> None:
-        self.timeout = timeout
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-
-    @property
-    def closed(self) -> bool:
-        return self.process.poll() is not None
-
-    @property
-    def _closed(self) -> bool:  # what paramiko's Transport asks of a socket
-        return self.closed
-
-    def getpeername(self) -> tuple[str, int]:
-        return ("", 0)
 
 
 class SSHTarget(Target):
@@ -238,7 +146,7 @@ class SSHTarget(Target):
             client.load_system_host_keys()  # ~/.ssh/known_hosts
             if known_hosts and os.path.exists(known_hosts):
                 client.load_host_keys(known_hosts)
-        client.set_missing_host_key_policy(_UnknownKeyPolicy(
+        client.set_missing_host_key_policy(UnknownKeyPolicy(
             self.name, self.inventory, self.address, self.port, bool(self.host.host_key)))  # type: ignore[arg-type]
         where = f"{self.address}:{self.port}"
         proxy = None
@@ -546,87 +454,3 @@ class SSHTarget(Target):
         with self._connect_lock:
             self._close_client()
         self.budget.release(self)
-
-
-class _UnknownKeyPolicy:  # duck-types paramiko.MissingHostKeyPolicy (paramiko is imported only when used)
-    """strict: refuse with instructions. accept-new: record the key in the known_hosts file and go on."""
-
-    def __init__(self, name: str, inventory: Inventory, address: str, port: int, pinned: bool = False):
-        self.name = name
-        self.inventory = inventory
-        self.entry = known_hosts_name(address, port)
-        self.pinned = pinned
-
-    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
-        if self.pinned:
-            raise ReconcileError(f"host {self.name} unreachable: it presented a {key.get_name()} key "
-                                 f"({fingerprint(key)}), not the key the spec pins")
-        if self.inventory.host_key_checking == "accept-new":
-            path = self.inventory.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
-            append_known_host(path, self.entry, key)
-            client.get_host_keys().add(hostname, key.get_name(), key)
-            return
-        raise ReconcileError(
-            f"host {self.name} unreachable: its host key is not known ({key.get_name()} {fingerprint(key)}). "
-            f"Check it, then run `reconcile trust {self.name} --spec SPEC`, or set "
-            "`inventory.host_key_checking: accept-new` in the spec"
-        )
-
-
-def pinned_key(host: Host) -> tuple[str, Any]:
-    """The host's `host_key` ("TYPE BASE64 [comment]") as (type, paramiko key)."""
-    import binascii
-
-    import paramiko
-
-    parts = (host.host_key or "").split()
-    try:
-        return parts[0], paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
-    except (IndexError, ValueError, binascii.Error, paramiko.SSHException) as exc:
-        raise ReconcileError(f"host {host.name}: host_key is not an SSH public key (\"TYPE BASE64\"): "
-                             f"{exc or 'too short'}") from None
-
-
-def wait_for_ssh(address: str, port: int, timeout: float, pause: float = 1.0) -> float:
-    """Seconds until `address:port` sends an SSH banner (a new instance booting); ReconcileError after
-    `timeout` seconds."""
-    started = time.monotonic()
-    last = "no answer"
-    while True:
-        try:
-            with socket.create_connection((address, port), timeout=min(5.0, timeout)) as sock:
-                sock.settimeout(min(5.0, timeout))
-                if sock.recv(256).startswith(b"SSH-"):
-                    return time.monotonic() - started
-                last = "it answered, but not with SSH"
-        except OSError as exc:
-            last = exc.strerror or str(exc) or type(exc).__name__
-        if time.monotonic() - started + pause > timeout:
-            raise ReconcileError(f"{address}:{port} did not answer SSH within {timeout:.0f}s ({last})")
-        time.sleep(pause)
-
-
-def append_known_host(path: str, entry: str, key: Any) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(path, "a") as fh:
-        fh.write(f"{entry} {key.get_name()} {key.get_base64()}\n")
-
-
-def fetch_host_key(address: str, port: int, timeout: float = CONNECT_TIMEOUT) -> Any:
-    """The host's key, read from the SSH handshake without logging in."""
-    import paramiko
-
-    where = f"{address}:{port}"
-    try:
-        sock = socket.create_connection((address, port), timeout=timeout)
-    except OSError as exc:
-        raise ReconcileError(f"cannot connect to {where}: {exc.strerror or exc}") from None
-    transport = paramiko.Transport(sock)
-    try:
-        transport.start_client(timeout=timeout)
-        return transport.get_remote_server_key()
-    except (paramiko.SSHException, EOFError, OSError) as exc:
-        raise ReconcileError(f"{where} did not complete an SSH handshake ({exc or type(exc).__name__}); "
-                             "is it an SSH server?") from None
-    finally:
-        transport.close()
