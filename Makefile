@@ -63,6 +63,7 @@ fuzz: install
 	RECONCILE_FUZZ_EXAMPLES=$${RECONCILE_FUZZ_EXAMPLES:-5000} $(BIN)/pytest -q tests/fuzz
 
 bench: install system-packages
+	$(BIN)/python bench/startup_bench.py
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/docker_bench.py
 	$(BIN)/python bench/fleet_bench.py 5 20 50 100

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from reconciler.model import Diagnostic
+if TYPE_CHECKING:
+    from reconciler.model import Diagnostic
 
 
 class ReconcileError(Exception):
