@@ -5,6 +5,10 @@ members it never uses.
 - AnsibleTasks: `reconcile migrate ansible` turns Ansible tasks into this type's entries.
 - TerraformForm: `reconcile migrate terraform` adopts the provider's resources as this type's, and
   `show --format terraform-json`, policies and scanners read its resources in the provider's shapes.
+- BatchApply: several ready creates and updates on one target carried out at once (one apt transaction).
+- Discovers: finds this stack's objects by their ownership marks (a lost state, drift's "unmanaged").
+- FormsGroups: its objects can be an inventory group's hosts (dynamic groups).
+- ShowsText: shows how a change rewrites a text (a file's content) in plans and reports.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from reconciler.model import Change, GroupMembers, GroupQuery, Observed
 from reconciler.module import Adopted, TerraformObject
 
 
@@ -72,3 +77,40 @@ def terraform_objects(module: Any, attributes: Mapping[str, Any]) -> Sequence[Te
         return module.to_terraform(attributes)
     values = {k: v for k, v in attributes.items() if k not in ("state", "import")}
     return (TerraformObject(module.type_name, "", values),)
+
+
+class BatchApply:
+    """Takes every ready create and update of its type on one target at once."""
+
+    def apply_many(self, target: Any, changes: Sequence[Change]) -> Mapping[str, Observed]:
+        """Carry out several creates/updates at once; raise if any failed (the engine then retries them one
+        by one, so that each failure stays its own resource's)."""
+        raise NotImplementedError
+
+
+class Discovers:
+    """Its objects carry this stack's ownership label or tag."""
+
+    def discover(self, target: Any) -> Mapping[str, Mapping[str, Any]]:
+        """The objects on `target` that carry this stack's ownership marks: address -> identity. Used to
+        rebuild a lost state and for drift's "unmanaged" class."""
+        raise NotImplementedError
+
+
+class FormsGroups:
+    """Its objects can be the hosts of an inventory group (`inventory.dynamic`)."""
+
+    def group_members(self, target: Any, query: GroupQuery) -> GroupMembers:
+        """The objects that are an inventory group's hosts: see GroupQuery."""
+        raise NotImplementedError
+
+
+class ShowsText:
+    """Rewrites texts whose difference a plan can show."""
+
+    def text_diffs(self, target: Any, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
+        """Per change address, how a text the change rewrites differs (a file's content): a unified diff with
+        `context` lines around each change, or a line with sizes and digests when it is binary or large. Read
+        from the target in one batch; changes with nothing to show are left out. Never asked for secret
+        values."""
+        raise NotImplementedError

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from reconciler.model import Change, GroupMembers, GroupQuery, LintFinding, Observed, Resource, Unobservable
+from reconciler.model import Change, LintFinding, Observed, Resource, Unobservable
 from reconciler.targets.prefetch import Read
 
 LINE_BREAKS = "[\n\r\u2028\u2029\u0085\u0000]"  # what may never be inside a value that becomes one line
@@ -82,13 +82,10 @@ class Module(Generic[TargetT]):
     triggered_actions: ClassVar[tuple[str, ...]] = ()  # what notify/triggered_by may ask of it; the first is the default
     handler_only: ClassVar[bool] = False  # True: with triggers, it acts only when one fires (a handler command)
     observe_unresolved: ClassVar[bool] = False  # True: observe() copes with UNKNOWN attribute values
-    batch_apply: ClassVar[bool] = False  # True: apply_many() takes all ready creates/updates on a target
     prunable: ClassVar[bool] = True  # False: removing it from the spec undoes nothing, it is just forgotten
     forget_reason: ClassVar[str] = "no longer in the spec; there is nothing to undo"  # what a plan says then
     runs_checks: ClassVar[bool] = False  # observe() runs read-only commands of the spec's (unless/onlyif)
     digest_attributes: ClassVar[frozenset[str]] = frozenset()  # stored in the state as their sha256 (contents)
-    discovers: ClassVar[bool] = False  # True: discover() finds this stack's objects by their ownership marks
-    forms_groups: ClassVar[bool] = False  # True: group_members() lists its objects as inventory hosts
     holds_paths: ClassVar[bool] = False  # True: other resources' paths under its path() are its contents (a directory)
 
     # -- declared by the engine's diff --------------------------------------------------------
@@ -105,17 +102,6 @@ class Module(Generic[TargetT]):
         """The change to make because `cause` (one or more addresses, comma-separated) changes in this run
         and asks for `action` (one of triggered_actions). `change` is what the diff alone decided."""
         return change
-
-    def discover(self, target: TargetT) -> Mapping[str, Mapping[str, Any]]:
-        """The objects on `target` that carry this stack's ownership label or tag: address -> identity.
-
-        Used to rebuild a lost state and for drift's "unmanaged" class. Types whose objects carry no
-        marks (files, packages) return nothing and set `discovers = False`."""
-        return {}
-
-    def group_members(self, target: TargetT, query: GroupQuery) -> GroupMembers:
-        """The objects that are an inventory group's hosts (types with `forms_groups`): see GroupQuery."""
-        raise NotImplementedError(f"{self.type_name} cannot form an inventory group")
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         """The state identity of an existing object given by its id or name (`reconcile state import`)."""
@@ -173,15 +159,6 @@ class Module(Generic[TargetT]):
         """
         return None
 
-    shows_text: ClassVar[bool] = False  # text_diffs has something to say (a file's content)
-
-    def text_diffs(self, target: TargetT, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
-        """For plans and reports: per change address, how a text the change rewrites differs (a file's
-        content): a unified diff with `context` lines around each change, or a line with sizes and digests
-        when it is binary or large. Read from the target in one batch; changes with nothing to show are
-        left out. Never asked for secret values."""
-        return {}
-
     def prepare_replace(self, target: TargetT, change: Change) -> None:
         """Before the old object of a replacement is destroyed: get what the new one needs (e.g. pull its
         image), so that a failure leaves the old object running."""
@@ -212,10 +189,6 @@ class Module(Generic[TargetT]):
     def apply(self, target: TargetT, change: Change) -> Observed:
         """Create or update the resource so that it matches `change.resource`; return what now exists."""
         raise NotImplementedError
-
-    def apply_many(self, target: TargetT, changes: Sequence[Change]) -> Mapping[str, Observed]:
-        """For batch_apply modules: carry out several creates/updates at once; raise if any failed."""
-        return {c.address: self.apply(target, c) for c in changes}
 
     def delete(self, target: TargetT, resource: Resource, observed: Observed) -> None:
         raise NotImplementedError

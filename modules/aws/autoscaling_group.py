@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, FormsGroups, TerraformForm
 from reconciler.errors import ModuleError
 from reconciler.model import Change, GroupMembers, GroupQuery, Observed, Resource
 from reconciler.module import Adopted, Module, NotCarried
@@ -40,7 +40,7 @@ def tag_list(tags: Mapping[str, str], name: str) -> list[dict[str, Any]]:
              "PropagateAtLaunch": not k.startswith("reconcile:")} for k, v in tags.items()]
 
 
-class AutoscalingGroupModule(Module[AwsSession], TerraformForm):
+class AutoscalingGroupModule(Module[AwsSession], TerraformForm, Discovers, FormsGroups):
     type_name = "aws.autoscaling_group"
 
     terraform_types = ("aws_autoscaling_group",)
@@ -86,8 +86,6 @@ class AutoscalingGroupModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"group_name"})
     not_compared = frozenset({"state", "import", "instance_refresh", "min_healthy_percentage"})
     observe_unresolved = True
-    discovers = True
-    forms_groups = True
 
     def group_members(self, session: AwsSession, query: GroupQuery) -> GroupMembers:
         """The instances in service (or coming into service) of the groups named by the query's resources,

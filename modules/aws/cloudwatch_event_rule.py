@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
@@ -45,7 +45,7 @@ def targets_of(values: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     return {str(t["id"]): {"arn": str(t["arn"]), "input": t.get("input")} for t in values}
 
 
-class CloudwatchEventRuleModule(Module[AwsSession], TerraformForm):
+class CloudwatchEventRuleModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.cloudwatch_event_rule"
 
     terraform_types = ("aws_cloudwatch_event_rule",)
@@ -84,7 +84,6 @@ class CloudwatchEventRuleModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"rule_name"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"rule_name": object_id}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -36,7 +36,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("log_group_name") or resource.name)
 
 
-class CloudwatchLogGroupModule(Module[AwsSession], TerraformForm):
+class CloudwatchLogGroupModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.cloudwatch_log_group"
 
     terraform_types = ("aws_cloudwatch_log_group",)
@@ -55,7 +55,6 @@ class CloudwatchLogGroupModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"log_group_name"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"log_group_name": object_id}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -55,7 +55,7 @@ def _typed(key: str, value: Any) -> Any:
     return str(value)
 
 
-class CloudwatchMetricAlarmModule(Module[AwsSession], TerraformForm):
+class CloudwatchMetricAlarmModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.cloudwatch_metric_alarm"
 
     terraform_types = ("aws_cloudwatch_metric_alarm",)
@@ -78,7 +78,6 @@ class CloudwatchMetricAlarmModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"alarm_name"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"alarm_name": object_id}

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from reconciler.aws_errors import error_code
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.errors import ModuleError
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource, Unobservable
 from reconciler.module import Module
@@ -355,7 +355,7 @@ def read_each(session: AwsSession, resources: Sequence[Resource], read: Callable
     return dict(zip([r.address for r in resources], session.map(read, resources), strict=True))
 
 
-class Ec2Module(Module[AwsSession], TerraformForm):
+class Ec2Module(Module[AwsSession], TerraformForm, Discovers):
     """EC2 resources (VPC, subnet, security group, instance, volume): found by the id the state recorded,
     else by their stack and address tags, with one paginated describe for every resource of the type.
 
@@ -363,7 +363,6 @@ class Ec2Module(Module[AwsSession], TerraformForm):
     tagging the object again; they never make reconcile lose track of it."""
 
     family = "aws"
-    discovers = True
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
     describe: tuple[str, str, str, str]  # operation, result key, id key, id filter name

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -36,7 +36,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("group_name") or resource.name).lower()
 
 
-class DbParameterGroupModule(Module[AwsSession], TerraformForm):
+class DbParameterGroupModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.db_parameter_group"
 
     terraform_types = ("aws_db_parameter_group",)
@@ -57,7 +57,6 @@ class DbParameterGroupModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"group_name", "family", "description"})
     not_compared = frozenset({"state", "import", "apply_method"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"group_name": object_id}

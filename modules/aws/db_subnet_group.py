@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -47,7 +47,7 @@ def rds_tags(rds: Any, arn: str) -> dict[str, str]:
         return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn).get("TagList") or []}
 
 
-class DbSubnetGroupModule(Module[AwsSession], TerraformForm):
+class DbSubnetGroupModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.db_subnet_group"
 
     terraform_types = ("aws_db_subnet_group",)
@@ -64,7 +64,6 @@ class DbSubnetGroupModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"group_name"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"group_name": object_id}

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, TerraformObject
@@ -70,7 +70,7 @@ def gsis_from_api(table: Mapping[str, Any], provisioned: bool) -> list[dict[str,
     return sorted(out, key=lambda g: g["name"])
 
 
-class DynamodbTableModule(Module[AwsSession], TerraformForm):
+class DynamodbTableModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.dynamodb_table"
     name_attribute = "table_name"
     terraform_types = ("aws_dynamodb_table",)
@@ -115,7 +115,6 @@ class DynamodbTableModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"table_name", "hash_key", "range_key", "attributes"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"table_name": object_id}

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import FormsGroups
 from reconciler.model import Change, GroupMembers, GroupQuery, Observed, Resource
 from reconciler.module import Adopted
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
@@ -58,7 +59,7 @@ def running_instances(session: AwsSession, filters: list[dict[str, Any]]) -> lis
     return [instance_facts(i) for i in sorted(found, key=lambda i: (str(i.get("LaunchTime")), i["InstanceId"]))]
 
 
-class Ec2InstanceModule(Ec2Module):
+class Ec2InstanceModule(Ec2Module, FormsGroups):
     type_name = "aws.ec2_instance"
     terraform_types = ("aws_instance",)
     terraform_names = {"image_id": "ami"}  # as the provider names them
@@ -98,7 +99,6 @@ class Ec2InstanceModule(Ec2Module):
     requires_replace = frozenset({"image_id", "subnet_id", "key_name", "user_data", "root_volume_size"})
     not_compared = frozenset({"import"})
     default_state = "running"
-    forms_groups = True
 
     def group_members(self, session: AwsSession, query: GroupQuery) -> GroupMembers:
         """The running instances carrying the query's tags, or those of the query's resources (by their

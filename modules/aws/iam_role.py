@@ -9,7 +9,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
@@ -43,7 +43,7 @@ def as_policy(value: Any) -> Any:
     return value
 
 
-class IamRoleModule(Module[AwsSession], TerraformForm):
+class IamRoleModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.iam_role"
     name_attribute = "role_name"
     terraform_types = ("aws_iam_role",)
@@ -81,7 +81,6 @@ class IamRoleModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"path", "role_name"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"role_name": object_id}

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
@@ -59,7 +59,7 @@ def vpc(value: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
             "security_group_ids": sorted(value.get("security_group_ids") or value.get("SecurityGroupIds") or [])}
 
 
-class LambdaFunctionModule(Module[AwsSession], TerraformForm):
+class LambdaFunctionModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.lambda_function"
 
     terraform_types = ("aws_lambda_function",)
@@ -97,7 +97,6 @@ class LambdaFunctionModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"function_name"})
     not_compared = frozenset({"state", "import", "source", "files", "publish"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"function_name": object_id}

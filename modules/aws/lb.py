@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried
 from reconciler.targets.aws import AwsSession
@@ -31,7 +31,7 @@ def lb_name(resource: Resource) -> str:
     return str(resource.get("lb_name") or resource.name)
 
 
-class LbModule(Module[AwsSession], TerraformForm):
+class LbModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.lb"
 
     terraform_types = ("aws_lb", "aws_alb")
@@ -63,7 +63,6 @@ class LbModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"lb_name", "internal"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"lb_name": object_id}

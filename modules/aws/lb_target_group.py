@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -49,7 +49,7 @@ def target_key(target: Mapping[str, Any], port: int) -> str:
     return f"{target.get('id') or target.get('Id')}:{target.get('port') or target.get('Port') or port}"
 
 
-class LbTargetGroupModule(Module[AwsSession], TerraformForm):
+class LbTargetGroupModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.lb_target_group"
 
     terraform_types = ("aws_lb_target_group", "aws_alb_target_group")
@@ -91,7 +91,6 @@ class LbTargetGroupModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"target_group_name", "port", "protocol", "vpc_id", "target_type"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"target_group_name": object_id}

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Adopted, Module, TerraformObject
@@ -47,7 +47,7 @@ def password_tag(password: str, salt: str | None = None) -> str:
     return f"{salt}:{hashlib.sha256((salt + password).encode()).hexdigest()[:40]}"
 
 
-class RdsInstanceModule(Module[AwsSession], TerraformForm):
+class RdsInstanceModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.rds_instance"
     name_attribute = "db_instance_identifier"
     terraform_types = ("aws_db_instance",)
@@ -130,7 +130,6 @@ class RdsInstanceModule(Module[AwsSession], TerraformForm):
             return password_tag(str(desired), observed.split(":", 1)[0]) == observed
         return bool(desired == observed)
 
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"db_instance_identifier": object_id}

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.aws_errors import error_code
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried, TerraformObject
 from reconciler.targets.aws import AwsSession
@@ -65,7 +65,7 @@ def lifecycle_from_api(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
     return sorted(out, key=lambda x: str(x["id"]))
 
 
-class S3BucketModule(Module[AwsSession], TerraformForm):
+class S3BucketModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.s3_bucket"
     name_attribute = "bucket"
     terraform_types = ("aws_s3_bucket",)
@@ -185,7 +185,6 @@ class S3BucketModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"bucket"})
     not_compared = frozenset({"state", "import", "force_destroy"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"bucket": object_id}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module
 from reconciler.targets.aws import AwsSession
@@ -40,7 +40,7 @@ def topic_name(resource: Resource) -> str:
     return str(resource.get("topic_name") or resource.name)
 
 
-class SnsTopicModule(Module[AwsSession], TerraformForm):
+class SnsTopicModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.sns_topic"
 
     terraform_types = ("aws_sns_topic",)
@@ -63,7 +63,6 @@ class SnsTopicModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"topic_name", "fifo_topic"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"topic_name": object_id}

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
+from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Adopted, Module, NotCarried, TerraformObject
 from reconciler.targets.aws import AwsSession
@@ -66,7 +66,7 @@ def redrive_from_api(text: str | None) -> dict[str, Any] | None:
                     "max_receive_count": policy.get("maxReceiveCount")})
 
 
-class SqsQueueModule(Module[AwsSession], TerraformForm):
+class SqsQueueModule(Module[AwsSession], TerraformForm, Discovers):
     type_name = "aws.sqs_queue"
 
     terraform_types = ("aws_sqs_queue",)
@@ -119,7 +119,6 @@ class SqsQueueModule(Module[AwsSession], TerraformForm):
     requires_replace = frozenset({"queue_name", "fifo_queue"})
     not_compared = frozenset({"state", "import"})
     observe_unresolved = True
-    discovers = True
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
         return {"queue_name": object_id}

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import Discovers
 from reconciler.errors import ModuleError
 from reconciler.model import Action, AttrDiff, Change, LintFinding, Observed, Resource
 from reconciler.module import Module
@@ -102,10 +103,9 @@ def _env_digest(env: Mapping[str, str]) -> dict[str, str]:
     return {"sha256": hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()}
 
 
-class ContainerModule(Module[DockerEngine]):
+class ContainerModule(Module[DockerEngine], Discovers):
     type_name = "docker.container"
     family = "docker"
-    discovers = True
     computed = frozenset({"id", "image_id", "container_name"})
     requires_replace = frozenset(CREATION_SETTINGS + ("volumes", "networks", "labels", "managed", "image_id"))
     not_compared = frozenset({"adopt", "wait", "wait_timeout", "stop_timeout", "start_wait"})

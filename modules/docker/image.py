@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reconciler.capabilities import Discovers
 from reconciler.errors import ModuleError
 from reconciler.model import Action, AttrDiff, Change, LintFinding, Observed, Resource
 from reconciler.module import Module
@@ -47,11 +48,10 @@ def split_reference(reference: str) -> tuple[str, str | None]:
     return repo, tag
 
 
-class ImageModule(Module[DockerEngine]):
+class ImageModule(Module[DockerEngine], Discovers):
     type_name = "docker.image"
     name_attribute = "image"
     family = "docker"
-    discovers = True
     sensitive = frozenset({"auth"})
     computed = frozenset({"id", "digest"})
     volatile = frozenset({"id", "digest"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import Discovers
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
@@ -12,11 +13,10 @@ from reconciler.targets.docker import DockerEngine
 from .common import labelled, labels_for, labels_match, object_name, observe_objects, user_labels
 
 
-class NetworkModule(Module[DockerEngine]):
+class NetworkModule(Module[DockerEngine], Discovers):
     type_name = "docker.network"
     name_attribute = "network_name"
     family = "docker"
-    discovers = True
     computed = frozenset({"id", "network_name"})
     requires_replace = frozenset({"driver", "subnet", "internal", "labels", "managed", "network_name"})
     not_compared = frozenset({"state", "adopt"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import Discovers
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
@@ -13,11 +14,10 @@ from reconciler.targets.docker import DockerEngine
 from .common import labelled, labels_for, labels_match, object_name, observe_objects, user_labels
 
 
-class VolumeModule(Module[DockerEngine]):
+class VolumeModule(Module[DockerEngine], Discovers):
     type_name = "docker.volume"
     name_attribute = "volume_name"
     family = "docker"
-    discovers = True
     computed = frozenset({"volume_name", "mountpoint"})
     requires_replace = frozenset({"driver", "driver_opts", "labels", "managed", "volume_name"})
     not_compared = frozenset({"state", "adopt"})

@@ -13,6 +13,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import BatchApply, ShowsText
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
@@ -66,10 +67,8 @@ def source_text(resource: Resource) -> str:
     return "\n".join(lines) + "\n"
 
 
-class AptRepositoryModule(Module[Target]):
+class AptRepositoryModule(Module[Target], BatchApply, ShowsText):
     type_name = "apt_repository"
-    batch_apply = True  # the repositories of a host written together, then one apt-get update
-    shows_text = True
     not_compared = frozenset({"state", "uris", "suites", "components", "types", "architectures", "format", "filename",
                               "signed_by"})
 

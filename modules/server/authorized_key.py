@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, ShowsText
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import LINE_BREAKS, Module, ansible_args
@@ -79,7 +79,7 @@ def key_file(resource: Resource, home: str | None = None) -> str:
     return str(resource.get("path") or f"{home or ('/root' if user == 'root' else '/home/' + user)}/.ssh/authorized_keys")
 
 
-class AuthorizedKeyModule(Module[Target], AnsibleTasks):
+class AuthorizedKeyModule(Module[Target], AnsibleTasks, ShowsText):
     type_name = "authorized_key"
     ansible_modules = ("authorized_key", "ansible.posix.authorized_key")
 
@@ -152,7 +152,6 @@ class AuthorizedKeyModule(Module[Target], AnsibleTasks):
             out[r.address] = Observed(attrs)
         return out
 
-    shows_text = True
 
     def text_diffs(self, target: Target, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
         """The keys an exclusive change removes, named (from the observation: nothing is read again)."""

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, ShowsText
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -88,9 +88,8 @@ def with_block(resource: Resource, data: bytes, present: bool) -> bytes:
     return b"".join(lines[:position] + new + lines[position:])
 
 
-class BlockInFileModule(Module[Target], AnsibleTasks):
+class BlockInFileModule(Module[Target], AnsibleTasks, ShowsText):
     type_name = "block_in_file"
-    shows_text = True
 
     def text_diffs(self, target: Target, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
         return edit_diffs(target, changes, with_block, context)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import ShowsText
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
@@ -40,7 +41,7 @@ def tree_digest(entries: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
 
 
-class CopyModule(Module[Target]):
+class CopyModule(Module[Target], ShowsText):
     type_name = "copy"
     not_compared = frozenset({"state", "src", "dest", "mode", "owner", "group", "manifest"})
     computed = frozenset({"files"})
@@ -109,7 +110,6 @@ class CopyModule(Module[Target]):
             result[r.address] = Observed({"content": tree_digest(found), "files": len(found), "differ": differ})
         return result
 
-    shows_text = True
 
     def text_diffs(self, target: Target, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:
         """Which files a change sends (from the observation: nothing is read again)."""

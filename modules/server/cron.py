@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, BatchApply
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -96,7 +96,7 @@ def with_entry(crontab: str, name: str, line: str | None) -> str:
     return "".join(x + "\n" for x in out)
 
 
-class CronModule(Module[Target], AnsibleTasks):
+class CronModule(Module[Target], AnsibleTasks, BatchApply):
     type_name = "cron"
     ansible_modules = ("cron",)
 
@@ -146,7 +146,6 @@ class CronModule(Module[Target], AnsibleTasks):
         self._set(target, r, entry_line(r))
         return Observed(self.desired(r))
 
-    batch_apply = True  # a host's new and changed entries: one read and one write per crontab, in spec order
 
     def apply_many(self, target: Target, changes: Sequence[Change]) -> Mapping[str, Observed]:
         """Entries added in the order the spec declares them, as Ansible adds them in task order."""

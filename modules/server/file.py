@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, ShowsText
 from reconciler.errors import ModuleError
 from reconciler.model import Action, Change, Observed, Resource, Unobservable
 from reconciler.module import Module, NotConvertible, ansible_args
@@ -19,9 +19,8 @@ from .paths import content_digest, desired_ownership, observed_ownership, wrong_
 TEXT_DIFF_LIMIT = 64 * 1024
 
 
-class FileModule(Module[Target], AnsibleTasks):
+class FileModule(Module[Target], AnsibleTasks, ShowsText):
     type_name = "file"
-    shows_text = True
     ansible_modules = ("file", "copy", "template")
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, BatchApply
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, NotConvertible, ansible_args
@@ -79,7 +79,7 @@ def remove_command(manager: str, names: Sequence[str], lock_timeout: int = LOCK_
     return [manager, "remove", "-y", "--", *names]
 
 
-class PackageModule(Module[Target], AnsibleTasks):
+class PackageModule(Module[Target], AnsibleTasks, BatchApply):
     type_name = "package"
     ansible_modules = ("apt", "package", "dnf", "yum")
 
@@ -151,7 +151,6 @@ class PackageModule(Module[Target], AnsibleTasks):
             out[r.address] = Observed(attrs, identity={"manager": manager, "cache_mtime": cache})
         return out
 
-    batch_apply = True  # every package a host is missing, in one install command
 
     def apply(self, target: Target, change: Change) -> Observed:
         return self.apply_many(target, [change])[change.address]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import BatchApply
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
@@ -34,9 +35,8 @@ def unit_path(resource: Resource) -> str:
     return f"{UNIT_DIR}/{unit_name(resource)}"
 
 
-class SystemdUnitModule(Module[Target]):
+class SystemdUnitModule(Module[Target], BatchApply):
     type_name = "systemd_unit"
-    batch_apply = True  # the units of a host written together, then one daemon-reload
     not_compared = frozenset({"state", "unit"})
     digest_attributes = frozenset({"content"})
 

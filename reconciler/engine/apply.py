@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import networkx as nx
 
+from reconciler.capabilities import BatchApply
 from reconciler.engine import rollout, triggers
 from reconciler.engine.carry import BATCH, CREATE, DESTROY, Executor, LocalExecutor, new_first
 from reconciler.engine.diff import change_for
@@ -233,7 +234,7 @@ class Applier:
             if len(addresses) == 1:
                 return [run(by_address[addresses[0]])]
             changes = [by_address[a] for a in addresses]
-            if self.registry.module(changes[0].type).batch_apply and phase == "create":
+            if isinstance(self.registry.module(changes[0].type), BatchApply) and phase == "create":
                 return self._run_batch(changes)
             return self._run_many(phase, changes)
 
@@ -242,7 +243,7 @@ class Applier:
             if change.resource is None:
                 return None
             if phase == "create" and change.action in (Action.CREATE, Action.UPDATE) \
-                    and self.registry.module(change.type).batch_apply:
+                    and isinstance(self.registry.module(change.type), BatchApply):
                 return (change.type, change.resource.target)
             if self.executor.remote:  # one task per target for the changes that became ready together
                 module = self.registry.module(change.type)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from reconciler.capabilities import BatchApply
 from reconciler.errors import ModuleError, ReconcileError
 from reconciler.model import Action, Change, Observed, Result, Status
 from reconciler.registry import Registry
@@ -128,6 +129,7 @@ def _batch(registry: Registry, targets: Targets, changes: list[Change],
         if any(text for _, text in refused):
             return [Result(c.address, c.action, Status.FAILED, error=text) if text else
                     _one(registry, targets, CREATE, c, lambda change: None) for c, text in refused]
+        assert isinstance(module, BatchApply), changes[0].type
         observed = module.apply_many(target, changes)
     except Exception as exc:  # noqa: BLE001 - retried one by one, which reports each error
         log.info("batch of %d %s changes failed (%s); retrying one by one", len(changes), changes[0].type,

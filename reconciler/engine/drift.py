@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.capabilities import Discovers
 from reconciler.errors import ReconcileError
 from reconciler.model import SENSITIVE, UNKNOWN, Action, Change, Plan
 from reconciler.registry import Registry
@@ -112,7 +113,7 @@ def discover_unmanaged(types_and_targets: Iterable[tuple[str, str]], registry: R
     errors: dict[str, str] = {}
     for type_name, target_name in sorted(set(types_and_targets)):
         module = registry.module(type_name)
-        if not module.discovers:
+        if not isinstance(module, Discovers):
             continue
         try:
             for address in module.discover(targets.get(module.family, target_name)):

@@ -10,6 +10,7 @@ from typing import Any
 
 import networkx as nx
 
+from reconciler.capabilities import Discovers
 from reconciler.errors import ReconcileError
 from reconciler.model import (
     Action,
@@ -190,11 +191,12 @@ class StateSide:
             targets_by_family.setdefault(self.registry.module_class(r.type).family, set()).add(r.target)
         for type_name in self.registry.types:
             family = self.registry.module_class(type_name).family
-            if self.registry.module_class(type_name).discovers:
+            if issubclass(self.registry.module_class(type_name), Discovers):
                 pairs |= {(type_name, t) for t in targets_by_family.get(family, ())}
         found: dict[str, tuple[str, str, Mapping[str, Any]]] = {}
         for type_name, target_name in sorted(pairs):
             module = self.registry.module(type_name)
+            assert isinstance(module, Discovers), type_name
             try:
                 for address, identity in module.discover(self.targets.get(module.family, target_name)).items():
                     if address.startswith(type_name + "."):

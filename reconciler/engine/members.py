@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from reconciler.capabilities import FormsGroups
 from reconciler.errors import ReconcileError
 from reconciler.model import DynamicGroup, GroupMembers, GroupQuery, Host, Spec
 from reconciler.registry import Registry
@@ -34,6 +35,7 @@ def find_members(spec: Spec, registry: Registry, pool: TargetPool) -> dict[str, 
         else:
             resources = tuple(tagged_like(spec.resources, group))
         query = GroupQuery(group.tags, resources, by_reference=bool(group.source_address))
+        assert isinstance(module, FormsGroups), group.source_type  # the spec stage checked it
         try:
             return module.group_members(pool.get(module.family, placed[0].target), query)
         except ReconcileError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from reconciler.capabilities import ShowsText
 from reconciler.model import Action, Change, Plan
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
@@ -24,12 +25,13 @@ def content_diffs(plan: Plan, pool: TargetPool, registry: Registry, parallelism:
     for change in plan.changes:
         if change.resource is None or change.deferred or change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
             continue
-        if any(d.sensitive for d in change.diffs) or not registry.module_class(change.type).shows_text:
+        if any(d.sensitive for d in change.diffs) or not issubclass(registry.module_class(change.type), ShowsText):
             continue
         groups.setdefault((change.type, change.resource.target), []).append(change)
 
     def one(key: tuple[str, str]) -> Mapping[str, str]:
         module = registry.module(key[0])
+        assert isinstance(module, ShowsText), key[0]
         try:
             return module.text_diffs(pool.get(module.family, key[1]), groups[key], context)
         except Exception as exc:  # noqa: BLE001 - a plan without these diffs, not a failed plan

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from reconciler.capabilities import FormsGroups
 from reconciler.model import (
     GroupMembers,
     Inventory,
@@ -32,8 +33,8 @@ class Placement(BuildState):
         context = {**self.vars, "vars": self.vars, "env": self.env, "workspace": self.workspace}
         for name, group in dynamic.items():
             source = self.registry.module_class(group.source_type) if group.source_type in self.registry else None
-            if source is None or not source.forms_groups:
-                kinds = sorted(t for t in self.registry.types if self.registry.module_class(t).forms_groups)
+            if source is None or not issubclass(source, FormsGroups):
+                kinds = sorted(t for t in self.registry.types if issubclass(self.registry.module_class(t), FormsGroups))
                 self._error(f"group {name}: {group.source_type} cannot form an inventory group (these can: "
                             f"{', '.join(kinds)})", ("inventory", "groups", name, "from"))
                 continue

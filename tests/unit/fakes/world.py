@@ -8,6 +8,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.capabilities import BatchApply
 from reconciler.errors import ModuleError
 from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import Module
@@ -61,9 +62,8 @@ class ThingModule(Module[World]):
         target.objects.pop(resource.name, None)
 
 
-class BatchModule(ThingModule):
+class BatchModule(ThingModule, BatchApply):
     type_name = "fake.batch"
-    batch_apply = True
 
     def apply_many(self, target: World, changes: Sequence[Change]) -> Mapping[str, Observed]:
         target.record("apply_many", *sorted(c.resource.name for c in changes if c.resource))
