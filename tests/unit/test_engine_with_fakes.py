@@ -5,28 +5,16 @@ drift classes and the stale-plan check. No host, engine or cloud."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from reconciler import Session
 from reconciler.errors import ReconcileError
 from reconciler.model import UNKNOWN, Action, Resource, Selection, Status
-from reconciler.registry import Registry, TypeEntry
 from reconciler.state.records import StateRecord, scrub
 from reconciler.state.store import attributes_differ
+from tests.unit.fakes.registry import fake_session
 from tests.unit.fakes.world import World
-
-
-class FakeRegistry(Registry):
-    def __init__(self, world: World):
-        super().__init__([TypeEntry("fake.thing", "tests.unit.fakes.world:ThingModule", "tests"),
-                          TypeEntry("fake.batch", "tests.unit.fakes.world:BatchModule", "tests")],
-                         {"fake": "tests.unit.fakes.world:World"})
-        self.world = world
-
-    def target_factory(self, family: str) -> Any:
-        return lambda spec, name, budget=None: self.world
 
 
 @pytest.fixture
@@ -35,10 +23,7 @@ def world() -> World:
 
 
 def session(tmp_path: Path, world: World, body: str) -> Session:
-    spec = tmp_path / "spec"
-    spec.mkdir(exist_ok=True)
-    (spec / "site.yaml").write_text("name: fakes\nresources:\n" + body)
-    return Session(spec, registry=FakeRegistry(world), environ={})
+    return fake_session(tmp_path, world, "resources:\n" + body)
 
 
 def test_a_failure_skips_its_dependents_and_nothing_else(tmp_path: Path, world: World) -> None:

@@ -12,21 +12,9 @@ import pytest
 
 from reconciler import Session
 from reconciler.model import Action, Selection, Status
-from reconciler.registry import Registry, TypeEntry
 from reconciler.state.operations import adopt
+from tests.unit.fakes.registry import fake_session
 from tests.unit.fakes.world import World
-
-TYPES = {"fake.thing": "ThingModule", "fake.volume": "VolumeModule", "fake.handler": "HandlerModule"}
-
-
-class FakeRegistry(Registry):
-    def __init__(self, world: World):
-        super().__init__([TypeEntry(t, f"tests.unit.fakes.world:{c}", "tests") for t, c in TYPES.items()],
-                         {"fake": "tests.unit.fakes.world:World"})
-        self.world = world
-
-    def target_factory(self, family: str) -> Any:
-        return lambda spec, name, budget=None: self.world
 
 
 @pytest.fixture
@@ -35,10 +23,7 @@ def world() -> World:
 
 
 def session(tmp_path: Path, world: World, body: str) -> Session:
-    spec = tmp_path / "spec"
-    spec.mkdir(exist_ok=True)
-    (spec / "site.yaml").write_text("name: fakes\n" + body)
-    return Session(spec, registry=FakeRegistry(world), environ={})
+    return fake_session(tmp_path, world, body)
 
 
 def by_address(plan: Any) -> dict[str, Any]:
