@@ -82,8 +82,12 @@ class S3Lock:
             raise StateError(f"the state {self.config.location} is not locked")
         if held.get("id") != lock_id:
             raise StateError(f"the lock on {self.config.location} has id {held.get('id')}, not {lock_id}")
-        self.s3.delete_object(Bucket=self.config.bucket, Key=self.key)
+        self._remove()
         return held
+
+    def _remove(self) -> None:
+        """Remove the lock whoever holds it (force_unlock has checked its id)."""
+        self.s3.delete_object(Bucket=self.config.bucket, Key=self.key)
 
     def __enter__(self) -> S3Lock:
         self.acquire()
@@ -141,11 +145,5 @@ class DynamoLock(S3Lock):
             log.warning("could not release the lock %s: %s", self.id, exc)
         self.id = None
 
-    def force_unlock(self, lock_id: str) -> dict[str, Any]:
-        held = self.info()
-        if held is None:
-            raise StateError(f"the state {self.config.location} is not locked")
-        if held.get("id") != lock_id:
-            raise StateError(f"the lock on {self.config.location} has id {held.get('id')}, not {lock_id}")
+    def _remove(self) -> None:
         self.db.delete_item(TableName=self.config.lock_table, Key={"LockID": {"S": self.key}})
-        return held
