@@ -236,6 +236,19 @@ def test_dynamodb_lock_encryption_and_state_operations_on_s3(tcli: Cli, tmp_path
     assert second.rc == 1 and "is locked by apply of" in second.err
     assert first.wait(60) == 0
     assert db.scan(TableName=table)["Items"] == []  # released
+    (out / "slow").unlink()  # the command runs again: the lock is held for seconds
+    stale = tcli.popen("apply", "--auto-approve", "spec")  # a holder that dies: its item stays until forced off
+    deadline = time.time() + 30
+    while time.time() < deadline and not db.scan(TableName=table)["Items"]:
+        time.sleep(0.1)
+    stale.kill()
+    stale.wait(30)
+    held = json.loads(db.scan(TableName=table)["Items"][0]["Info"]["S"])
+    assert tcli("force-unlock", "not-its-id", "--spec", "spec", "--yes").rc == 1
+    tcli("force-unlock", held["id"], "--spec", "spec", "--yes", check=0)
+    assert db.scan(TableName=table)["Items"] == []
+    time.sleep(3.5)  # the killed run's command finishes what it was making
+    (out / "slow").touch()
     listed = s3(moto).list_objects_v2(Bucket=bucket, Prefix="shop/default.state.lock")
     assert listed["KeyCount"] == 0  # the lock lived in the table, never in the bucket
     assert s3(moto).head_object(Bucket=bucket, Key="shop/default.state")["ServerSideEncryption"] == "AES256"
