@@ -20,13 +20,8 @@ if TYPE_CHECKING:  # the engine is imported by the commands that use it: `--vers
     from reconciler.engine.session import Session
 
 
-
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
-
-
 COMPLETE_VAR = "_RECONCILE_COMPLETE"  # set by the completion scripts when the shell asks for completions
-
-
 log = logging.getLogger("reconciler")
 
 

@@ -33,8 +33,6 @@ CARRIED = {"name", "when", "loop", "with_items", "with_list", "notify", "listen"
 
 
 DROPPED = {"tags", "diff"}  # change nothing of what a task does
-
-
 REFUSED = {"register": "its result is read by later tasks, which reconcile cannot express",
            "changed_when": "reconcile decides what changed itself", "failed_when": "not supported",
            "delegate_to": "not supported", "run_once": "not supported",
@@ -45,18 +43,12 @@ REFUSED = {"register": "its result is read by later tasks, which reconcile canno
 
 
 LOOP_CONTROL = {"loop_var", "label"}
-
-
 CONTROL = {"block", "include_tasks", "import_tasks", "include_role", "import_role", "include_vars", "meta",
            "debug", "set_fact", "assert", "fail", "pause", "wait_for"}
 
 
 FREE_FORM = {"command", "shell", "raw", "script"}
-
-
 PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.")
-
-
 FACTS = {"os_family": "os_family", "distribution": "distribution", "distribution_version": "distribution_version",
          "distribution_major_version": "distribution_major_version", "architecture": "architecture",
          "kernel": "kernel", "system": "system", "processor_vcpus": "processor_count",
@@ -65,8 +57,6 @@ FACTS = {"os_family": "os_family", "distribution": "distribution", "distribution
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")
-
-
 
 
 @dataclass(frozen=True)

@@ -32,21 +32,13 @@ from reconciler.spec.variables import RESERVED
 from reconciler.targets.facts import placeholder_facts
 
 RESERVED_NAMES = RESERVED  # names templates give a meaning of their own
-
-
 META_KEYS = frozenset({"type", "name", "on", "depends_on", "lifecycle", "sensitive", "region", "for_each", "count",
                        "when", "notify", "triggered_by"})
 
 
 INSTANCE_KEY = re.compile(r"^[A-Za-z0-9_:/@+-]{1,128}$")  # no dots or brackets: addresses stay parseable
-
-
 MAX_INSTANCES = 10_000  # per resource entry, so that a typo cannot make millions
-
-
 LOCAL = "local"
-
-
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 

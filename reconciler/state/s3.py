@@ -45,8 +45,6 @@ from reconciler.state.sealing import envelope, is_sealed, seal, source_of, unsea
 from reconciler.state.store import StateVersion, pid_alive
 
 log = logging.getLogger(__name__)
-
-
 FLUSH_EVERY = 2.0  # seconds: results of a long apply reach the bucket at least this often
 
 

@@ -39,22 +39,10 @@ from reconciler.targets.host_keys import UnknownKeyPolicy, fingerprint, known_ho
 from reconciler.targets.ssh_reach import JumpProxy
 
 log = logging.getLogger(__name__)
-
-
-
-
 COMMAND_TIMEOUT = 600.0  # a command's deadline when its resource sets no `timeout`
-
-
 FS_TIMEOUT = 300.0  # filesystem batches (hashing large files included)
-
-
 RECONNECTS = 2
-
-
 FS_HELPER = inspect.getsource(fsops)
-
-
 HELPER_LABEL = "python3 -c <reconcile fs helper>"
 
 
