@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import metadata
 from typing import Any
 
 from reconciler.errors import ReconcileError
-from reconciler.module import LINE_BREAKS, DataSource, Module
+from reconciler.module import DataSource, Module
+from reconciler.schema_files import accept_references, load_schema_beside, strict_schema
 from reconciler.targets.families import FactoryFamily, Family
 
 log = logging.getLogger(__name__)
 
+
 MODULES_GROUP = "reconcile.modules"
+
+
 DATA_GROUP = "reconcile.data"  # read-only lookups: `data.NAME = package.module:Class`, schema beside it
+
+
 TARGETS_GROUP = "reconcile.targets"
+
+
 BUILTIN_DISTRIBUTION = "reconcile-iac"
 
 
@@ -61,62 +68,6 @@ def _origin(ep: metadata.EntryPoint, seen: dict[int, str]) -> str:
 
 def installed_entries(group: str) -> list[metadata.EntryPoint]:
     return list(metadata.entry_points(group=group))
-
-
-def load_schema_beside(module_path: str) -> dict[str, Any]:
-    """The JSON Schema file next to a module: `pkg/sub/file.py` -> `pkg/sub/file.json`, made strict (see
-    `strict_schema`)."""
-    package, _, stem = module_path.rpartition(".")
-    text = resources.files(package).joinpath(f"{stem}.json").read_text(encoding="utf-8")
-    return dict(strict_schema(json.loads(text)))
-
-
-ONE_LINE = "one line"  # the description that marks the check, for its message
-
-
-def strict_schema(schema: Any) -> Any:
-    """A schema as reconcile checks it: a `pattern` ending in `$` matches the whole value (Python's `$` also
-    matches before a final newline, so it becomes `\\Z`); `"x-single-line": true` refuses every line break and
-    NUL (a value written as one line of a file: a cron job, an fstab field, an authorized key)."""
-    if isinstance(schema, list):
-        return [strict_schema(v) for v in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: (v if k in ("enum", "const", "default", "examples") else strict_schema(v)) for k, v in schema.items()}
-    pattern = out.get("pattern")
-    if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
-        out["pattern"] = pattern[:-1] + "\\Z"
-    if out.pop("x-single-line", False):
-        one_line = {"type": "string", "pattern": LINE_BREAKS, "description": ONE_LINE}
-        if "not" in out:
-            out["allOf"] = [*out.get("allOf", []), {"not": one_line}]
-        else:
-            out["not"] = one_line
-    return out
-
-
-_REFERENCE_TEXT = {"type": "string", "pattern": r"\$\{|<unset env "}
-_VALUES = ("enum", "const", "default", "examples")
-
-
-def accept_references(schema: Any) -> Any:
-    """`schema` with every property and item value also allowed to be a `${…}` reference (or the
-    stand-in of an unset environment variable), which the full check leaves for plan time."""
-    if isinstance(schema, list):
-        return [accept_references(v) for v in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _VALUES:
-            out[key] = value
-        elif key in ("properties", "patternProperties") and isinstance(value, dict):
-            out[key] = {k: {"anyOf": [accept_references(v), _REFERENCE_TEXT]} for k, v in value.items()}
-        elif key in ("items", "additionalProperties") and isinstance(value, dict):
-            out[key] = {"anyOf": [accept_references(value), _REFERENCE_TEXT]}
-        else:
-            out[key] = accept_references(value)
-    return out
 
 
 class Registry:

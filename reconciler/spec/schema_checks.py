@@ -18,7 +18,7 @@ from reconciler.model import (
     JsonPath,
     SourceDocument,
 )
-from reconciler.registry import ONE_LINE
+from reconciler.schema_files import ONE_LINE
 from reconciler.spec.build_state import BuildState, is_placeholder
 from reconciler.spec.refs import has_reference
 from reconciler.spec.render import TemplateFailure
