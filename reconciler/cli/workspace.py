@@ -27,7 +27,7 @@ def _workspaces(spec: str) -> list[str]:
 @common_options
 def workspace_list(spec: str) -> int:
     """List the workspaces that have a state; `*` marks the selected one."""
-    from reconciler.engine.session import selected_workspace
+    from reconciler.engine.workspaces import selected_workspace
 
     current = settings().get("workspace") or selected_workspace(spec)
     for name in _workspaces(spec):
@@ -41,7 +41,7 @@ def workspace_list(spec: str) -> int:
 @common_options
 def workspace_new(name: str, spec: str) -> int:
     """Create a workspace (its own state and stack identity) and select it."""
-    from reconciler.engine.session import selected_workspace
+    from reconciler.engine.workspaces import selected_workspace
 
     check_workspace_name(name)
     if name in _workspaces(spec) and name != selected_workspace(spec):
@@ -82,7 +82,7 @@ def workspace_select(name: str, spec: str) -> int:
 @common_options
 def workspace_delete(name: str, spec: str, force: bool) -> int:
     """Delete a workspace's state; refused while it still manages resources, or while a run holds its lock."""
-    from reconciler.engine.session import selected_workspace
+    from reconciler.engine.workspaces import selected_workspace
 
     if name == "default":
         raise ReconcileError("the default workspace cannot be deleted")
@@ -108,7 +108,7 @@ def check_workspace_name(name: str) -> None:
 
 
 def select_workspace(spec: str, name: str) -> None:
-    from reconciler.engine.session import workspace_file
+    from reconciler.engine.workspaces import workspace_file
 
     path = workspace_file(spec)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -30,6 +30,7 @@ from reconciler.engine.outcomes import ApplyOutcome, DriftOutcome, found_objects
 from reconciler.engine.plan import make_plan
 from reconciler.engine.policy_gate import judged, policy_paths, terraform_form
 from reconciler.engine.text_diffs import content_diffs
+from reconciler.engine.workspaces import selected_workspace
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.model import (
     UNKNOWN,
@@ -56,10 +57,12 @@ from reconciler.targets import TargetPool
 from reconciler.words import plural
 
 T = TypeVar("T")
+
+
 log = logging.getLogger(__name__)
 
+
 EVERYTHING = Selection()
-WORKSPACE_FILE = "environment"  # .reconcile/environment holds the selected workspace, as Terraform's
 
 
 @dataclass
@@ -235,7 +238,7 @@ class Session:
                 "pull`, edit its \"stack\", then `reconcile state push --force`")
 
     @contextmanager
-    def state(self, *, writable: bool = False, lock: str | None = None) -> Iterator[Any]:
+    def state(self, *, writable: bool = False, lock: str | None = None) -> Iterator[StateStore]:
         """The state, read-only (a missing one reads as empty) or writable; `lock` takes the apply lock
         for the named operation while it is open."""
         if lock:
@@ -570,20 +573,3 @@ class Session:
                 raise type(exc)(masked) if type(exc).__init__ is ReconcileError.__init__ else ReconcileError(
                     masked) from None
             raise
-
-
-def workspace_file(spec_path: str | Path) -> Path:
-    spec = Path(spec_path).absolute()
-    return (spec if spec.is_dir() else spec.parent) / ".reconcile" / WORKSPACE_FILE
-
-
-def selected_workspace(spec_path: str | Path) -> str:
-    """--workspace, else RECONCILE_WORKSPACE, else what `reconcile workspace select` chose, else default."""
-    if os.environ.get("RECONCILE_WORKSPACE"):
-        return os.environ["RECONCILE_WORKSPACE"]
-    chosen = workspace_file(spec_path)
-    try:
-        name = chosen.read_text().strip()
-    except OSError:
-        return "default"
-    return name or "default"
