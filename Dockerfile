@@ -13,7 +13,7 @@ RUN dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update -q \
  && rm -rf /var/lib/apt/lists/*; }
 COPY wheelhouse/ /wheelhouse/
 RUN python3 -m venv /opt/reconcile \
- && /opt/reconcile/bin/pip install --no-cache-dir --no-index --find-links /wheelhouse reconcile-iac \
+ && /opt/reconcile/bin/pip install --no-cache-dir --no-index --find-links /wheelhouse 'reconcile-iac[watch]' \
  && /opt/reconcile/bin/reconcile --version
 
 FROM ${BASE}
@@ -32,5 +32,8 @@ WORKDIR /work
 # The state of a spec named NAME mounted at /work is /work/.reconcile/stacks/NAME/state.db (the mount must be
 # writable by uid 10001,
 # or run with --user "$(id -u)"); a remote `state:` backend needs nothing on the mount.
+# `reconcile watch` serves its dashboard and metrics on 9464: give `--listen 0.0.0.0:9464` inside the container
+# and publish the port on the host's 127.0.0.1 (`-p 127.0.0.1:9464:9464`), see docs/drift.md
+EXPOSE 9464
 ENTRYPOINT ["reconcile"]
 CMD ["--help"]

@@ -74,6 +74,7 @@ bench: install system-packages
 	$(BIN)/python bench/webapp_bench.py
 	$(BIN)/python bench/ssh_file_bench.py 20
 	$(BIN)/python bench/state_bench.py 200
+	$(BIN)/python bench/watch_soak.py 600 1000
 
 # This machine's test services (Docker engine, two SSH hosts, moto) for the getting-started pages.
 sandbox: install system-packages

@@ -240,6 +240,18 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class DriftPolicy:
+    """What `reconcile watch` does about a resource's drift (`drift:`)."""
+
+    remediate: str = "report"  # report | auto
+    every: float | None = None  # seconds between observations; None: the watch interval
+
+    @property
+    def automatic(self) -> bool:
+        return self.remediate == "auto"
+
+
+@dataclass(frozen=True)
 class StackId:
     """Who owns an object: the spec's `name:` and the workspace. Written on every object reconcile creates
     (AWS tag reconcile:stack, Docker label reconcile.stack); never derived from a filesystem path."""
@@ -296,6 +308,7 @@ class Resource:
     adopted: bool = False  # the state calls its object found (imported, adopted): managed, never marked as ours
     notify: tuple[str, ...] = ()  # handlers this one triggers when it changes: "service.nginx: reload", "command.x"
     triggered_by: tuple[str, ...] = ()  # what triggers this one (its default action) when it changes
+    drift: DriftPolicy = DriftPolicy()  # what `watch` does about its drift
 
     def where(self, key: str | None = None) -> Location | None:
         """The location of an attribute (else of the resource itself)."""

@@ -86,6 +86,8 @@ class Module(Generic[TargetT]):
     forget_reason: ClassVar[str] = "no longer in the spec; there is nothing to undo"  # what a plan says then
     runs_checks: ClassVar[bool] = False  # observe() runs read-only commands of the spec's (unless/onlyif)
     digest_attributes: ClassVar[frozenset[str]] = frozenset()  # stored in the state as their sha256 (contents)
+    co_managed: ClassVar[frozenset[str]] = frozenset()  # others change these by design (a scaling policy's desired
+    # capacity): not drift unless the spec sets them
     holds_paths: ClassVar[bool] = False  # True: other resources' paths under its path() are its contents (a directory)
 
     # -- declared by the engine's diff --------------------------------------------------------

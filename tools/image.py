@@ -55,7 +55,7 @@ def wheelhouse(wheel: Path, into: Path) -> None:
     platforms = [f"manylinux_2_{n}_{machine}" for n in (36, 34, 31, 28, 17)] + [f"manylinux2014_{machine}"]
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
                     "--python-version", IMAGE_PYTHON, "--implementation", "cp",
-                    *[a for p in platforms for a in ("--platform", p)], "--dest", str(into), str(wheel)],
+                    *[a for p in platforms for a in ("--platform", p)], "--dest", str(into), f"{wheel}[watch]"],
                    check=True)
 
 

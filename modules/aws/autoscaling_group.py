@@ -84,6 +84,7 @@ class AutoscalingGroupModule(Module[AwsSession], TerraformForm, Discovers, Forms
     computed = frozenset({"arn", "instance_ids"})
     volatile = frozenset({"instance_ids"})
     requires_replace = frozenset({"group_name"})
+    co_managed = frozenset({"desired_capacity"})  # scaling policies move it: drift only when the spec sets it
     not_compared = frozenset({"state", "import", "instance_refresh", "min_healthy_percentage"})
     observe_unresolved = True
 

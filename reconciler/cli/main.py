@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli import drift, hosts, reference, run, spec_tools, state, workspace  # noqa: F401 - each adds its commands
+from reconciler.cli import drift, hosts, reference, run, spec_tools, state, watch, workspace  # noqa: F401 - each adds its commands
 from reconciler.cli.options import COMPLETE_VAR, EXIT_ERROR, EXIT_OK, common_options, log
 from reconciler.cli.root import cli
 from reconciler.errors import ReconcileError, SpecError

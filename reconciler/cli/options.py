@@ -135,7 +135,8 @@ def diff_lines() -> int:
     return int(settings().get("diff_lines", plan_text.DIFF_LINES))
 
 
-def session_for(spec: str | Path, state_path: str | None = None, parallelism: int = 10) -> Session:
+def session_for(spec: str | Path, state_path: str | None = None, parallelism: int = 10,
+                redactor: Redactor | None = None) -> Session:
     from reconciler.spec.variables import VarOverrides, parse_var_args
     from reconciler.state.backend import parse_backend_config
 
@@ -146,7 +147,7 @@ def session_for(spec: str | Path, state_path: str | None = None, parallelism: in
     session = Session(spec, workspace=settings().get("workspace"), state_path=state_path, parallelism=parallelism,
                       backend_config=parse_backend_config(settings().get("backend_config") or ()),
                       var_overrides=overrides, scheduler=settings().get("scheduler"),
-                      diff_context=int(settings().get("diff_context", 3)))
+                      diff_context=int(settings().get("diff_context", 3)), redactor=redactor or Redactor())
     settings()["redactor"] = session.redactor
     return session
 

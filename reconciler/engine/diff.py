@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from reconciler.ignored_keys import keys_left_to_the_world, with_found_keys, with_keys_as_found
 from reconciler.model import UNKNOWN, Action, AttrDiff, Change, Observed, Resource
 
 if TYPE_CHECKING:
@@ -34,12 +35,19 @@ def compute_change(module: Module[Any], resource: Resource, observed: Observed |
         diffs = tuple(AttrDiff(k, None, v, sensitive=k in secret) for k, v in sorted(desired.items()))
         return Change(resource.address, resource.type, Action.CREATE, diffs, resource=resource)
 
-    ignored = resource.lifecycle.ignore_changes
+    ignored = resource.lifecycle.ignore_changes | (module.co_managed - set(resource.attributes))
+    keys_ignored = keys_left_to_the_world(ignored)
+    if keys_ignored:  # the spec's maps with the ignored keys as found: compared, and kept by an update, as they are
+        resource = dataclasses.replace(resource, attributes=with_found_keys(resource.attributes, observed.attributes,
+                                                                            keys_ignored))
+        desired = module.desired(resource)
     diffs_list = []
     for name in sorted(desired):
         if name in ignored:
             continue
         want, have = desired[name], observed.attributes.get(name)
+        if name in keys_ignored and isinstance(want, dict) and isinstance(have, dict):
+            want = with_keys_as_found(want, have, keys_ignored[name])
         if want is UNKNOWN or not module.equal(name, want, have):
             diffs_list.append(
                 AttrDiff(name, have, want, sensitive=name in secret, forces_replace=name in module.requires_replace)

@@ -528,14 +528,16 @@ class Session:
         return dataclasses.replace(plan, changes=tuple(out))
 
     def drift(self, *, limit: Sequence[str] = (), since: int | None = None, record: bool = True,
-              report_body: Callable[[Any, int | None], Mapping[str, Any]] | None = None) -> DriftOutcome:
-        """Drift classes (drifted/pending/missing/unmanaged); read-only apart from the history entry."""
+              report_body: Callable[[Any, int | None], Mapping[str, Any]] | None = None,
+              targets: Sequence[str] = ()) -> DriftOutcome:
+        """Drift classes (drifted/pending/missing/unmanaged); read-only apart from the history entry.
+        `targets`: only these addresses (and what they depend on) are observed (`watch`'s own cadences)."""
         from reconciler.engine.drift import classify, discover_unmanaged, new_since
 
         validated = self.validate()
         writable = record and (not self.backend.creates_on_open or self.backend.exists())
         with self.state(writable=writable) as store, self.targets() as pool:
-            everything = Selection(limit=tuple(limit), full_refresh=True)  # drift reads every object in full
+            everything = Selection(targets=tuple(targets), limit=tuple(limit), full_refresh=True)  # read in full
             validated = self.with_facts(self.with_members(validated, pool), pool, everything)
             plan = self._make_plan(validated, pool, store, everything)
             records = store.records()

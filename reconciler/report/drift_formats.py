@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.engine.drift import KINDS, DriftReport
+from reconciler.engine.drift import KINDS, DriftItem, DriftReport
 from reconciler.report.plan_text import format_value
 
 DRIFT_FORMAT_VERSION = "1.0"
@@ -24,7 +24,7 @@ def to_json(report: DriftReport, spec: str, run_id: int | None = None) -> dict[s
         "counts": report.counts(),
         "items": [
             {"address": i.address, "type": i.type, "kind": i.kind, "action": i.action, "target": i.target,
-             "attributes": list(i.attributes), "signature": i.signature()}
+             "attributes": list(i.attributes), "why": reason(i), "signature": i.signature()}
             for i in report.items
         ],
         "errors": [{"address": a, "message": m} for a, m in sorted(report.errors.items())],
@@ -41,6 +41,15 @@ def headline(report: DriftReport, spec: str) -> str:
 
 def _detail(attr: dict[str, Any]) -> str:
     return f"{attr['name']}: {format_value(attr['actual'])} -> {format_value(attr['wanted'])}"
+
+
+def reason(item: DriftItem) -> str:
+    """Why it was reported: each attribute that differs, as found -> as wanted."""
+    if item.kind == "unmanaged":
+        return "labelled as this stack's, in neither the spec nor the state"
+    if item.kind == "missing":
+        return "the object is gone"
+    return "; ".join(_detail(a) for a in item.attributes)
 
 
 def to_text(report: DriftReport, spec: str, texts: Mapping[str, str] | None = None) -> str:

@@ -17,6 +17,7 @@ import networkx as nx
 
 from reconciler.errors import ReconcileError
 from reconciler.model import UNKNOWN, Plan
+from reconciler.report.drift_formats import reason
 from reconciler.report.graph_picture import COLOURS, render, to_dot
 from reconciler.report.plan_text import format_value
 
@@ -64,7 +65,8 @@ def drift_page(report: Any, spec: str, graph: nx.DiGraph[str], families: Mapping
     texts = text_diffs or {}
     rows = tuple(
         Row(i.address, i.type, families.get(i.type, ""), i.target, i.kind,
-            f"apply would {i.action}" if i.action != "none" else "labelled as ours, not in the spec",
+            (f"apply would {i.action}" if i.action != "none" else "labelled as ours, not in the spec")
+            + (f". Why: {reason(i)}" if i.attributes else ""),
             tuple((a["name"], a.get("actual"), a.get("wanted")) for a in i.attributes), texts.get(i.address, ""))
         for i in report.items)
     return Page(f"Drift in {spec}", f"{report.checked} resources checked", DRIFT_CLASSES, rows, graph,
@@ -86,7 +88,7 @@ def plan_page(plan: Plan, spec: str, graph: nx.DiGraph[str], families: Mapping[s
 
 
 # -- rendering ---------------------------------------------------------------------------------------
-_CSS = """
+PAGE_CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1rem 1.5rem;color:#1d1d1f}
 h1{font-size:1.5rem;margin:.2rem 0} .sub{color:#666;margin-bottom:1rem}
 .counts{display:flex;gap:.6rem;flex-wrap:wrap;margin:1rem 0}
@@ -143,7 +145,7 @@ def _text_diff(text: str) -> str:
     return '<pre class="text">' + "\n".join(line(ln) for ln in text.splitlines()) + "</pre>"
 
 
-def _diff_cell(diffs: Sequence[tuple[str, Any, Any]], text: str = "") -> str:
+def diff_cell(diffs: Sequence[tuple[str, Any, Any]], text: str = "") -> str:
     if text:
         return _diff_table(diffs) + _text_diff(text)
     return _diff_table(diffs)
@@ -212,7 +214,7 @@ def render_page(page: Page) -> str:
         f'<tr data-family="{_e(r.family)}" data-target="{_e(r.target)}" data-cls="{_e(r.cls)}">'
         f"<td><code>{_e(r.address)}</code></td><td>{_e(r.where or r.target)}</td>"
         f'<td><span class="cls" style="background:{COLOURS.get(r.cls, "#fff")}">{_e(r.cls)}</span></td>'
-        f"<td>{_e(r.note)}</td><td class=diff>{_diff_cell(r.diffs, r.text_diff)}</td></tr>" for r in page.rows)
+        f"<td>{_e(r.note)}</td><td class=diff>{diff_cell(r.diffs, r.text_diff)}</td></tr>" for r in page.rows)
     errors = ("<section class=errors><h2>Could not be checked</h2><ul>"
               + "".join(f"<li><code>{_e(a)}</code>: {_e(m)}</li>" for a, m in page.errors) + "</ul></section>"
               if page.errors else "")
@@ -221,7 +223,7 @@ def render_page(page: Page) -> str:
     data = json.dumps({"counts": counts, "errors": len(page.errors)}).replace("</", "<\\/")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{_e(page.title)}</title><style>{_CSS}</style></head>
+<title>{_e(page.title)}</title><style>{PAGE_CSS}</style></head>
 <body>
 <h1>{_e(page.title)}</h1><div class="sub">{_e(page.subtitle)}</div>
 <div class="counts" id="counts">{boxes}</div>

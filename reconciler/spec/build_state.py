@@ -33,7 +33,7 @@ from reconciler.targets.facts import placeholder_facts
 
 RESERVED_NAMES = RESERVED  # names templates give a meaning of their own
 META_KEYS = frozenset({"type", "name", "on", "depends_on", "lifecycle", "sensitive", "region", "for_each", "count",
-                       "when", "notify", "triggered_by"})
+                       "when", "notify", "triggered_by", "drift"})
 
 
 INSTANCE_KEY = re.compile(r"^[A-Za-z0-9_:/@+-]{1,128}$")  # no dots or brackets: addresses stay parseable

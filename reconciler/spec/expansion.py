@@ -7,8 +7,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from reconciler.durations import seconds
 from reconciler.errors import ReconcileError
 from reconciler.model import (
+    DriftPolicy,
     Host,
     Inventory,
     JsonPath,
@@ -59,6 +61,9 @@ class Expansion(BuildState):
                               frozenset(lifecycle_raw.get("ignore_changes") or ()),
                               bool(lifecycle_raw.get("create_before_destroy", False)),
                               bool(lifecycle_raw.get("allow_data_loss", False)))
+        drift_raw = raw.get("drift") or {}
+        drift = DriftPolicy(str(drift_raw.get("remediate") or "report"),
+                            seconds(drift_raw["every"]) if drift_raw.get("every") is not None else None)
         location = self.doc.locate(path)
         key_locations = {k: loc for k in raw if (loc := self.doc.locations.get(path + (k,))) is not None}
         out = []
@@ -80,7 +85,7 @@ class Expansion(BuildState):
             out.append(Resource(
                 address=f"{self.scope}{type_name}.{raw['name']}{key}{suffix}", type=type_name, name=raw["name"],
                 target=target, attributes=rendered, depends_on=tuple(raw.get("depends_on") or ()), lifecycle=lifecycle,
-                notify=tuple(raw.get("notify") or ()), triggered_by=tuple(raw.get("triggered_by") or ()),
+                notify=tuple(raw.get("notify") or ()), triggered_by=tuple(raw.get("triggered_by") or ()), drift=drift,
                 sensitive=secret, location=location, json_path=path,
                 host=host.name if host else None, key_locations=key_locations, scope=self.scope,
             ))

@@ -113,7 +113,8 @@ def _attribute_lists(spec: Spec, registry: Registry) -> list[Diagnostic]:
             continue
         seen.add(r.base_address)
         known = registry.attribute_names(r.type)
-        for key, names in (("sensitive", r.sensitive), ("lifecycle", r.lifecycle.ignore_changes)):
+        ignored = frozenset(path.split(".", 1)[0] for path in r.lifecycle.ignore_changes)  # tags.LastSeen: tags
+        for key, names in (("sensitive", r.sensitive), ("lifecycle", ignored)):
             for name in sorted(names - known):
                 path = r.json_path + ((key,) if key == "sensitive" else (key, "ignore_changes"))
                 out.append(Diagnostic(f"{r.type} has no attribute {name!r}", spec.document.locate(path), path))

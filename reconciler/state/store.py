@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StateDamaged, StateError
+from reconciler.ignored_keys import without_keys
 from reconciler.key_source import Sealing
 from reconciler.model import EPHEMERAL, UNKNOWN, Observed, Resource, StackId
 from reconciler.state.records import (
@@ -65,8 +66,10 @@ def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[
                       digested: Iterable[str] = ()) -> bool:
     """Whether `resource` asks for other values than the record's last-applied ones (secrets by hash)."""
     hidden = set(secret)
-    now = scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, (), digested)
-    stored = dict(record.attributes)
+    ignored = resource.lifecycle.ignore_changes
+    now = without_keys(scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, (), digested),
+                       ignored)
+    stored = without_keys(record.attributes, ignored)
     for key in set(now) | set(stored):
         want, had = now.get(key), stored.get(key)
         if key in resource.ephemeral or had == EPHEMERAL:

@@ -71,6 +71,9 @@ def test_a_mounted_spec_on_the_local_target(docker_client: Any, image: str, tmp_
         assert {r[0] for r in db.execute("SELECT address FROM resources")} == {"directory.out", "file.hello"}
     rc, out = run(docker_client, image, "plan", "--detailed-exitcode", "/work", mount=spec)
     assert rc == 0 and "No changes." in out, out
+    (spec / "out/hello.txt").write_text("changed by hand\n")
+    rc, out = run(docker_client, image, "watch", "--once", "/work", mount=spec)  # the image has the watch extra
+    assert rc == 2 and "run 1: drift (1 drifted)" in out, out
 
 
 def test_a_mounted_spec_against_moto(docker_client: Any, image: str, moto: Any, tmp_path: Path, uid: str) -> None:
