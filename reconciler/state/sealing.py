@@ -124,6 +124,8 @@ def unseal(body: bytes, where: str, purpose: str, reading: Sealing | None = None
     except InvalidTag:
         raise SealError(f"cannot decrypt {where}: {source.names} is not the key it was encrypted with (or the "
                         "file was altered); nothing was written") from None
+    except ValueError as exc:  # a nonce or key of a length AES-GCM refuses: the envelope was altered
+        raise SealError(f"{where} is encrypted but damaged ({exc})") from None
 
 
 def _kms_key(source: Sealing, blob: bytes, purpose: str, where: str) -> bytes:
