@@ -24,6 +24,10 @@ class AnsibleTasks:
     """Takes tasks of the Ansible modules it names."""
 
     ansible_modules: ClassVar[tuple[str, ...]] = ()  # Ansible modules whose tasks this type may take
+    # its step in a host's set-up, which says what must come before it in a converted playbook: source (a
+    # package source), software, group, account, owned (a user's: keys, crontabs), content (files, the
+    # default), setting (kernel, mounts, clock), runs (a service), opaque (a command: everything around it)
+    ansible_step: ClassVar[str] = "content"
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         """This type's attributes for an Ansible task of `module` with `args` (free-form text is under

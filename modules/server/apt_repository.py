@@ -13,10 +13,10 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import BatchApply, ShowsText
+from reconciler.capabilities import AnsibleTasks, BatchApply, ShowsText
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
-from reconciler.module import Module
+from reconciler.module import Module, NotConvertible, ansible_args
 from reconciler.targets.base import Target
 from reconciler.targets.prefetch import ContentRead, Read
 
@@ -67,8 +67,38 @@ def source_text(resource: Resource) -> str:
     return "\n".join(lines) + "\n"
 
 
-class AptRepositoryModule(Module[Target], BatchApply, ShowsText):
+class AptRepositoryModule(Module[Target], BatchApply, ShowsText, AnsibleTasks):
     type_name = "apt_repository"
+    ansible_modules = ("apt_repository",)
+    ansible_step = "source"
+
+    def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
+        """Ansible's one-line source (`deb [signed-by=… arch=…] URI SUITE COMPONENT…`) in a .list file, as
+        Ansible writes it (its file name from `filename`)."""
+        taken = ansible_args(module, args, ("repo", "filename", "state", "update_cache"))
+        line = str(taken.get("repo") or "")
+        options: dict[str, str] = {}
+        if "[" in line:
+            head, _, rest = line.partition("[")
+            inside, _, tail = rest.partition("]")
+            options = dict(o.split("=", 1) for o in inside.split() if "=" in o)
+            line = head + tail
+        words = line.split()
+        if len(words) < 3 or words[0] not in ("deb", "deb-src") or "{{" in line or set(options) - {"signed-by", "arch"}:
+            raise NotConvertible(f"{module}: repo {taken.get('repo')!r} is not a one-line source reconcile reads "
+                                 "(deb [signed-by=… arch=…] URI SUITE [COMPONENT…])")
+        out: dict[str, Any] = {"types": [words[0]], "uris": [words[1]], "suites": [words[2]], "format": "one_line"}
+        if words[3:]:
+            out["components"] = words[3:]
+        if "signed-by" in options:
+            out["signed_by"] = options["signed-by"]
+        if "arch" in options:
+            out["architectures"] = options["arch"].split(",")
+        if taken.get("filename"):
+            out["filename"] = str(taken["filename"])
+        if str(taken.get("state", "present")) == "absent":
+            out["state"] = "absent"
+        return out
     not_compared = frozenset({"state", "uris", "suites", "components", "types", "architectures", "format", "filename",
                               "signed_by"})
 

@@ -82,6 +82,7 @@ def key_file(resource: Resource, home: str | None = None) -> str:
 class AuthorizedKeyModule(Module[Target], AnsibleTasks, ShowsText):
     type_name = "authorized_key"
     ansible_modules = ("authorized_key", "ansible.posix.authorized_key")
+    ansible_step = "owned"
 
     def locate(self, resource: Resource) -> str | None:
         return f"a key of user {resource.get('user')}"

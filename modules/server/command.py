@@ -33,6 +33,7 @@ def argv_of(resource: Resource, key: str = "command") -> list[str]:
 class CommandModule(Module[Target], AnsibleTasks):
     type_name = "command"
     ansible_modules = ("command", "shell", "apt", "package")
+    ansible_step = "opaque"
 
     def locate(self, resource: Resource) -> str | None:
         text = " ".join(str(resource.get("command") or "").split())

@@ -99,6 +99,7 @@ def with_entry(crontab: str, name: str, line: str | None) -> str:
 class CronModule(Module[Target], AnsibleTasks, BatchApply):
     type_name = "cron"
     ansible_modules = ("cron",)
+    ansible_step = "owned"
 
     def locate(self, resource: Resource) -> str | None:
         return f"cron job {resource.name} of {resource.get('user') or 'root'}"

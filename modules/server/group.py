@@ -22,6 +22,7 @@ def group_name(resource: Resource) -> str:
 class GroupModule(Module[Target], AnsibleTasks):
     type_name = "group"
     ansible_modules = ("group",)
+    ansible_step = "group"
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("name", "gid", "state", "system"))

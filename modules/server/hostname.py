@@ -19,6 +19,7 @@ SET = 'if [ -d /run/systemd/system ]; then hostnamectl set-hostname "$1"; else h
 class HostnameModule(Module[Target], AnsibleTasks):
     type_name = "hostname"
     ansible_modules = ("hostname", "ansible.builtin.hostname")
+    ansible_step = "setting"
     prunable = False  # a host always has a name: removing the resource leaves it as it is
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:

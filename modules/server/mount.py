@@ -60,6 +60,7 @@ def with_entry(text: str, path: str, line: str | None) -> str:
 class MountModule(Module[Target], AnsibleTasks):
     type_name = "mount"
     ansible_modules = ("mount", "ansible.posix.mount")
+    ansible_step = "setting"
     default_state = "mounted"
     absent_states = frozenset({"absent"})
 

@@ -82,6 +82,7 @@ def remove_command(manager: str, names: Sequence[str], lock_timeout: int = LOCK_
 class PackageModule(Module[Target], AnsibleTasks, BatchApply):
     type_name = "package"
     ansible_modules = ("apt", "package", "dnf", "yum")
+    ansible_step = "software"
 
     def locate(self, resource: Resource) -> str | None:
         names = package_names(resource)

@@ -58,6 +58,7 @@ def requirement(name: str, version: Any) -> str:
 class PipModule(Module[Target], AnsibleTasks):
     type_name = "pip"
     ansible_modules = ("pip",)
+    ansible_step = "software"
 
     def locate(self, resource: Resource) -> str | None:
         where = resource.get("virtualenv") or "the system"

@@ -49,6 +49,7 @@ def enable_command(init: str, name: str, enabled: bool) -> list[str]:
 class ServiceModule(Module[Target], AnsibleTasks):
     type_name = "service"
     ansible_modules = ("service", "systemd", "systemd_service")
+    ansible_step = "runs"
 
     def locate(self, resource: Resource) -> str | None:
         return f"service {service_name(resource)}"

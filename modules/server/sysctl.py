@@ -60,6 +60,7 @@ def with_line(text: str, key: str, value: str | None) -> str:
 class SysctlModule(Module[Target], AnsibleTasks):
     type_name = "sysctl"
     ansible_modules = ("sysctl", "ansible.posix.sysctl")
+    ansible_step = "setting"
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("name", "value", "state", "sysctl_file", "reload", "sysctl_set"))

@@ -26,6 +26,7 @@ def zone_of_link(link: str | None) -> str | None:
 class TimezoneModule(Module[Target], AnsibleTasks):
     type_name = "timezone"
     ansible_modules = ("timezone", "community.general.timezone")
+    ansible_step = "setting"
     prunable = False  # a host always has a time zone: removing the resource leaves it as it is
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:

@@ -35,6 +35,7 @@ def keys_text(keys: Sequence[str]) -> str:
 class UserModule(Module[Target], AnsibleTasks):
     type_name = "user"
     ansible_modules = ("user",)
+    ansible_step = "account"
 
     def from_ansible(self, module: str, args: Mapping[str, Any], handler: bool = False) -> dict[str, Any] | None:
         taken = ansible_args(module, args, ("name", "uid", "group", "groups", "shell", "home", "state", "system",

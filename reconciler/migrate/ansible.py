@@ -21,6 +21,9 @@ from typing import Any
 from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.migrate.ansible_inventory import inline_inventory, read_inventory, valid_host_names
+from reconciler.migrate.ansible_shape import shaped, short_name
+from reconciler.migrate.ansible_tasks import BLOCK_KEYWORDS, TaskExpander, TaskFiles, TaskSite, handed_down
+from reconciler.migrate.ansible_templates import copy_template
 from reconciler.migrate.ansible_text import EXPRESSION, as_list, free_form, key_values
 from reconciler.model import Diagnostic, Inventory, JsonPath, Location
 from reconciler.module import NotConvertible
@@ -43,8 +46,11 @@ REFUSED = {"register": "its result is read by later tasks, which reconcile canno
 
 
 LOOP_CONTROL = {"loop_var", "label"}
-CONTROL = {"block", "include_tasks", "import_tasks", "include_role", "import_role", "include_vars", "meta",
-           "debug", "set_fact", "assert", "fail", "pause", "wait_for"}
+ANSIBLE_BOOL = re.compile(r"([\w.]+(?:\[[^\]]*\])*)\s*\|\s*bool\b")
+TRUTHY = "[true, 1, '1', 'yes', 'on', 'true', 'y', 'Yes', 'On', 'True', 'YES', 'ON', 'TRUE', 'Y']"
+INSTANCE = re.compile(r"[A-Za-z0-9_:/@+-]{1,128}")  # what names an instance of a for_each
+INVALID_IN_KEY = re.compile(r"[^A-Za-z0-9_:/@+-]")
+CONTROL = {"include_vars", "meta", "debug", "set_fact", "assert", "fail", "pause", "wait_for"}
 
 
 FREE_FORM = {"command", "shell", "raw", "script"}
@@ -54,9 +60,6 @@ FACTS = {"os_family": "os_family", "distribution": "distribution", "distribution
          "kernel": "kernel", "system": "system", "processor_vcpus": "processor_count",
          "processor_count": "processor_count", "memtotal_mb": "memtotal_mb", "hostname": "hostname",
          "fqdn": "fqdn", "nodename": "hostname"}
-
-
-_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class Conversion:
     templates: dict[str, str] = field(default_factory=dict)  # path in the spec directory -> rewritten text
     unconverted: list[Unconverted] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)  # addresses in the order Ansible would run their tasks
+    tasks: int = 0  # tasks met (handlers when notified), the refused ones included
+    converted: int = 0  # of those, the ones that became (or joined) a resource
 
 
 def _truthy(value: Any) -> bool:
@@ -85,8 +91,14 @@ def _truthy(value: Any) -> bool:
 class Rewriter:
     """Ansible's names in an expression, as reconcile's."""
 
-    def __init__(self, host_vars: Iterable[str], play_vars: Iterable[str], loop_var: str = "item"):
+    def __init__(self, host_vars: Iterable[str], play_vars: Iterable[str] | Mapping[str, Any], loop_var: str = "item"):
         self.loop_var = loop_var
+        play_vars = dict(play_vars) if isinstance(play_vars, Mapping) else dict.fromkeys(play_vars)
+        # Ansible renders a variable holding a template where it is used; reconcile's vars are values: a plain
+        # `{{ name }}` of such a variable is replaced by its template
+        self.templated = {k: v for k, v in play_vars.items() if isinstance(v, str) and ("{{" in v or "{%" in v)}
+        self.inlined = re.compile(r"{{\s*(" + "|".join(map(re.escape, self.templated)) + r")\s*}}") \
+            if self.templated else None
         names = sorted(set(host_vars) - set(play_vars) - {loop_var}, key=len, reverse=True)
         self.host_vars = re.compile(r"(?<![\w.'\"])(" + "|".join(map(re.escape, names)) + r")\b(?!\s*=[^=])") \
             if names else None
@@ -99,6 +111,7 @@ class Rewriter:
         text = re.sub(r"\bansible_default_ipv4\.address\b", "host.facts.default_ipv4", text)
         text = re.sub(r"(?<![\w.])ansible_(\w+)", lambda m: self._magic(m.group(1), m.group(0)), text)
         text = re.sub(r"(?<![\w.])inventory_hostname(_short)?\b", "host.name", text)
+        text = ANSIBLE_BOOL.sub(lambda m: f"({m.group(1)} in {TRUTHY})", text)  # Ansible's `bool` filter
         if loop:
             text = re.sub(r"(?<![\w.'\"])" + re.escape(self.loop_var) + r"\b", "each.value", text)
         if self.host_vars is not None:
@@ -119,6 +132,10 @@ class Rewriter:
             block = m.group(0)
             return block[:2] + self.expression(block[2:-2], loop) + block[-2:]
 
+        for _ in range(5):  # a template may name another one
+            if self.inlined is None or not self.inlined.search(text):
+                break
+            text = self.inlined.sub(lambda m: self.templated[m.group(1)], text)
         return EXPRESSION.sub(inside, text)
 
     def value(self, value: Any, loop: bool) -> Any:
@@ -158,6 +175,7 @@ class _Converter:
     def __init__(self, playbook: Path, locations: Mapping[JsonPath, Location], inventory: Inventory,
                  registry: Registry):
         self.playbook, self.locations, self.inventory, self.registry = playbook, locations, inventory, registry
+        self.files = TaskFiles(playbook, locations)
         self.text = playbook.read_text(encoding="utf-8", errors="replace")
         self.out = Conversion(inventory={})
         self.become_hosts: set[str] = set()
@@ -176,10 +194,7 @@ class _Converter:
         self.host_var_names = host_vars
 
     def locate(self, path: JsonPath) -> Location | None:
-        for cut in range(len(path), -1, -1):
-            if path[:cut] in self.locations:
-                return self.locations[path[:cut]]
-        return None
+        return self.files.locate(path)
 
     def refuse(self, path: JsonPath, reason: str) -> None:
         self.out.unconverted.append(Unconverted(self.locate(path), reason))
@@ -202,9 +217,8 @@ class _Converter:
             self.refuse(path + ("hosts",), f"hosts: {pattern!r} is not a group or host of the inventory "
                                            "(patterns such as web:&db are not converted)")
             return
-        if play.get("roles"):
-            self.refuse(path + ("roles",), "roles: convert each role's tasks into a component")
         play_vars: dict[str, Any] = dict(play["vars"]) if isinstance(play.get("vars"), dict) else {}
+        sites, handler_sites = self._task_sites(path, play, play_vars)
         for number, name in enumerate(as_list(play.get("vars_files"))):
             loaded = self._vars_file(path + ("vars_files", number), name)
             for key, value in (loaded or {}).items():
@@ -228,40 +242,75 @@ class _Converter:
         if play.get("become") is True or str(play.get("become")).lower() in ("yes", "true"):
             self.become_hosts.update(hosts)
         rewriter = Rewriter(self.host_var_names, play_vars)
-        handlers = self._handlers(index, play.get("handlers"))
+        handlers = self._handlers(handler_sites)
         notified: dict[str, list[str]] = {}
-        # Ansible's order: each resource waits for the last one sure to exist and for every one since
-        # that may not (a `when:` or a loop can leave a host without it)
-        anchor: list[str] = []
-        maybe: list[str] = []
-        for key in ("pre_tasks", "tasks", "post_tasks"):
-            for number, task in enumerate(play.get(key) or []):
-                made = self.task(path + (key, number), task, str(pattern), rewriter, anchor + maybe)
-                if made is None:
-                    continue
-                if "when" in task or isinstance(task.get("loop", task.get("with_items", [1])), str):
-                    maybe.append(made)
-                else:
-                    anchor, maybe = [made], []
-                for name in as_list(task.get("notify")):
-                    notified.setdefault(str(name), []).append(made)
-        for name, (hpath, handler) in handlers.items():
+        for site in sites:
+            made = self.task(site.path, site.task, str(pattern), rewriter, site=site)
+            if made is None:
+                continue
+            for name in as_list(site.task.get("notify")):
+                notified.setdefault(str(name), []).append(made)
+        for name, site in handlers.items():
             senders = sorted(set(notified.get(name, [])))
             if senders:
-                self.task(hpath, handler, str(pattern), rewriter, [], senders)
+                self.task(site.path, site.task, str(pattern), rewriter, senders, site=site)
 
-    def _handlers(self, index: int, handlers: Any) -> dict[str, tuple[JsonPath, dict[str, Any]]]:
-        out: dict[str, tuple[JsonPath, dict[str, Any]]] = {}
-        for number, handler in enumerate(handlers or []):
-            if isinstance(handler, dict):
-                for name in [handler.get("name"), *as_list(handler.get("listen"))]:
-                    if name:
-                        out.setdefault(str(name), ((index, "handlers", number), handler))
+    def _task_sites(self, path: JsonPath, play: dict[str, Any],
+                    play_vars: dict[str, Any]) -> tuple[list[TaskSite], list[TaskSite]]:
+        """The play's tasks in Ansible's order (pre_tasks, roles, tasks, post_tasks), blocks, includes and roles
+        followed; its handlers and its roles'. Role defaults and vars join the play's variables."""
+        here = self.playbook.parent
+        expander = TaskExpander(self.files, self.refuse)
+        sites = list(expander.tasks(play.get("pre_tasks"), path + ("pre_tasks",), here, here))
+        for number, entry in enumerate(as_list(play.get("roles"))):
+            at = path + ("roles", number)
+            entry = {"role": entry} if isinstance(entry, str) else entry
+            name = entry.get("role", entry.get("name")) if isinstance(entry, dict) else None
+            if not isinstance(name, str) or "{{" in name:
+                self.refuse(at, "roles: an entry names a role (role: NAME)")
+                continue
+            params = {k: v for k, v in entry.items() if k not in ("role", "name", "tags", "vars", *BLOCK_KEYWORDS)}
+            for key, value in {**params, **(entry.get("vars") or {})}.items():
+                self._role_variable(play_vars, key, value, f"role {name}'s parameter")
+            sites += expander.role(name, at, handed_down({}, entry))
+        for key in ("tasks", "post_tasks"):
+            sites += expander.tasks(play.get(key), path + (key,), here, here)
+        for role in expander.roles:
+            for key, value in role.variables.items():
+                self._role_variable(play_vars, key, value, f"role {role.name}'s vars")
+            for key, value in role.defaults.items():
+                play_vars.setdefault(key, value)
+        self.out.tasks += expander.skipped
+        handler_sites = list(expander.tasks(play.get("handlers"), path + ("handlers",), here, here))
+        handler_sites += [TaskSite(p, h, role.directory, role.name) for role in expander.roles for p, h in role.handlers]
+        return sites, handler_sites
+
+    def _role_variable(self, play_vars: dict[str, Any], key: str, value: Any, source: str) -> None:
+        if key in play_vars and play_vars[key] != value:
+            self.out.notes.append(f"variable {key}: {source} sets it too; the spec's vars keep one value "
+                                  f"({play_vars[key]!r}), where Ansible would scope {value!r} to the role")
+            return
+        play_vars[key] = value
+
+    @staticmethod
+    def _handlers(sites: list[TaskSite]) -> dict[str, TaskSite]:
+        out: dict[str, TaskSite] = {}
+        for site in sites:
+            for name in [site.task.get("name"), *as_list(site.task.get("listen"))]:
+                if name:
+                    out.setdefault(str(name), site)
         return out
 
-    def task(self, path: JsonPath, task: Any, on: str, rewriter: Rewriter, after: list[str],
-             senders: list[str] | None = None) -> str | None:
+    def task(self, path: JsonPath, task: Any, on: str, rewriter: Rewriter, senders: list[str] | None = None, *,
+             site: TaskSite) -> str | None:
         """The converted task's address, or None (recorded as unconverted)."""
+        self.out.tasks += 1
+        made = self._task(path, task, on, rewriter, senders, site)
+        self.out.converted += made is not None
+        return made
+
+    def _task(self, path: JsonPath, task: Any, on: str, rewriter: Rewriter, senders: list[str] | None,
+              site: TaskSite) -> str | None:
         if not isinstance(task, dict):
             self.refuse(path, "a task must be a mapping")
             return None
@@ -278,6 +327,9 @@ class _Converter:
             if key == "register" and key in task and not self._read_later(str(task[key])):
                 self.out.notes.append(f"{self.locate(path)}: {title}: register {task[key]} dropped (nothing reads it)")
                 continue
+            if key == "changed_when" and key in task and not _truthy(task[key]) and str(task[key]).lower() in (
+                    "false", "no") and not task.get("notify"):
+                continue  # it only keeps Ansible's report quiet: with nothing notified, what the task does is the same
             if key in task:
                 self.refuse(path + (key,), f"{title}: {key}: {REFUSED[key]}")
                 return None
@@ -326,6 +378,12 @@ class _Converter:
             except NotConvertible as exc:
                 self.refuse(path + (written,), f"{title}: {exc}")
                 return None
+            except KeyError as exc:  # a type's conversion met a task without an argument it needs
+                self.refuse(path + (written,), f"{title}: {module} without its {exc.args[0]} argument is not converted")
+                return None
+            except (TypeError, ValueError, AttributeError) as exc:
+                self.refuse(path + (written,), f"{title}: {module}: an argument has an unexpected shape ({exc})")
+                return None
             if attributes is not None:
                 found = (type_name, attributes)
                 break
@@ -347,9 +405,12 @@ class _Converter:
             resource["for_each"] = each
         attributes = rewriter.value(attributes, loop is not None)
         if "template" in attributes and isinstance(attributes["template"], str):
-            attributes["template"] = self._template(path, attributes["template"], rewriter, loop is not None)
-            if attributes["template"] is None:
+            copied = copy_template(attributes["template"], site.base, site.role,
+                                   lambda text: rewriter.template(text, loop is not None), self.out.templates)
+            if copied.target is None:
+                self.refuse(path, copied.problem)
                 return None
+            attributes["template"] = copied.target
         resource.update(attributes)
         if _truthy(task.get("no_log")):  # Ansible hides its values: so does the spec
             resource["sensitive"] = sorted(k for k in attributes if k != "state")
@@ -376,9 +437,8 @@ class _Converter:
                 same[trigger] = sorted(set(same.get(trigger, [])) | set(senders))
                 return f"{type_name}.{same['name']}"
             resource[trigger] = senders
-        elif after:
-            resource["depends_on"] = list(after)  # Ansible's order within the play
         self.out.resources.append(resource)
+        self.out.order.append(f"{type_name}.{resource['name']}")
         return f"{type_name}.{resource['name']}"
 
     def _notify(self, sender: str, entry: str) -> None:
@@ -417,8 +477,8 @@ class _Converter:
         return None
 
     def _name(self, type_name: str, title: Any, module: str) -> str:
-        base = _SLUG.sub("_", str(title).lower()).strip("_")[:48] if title else module
-        name, n = base or module, 2
+        base = short_name(title, module)
+        name, n = base, 2
         while f"{type_name}.{name}" in self.names:
             name, n = f"{base}_{n}", n + 1
         self.names.add(f"{type_name}.{name}")
@@ -426,34 +486,41 @@ class _Converter:
 
     def _for_each(self, loop: Any, rewriter: Rewriter) -> Any:
         if isinstance(loop, str):
-            return rewriter.template(loop, False)
+            known = self._known_list(loop)
+            plain = known is not None and all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                              and INSTANCE.fullmatch(str(v)) for v in known)
+            if known is None or plain:  # the expression stays: its items can name instances as they are
+                return rewriter.template(loop, False)
+            loop = known
         if not isinstance(loop, list):
             return None
         simple = all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in loop)
-        if simple and all(re.fullmatch(r"[A-Za-z0-9_:/@+-]{1,128}", str(v)) for v in loop) \
-                and len({str(v) for v in loop}) == len(loop):
+        if simple and all(INSTANCE.fullmatch(str(v)) for v in loop) and len({str(v) for v in loop}) == len(loop):
             return list(loop)
-        keyed = {str(v.get("name")): v for v in loop if isinstance(v, dict) and v.get("name")}
-        if len(keyed) == len(loop) and all(re.fullmatch(r"[A-Za-z0-9_:/@+-]{1,128}", k) for k in keyed):
-            return keyed
+        for key in ("name", "key"):  # people by name; dict2items entries by key
+            keyed = {str(v.get(key)): v for v in loop if isinstance(v, dict) and v.get(key) is not None}
+            if len(keyed) == len(loop):
+                named = {INVALID_IN_KEY.sub("-", k)[:128]: v for k, v in keyed.items()}
+                if len(named) == len(loop):
+                    return named
         return {str(i): v for i, v in enumerate(loop)}
 
-    def _template(self, path: JsonPath, source: str, rewriter: Rewriter, loop: bool) -> str | None:
-        """The template file, found as Ansible finds it (templates/ beside the playbook, then beside it),
-        copied under templates/ with its expressions rewritten."""
-        if "{{" in source:
-            self.refuse(path, f"template src {source!r} is an expression: only fixed files are converted")
+    def _known_list(self, loop: str) -> list[Any] | None:
+        """A loop over a play variable (`{{ people }}`, `{{ settings | dict2items }}`) is over its known value: a
+        spec's for_each then names each instance (reconcile's for_each takes no list of mappings as such)."""
+        found = re.fullmatch(r"\s*{{\s*(\w+)\s*(\|\s*dict2items\s*)?}}\s*", loop)
+        if found is None or found.group(1) not in self.play_vars:
             return None
-        base = self.playbook.parent
-        for candidate in (base / "templates" / source, base / source):
-            if candidate.is_file():
-                target = f"templates/{Path(source).name}"
-                text = candidate.read_text(encoding="utf-8", errors="replace")
-                self.out.templates[target] = rewriter.template(text, loop)
-                return target
-        self.refuse(path, f"template {source} not found under {display_path(base / 'templates')}")
-        return None
+        value = self.play_vars[found.group(1)]
+        if found.group(2):
+            return [{"key": k, "value": v} for k, v in value.items()] if isinstance(value, dict) else None
+        return list(value) if isinstance(value, list) else None
+
+    def _step(self, type_name: str) -> str:
+        declared = self.registry.module_class(type_name) if type_name in self.registry else None
+        return declared.ansible_step if declared is not None and issubclass(declared, AnsibleTasks) else "content"
 
     def finish(self) -> Conversion:
         self.out.inventory = inline_inventory(self.inventory, self.become_hosts, self.users, self.rolling)
+        self.out.resources = shaped(self.out.resources, self.out.order, self._step)
         return self.out

@@ -219,5 +219,9 @@ def migrate_ansible(playbook: str, inventory: str, out_dir: str, stack_name: str
     click.echo(f"Wrote {spec_file}: {len(conversion.resources)} resources"
                + (f", {len(conversion.templates)} templates" if conversion.templates else "") + ".")
     _report(("not converted", [*conversion.unconverted, *dropped]), ("note", conversion.notes))
+    converted = max(0, conversion.converted - len(dropped))
+    click.echo(f"Converted {converted} of {conversion.tasks} tasks "
+               f"({converted / max(1, conversion.tasks):.0%}) into {len(conversion.resources)} "
+               "resources.")
     click.echo(f"Next: reconcile plan {out}  (the spec validates)")
     return 0

@@ -18,53 +18,87 @@ PLAYBOOK = """
 - hosts: web
   become: true
   vars:
-    app_user: shopper
     teams: [red, blue]
+  roles:
+    - role: app
+    - {role: motd, motd_text: "welcome to {{ site_name }}"}
   tasks:
-    - name: app group
-      group: {name: "{{ app_user }}", gid: 4711}
-    - name: app user
-      ansible.builtin.user: {name: "{{ app_user }}", uid: 4711, group: "{{ app_user }}", shell: /bin/sh}
-    - name: app root
-      file: path=/srv/app state=directory mode=0755 owner={{ app_user }}
-    - name: team dirs
+    - name: Make sure we have the team directories
       file: {path: "/srv/app/{{ item }}", state: directory, mode: "0750", owner: "{{ app_user }}"}
       loop: "{{ teams }}"
-    - name: site config
-      template: {src: site.conf.j2, dest: /srv/app/site.conf, mode: "0640", owner: "{{ app_user }}"}
-      notify: restart cron
-    - name: motd
-      copy: {content: "welcome to {{ site_name }}\\n", dest: /srv/app/motd, mode: "0644"}
-    - name: setting
-      lineinfile: {path: /srv/app/settings, line: "port={{ listen_port }}", create: true, mode: "0600"}
-    - name: old setting gone
-      lineinfile: {path: /srv/app/settings, regexp: "^debug=", state: absent}
-    - name: link
-      file: {src: /srv/app/site.conf, dest: /srv/app/current.conf, state: link}
-    - name: tools
-      package: {name: [tree], state: present}
+    - import_tasks: tasks/settings.yml
+    - name: Debian tools
+      block:
+        - name: Ensure the tools are installed
+          apt: {name: "{{ item }}", state: present}
+          loop: [tree, bc]
+        - name: never on debian
+          package: {name: sl}
+          when: ansible_os_family == "RedHat"
       when: ansible_facts['os_family'] == "Debian"
-    - name: never on debian
-      package: {name: sl}
-      when: ansible_os_family == "RedHat"
+      rescue:
+        - name: report
+          debug: {msg: tools failed}
+      always:
+        - name: marker
+          command: touch /srv/app/marker creates=/srv/app/marker
     - name: nightly
       cron: {name: nightly, job: "/bin/true", minute: "5", hour: "2", user: root}
-    - name: marker
-      command: touch /srv/app/marker creates=/srv/app/marker
     - name: say hi
       command: echo hi
       register: greeting
-    - name: cron running
-      service: {name: cron, state: started, enabled: true}
     - name: show
       debug: {msg: "{{ greeting.stdout }}"}
-  handlers:
-    - name: restart cron
-      service: {name: cron, state: restarted}
 """
-TEMPLATE = """server {{ inventory_hostname }} listens on {{ listen_port }} for {{ site_name }} ({{ app_user }})
+ROLE_APP_TASKS = """
+- name: Make sure we have a group for the app
+  group: {name: "{{ app_user }}", gid: 4711}
+- name: app user
+  ansible.builtin.user: {name: "{{ app_user }}", uid: 4711, group: "{{ app_user }}", shell: /bin/sh}
+- name: app root
+  file: path=/srv/app state=directory mode=0755 owner={{ app_user }}
+- name: site config
+  template: {src: site.conf.j2, dest: /srv/app/site.conf, mode: "0640", owner: "{{ app_user }}"}
+  notify: restart cron
+- name: link
+  file: {src: /srv/app/site.conf, dest: /srv/app/current.conf, state: link}
+- name: cron running
+  service: {name: cron, state: started, enabled: true}
+"""
+ROLE_APP_HANDLERS = """
+- name: restart cron
+  service: {name: cron, state: restarted}
+"""
+SETTINGS_TASKS = """
+- name: setting
+  lineinfile: {path: /srv/app/settings, line: "port={{ listen_port }}", create: true, mode: "0600"}
+- name: old setting gone
+  lineinfile: {path: /srv/app/settings, regexp: "^debug=", state: absent}
+"""
+ROLE_MOTD_TASKS = """
+- name: motd
+  copy: {content: "{{ motd_text }}\\n", dest: /srv/app/motd, mode: "0644"}
+"""
+TEMPLATE = """{% include 'header.j2' %}
+server {{ inventory_hostname }} listens on {{ listen_port }} for {{ site_name }} ({{ app_user }})
 {% for t in teams %}team {{ t }}
 {% endfor %}"""
+HEADER = "# {{ site_name }}: managed\n"
+
+
+def write_playbook(play: Path) -> None:
+    """The playbook and its role, task file and templates, as people lay them out."""
+    write(play / "site.yml", PLAYBOOK)
+    write(play / "roles/app/tasks/main.yml", ROLE_APP_TASKS)
+    write(play / "roles/app/handlers/main.yml", ROLE_APP_HANDLERS)
+    write(play / "roles/app/defaults/main.yml", "app_user: shopper\n")
+    write(play / "roles/app/templates/site.conf.j2", TEMPLATE)
+    write(play / "roles/app/templates/header.j2", HEADER)
+    write(play / "roles/motd/tasks/main.yml", ROLE_MOTD_TASKS)
+    write(play / "tasks/settings.yml", SETTINGS_TASKS)
+    write(play / "group_vars/web.yml", "site_name: shop\n")
+
+
 PATHS = ["/srv/app", "/srv/app/red", "/srv/app/blue", "/srv/app/site.conf", "/srv/app/motd", "/srv/app/settings",
          "/srv/app/current.conf", "/srv/app/marker"]
 
@@ -75,7 +109,7 @@ def end_state(host) -> dict[str, str]:  # type: ignore[no-untyped-def]
         out[path] = host.exec(f"stat -c '%F %a %U %G' {path}; test -L {path} && readlink {path}; "
                               f"test -f {path} && ! test -L {path} && cat {path}")[1]
     # one stream (stderr into stdout in the shell): docker merges two streams in whatever order they come
-    out["packages"] = host.exec("dpkg-query -W -f '${Status}' tree 2>&1; echo; dpkg-query -W -f '${Status}' sl 2>&1")[1]
+    out["packages"] = host.exec("dpkg-query -W -f '${Status}' tree bc 2>&1; echo; dpkg-query -W -f '${Status}' sl 2>&1")[1]
     out["user"] = host.exec("getent passwd shopper; getent group shopper")[1]
     out["cron"] = host.exec("crontab -l -u root | grep -v '^#'")[1]
     out["service"] = str(host.exec("service cron status")[0])
@@ -101,23 +135,39 @@ def test_a_playbook_converted_ends_like_ansible_run(cli: Cli, tmp_path: Path, fr
     (tmp_path / ".ssh").mkdir()
     write(tmp_path / ".ssh/known_hosts", "".join(h.host_key_line() + "\n" for h in fresh_hosts))
     play = tmp_path / "play"
-    write(play / "site.yml", PLAYBOOK)
-    write(play / "templates/site.conf.j2", TEMPLATE)
-    write(play / "group_vars/web.yml", "site_name: shop\n")
+    write_playbook(play)
     for name, host in (("ours.ini", ours), ("theirs.ini", theirs)):
         write(play / name, f"[web]\nweb1 ansible_host=127.0.0.1 ansible_port={host.port} ansible_user=root "
                            f"ansible_ssh_private_key_file={key}\n\n[web:vars]\nlisten_port=8080\n")
 
     run = cli("migrate", "ansible", str(play / "site.yml"), "-i", str(play / "ours.ini"), "--out",
               str(tmp_path / "spec"), "--name", f"mig-{uid}", check=0)
-    assert "site.yml:43:7: task 'show': debug is not converted" in run.out
+    assert "site.yml:34:7: task 'show': debug is not converted" in run.out
     assert "register greeting dropped" not in run.out  # greeting is read by the debug task: the task is refused
-    assert "site.yml:39:7: task 'say hi': register: its result is read by later tasks" in run.out
+    assert "site.yml:32:7: task 'say hi': register: its result is read by later tasks" in run.out
+    assert "site.yml:22:7: rescue: runs only when its block fails" in run.out
     spec = yaml.safe_load((tmp_path / "spec/main.yaml").read_text())
     by_name = {r["name"]: r for r in spec["resources"]}
-    assert by_name["team_dirs"]["for_each"] == "{{ teams }}" and "each.value" in by_name["team_dirs"]["path"]
+    # names a person would write, from the task names
+    assert {"group_app", "app_user", "app_root", "site_config", "team_directories", "tools", "cron_running",
+            "setting", "motd", "marker"} <= set(by_name), sorted(by_name)
+    assert by_name["team_directories"]["for_each"] == "{{ teams }}" and "each.value" in by_name["team_directories"]["path"]
+    # one package resource with a list where Ansible looped; the block's condition on each of its tasks
+    assert by_name["tools"]["names"] == ["tree", "bc"] and "for_each" not in by_name["tools"]
     assert by_name["tools"]["when"] == 'host.facts.os_family == "Debian"'
+    assert by_name["never_debian"]["when"] == ['host.facts.os_family == "Debian"', 'host.facts.os_family == "RedHat"'] \
+        or "and" in by_name["never_debian"]["when"]
+    assert by_name["marker"]["when"] == by_name["tools"]["when"]  # a block's condition is its always: tasks' too
+    # the role's handler, its template with the file it includes, its defaults as variables
     assert by_name["cron_running"]["restart_on"] == ["file.site_config"]
+    assert by_name["site_config"]["template"] == "templates/app/site.conf.j2"
+    assert (tmp_path / "spec/templates/header.j2").is_file()
+    assert spec["vars"]["app_user"] == "shopper" and spec["vars"]["motd_text"] == "welcome to {{ site_name }}"
+    # order only where it matters: the group first, a user after its group, the config after the app's root
+    assert "depends_on" not in by_name["group_app"] and "depends_on" not in by_name["tools"]
+    assert by_name["app_user"]["depends_on"] == ["group.group_app"]
+    assert "directory.app_root" in by_name["site_config"]["depends_on"]
+    assert sum(len(r.get("depends_on", [])) for r in spec["resources"]) < len(spec["resources"]) * 2
     cli("apply", "--auto-approve", str(tmp_path / "spec"), check=0)
     assert "No changes." in cli("plan", str(tmp_path / "spec"), check=0).out
 
@@ -131,7 +181,7 @@ def test_a_playbook_converted_ends_like_ansible_run(cli: Cli, tmp_path: Path, fr
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     by_reconcile, by_ansible = end_state(ours), end_state(theirs)
-    assert by_reconcile["/srv/app/site.conf"].startswith("regular file 640 shopper root\nserver web1 listens on 8080")
+    assert by_reconcile["/srv/app/site.conf"].startswith("regular file 640 shopper root\n# shop: managedserver web1 listens on 8080")
     for item in by_ansible:
         assert by_reconcile[item] == by_ansible[item], (item, by_reconcile[item], by_ansible[item])
 
