@@ -13,18 +13,20 @@ Every task that cannot be converted is listed with its file and line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.capabilities import AnsibleTasks
 from reconciler.errors import ReconcileError, SpecError
+from reconciler.migrate.ansible_expressions import Rewriter
 from reconciler.migrate.ansible_inventory import inline_inventory, read_inventory, valid_host_names
+from reconciler.migrate.ansible_loops import for_each
 from reconciler.migrate.ansible_shape import shaped, short_name
-from reconciler.migrate.ansible_tasks import BLOCK_KEYWORDS, TaskExpander, TaskFiles, TaskSite, handed_down
+from reconciler.migrate.ansible_tasks import TaskExpander, TaskFiles, TaskSite, play_task_sites
 from reconciler.migrate.ansible_templates import copy_template
-from reconciler.migrate.ansible_text import EXPRESSION, as_list, free_form, key_values
+from reconciler.migrate.ansible_text import as_list, free_form, key_values
 from reconciler.model import Diagnostic, Inventory, JsonPath, Location
 from reconciler.module import NotConvertible
 from reconciler.registry import Registry
@@ -46,8 +48,6 @@ REFUSED = {"register": "its result is read by later tasks, which reconcile canno
 
 
 LOOP_CONTROL = {"loop_var", "label"}
-ANSIBLE_BOOL = re.compile(r"([\w.]+(?:\[[^\]]*\])*)\s*\|\s*bool\b")
-TRUTHY = "[true, 1, '1', 'yes', 'on', 'true', 'y', 'Yes', 'On', 'True', 'YES', 'ON', 'TRUE', 'Y']"
 INSTANCE = re.compile(r"[A-Za-z0-9_:/@+-]{1,128}")  # what names an instance of a for_each
 INVALID_IN_KEY = re.compile(r"[^A-Za-z0-9_:/@+-]")
 CONTROL = {"include_vars", "meta", "debug", "set_fact", "assert", "fail", "pause", "wait_for"}
@@ -55,11 +55,7 @@ CONTROL = {"include_vars", "meta", "debug", "set_fact", "assert", "fail", "pause
 
 FREE_FORM = {"command", "shell", "raw", "script"}
 PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.")
-FACTS = {"os_family": "os_family", "distribution": "distribution", "distribution_version": "distribution_version",
-         "distribution_major_version": "distribution_major_version", "architecture": "architecture",
-         "kernel": "kernel", "system": "system", "processor_vcpus": "processor_count",
-         "processor_count": "processor_count", "memtotal_mb": "memtotal_mb", "hostname": "hostname",
-         "fqdn": "fqdn", "nodename": "hostname"}
+
 
 
 @dataclass(frozen=True)
@@ -86,66 +82,6 @@ class Conversion:
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("yes", "true", "1", "on")
-
-
-class Rewriter:
-    """Ansible's names in an expression, as reconcile's."""
-
-    def __init__(self, host_vars: Iterable[str], play_vars: Iterable[str] | Mapping[str, Any], loop_var: str = "item"):
-        self.loop_var = loop_var
-        play_vars = dict(play_vars) if isinstance(play_vars, Mapping) else dict.fromkeys(play_vars)
-        # Ansible renders a variable holding a template where it is used; reconcile's vars are values: a plain
-        # `{{ name }}` of such a variable is replaced by its template
-        self.templated = {k: v for k, v in play_vars.items() if isinstance(v, str) and ("{{" in v or "{%" in v)}
-        self.inlined = re.compile(r"{{\s*(" + "|".join(map(re.escape, self.templated)) + r")\s*}}") \
-            if self.templated else None
-        names = sorted(set(host_vars) - set(play_vars) - {loop_var}, key=len, reverse=True)
-        self.host_vars = re.compile(r"(?<![\w.'\"])(" + "|".join(map(re.escape, names)) + r")\b(?!\s*=[^=])") \
-            if names else None
-
-    def expression(self, text: str, loop: bool) -> str:
-        """One Jinja expression (the inside of `{{ }}`, or a `when:`)."""
-        text = re.sub(r"\bansible_facts\s*\[\s*['\"](\w+)['\"]\s*\]", lambda m: self._fact(m.group(1), m.group(0)),
-                      text)
-        text = re.sub(r"\bansible_facts\.(\w+)", lambda m: self._fact(m.group(1), m.group(0)), text)
-        text = re.sub(r"\bansible_default_ipv4\.address\b", "host.facts.default_ipv4", text)
-        text = re.sub(r"(?<![\w.])ansible_(\w+)", lambda m: self._magic(m.group(1), m.group(0)), text)
-        text = re.sub(r"(?<![\w.])inventory_hostname(_short)?\b", "host.name", text)
-        text = ANSIBLE_BOOL.sub(lambda m: f"({m.group(1)} in {TRUTHY})", text)  # Ansible's `bool` filter
-        if loop:
-            text = re.sub(r"(?<![\w.'\"])" + re.escape(self.loop_var) + r"\b", "each.value", text)
-        if self.host_vars is not None:
-            text = self.host_vars.sub(lambda m: "host.vars." + m.group(1), text)
-        return text
-
-    def _fact(self, name: str, written: str) -> str:
-        return f"host.facts.{FACTS[name]}" if name in FACTS else written
-
-    def _magic(self, name: str, written: str) -> str:
-        if name == "host":
-            return "host.address"
-        return self._fact(name, written)
-
-    def template(self, text: str, loop: bool) -> str:
-        """A text with `{{ }}` and `{% %}` parts (an attribute, a template file)."""
-        def inside(m: re.Match[str]) -> str:
-            block = m.group(0)
-            return block[:2] + self.expression(block[2:-2], loop) + block[-2:]
-
-        for _ in range(5):  # a template may name another one
-            if self.inlined is None or not self.inlined.search(text):
-                break
-            text = self.inlined.sub(lambda m: self.templated[m.group(1)], text)
-        return EXPRESSION.sub(inside, text)
-
-    def value(self, value: Any, loop: bool) -> Any:
-        if isinstance(value, str):
-            return self.template(value, loop) if ("{{" in value or "{%" in value) else value
-        if isinstance(value, list):
-            return [self.value(v, loop) for v in value]
-        if isinstance(value, dict):
-            return {k: self.value(v, loop) for k, v in value.items()}
-        return value
 
 
 def convert(playbook: Path, inventory_path: Path, registry: Registry) -> Conversion:
@@ -218,7 +154,10 @@ class _Converter:
                                            "(patterns such as web:&db are not converted)")
             return
         play_vars: dict[str, Any] = dict(play["vars"]) if isinstance(play.get("vars"), dict) else {}
-        sites, handler_sites = self._task_sites(path, play, play_vars)
+        play_sites = play_task_sites(TaskExpander(self.files, self.refuse), self.playbook.parent, path, play,
+                                     play_vars, self.out.notes)
+        sites, handler_sites = play_sites.tasks, play_sites.handlers
+        self.out.tasks += play_sites.skipped
         for number, name in enumerate(as_list(play.get("vars_files"))):
             loaded = self._vars_file(path + ("vars_files", number), name)
             for key, value in (loaded or {}).items():
@@ -254,43 +193,6 @@ class _Converter:
             senders = sorted(set(notified.get(name, [])))
             if senders:
                 self.task(site.path, site.task, str(pattern), rewriter, senders, site=site)
-
-    def _task_sites(self, path: JsonPath, play: dict[str, Any],
-                    play_vars: dict[str, Any]) -> tuple[list[TaskSite], list[TaskSite]]:
-        """The play's tasks in Ansible's order (pre_tasks, roles, tasks, post_tasks), blocks, includes and roles
-        followed; its handlers and its roles'. Role defaults and vars join the play's variables."""
-        here = self.playbook.parent
-        expander = TaskExpander(self.files, self.refuse)
-        sites = list(expander.tasks(play.get("pre_tasks"), path + ("pre_tasks",), here, here))
-        for number, entry in enumerate(as_list(play.get("roles"))):
-            at = path + ("roles", number)
-            entry = {"role": entry} if isinstance(entry, str) else entry
-            name = entry.get("role", entry.get("name")) if isinstance(entry, dict) else None
-            if not isinstance(name, str) or "{{" in name:
-                self.refuse(at, "roles: an entry names a role (role: NAME)")
-                continue
-            params = {k: v for k, v in entry.items() if k not in ("role", "name", "tags", "vars", *BLOCK_KEYWORDS)}
-            for key, value in {**params, **(entry.get("vars") or {})}.items():
-                self._role_variable(play_vars, key, value, f"role {name}'s parameter")
-            sites += expander.role(name, at, handed_down({}, entry))
-        for key in ("tasks", "post_tasks"):
-            sites += expander.tasks(play.get(key), path + (key,), here, here)
-        for role in expander.roles:
-            for key, value in role.variables.items():
-                self._role_variable(play_vars, key, value, f"role {role.name}'s vars")
-            for key, value in role.defaults.items():
-                play_vars.setdefault(key, value)
-        self.out.tasks += expander.skipped
-        handler_sites = list(expander.tasks(play.get("handlers"), path + ("handlers",), here, here))
-        handler_sites += [TaskSite(p, h, role.directory, role.name) for role in expander.roles for p, h in role.handlers]
-        return sites, handler_sites
-
-    def _role_variable(self, play_vars: dict[str, Any], key: str, value: Any, source: str) -> None:
-        if key in play_vars and play_vars[key] != value:
-            self.out.notes.append(f"variable {key}: {source} sets it too; the spec's vars keep one value "
-                                  f"({play_vars[key]!r}), where Ansible would scope {value!r} to the role")
-            return
-        play_vars[key] = value
 
     @staticmethod
     def _handlers(sites: list[TaskSite]) -> dict[str, TaskSite]:
@@ -398,7 +300,7 @@ class _Converter:
         resource: dict[str, Any] = {"type": type_name, "name": self._name(type_name, task.get("name"), module),
                                     "on": on}
         if loop is not None:
-            each = self._for_each(loop, rewriter)
+            each = for_each(loop, rewriter, self.play_vars)
             if each is None:
                 self.refuse(path, f"{title}: its loop must be a list or an expression")
                 return None
@@ -483,38 +385,6 @@ class _Converter:
             name, n = f"{base}_{n}", n + 1
         self.names.add(f"{type_name}.{name}")
         return name
-
-    def _for_each(self, loop: Any, rewriter: Rewriter) -> Any:
-        if isinstance(loop, str):
-            known = self._known_list(loop)
-            plain = known is not None and all(isinstance(v, (str, int)) and not isinstance(v, bool)
-                                              and INSTANCE.fullmatch(str(v)) for v in known)
-            if known is None or plain:  # the expression stays: its items can name instances as they are
-                return rewriter.template(loop, False)
-            loop = known
-        if not isinstance(loop, list):
-            return None
-        simple = all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in loop)
-        if simple and all(INSTANCE.fullmatch(str(v)) for v in loop) and len({str(v) for v in loop}) == len(loop):
-            return list(loop)
-        for key in ("name", "key"):  # people by name; dict2items entries by key
-            keyed = {str(v.get(key)): v for v in loop if isinstance(v, dict) and v.get(key) is not None}
-            if len(keyed) == len(loop):
-                named = {INVALID_IN_KEY.sub("-", k)[:128]: v for k, v in keyed.items()}
-                if len(named) == len(loop):
-                    return named
-        return {str(i): v for i, v in enumerate(loop)}
-
-    def _known_list(self, loop: str) -> list[Any] | None:
-        """A loop over a play variable (`{{ people }}`, `{{ settings | dict2items }}`) is over its known value: a
-        spec's for_each then names each instance (reconcile's for_each takes no list of mappings as such)."""
-        found = re.fullmatch(r"\s*{{\s*(\w+)\s*(\|\s*dict2items\s*)?}}\s*", loop)
-        if found is None or found.group(1) not in self.play_vars:
-            return None
-        value = self.play_vars[found.group(1)]
-        if found.group(2):
-            return [{"key": k, "value": v} for k, v in value.items()] if isinstance(value, dict) else None
-        return list(value) if isinstance(value, list) else None
 
     def _step(self, type_name: str) -> str:
         declared = self.registry.module_class(type_name) if type_name in self.registry else None

@@ -221,3 +221,48 @@ def combined(key: str, outer: Any, inner: Any) -> Any:
     if key == "environment" and isinstance(outer, dict) and isinstance(inner, dict):
         return {**outer, **inner}
     return inner
+
+
+@dataclass(frozen=True)
+class PlaySites:
+    tasks: list[TaskSite]
+    handlers: list[TaskSite]
+    skipped: int  # tasks not followed (rescue: sections)
+
+
+def play_task_sites(expander: TaskExpander, here: Path, path: JsonPath, play: Mapping[str, Any],
+                    play_vars: dict[str, Any], notes: list[str]) -> PlaySites:
+    """The play's tasks in Ansible's order (pre_tasks, roles, tasks, post_tasks), blocks, includes and roles
+    followed; its handlers and its roles'. Role parameters, vars and defaults join the play's variables."""
+    sites = list(expander.tasks(play.get("pre_tasks"), path + ("pre_tasks",), here, here))
+    for number, entry in enumerate(as_list(play.get("roles"))):
+        at = path + ("roles", number)
+        entry = {"role": entry} if isinstance(entry, str) else entry
+        name = entry.get("role", entry.get("name")) if isinstance(entry, dict) else None
+        if not isinstance(name, str) or "{{" in name:
+            expander.refuse(at, "roles: an entry names a role (role: NAME)")
+            continue
+        params = {k: v for k, v in entry.items() if k not in ("role", "name", "tags", "vars", *BLOCK_KEYWORDS)}
+        written = entry.get("vars")
+        given: dict[str, Any] = dict(written) if isinstance(written, dict) else {}
+        for key, value in {**params, **given}.items():
+            _role_variable(play_vars, str(key), value, f"role {name}'s parameter", notes)
+        sites += expander.role(name, at, handed_down({}, entry))
+    for key in ("tasks", "post_tasks"):
+        sites += expander.tasks(play.get(key), path + (key,), here, here)
+    for role in expander.roles:
+        for key, value in role.variables.items():
+            _role_variable(play_vars, key, value, f"role {role.name}'s vars", notes)
+        for key, value in role.defaults.items():
+            play_vars.setdefault(key, value)
+    handlers = list(expander.tasks(play.get("handlers"), path + ("handlers",), here, here))
+    handlers += [TaskSite(p, h, role.directory, role.name) for role in expander.roles for p, h in role.handlers]
+    return PlaySites(sites, handlers, expander.skipped)
+
+
+def _role_variable(play_vars: dict[str, Any], key: str, value: Any, source: str, notes: list[str]) -> None:
+    if key in play_vars and play_vars[key] != value:
+        notes.append(f"variable {key}: {source} sets it too; the spec's vars keep one value ({play_vars[key]!r}), "
+                     f"where Ansible would scope {value!r} to the role")
+        return
+    play_vars[key] = value
