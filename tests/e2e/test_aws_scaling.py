@@ -86,6 +86,11 @@ def test_template_versions_and_group(acli: Cli, spec_dir: Path, moto: Any, uid: 
     assert group["LaunchTemplate"]["Version"] == "2"
     assert "No changes." in acli("plan", "spec", check=0).out
 
+    # a scaling policy moves the desired capacity: co-managed by design, not drift while the spec leaves it unset
+    asg.set_desired_capacity(AutoScalingGroupName=f"web-{uid}", DesiredCapacity=3)
+    assert "No changes." in acli("plan", "spec", check=0).out
+    assert acli("drift", "spec").rc == 0
+
     # drift: capacity shrunk and the target group detached behind the tool's back
     asg.update_auto_scaling_group(AutoScalingGroupName=f"web-{uid}", MinSize=1, DesiredCapacity=1)
     asg.detach_load_balancer_target_groups(AutoScalingGroupName=f"web-{uid}",
