@@ -79,7 +79,7 @@ def request(url: str, method: str = "GET", headers: dict[str, str] | None = None
 
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    receiver = Hook()
+    receiver = Hook(fail_first=2)  # the first deliveries fail (503): retried with backoff, never repeated
     yield receiver
     receiver.close()
 
