@@ -262,11 +262,16 @@ def test_watch_once_on_a_docker_engine(cli: Cli, spec_dir: Path, uid: str, docke
     docker_client.containers.get(f"{uid}-app").remove(force=True)
 
 
+def s3_of(cli: Cli, moto: Any) -> Any:
+    """The command pointed at moto, and an S3 client of the same endpoint."""
+    cli.env.update(moto.env)
+    return boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="testing",
+                        aws_secret_access_key="testing")
+
+
 def test_watch_once_on_aws_with_ignored_tag_keys(cli: Cli, spec_dir: Path, moto: Any, uid: str,
                                                 named_stack: str) -> None:
-    cli.env.update(moto.env)
-    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="testing",
-                      aws_secret_access_key="testing")
+    s3 = s3_of(cli, moto)
     bucket = f"watch-{uid}"
     write(spec_dir / "site.yaml", f"""aws: {{region: us-east-1, endpoint_url: "{moto.url}"}}
 watch: {{max_changes: 3}}
@@ -296,9 +301,7 @@ resources:
 
 def test_two_watchers_on_one_s3_state_only_one_remediates(cli: Cli, spec_dir: Path, tmp_path: Path, moto: Any,
                                                           uid: str) -> None:
-    cli.env.update(moto.env)
-    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="testing",
-                      aws_secret_access_key="testing")
+    s3 = s3_of(cli, moto)
     bucket = f"{uid}-watch-state"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
