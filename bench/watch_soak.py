@@ -92,8 +92,9 @@ def main() -> int:
     failed = sum(" failed" in line for line in runs)
     print(f"\nwatch over {files} files, interval 1s, {duration:.0f} s: {len(runs)} runs "
           f"({sum('remediated' in r for r in runs)} remediated, {failed} failed); exit {code}")
-    print(f"RSS after warm-up: {base['rss_mib']} MiB -> max {max(s['rss_mib'] for s in after)} MiB "
-          f"({rss_growth:+.1%}); open fds: {base['fds']} -> max {max(s['fds'] for s in after)}")
+    print(f"RSS after warm-up: {base['rss_mib']} MiB -> {after[-1]['rss_mib']} MiB at the end ({rss_growth:+.1%}); "
+          f"open fds at rest: {min(s['fds'] for s in after[:3])} -> {min(s['fds'] for s in after[-3:])} "
+          f"(at most {max(s['fds'] for s in after)} during a run)")
     ok = code == 0 and rss_growth <= 0.10 and fd_growth <= 0 and failed == 0
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
