@@ -77,6 +77,23 @@ def spec_dir(tmp_path: Path) -> Path:
 
 
 # -- real services, started on first use and shared by xdist workers ------------------------------
+# The longest tests (minutes each, from `--durations`), started first: the two workers then share the short ones
+# at the end instead of one worker finishing a long test alone.
+LONGEST_FIRST = (
+    "tests/e2e/test_ansible_cases.py::", "tests/e2e/test_peer_terraform_types.py::",
+    "tests/e2e/test_migrate_terraform_corpus.py::", "tests/e2e/test_migrate_terraform.py::",
+    "tests/e2e/test_peer_terraform.py::", "tests/e2e/test_wire_aws.py::", "tests/e2e/test_migrate_ansible.py::",
+    "tests/e2e/test_ssh.py::", "tests/e2e/test_server_types.py::", "tests/e2e/test_fleet_containers.py::",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keeps its order
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the controller: workers inherit the run directory
         import tempfile
