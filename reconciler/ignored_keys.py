@@ -43,10 +43,14 @@ def with_found_keys(attributes: Mapping[str, Any], observed: Mapping[str, Any],
     return out
 
 
-def without_keys(attributes: Mapping[str, Any], ignored: Iterable[str]) -> dict[str, Any]:
-    """The attributes with every ignored key path inside their maps left out (for comparing with the state)."""
+def without_keys(attributes: Mapping[str, Any], ignored: Iterable[str]) -> Mapping[str, Any]:
+    """The attributes with every ignored key path inside their maps left out (for comparing with the state);
+    the attributes themselves when no dotted path is ignored (the usual case: no copy)."""
+    paths = keys_left_to_the_world(frozenset(ignored))
+    if not paths:
+        return attributes
     out = dict(attributes)
-    for name, keys in keys_left_to_the_world(frozenset(ignored)).items():
+    for name, keys in paths.items():
         if isinstance(out.get(name), dict):
             out[name] = _dropped(out[name], keys)
     return out

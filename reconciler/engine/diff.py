@@ -35,7 +35,9 @@ def compute_change(module: Module[Any], resource: Resource, observed: Observed |
         diffs = tuple(AttrDiff(k, None, v, sensitive=k in secret) for k, v in sorted(desired.items()))
         return Change(resource.address, resource.type, Action.CREATE, diffs, resource=resource)
 
-    ignored = resource.lifecycle.ignore_changes | (module.co_managed - set(resource.attributes))
+    ignored = resource.lifecycle.ignore_changes
+    if module.co_managed:  # left to the world unless the spec sets them
+        ignored = ignored | (module.co_managed - resource.attributes.keys())
     keys_ignored = keys_left_to_the_world(ignored)
     if keys_ignored:  # the spec's maps with the ignored keys as found: compared, and kept by an update, as they are
         resource = dataclasses.replace(resource, attributes=with_found_keys(resource.attributes, observed.attributes,

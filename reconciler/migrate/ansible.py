@@ -229,8 +229,7 @@ class _Converter:
             if key == "register" and key in task and not self._read_later(str(task[key])):
                 self.out.notes.append(f"{self.locate(path)}: {title}: register {task[key]} dropped (nothing reads it)")
                 continue
-            if key == "changed_when" and key in task and not _truthy(task[key]) and str(task[key]).lower() in (
-                    "false", "no") and not task.get("notify"):
+            if key == "changed_when" and str(task.get(key)).lower() in ("false", "no") and not task.get("notify"):
                 continue  # it only keeps Ansible's report quiet: with nothing notified, what the task does is the same
             if key in task:
                 self.refuse(path + (key,), f"{title}: {key}: {REFUSED[key]}")

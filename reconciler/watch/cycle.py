@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.engine.drift import DriftItem, DriftReport
+from reconciler.engine.drift import DriftReport
 from reconciler.engine.session import Session
 from reconciler.errors import ReconcileError, StateLockedError
 from reconciler.model import Action, Plan, Resource, Selection, Status
@@ -113,10 +113,6 @@ def _remediate(session: Session, addresses: Sequence[str], max_changes: int) -> 
         raise ReconcileError("remediation failed: " + "; ".join(f"{r.address}: {r.error}" for r in failed))
     done = {r.address for r in outcome.results if r.status is Status.OK and r.action is not Action.NOOP}
     return tuple(a for a in addresses if a in done), None
-
-
-def items_of(report: DriftReport | None) -> tuple[DriftItem, ...]:
-    return report.items if report is not None else ()
 
 
 def due_addresses(resources: Sequence[Resource], interval: float, last_seen: dict[str, float],

@@ -35,8 +35,7 @@ class DriftLedger:
 
     def repaired(self, addresses: Iterable[str]) -> tuple[DriftItem, ...]:
         """Drift an apply has just repaired: ended now (the next observation will not announce it again)."""
-        out = tuple(self.current.pop(a) for a in list(addresses) if a in self.current)
-        return out
+        return tuple(self.current.pop(a) for a in list(addresses) if a in self.current)
 
     def counts(self) -> Mapping[str, int]:
         out: dict[str, int] = {}

@@ -42,7 +42,6 @@ class Notifier:
         self._post = post
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self.failures = 0
 
     def send(self, body: dict[str, Any]) -> None:
         if not self.urls:
@@ -62,5 +61,4 @@ class Notifier:
             for url in self.urls:
                 problem = self._post(url, body)
                 if problem:
-                    self.failures += 1
                     log.warning("%s", problem)
