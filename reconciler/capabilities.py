@@ -6,6 +6,7 @@ members it never uses.
 - TerraformForm: `reconcile migrate terraform` adopts the provider's resources as this type's, and
   `show --format terraform-json`, policies and scanners read its resources in the provider's shapes.
 - BatchApply: several ready creates and updates on one target carried out at once (one apt transaction).
+- Deferrable: its changes travel with the other ready changes of their host, in one exchange.
 - Discovers: finds this stack's objects by their ownership marks (a lost state, drift's "unmanaged").
 - FormsGroups: its objects can be an inventory group's hosts (dynamic groups).
 - ShowsText: shows how a change rewrites a text (a file's content) in plans and reports.
@@ -90,6 +91,13 @@ class BatchApply:
         """Carry out several creates/updates at once; raise if any failed (the engine then retries them one
         by one, so that each failure stays its own resource's)."""
         raise NotImplementedError
+
+
+class Deferrable:
+    """Its apply can be written down and sent with its host's other ready changes in one exchange
+    (targets/recording.py): it reads through stat_many, read_many or an idempotent run, before it runs any
+    changing command, and it never looks at what a changing command printed. A read it makes after a
+    command, or one the batch cannot answer, carries the change out on its own instead."""
 
 
 class Discovers:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks, ShowsText
+from reconciler.capabilities import AnsibleTasks, Deferrable, ShowsText
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -88,7 +88,7 @@ def with_block(resource: Resource, data: bytes, present: bool) -> bytes:
     return b"".join(lines[:position] + new + lines[position:])
 
 
-class BlockInFileModule(Module[Target], AnsibleTasks, ShowsText):
+class BlockInFileModule(Module[Target], AnsibleTasks, ShowsText, Deferrable):
     type_name = "block_in_file"
 
     def text_diffs(self, target: Target, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:

@@ -4,9 +4,10 @@ entries are left alone. All managed users' crontabs on a host are read in one ro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks, BatchApply
+from reconciler.capabilities import AnsibleTasks, BatchApply, Deferrable
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -96,7 +97,7 @@ def with_entry(crontab: str, name: str, line: str | None) -> str:
     return "".join(x + "\n" for x in out)
 
 
-class CronModule(Module[Target], AnsibleTasks, BatchApply):
+class CronModule(Module[Target], AnsibleTasks, BatchApply, Deferrable):
     type_name = "cron"
     ansible_modules = ("cron",)
     ansible_step = "owned"
@@ -151,10 +152,13 @@ class CronModule(Module[Target], AnsibleTasks, BatchApply):
     def apply_many(self, target: Target, changes: Sequence[Change]) -> Mapping[str, Observed]:
         """Entries added in the order the spec declares them, as Ansible adds them in task order."""
         ordered = sorted((c for c in changes if c.resource is not None), key=lambda c: declared(c.resource))
-        for user in sorted({cron_user(c.resource) for c in ordered if c.resource is not None}):
-            with target.lock(f"crontab:{user}"):
-                current = self._crontabs(target, [user])[user]
-                new = current
+        users = sorted({cron_user(c.resource) for c in ordered if c.resource is not None})
+        with ExitStack() as held:
+            for user in users:
+                held.enter_context(target.lock(f"crontab:{user}"))
+            tabs = self._crontabs(target, users)  # every crontab read before any is written
+            for user in users:
+                new = current = tabs[user]
                 for change in ordered:
                     r = change.resource
                     if r is not None and cron_user(r) == user:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, Deferrable
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module, ansible_args
@@ -23,7 +23,7 @@ UNIFORM, DIFFERS = "uniform below", "differs below"
 SHOWN = 3  # paths named in a hazard message
 
 
-class DirectoryModule(Module[Target], AnsibleTasks):
+class DirectoryModule(Module[Target], AnsibleTasks, Deferrable):
     type_name = "directory"
     ansible_modules = ("file",)
 

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks, ShowsText
+from reconciler.capabilities import AnsibleTasks, Deferrable, ShowsText
 from reconciler.errors import ModuleError
 from reconciler.model import Action, Change, Observed, Resource, Unobservable
 from reconciler.module import Module, NotConvertible, ansible_args
@@ -19,7 +19,7 @@ from .paths import content_digest, desired_ownership, observed_ownership, wrong_
 TEXT_DIFF_LIMIT = 64 * 1024
 
 
-class FileModule(Module[Target], AnsibleTasks, ShowsText):
+class FileModule(Module[Target], AnsibleTasks, ShowsText, Deferrable):
     type_name = "file"
     ansible_modules = ("file", "copy", "template")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, Deferrable
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -19,7 +19,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("group_name") or resource.name)
 
 
-class GroupModule(Module[Target], AnsibleTasks):
+class GroupModule(Module[Target], AnsibleTasks, Deferrable):
     type_name = "group"
     ansible_modules = ("group",)
     ansible_step = "group"

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks, ShowsText
+from reconciler.capabilities import AnsibleTasks, Deferrable, ShowsText
 from reconciler.errors import ModuleError
 from reconciler.model import Action, Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -126,7 +126,7 @@ def edit_in_place(target: Target, r: Resource, present: bool, edit: Callable[[by
             target.write_file(path, data, mode=r.get("mode") if current is None else None, follow=True)
 
 
-class LineInFileModule(Module[Target], AnsibleTasks, ShowsText):
+class LineInFileModule(Module[Target], AnsibleTasks, ShowsText, Deferrable):
     type_name = "line_in_file"
 
     def text_diffs(self, target: Target, changes: Sequence[Change], context: int = 3) -> Mapping[str, str]:

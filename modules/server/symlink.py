@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, Deferrable
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -15,7 +15,7 @@ from reconciler.targets.prefetch import Read, StatRead
 from .ansible import PATH_KEYS, flag, path_of
 
 
-class SymlinkModule(Module[Target], AnsibleTasks):
+class SymlinkModule(Module[Target], AnsibleTasks, Deferrable):
     type_name = "symlink"
     ansible_modules = ("file",)
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, Deferrable
 from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -57,7 +57,7 @@ def with_line(text: str, key: str, value: str | None) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-class SysctlModule(Module[Target], AnsibleTasks):
+class SysctlModule(Module[Target], AnsibleTasks, Deferrable):
     type_name = "sysctl"
     ansible_modules = ("sysctl", "ansible.posix.sysctl")
     ansible_step = "setting"
@@ -114,22 +114,27 @@ class SysctlModule(Module[Target], AnsibleTasks):
         assert r is not None
         key, value = str(r.get("key")), normal(r.get("value"))
         changed = {d.name for d in change.diffs} if change.observed is not None else {"value", "persisted"}
-        if "value" in changed:
-            target.run(["sysctl", "-w", f"{key}={value}"]).check()
-        if r.get("persist", True) and "persisted" in changed:
-            self._persist(target, r, value)
+        persist = bool(r.get("persist", True)) and "persisted" in changed
+        path = sysctl_file(r)
+        with target.lock(f"file:{path}"):
+            current = target.read_many([path]).get(path) if persist else None  # read before anything changes
+            if "value" in changed:
+                target.run(["sysctl", "-w", f"{key}={value}"]).check()
+            if persist:
+                self._persist(target, r, value, current)
         return Observed(self.desired(r))
 
     def delete(self, target: Target, resource: Resource, observed: Observed) -> None:
-        self._persist(target, resource, None)  # the runtime value stays until the next boot
+        path = sysctl_file(resource)
+        with target.lock(f"file:{path}"):
+            self._persist(target, resource, None, target.read_many([path]).get(path))  # the runtime value stays
 
     @staticmethod
-    def _persist(target: Target, r: Resource, value: str | None) -> None:
+    def _persist(target: Target, r: Resource, value: str | None, current: bytes | None) -> None:
+        """Write `value` for `r`'s key into its file (holding `current`), under the caller's lock."""
         path, key = sysctl_file(r), str(r.get("key"))
-        with target.lock(f"file:{path}"):
-            current = target.read_many([path]).get(path)
-            if current is None and value is None:
-                return
-            text = with_line((current or b"").decode(errors="replace"), key, value)
-            if text.encode() != current:
-                target.write_file(path, text.encode(), mode="0644" if current is None else None)
+        if current is None and value is None:
+            return
+        text = with_line((current or b"").decode(errors="replace"), key, value)
+        if text.encode() != current:
+            target.write_file(path, text.encode(), mode="0644" if current is None else None)

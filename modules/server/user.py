@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, Deferrable
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -32,7 +32,7 @@ def keys_text(keys: Sequence[str]) -> str:
     return "".join(k.strip() + "\n" for k in keys)
 
 
-class UserModule(Module[Target], AnsibleTasks):
+class UserModule(Module[Target], AnsibleTasks, Deferrable):
     type_name = "user"
     ansible_modules = ("user",)
     ansible_step = "account"

@@ -22,7 +22,7 @@ import networkx as nx
 
 from reconciler.capabilities import BatchApply
 from reconciler.engine import rollout, triggers
-from reconciler.engine.carry import BATCH, CREATE, DESTROY, Executor, LocalExecutor, new_first
+from reconciler.engine.carry import BATCH, CREATE, DESTROY, Executor, LocalExecutor, deferrable, new_first
 from reconciler.engine.diff import change_for
 from reconciler.engine.plan_rules import check_attributes, dependencies_of, origin_for
 from reconciler.engine.references import ReferenceResolver, attribute_view
@@ -234,19 +234,25 @@ class Applier:
             if len(addresses) == 1:
                 return [run(by_address[addresses[0]])]
             changes = [by_address[a] for a in addresses]
-            if isinstance(self.registry.module(changes[0].type), BatchApply) and phase == "create":
+            key = batch_key(addresses[0])
+            if key is not None and key[0] == BATCH:
                 return self._run_batch(changes)
             return self._run_many(phase, changes)
 
         def batch_key(address: str) -> tuple[str, ...] | None:
+            """Changes that became ready together and go in one job: a host's Deferrable changes (one
+            exchange), a batch-applying type's on one target (one apt transaction), and with a remote
+            executor every change of one target (one task)."""
             change = by_address[address]
             if change.resource is None:
                 return None
+            module = self.registry.module(change.type)
+            if phase == "create" and deferrable(self.registry, change):
+                return ("deferred", module.family, change.resource.target)
             if phase == "create" and change.action in (Action.CREATE, Action.UPDATE) \
-                    and isinstance(self.registry.module(change.type), BatchApply):
-                return (change.type, change.resource.target)
+                    and isinstance(module, BatchApply):
+                return (BATCH, change.type, change.resource.target)
             if self.executor.remote:  # one task per target for the changes that became ready together
-                module = self.registry.module(change.type)
                 return (phase, module.family, change.resource.target)
             return None
 

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from reconciler.capabilities import BatchApply
+from reconciler.capabilities import BatchApply, Deferrable
+from reconciler.engine.write_batch import carry_deferred
 from reconciler.errors import ModuleError, ReconcileError
 from reconciler.model import Action, Change, Observed, Result, Status
 from reconciler.registry import Registry
@@ -52,7 +53,41 @@ def carry_out(registry: Registry, targets: Targets, phase: str, changes: Sequenc
     change with that text instead (the distributed executor's guard against applying twice)."""
     if phase == BATCH:
         return _batch(registry, targets, list(changes), before_mutating)
-    return [_one(registry, targets, phase, c, before_mutating) for c in changes]
+    deferred = [c for c in changes if phase == CREATE and deferrable(registry, c)] if len(changes) > 1 else []
+    if len(deferred) < 2:
+        return [_one(registry, targets, phase, c, before_mutating) for c in changes]
+    chosen = {c.address for c in deferred}
+    return _deferred(registry, targets, deferred, before_mutating) + [
+        _one(registry, targets, phase, c, before_mutating) for c in changes if c.address not in chosen]
+
+
+def deferrable(registry: Registry, change: Change) -> bool:
+    """Whether `change` may travel with its host's other ready changes (write_batch.py)."""
+    return (change.action in (Action.CREATE, Action.UPDATE) and change.resource is not None
+            and isinstance(registry.module(change.type), Deferrable))
+
+
+def _deferred(registry: Registry, targets: Targets, changes: list[Change],
+              before_mutating: Callable[[Change], str | None]) -> list[Result]:
+    """Deferrable changes of one target in one exchange (write_batch.py); each one that the batch cannot
+    carry is carried out on its own."""
+    def alone(change: Change) -> Result:
+        return _one(registry, targets, CREATE, change, lambda c: None)
+
+    refused = {c.address: before_mutating(c) for c in changes}
+    out = [Result(c.address, c.action, Status.FAILED, error=text) for c in changes
+           if (text := refused[c.address])]
+    going = [c for c in changes if not refused[c.address]]
+    if not going:
+        return out
+    module = registry.module(going[0].type)
+    assert going[0].resource is not None
+    try:
+        target = targets.get(module.family, going[0].resource.target)
+    except Exception:  # noqa: BLE001 - each change then reports the target's failure itself
+        log.debug("no target for a batch of %d changes", len(going), exc_info=True)
+        return out + [alone(c) for c in going]
+    return out + carry_deferred(registry, target, going, alone)
 
 
 def _one(registry: Registry, targets: Targets, phase: str, change: Change,

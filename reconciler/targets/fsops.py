@@ -507,16 +507,46 @@ def query(argv, env=None, cwd=None, timeout=None):
     return {"rc": proc.returncode, "stdout": out.decode("latin-1"), "stderr": err.decode("latin-1")}
 
 
+def command(argv, data=None, env=None, cwd=None, timeout=None):
+    """A changing command sent with other changes of its host (useradd, crontab -): `data` is its stdin.
+    Exiting non-zero fails it, with the words CommandResult.check would use."""
+    import subprocess
+
+    full = dict(os.environ)
+    full.update(env or {})
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=full, cwd=cwd)
+    try:
+        out, err = proc.communicate(data or b"", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise OpError("ETIMEDOUT", "`%s` timed out after %ss" % (argv[0], timeout)) from None
+    if proc.returncode != 0:
+        text = err.decode("utf-8", "replace").strip() or out.decode("utf-8", "replace").strip()
+        raise OpError("ECOMMAND", "`%s` exited %d: %s" % (" ".join(_quoted(a) for a in argv), proc.returncode,
+                                                        text[-2000:]))
+    return {"rc": 0, "stdout": out.decode("latin-1"), "stderr": err.decode("latin-1")}
+
+
+def _quoted(arg):
+    import shlex
+
+    return shlex.quote(arg)
+
+
 OPS = {  # type: typing.Dict[str, typing.Callable[..., typing.Any]]
     "stat": stat_paths, "chattr": chattr, "tree_mismatches": tree_mismatches, "list_tree": list_tree,
     "make_directory": make_directory, "write": write, "remove": remove, "make_symlink": make_symlink,
-    "query": query}
+    "query": query, "command": command}
+CARRIES_BYTES = ("write", "command")
+GROUP = "batch_group"  # an argument naming the change an operation belongs to (see run_ops)
 
 
 def run_op(op, args, data=None):
     """One operation; errors become data: {"ok": value} or {"error": {kind, message, path}}."""
     try:
-        if op == "write":
+        if op in CARRIES_BYTES:
             args = dict(args, data=data if data is not None else b"")
         return {"ok": OPS[op](**args)}
     except OpError as exc:
@@ -526,15 +556,32 @@ def run_op(op, args, data=None):
                           "path": exc.filename or args.get("path", "")}}
 
 
+def run_ops(ops):
+    """Operations in order, one result each. Operations with the same `batch_group` argument are one
+    change's steps: after one of them fails, the change's later steps are skipped (ESKIPPED), and the
+    other changes go on."""
+    failed = set()
+    results = []
+    for op, args, data in ops:
+        group = args.get(GROUP)
+        if group is not None and group in failed:
+            results.append({"error": {"kind": "ESKIPPED", "message": "skipped: an earlier step of this change failed",
+                                      "path": args.get("path", "")}})
+            continue
+        result = run_op(op, dict((k, v) for k, v in args.items() if k != GROUP), data)
+        if "error" in result and group is not None:
+            failed.add(group)
+        results.append(result)
+    return results
+
+
 def main():
     """stdin: one JSON line {"ops": [{"op", "args", "size"}…]}, then the bytes each op carries (writes)."""
     stream = sys.stdin.buffer
     request = json.loads(stream.readline().decode("utf-8"))
-    results = []
-    for item in request["ops"]:
-        data = stream.read(item["size"]) if item.get("size") else None
-        results.append(run_op(item["op"], item.get("args") or {}, data))
-    sys.stdout.write(json.dumps(results))
+    ops = [(item["op"], item.get("args") or {}, stream.read(item["size"]) if item.get("size") else None)
+           for item in request["ops"]]
+    sys.stdout.write(json.dumps(run_ops(ops)))
 
 
 if __name__ == "__main__":

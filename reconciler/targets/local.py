@@ -44,7 +44,7 @@ class LocalTarget(Target):
 
     def fs(self, ops: Sequence[FsOp]) -> list[dict[str, Any]]:
         started = time.monotonic()
-        results = [fsops.run_op(op, dict(args), data) for op, args, data in ops]  # type: ignore[no-untyped-call]
+        results: list[dict[str, Any]] = fsops.run_ops([(op, dict(args), data) for op, args, data in ops])  # type: ignore[no-untyped-call]
         log.debug("local: %d file operation(s) (%s) in %.0f ms", len(ops), ", ".join(sorted({op for op, _, _ in ops})),
                   (time.monotonic() - started) * 1000)
         return results
