@@ -245,16 +245,23 @@ class Registry:
         jsonschema", which says where and why. A schema fastjsonschema cannot compile is always asked.
         A `${…}` reference stands for any value here, as it does for jsonschema's check (it is checked
         once resolved, at plan time)."""
+        return self._quick_check(type_name, lambda: self.resource_schema(type_name), instance)
+
+    def quick_check_spec(self, outline: Any) -> bool:
+        """quick_check for a spec's top level (its resources checked one by one, apart)."""
+        return self._quick_check("(spec)", self.spec_schema, outline)
+
+    def _quick_check(self, key: str, schema: Callable[[], Any], instance: Any) -> bool:
         with self._lock:
-            if type_name not in self._quick:
+            if key not in self._quick:
                 try:
                     from reconciler.schema_cache import compiled
 
-                    self._quick[type_name] = compiled(accept_references(self.resource_schema(type_name)))
+                    self._quick[key] = compiled(accept_references(schema()))
                 except Exception as exc:  # noqa: BLE001 - any compile problem: fall back to jsonschema
-                    log.debug("no quick check for %s: %s", type_name, exc)
-                    self._quick[type_name] = None
-            check = self._quick[type_name]
+                    log.debug("no quick check for %s: %s", key, exc)
+                    self._quick[key] = None
+            check = self._quick[key]
         if check is None:
             return False
         try:

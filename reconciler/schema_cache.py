@@ -45,6 +45,10 @@ def compiled(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
         store(path, marshal.dumps(code))
     namespace: dict[str, Any] = {}
     exec(code, namespace)  # noqa: S102 - code fastjsonschema generated from our own schema
+    if "$id" in schema:  # the entry function is named after the schema's URI then
+        from fastjsonschema.ref_resolver import RefResolver
+
+        return namespace[RefResolver.from_schema(dict(schema)).get_scope_name()]  # type: ignore[no-any-return]
     return namespace["validate"]  # type: ignore[no-any-return]
 
 

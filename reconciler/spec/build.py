@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from reconciler.model import (
     Diagnostic,
     GroupMembers,
@@ -39,9 +37,10 @@ from reconciler.spec.build_state import (
 from reconciler.spec.component_build import ComponentBuild
 from reconciler.spec.expansion import Expansion
 from reconciler.spec.inventory import as_mapping, build_inventory
+from reconciler.spec.json_validator import validator_for
 from reconciler.spec.placement import Placement
 from reconciler.spec.render import TemplateFailure
-from reconciler.spec.schema_checks import FORMATS, SchemaChecks, schema_diagnostics
+from reconciler.spec.schema_checks import SchemaChecks, schema_diagnostics
 
 
 def build_spec(
@@ -85,11 +84,11 @@ class _SpecBuilder(Placement, ComponentBuild, Expansion, SchemaChecks):
         for reserved in sorted(set(own if isinstance(own, dict) else {}) & RESERVED_NAMES):
             self._error(f"{reserved!r} is a reserved name in templates ({', '.join(sorted(RESERVED_NAMES))}); "
                         "give the variable another name", ("vars", reserved))
-        top = Draft202012Validator(self.registry.spec_schema(), format_checker=FORMATS)
         raw_resources = self.doc.data.get("resources")
         # each resource entry is checked once, against its type's full schema, in _expand
         outline = {**self.doc.data, "resources": []} if isinstance(raw_resources, list) else self.doc.data
-        self.diagnostics += schema_diagnostics(top, outline, self.doc, ())
+        if not self.registry.quick_check_spec(outline):
+            self.diagnostics += schema_diagnostics(validator_for(self.registry.spec_schema()), outline, self.doc, ())
         inventory, inv_diags = build_inventory(self.doc)
         self.diagnostics += inv_diags
         inventory = self._rollouts(self._dynamic(inventory))
@@ -216,10 +215,10 @@ class _SpecBuilder(Placement, ComponentBuild, Expansion, SchemaChecks):
                     schema = self.registry.data_schema(kind)
                     props = {**schema.get("properties", {}), "type": {"type": "string"},
                              "name": {"$ref": "#/$defs/name"}, "on": {}, "region": {"type": "string"}}
-                    validator = Draft202012Validator(
+                    validator = validator_for(
                         {**schema, "properties": props, "$defs": {**self.registry.spec_schema()["$defs"],
                                                                   **schema.get("$defs", {})},
-                         "required": ["type", "name", *schema.get("required", [])]}, format_checker=FORMATS)
+                         "required": ["type", "name", *schema.get("required", [])]})
                     self.validators[f"data:{kind}"] = validator
                 found = schema_diagnostics(validator, {**raw, **rendered}, self.doc, path)
                 if found:

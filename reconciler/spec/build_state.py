@@ -9,9 +9,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 from reconciler.model import (
     Diagnostic,
@@ -141,7 +142,7 @@ class BuildState:
         self.workspace = workspace
         self.registry = registry
         self.diagnostics: list[Diagnostic] = []
-        self.validators: dict[str, Draft202012Validator] = {}
+        self.validators: dict[str, Draft202012Validator] = {}  # made on first need (json_validator.py)
         env_list = doc.data.get("vars_from_env")
         self.env_names = [k for k in env_list if isinstance(k, str)] if isinstance(env_list, list) else []
         self.env = EnvironmentVariables(

@@ -8,8 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from reconciler.errors import SpecError
 from reconciler.model import (
     Diagnostic,
@@ -20,8 +18,9 @@ from reconciler.model import (
 )
 from reconciler.spec import components as comp
 from reconciler.spec.build_state import LOCAL, META_KEYS, RESERVED_NAMES, BuildState, mentions, under_path
+from reconciler.spec.json_validator import validator_for
 from reconciler.spec.render import TemplateFailure
-from reconciler.spec.schema_checks import FORMATS, schema_diagnostics
+from reconciler.spec.schema_checks import schema_diagnostics
 
 
 class ComponentBuild(BuildState):
@@ -125,8 +124,8 @@ class ComponentBuild(BuildState):
             props = {k: v for k, v in spec_schema["properties"].items() if k in comp.COMPONENT_KEYS}
             props["inputs"] = {"$ref": "#/$defs/inputs"}
             props["description"] = {"type": "string"}
-            validator = self.validators["(component)"] = Draft202012Validator(
-                {"type": "object", "properties": props, "$defs": spec_schema["$defs"]}, format_checker=FORMATS)
+            validator = self.validators["(component)"] = validator_for(
+                {"type": "object", "properties": props, "$defs": spec_schema["$defs"]})
         raw_resources = doc.data.get("resources")
         outline = {k: v for k, v in doc.data.items() if k in comp.COMPONENT_KEYS}
         if isinstance(raw_resources, list):

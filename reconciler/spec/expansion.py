@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from reconciler.durations import seconds
 from reconciler.errors import ReconcileError
 from reconciler.model import (
@@ -18,6 +16,7 @@ from reconciler.model import (
     Resource,
 )
 from reconciler.spec.build_state import INSTANCE_KEY, LOCAL, MAX_INSTANCES, META_KEYS, BuildState, plain_meta
+from reconciler.spec.json_validator import validator_for
 from reconciler.spec.render import TemplateFailure, is_template
 from reconciler.spec.schema_checks import inline_refs, schema_diagnostics
 from reconciler.targets.families import PlacementContext, PlacementError
@@ -118,7 +117,7 @@ class Expansion(BuildState):
         if validator is None:
             spec_schema = self.registry.spec_schema()
             common = {**spec_schema["$defs"]["resource"], "$defs": spec_schema["$defs"]}
-            validator = self.validators[""] = Draft202012Validator(inline_refs(common))
+            validator = self.validators[""] = validator_for(inline_refs(common), formats=False)
         found = schema_diagnostics(validator, meta, self.doc, path, references=False)
         self.diagnostics += found
         return not found

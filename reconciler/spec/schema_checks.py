@@ -6,10 +6,11 @@ import difflib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 from reconciler.model import (
     SENSITIVE,
@@ -20,11 +21,10 @@ from reconciler.model import (
 )
 from reconciler.schema_files import ONE_LINE
 from reconciler.spec.build_state import BuildState, is_placeholder
+from reconciler.spec.json_validator import validator_for
 from reconciler.spec.refs import has_reference
 from reconciler.spec.render import TemplateFailure
 from reconciler.spec.templates import LoadContext, TemplateFileError
-
-FORMATS = Draft202012Validator.FORMAT_CHECKER  # `format: regex` and friends are checked, not just annotations
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -179,8 +179,7 @@ class SchemaChecks(BuildState):
             return True
         validator = self.validators.get(type_name)
         if validator is None:
-            validator = Draft202012Validator(inline_refs(self.registry.resource_schema(type_name)),
-                                             format_checker=FORMATS)
+            validator = validator_for(inline_refs(self.registry.resource_schema(type_name)))
             self.validators[type_name] = validator
         listed = written.get("sensitive")
         secret = self.registry.module_class(type_name).sensitive | frozenset(
