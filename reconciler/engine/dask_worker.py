@@ -42,16 +42,25 @@ def remote_carry_out(context: RunContext, phase: str, changes: list[Change]) -> 
     plugin: ReconcilePlugin = worker.plugins[PLUGIN]
     registry, pool = plugin.run(context)
     client: Any = get_client()
-    task = [PLUGIN, context.run_id, "tasks", str(worker.get_current_task())]
+    name = str(worker.get_current_task())
+    task = [PLUGIN, context.run_id, "tasks", name]
     again = client.get_metadata(task, None) is not None  # this task ran before, on a worker since lost
+    started_key = [PLUGIN, context.run_id, "started", name]
+    lost = set(client.get_metadata(started_key, None) or ()) if again else set()
     if not again:
         client.set_metadata(task, worker.address)
+    marked = False
 
     def before_mutating(change: Change) -> str | None:
-        key = [PLUGIN, context.run_id, "changes", change.address]
-        if again and client.get_metadata(key, None) is not None:
+        """The first change about to touch its target marks every change of the task started, in one
+        scheduler round trip: a retry after this worker is lost reports them as of unknown outcome rather
+        than applying any of them twice (one not yet begun is then observed again by the next plan)."""
+        nonlocal marked
+        if change.address in lost:
             return LOST
-        client.set_metadata(key, worker.address)  # on the scheduler before the target is touched
+        if not marked:
+            client.set_metadata(started_key, [c.address for c in changes])  # the lost ones stay marked
+            marked = True
         worker.log_event(PLUGIN, {"run": context.run_id, "address": change.address, "worker": worker.address})
         return None
 
