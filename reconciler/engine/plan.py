@@ -16,6 +16,7 @@ import networkx as nx
 
 from reconciler.engine import triggers
 from reconciler.engine.diff import change_for, unmarked
+from reconciler.engine.early_observe import Ahead
 from reconciler.engine.ghosts import StateSide
 from reconciler.engine.observe import Observation, ObserveProgress, observe
 from reconciler.engine.outputs import resolve_outputs
@@ -66,6 +67,7 @@ class PlanRun:
     changes: dict[str, Change] = dataclasses.field(default_factory=dict)
     observed: dict[str, Observed | None] = dataclasses.field(default_factory=dict)
     failures: dict[str, str] = dataclasses.field(default_factory=dict)
+    waves: int = 0  # observations made (a wave whose resources were all observed ahead makes none)
 
     def take_ready(self, graph: nx.DiGraph[str]) -> list[str]:
         """The pending nodes whose references are all known now (taken off the pending list)."""
@@ -127,12 +129,16 @@ class Planner(StateSide):
         data_values = self._read_data(run.known, run.secrets, run.failures)
         run.observed.update({a: Observed(v) for a, v in data_values.items()})
         first_wave = True
+        ahead = Ahead()
         while run.pending or first_wave:  # the first wave also observes what was removed from the spec
             wave = self._resolve(run, run.take_ready(self.graph), resolver)
             going = [g.resource for g in ghosts if g.destroy] if first_wave else []
-            observation, retiring = self._observe(run, wave, going)
+            early = self._ahead(run, resolver, ahead) if first_wave else []
+            observation, retiring = self._observe(run, wave, going, ahead, early)
             first_wave = False
             self._diff(run, wave, observation, retiring)
+        log.info("plan: %s of observation, %d resource(s) observed ahead of their turn", plural(run.waves, "wave"),
+                 ahead.used)
         known, secrets, changes, observed_all, failures = run.known, run.secrets, run.changes, run.observed, run.failures
 
         ordered = [changes[a] for a in order]
@@ -184,22 +190,45 @@ class Planner(StateSide):
                 run.not_planned(a, original, "not planned")
         return wave
 
-    def _observe(self, run: PlanRun, wave: Sequence[Resource], going: Sequence[Resource]
-                 ) -> tuple[Observation, dict[str, Resource]]:
-        """One batched observation of the wave (and of what is being destroyed, with the first wave), and the
-        old identities of resources whose identity changes (`retiring`, by address)."""
+    def _observe(self, run: PlanRun, wave: Sequence[Resource], going: Sequence[Resource], ahead: Ahead,
+                 early: Sequence[Resource] = ()) -> tuple[Observation, dict[str, Resource]]:
+        """One batched observation of the wave (and of what is being destroyed, with the first wave; and of
+        `early`, the resources observed ahead: early_observe.py), and the old identities of resources whose
+        identity changes (`retiring`, by address)."""
         for r in wave:
             self.redactor.add_resource(r, self.registry.module(r.type).secret_attributes(r))
         observable = [self._unchecked(r) for r in wave
                       if self.registry.module(r.type).observe_unresolved or not _has_unknown(r)]
         retiring = {r.address: old for r in observable if (old := self._old_identity(r)) is not None}
-        observation = observe(observable + list(going) + list(retiring.values()), self.registry, self.targets,
-                              self.parallelism, self.progress)
+        known = {r.address: found for r in observable if r.address not in retiring
+                 and (found := ahead.take(r)) is not None}
+        batch = [r for r in observable if r.address not in known] + [*going, *retiring.values(), *early]
+        run.waves += 1 if batch else 0
+        observation = observe(batch, self.registry, self.targets, self.parallelism, self.progress)
+        if early:
+            observation = ahead.keep(observation)
+        if known:
+            observation = Observation({**observation.observed, **known}, observation.errors)
         run.observed.update(observation.observed)
         located = {r.address: r.location for r in wave if r.location is not None}
         run.failures.update({a: self.redactor.redact(f"({located[a]}): {m}" if a in located else m)
                              for a, m in observation.errors.items()})
         return observation, retiring
+
+    def _ahead(self, run: PlanRun, resolver: ReferenceResolver, ahead: Ahead) -> list[Resource]:
+        """The pending resources to observe with the first wave, resolved with the state's values."""
+        if self.selection.destroy or not self.records or not run.pending:
+            return []
+
+        def resolve(address: str, known: Mapping[str, Mapping[str, Any]]) -> Resource | None:
+            original = self.graph.nodes[address]["resource"]
+            resolved = resolver.resolve(original, known, run.secrets)
+            if resolved.host in self.pending or _has_unknown(resolved):
+                return None
+            self._check_resolved(original, resolved)
+            return self._unchecked(self._with_prior(resolved))
+
+        return ahead.choose(run.pending, lambda a: referenced_by(self.graph, a), run.known, self.records, resolve)
 
     def _diff(self, run: PlanRun, wave: Sequence[Resource], observation: Observation,
               retiring: Mapping[str, Resource]) -> None:

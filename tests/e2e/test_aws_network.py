@@ -172,6 +172,9 @@ resources:
     plan, calls = in_process_plan(spec_dir)
     assert not plan.actionable and all(c.startswith(("Describe", "List", "Get")) for c in calls), calls
     assert calls["DescribeNatGateways"] == 1 and calls["DescribeVpcEndpoints"] == 1
+    # nothing they read changed: the resources waiting on references are observed with the first wave
+    waves = acli("-v", "plan", "spec", check=0).text
+    assert "plan: 1 wave of observation, 6 resource(s) observed ahead of their turn" in waves, waves
 
     # the endpoint's route tables change in place; a tag removed behind our back is put back
     spec('"${aws.route_table.private.id}", "${aws.route_table.spare.id}"')
