@@ -251,13 +251,22 @@ class Registry:
         """quick_check for a spec's top level (its resources checked one by one, apart)."""
         return self._quick_check("(spec)", self.spec_schema, outline)
 
-    def _quick_check(self, key: str, schema: Callable[[], Any], instance: Any) -> bool:
+    def quick_check_keys(self, keys: Any) -> bool:
+        """quick_check for the keys every resource shares (on, depends_on, lifecycle…), where no `${…}`
+        reference may stand."""
+        def schema() -> Any:
+            spec = self.spec_schema()
+            return {**spec["$defs"]["resource"], "$defs": spec["$defs"]}
+
+        return self._quick_check("(resource keys)", schema, keys, references=False)
+
+    def _quick_check(self, key: str, schema: Callable[[], Any], instance: Any, references: bool = True) -> bool:
         with self._lock:
             if key not in self._quick:
                 try:
                     from reconciler.schema_cache import compiled
 
-                    self._quick[key] = compiled(accept_references(schema()))
+                    self._quick[key] = compiled(accept_references(schema()) if references else schema())
                 except Exception as exc:  # noqa: BLE001 - any compile problem: fall back to jsonschema
                     log.debug("no quick check for %s: %s", key, exc)
                     self._quick[key] = None

@@ -111,7 +111,7 @@ class Expansion(BuildState):
         """The keys every resource shares (on, depends_on, lifecycle, sensitive) must have the right shape
         before anything reads them; the full schema check comes after rendering."""
         meta = {k: v for k, v in raw.items() if k in META_KEYS}
-        if plain_meta(meta):  # the usual entry (type, name, depends_on, on): nothing to check here
+        if plain_meta(meta) or self.registry.quick_check_keys(meta):  # the usual entry, or certainly valid
             return True
         validator = self.validators.get("")
         if validator is None:

@@ -98,11 +98,14 @@ def test_the_quick_check_of_a_spec_top_level_agrees_with_jsonschema() -> None:
     from reconciler.model import SourceDocument
     from reconciler.registry import Registry
     from reconciler.spec.json_validator import validator_for
-    from reconciler.spec.schema_checks import schema_diagnostics
+    from reconciler.spec.build_state import META_KEYS
+    from reconciler.spec.schema_checks import inline_refs, schema_diagnostics
 
     registry = Registry.installed()
     full = validator_for(registry.spec_schema())
-    checked = 0
+    spec_schema = registry.spec_schema()
+    keys = validator_for(inline_refs({**spec_schema["$defs"]["resource"], "$defs": spec_schema["$defs"]}), formats=False)
+    checked = shared = 0
     for path in sorted([*(ROOT / "tests/bad_specs").glob("*.yaml"), *(ROOT / "specs/examples").rglob("*.yaml")]):
         try:
             data = yaml.safe_load(path.read_text())
@@ -115,4 +118,9 @@ def test_the_quick_check_of_a_spec_top_level_agrees_with_jsonschema() -> None:
         if registry.quick_check_spec(outline):
             assert not schema_diagnostics(full, outline, doc, ()), path
             checked += 1
-    assert checked > 50
+        for entry in data.get("resources") if isinstance(data.get("resources"), list) else []:
+            meta = {k: v for k, v in entry.items() if k in META_KEYS} if isinstance(entry, dict) else {}
+            if meta and registry.quick_check_keys(meta):
+                assert not schema_diagnostics(keys, meta, doc, (), references=False), (path, meta)
+                shared += 1
+    assert checked > 50 and shared > 50
