@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import ShowsText
+from reconciler.capabilities import Deferrable, ShowsText
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module
@@ -41,7 +41,7 @@ def tree_digest(entries: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
 
 
-class CopyModule(Module[Target], ShowsText):
+class CopyModule(Module[Target], ShowsText, Deferrable):
     type_name = "copy"
     not_compared = frozenset({"state", "src", "dest", "mode", "owner", "group", "manifest"})
     computed = frozenset({"files"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, Deferrable
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
 from reconciler.targets.base import Target
@@ -16,7 +16,7 @@ FILE = "/etc/hostname"
 SET = 'if [ -d /run/systemd/system ]; then hostnamectl set-hostname "$1"; else hostname "$1"; fi'  # "$1" is checked: no leading -
 
 
-class HostnameModule(Module[Target], AnsibleTasks):
+class HostnameModule(Module[Target], AnsibleTasks, Deferrable):
     type_name = "hostname"
     ansible_modules = ("hostname", "ansible.builtin.hostname")
     ansible_step = "setting"

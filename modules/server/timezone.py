@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import AnsibleTasks
+from reconciler.capabilities import AnsibleTasks, Deferrable
 from reconciler.errors import ModuleError
 from reconciler.model import Change, Observed, Resource
 from reconciler.module import Module, ansible_args
@@ -23,7 +23,7 @@ def zone_of_link(link: str | None) -> str | None:
     return link.split("zoneinfo/", 1)[1]
 
 
-class TimezoneModule(Module[Target], AnsibleTasks):
+class TimezoneModule(Module[Target], AnsibleTasks, Deferrable):
     type_name = "timezone"
     ansible_modules = ("timezone", "community.general.timezone")
     ansible_step = "setting"

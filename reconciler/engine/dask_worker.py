@@ -42,13 +42,9 @@ def remote_carry_out(context: RunContext, phase: str, changes: list[Change]) -> 
     plugin: ReconcilePlugin = worker.plugins[PLUGIN]
     registry, pool = plugin.run(context)
     client: Any = get_client()
-    name = str(worker.get_current_task())
-    task = [PLUGIN, context.run_id, "tasks", name]
-    again = client.get_metadata(task, None) is not None  # this task ran before, on a worker since lost
-    started_key = [PLUGIN, context.run_id, "started", name]
-    lost = set(client.get_metadata(started_key, None) or ()) if again else set()
-    if not again:
-        client.set_metadata(task, worker.address)
+    started_key = [PLUGIN, context.run_id, "started", str(worker.get_current_task())]
+    # a retry of a task whose worker was lost after it began: what it had marked is of unknown outcome
+    lost = set(client.get_metadata(started_key, None) or ())
     marked = False
 
     def before_mutating(change: Change) -> str | None:

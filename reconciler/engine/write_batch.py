@@ -2,8 +2,9 @@
 
 Each change's apply runs against a RecordingTarget (targets/recording.py), which turns its writes and
 changing commands into fsops operations tagged with the change's group. Changes that read first (a line
-in a file, a crontab) get their reads gathered in one batch beforehand, so a wave costs at most two
-exchanges: the reads, then every change. The host's helper runs the operations in order and skips the
+in a file, a crontab) get their reads gathered in one batch beforehand (two, when a read depends on an
+earlier one: a user's home, then the key file in it), so a wave costs two or three exchanges: the reads,
+then every change. The host's helper runs the operations in order and skips the
 rest of a group after one of its steps fails, so one bad change fails alone.
 
 A change whose reads the batch cannot answer, or whose group failed, is carried out on its own
@@ -28,6 +29,14 @@ from reconciler.targets.prefetch import Answers, Read, gather
 from reconciler.targets.recording import NeedsRead, RecordingTarget, Written
 
 log = logging.getLogger(__name__)
+
+READ_ROUNDS = 2  # exchanges of reads before a wave's changes (an account, then a file in its home)
+
+
+def merge(answers: Answers, more: Answers) -> None:
+    answers.stats.update(more.stats)
+    answers.contents.update(more.contents)
+    answers.commands.update(more.commands)
 
 
 @dataclass
@@ -103,6 +112,19 @@ def _pass(registry: Registry, target: Target, units: list[Unit], answers: Answer
     return done, alone
 
 
+def _locked_only(units: list[Unit], held: set[str]) -> tuple[list[Unit], list[Unit]]:
+    """(units, units to carry out alone): a unit that took a lock the batch did not hold from the start (its
+    first read came later) read without it, as does any unit that read what such a one wrote."""
+    late: set[int] = set()
+    kept = []
+    for unit in units:
+        if set(unit.lock_keys) - held or unit.joined & late:
+            late.add(unit.group)
+        else:
+            kept.append(unit)
+    return kept, [u for u in units if u.group in late]
+
+
 def _merge_groups(units: list[Unit]) -> None:
     """A change that read what an earlier one wrote goes with it: one group, failing together."""
     root = {u.group: u.group for u in units}
@@ -127,15 +149,22 @@ def carry_deferred(registry: Registry, target: Target, changes: Sequence[Change]
     started = time.monotonic()
     units = units_of(registry, changes)
     reads: list[Read] = []
-    first, alone = _pass(registry, target, units, Answers(), reads)
-    keys = sorted({k for u in first for k in u.lock_keys})
+    ready, alone = _pass(registry, target, units, Answers(), reads)
+    keys = sorted({k for u in ready for k in u.lock_keys})
     with ExitStack() as held:
         for key in keys:  # the edits' read-modify-write stays whole against this host's other jobs
             held.enter_context(target.lock(key))
         try:
-            answers = gather(target, reads) if reads else Answers()
-            ready, more_alone = _pass(registry, target, first, answers, None)
-            alone += more_alone
+            answers = Answers()
+            for round_ in range(1, READ_ROUNDS + 1):  # a read that depends on an earlier one: another round
+                if not reads:
+                    break
+                merge(answers, gather(target, reads))
+                reads = []
+                ready, more_alone = _pass(registry, target, ready, answers, reads if round_ < READ_ROUNDS else None)
+                alone += more_alone
+            ready, unlocked = _locked_only(ready, set(keys))
+            alone += unlocked
             sent = [u for u in ready if not u.error and u.ops]
             in_exchange = {id(u) for u in sent}
             _merge_groups(sent)
