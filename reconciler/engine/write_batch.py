@@ -145,7 +145,7 @@ def _merge_groups(units: list[Unit]) -> None:
 
 def carry_deferred(registry: Registry, target: Target, changes: Sequence[Change],
                    one: Callable[[Change], Result]) -> list[Result]:
-    """Carry out `changes` (Deferrable types, one target) in one exchange, plus one for their reads."""
+    """Carry out `changes` (Deferrable types, one target) in one exchange, after one or two of their reads."""
     started = time.monotonic()
     units = units_of(registry, changes)
     reads: list[Read] = []
