@@ -97,8 +97,8 @@ def test_the_quick_check_of_a_spec_top_level_agrees_with_jsonschema() -> None:
 
     from reconciler.model import SourceDocument
     from reconciler.registry import Registry
-    from reconciler.spec.json_validator import validator_for
     from reconciler.spec.build_state import META_KEYS
+    from reconciler.spec.json_validator import validator_for
     from reconciler.spec.schema_checks import inline_refs, schema_diagnostics
 
     registry = Registry.installed()
