@@ -12,11 +12,11 @@ from reconciler.targets.aws import AwsSession
 
 from .common import (
     GONE,
-    Ec2Module,
     api_errors,
     create_once,
     tag_specs,
 )
+from .ec2_base import Ec2Module
 from .policy import text_map
 from .terraform import pick, tags
 

@@ -19,7 +19,6 @@ from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 from .common import (
     FILTER_CHUNK,
     GONE,
-    Ec2Module,
     all_tags,
     api_errors,
     create_once,
@@ -27,6 +26,7 @@ from .common import (
     tag_specs,
     visible_tags,
 )
+from .ec2_base import Ec2Module
 from .policy import text_map
 from .terraform import first, pick, tags
 

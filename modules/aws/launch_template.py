@@ -15,7 +15,8 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
-from .common import Ec2Module, api_errors, create_once, desired_tags, tag_specs
+from .common import api_errors, create_once, desired_tags, tag_specs
+from .ec2_base import Ec2Module
 from .policy import text_map
 from .terraform import base64_text, first, listed, pick, tags
 

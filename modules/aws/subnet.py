@@ -9,7 +9,8 @@ from reconciler.model import Change, Observed, Resource
 from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
-from .common import GONE, Ec2Module, api_errors, create_once, desired_tags, tag_specs
+from .common import GONE, api_errors, create_once, desired_tags, tag_specs
+from .ec2_base import Ec2Module
 from .terraform import pick, tags
 
 
