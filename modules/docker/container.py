@@ -9,9 +9,7 @@ behind our back, with `docker update`), so a container that sets any of them cos
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shlex
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,9 +27,18 @@ from .common import (
     object_name,
     observe_objects,
     parse_bytes,
-    parse_duration_ns,
     unpinned_image,
     user_labels,
+)
+from .container_settings import (
+    argv_of,
+    as_text,
+    env_digest,
+    healthcheck_config,
+    network_aliases,
+    port_bindings,
+    restart_mode,
+    volume_binds,
 )
 
 CONFIG_LABEL = "reconcile.config"
@@ -39,68 +46,6 @@ CREATION_SETTINGS = ("image", "command", "entrypoint", "env", "user", "working_d
 IN_PLACE = ("restart_policy", "memory", "cpus")
 CPU_PERIOD = 100_000
 START_WAIT = 2.0  # seconds a started container is watched for an immediate exit
-
-
-def as_text(value: Any) -> str:
-    """An environment value as the process will see it: YAML's true/false, not Python's True/False."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
-
-
-def _argv(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
-
-
-def _ports(values: Sequence[Any]) -> list[str]:
-    out = []
-    for value in values:
-        spec, _, proto = str(value).partition("/")
-        parts = spec.split(":")
-        ip, host, cont = (["0.0.0.0"] + parts) if len(parts) == 2 else parts
-        out.append(f"{ip or '0.0.0.0'}:{host}:{cont}/{proto or 'tcp'}")
-    return sorted(set(out))
-
-
-def _volumes(values: Sequence[str]) -> list[str]:
-    out = []
-    for value in values:
-        parts = str(value).split(":")
-        if len(parts) == 3 and parts[2] == "rw":
-            parts = parts[:2]
-        out.append(":".join(parts))
-    return sorted(out)
-
-
-def _networks(values: Sequence[Any]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for value in values:
-        if isinstance(value, str):
-            out[value] = []
-        else:
-            out[str(value["name"])] = sorted(str(a) for a in value.get("aliases") or [])
-    return out
-
-
-def _healthcheck(value: Mapping[str, Any]) -> dict[str, Any]:
-    test = value["test"]
-    out: dict[str, Any] = {"test": ["CMD-SHELL", test] if isinstance(test, str) else [str(t) for t in test]}
-    for key in ("interval", "timeout", "start_period"):
-        if key in value:
-            out[key] = parse_duration_ns(value[key])
-    if "retries" in value:
-        out["retries"] = int(value["retries"])
-    return out
-
-
-def _restart(value: str) -> str:
-    return "no" if value in ("", "no", None) else value
-
-
-def _env_digest(env: Mapping[str, str]) -> dict[str, str]:
-    return {"sha256": hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()}
 
 
 class ContainerModule(Module[DockerEngine], Discovers):
@@ -120,27 +65,27 @@ class ContainerModule(Module[DockerEngine], Discovers):
         out: dict[str, Any] = {"image": r.get("image"), "state": self.state_of(r), "managed": True,
                                "container_name": object_name(r, "container_name")}
         if r.get("command") is not None:
-            out["command"] = _argv(r.get("command"))
+            out["command"] = argv_of(r.get("command"))
         if r.get("entrypoint") is not None:
-            out["entrypoint"] = _argv(r.get("entrypoint"))
+            out["entrypoint"] = argv_of(r.get("entrypoint"))
         if r.get("env") is not None:
             env = {str(k): as_text(v) for k, v in r.get("env").items()}
-            out["env"] = _env_digest(env) if "env" in self.secret_attributes(r) else env
+            out["env"] = env_digest(env) if "env" in self.secret_attributes(r) else env
         for key in ("user", "working_dir"):
             if r.get(key) is not None:
                 out[key] = str(r.get(key))
         if r.get("ports") is not None:
-            out["ports"] = _ports(r.get("ports"))
+            out["ports"] = port_bindings(r.get("ports"))
         if r.get("volumes") is not None:
-            out["volumes"] = _volumes(r.get("volumes"))
+            out["volumes"] = volume_binds(r.get("volumes"))
         if r.get("networks") is not None:
-            out["networks"] = _networks(r.get("networks"))
+            out["networks"] = network_aliases(r.get("networks"))
         if r.get("labels") is not None:
             out["labels"] = {str(k): str(v) for k, v in r.get("labels").items()}
         if r.get("healthcheck") is not None:
-            out["healthcheck"] = _healthcheck(r.get("healthcheck"))
+            out["healthcheck"] = healthcheck_config(r.get("healthcheck"))
         if r.get("restart_policy") is not None:
-            out["restart_policy"] = _restart(str(r.get("restart_policy")))
+            out["restart_policy"] = restart_mode(str(r.get("restart_policy")))
         if r.get("memory") is not None:
             out["memory"] = parse_bytes(r.get("memory"))
         if r.get("cpus") is not None:
