@@ -489,43 +489,37 @@ def make_symlink(path, points_to, confine=None):
         os.rename(tmp, parent.leaf, src_dir_fd=parent.fd, dst_dir_fd=parent.fd)
 
 
-def query(argv, env=None, cwd=None, timeout=None):
-    """A read-only command of a module's observation, gathered with the other reads of its host: its exit
-    code and output (as latin-1 text, to survive JSON)."""
+def _finished(argv, stdin, env, cwd, timeout):
+    """Run `argv` (never through a shell) with `stdin` (None: none), and its exit code and output."""
     import subprocess
 
     full = dict(os.environ)
     full.update(env or {})
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=full, cwd=cwd)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full, cwd=cwd)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
         raise OpError("ETIMEDOUT", "`%s` timed out after %ss" % (argv[0], timeout)) from None
-    return {"rc": proc.returncode, "stdout": out.decode("latin-1"), "stderr": err.decode("latin-1")}
+    return proc.returncode, out, err
+
+
+def query(argv, env=None, cwd=None, timeout=None):
+    """A read-only command of a module's observation, gathered with the other reads of its host: its exit
+    code and output (as latin-1 text, to survive JSON)."""
+    rc, out, err = _finished(argv, None, env, cwd, timeout)
+    return {"rc": rc, "stdout": out.decode("latin-1"), "stderr": err.decode("latin-1")}
 
 
 def command(argv, data=None, env=None, cwd=None, timeout=None):
     """A changing command sent with other changes of its host (useradd, crontab -): `data` is its stdin.
     Exiting non-zero fails it, with the words CommandResult.check would use."""
-    import subprocess
-
-    full = dict(os.environ)
-    full.update(env or {})
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=full, cwd=cwd)
-    try:
-        out, err = proc.communicate(data or b"", timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise OpError("ETIMEDOUT", "`%s` timed out after %ss" % (argv[0], timeout)) from None
-    if proc.returncode != 0:
+    rc, out, err = _finished(argv, data or b"", env, cwd, timeout)
+    if rc != 0:
         text = err.decode("utf-8", "replace").strip() or out.decode("utf-8", "replace").strip()
-        raise OpError("ECOMMAND", "`%s` exited %d: %s" % (" ".join(_quoted(a) for a in argv), proc.returncode,
-                                                        text[-2000:]))
+        raise OpError("ECOMMAND", "`%s` exited %d: %s" % (" ".join(_quoted(a) for a in argv), rc, text[-2000:]))
     return {"rc": 0, "stdout": out.decode("latin-1"), "stderr": err.decode("latin-1")}
 
 
