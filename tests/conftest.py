@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,11 +163,16 @@ def named_stack(spec_dir: Path, uid: str) -> str:
 
 
 @pytest.fixture
-def uid(request: pytest.FixtureRequest) -> str:
+def uid(request: pytest.FixtureRequest) -> Iterator[str]:
     """A short unique prefix for the Docker objects a test creates."""
     import hashlib
 
-    return "t" + hashlib.sha1(f"{os.getpid()}{request.node.nodeid}{time.time()}".encode()).hexdigest()[:8]
+    value = "t" + hashlib.sha1(f"{os.getpid()}{request.node.nodeid}{time.time()}".encode()).hexdigest()[:8]
+    docker = request.getfixturevalue("docker_client") if "docker_client" in request.fixturenames else None
+    yield value
+    if docker is not None:  # what a failed or interrupted test left behind does not outlive it
+        for container in docker.containers.list(all=True, filters={"name": value}):
+            container.remove(force=True)
 
 
 @pytest.fixture(scope="session")

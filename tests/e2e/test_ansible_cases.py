@@ -137,7 +137,9 @@ def test_ansible_integration_cases_end_the_same_with_reconcile(cli: Cli, tmp_pat
                                f"ansible_ssh_private_key_file={key}\n")
     ansible = Path(sys.executable).parent / "ansible-playbook"
     env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_SSH_ARGS": f"-o UserKnownHostsFile={tmp_path / 'ansible_known_hosts'}",
+           "ANSIBLE_SSH_ARGS": f"-o UserKnownHostsFile={tmp_path / 'ansible_known_hosts'} -o ControlMaster=auto "
+                               f"-o ControlPersist=60s", "ANSIBLE_PIPELINING": "True",  # as Ansible users run it
+           "ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp"),
            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"), "ANSIBLE_REMOTE_TEMP": "/tmp/.ansible-tmp"}
     command = [str(ansible if ansible.exists() else shutil.which("ansible-playbook")), "-i", str(root / "theirs.ini"),
                str(root / "play.yml")]
