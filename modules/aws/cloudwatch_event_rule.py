@@ -10,24 +10,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import Discovers, TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, NotCarried
+from reconciler.model import Observed, Resource
+from reconciler.module import Adopted, NotCarried
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    GONE,
-    api_errors,
-    carries_marks,
-    desired_tags,
-    discover_named,
-    not_ours,
-    ownership_tags,
-    paginate,
-    read_each,
-    retag,
-    visible_tags,
-)
+from .common import GONE, api_errors, desired_tags
+from .named_base import NamedModule
 from .policy import as_written
 from .terraform import json_value as tf_json
 from .terraform import pick, tags
@@ -45,7 +33,7 @@ def targets_of(values: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     return {str(t["id"]): {"arn": str(t["arn"]), "input": t.get("input")} for t in values}
 
 
-class CloudwatchEventRuleModule(Module[AwsSession], TerraformForm, Discovers):
+class CloudwatchEventRuleModule(NamedModule):
     type_name = "aws.cloudwatch_event_rule"
 
     terraform_types = ("aws_cloudwatch_event_rule",)
@@ -79,23 +67,10 @@ class CloudwatchEventRuleModule(Module[AwsSession], TerraformForm, Discovers):
             target["input"] = tf_json(values["input"])
         attributes["targets"] = [*attributes.get("targets", []), target]
     name_attribute = "rule_name"
-    family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"rule_name"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
-
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"rule_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"events rule {rule_name(resource)}"
-
-    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
-        return discover_named(session, "events:rule", "rule_name")
-
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"rule_name": rule_name(resource)}
+    service, kind, discover_type = "events", "events rule", "events:rule"
+    listing, list_key, arn_field = ("list_rules", "Rules"), "Name", "Arn"
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -107,68 +82,36 @@ class CloudwatchEventRuleModule(Module[AwsSession], TerraformForm, Discovers):
                                        for t in r.get("targets") or []]),
                 "owned": True, "tags": desired_tags(r)}
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        events = session.client("events")
-        with api_errors():
-            rules = {x["Name"]: x for x in session.listed("events:rules",
-                                                         lambda: paginate(events, "list_rules", "Rules"))}
-        names = {r.address: next((n for n in (rule_name(r), r.prior.get("rule_name")) if n in rules), None)
-                 for r in resources}
-        wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, events, r, rules[str(names[r.address])]))
-        return {r.address: found.get(r.address) for r in resources}
+    def read(self, client: Any, resource: Resource, item: Mapping[str, Any]) -> tuple[dict[str, Any],
+                                                                                     dict[str, Any]]:
+        targets = client.list_targets_by_rule(Rule=item["Name"]).get("Targets") or []
+        return ({"arn": item["Arn"], "schedule_expression": item.get("ScheduleExpression"),
+                 "event_pattern": pattern(item.get("EventPattern")), "enabled": item.get("State") == "ENABLED",
+                 "description": str(item.get("Description") or ""),
+                 "targets": targets_of([{"id": t["Id"], "arn": t["Arn"], "input": t.get("Input")} for t in targets])},
+                {"arn": item["Arn"]})
 
-    def _read(self, session: AwsSession, events: Any, r: Resource, rule: Mapping[str, Any]) -> Observed | Unobservable:
-        name, arn = rule["Name"], rule["Arn"]
-        with api_errors():
-            tags = {t["Key"]: t["Value"] for t in events.list_tags_for_resource(ResourceARN=arn).get("Tags") or []}
-            refused = not_ours("events rule", name, tags, r, session)
-            if refused:
-                return refused
-            targets = events.list_targets_by_rule(Rule=name).get("Targets") or []
-        attrs = {"arn": arn, "rule_name": name, "schedule_expression": rule.get("ScheduleExpression"),
-                 "event_pattern": pattern(rule.get("EventPattern")), "enabled": rule.get("State") == "ENABLED",
-                 "description": str(rule.get("Description") or ""),
-                 "targets": targets_of([{"id": t["Id"], "arn": t["Arn"], "input": t.get("Input")} for t in targets]),
-                 "owned": carries_marks(tags, r, session), "tags": visible_tags(tags)}
-        return Observed(attrs, identity={"arn": arn, "tags": tags, "rule_name": name}, ours=attrs["owned"])
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        # PutRule is an upsert: a lost answer is simply sent again
+        return {"arn": client.put_rule(**_rule(resource, want),
+                                       Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["RuleArn"]}
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        events = session.client("events")
-        want = self.desired(r)
-        name = rule_name(r)
-        rule: dict[str, Any] = {"Name": name, "State": "ENABLED" if want["enabled"] else "DISABLED",
-                                "Description": want["description"]}
-        if want["schedule_expression"]:
-            rule["ScheduleExpression"] = want["schedule_expression"]
-        if want["event_pattern"]:
-            rule["EventPattern"] = as_written(r.get("event_pattern"))  # compared by meaning, sent as written
-        with api_errors():
-            if change.observed is None:  # PutRule is an upsert: a lost answer is simply sent again
-                tags = {**want["tags"], **ownership_tags(r, session)}
-                arn = events.put_rule(**rule, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["RuleArn"]
-                have_tags: Mapping[str, str] = tags
-                have_targets: Mapping[str, Any] = {}
-            else:
-                changed = {d.name for d in change.diffs}
-                arn = str(change.observed.identity["arn"])
-                if changed & {"schedule_expression", "event_pattern", "enabled", "description"}:
-                    events.put_rule(**rule)
-                have_tags = change.observed.identity.get("tags", {})
-                have_targets = change.observed.attributes.get("targets") or {}
-            gone = [i for i in have_targets if i not in want["targets"]]
-            if gone:
-                events.remove_targets(Rule=name, Ids=gone)
-            put = [{"Id": i, "Arn": t["arn"], **({"Input": t["input"]} if t["input"] else {})}
-                   for i, t in want["targets"].items() if have_targets.get(i) != t]
-            if put:
-                events.put_targets(Rule=name, Targets=put)
-            retag(have_tags, r, session,
-                  lambda t: events.tag_resource(ResourceARN=arn, Tags=[{"Key": k, "Value": v} for k, v in t.items()]),
-                  lambda keys: events.untag_resource(ResourceARN=arn, TagKeys=keys))
-        return Observed({**want, "arn": arn}, identity={"arn": arn, "rule_name": name})
+    def created_unset(self, want: Mapping[str, Any]) -> set[str]:
+        return {"targets"} if want["targets"] else set()
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> None:
+        name = want["rule_name"]
+        if observed is not None and changed & {"schedule_expression", "event_pattern", "enabled", "description"}:
+            client.put_rule(**_rule(resource, want))
+        have = (observed.attributes.get("targets") if observed is not None else None) or {}
+        gone = [i for i in have if i not in want["targets"]]
+        if gone:
+            client.remove_targets(Rule=name, Ids=gone)
+        put = [{"Id": i, "Arn": t["arn"], **({"Input": t["input"]} if t["input"] else {})}
+               for i, t in want["targets"].items() if have.get(i) != t]
+        if put:
+            client.put_targets(Rule=name, Targets=put)
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         events = session.client("events")
@@ -178,3 +121,14 @@ class CloudwatchEventRuleModule(Module[AwsSession], TerraformForm, Discovers):
             if ids:
                 events.remove_targets(Rule=name, Ids=ids)
             events.delete_rule(Name=name)
+
+
+def _rule(resource: Resource, want: Mapping[str, Any]) -> dict[str, Any]:
+    """PutRule's arguments for the rule the spec describes."""
+    rule: dict[str, Any] = {"Name": want["rule_name"], "State": "ENABLED" if want["enabled"] else "DISABLED",
+                            "Description": want["description"]}
+    if want["schedule_expression"]:
+        rule["ScheduleExpression"] = want["schedule_expression"]
+    if want["event_pattern"]:
+        rule["EventPattern"] = as_written(resource.get("event_pattern"))  # compared by meaning, sent as written
+    return rule

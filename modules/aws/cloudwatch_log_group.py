@@ -8,27 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import Discovers, TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    GONE,
-    api_errors,
-    carries_marks,
-    create_once,
-    desired_tags,
-    discover_named,
-    not_ours,
-    ours_now,
-    ownership_tags,
-    paginate,
-    read_each,
-    retag,
-    stack_tags,
-    visible_tags,
-)
+from .common import GONE, api_errors, desired_tags
+from .named_base import NamedModule
 from .terraform import pick, tags
 
 
@@ -36,7 +21,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("log_group_name") or resource.name)
 
 
-class CloudwatchLogGroupModule(Module[AwsSession], TerraformForm, Discovers):
+class CloudwatchLogGroupModule(NamedModule):
     type_name = "aws.cloudwatch_log_group"
 
     terraform_types = ("aws_cloudwatch_log_group",)
@@ -50,23 +35,10 @@ class CloudwatchLogGroupModule(Module[AwsSession], TerraformForm, Discovers):
             out.pop("retention_in_days", None)
         return Adopted({**out, **tags(values)}, str(values["name"]))
     name_attribute = "log_group_name"
-    family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"log_group_name"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
-
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"log_group_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"log group {group_name(resource)}"
-
-    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
-        return discover_named(session, "logs:log-group", "log_group_name")
-
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"log_group_name": group_name(resource)}
+    service, kind, discover_type, tagging = "logs", "log group", "logs:log-group", "logs"
+    listing, list_key = ("describe_log_groups", "logGroups"), "logGroupName"
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -74,68 +46,46 @@ class CloudwatchLogGroupModule(Module[AwsSession], TerraformForm, Discovers):
         return {"log_group_name": group_name(r), "retention_in_days": int(days) if days is not None else None,
                 "kms_key_id": str(r.get("kms_key_id") or ""), "owned": True, "tags": desired_tags(r)}
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        logs = session.client("logs")
-        with api_errors():
-            groups = {g["logGroupName"]: g for g in session.listed(
-                "logs:groups", lambda: paginate(logs, "describe_log_groups", "logGroups"))}
-        names = {r.address: next((n for n in (group_name(r), r.prior.get("log_group_name")) if n in groups), None)
-                 for r in resources}
-        wanted = [r for r in resources if names[r.address]]
-        tagged = stack_tags(session, "logs") if wanted else {}
-        found = read_each(session, wanted, lambda r: self._read(session, logs, r, groups[str(names[r.address])],
-                                                                tagged))
-        return {r.address: found.get(r.address) for r in resources}
+    def read_tags(self, client: Any, item: Mapping[str, Any]) -> dict[str, str]:
+        return dict(client.list_tags_log_group(logGroupName=item["logGroupName"]).get("tags") or {})
 
-    def _read(self, session: AwsSession, logs: Any, r: Resource, group: Mapping[str, Any],
-              tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
-        name = group["logGroupName"]
-        with api_errors():
-            tags = dict(tagged[name]) if name in tagged else logs.list_tags_log_group(logGroupName=name).get("tags") or {}
-        refused = not_ours("log group", name, tags, r, session)
-        if refused:
-            return refused
-        arn = str(group.get("arn", "")).removesuffix(":*")
-        attrs = {"arn": arn, "log_group_name": name, "retention_in_days": group.get("retentionInDays"),
-                 "kms_key_id": str(group.get("kmsKeyId") or ""), "owned": carries_marks(tags, r, session),
-                 "tags": visible_tags(tags)}
-        return Observed(attrs, identity={"arn": arn, "tags": tags, "log_group_name": name,
-                                         "stored_bytes": int(group.get("storedBytes") or 0)}, ours=attrs["owned"])
+    def read(self, client: Any, resource: Resource, item: Mapping[str, Any]) -> tuple[dict[str, Any],
+                                                                                     dict[str, Any]]:
+        arn = str(item.get("arn", "")).removesuffix(":*")
+        return ({"arn": arn, "retention_in_days": item.get("retentionInDays"),
+                 "kms_key_id": str(item.get("kmsKeyId") or "")},
+                {"arn": arn, "stored_bytes": int(item.get("storedBytes") or 0)})
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        logs = session.client("logs")
-        want = self.desired(r)
-        name = group_name(r)
-        with api_errors():
-            if change.observed is None:
-                tags = {**want["tags"], **ownership_tags(r, session)}
-                create_once(f"log group {name}",
-                            lambda: session.client("logs", once=True).create_log_group(
-                                logGroupName=name, tags=tags, **({"kmsKeyId": want["kms_key_id"]}
-                                                                 if want["kms_key_id"] else {})),
-                            lambda: ours_now(self, session, r))
-                changed = {"retention_in_days"} if want["retention_in_days"] is not None else set()
-                have: Mapping[str, str] = tags
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        name = want["log_group_name"]
+        client.create_log_group(logGroupName=name, tags=tags,
+                                **({"kmsKeyId": want["kms_key_id"]} if want["kms_key_id"] else {}))
+        arn = next((str(g.get("arn", "")).removesuffix(":*") for g in
+                    client.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name), "")
+        return {"arn": arn}
+
+    def created_unset(self, want: Mapping[str, Any]) -> set[str]:
+        return {"retention_in_days"} if want["retention_in_days"] is not None else set()
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> None:
+        name = want["log_group_name"]
+        if "kms_key_id" in changed:
+            if want["kms_key_id"]:
+                client.associate_kms_key(logGroupName=name, kmsKeyId=want["kms_key_id"])
             else:
-                changed = {d.name for d in change.diffs}
-                have = change.observed.identity.get("tags", {})
-                if "kms_key_id" in changed:
-                    if want["kms_key_id"]:
-                        logs.associate_kms_key(logGroupName=name, kmsKeyId=want["kms_key_id"])
-                    else:
-                        logs.disassociate_kms_key(logGroupName=name)
-            if "retention_in_days" in changed:
-                if want["retention_in_days"] is None:
-                    logs.delete_retention_policy(logGroupName=name)
-                else:
-                    logs.put_retention_policy(logGroupName=name, retentionInDays=want["retention_in_days"])
-            retag(have, r, session, lambda t: logs.tag_log_group(logGroupName=name, tags=t),
-                  lambda keys: logs.untag_log_group(logGroupName=name, tags=keys))
-            arn = next((str(g.get("arn", "")).removesuffix(":*") for g in
-                        logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name), "")
-        return Observed({**want, "arn": arn}, identity={"arn": arn, "log_group_name": name})
+                client.disassociate_kms_key(logGroupName=name)
+        if "retention_in_days" in changed:
+            if want["retention_in_days"] is None:
+                client.delete_retention_policy(logGroupName=name)
+            else:
+                client.put_retention_policy(logGroupName=name, retentionInDays=want["retention_in_days"])
+
+    def set_tags(self, client: Any, identity: Mapping[str, Any], tags: dict[str, str]) -> None:
+        client.tag_log_group(logGroupName=identity["log_group_name"], tags=tags)
+
+    def unset_tags(self, client: Any, identity: Mapping[str, Any], keys: list[str]) -> None:
+        client.untag_log_group(logGroupName=identity["log_group_name"], tags=keys)
 
     def destroy_hazard(self, session: AwsSession, change: Change, going: Sequence[Change] = ()) -> str | None:
         """A group that stores log data: deleting it deletes the logs."""
