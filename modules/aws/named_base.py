@@ -158,6 +158,7 @@ class NamedModule(Module[AwsSession], TerraformForm, Discovers):
                 identity = dict(change.observed.identity)
                 have = change.observed.identity.get("tags", {})
                 changed = {d.name for d in change.diffs}
+            identity[str(self.name_attribute)] = name
             if changed:
                 self.update(client, resource, want, identity, changed, change.observed)
             retag(have, resource, session, lambda t: self.set_tags(client, identity, t),
@@ -165,5 +166,5 @@ class NamedModule(Module[AwsSession], TerraformForm, Discovers):
         tags = {**want["tags"], **ownership_tags(resource, session)}
         identity = {k: v for k, v in identity.items() if k != "snapshot"}
         observed = Observed({**want, **self.outputs(identity)},
-                            identity={**identity, str(self.name_attribute): name, "tags": tags})
+                            identity={**identity, "tags": tags})
         return with_snapshot(self, resource, observed) if self.snapshots else observed
