@@ -15,7 +15,7 @@ from reconciler.module import Adopted, NotCarried
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, api_errors, desired_tags
-from .named_base import NamedModule
+from .named_base import TaggedNamedModule
 from .policy import as_written
 from .terraform import json_value as tf_json
 from .terraform import pick, tags
@@ -33,7 +33,7 @@ def targets_of(values: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     return {str(t["id"]): {"arn": str(t["arn"]), "input": t.get("input")} for t in values}
 
 
-class CloudwatchEventRuleModule(NamedModule):
+class CloudwatchEventRuleModule(TaggedNamedModule):
     type_name = "aws.cloudwatch_event_rule"
 
     terraform_types = ("aws_cloudwatch_event_rule",)

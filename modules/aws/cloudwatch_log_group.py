@@ -13,7 +13,7 @@ from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, api_errors, desired_tags
-from .named_base import NamedModule
+from .named_base import TaggedNamedModule
 from .terraform import pick, tags
 
 
@@ -21,7 +21,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("log_group_name") or resource.name)
 
 
-class CloudwatchLogGroupModule(NamedModule):
+class CloudwatchLogGroupModule(TaggedNamedModule):
     type_name = "aws.cloudwatch_log_group"
 
     terraform_types = ("aws_cloudwatch_log_group",)

@@ -12,7 +12,7 @@ from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, api_errors, desired_tags
-from .named_base import NamedModule
+from .named_base import TaggedNamedModule
 from .policy import text_map
 from .terraform import listed, pick, tags
 
@@ -43,7 +43,7 @@ def _typed(key: str, value: Any) -> Any:
     return str(value)
 
 
-class CloudwatchMetricAlarmModule(NamedModule):
+class CloudwatchMetricAlarmModule(TaggedNamedModule):
     type_name = "aws.cloudwatch_metric_alarm"
 
     terraform_types = ("aws_cloudwatch_metric_alarm",)

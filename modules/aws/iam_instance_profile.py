@@ -4,28 +4,15 @@ GetInstanceProfile for its tags."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module
+from reconciler.model import Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    GONE,
-    api_errors,
-    carries_marks,
-    create_once,
-    desired_tags,
-    not_ours,
-    ours_now,
-    ownership_tags,
-    paginate,
-    read_each,
-    retag,
-    visible_tags,
-)
+from .common import GONE, api_errors, desired_tags
+from .named_base import NamedModule
 from .terraform import pick, tags
 
 
@@ -33,7 +20,7 @@ def profile_name(resource: Resource) -> str:
     return str(resource.get("profile_name") or resource.name)
 
 
-class IamInstanceProfileModule(Module[AwsSession], TerraformForm):
+class IamInstanceProfileModule(NamedModule):
     type_name = "aws.iam_instance_profile"
 
     terraform_types = ("aws_iam_instance_profile",)
@@ -45,80 +32,50 @@ class IamInstanceProfileModule(Module[AwsSession], TerraformForm):
             del out["path"]
         return Adopted({**out, **tags(values)}, str(values["name"]))
     name_attribute = "profile_name"
-    family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"profile_name", "path"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
-
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"profile_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"instance profile {profile_name(resource)}"
-
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"profile_name": profile_name(resource)}
+    service, kind = "iam", "instance profile"
+    listing, list_key = ("list_instance_profiles", "InstanceProfiles"), "InstanceProfileName"
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
         return {"profile_name": profile_name(r), "path": str(r.get("path") or "/"), "role": str(r.get("role")),
                 "owned": True, "tags": desired_tags(r)}
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        iam = session.client("iam")
-        with api_errors():
-            profiles = {p["InstanceProfileName"]: p for p in session.listed(
-                "iam:instance_profiles", lambda: paginate(iam, "list_instance_profiles", "InstanceProfiles"))}
-        names = {r.address: next((n for n in (profile_name(r), r.prior.get("profile_name")) if n in profiles), None)
-                 for r in resources}
-        wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, iam, r, profiles[str(names[r.address])]))
-        return {r.address: found.get(r.address) for r in resources}
+    def read_tags(self, client: Any, item: Mapping[str, Any]) -> dict[str, str]:
+        # the listing leaves tags out; GetInstanceProfile has them
+        full = client.get_instance_profile(InstanceProfileName=item["InstanceProfileName"])["InstanceProfile"]
+        return {t["Key"]: t["Value"] for t in full.get("Tags") or []}
 
-    def _read(self, session: AwsSession, iam: Any, r: Resource, p: Mapping[str, Any]) -> Observed | Unobservable:
-        name = p["InstanceProfileName"]
-        with api_errors():  # the listing leaves tags out; GetInstanceProfile has them
-            full = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-        tags = {t["Key"]: t["Value"] for t in full.get("Tags") or []}
-        refused = not_ours("instance profile", name, tags, r, session)
-        if refused:
-            return refused
-        roles = [x["RoleName"] for x in p.get("Roles") or []]
-        attrs = {"arn": p["Arn"], "profile_name": name, "path": p.get("Path", "/"), "role": roles[0] if roles else None,
-                 "owned": carries_marks(tags, r, session), "tags": visible_tags(tags)}
-        return Observed(attrs, identity={"arn": p["Arn"], "tags": tags, "profile_name": name, "roles": roles},
-                        ours=attrs["owned"])
+    def read(self, client: Any, resource: Resource, item: Mapping[str, Any]) -> tuple[dict[str, Any],
+                                                                                     dict[str, Any]]:
+        roles = [x["RoleName"] for x in item.get("Roles") or []]
+        return ({"arn": item["Arn"], "path": item.get("Path", "/"), "role": roles[0] if roles else None},
+                {"arn": item["Arn"], "roles": roles})
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        iam = session.client("iam")
-        want = self.desired(r)
-        name = want["profile_name"]
-        with api_errors():
-            if change.observed is None:
-                tags = {**want["tags"], **ownership_tags(r, session)}
-                arn = create_once(
-                    f"instance profile {name}",
-                    lambda: session.client("iam", once=True).create_instance_profile(
-                        InstanceProfileName=name, Path=want["path"],
-                        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["InstanceProfile"]["Arn"],
-                    lambda: (o.attributes.get("arn") if (o := ours_now(self, session, r)) else None))
-                roles: list[str] = []
-            else:
-                arn = str(change.observed.identity["arn"])
-                roles = list(change.observed.identity.get("roles") or [])
-                retag(change.observed.identity.get("tags", {}), r, session,
-                      lambda t: iam.tag_instance_profile(InstanceProfileName=name,
-                                                         Tags=[{"Key": k, "Value": v} for k, v in t.items()]),
-                      lambda keys: iam.untag_instance_profile(InstanceProfileName=name, TagKeys=keys))
-            for role in roles:
-                if role != want["role"]:
-                    iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=role)
-            if want["role"] not in roles:
-                iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=want["role"])
-        return Observed({**want, "arn": arn}, identity={"arn": arn, "profile_name": name})
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        made = client.create_instance_profile(InstanceProfileName=want["profile_name"], Path=want["path"],
+                                              Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        return {"arn": made["InstanceProfile"]["Arn"]}
+
+    def created_unset(self, want: Mapping[str, Any]) -> set[str]:
+        return {"role"}
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> None:
+        name, roles = want["profile_name"], list(identity.get("roles") or [])
+        for role in roles:
+            if role != want["role"]:
+                client.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=role)
+        if want["role"] not in roles:
+            client.add_role_to_instance_profile(InstanceProfileName=name, RoleName=want["role"])
+
+    def set_tags(self, client: Any, identity: Mapping[str, Any], tags: dict[str, str]) -> None:
+        client.tag_instance_profile(InstanceProfileName=identity["profile_name"],
+                                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    def unset_tags(self, client: Any, identity: Mapping[str, Any], keys: list[str]) -> None:
+        client.untag_instance_profile(InstanceProfileName=identity["profile_name"], TagKeys=keys)
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         iam = session.client("iam")

@@ -33,7 +33,7 @@ from .common import (
 )
 
 
-class NamedModule(Module[AwsSession], TerraformForm, Discovers):
+class NamedModule(Module[AwsSession], TerraformForm):
     """An AWS object found by its name: the spec's (`name_attribute`, else the resource's name), or the one
     the state recorded when the spec renamed it (the plan then replaces it)."""
 
@@ -44,8 +44,7 @@ class NamedModule(Module[AwsSession], TerraformForm, Discovers):
     kind: str  # what the object is called in messages: "log group"
     listing: tuple[str, str]  # the paginated list operation and its result key
     list_key: str  # the name key of a listed object
-    discover_type: str  # the Tagging API's type of the objects: "logs:log-group"
-    tagging: str | None = None  # when set, the stack's ownership tags come from one Tagging API call of it
+    tagging: str | None = None  # the Tagging API's type: the stack's ownership tags come from one call of it
     snapshots = False  # no batch read: a no-change plan trusts the state's snapshot when the tags match
     arn_field = ""  # the listed object's ARN key, for services whose tag calls take an ARN and Key/Value pairs
     arn_param = "ResourceARN"  # how those calls name the ARN
@@ -61,9 +60,6 @@ class NamedModule(Module[AwsSession], TerraformForm, Discovers):
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"{self.kind} {self.object_name(resource)}"
-
-    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
-        return discover_named(session, self.discover_type, str(self.name_attribute))
 
     def planned(self, resource: Resource) -> dict[str, Any]:
         return {str(self.name_attribute): self.object_name(resource)}
@@ -168,3 +164,13 @@ class NamedModule(Module[AwsSession], TerraformForm, Discovers):
         observed = Observed({**want, **self.outputs(identity)},
                             identity={**identity, "tags": tags})
         return with_snapshot(self, resource, observed) if self.snapshots else observed
+
+
+class TaggedNamedModule(NamedModule, Discovers):
+    """A named object the Resource Groups Tagging API lists (not IAM's): a lost state is rebuilt, and
+    drift's "unmanaged" found, from the objects carrying the stack's tags."""
+
+    discover_type: str  # the Tagging API's type of the objects: "logs:log-group"
+
+    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
+        return discover_named(session, self.discover_type, str(self.name_attribute))

@@ -9,7 +9,7 @@ from typing import Any
 from reconciler.model import Resource
 
 from .common import GONE
-from .named_base import NamedModule
+from .named_base import TaggedNamedModule
 
 RDS_GONE = GONE + ("DBSubnetGroupNotFoundFault", "DBParameterGroupNotFound")
 
@@ -18,7 +18,7 @@ def group_name(resource: Resource) -> str:
     return str(resource.get("group_name") or resource.name).lower()
 
 
-class RdsGroupModule(NamedModule):
+class RdsGroupModule(TaggedNamedModule):
     service = "rds"
     name_attribute = "group_name"
     computed = frozenset({"arn", "name"})

@@ -12,7 +12,7 @@ from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
 from .common import GONE, api_errors, desired_tags
-from .named_base import NamedModule
+from .named_base import TaggedNamedModule
 from .terraform import json_value as tf_json
 from .terraform import pick, tags
 
@@ -23,7 +23,7 @@ def topic_name(resource: Resource) -> str:
     return str(resource.get("topic_name") or resource.name)
 
 
-class SnsTopicModule(NamedModule):
+class SnsTopicModule(TaggedNamedModule):
     type_name = "aws.sns_topic"
 
     terraform_types = ("aws_sns_topic",)
