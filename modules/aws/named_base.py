@@ -46,13 +46,14 @@ class NamedModule(Module[AwsSession], TerraformForm):
     list_key: str  # the name key of a listed object
     tagging: str | None = None  # the Tagging API's type: the stack's ownership tags come from one call of it
     snapshots = False  # no batch read: a no-change plan trusts the state's snapshot when the tags match
+    fresh_only: frozenset[str] = frozenset()  # identity keys never taken from a snapshot (a message count)
     arn_field = ""  # the listed object's ARN key, for services whose tag calls take an ARN and Key/Value pairs
     arn_param = "ResourceARN"  # how those calls name the ARN
 
     def object_name(self, resource: Resource) -> str:
         return str(resource.get(str(self.name_attribute)) or resource.name)
 
-    def listed_name(self, item: Mapping[str, Any]) -> str:
+    def listed_name(self, item: Any) -> str:
         return str(item[self.list_key])
 
     def import_identity(self, object_id: str) -> dict[str, Any]:
@@ -66,11 +67,11 @@ class NamedModule(Module[AwsSession], TerraformForm):
 
     # What each type says: how one listed object's tags and settings are read, and how it is created,
     # changed and tagged.
-    def read_tags(self, client: Any, item: Mapping[str, Any]) -> dict[str, str]:
+    def read_tags(self, client: Any, item: Any) -> dict[str, str]:
         answer = client.list_tags_for_resource(**{self.arn_param: item[self.arn_field]})
         return {t["Key"]: t["Value"] for t in answer.get("Tags") or []}
 
-    def read(self, client: Any, resource: Resource, item: Mapping[str, Any]) -> tuple[dict[str, Any],
+    def read(self, client: Any, resource: Resource, item: Any) -> tuple[dict[str, Any],
                                                                                      dict[str, Any]]:
         """The object's settings as the spec writes them, and what its identity keeps (its ARN…)."""
         raise NotImplementedError
@@ -112,13 +113,14 @@ class NamedModule(Module[AwsSession], TerraformForm):
                                                                        items[str(names[r.address])], tagged))
         return {r.address: found.get(r.address) for r in resources}
 
-    def _observe_one(self, session: AwsSession, client: Any, resource: Resource, item: Mapping[str, Any],
+    def _observe_one(self, session: AwsSession, client: Any, resource: Resource, item: Any,
                      tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
         name = self.listed_name(item)
         if self.snapshots:
             known = remembered(self, session, resource, str(self.name_attribute), name, tagged.get(name))
             if known is not None and all(known.identity.get(k) == v for k, v in self.identity_of(item).items()):
-                return known
+                return Observed(known.attributes, {k: v for k, v in known.identity.items() if k not in self.fresh_only},
+                                known.ours) if self.fresh_only else known
         with api_errors():
             tags = dict(tagged[name]) if name in tagged else self.read_tags(client, item)
             refused = not_ours(self.kind, name, tags, resource, session)
@@ -131,7 +133,7 @@ class NamedModule(Module[AwsSession], TerraformForm):
                             identity={**identity, str(self.name_attribute): name, "tags": tags}, ours=owned)
         return with_snapshot(self, resource, observed) if self.snapshots else observed
 
-    def identity_of(self, item: Mapping[str, Any]) -> dict[str, Any]:
+    def identity_of(self, item: Any) -> dict[str, Any]:
         """What a listed object tells of its identity (a remembered snapshot must be of the same object)."""
         return {}
 
@@ -160,7 +162,7 @@ class NamedModule(Module[AwsSession], TerraformForm):
             retag(have, resource, session, lambda t: self.set_tags(client, identity, t),
                   lambda keys: self.unset_tags(client, identity, keys))
         tags = {**want["tags"], **ownership_tags(resource, session)}
-        identity = {k: v for k, v in identity.items() if k != "snapshot"}
+        identity = {k: v for k, v in identity.items() if k != "snapshot" and k not in self.fresh_only}
         observed = Observed({**want, **self.outputs(identity)},
                             identity={**identity, "tags": tags})
         return with_snapshot(self, resource, observed) if self.snapshots else observed

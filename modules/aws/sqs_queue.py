@@ -11,29 +11,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import Discovers, TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, NotCarried, TerraformObject
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted, NotCarried, TerraformObject
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    GONE,
-    api_errors,
-    carries_marks,
-    create_once,
-    desired_tags,
-    discover_named,
-    not_ours,
-    ours_now,
-    ownership_tags,
-    paginate,
-    read_each,
-    remembered,
-    retag,
-    stack_tags,
-    visible_tags,
-    with_snapshot,
-)
+from .common import GONE, api_errors, desired_tags
+from .named_base import TaggedNamedModule
 from .policy import as_written, normalize_policy
 from .terraform import json_value as tf_json
 from .terraform import pick, tags
@@ -66,7 +49,7 @@ def redrive_from_api(text: str | None) -> dict[str, Any] | None:
                     "max_receive_count": policy.get("maxReceiveCount")})
 
 
-class SqsQueueModule(Module[AwsSession], TerraformForm, Discovers):
+class SqsQueueModule(TaggedNamedModule):
     type_name = "aws.sqs_queue"
 
     terraform_types = ("aws_sqs_queue",)
@@ -114,23 +97,16 @@ class SqsQueueModule(Module[AwsSession], TerraformForm, Discovers):
             attributes["redrive_policy"] = {"dead_letter_target_arn": redrive.get("deadLetterTargetArn"),
                                             "max_receive_count": int(redrive.get("maxReceiveCount") or 1)}
     name_attribute = "queue_name"
-    family = "aws"
     computed = frozenset({"arn", "url"})
     requires_replace = frozenset({"queue_name", "fifo_queue"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
+    service, kind, discover_type, tagging, snapshots = "sqs", "queue", "sqs", "sqs", True
+    listing, fresh_only = ("list_queues", "QueueUrls"), frozenset({"messages"})  # listed as URLs
 
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"queue_name": object_id}
+    def listed_name(self, item: Any) -> str:
+        return str(item).rsplit("/", 1)[-1]
 
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"queue {queue_name(resource)}"
-
-    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
-        return discover_named(session, "sqs", "queue_name")
-
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"queue_name": queue_name(resource)}
+    def identity_of(self, item: Any) -> dict[str, Any]:
+        return {"url": item}
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -152,43 +128,20 @@ class SqsQueueModule(Module[AwsSession], TerraformForm, Discovers):
             return bool(normalize_policy(desired) == normalize_policy(observed))
         return bool(desired == observed)
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        sqs = session.client("sqs")
-        with api_errors():
-            urls = {u.rsplit("/", 1)[-1]: u for u in session.listed(
-                "sqs:queues", lambda: paginate(sqs, "list_queues", "QueueUrls"))}
-        names = {r.address: next((n for n in (queue_name(r), r.prior.get("queue_name")) if n in urls), None)
-                 for r in resources}
-        wanted = [r for r in resources if names[r.address]]
-        tagged = stack_tags(session, "sqs") if wanted else {}
-        found = read_each(session, wanted, lambda r: self._read(session, sqs, r, urls[str(names[r.address])], tagged))
-        return {r.address: found.get(r.address) for r in resources}
+    def read_tags(self, client: Any, item: Any) -> dict[str, str]:
+        return dict(client.list_queue_tags(QueueUrl=item).get("Tags") or {})
 
-    def _read(self, session: AwsSession, sqs: Any, r: Resource, url: str,
-              tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
-        name = url.rsplit("/", 1)[-1]
-        known = remembered(self, session, r, "queue_name", name, tagged.get(name))
-        if known is not None and known.identity.get("url") == url:  # a message count is never taken from the state
-            return Observed(known.attributes, {k: v for k, v in known.identity.items() if k != "messages"}, known.ours)
-        with api_errors():
-            got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-            tags = dict(tagged[name]) if name in tagged else sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
-        refused = not_ours("queue", name, tags, r, session)
-        if refused:
-            return refused
-        attrs: dict[str, Any] = {
-            "arn": got["QueueArn"], "url": url, "queue_name": name, "fifo_queue": got.get("FifoQueue") == "true",
-            "owned": carries_marks(tags, r, session), "tags": visible_tags(tags),
-            "redrive_policy": redrive_from_api(got.get("RedrivePolicy")),
-        }
+    def read(self, client: Any, resource: Resource, item: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        got = client.get_queue_attributes(QueueUrl=item, AttributeNames=["All"])["Attributes"]
+        settings: dict[str, Any] = {"arn": got["QueueArn"], "url": item, "fifo_queue": got.get("FifoQueue") == "true",
+                                    "redrive_policy": redrive_from_api(got.get("RedrivePolicy"))}
         for key, (attribute, default) in SETTINGS.items():
-            attrs[key] = int(got.get(attribute, default))
-        attrs["policy"] = normalize_policy(got["Policy"]) if got.get("Policy") else None
-        attrs["kms_master_key_id"] = got.get("KmsMasterKeyId") or None
-        attrs["sqs_managed_sse_enabled"] = got.get("SqsManagedSseEnabled") == "true"
-        return with_snapshot(self, r, Observed(
-            attrs, identity={"url": url, "arn": got["QueueArn"], "tags": tags, "queue_name": name,
-                             "messages": int(got.get("ApproximateNumberOfMessages", 0))}, ours=attrs["owned"]))
+            settings[key] = int(got.get(attribute, default))
+        settings["policy"] = normalize_policy(got["Policy"]) if got.get("Policy") else None
+        settings["kms_master_key_id"] = got.get("KmsMasterKeyId") or None
+        settings["sqs_managed_sse_enabled"] = got.get("SqsManagedSseEnabled") == "true"
+        return settings, {"url": item, "arn": got["QueueArn"],
+                          "messages": int(got.get("ApproximateNumberOfMessages", 0))}
 
     @staticmethod
     def _attributes(want: Mapping[str, Any], keys: Sequence[str], written: Mapping[str, Any]) -> dict[str, str]:
@@ -205,39 +158,27 @@ class SqsQueueModule(Module[AwsSession], TerraformForm, Discovers):
             out["SqsManagedSseEnabled"] = "true" if want["sqs_managed_sse_enabled"] else "false"
         return out
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        sqs = session.client("sqs")
-        want = self.desired(r)
-        name = queue_name(r)
-        with api_errors():
-            if change.observed is None:
-                extra = [k for k in ("policy", "kms_master_key_id", "sqs_managed_sse_enabled") if k in want]
-                attributes = self._attributes(want, [*SETTINGS, *(["redrive_policy"] if want["redrive_policy"] else []),
-                                                     *extra], r.attributes)
-                if want["fifo_queue"]:
-                    attributes["FifoQueue"] = "true"
-                tags = {**want["tags"], **ownership_tags(r, session)}
-                url = create_once(
-                    f"queue {name}",
-                    lambda: session.client("sqs", once=True).create_queue(
-                        QueueName=name, Attributes=attributes, tags=tags)["QueueUrl"],
-                    lambda: (o.attributes.get("url") if (o := ours_now(self, session, r)) else None))
-                have_tags: Mapping[str, str] = tags
-            else:
-                url = str(change.observed.identity["url"])
-                changed = [d.name for d in change.diffs]
-                attributes = self._attributes(want, changed, r.attributes)
-                if attributes:
-                    sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-                have_tags = change.observed.identity.get("tags", {})
-            retag(have_tags, r, session, lambda t: sqs.tag_queue(QueueUrl=url, Tags=t),
-                  lambda keys: sqs.untag_queue(QueueUrl=url, TagKeys=keys))
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        tags = {**want["tags"], **ownership_tags(r, session)}
-        return with_snapshot(self, r, Observed({**want, "arn": arn, "url": url}, identity={
-            "url": url, "arn": arn, "queue_name": name, "tags": tags}))
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        extra = [k for k in ("policy", "kms_master_key_id", "sqs_managed_sse_enabled") if k in want]
+        attributes = self._attributes(want, [*SETTINGS, *(["redrive_policy"] if want["redrive_policy"] else []),
+                                             *extra], resource.attributes)
+        if want["fifo_queue"]:
+            attributes["FifoQueue"] = "true"
+        url = client.create_queue(QueueName=want["queue_name"], Attributes=attributes, tags=tags)["QueueUrl"]
+        return {"url": url, "arn": client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]}
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> None:
+        attributes = self._attributes(want, sorted(changed), resource.attributes)
+        if attributes:
+            client.set_queue_attributes(QueueUrl=identity["url"], Attributes=attributes)
+
+    def set_tags(self, client: Any, identity: Mapping[str, Any], tags: dict[str, str]) -> None:
+        client.tag_queue(QueueUrl=identity["url"], Tags=tags)
+
+    def unset_tags(self, client: Any, identity: Mapping[str, Any], keys: list[str]) -> None:
+        client.untag_queue(QueueUrl=identity["url"], TagKeys=keys)
 
     def destroy_hazard(self, session: AwsSession, change: Change, going: Sequence[Change] = ()) -> str | None:
         """A queue with messages: deleting it loses them."""

@@ -6,11 +6,13 @@ page size of some of these calls, so this is checked against the models themselv
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 from pathlib import Path
 
 import botocore.session
 from reconcile_modules.aws.common import PAGE_SIZES
+from reconcile_modules.aws.named_base import NamedModule
 
 MODULES = Path(__file__).resolve().parents[2] / "modules" / "aws"
 CLIENT = re.compile(r"""(\w+) = session\.client\("(\w+)"\)""")
@@ -22,6 +24,9 @@ def called() -> set[tuple[str, str]]:
     for source in MODULES.glob("*.py"):
         text = source.read_text()
         clients = dict(CLIENT.findall(text))
+        for named in named_modules(source.stem):  # the named loop's list call, and its hooks' `client`
+            clients["client"] = named.service
+            out.add((named.service, named.listing[0]))
         for name, operation in re.findall(r"""paginate\(\s*(\w+(?:\.client\("\w+"\))?),\s*"(\w+)\"""", text):
             direct = re.match(r"""\w+\.client\("(\w+)"\)""", name)
             service = direct.group(1) if direct else clients.get(name)
@@ -29,6 +34,13 @@ def called() -> set[tuple[str, str]]:
             out.add((service, operation))
         out |= {("ec2", op) for op in re.findall(r"""describe = \("(\w+)\"""", text)}
     return out
+
+
+def named_modules(stem: str) -> list[type[NamedModule]]:
+    """The named-loop module classes a module file defines."""
+    module = importlib.import_module(f"reconcile_modules.aws.{stem}")
+    return [c for c in vars(module).values() if isinstance(c, type) and issubclass(c, NamedModule)
+            and c.__module__ == module.__name__ and hasattr(c, "listing")]
 
 
 @functools.cache
@@ -54,7 +66,8 @@ def model_of(service: str, operation: str) -> tuple[str | None, int | None]:
 
 def test_every_paged_call_asks_for_the_largest_page_its_api_takes() -> None:
     calls = called()
-    assert ("sqs", "list_queues") in calls and ("ec2", "describe_vpcs") in calls, calls
+    assert {("sqs", "list_queues"), ("ec2", "describe_vpcs"), ("logs", "describe_log_groups"),
+            ("rds", "describe_db_parameters")} <= calls, calls
     for service, operation in sorted(calls | set(PAGE_SIZES)):
         limit, most = model_of(service, operation)
         if limit is None:
