@@ -10,6 +10,7 @@ from reconciler.model import Resource
 from reconciler.targets.aws import AwsSession
 
 from .common import api_errors, desired_tags, ownership_tags
+from .named_base import TaggedNamedModule
 
 TAGS_PER_CALL = 20  # DescribeTags takes at most 20 ARNs
 ELB_GONE = ("LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound")
@@ -36,3 +37,23 @@ def retag_elb(elb: Any, arn: str, have: Mapping[str, str], resource: Resource, s
     retag(have, resource, session,
           lambda t: elb.add_tags(ResourceArns=[arn], Tags=[{"Key": k, "Value": v} for k, v in t.items()]),
           lambda keys: elb.remove_tags(ResourceArns=[arn], TagKeys=keys))
+
+
+class ElbNamedModule(TaggedNamedModule):
+    """A load balancer or target group: tags read 20 objects per call, written by ARN."""
+
+    service = "elbv2"
+    arn_field: str
+
+    def known_tags(self, session: AwsSession, client: Any, items: Sequence[Any]) -> Mapping[str, Mapping[str, str]]:
+        by_arn = elb_tags(client, [i[self.arn_field] for i in items])
+        return {self.listed_name(i): by_arn.get(i[self.arn_field], {}) for i in items}
+
+    def read_tags(self, client: Any, item: Any) -> dict[str, str]:
+        return elb_tags(client, [item[self.arn_field]]).get(item[self.arn_field], {})
+
+    def set_tags(self, client: Any, identity: Mapping[str, Any], tags: dict[str, str]) -> None:
+        client.add_tags(ResourceArns=[identity["arn"]], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    def unset_tags(self, client: Any, identity: Mapping[str, Any], keys: list[str]) -> None:
+        client.remove_tags(ResourceArns=[identity["arn"]], TagKeys=keys)

@@ -4,26 +4,15 @@ DescribeLoadBalancers is one paginated call for all; tags come 20 balancers per 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.capabilities import Discovers, TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, NotCarried
+from reconciler.model import Observed, Resource
+from reconciler.module import Adopted, NotCarried
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    api_errors,
-    carries_marks,
-    create_once,
-    desired_tags,
-    discover_named,
-    not_ours,
-    ours_now,
-    paginate,
-    visible_tags,
-)
-from .elb import ELB_GONE, elb_tag_list, elb_tags, retag_elb
+from .common import api_errors, desired_tags
+from .elb import ELB_GONE, ElbNamedModule
 from .terraform import first, listed, pick, tags
 
 
@@ -31,7 +20,7 @@ def lb_name(resource: Resource) -> str:
     return str(resource.get("lb_name") or resource.name)
 
 
-class LbModule(Module[AwsSession], TerraformForm, Discovers):
+class LbModule(ElbNamedModule):
     type_name = "aws.lb"
 
     terraform_types = ("aws_lb", "aws_alb")
@@ -58,23 +47,11 @@ class LbModule(Module[AwsSession], TerraformForm, Discovers):
             if logs.get("enabled") else ()
         return Adopted({**out, **tags(values)}, str(values["name"]), notes=notes)
     name_attribute = "lb_name"
-    family = "aws"
     computed = frozenset({"arn", "dns_name", "zone_id"})
     requires_replace = frozenset({"lb_name", "internal"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
-
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"lb_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"load balancer {lb_name(resource)}"
-
-    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
-        return discover_named(session, "elasticloadbalancing:loadbalancer", "lb_name")
-
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"lb_name": lb_name(resource)}
+    kind, discover_type = "load balancer", "elasticloadbalancing:loadbalancer"
+    listing, list_key = ("describe_load_balancers", "LoadBalancers"), "LoadBalancerName"
+    arn_field = "LoadBalancerArn"
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -85,74 +62,38 @@ class LbModule(Module[AwsSession], TerraformForm, Discovers):
                 "enable_deletion_protection": bool(r.get("enable_deletion_protection", False)),
                 "idle_timeout": int(r.get("idle_timeout") or 60)}
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        elb = session.client("elbv2")
-        with api_errors():
-            balancers = {b["LoadBalancerName"]: b for b in session.listed(
-                "elbv2:balancers", lambda: paginate(elb, "describe_load_balancers", "LoadBalancers"))}
-        names = {r.address: next((n for n in (lb_name(r), r.prior.get("lb_name")) if n in balancers), None)
-                 for r in resources}
-        found = [balancers[str(n)] for n in names.values() if n]
-        tags = elb_tags(elb, [b["LoadBalancerArn"] for b in found])
-        settings = dict(zip([b["LoadBalancerArn"] for b in found], session.map(
-            lambda b: {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
-                LoadBalancerArn=b["LoadBalancerArn"])["Attributes"]}, found), strict=True))
-        out: dict[str, Observed | Unobservable | None] = {}
-        for r in resources:
-            name = names[r.address]
-            if name is None:
-                out[r.address] = None
-                continue
-            b = balancers[name]
-            have = tags.get(b["LoadBalancerArn"], {})
-            refused = not_ours("load balancer", name, have, r, session)
-            if refused:
-                out[r.address] = refused
-                continue
-            attrs = {"arn": b["LoadBalancerArn"], "lb_name": name, "dns_name": b.get("DNSName"),
-                     "zone_id": b.get("CanonicalHostedZoneId"), "internal": b.get("Scheme") == "internal",
-                     "subnets": sorted(z["SubnetId"] for z in b.get("AvailabilityZones") or []),
-                     "security_groups": sorted(b.get("SecurityGroups") or []),
-                     "owned": carries_marks(have, r, session), "tags": visible_tags(have)}
-            given = settings.get(b["LoadBalancerArn"], {})
-            attrs["enable_deletion_protection"] = given.get("deletion_protection.enabled") == "true"
-            attrs["idle_timeout"] = int(given.get("idle_timeout.timeout_seconds", 60))
-            out[r.address] = Observed(attrs, identity={"arn": b["LoadBalancerArn"], "tags": have, "lb_name": name},
-                                      ours=attrs["owned"])
-        return out
+    def read(self, client: Any, resource: Resource, item: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        arn = item["LoadBalancerArn"]
+        given = {a["Key"]: a["Value"] for a in client.describe_load_balancer_attributes(
+            LoadBalancerArn=arn)["Attributes"]}
+        made = {"arn": arn, "dns_name": item.get("DNSName"), "zone_id": item.get("CanonicalHostedZoneId")}
+        return ({**made, "internal": item.get("Scheme") == "internal",
+                 "subnets": sorted(z["SubnetId"] for z in item.get("AvailabilityZones") or []),
+                 "security_groups": sorted(item.get("SecurityGroups") or []),
+                 "enable_deletion_protection": given.get("deletion_protection.enabled") == "true",
+                 "idle_timeout": int(given.get("idle_timeout.timeout_seconds", 60))}, made)
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        elb = session.client("elbv2")
-        want = self.desired(r)
-        name = lb_name(r)
-        with api_errors():
-            if change.observed is None:
-                create_once(f"load balancer {name}",
-                            lambda: session.client("elbv2", once=True).create_load_balancer(
-                                Name=name, Subnets=want["subnets"], SecurityGroups=want["security_groups"],
-                                Scheme="internal" if want["internal"] else "internet-facing", Type="application",
-                                Tags=elb_tag_list(r, session))["LoadBalancers"][0],
-                            lambda: ours_now(self, session, r))
-                elb.get_waiter("load_balancer_available").wait(Names=[name], WaiterConfig={"Delay": 2, "MaxAttempts": 300})
-                created = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]["LoadBalancerArn"]
-                if want["enable_deletion_protection"] or want["idle_timeout"] != 60:
-                    elb.modify_load_balancer_attributes(LoadBalancerArn=created, Attributes=self._settings(want))
-            else:
-                arn = str(change.observed.identity["arn"])
-                changed = {d.name for d in change.diffs}
-                if "subnets" in changed:
-                    elb.set_subnets(LoadBalancerArn=arn, Subnets=want["subnets"])
-                if "security_groups" in changed:
-                    elb.set_security_groups(LoadBalancerArn=arn, SecurityGroups=want["security_groups"])
-                if changed & {"enable_deletion_protection", "idle_timeout"}:
-                    elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=self._settings(want))
-                retag_elb(elb, arn, change.observed.identity.get("tags", {}), r, session)
-            b = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]
-        return Observed({**want, "arn": b["LoadBalancerArn"], "dns_name": b.get("DNSName"),
-                         "zone_id": b.get("CanonicalHostedZoneId")},
-                        identity={"arn": b["LoadBalancerArn"], "lb_name": name})
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        name = want["lb_name"]
+        client.create_load_balancer(Name=name, Subnets=want["subnets"], SecurityGroups=want["security_groups"],
+                                    Scheme="internal" if want["internal"] else "internet-facing", Type="application",
+                                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        client.get_waiter("load_balancer_available").wait(Names=[name], WaiterConfig={"Delay": 2, "MaxAttempts": 300})
+        made = client.describe_load_balancers(Names=[name])["LoadBalancers"][0]
+        return {"arn": made["LoadBalancerArn"], "dns_name": made.get("DNSName"),
+                "zone_id": made.get("CanonicalHostedZoneId")}
+
+    def created_unset(self, want: Mapping[str, Any]) -> set[str]:
+        return {"idle_timeout"} if want["enable_deletion_protection"] or want["idle_timeout"] != 60 else set()
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> None:
+        if "subnets" in changed:
+            client.set_subnets(LoadBalancerArn=identity["arn"], Subnets=want["subnets"])
+        if "security_groups" in changed:
+            client.set_security_groups(LoadBalancerArn=identity["arn"], SecurityGroups=want["security_groups"])
+        if changed & {"enable_deletion_protection", "idle_timeout"}:
+            client.modify_load_balancer_attributes(LoadBalancerArn=identity["arn"], Attributes=self._settings(want))
 
     @staticmethod
     def _settings(want: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -5,27 +5,15 @@ call; only groups that declare targets cost a DescribeTargetHealth."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.capabilities import Discovers, TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module
+from reconciler.model import Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    api_errors,
-    carries_marks,
-    create_once,
-    desired_tags,
-    discover_named,
-    not_ours,
-    ours_now,
-    paginate,
-    read_each,
-    visible_tags,
-)
-from .elb import ELB_GONE, elb_tag_list, elb_tags, retag_elb
+from .common import api_errors, desired_tags
+from .elb import ELB_GONE, ElbNamedModule
 from .terraform import first, name_in_arn, pick, tags
 
 HEALTH = {  # spec key -> (API field, default)
@@ -49,7 +37,7 @@ def target_key(target: Mapping[str, Any], port: int) -> str:
     return f"{target.get('id') or target.get('Id')}:{target.get('port') or target.get('Port') or port}"
 
 
-class LbTargetGroupModule(Module[AwsSession], TerraformForm, Discovers):
+class LbTargetGroupModule(ElbNamedModule):
     type_name = "aws.lb_target_group"
 
     terraform_types = ("aws_lb_target_group", "aws_alb_target_group")
@@ -86,23 +74,11 @@ class LbTargetGroupModule(Module[AwsSession], TerraformForm, Discovers):
             target["port"] = int(values["port"])
         attributes["targets"] = [*attributes.get("targets", []), target]
     name_attribute = "target_group_name"
-    family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"target_group_name", "port", "protocol", "vpc_id", "target_type"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
-
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"target_group_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"target group {group_name(resource)}"
-
-    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
-        return discover_named(session, "elasticloadbalancing:targetgroup", "target_group_name")
-
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"target_group_name": group_name(resource)}
+    kind, discover_type = "target group", "elasticloadbalancing:targetgroup"
+    listing, list_key = ("describe_target_groups", "TargetGroups"), "TargetGroupName"
+    arn_field = "TargetGroupArn"
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -120,40 +96,20 @@ class LbTargetGroupModule(Module[AwsSession], TerraformForm, Discovers):
             out["targets"] = sorted(target_key(t, port) for t in r.get("targets"))
         return out
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        elb = session.client("elbv2")
-        with api_errors():
-            groups = {g["TargetGroupName"]: g for g in session.listed(
-                "elbv2:target_groups", lambda: paginate(elb, "describe_target_groups", "TargetGroups"))}
-        names = {r.address: next((n for n in (group_name(r), r.prior.get("target_group_name")) if n in groups), None)
-                 for r in resources}
-        tags = elb_tags(elb, [groups[str(n)]["TargetGroupArn"] for n in names.values() if n])
-        wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, elb, r, groups[str(names[r.address])], tags))
-        return {r.address: found.get(r.address) for r in resources}
-
-    def _read(self, session: AwsSession, elb: Any, r: Resource, g: Mapping[str, Any],
-              tags: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
-        name, arn = g["TargetGroupName"], g["TargetGroupArn"]
-        have = dict(tags.get(arn, {}))
-        refused = not_ours("target group", name, have, r, session)
-        if refused:
-            return refused
-        attrs: dict[str, Any] = {
-            "arn": arn, "target_group_name": name, "port": g.get("Port"), "protocol": g.get("Protocol"),
-            "vpc_id": g.get("VpcId"), "target_type": g.get("TargetType", "instance"),
-            "health_check": health_of({k: g.get(field, default) for k, (field, default) in HEALTH.items()}
-                                      | {"matcher": (g.get("Matcher") or {}).get("HttpCode")}),
-            "owned": carries_marks(have, r, session), "tags": visible_tags(have)}
-        with api_errors():
-            settings = {a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
-        attrs["deregistration_delay"] = int(settings.get("deregistration_delay.timeout_seconds", 300))
-        if r.get("targets") is not None:
-            with api_errors():
-                health = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-            attrs["targets"] = sorted(target_key(h["Target"], int(g.get("Port") or 0)) for h in health
-                                      if (h.get("TargetHealth") or {}).get("State") != "draining")
-        return Observed(attrs, identity={"arn": arn, "tags": have, "target_group_name": name}, ours=attrs["owned"])
+    def read(self, client: Any, resource: Resource, item: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        arn = item["TargetGroupArn"]
+        settings: dict[str, Any] = {
+            "arn": arn, "port": item.get("Port"), "protocol": item.get("Protocol"), "vpc_id": item.get("VpcId"),
+            "target_type": item.get("TargetType", "instance"),
+            "health_check": health_of({k: item.get(field, default) for k, (field, default) in HEALTH.items()}
+                                      | {"matcher": (item.get("Matcher") or {}).get("HttpCode")})}
+        given = {a["Key"]: a["Value"] for a in client.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
+        settings["deregistration_delay"] = int(given.get("deregistration_delay.timeout_seconds", 300))
+        if resource.get("targets") is not None:
+            health = client.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            settings["targets"] = sorted(target_key(h["Target"], int(item.get("Port") or 0)) for h in health
+                                         if (h.get("TargetHealth") or {}).get("State") != "draining")
+        return settings, {"arn": arn}
 
     @staticmethod
     def _health_kwargs(want: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,46 +118,37 @@ class LbTargetGroupModule(Module[AwsSession], TerraformForm, Discovers):
         out["Matcher"] = {"HttpCode": h["matcher"]}
         return out
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        elb = session.client("elbv2")
-        want = self.desired(r)
-        name = group_name(r)
-        with api_errors():
-            if change.observed is None:
-                arn = create_once(
-                    f"target group {name}",
-                    lambda: session.client("elbv2", once=True).create_target_group(
-                        Name=name, Protocol=want["protocol"], Port=want["port"], VpcId=want["vpc_id"],
-                        TargetType=want["target_type"], Tags=elb_tag_list(r, session),
-                        **self._health_kwargs(want))["TargetGroups"][0]["TargetGroupArn"],
-                    lambda: (o.attributes.get("arn") if (o := ours_now(self, session, r)) else None))
-                have_targets: list[str] = []
-                if want["deregistration_delay"] != 300:
-                    elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
-                        {"Key": "deregistration_delay.timeout_seconds", "Value": str(want["deregistration_delay"])}])
-            else:
-                arn = str(change.observed.identity["arn"])
-                changed = {d.name for d in change.diffs}
-                if "health_check" in changed:
-                    elb.modify_target_group(TargetGroupArn=arn, **self._health_kwargs(want))
-                if "deregistration_delay" in changed:
-                    elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
-                        {"Key": "deregistration_delay.timeout_seconds", "Value": str(want["deregistration_delay"])}])
-                retag_elb(elb, arn, change.observed.identity.get("tags", {}), r, session)
-                have_targets = list(change.observed.attributes.get("targets") or [])
-            if "targets" in want:
-                def api(key: str) -> dict[str, Any]:
-                    ident, port = key.rsplit(":", 1)
-                    return {"Id": ident, "Port": int(port)}
-                gone = [api(k) for k in have_targets if k not in want["targets"]]
-                new = [api(k) for k in want["targets"] if k not in have_targets]
-                if gone:
-                    elb.deregister_targets(TargetGroupArn=arn, Targets=gone)
-                if new:
-                    elb.register_targets(TargetGroupArn=arn, Targets=new)
-        return Observed({**want, "arn": arn}, identity={"arn": arn, "target_group_name": name})
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        made = client.create_target_group(
+            Name=want["target_group_name"], Protocol=want["protocol"], Port=want["port"], VpcId=want["vpc_id"],
+            TargetType=want["target_type"], Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            **self._health_kwargs(want))
+        return {"arn": made["TargetGroups"][0]["TargetGroupArn"]}
+
+    def created_unset(self, want: Mapping[str, Any]) -> set[str]:
+        return ({"deregistration_delay"} if want["deregistration_delay"] != 300 else set()) | (
+            {"targets"} if "targets" in want else set())
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> None:
+        arn = identity["arn"]
+        if "health_check" in changed:
+            client.modify_target_group(TargetGroupArn=arn, **self._health_kwargs(want))
+        if "deregistration_delay" in changed:
+            client.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+                {"Key": "deregistration_delay.timeout_seconds", "Value": str(want["deregistration_delay"])}])
+        if "targets" in want:
+            have = list((observed.attributes.get("targets") if observed is not None else None) or [])
+
+            def api(key: str) -> dict[str, Any]:
+                ident, port = key.rsplit(":", 1)
+                return {"Id": ident, "Port": int(port)}
+            gone = [api(k) for k in have if k not in want["targets"]]
+            new = [api(k) for k in want["targets"] if k not in have]
+            if gone:
+                client.deregister_targets(TargetGroupArn=arn, Targets=gone)
+            if new:
+                client.register_targets(TargetGroupArn=arn, Targets=new)
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         with api_errors(ignore=ELB_GONE):

@@ -67,6 +67,11 @@ class NamedModule(Module[AwsSession], TerraformForm):
 
     # What each type says: how one listed object's tags and settings are read, and how it is created,
     # changed and tagged.
+    def known_tags(self, session: AwsSession, client: Any, items: Sequence[Any]) -> Mapping[str, Mapping[str, str]]:
+        """Object name -> tags, read for many objects at once where the service can: the stack's objects from
+        one Tagging API call. An object left out has its tags read on its own (`read_tags`)."""
+        return stack_tags(session, self.tagging) if self.tagging else {}
+
     def read_tags(self, client: Any, item: Any) -> dict[str, str]:
         answer = client.list_tags_for_resource(**{self.arn_param: item[self.arn_field]})
         return {t["Key"]: t["Value"] for t in answer.get("Tags") or []}
@@ -108,7 +113,7 @@ class NamedModule(Module[AwsSession], TerraformForm):
         names = {r.address: next((n for n in (self.object_name(r), r.prior.get(str(self.name_attribute)))
                                   if n in items), None) for r in resources}
         wanted = [r for r in resources if names[r.address]]
-        tagged = stack_tags(session, self.tagging) if wanted and self.tagging else {}
+        tagged = self.known_tags(session, client, [items[str(names[r.address])] for r in wanted]) if wanted else {}
         found = read_each(session, wanted, lambda r: self._observe_one(session, client, r,
                                                                        items[str(names[r.address])], tagged))
         return {r.address: found.get(r.address) for r in resources}
