@@ -9,28 +9,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.errors import ModuleError
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, TerraformObject
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted, TerraformObject
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    GONE,
-    all_tags_for,
-    api_errors,
-    carries_marks,
-    create_once,
-    discover_named,
-    not_ours,
-    ours_now,
-    ownership_tags,
-    paginate,
-    read_each,
-    remembered,
-    stack_tags,
-    with_snapshot,
-)
+from .common import GONE, api_errors
+from .named_base import TaggedNamedModule
 from .policy import text_map
 from .terraform import pick, tags
 
@@ -70,7 +55,7 @@ def gsis_from_api(table: Mapping[str, Any], provisioned: bool) -> list[dict[str,
     return sorted(out, key=lambda g: g["name"])
 
 
-class DynamodbTableModule(Module[AwsSession], TerraformForm, Discovers):
+class DynamodbTableModule(TaggedNamedModule):
     type_name = "aws.dynamodb_table"
     name_attribute = "table_name"
     terraform_types = ("aws_dynamodb_table",)
@@ -110,23 +95,13 @@ class DynamodbTableModule(Module[AwsSession], TerraformForm, Discovers):
             out["ttl"] = {"attribute": ttl["attribute_name"], "enabled": True}
         return Adopted({**out, **tags(values)}, str(values["name"]), unmanaged=unmanaged)
 
-    family = "aws"
     computed = frozenset({"arn", "stream_arn"})
     requires_replace = frozenset({"table_name", "hash_key", "range_key", "attributes"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
+    service, kind, discover_type, tagging, snapshots = "dynamodb", "table", "dynamodb:table", "dynamodb:table", True
+    listing, arn_param = ("list_tables", "TableNames"), "ResourceArn"  # listed as names
 
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"table_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"table {table_name(resource)}"
-
-    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
-        return discover_named(session, "dynamodb:table", "table_name")
-
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"table_name": table_name(resource)}
+    def listed_name(self, item: Any) -> str:
+        return str(item)
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -142,97 +117,59 @@ class DynamodbTableModule(Module[AwsSession], TerraformForm, Discovers):
             out["ttl"] = {"attribute": r.get("ttl").get("attribute"), "enabled": bool(r.get("ttl").get("enabled", True))}
         return out
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        db = session.client("dynamodb")
-        with api_errors():
-            existing = set(paginate(db, "list_tables", "TableNames"))
-        names = {r.address: next((n for n in (table_name(r), r.prior.get("table_name")) if n in existing), None)
-                 for r in resources}  # the recorded name finds a table the spec renamed
-        wanted = [r for r in resources if names[r.address]]
-        tagged = stack_tags(session, "dynamodb:table") if wanted else {}
-        found = read_each(session, wanted, lambda r: self._read(session, db, r, str(names[r.address]), tagged))
-        return {r.address: found.get(r.address) for r in resources}
+    def read_tags(self, client: Any, item: Any) -> dict[str, str]:
+        arn = client.describe_table(TableName=item)["Table"]["TableArn"]
+        return {t["Key"]: t["Value"] for t in client.list_tags_of_resource(ResourceArn=arn).get("Tags", [])}
 
-    def _read(self, session: AwsSession, db: Any, r: Resource, name: str,
-              tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
-        known = remembered(self, session, r, "table_name", name, tagged.get(name))
-        if known is not None:  # the spec and the tags are those of the last read or apply
-            return known
-        with api_errors():
-            table = db.describe_table(TableName=name)["Table"]
-            tags = dict(tagged[name]) if name in tagged else {
-                t["Key"]: t["Value"] for t in db.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])}
-            refused = not_ours("table", name, tags, r, session)
-            if refused:
-                return refused
-            keys = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
-            mode = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
-            attrs: dict[str, Any] = {
-                "arn": table["TableArn"], "stream_arn": table.get("LatestStreamArn"), "table_name": name,
-                "hash_key": keys.get("HASH"), "range_key": keys.get("RANGE"), "billing_mode": mode,
-                "attributes": {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])},
-                "global_secondary_indexes": gsis_from_api(table, mode == "PROVISIONED"),
-                "owned": carries_marks(tags, r, session),
-                "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))},
-            }
-            if mode == "PROVISIONED":
-                t = table.get("ProvisionedThroughput") or {}
-                attrs["read_capacity"], attrs["write_capacity"] = t.get("ReadCapacityUnits"), t.get("WriteCapacityUnits")
-            if r.get("ttl") is not None:
-                ttl = db.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-                attrs["ttl"] = {"attribute": ttl.get("AttributeName"), "enabled": ttl.get("TimeToLiveStatus") == "ENABLED"}
-        return with_snapshot(self, r, Observed(attrs, identity={"arn": table["TableArn"], "tags": tags, "table_name": name},
-                                               ours=attrs["owned"]))
+    def read(self, client: Any, resource: Resource, item: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        table = client.describe_table(TableName=item)["Table"]
+        keys = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
+        mode = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
+        settings: dict[str, Any] = {
+            "arn": table["TableArn"], "stream_arn": table.get("LatestStreamArn"),
+            "hash_key": keys.get("HASH"), "range_key": keys.get("RANGE"), "billing_mode": mode,
+            "attributes": {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])},
+            "global_secondary_indexes": gsis_from_api(table, mode == "PROVISIONED")}
+        if mode == "PROVISIONED":
+            t = table.get("ProvisionedThroughput") or {}
+            settings["read_capacity"], settings["write_capacity"] = t.get("ReadCapacityUnits"), t.get("WriteCapacityUnits")
+        if resource.get("ttl") is not None:
+            ttl = client.describe_time_to_live(TableName=item)["TimeToLiveDescription"]
+            settings["ttl"] = {"attribute": ttl.get("AttributeName"), "enabled": ttl.get("TimeToLiveStatus") == "ENABLED"}
+        return settings, {"arn": table["TableArn"]}
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        db = session.client("dynamodb")
-        want = self.desired(r)
-        name = table_name(r)
-        with api_errors():
-            if change.observed is None:
-                kwargs: dict[str, Any] = {
-                    "TableName": name, "KeySchema": key_schema(want["hash_key"], want["range_key"]),
-                    "AttributeDefinitions": [{"AttributeName": k, "AttributeType": v} for k, v in want["attributes"].items()],
-                    "BillingMode": want["billing_mode"],
-                    "Tags": all_tags_for(r, session)}
-                if want["billing_mode"] == "PROVISIONED":
-                    kwargs["ProvisionedThroughput"] = {"ReadCapacityUnits": want["read_capacity"],
-                                                       "WriteCapacityUnits": want["write_capacity"]}
-                if want["global_secondary_indexes"]:
-                    kwargs["GlobalSecondaryIndexes"] = [self._gsi_api(g) for g in want["global_secondary_indexes"]]
-                arn = create_once(
-                    f"table {name}",
-                    lambda: session.client("dynamodb", once=True).create_table(**kwargs)["TableDescription"]["TableArn"],
-                    lambda: (o.attributes.get("arn") if (o := ours_now(self, session, r)) else None))
-                self._wait_active(db, name)
-                changed = {"ttl"} if "ttl" in want else set()
-            else:
-                arn = change.observed.identity["arn"]
-                changed = {d.name for d in change.diffs}
-                if changed & {"billing_mode", "read_capacity", "write_capacity"}:
-                    update: dict[str, Any] = {"TableName": name, "BillingMode": want["billing_mode"]}
-                    if want["billing_mode"] == "PROVISIONED":
-                        update["ProvisionedThroughput"] = {"ReadCapacityUnits": want["read_capacity"],
-                                                           "WriteCapacityUnits": want["write_capacity"]}
-                    db.update_table(**update)
-                    self._wait_active(db, name)
-                if "global_secondary_indexes" in changed:
-                    self._sync_gsis(db, name, want, change.observed.attributes.get("global_secondary_indexes") or [])
-                if changed & {"tags", "owned"}:
-                    have = change.observed.identity.get("tags", {})
-                    target = {**want["tags"], **ownership_tags(r, session)}
-                    gone = [k for k in have if k not in target and not k.startswith("aws:")]
-                    if gone:
-                        db.untag_resource(ResourceArn=arn, TagKeys=gone)
-                    db.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in target.items()])
-            if "ttl" in changed and "ttl" in want:
-                db.update_time_to_live(TableName=name, TimeToLiveSpecification={
-                    "AttributeName": want["ttl"]["attribute"], "Enabled": want["ttl"]["enabled"]})
-        carried = {**want["tags"], **ownership_tags(r, session)}
-        return with_snapshot(self, r, Observed({**want, "arn": arn, "table_name": name},
-                                               identity={"arn": arn, "table_name": name, "tags": carried}))
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": want["table_name"], "KeySchema": key_schema(want["hash_key"], want["range_key"]),
+            "AttributeDefinitions": [{"AttributeName": k, "AttributeType": v} for k, v in want["attributes"].items()],
+            "BillingMode": want["billing_mode"], "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        if want["billing_mode"] == "PROVISIONED":
+            kwargs["ProvisionedThroughput"] = {"ReadCapacityUnits": want["read_capacity"],
+                                               "WriteCapacityUnits": want["write_capacity"]}
+        if want["global_secondary_indexes"]:
+            kwargs["GlobalSecondaryIndexes"] = [self._gsi_api(g) for g in want["global_secondary_indexes"]]
+        arn = client.create_table(**kwargs)["TableDescription"]["TableArn"]
+        self._wait_active(client, want["table_name"])
+        return {"arn": arn}
+
+    def created_unset(self, want: Mapping[str, Any]) -> set[str]:
+        return {"ttl"} if "ttl" in want else set()
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> None:
+        name = want["table_name"]
+        if changed & {"billing_mode", "read_capacity", "write_capacity"} and observed is not None:
+            update: dict[str, Any] = {"TableName": name, "BillingMode": want["billing_mode"]}
+            if want["billing_mode"] == "PROVISIONED":
+                update["ProvisionedThroughput"] = {"ReadCapacityUnits": want["read_capacity"],
+                                                   "WriteCapacityUnits": want["write_capacity"]}
+            client.update_table(**update)
+            self._wait_active(client, name)
+        if "global_secondary_indexes" in changed and observed is not None:
+            self._sync_gsis(client, name, want, observed.attributes.get("global_secondary_indexes") or [])
+        if "ttl" in changed and "ttl" in want:
+            client.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "AttributeName": want["ttl"]["attribute"], "Enabled": want["ttl"]["enabled"]})
 
     @staticmethod
     def _gsi_api(g: Mapping[str, Any]) -> dict[str, Any]:
