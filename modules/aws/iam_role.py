@@ -6,26 +6,16 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.capabilities import Discovers, TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module
+from reconciler.capabilities import Discovers
+from reconciler.model import Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG, AwsSession
 
-from .common import (
-    GONE,
-    all_tags_for,
-    api_errors,
-    carries_marks,
-    create_once,
-    not_ours,
-    ours_now,
-    ownership_tags,
-    paginate,
-    read_each,
-)
+from .common import GONE, api_errors, paginate, read_each
+from .named_base import NamedModule
 from .policy import normalize_policy, text_map
 from .terraform import json_value, pick, tags
 
@@ -43,7 +33,13 @@ def as_policy(value: Any) -> Any:
     return value
 
 
-class IamRoleModule(Module[AwsSession], TerraformForm, Discovers):
+def trust_text(resource: Resource) -> str:
+    """The trust policy as the spec wrote it (compared by meaning, sent as written)."""
+    trust = resource.get("assume_role_policy")
+    return trust if isinstance(trust, str) else json.dumps(trust)
+
+
+class IamRoleModule(NamedModule, Discovers):
     type_name = "aws.iam_role"
     name_attribute = "role_name"
     terraform_types = ("aws_iam_role",)
@@ -76,17 +72,10 @@ class IamRoleModule(Module[AwsSession], TerraformForm, Discovers):
             attributes["inline_policies"] = {**attributes.get("inline_policies", {}),
                                              str(values.get("name")): json_value(values.get("policy"))}
 
-    family = "aws"
     computed = frozenset({"arn", "role_id"})
     requires_replace = frozenset({"path", "role_name"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
-
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"role_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"role {role_name(resource)}"
+    service, kind = "iam", "role"
+    listing, list_key = ("list_roles", "Roles"), "RoleName"
 
     def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
         """IAM is not in the tagging API: every role's tags are read (only to rebuild a lost state)."""
@@ -116,89 +105,65 @@ class IamRoleModule(Module[AwsSession], TerraformForm, Discovers):
             out["max_session_duration"] = int(r.get("max_session_duration"))
         return out
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        iam = session.client("iam")
-        with api_errors():
-            roles = {role["RoleName"]: role for role in paginate(iam, "list_roles", "Roles")}
-        names = {r.address: next((n for n in (role_name(r), r.prior.get("role_name")) if n in roles), None)
-                 for r in resources}  # the recorded name finds a role the spec renamed
-        wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, iam, r, roles[str(names[r.address])]))
-        return {r.address: found.get(r.address) for r in resources}
+    def read_tags(self, client: Any, item: Any) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in paginate(client, "list_role_tags", "Tags", RoleName=item["RoleName"])}
 
-    def _read(self, session: AwsSession, iam: Any, r: Resource, role: Mapping[str, Any]) -> Observed | Unobservable:
-        name = role["RoleName"]
-        with api_errors():
-            tags = {t["Key"]: t["Value"] for t in paginate(iam, "list_role_tags", "Tags", RoleName=name)}
-            refused = not_ours("role", name, tags, r, session)
-            if refused:
-                return refused
-            attached = sorted(p["PolicyArn"] for p in paginate(iam, "list_attached_role_policies", "AttachedPolicies",
-                                                                RoleName=name))
-            inline = {}
-            for policy in paginate(iam, "list_role_policies", "PolicyNames", RoleName=name):
-                doc = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
-                inline[policy] = normalize_policy(as_policy(doc))
-        attrs = {"arn": role["Arn"], "role_id": role["RoleId"], "role_name": name, "path": role.get("Path", "/"),
-                 "description": role.get("Description", ""), "owned": carries_marks(tags, r, session),
-                 "assume_role_policy": normalize_policy(as_policy(role.get("AssumeRolePolicyDocument"))),
-                 "max_session_duration": role.get("MaxSessionDuration"), "managed_policy_arns": attached,
-                 "inline_policies": inline,
-                 "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))}}
-        return Observed(attrs, identity={"tags": tags, "role_name": name}, ours=bool(attrs["owned"]))
+    def read(self, client: Any, resource: Resource, item: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        name = item["RoleName"]
+        attached = sorted(p["PolicyArn"] for p in paginate(client, "list_attached_role_policies", "AttachedPolicies",
+                                                           RoleName=name))
+        inline = {}
+        for policy in paginate(client, "list_role_policies", "PolicyNames", RoleName=name):
+            doc = client.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+            inline[policy] = normalize_policy(as_policy(doc))
+        made = {"arn": item["Arn"], "role_id": item["RoleId"]}
+        return ({**made, "path": item.get("Path", "/"), "description": item.get("Description", ""),
+                 "assume_role_policy": normalize_policy(as_policy(item.get("AssumeRolePolicyDocument"))),
+                 "max_session_duration": item.get("MaxSessionDuration"), "managed_policy_arns": attached,
+                 "inline_policies": inline}, made)
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        iam = session.client("iam")
-        want = self.desired(r)
-        name = role_name(r)
-        trust = r.get("assume_role_policy")
-        trust_text = trust if isinstance(trust, str) else json.dumps(trust)
-        with api_errors():
-            if change.observed is None:
-                kwargs: dict[str, Any] = {"RoleName": name, "AssumeRolePolicyDocument": trust_text, "Path": want["path"],
-                                          "Description": want["description"],
-                                          "Tags": all_tags_for(r, session)}
-                if "max_session_duration" in want:
-                    kwargs["MaxSessionDuration"] = want["max_session_duration"]
-                role = create_once(f"role {name}", lambda: session.client("iam", once=True).create_role(**kwargs)[
-                    "Role"], lambda: (iam.get_role(RoleName=name)["Role"] if ours_now(self, session, r) else None))
-                have: dict[str, Any] = {"managed_policy_arns": [], "inline_policies": {}}
-                changed = {"managed_policy_arns", "inline_policies"}
-            else:
-                role = iam.get_role(RoleName=name)["Role"]
-                have = dict(change.observed.attributes)
-                changed = {d.name for d in change.diffs}
-                if "assume_role_policy" in changed:
-                    iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust_text)
-                if changed & {"description", "max_session_duration"}:
-                    update = {"RoleName": name, "Description": want["description"]}
-                    if "max_session_duration" in want:
-                        update["MaxSessionDuration"] = want["max_session_duration"]
-                    iam.update_role(**update)
-                if changed & {"tags", "owned"}:
-                    current = change.observed.identity.get("tags", {})
-                    target = {**want["tags"], **ownership_tags(r, session)}
-                    gone = [k for k in current if k not in target and not k.startswith("aws:")]
-                    if gone:
-                        iam.untag_role(RoleName=name, TagKeys=gone)
-                    iam.tag_role(RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in target.items()])
-            if "managed_policy_arns" in changed:
-                for arn in sorted(set(want["managed_policy_arns"]) - set(have.get("managed_policy_arns") or [])):
-                    iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-                for arn in sorted(set(have.get("managed_policy_arns") or []) - set(want["managed_policy_arns"])):
-                    iam.detach_role_policy(RoleName=name, PolicyArn=arn)
-            if "inline_policies" in changed:
-                present = have.get("inline_policies") or {}
-                for policy, doc in (r.get("inline_policies") or {}).items():
-                    if present.get(policy) != normalize_policy(doc):
-                        iam.put_role_policy(RoleName=name, PolicyName=policy,
-                                            PolicyDocument=doc if isinstance(doc, str) else json.dumps(doc))
-                for policy in set(present) - set(want["inline_policies"]):
-                    iam.delete_role_policy(RoleName=name, PolicyName=policy)
-        return Observed({**want, "arn": role["Arn"], "role_id": role["RoleId"], "role_name": name},
-                        identity={"role_name": name})
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"RoleName": want["role_name"], "AssumeRolePolicyDocument": trust_text(resource),
+                                  "Path": want["path"], "Description": want["description"],
+                                  "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        if "max_session_duration" in want:
+            kwargs["MaxSessionDuration"] = want["max_session_duration"]
+        role = client.create_role(**kwargs)["Role"]
+        return {"arn": role["Arn"], "role_id": role["RoleId"]}
+
+    def created_unset(self, want: Mapping[str, Any]) -> set[str]:
+        return {"managed_policy_arns", "inline_policies"}
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> None:
+        name = want["role_name"]
+        have: Mapping[str, Any] = observed.attributes if observed is not None else {}
+        if "assume_role_policy" in changed and observed is not None:
+            client.update_assume_role_policy(RoleName=name, PolicyDocument=trust_text(resource))
+        if changed & {"description", "max_session_duration"} and observed is not None:
+            update = {"RoleName": name, "Description": want["description"]}
+            if "max_session_duration" in want:
+                update["MaxSessionDuration"] = want["max_session_duration"]
+            client.update_role(**update)
+        if "managed_policy_arns" in changed:
+            for arn in sorted(set(want["managed_policy_arns"]) - set(have.get("managed_policy_arns") or [])):
+                client.attach_role_policy(RoleName=name, PolicyArn=arn)
+            for arn in sorted(set(have.get("managed_policy_arns") or []) - set(want["managed_policy_arns"])):
+                client.detach_role_policy(RoleName=name, PolicyArn=arn)
+        if "inline_policies" in changed:
+            present = have.get("inline_policies") or {}
+            for policy, doc in (resource.get("inline_policies") or {}).items():
+                if present.get(policy) != normalize_policy(doc):
+                    client.put_role_policy(RoleName=name, PolicyName=policy,
+                                           PolicyDocument=doc if isinstance(doc, str) else json.dumps(doc))
+            for policy in set(present) - set(want["inline_policies"]):
+                client.delete_role_policy(RoleName=name, PolicyName=policy)
+
+    def set_tags(self, client: Any, identity: Mapping[str, Any], tags: dict[str, str]) -> None:
+        client.tag_role(RoleName=identity["role_name"], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    def unset_tags(self, client: Any, identity: Mapping[str, Any], keys: list[str]) -> None:
+        client.untag_role(RoleName=identity["role_name"], TagKeys=keys)
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         iam = session.client("iam")
