@@ -9,23 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.capabilities import Discovers, FormsGroups, TerraformForm
+from reconciler.capabilities import FormsGroups
 from reconciler.errors import ModuleError
-from reconciler.model import Change, GroupMembers, GroupQuery, Observed, Resource
-from reconciler.module import Adopted, Module, NotCarried
+from reconciler.model import GroupMembers, GroupQuery, Observed, Resource
+from reconciler.module import Adopted, NotCarried
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    FILTER_CHUNK,
-    api_errors,
-    carries_marks,
-    desired_tags,
-    discover_named,
-    not_ours,
-    ownership_tags,
-    paginate,
-)
+from .common import FILTER_CHUNK, api_errors, desired_tags, paginate
 from .ec2_instance import running_instances
+from .named_base import TaggedNamedModule
 from .terraform import first, listed, pick
 
 ASG_GONE = ("ValidationError",)
@@ -40,7 +32,7 @@ def tag_list(tags: Mapping[str, str], name: str) -> list[dict[str, Any]]:
              "PropagateAtLaunch": not k.startswith("reconcile:")} for k, v in tags.items()]
 
 
-class AutoscalingGroupModule(Module[AwsSession], TerraformForm, Discovers, FormsGroups):
+class AutoscalingGroupModule(TaggedNamedModule, FormsGroups):
     type_name = "aws.autoscaling_group"
 
     terraform_types = ("aws_autoscaling_group",)
@@ -80,13 +72,13 @@ class AutoscalingGroupModule(Module[AwsSession], TerraformForm, Discovers, Forms
         attributes["target_group_arns"] = sorted({*attributes.get("target_group_arns", []),
                                                   str(values["lb_target_group_arn"])})
     name_attribute = "group_name"
-    family = "aws"
     computed = frozenset({"arn", "instance_ids"})
     volatile = frozenset({"instance_ids"})
     requires_replace = frozenset({"group_name"})
     co_managed = frozenset({"desired_capacity"})  # scaling policies move it: drift only when the spec sets it
     not_compared = frozenset({"state", "import", "instance_refresh", "min_healthy_percentage"})
-    observe_unresolved = True
+    service, kind, discover_type = "autoscaling", "auto scaling group", "autoscaling:autoScalingGroup"
+    listing, list_key = ("describe_auto_scaling_groups", "AutoScalingGroups"), "AutoScalingGroupName"
 
     def group_members(self, session: AwsSession, query: GroupQuery) -> GroupMembers:
         """The instances in service (or coming into service) of the groups named by the query's resources,
@@ -115,18 +107,6 @@ class AutoscalingGroupModule(Module[AwsSession], TerraformForm, Discovers, Forms
                 expected += max(0, wanted - per_group.get(group_name(r), 0))
         return GroupMembers(tuple(found), expected)
 
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"group_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"auto scaling group {group_name(resource)}"
-
-    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
-        return discover_named(session, "autoscaling:autoScalingGroup", "group_name")
-
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"group_name": group_name(resource)}
-
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
         template = r.get("launch_template") or {}
@@ -141,81 +121,58 @@ class AutoscalingGroupModule(Module[AwsSession], TerraformForm, Discovers, Forms
                 "health_check_grace_period": int(r.get("health_check_grace_period") or 300),
                 "owned": True, "tags": desired_tags(r)}
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        asg = session.client("autoscaling")
-        with api_errors():
-            groups = {g["AutoScalingGroupName"]: g for g in session.listed(
-                "autoscaling:groups", lambda: paginate(asg, "describe_auto_scaling_groups", "AutoScalingGroups"))}
-        out: dict[str, Any] = {}
-        for r in resources:
-            name = next((n for n in (group_name(r), r.prior.get("group_name")) if n in groups), None)
-            if name is None or groups[name].get("Status") == "Delete in progress":
-                out[r.address] = None
-                continue
-            g = groups[name]
-            tags = {t["Key"]: t["Value"] for t in g.get("Tags") or []}
-            refused = not_ours("auto scaling group", name, tags, r, session)
-            if refused:
-                out[r.address] = refused
-                continue
-            template = g.get("LaunchTemplate") or {}
-            attrs = {"arn": g.get("AutoScalingGroupARN"), "group_name": name,
-                     "launch_template": {"id": template.get("LaunchTemplateId"), "version": str(template.get("Version"))},
-                     "min_size": g.get("MinSize"), "max_size": g.get("MaxSize"), "desired_capacity": g.get("DesiredCapacity"),
-                     "subnet_ids": sorted(s for s in (g.get("VPCZoneIdentifier") or "").split(",") if s),
-                     "target_group_arns": sorted(g.get("TargetGroupARNs") or []),
-                     "health_check_type": g.get("HealthCheckType"),
-                     "health_check_grace_period": g.get("HealthCheckGracePeriod"),
-                     "instance_ids": sorted(i["InstanceId"] for i in g.get("Instances") or []),
-                     "owned": carries_marks(tags, r, session),
-                     "tags": {k: v for k, v in tags.items() if not k.startswith(("reconcile:", "aws:"))}}
-            out[r.address] = Observed(attrs, identity={"arn": g.get("AutoScalingGroupARN"), "tags": tags,
-                                                       "group_name": name}, ours=attrs["owned"])
-        return out
+    def present(self, item: Any) -> bool:
+        return bool(item.get("Status") != "Delete in progress")
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        asg = session.client("autoscaling")
-        want = self.desired(r)
+    def known_tags(self, session: AwsSession, client: Any, items: Sequence[Any]) -> Mapping[str, Mapping[str, str]]:
+        return {self.listed_name(i): self.read_tags(client, i) for i in items}  # the listing has them
+
+    def read_tags(self, client: Any, item: Any) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in item.get("Tags") or []}
+
+    def read(self, client: Any, resource: Resource, item: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        template = item.get("LaunchTemplate") or {}
+        made = {"arn": item.get("AutoScalingGroupARN"),
+                "instance_ids": sorted(i["InstanceId"] for i in item.get("Instances") or [])}
+        return ({**made, "launch_template": {"id": template.get("LaunchTemplateId"),
+                                             "version": str(template.get("Version"))},
+                 "min_size": item.get("MinSize"), "max_size": item.get("MaxSize"),
+                 "desired_capacity": item.get("DesiredCapacity"),
+                 "subnet_ids": sorted(s for s in (item.get("VPCZoneIdentifier") or "").split(",") if s),
+                 "target_group_arns": sorted(item.get("TargetGroupARNs") or []),
+                 "health_check_type": item.get("HealthCheckType"),
+                 "health_check_grace_period": item.get("HealthCheckGracePeriod")}, made)
+
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
         name = want["group_name"]
-        settings = {"LaunchTemplate": {"LaunchTemplateId": want["launch_template"]["id"],
-                                       "Version": want["launch_template"]["version"]},
-                    "MinSize": want["min_size"], "MaxSize": want["max_size"], "DesiredCapacity": want["desired_capacity"],
-                    "VPCZoneIdentifier": ",".join(want["subnet_ids"]), "HealthCheckType": want["health_check_type"],
-                    "HealthCheckGracePeriod": want["health_check_grace_period"]}
-        tags = {**want["tags"], **ownership_tags(r, session)}
-        with api_errors(ignore=("AlreadyExists",) if change.observed is None else ()):
-            if change.observed is None:  # a lost answer: the group exists under its name, taken as made
-                asg.create_auto_scaling_group(AutoScalingGroupName=name, TargetGroupARNs=want["target_group_arns"],
-                                              Tags=tag_list(tags, name), **settings)
-        with api_errors():
-            if change.observed is not None:
-                changed = {d.name for d in change.diffs}
-                if changed - {"tags", "owned", "target_group_arns"}:
-                    asg.update_auto_scaling_group(AutoScalingGroupName=name, **settings)
-                have = set(change.observed.attributes.get("target_group_arns") or [])
-                if have - set(want["target_group_arns"]):
-                    asg.detach_load_balancer_target_groups(AutoScalingGroupName=name,
-                                                           TargetGroupARNs=sorted(have - set(want["target_group_arns"])))
-                if set(want["target_group_arns"]) - have:
-                    asg.attach_load_balancer_target_groups(AutoScalingGroupName=name,
-                                                           TargetGroupARNs=sorted(set(want["target_group_arns"]) - have))
-                old = change.observed.identity.get("tags", {})
-                gone = [k for k in old if k not in tags and not k.startswith("aws:")]
-                if gone:
-                    asg.delete_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": k}
-                                          for k in gone])
-                if any(old.get(k) != v for k, v in tags.items()):
-                    asg.create_or_update_tags(Tags=tag_list(tags, name))
-                if "launch_template" in changed and r.get("instance_refresh", True) and \
-                        change.observed.attributes.get("instance_ids"):
-                    asg.start_instance_refresh(AutoScalingGroupName=name, Preferences={
-                        "MinHealthyPercentage": int(r.get("min_healthy_percentage") or 90)})
-            (g,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
-        return Observed({**want, "arn": g.get("AutoScalingGroupARN"),
-                         "instance_ids": sorted(i["InstanceId"] for i in g.get("Instances") or [])},
-                        identity={"arn": g.get("AutoScalingGroupARN"), "group_name": name})
+        client.create_auto_scaling_group(AutoScalingGroupName=name, TargetGroupARNs=want["target_group_arns"],
+                                         Tags=tag_list(tags, name), **_settings(want))
+        (made,) = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        return self.read(client, resource, made)[1]
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> None:
+        name = want["group_name"]
+        if changed - {"tags", "owned", "target_group_arns"}:
+            client.update_auto_scaling_group(AutoScalingGroupName=name, **_settings(want))
+        have = set((observed.attributes.get("target_group_arns") if observed is not None else None) or [])
+        if have - set(want["target_group_arns"]):
+            client.detach_load_balancer_target_groups(AutoScalingGroupName=name,
+                                                      TargetGroupARNs=sorted(have - set(want["target_group_arns"])))
+        if set(want["target_group_arns"]) - have:
+            client.attach_load_balancer_target_groups(AutoScalingGroupName=name,
+                                                      TargetGroupARNs=sorted(set(want["target_group_arns"]) - have))
+        if "launch_template" in changed and resource.get("instance_refresh", True) and observed is not None and \
+                observed.attributes.get("instance_ids"):
+            client.start_instance_refresh(AutoScalingGroupName=name, Preferences={
+                "MinHealthyPercentage": int(resource.get("min_healthy_percentage") or 90)})
+
+    def set_tags(self, client: Any, identity: Mapping[str, Any], tags: dict[str, str]) -> None:
+        client.create_or_update_tags(Tags=tag_list(tags, identity["group_name"]))
+
+    def unset_tags(self, client: Any, identity: Mapping[str, Any], keys: list[str]) -> None:
+        client.delete_tags(Tags=[{"ResourceId": identity["group_name"], "ResourceType": "auto-scaling-group", "Key": k}
+                                 for k in keys])
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         """Its instances go with it (ForceDelete); waits until the group is gone."""
@@ -232,3 +189,12 @@ class AutoscalingGroupModule(Module[AwsSession], TerraformForm, Discovers, Forms
                     return
             time.sleep(2)
         raise ModuleError(f"auto scaling group {name} still there after 900 s")
+
+
+def _settings(want: Mapping[str, Any]) -> dict[str, Any]:
+    """CreateAutoScalingGroup's and UpdateAutoScalingGroup's arguments for the spec's group."""
+    return {"LaunchTemplate": {"LaunchTemplateId": want["launch_template"]["id"],
+                               "Version": want["launch_template"]["version"]},
+            "MinSize": want["min_size"], "MaxSize": want["max_size"], "DesiredCapacity": want["desired_capacity"],
+            "VPCZoneIdentifier": ",".join(want["subnet_ids"]), "HealthCheckType": want["health_check_type"],
+            "HealthCheckGracePeriod": want["health_check_grace_period"]}

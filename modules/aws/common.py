@@ -47,7 +47,8 @@ def api_errors(ignore: Iterable[str] = ()) -> Iterator[None]:
 
 
 ALREADY = ("BucketAlreadyOwnedByYou", "ResourceInUseException", "EntityAlreadyExists", "DBInstanceAlreadyExists",
-           "InvalidGroup.Duplicate", "TableAlreadyExistsException", "HostedZoneAlreadyExists")
+           "InvalidGroup.Duplicate", "TableAlreadyExistsException", "HostedZoneAlreadyExists",
+           "AlreadyExists")
 GONE = ("InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound", "InvalidVolume.NotFound",
         "InvalidInstanceID.NotFound", "NoSuchBucket", "ResourceNotFoundException", "NoSuchEntity",
         "DBInstanceNotFound", "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound",

@@ -110,6 +110,7 @@ class NamedModule(Module[AwsSession], TerraformForm):
         with api_errors():
             items = {self.listed_name(i): i for i in session.listed(
                 f"{self.service}:{operation}", lambda: paginate(client, operation, key))}
+        items = {name: item for name, item in items.items() if self.present(item)}
         names = {r.address: next((n for n in (self.object_name(r), r.prior.get(str(self.name_attribute)))
                                   if n in items), None) for r in resources}
         wanted = [r for r in resources if names[r.address]]
@@ -137,6 +138,10 @@ class NamedModule(Module[AwsSession], TerraformForm):
                              "tags": visible_tags(tags)},
                             identity={**identity, str(self.name_attribute): name, "tags": tags}, ours=owned)
         return with_snapshot(self, resource, observed) if self.snapshots else observed
+
+    def present(self, item: Any) -> bool:
+        """A listed object still there (not one being deleted)."""
+        return True
 
     def identity_of(self, item: Any) -> dict[str, Any]:
         """What a listed object tells of its identity (a remembered snapshot must be of the same object)."""
