@@ -7,28 +7,15 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module
+from reconciler.model import Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    GONE,
-    api_errors,
-    carries_marks,
-    create_once,
-    desired_tags,
-    not_ours,
-    ours_now,
-    ownership_tags,
-    paginate,
-    read_each,
-    retag,
-    visible_tags,
-)
+from .common import GONE, api_errors, desired_tags, paginate
+from .named_base import NamedModule
 from .policy import as_written, normalize_policy
 from .terraform import json_value as tf_json
 from .terraform import pick, tags
@@ -46,7 +33,7 @@ def document(text: Any) -> Any:
     return normalize_policy(text)
 
 
-class IamPolicyModule(Module[AwsSession], TerraformForm):
+class IamPolicyModule(NamedModule):
     type_name = "aws.iam_policy"
 
     terraform_types = ("aws_iam_policy",)
@@ -60,20 +47,10 @@ class IamPolicyModule(Module[AwsSession], TerraformForm):
         out["policy"] = tf_json(values.get("policy"))
         return Adopted({**out, **tags(values)}, str(values["name"]))
     name_attribute = "policy_name"
-    family = "aws"
     computed = frozenset({"arn", "default_version"})
     requires_replace = frozenset({"policy_name", "path", "description"})
-    not_compared = frozenset({"state", "import"})
-    observe_unresolved = True
-
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"policy_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"IAM policy {policy_name(resource)}"
-
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"policy_name": policy_name(resource)}
+    service, kind = "iam", "IAM policy"
+    listing, list_key, list_arguments = ("list_policies", "Policies"), "PolicyName", (("Scope", "Local"),)
 
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
@@ -81,61 +58,43 @@ class IamPolicyModule(Module[AwsSession], TerraformForm):
                 "description": str(r.get("description") or ""), "policy": normalize_policy(r.get("policy")),
                 "owned": True, "tags": desired_tags(r)}
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        iam = session.client("iam")
-        with api_errors():
-            policies = {p["PolicyName"]: p for p in session.listed(
-                "iam:policies", lambda: paginate(iam, "list_policies", "Policies", Scope="Local"))}
-        names = {r.address: next((n for n in (policy_name(r), r.prior.get("policy_name")) if n in policies), None)
-                 for r in resources}
-        wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, iam, r, policies[str(names[r.address])]))
-        return {r.address: found.get(r.address) for r in resources}
+    def read_tags(self, client: Any, item: Any) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in paginate(client, "list_policy_tags", "Tags", PolicyArn=item["Arn"])}
 
-    def _read(self, session: AwsSession, iam: Any, r: Resource, p: Mapping[str, Any]) -> Observed | Unobservable:
-        name, arn = p["PolicyName"], p["Arn"]
-        with api_errors():
-            tags = {t["Key"]: t["Value"] for t in paginate(iam, "list_policy_tags", "Tags", PolicyArn=arn)}
-            refused = not_ours("IAM policy", name, tags, r, session)
-            if refused:
-                return refused
-            version = iam.get_policy_version(PolicyArn=arn, VersionId=p["DefaultVersionId"])["PolicyVersion"]
-            full = iam.get_policy(PolicyArn=arn)["Policy"]
-        attrs = {"arn": arn, "policy_name": name, "path": p.get("Path", "/"),
-                 "description": str(full.get("Description") or ""), "policy": document(version["Document"]),
-                 "default_version": p["DefaultVersionId"], "owned": carries_marks(tags, r, session),
-                 "tags": visible_tags(tags)}
-        return Observed(attrs, identity={"arn": arn, "tags": tags, "policy_name": name}, ours=attrs["owned"])
+    def read(self, client: Any, resource: Resource, item: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        arn = item["Arn"]
+        version = client.get_policy_version(PolicyArn=arn, VersionId=item["DefaultVersionId"])["PolicyVersion"]
+        full = client.get_policy(PolicyArn=arn)["Policy"]
+        return ({"arn": arn, "path": item.get("Path", "/"), "description": str(full.get("Description") or ""),
+                 "policy": document(version["Document"]), "default_version": item["DefaultVersionId"]},
+                {"arn": arn, "default_version": item["DefaultVersionId"]})
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        iam = session.client("iam")
-        want = self.desired(r)
-        name = want["policy_name"]
-        text = as_written(r.get("policy"))  # normalised only to compare: sent as the spec wrote it
-        with api_errors():
-            if change.observed is None:
-                tags = {**want["tags"], **ownership_tags(r, session)}
-                arn = create_once(
-                    f"IAM policy {name}",
-                    lambda: session.client("iam", once=True).create_policy(
-                        PolicyName=name, Path=want["path"], PolicyDocument=text, Description=want["description"],
-                        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["Policy"]["Arn"],
-                    lambda: (o.attributes.get("arn") if (o := ours_now(self, session, r)) else None))
-            else:
-                arn = str(change.observed.identity["arn"])
-                if "policy" in {d.name for d in change.diffs}:
-                    versions = paginate(iam, "list_policy_versions", "Versions", PolicyArn=arn)
-                    if len(versions) >= MAX_VERSIONS:
-                        oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
-                        iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
-                    iam.create_policy_version(PolicyArn=arn, PolicyDocument=text, SetAsDefault=True)
-                retag(change.observed.identity.get("tags", {}), r, session,
-                      lambda t: iam.tag_policy(PolicyArn=arn, Tags=[{"Key": k, "Value": v} for k, v in t.items()]),
-                      lambda keys: iam.untag_policy(PolicyArn=arn, TagKeys=keys))
-            default = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-        return Observed({**want, "arn": arn, "default_version": default}, identity={"arn": arn, "policy_name": name})
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        made = client.create_policy(PolicyName=want["policy_name"], Path=want["path"],
+                                    PolicyDocument=as_written(resource.get("policy")), Description=want["description"],
+                                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["Policy"]
+        return {"arn": made["Arn"], "default_version": made.get("DefaultVersionId", "v1")}
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> Mapping[str, Any] | None:
+        """A changed document is a new default version (the oldest other one deleted when IAM's five are used)."""
+        if "policy" not in changed:
+            return None
+        arn = identity["arn"]
+        versions = paginate(client, "list_policy_versions", "Versions", PolicyArn=arn)
+        if len(versions) >= MAX_VERSIONS:
+            oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+            client.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+        # normalised only to compare: sent as the spec wrote it
+        made = client.create_policy_version(PolicyArn=arn, PolicyDocument=as_written(resource.get("policy")),
+                                            SetAsDefault=True)["PolicyVersion"]
+        return {"default_version": made["VersionId"]}
+
+    def set_tags(self, client: Any, identity: Mapping[str, Any], tags: dict[str, str]) -> None:
+        client.tag_policy(PolicyArn=identity["arn"], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    def unset_tags(self, client: Any, identity: Mapping[str, Any], keys: list[str]) -> None:
+        client.untag_policy(PolicyArn=identity["arn"], TagKeys=keys)
 
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         """Its old versions first (IAM refuses to delete a policy that has any), then the policy; a policy

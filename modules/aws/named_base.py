@@ -43,6 +43,7 @@ class NamedModule(Module[AwsSession], TerraformForm):
     service: str  # the botocore client: "logs"
     kind: str  # what the object is called in messages: "log group"
     listing: tuple[str, str]  # the paginated list operation and its result key
+    list_arguments: tuple[tuple[str, Any], ...] = ()  # and its arguments: (("Scope", "Local"),)
     list_key: str  # the name key of a listed object
     tagging: str | None = None  # the Tagging API's type: the stack's ownership tags come from one call of it
     snapshots = False  # no batch read: a no-change plan trusts the state's snapshot when the tags match
@@ -90,8 +91,10 @@ class NamedModule(Module[AwsSession], TerraformForm):
         return set()
 
     def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
-               changed: set[str], observed: Observed | None) -> None:
-        """Bring the settings named in `changed` to `want` (tags are done by the loop)."""
+               changed: set[str], observed: Observed | None) -> Mapping[str, Any] | None:
+        """Bring the settings named in `changed` to `want` (tags are done by the loop); what of the object's
+        identity that changed, if any (a policy's default version)."""
+        return None
 
     def set_tags(self, client: Any, identity: Mapping[str, Any], tags: dict[str, str]) -> None:
         client.tag_resource(**{self.arn_param: identity["arn"]},
@@ -109,7 +112,7 @@ class NamedModule(Module[AwsSession], TerraformForm):
         operation, key = self.listing
         with api_errors():
             items = {self.listed_name(i): i for i in session.listed(
-                f"{self.service}:{operation}", lambda: paginate(client, operation, key))}
+                f"{self.service}:{operation}", lambda: paginate(client, operation, key, **dict(self.list_arguments)))}
         items = {name: item for name, item in items.items() if self.present(item)}
         names = {r.address: next((n for n in (self.object_name(r), r.prior.get(str(self.name_attribute)))
                                   if n in items), None) for r in resources}
@@ -168,7 +171,7 @@ class NamedModule(Module[AwsSession], TerraformForm):
                 changed = {d.name for d in change.diffs}
             identity[str(self.name_attribute)] = name
             if changed:
-                self.update(client, resource, want, identity, changed, change.observed)
+                identity.update(self.update(client, resource, want, identity, changed, change.observed) or {})
             retag(have, resource, session, lambda t: self.set_tags(client, identity, t),
                   lambda keys: self.unset_tags(client, identity, keys))
         tags = {**want["tags"], **ownership_tags(resource, session)}
