@@ -10,32 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.capabilities import Discovers, TerraformForm
 from reconciler.errors import ModuleError
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, NotCarried
+from reconciler.model import Observed, Resource
+from reconciler.module import Adopted, NotCarried
 from reconciler.targets.aws import AwsSession
 
-from .common import (
-    GONE,
-    api_errors,
-    carries_marks,
-    create_once,
-    desired_tags,
-    discover_named,
-    not_ours,
-    ours_now,
-    ownership_tags,
-    paginate,
-    read_each,
-    retag,
-    stack_resources,
-    visible_tags,
-)
+from .common import GONE, api_errors, desired_tags, paginate
 from .lambda_zip import ARCHIVE, code_of, code_sha256, is_archive
+from .named_base import TaggedNamedModule
 from .policy import scalar_text
 from .terraform import first, listed, pick, tags
 
@@ -59,7 +44,7 @@ def vpc(value: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
             "security_group_ids": sorted(value.get("security_group_ids") or value.get("SecurityGroupIds") or [])}
 
 
-class LambdaFunctionModule(Module[AwsSession], TerraformForm, Discovers):
+class LambdaFunctionModule(TaggedNamedModule):
     type_name = "aws.lambda_function"
 
     terraform_types = ("aws_lambda_function",)
@@ -92,20 +77,11 @@ class LambdaFunctionModule(Module[AwsSession], TerraformForm, Discovers):
         return Adopted({**out, **tags(values)}, str(values["function_name"]), files={
             archive: str(values["filename"])})
     name_attribute = "function_name"
-    family = "aws"
     computed = frozenset({"arn", "version", "qualified_arn", "invoke_arn"})
     requires_replace = frozenset({"function_name"})
     not_compared = frozenset({"state", "import", "source", "files", "publish"})
-    observe_unresolved = True
-
-    def import_identity(self, object_id: str) -> dict[str, Any]:
-        return {"function_name": object_id}
-
-    def physical_key(self, resource: Resource) -> str | None:
-        return f"function {function_name(resource)}"
-
-    def discover(self, session: AwsSession) -> dict[str, dict[str, Any]]:
-        return discover_named(session, "lambda:function", "function_name")
+    service, kind, discover_type, tagging = "lambda", "function", "lambda:function", "lambda:function"
+    listing, list_key = ("list_functions", "Functions"), "FunctionName"
 
     def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
         """The code's files, zipped once at load time (a zip archive given as the source is taken as it is): the
@@ -126,9 +102,6 @@ class LambdaFunctionModule(Module[AwsSession], TerraformForm, Discovers):
                      for f in found}
         return {**attributes, "files": files, "code_sha256": code_sha256(code_of(files))}
 
-    def planned(self, resource: Resource) -> dict[str, Any]:
-        return {"function_name": function_name(resource)}
-
     def desired(self, resource: Resource) -> dict[str, Any]:
         r = resource
         env = {str(k): scalar_text(v) for k, v in (r.get("environment") or {}).items()}
@@ -142,61 +115,36 @@ class LambdaFunctionModule(Module[AwsSession], TerraformForm, Discovers):
             out["alias"] = {"name": str(r.get("alias")), "points_at_latest": True}
         return out
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        lam = session.client("lambda")
-        with api_errors():
-            functions = {f["FunctionName"]: f for f in session.listed(
-                "lambda:functions", lambda: paginate(lam, "list_functions", "Functions"))}
-        tagged = dict(stack_resources(session, "lambda:function"))
-        names = {r.address: next((n for n in (function_name(r), r.prior.get("function_name")) if n in functions), None)
-                 for r in resources}
-        wanted = [r for r in resources if names[r.address]]
-        found = read_each(session, wanted, lambda r: self._read(session, lam, r, functions[str(names[r.address])],
-                                                                tagged))
-        return {r.address: found.get(r.address) for r in resources}
+    def read_tags(self, client: Any, item: Any) -> dict[str, str]:
+        return dict(client.list_tags(Resource=item["FunctionArn"]).get("Tags") or {})
 
-    def _read(self, session: AwsSession, lam: Any, r: Resource, f: Mapping[str, Any],
-              tagged: Mapping[str, Mapping[str, str]]) -> Observed | Unobservable:
-        name, arn = f["FunctionName"], f["FunctionArn"]
-        tags = tagged.get(arn)
-        if tags is None:  # not among the stack's: its tags are read to say whose it is
-            with api_errors():
-                tags = lam.list_tags(Resource=arn).get("Tags") or {}
-        refused = not_ours("function", name, tags, r, session)
-        if refused:
-            return refused
-        env = (f.get("Environment") or {}).get("Variables") or {}
-        attrs: dict[str, Any] = {
-            "arn": arn, "function_name": name, "code_sha256": f.get("CodeSha256"),
-            "environment": env_digest(env) if "environment" in self.secret_attributes(r) else dict(env),
-            "vpc_config": vpc(f.get("VpcConfig")), "owned": carries_marks(tags, r, session), "tags": visible_tags(tags),
-            "invoke_arn": self._invoke_arn(session, arn),
-        }
+    def read(self, client: Any, resource: Resource, item: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        name, arn = item["FunctionName"], item["FunctionArn"]
+        env = (item.get("Environment") or {}).get("Variables") or {}
+        settings: dict[str, Any] = {
+            "arn": arn, "code_sha256": item.get("CodeSha256"),
+            "environment": env_digest(env) if "environment" in self.secret_attributes(resource) else dict(env),
+            "vpc_config": vpc(item.get("VpcConfig")), "invoke_arn": invoke_arn(client, arn)}
         for key, field in SETTINGS.items():
-            attrs[key] = f.get(field, DEFAULTS.get(key))
+            settings[key] = item.get(field, DEFAULTS.get(key))
         version = "$LATEST"
-        if r.get("publish") or r.get("alias"):
-            with api_errors():
-                versions = [v for v in paginate(lam, "list_versions_by_function", "Versions", FunctionName=name)
-                            if v["Version"] != "$LATEST"]
+        if resource.get("publish") or resource.get("alias"):
+            versions = [v for v in paginate(client, "list_versions_by_function", "Versions", FunctionName=name)
+                        if v["Version"] != "$LATEST"]
             latest = max(versions, key=lambda v: int(v["Version"]), default=None)
             if latest is not None:
                 version = latest["Version"]
-                if latest.get("CodeSha256") != f.get("CodeSha256"):  # code changed since the last publish
-                    attrs["code_sha256"] = f"{f.get('CodeSha256')} (not published)"
-            if r.get("alias"):
+                if latest.get("CodeSha256") != item.get("CodeSha256"):  # code changed since the last publish
+                    settings["code_sha256"] = f"{item.get('CodeSha256')} (not published)"
+            if resource.get("alias"):
                 with api_errors(ignore=GONE):
                     alias = None
-                    alias = lam.get_alias(FunctionName=name, Name=str(r.get("alias")))
-                attrs["alias"] = {"name": str(r.get("alias")),
-                                  "points_at_latest": bool(alias and alias["FunctionVersion"] == version)} \
+                    alias = client.get_alias(FunctionName=name, Name=str(resource.get("alias")))
+                settings["alias"] = {"name": str(resource.get("alias")),
+                                     "points_at_latest": bool(alias and alias["FunctionVersion"] == version)} \
                     if alias else None
-        attrs["version"], attrs["qualified_arn"] = version, f"{arn}:{version}"
-        return Observed(attrs, identity={"arn": arn, "tags": tags, "function_name": name}, ours=attrs["owned"])
-
-    @staticmethod
-    def _invoke_arn(session: AwsSession, arn: str) -> str:
-        return f"arn:aws:apigateway:{session.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        settings["version"], settings["qualified_arn"] = version, f"{arn}:{version}"
+        return settings, {"arn": arn}
 
     def _zip(self, r: Resource) -> bytes:
         data = code_of(r.get("files") or {})
@@ -204,56 +152,45 @@ class LambdaFunctionModule(Module[AwsSession], TerraformForm, Discovers):
             raise ModuleError(f"the files of {r.get('source')} changed since the plan was made: plan again")
         return data
 
-    def apply(self, session: AwsSession, change: Change) -> Observed:
-        r = change.resource
-        assert r is not None
-        lam = session.client("lambda")
-        want = self.desired(r)
-        name = function_name(r)
-        publish = bool(r.get("publish") or r.get("alias"))
-        env = {str(k): scalar_text(v) for k, v in (r.get("environment") or {}).items()}
-        config: dict[str, Any] = {field: want[key] for key, field in SETTINGS.items()}
-        config["Environment"] = {"Variables": env}
-        config["VpcConfig"] = {"SubnetIds": want["vpc_config"]["subnet_ids"],
-                               "SecurityGroupIds": want["vpc_config"]["security_group_ids"]} \
-            if want["vpc_config"] else {"SubnetIds": [], "SecurityGroupIds": []}
-        with api_errors():
-            if change.observed is None:
-                tags = {**want["tags"], **ownership_tags(r, session)}
-                code = self._zip(r)
-                arn = create_once(
-                    f"function {name}",
-                    lambda: session.client("lambda", once=True).create_function(
-                        FunctionName=name, Code={"ZipFile": code}, Publish=publish, Tags=tags, **config)["FunctionArn"],
-                    lambda: (o.attributes.get("arn") if (o := ours_now(self, session, r)) else None))
-                lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
-                have: Mapping[str, str] = tags
-            else:
-                arn = str(change.observed.identity["arn"])
-                changed = {d.name for d in change.diffs}
-                if changed & {*SETTINGS, "environment", "vpc_config"}:
-                    lam.update_function_configuration(FunctionName=name, **config)
-                    lam.get_waiter("function_updated_v2").wait(FunctionName=name,
-                                                               WaiterConfig={"Delay": 1, "MaxAttempts": 300})
-                if "code_sha256" in changed:
-                    lam.update_function_code(FunctionName=name, ZipFile=self._zip(r))
-                    lam.get_waiter("function_updated_v2").wait(FunctionName=name,
-                                                               WaiterConfig={"Delay": 1, "MaxAttempts": 300})
-                if publish and changed & {*SETTINGS, "environment", "vpc_config", "code_sha256"}:
-                    lam.publish_version(FunctionName=name)
-                have = change.observed.identity.get("tags", {})
-            retag(have, r, session, lambda t: lam.tag_resource(Resource=arn, Tags=t),
-                  lambda keys: lam.untag_resource(Resource=arn, TagKeys=keys))
-            version = "$LATEST"
-            if publish:
-                versions = [v["Version"] for v in paginate(lam, "list_versions_by_function", "Versions",
-                                                           FunctionName=name) if v["Version"] != "$LATEST"]
-                version = max(versions, key=int) if versions else "$LATEST"
-            if r.get("alias"):
-                self._point_alias(lam, name, str(r.get("alias")), version)
-        return Observed({**want, "arn": arn, "version": version, "qualified_arn": f"{arn}:{version}",
-                         "invoke_arn": self._invoke_arn(session, arn)},
-                        identity={"arn": arn, "function_name": name})
+    def create(self, client: Any, resource: Resource, want: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+        name = want["function_name"]
+        made = client.create_function(FunctionName=name, Code={"ZipFile": self._zip(resource)},
+                                      Publish=publishes(resource), Tags=tags, **configuration(resource, want))
+        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+        return {"arn": made["FunctionArn"]}
+
+    def created_unset(self, want: Mapping[str, Any]) -> set[str]:
+        return {"version"}  # the version published, and the alias pointed at it
+
+    def update(self, client: Any, resource: Resource, want: Mapping[str, Any], identity: Mapping[str, Any],
+               changed: set[str], observed: Observed | None) -> Mapping[str, Any] | None:
+        name = want["function_name"]
+        if observed is not None:
+            if changed & {*SETTINGS, "environment", "vpc_config"}:
+                client.update_function_configuration(FunctionName=name, **configuration(resource, want))
+                client.get_waiter("function_updated_v2").wait(FunctionName=name,
+                                                              WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+            if "code_sha256" in changed:
+                client.update_function_code(FunctionName=name, ZipFile=self._zip(resource))
+                client.get_waiter("function_updated_v2").wait(FunctionName=name,
+                                                              WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+            if publishes(resource) and changed & {*SETTINGS, "environment", "vpc_config", "code_sha256"}:
+                client.publish_version(FunctionName=name)
+        version = "$LATEST"
+        if publishes(resource):
+            versions = [v["Version"] for v in paginate(client, "list_versions_by_function", "Versions",
+                                                       FunctionName=name) if v["Version"] != "$LATEST"]
+            version = max(versions, key=int) if versions else "$LATEST"
+        if resource.get("alias"):
+            self._point_alias(client, name, str(resource.get("alias")), version)
+        arn = identity["arn"]
+        return {"version": version, "qualified_arn": f"{arn}:{version}", "invoke_arn": invoke_arn(client, arn)}
+
+    def set_tags(self, client: Any, identity: Mapping[str, Any], tags: dict[str, str]) -> None:
+        client.tag_resource(Resource=identity["arn"], Tags=tags)
+
+    def unset_tags(self, client: Any, identity: Mapping[str, Any], keys: list[str]) -> None:
+        client.untag_resource(Resource=identity["arn"], TagKeys=keys)
 
     @staticmethod
     def _point_alias(lam: Any, name: str, alias: str, version: str) -> None:
@@ -265,3 +202,23 @@ class LambdaFunctionModule(Module[AwsSession], TerraformForm, Discovers):
     def delete(self, session: AwsSession, resource: Resource, observed: Observed) -> None:
         with api_errors(ignore=GONE):
             session.client("lambda").delete_function(FunctionName=str(observed.identity["function_name"]))
+
+
+def publishes(resource: Resource) -> bool:
+    return bool(resource.get("publish") or resource.get("alias"))
+
+
+def invoke_arn(client: Any, arn: str) -> str:
+    """What API Gateway invokes the function by."""
+    return f"arn:aws:apigateway:{client.meta.region_name}:lambda:path/2015-03-31/functions/{arn}/invocations"
+
+
+def configuration(resource: Resource, want: Mapping[str, Any]) -> dict[str, Any]:
+    """CreateFunction's and UpdateFunctionConfiguration's settings for the spec's function."""
+    env = {str(k): scalar_text(v) for k, v in (resource.get("environment") or {}).items()}
+    config: dict[str, Any] = {field: want[key] for key, field in SETTINGS.items()}
+    config["Environment"] = {"Variables": env}
+    config["VpcConfig"] = {"SubnetIds": want["vpc_config"]["subnet_ids"],
+                           "SecurityGroupIds": want["vpc_config"]["security_group_ids"]} \
+        if want["vpc_config"] else {"SubnetIds": [], "SecurityGroupIds": []}
+    return config
