@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
-from reconciler.model import Host, Inventory  # noqa: E402
+from reconciler.inventory import Host, Inventory  # noqa: E402
 from reconciler.targets.ssh import SSHTarget  # noqa: E402
 from tests.harness.docker_engine import engine_url  # noqa: E402
 from tests.harness.ssh_hosts import client_key, start_hosts  # noqa: E402

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from reconciler.model import Diagnostic
+    from reconciler.diagnostics import Diagnostic
 
 
 class ReconcileError(Exception):

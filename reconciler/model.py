@@ -10,9 +10,11 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-JsonPath = tuple[str | int, ...]
+from reconciler.diagnostics import JsonPath, Location, SourceDocument
+from reconciler.inventory import Inventory
+
 SENSITIVE = "(sensitive)"  # what every output shows in place of a secret
 DEFAULT_WORKSPACE = "default"
 WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # one rule for --workspace, the environment, every backend
@@ -24,67 +26,6 @@ def workspace_problem(name: str) -> str | None:
         return None
     return (f"workspace name {name!r} may hold only letters, digits, _ and -, at most 64 of them (it becomes part "
             "of the state's path or key)")
-
-
-@dataclass(frozen=True)
-class LintFinding:
-    """A `validate --strict` finding a module reports on one of its resources, at one of its keys."""
-
-    message: str
-    at: tuple[str | int, ...] = ()  # the key (and sub-keys) within the resource entry
-
-
-class Location(NamedTuple):
-    """Where a value was written: file, 1-based line and column. A tuple: specs have 100,000s of them."""
-
-    file: str
-    line: int
-    col: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """An error (or warning) found in a spec, pointing at its source."""
-
-    message: str
-    location: Location | None = None
-    json_path: JsonPath = ()
-    severity: str = "error"
-
-    @property
-    def path_text(self) -> str:
-        out = "$"
-        for part in self.json_path:
-            out += f"[{part}]" if isinstance(part, int) else f".{part}"
-        return out
-
-    def __str__(self) -> str:
-        where = f"{self.location}: " if self.location else ""
-        at = f" (at {self.path_text})" if self.json_path else ""
-        return f"{where}{self.severity}: {self.message}{at}"
-
-
-@dataclass(frozen=True)
-class SourceDocument:
-    """The merged, position-annotated content of a spec file or directory."""
-
-    root: str  # the path the user gave (file or directory), absolute
-    base_dir: str  # directory relative paths in the spec are resolved against
-    files: tuple[str, ...]
-    data: Mapping[str, Any]
-    locations: Mapping[JsonPath, Location]
-    texts: Mapping[JsonPath, str] = field(default_factory=dict)  # as written, for scalars YAML made non-strings
-
-    def locate(self, path: JsonPath) -> Location | None:
-        """The location of `path`, or of its nearest ancestor that has one."""
-        for cut in range(len(path), -1, -1):
-            loc = self.locations.get(path[:cut])
-            if loc is not None:
-                return loc
-        return None
 
 
 def normal_address(address: str) -> str:
@@ -106,41 +47,6 @@ def address_scope(address: str, type_name: str, name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Host:
-    name: str
-    address: str = "127.0.0.1"
-    port: int = 22
-    user: str | None = None
-    key_file: str | None = None
-    become: bool = False
-    vars: Mapping[str, Any] = field(default_factory=dict)
-    proxy_jump: str | None = None  # OpenSSH syntax: [user@]host[:port][,…]
-    max_sessions: int = 8  # channels at once on the connection (OpenSSH allows 10 by default)
-    keepalive: float = 15.0  # seconds of silence before the host is asked whether it is still there
-    connect_timeout: float = 10.0
-    host_key: str | None = None  # "TYPE BASE64": the key the host must present (pinned from the spec)
-    pending: str | None = None  # a stand-in for a host known after apply: where it will come from
-    connection: str = "ssh"  # ssh | docker: a container reached with `docker exec` (address: its name or id)
-    docker_host: str | None = None  # connection docker: the engine (DOCKER_HOST syntax); default the environment's
-
-
-@dataclass(frozen=True)
-class DynamicGroup:
-    """`inventory.groups.NAME.from:` a group whose hosts are instances: found by their tags, or those of
-    resources of the spec (`from: ${aws.autoscaling_group.web}`); each host is rendered from `settings`
-    (address, port, user…, templates over `instance`)."""
-
-    name: str
-    source_type: str  # the resource type whose objects are the hosts (aws.ec2_instance, aws.autoscaling_group)
-    source_address: str | None = None  # the reference form: every instance of this resource of the spec
-    tags: Mapping[str, str] = field(default_factory=dict)  # the query form: objects carrying these tags
-    region: str | None = None
-    settings: Mapping[str, Any] = field(default_factory=dict)  # how each host is reached, unrendered
-    ssh_wait: float = 300.0  # seconds a new host has to answer SSH
-    location: Location | None = None
-
-
-@dataclass(frozen=True)
 class GroupQuery:
     """What a dynamic group asks of its source type's module."""
 
@@ -157,45 +63,6 @@ class GroupMembers:
 
     instances: tuple[Mapping[str, Any], ...] = ()
     expected_new: int = 0
-
-
-@dataclass(frozen=True)
-class Rollout:
-    """A group that converges a batch of hosts at a time (`serial:`), with a health gate between batches."""
-
-    group: str
-    hosts: tuple[str, ...]  # in the order batches take them
-    serial: int | str = 1  # hosts per batch, or "25%" of the group
-    max_fail_percentage: float = 0.0  # more failed hosts than this in a batch stops the rollout
-    wait_for: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # host -> its rendered health check
-
-    def batch_size(self) -> int:
-        if isinstance(self.serial, str):
-            return max(1, int(len(self.hosts) * float(self.serial.rstrip("%")) / 100))
-        return max(1, int(self.serial))
-
-
-@dataclass(frozen=True)
-class Inventory:
-    hosts: Mapping[str, Host] = field(default_factory=dict)
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    known_hosts: str | None = None
-    host_key_checking: str = "strict"
-    rollouts: Mapping[str, Rollout] = field(default_factory=dict)  # group -> how it rolls out (serial groups)
-    dynamic: Mapping[str, DynamicGroup] = field(default_factory=dict)  # groups whose hosts are instances
-    resolved: bool = False  # the dynamic groups' hosts were looked up (else each has one stand-in host)
-
-    def pending_hosts(self) -> frozenset[str]:
-        """The stand-ins of hosts known only after apply."""
-        return frozenset(n for n, h in self.hosts.items() if h.pending)
-
-    def expand(self, name: str) -> tuple[str, ...] | None:
-        """Host names a target name stands for, or None if it is neither host nor group."""
-        if name in self.groups:
-            return self.groups[name]
-        if name in self.hosts:
-            return (name,)
-        return None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from reconciler.model import Change, LintFinding, Observed, Resource, Unobservable
+from reconciler.diagnostics import LintFinding
+from reconciler.model import Change, Observed, Resource, Unobservable
 from reconciler.targets.prefetch import Read
 
 LINE_BREAKS = "[\n\r\u2028\u2029\u0085\u0000]"  # what may never be inside a value that becomes one line

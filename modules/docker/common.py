@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from reconciler.model import LintFinding, Observed, Resource, Unobservable
+from reconciler.diagnostics import LintFinding
+from reconciler.model import Observed, Resource, Unobservable
 from reconciler.targets.docker import LABEL_ADDRESS, LABEL_STACK, DockerEngine, owner_of, stack_of
 
 RECONCILE_LABELS = ("reconcile.",)

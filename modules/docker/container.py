@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.capabilities import Discovers
+from reconciler.diagnostics import LintFinding
 from reconciler.errors import ModuleError
-from reconciler.model import Action, AttrDiff, Change, LintFinding, Observed, Resource
+from reconciler.model import Action, AttrDiff, Change, Observed, Resource
 from reconciler.module import Module
 from reconciler.targets.docker import DockerEngine
 

@@ -13,9 +13,9 @@ import click
 from reconciler.cli import drift, hosts, reference, run, spec_tools, state, watch, workspace  # noqa: F401 - each adds its commands
 from reconciler.cli.options import COMPLETE_VAR, EXIT_ERROR, EXIT_OK, common_options, log
 from reconciler.cli.root import cli
+from reconciler.diagnostics import Diagnostic
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.logs import configure_logging
-from reconciler.model import Diagnostic
 from reconciler.secrets import Redactor
 
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.diagnostics import Diagnostic
 from reconciler.errors import ReconcileError
-from reconciler.model import Diagnostic, Plan, Selection
+from reconciler.model import Plan, Selection
 from reconciler.report import diagnostics, plan_text
 from reconciler.state.planfile import is_plan_file, read_plan_file, saved_plan_body, sealed_plan, selection_of
 

@@ -18,8 +18,8 @@ from reconciler.cli.options import (
     state_option,
 )
 from reconciler.cli.root import cli
+from reconciler.diagnostics import Diagnostic
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.model import Diagnostic
 from reconciler.report import diagnostics
 
 

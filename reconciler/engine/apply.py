@@ -28,7 +28,8 @@ from reconciler.engine.plan_rules import check_attributes, dependencies_of, orig
 from reconciler.engine.references import ReferenceResolver, attribute_view
 from reconciler.engine.walk import walk
 from reconciler.errors import ReconcileError
-from reconciler.model import EPHEMERAL, UNKNOWN, Action, Change, Plan, Resource, Result, Rollout, Status
+from reconciler.inventory import Rollout
+from reconciler.model import EPHEMERAL, UNKNOWN, Action, Change, Plan, Resource, Result, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs

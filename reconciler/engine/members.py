@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from reconciler.capabilities import FormsGroups
 from reconciler.errors import ReconcileError
-from reconciler.model import DynamicGroup, GroupMembers, GroupQuery, Host, Spec
+from reconciler.inventory import DynamicGroup, Host
+from reconciler.model import GroupMembers, GroupQuery, Spec
 from reconciler.registry import Registry
 from reconciler.spec.dynamic_groups import describe, tagged_like
 from reconciler.targets import TargetPool

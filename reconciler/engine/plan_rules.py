@@ -13,16 +13,8 @@ import networkx as nx
 from reconciler.engine.ghosts import _Ghost
 from reconciler.engine.references import ReferenceResolver
 from reconciler.errors import ReconcileError
-from reconciler.model import (
-    UNKNOWN,
-    Action,
-    Change,
-    Inventory,
-    Observed,
-    Resource,
-    Selection,
-    covers,
-)
+from reconciler.inventory import Inventory
+from reconciler.model import UNKNOWN, Action, Change, Observed, Resource, Selection, covers
 from reconciler.registry import Registry
 from reconciler.spec import refs
 from reconciler.spec.graph import with_dependencies

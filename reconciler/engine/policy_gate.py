@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.model import Plan, SourceDocument
+from reconciler.diagnostics import SourceDocument
+from reconciler.model import Plan
 from reconciler.registry import Registry
 from reconciler.spec.validate import Validated
 

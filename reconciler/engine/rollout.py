@@ -27,7 +27,8 @@ from typing import Any
 import networkx as nx
 
 from reconciler.errors import ReconcileError
-from reconciler.model import Action, Change, Result, Rollout, Status
+from reconciler.inventory import Rollout
+from reconciler.model import Action, Change, Result, Status
 
 log = logging.getLogger(__name__)
 

@@ -32,18 +32,8 @@ from reconciler.engine.policy_gate import judged, policy_paths, terraform_form
 from reconciler.engine.text_diffs import content_diffs
 from reconciler.engine.workspaces import selected_workspace
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.model import (
-    UNKNOWN,
-    Action,
-    Host,
-    Inventory,
-    Plan,
-    Result,
-    Selection,
-    StackId,
-    Status,
-    workspace_problem,
-)
+from reconciler.inventory import Host, Inventory
+from reconciler.model import UNKNOWN, Action, Plan, Result, Selection, StackId, Status, workspace_problem
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec.load import load_spec

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.capabilities import AnsibleTasks
+from reconciler.diagnostics import Diagnostic, JsonPath, Location
 from reconciler.errors import ReconcileError, SpecError
+from reconciler.inventory import Inventory
 from reconciler.migrate.ansible_expressions import Rewriter
 from reconciler.migrate.ansible_inventory import inline_inventory, read_inventory, valid_host_names
 from reconciler.migrate.ansible_loops import for_each
@@ -27,7 +29,6 @@ from reconciler.migrate.ansible_shape import shaped, short_name
 from reconciler.migrate.ansible_tasks import TaskExpander, TaskFiles, TaskSite, play_task_sites
 from reconciler.migrate.ansible_templates import copy_template
 from reconciler.migrate.ansible_text import as_list, free_form, key_values
-from reconciler.model import Diagnostic, Inventory, JsonPath, Location
 from reconciler.module import NotConvertible
 from reconciler.registry import Registry
 from reconciler.spec.load import display_path, load_yaml_file

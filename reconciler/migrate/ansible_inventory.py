@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from reconciler.diagnostics import Diagnostic, Location
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.model import Diagnostic, Inventory, Location
+from reconciler.inventory import Inventory
 from reconciler.spec.inventory import ansible_inventory
 from reconciler.spec.load import display_path, load_yaml_file
 

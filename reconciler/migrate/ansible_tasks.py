@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.diagnostics import JsonPath, Location
 from reconciler.errors import ReconcileError, SpecError
 from reconciler.migrate.ansible_text import as_list
-from reconciler.model import JsonPath, Location
 from reconciler.spec.load import load_yaml_file
 
 PREFIXES = ("ansible.builtin.", "ansible.legacy.")

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
-from reconciler.model import Diagnostic
+from reconciler.diagnostics import Diagnostic
 from reconciler.words import plural
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.model import Host, Inventory
+from reconciler.inventory import Host, Inventory
 
 
 def _groups_of(inventory: Inventory, host: str) -> list[str]:

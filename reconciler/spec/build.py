@@ -11,20 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.model import (
-    Diagnostic,
-    GroupMembers,
-    Inventory,
-    JsonPath,
-    Move,
-    Output,
-    Removal,
-    Resource,
-    SourceDocument,
-    Spec,
-    StackId,
-    normal_address,
-)
+from reconciler.diagnostics import Diagnostic, JsonPath, SourceDocument
+from reconciler.inventory import Inventory
+from reconciler.model import GroupMembers, Move, Output, Removal, Resource, Spec, StackId, normal_address
 from reconciler.registry import Registry
 from reconciler.spec import components as comp
 from reconciler.spec.build_state import (

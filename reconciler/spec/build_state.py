@@ -14,16 +14,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
-from reconciler.model import (
-    Diagnostic,
-    GroupMembers,
-    Host,
-    Inventory,
-    JsonPath,
-    Output,
-    Resource,
-    SourceDocument,
-)
+from reconciler.diagnostics import Diagnostic, JsonPath, SourceDocument
+from reconciler.inventory import Host, Inventory
+from reconciler.model import GroupMembers, Output, Resource
 from reconciler.registry import Registry
 from reconciler.spec import components as comp
 from reconciler.spec.inventory import as_mapping

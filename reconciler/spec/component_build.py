@@ -8,14 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from reconciler.diagnostics import Diagnostic, JsonPath, SourceDocument
 from reconciler.errors import SpecError
-from reconciler.model import (
-    Diagnostic,
-    Inventory,
-    JsonPath,
-    Resource,
-    SourceDocument,
-)
+from reconciler.inventory import Inventory
+from reconciler.model import Resource
 from reconciler.spec import components as comp
 from reconciler.spec.build_state import LOCAL, META_KEYS, RESERVED_NAMES, BuildState, mentions, under_path
 from reconciler.spec.json_validator import validator_for

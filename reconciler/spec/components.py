@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.diagnostics import Diagnostic, JsonPath, Location, SourceDocument
 from reconciler.errors import SpecError
-from reconciler.model import Diagnostic, JsonPath, Location, SourceDocument
 from reconciler.spec import refs
 from reconciler.spec.load import display_path, load_spec
 

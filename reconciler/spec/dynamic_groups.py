@@ -13,7 +13,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from reconciler.model import Diagnostic, DynamicGroup, GroupMembers, Host, JsonPath, Resource, SourceDocument
+from reconciler.diagnostics import Diagnostic, JsonPath, SourceDocument
+from reconciler.inventory import DynamicGroup, Host
+from reconciler.model import GroupMembers, Resource
 from reconciler.spec.inventory import make_host
 from reconciler.spec.render import TemplateFailure
 

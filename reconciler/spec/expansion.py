@@ -5,16 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.diagnostics import JsonPath
 from reconciler.durations import seconds
 from reconciler.errors import ReconcileError
-from reconciler.model import (
-    DriftPolicy,
-    Host,
-    Inventory,
-    JsonPath,
-    Lifecycle,
-    Resource,
-)
+from reconciler.inventory import Host, Inventory
+from reconciler.model import DriftPolicy, Lifecycle, Resource
 from reconciler.spec.build_state import INSTANCE_KEY, LOCAL, MAX_INSTANCES, META_KEYS, BuildState, plain_meta
 from reconciler.spec.json_validator import validator_for
 from reconciler.spec.render import TemplateFailure, is_template

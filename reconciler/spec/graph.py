@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 
 import networkx as nx
 
-from reconciler.model import Diagnostic, Resource, SourceDocument
+from reconciler.diagnostics import Diagnostic, SourceDocument
+from reconciler.model import Resource
 from reconciler.registry import Registry
 from reconciler.spec import notify, refs
 

@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reconciler.diagnostics import Diagnostic, Location, SourceDocument
 from reconciler.errors import SpecError
-from reconciler.model import Diagnostic, Host, Inventory, Location, SourceDocument
+from reconciler.inventory import Host, Inventory
 from reconciler.spec.load import display_path, load_yaml_file
 
 RESERVED = {"local"}

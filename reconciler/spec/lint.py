@@ -15,7 +15,8 @@ from typing import Any
 
 import networkx as nx
 
-from reconciler.model import Diagnostic, Location, Resource
+from reconciler.diagnostics import Diagnostic, Location
+from reconciler.model import Resource
 from reconciler.registry import Registry
 from reconciler.spec.load import display_path
 from reconciler.spec.validate import Validated

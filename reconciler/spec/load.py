@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
+from reconciler.diagnostics import Diagnostic, JsonPath, Location, SourceDocument
 from reconciler.errors import SpecError
-from reconciler.model import Diagnostic, JsonPath, Location, SourceDocument
 
 try:  # libyaml is ~10x faster; the pure-Python loader gives the same nodes
     from yaml import CSafeLoader as _Loader

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.model import JsonPath, Resource
+from reconciler.diagnostics import JsonPath
+from reconciler.model import Resource
 from reconciler.registry import Registry
 from reconciler.spec.refs import parse_notify
 

@@ -6,13 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.capabilities import FormsGroups
-from reconciler.model import (
-    GroupMembers,
-    Inventory,
-    JsonPath,
-    Resource,
-    Rollout,
-)
+from reconciler.diagnostics import JsonPath
+from reconciler.inventory import Inventory, Rollout
+from reconciler.model import GroupMembers, Resource
 from reconciler.spec.build_state import BuildState
 from reconciler.spec.dynamic_groups import group_hosts, parse_dynamic, tagged_like
 from reconciler.spec.inventory import as_mapping

@@ -7,8 +7,9 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.diagnostics import JsonPath
 from reconciler.errors import ReconcileError
-from reconciler.model import UNKNOWN, JsonPath
+from reconciler.model import UNKNOWN
 
 _REF = re.compile(r"\$(\$?)\{([^}]*)\}")
 # name, then [KEY] (for_each/count), [host] (group fan-out) or both: [KEY][host]

@@ -12,13 +12,9 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-from reconciler.model import (
-    SENSITIVE,
-    Diagnostic,
-    Host,
-    JsonPath,
-    SourceDocument,
-)
+from reconciler.diagnostics import Diagnostic, JsonPath, SourceDocument
+from reconciler.inventory import Host
+from reconciler.model import SENSITIVE
 from reconciler.schema_files import ONE_LINE
 from reconciler.spec.build_state import BuildState, is_placeholder
 from reconciler.spec.json_validator import validator_for

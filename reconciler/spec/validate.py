@@ -10,8 +10,9 @@ from typing import Any
 
 import networkx as nx
 
+from reconciler.diagnostics import Diagnostic
 from reconciler.errors import SpecError
-from reconciler.model import Diagnostic, GroupMembers, Resource, Spec
+from reconciler.model import GroupMembers, Resource, Spec
 from reconciler.registry import Registry
 from reconciler.spec.build import build_spec
 from reconciler.spec.graph import build_graph

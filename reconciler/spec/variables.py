@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.diagnostics import Diagnostic, Location
 from reconciler.errors import ReconcileError, SpecError
-from reconciler.model import Diagnostic, Location
 
 VARS_DIR = "vars"  # beside the spec: vars/<workspace>.yaml (never read as part of the spec itself)
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from reconciler.engine.session import Session
 from reconciler.errors import ReconcileError
-from reconciler.model import Host, Selection, Status
+from reconciler.inventory import Host
+from reconciler.model import Selection, Status
 from reconciler.spec.variables import VarOverrides
 from reconciler.spectest.cases import Case, Check
 

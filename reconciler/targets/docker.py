@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.errors import ReconcileError
-from reconciler.model import Host, Spec
+from reconciler.inventory import Host
+from reconciler.model import Spec
 
 LABEL_ADDRESS = "reconcile.address"
 LABEL_STACK = "reconcile.stack"  # the stack identity (spec name/workspace) of the run that created it

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ModuleError, ReconcileError
-from reconciler.model import Host
+from reconciler.inventory import Host
 from reconciler.targets.base import CommandResult, FsOp, Target
 from reconciler.targets.ssh import FS_HELPER
 

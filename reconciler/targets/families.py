@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from reconciler.model import Host, Inventory, JsonPath, Spec
+from reconciler.diagnostics import JsonPath
+from reconciler.inventory import Host, Inventory
+from reconciler.model import Spec
 from reconciler.targets.budget import ConnectionBudget
 
 LOCAL = "local"

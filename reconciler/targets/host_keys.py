@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcileError
-from reconciler.model import Host, Inventory
+from reconciler.inventory import Host, Inventory
 from reconciler.targets.ssh_reach import CONNECT_TIMEOUT
 
 

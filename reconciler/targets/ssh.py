@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ModuleError, ReconcileError
-from reconciler.model import Host, Inventory
+from reconciler.inventory import Host, Inventory
 from reconciler.targets import fsops
 from reconciler.targets.base import CommandResult, FsOp, Target
 from reconciler.targets.budget import ConnectionBudget

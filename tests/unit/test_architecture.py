@@ -95,7 +95,7 @@ def test_the_quick_check_of_a_spec_top_level_agrees_with_jsonschema() -> None:
     to say: every bad spec of the corpus and every example, as written."""
     import yaml
 
-    from reconciler.model import SourceDocument
+    from reconciler.diagnostics import SourceDocument
     from reconciler.registry import Registry
     from reconciler.spec.build_state import META_KEYS
     from reconciler.spec.json_validator import validator_for

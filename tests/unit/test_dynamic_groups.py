@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.model import GroupMembers, Host, Inventory
+from reconciler.inventory import Host, Inventory
+from reconciler.model import GroupMembers
 from reconciler.report.inventory import inventory_json, inventory_table
 from reconciler.spec.dynamic_groups import group_hosts, parse_dynamic
 from reconciler.spec.load import load_spec

@@ -8,7 +8,8 @@ import pytest
 
 from reconciler.engine.rollout import stages
 from reconciler.errors import ReconcileError
-from reconciler.model import Action, Change, Resource, Rollout
+from reconciler.inventory import Rollout
+from reconciler.model import Action, Change, Resource
 
 
 def change(name: str, host: str, action: Action = Action.UPDATE) -> Change:
