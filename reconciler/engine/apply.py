@@ -36,8 +36,14 @@ from reconciler.spec import refs
 from reconciler.spec.notify import Trigger
 from reconciler.spec.refs import ReferenceProblem
 from reconciler.state.interface import StateStore
-from reconciler.state.records import Carried, StateRecord, journal_entries, now_text, unsettled
-from reconciler.state.store import attributes_differ
+from reconciler.state.records import (
+    Carried,
+    StateRecord,
+    attributes_differ,
+    journal_entries,
+    now_text,
+    unsettled,
+)
 from reconciler.targets import TargetPool
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,7 @@ from reconciler.capabilities import Discovers
 from reconciler.errors import ReconcileError
 from reconciler.model import SENSITIVE, UNKNOWN, Action, Change, Plan
 from reconciler.registry import Registry
-from reconciler.state.records import StateRecord
-from reconciler.state.store import attributes_differ
+from reconciler.state.records import StateRecord, attributes_differ
 
 KINDS = ("drifted", "pending", "missing", "duplicate", "unmanaged")
 log = logging.getLogger(__name__)

@@ -30,9 +30,10 @@ from reconciler.key_source import SETTINGS as SEALING_KEYS
 from reconciler.key_source import Sealing, sealing_from
 from reconciler.model import DEFAULT_WORKSPACE
 from reconciler.state.interface import StateStore
+from reconciler.state.local_backups import StateVersion
 from reconciler.state.lock import StateLock
 from reconciler.state.sealed_store import SealedStateStore, sealed_on_disk
-from reconciler.state.store import SqliteStateStore, StateVersion
+from reconciler.state.store import SqliteStateStore
 
 if TYPE_CHECKING:
     from reconciler.state.s3 import S3StateStore

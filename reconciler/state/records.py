@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reconciler.errors import StateDamaged
+from reconciler.ignored_keys import without_keys
 from reconciler.model import EPHEMERAL, UNKNOWN, Lifecycle, Resource, StackId, address_scope
 
 DOCUMENT_KIND = "reconcile-state"
@@ -213,3 +214,23 @@ class StateDocument:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateDamaged(f"{where} is damaged: {type(exc).__name__}: {exc}") from None
+
+
+def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[str],
+                      digested: Iterable[str] = ()) -> bool:
+    """Whether `resource` asks for other values than the record's last-applied ones (secrets by hash)."""
+    hidden = set(secret)
+    ignored = resource.lifecycle.ignore_changes
+    now = without_keys(scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, (), digested),
+                       ignored)
+    stored = without_keys(record.attributes, ignored)
+    for key in set(now) | set(stored):
+        want, had = now.get(key), stored.get(key)
+        if key in resource.ephemeral or had == EPHEMERAL:
+            continue  # a secret store's value: compared with what the target holds, never with the state
+        if key in hidden and is_salted(had):
+            if not matches_salted(had, resource.attributes.get(key)):
+                return True
+        elif want != had:
+            return True
+    return False

@@ -29,6 +29,7 @@ from reconciler.aws_errors import error_code, failures
 from reconciler.errors import StateConflict, StateDamaged, StateError
 from reconciler.key_source import KMS, Sealing
 from reconciler.model import Observed, Resource, StackId
+from reconciler.state.local_backups import StateVersion
 from reconciler.state.records import (
     CREATED,
     Carried,
@@ -40,9 +41,9 @@ from reconciler.state.records import (
     unsettled,
     with_retired,
 )
-from reconciler.state.s3_bucket import S3Config, backend_error, run_user, s3_client
+from reconciler.state.run_history import pid_alive, run_user
+from reconciler.state.s3_bucket import S3Config, backend_error, s3_client
 from reconciler.state.sealing import envelope, is_sealed, seal, source_of, unseal
-from reconciler.state.store import StateVersion, pid_alive
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 2.0  # seconds: results of a long apply reach the bucket at least this often

@@ -3,8 +3,6 @@ one-line errors for what the bucket answers."""
 
 from __future__ import annotations
 
-import getpass
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,10 +85,3 @@ def backend_error(config: S3Config, exc: Exception, doing: str) -> StateError:
         return StateError(f"no AWS credentials to reach {where}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
                           "AWS_SECRET_ACCESS_KEY, or `state.profile`")
     return StateError(f"{doing} {where} failed: {code or name}: {exc}")
-
-
-def run_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())

@@ -16,7 +16,8 @@ from reconciler.errors import StateError, StateLockedError
 from reconciler.state.records import (
     now_text,
 )
-from reconciler.state.s3_bucket import S3Config, backend_error, run_user, s3_client
+from reconciler.state.run_history import run_user
+from reconciler.state.s3_bucket import S3Config, backend_error, s3_client
 
 log = logging.getLogger(__name__)
 

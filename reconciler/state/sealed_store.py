@@ -24,8 +24,9 @@ from typing import Any
 
 from reconciler.errors import StateDamaged, StateError
 from reconciler.key_source import KMS, Sealing
+from reconciler.state.local_backups import RESTORE_HINT, write_plain
 from reconciler.state.sealing import envelope, is_sealed, salt_of, seal, source_of, unseal
-from reconciler.state.store import RESTORE_HINT, SqliteStateStore, write_plain
+from reconciler.state.store import SqliteStateStore
 
 log = logging.getLogger(__name__)
 PURPOSE = "state"

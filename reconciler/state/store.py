@@ -8,38 +8,32 @@ is taken before the first write of every run that changes it, so the last good s
 
 from __future__ import annotations
 
-import dataclasses
-import getpass
 import json
 import logging
 import os
-import socket
 import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StateDamaged, StateError
-from reconciler.ignored_keys import without_keys
 from reconciler.key_source import Sealing
-from reconciler.model import EPHEMERAL, UNKNOWN, Observed, Resource, StackId
+from reconciler.model import Observed, Resource, StackId
+from reconciler.state import local_backups, run_history
+from reconciler.state.local_backups import RESTORE_HINT, StateVersion, write_plain
 from reconciler.state.records import (
     CREATED,
     Carried,
     RunRecord,
     StateDocument,
     StateRecord,
-    is_salted,
-    matches_salted,
     now_text,
     scrub,
     unsettled,
     with_retired,
 )
-from reconciler.state.sealing import envelope, is_sealed
 
 log = logging.getLogger(__name__)
 
@@ -58,56 +52,6 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 COLUMNS = ("address, type, name, target, host, identity, attributes, observed, depends_on, prevent_destroy, "
            "updated_at, origin")
-KEEP_BACKUPS = 10
-RESTORE_HINT = "see `reconcile state versions`, then `reconcile state restore VERSION`"
-
-
-def attributes_differ(record: StateRecord, resource: Resource, secret: Iterable[str],
-                      digested: Iterable[str] = ()) -> bool:
-    """Whether `resource` asks for other values than the record's last-applied ones (secrets by hash)."""
-    hidden = set(secret)
-    ignored = resource.lifecycle.ignore_changes
-    now = without_keys(scrub({k: v for k, v in resource.attributes.items() if v is not UNKNOWN}, (), digested),
-                       ignored)
-    stored = without_keys(record.attributes, ignored)
-    for key in set(now) | set(stored):
-        want, had = now.get(key), stored.get(key)
-        if key in resource.ephemeral or had == EPHEMERAL:
-            continue  # a secret store's value: compared with what the target holds, never with the state
-        if key in hidden and is_salted(had):
-            if not matches_salted(had, resource.attributes.get(key)):
-                return True
-        elif want != had:
-            return True
-    return False
-
-
-@dataclass(frozen=True)
-class StateVersion:
-    """A restorable copy of the state (a local backup, or an object version of a remote backend)."""
-
-    version: str
-    serial: int | None
-    saved_at: str
-    size: int
-    current: bool = False
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
 
 
 class SqliteStateStore:
@@ -396,7 +340,7 @@ class SqliteStateStore:
             self.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             name = f"{time.strftime('%Y%m%dT%H%M%S')}-serial{self.serial}.db"
             self._write_backup(self.backup_dir / name)
-            for old in sorted(self.backup_dir.glob("*.db"))[:-KEEP_BACKUPS]:
+            for old in sorted(self.backup_dir.glob("*.db"))[:-local_backups.KEEP_BACKUPS]:
                 old.unlink()
         except (OSError, sqlite3.Error) as exc:
             log.warning("could not back up the state before writing it: %s", exc)
@@ -406,47 +350,11 @@ class SqliteStateStore:
 
     @staticmethod
     def versions_of(path: str | Path) -> list[StateVersion]:
-        """The current file and its backups, newest first; works on a damaged state too (nothing is opened)."""
-        path = Path(path)
-        backups = path.parent / "backups" / path.stem
-
-        def stamp(p: Path) -> str:
-            return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(p.stat().st_mtime))
-
-        out = []
-        if path.exists():
-            out.append(StateVersion("current", None, stamp(path), path.stat().st_size, current=True))
-        for backup in sorted(backups.glob("*.db"), reverse=True) if backups.is_dir() else []:
-            serial = backup.stem.rpartition("serial")[2]
-            out.append(StateVersion(backup.stem, int(serial) if serial.isdigit() else None, stamp(backup),
-                                    backup.stat().st_size))
-        return out
+        return local_backups.versions_of(path)
 
     @classmethod
     def restore(cls, path: str | Path, version: str) -> StateVersion:
-        """Put backup `version` back in place of the state at `path` (whatever its condition)."""
-        path = Path(path)
-        source = path.parent / "backups" / path.stem / f"{version}.db"
-        if not source.is_file():
-            raise StateError(f"no backup {version!r} of {path}; see `reconcile state versions`")
-        try:
-            if is_sealed(source.read_bytes()[:64]):
-                envelope(source.read_bytes(), f"the backup {source}")  # opened with its key when next used
-            else:
-                check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-                check.execute("SELECT count(*) FROM resources").fetchone()
-                check.close()
-        except (sqlite3.DatabaseError, StateError) as exc:
-            raise StateDamaged(f"the backup {source} is damaged too ({exc})") from None
-        for suffix in ("-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        tmp = path.with_name(f".{path.name}.restore")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            out.write(src.read())
-        os.replace(tmp, path)
-        serial = version.rpartition("serial")[2]
-        return StateVersion(version, int(serial) if serial.isdigit() else None, now_text(), path.stat().st_size)
+        return local_backups.restore(path, version)
 
     # -- history -------------------------------------------------------------------------------
     def _refuse_read_only(self) -> None:
@@ -455,65 +363,18 @@ class SqliteStateStore:
 
     def start_run(self, kind: str, spec: str) -> int:
         self._refuse_read_only()
-        with self.db:
-            self.db.execute("BEGIN")
-            cur = self.db.execute(
-                "INSERT INTO runs(kind, spec, started_at, status, user, host, summary, pid) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, spec, now_text(), "running", _user(), socket.gethostname(), "{}", os.getpid()),
-            )
-        return int(cur.lastrowid or 0)
+        return run_history.start(self.db, kind, spec)
 
     def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any]) -> None:
         self._refuse_read_only()
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
-                (now_text(), status, json.dumps(summary, default=str), run_id),
-            )
+        run_history.finish(self.db, run_id, status, summary)
 
     def mark_interrupted(self) -> int:
         """Runs still `running` whose process is gone (killed, power lost) become `interrupted`."""
-        here = socket.gethostname()
-        rows = self.db.execute("SELECT id, host, pid FROM runs WHERE status = 'running'").fetchall()
-        gone = [run_id for run_id, host, pid in rows if host == here and pid and not pid_alive(int(pid))]
-        for run_id in gone:
-            self.db.execute("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE id = ?",
-                            (now_text(), run_id))
-        return len(gone)
+        return run_history.mark_interrupted(self.db)
 
     def runs(self, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
-        query = "SELECT id, kind, spec, started_at, finished_at, status, user, host, summary, pid FROM runs"
-        args: tuple[Any, ...] = ()
-        if kind:
-            query += " WHERE kind = ?"
-            args = (kind,)
-        query += " ORDER BY id DESC LIMIT ?"
-        rows = self.db.execute(query, args + (limit,)).fetchall()
-        here = socket.gethostname()
-        out = []
-        for row in rows:
-            run = RunRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                            summary=json.loads(row[8]), pid=int(row[9] or 0))
-            if run.status == "running" and run.host == here and run.pid and not pid_alive(run.pid):
-                run = dataclasses.replace(run, status="interrupted")  # recorded so by the next writing run
-            out.append(run)
-        return out
-
-
-def write_plain(db: sqlite3.Connection, path: Path) -> None:
-    """The database as a plain SQLite file at `path` (0600), replacing what was there at once."""
-    tmp = path.with_name(f".{path.name}.plain")
-    tmp.unlink(missing_ok=True)
-    os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-    copy = sqlite3.connect(tmp)
-    try:
-        with copy:
-            db.backup(copy)
-    finally:
-        copy.close()
-    os.replace(tmp, path)
+        return run_history.runs(self.db, kind, limit)
 
 
 def _record(row: tuple[Any, ...]) -> StateRecord:

@@ -11,8 +11,7 @@ import pytest
 from reconciler import Session
 from reconciler.errors import ReconcileError
 from reconciler.model import UNKNOWN, Action, Resource, Selection, Status
-from reconciler.state.records import StateRecord, scrub
-from reconciler.state.store import attributes_differ
+from reconciler.state.records import StateRecord, attributes_differ, scrub
 from tests.unit.fakes.registry import fake_session
 from tests.unit.fakes.world import World
 
