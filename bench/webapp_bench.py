@@ -85,7 +85,7 @@ def in_process_calls(spec: Path, image: str, env: dict[str, str]) -> dict[str, i
     session = Session(spec, workspace="bench", var_overrides=VarOverrides((), {"image": image}))
     validated = session.validate()
     with session.state() as store, session.targets() as pool:
-        plan = session._make_plan(validated, pool, store, Selection())  # noqa: SLF001 - the pool's counters
+        plan = session.make_plan(validated, pool, store, Selection())  # noqa: SLF001 - the pool's counters
         assert not plan.actionable, [c.address for c in plan.actionable]
         return dict(pool.get("aws", "us-east-1").calls)
 

@@ -24,27 +24,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler.engine.apply import Applier, ApplyHooks, failed
-from reconciler.engine.carry import Executor, LocalExecutor
-from reconciler.engine.outcomes import ApplyOutcome, DriftOutcome, found_objects, makes_hosts, ran, summarize
+from reconciler.engine.apply import ApplyHooks
+from reconciler.engine.apply_run import ApplyRun
+from reconciler.engine.drift_run import drift_run
+from reconciler.engine.outcomes import ApplyOutcome, DriftOutcome
 from reconciler.engine.plan import make_plan
 from reconciler.engine.policy_gate import judged, policy_paths, terraform_form
+from reconciler.engine.spec_secrets import learn_secrets
+from reconciler.engine.stack_state import declared_stack_name, state_settings
 from reconciler.engine.text_diffs import content_diffs
 from reconciler.engine.workspaces import selected_workspace
-from reconciler.errors import ReconcileError, SpecError
+from reconciler.errors import ReconcileError
 from reconciler.inventory import Host, Inventory
-from reconciler.model import UNKNOWN, Action, Plan, Result, Selection, StackId, Status, workspace_problem
+from reconciler.model import Plan, Selection, StackId, workspace_problem
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec.load import load_spec
-from reconciler.spec.render import Renderer, TemplateFailure
 from reconciler.spec.validate import Validated, validate
 from reconciler.spec.variables import Variables, VarOverrides, command_line_values, files_read, layered
 from reconciler.state.backend import StateBackend, make_backend
 from reconciler.state.interface import StateStore
-from reconciler.state.planfile import check_fresh
 from reconciler.targets import TargetPool
-from reconciler.words import plural
 
 T = TypeVar("T")
 
@@ -102,19 +102,7 @@ class Session:
         return self._validated
 
     def _learn_secrets(self, validated: Validated) -> None:
-        """The secret values the spec itself holds, and every environment value used inside one (a password
-        in a command line is masked on its own too, e.g. when the command echoes it)."""
-        environ = os.environ if self.environ is None else self.environ
-        names = validated.spec.document.data.get("vars_from_env")
-        env_values = [environ[n] for n in names if isinstance(n, str) and n in environ] if isinstance(names, list) else []
-        for r in validated.spec.resources:
-            for name in self._registry.module(r.type).secret_attributes(r):
-                value = r.attributes.get(name)
-                self.redactor.add(value)
-                text = str(value) if value is not None else ""
-                for env_value in env_values:
-                    if len(env_value) >= 3 and env_value in text:
-                        self.redactor.add(env_value)
+        learn_secrets(self.redactor, validated.spec, self._registry, os.environ if self.environ is None else self.environ)
 
     @property
     def _registry(self) -> Registry:
@@ -168,40 +156,10 @@ class Session:
         """(whether the spec has a `name:`, the stack's name), read without validating the whole spec."""
         if self._validated is not None:
             return self._validated.spec.named, self._validated.spec.stack.name
-        from reconciler.spec.build_state import default_stack_name
-
-        try:
-            name = load_spec(self.spec_path).data.get("name")
-        except SpecError:
-            name = None
-        if isinstance(name, str) and name:
-            return True, name
-        return False, default_stack_name(str(Path(self.spec_path).absolute()))
+        return declared_stack_name(self.spec_path)
 
     def _state_settings(self, workspace: str) -> dict[str, Any]:
-        """The spec's `state:` block and the --backend-config values, rendered for `workspace`; read without
-        validating the whole spec, so that the state commands work on a spec that does not validate (or misses
-        its secrets)."""
-        block: Any = {}
-        document = None
-        try:
-            document = load_spec(self.spec_path)
-            block = document.data.get("state")
-        except SpecError:
-            pass
-        settings = {**(block if isinstance(block, dict) else {}), **self.backend_config}
-        if not settings:
-            return {}
-        environ = os.environ if self.environ is None else self.environ
-        names = document.data.get("vars_from_env") if document is not None else None
-        env = {n: environ.get(n, "") for n in names if isinstance(n, str)} if isinstance(names, list) else {}
-        raw_vars = document.data.get("vars") if document is not None else None
-        variables = dict(self.variables(raw_vars if isinstance(raw_vars, dict) else {}).values)
-        try:
-            rendered = Renderer().render(settings, {**variables, "vars": variables, "env": env, "workspace": workspace})
-        except TemplateFailure as exc:
-            raise ReconcileError(f"template error in state (or --backend-config): {exc}") from None
-        return dict(rendered) if isinstance(rendered, dict) else {}
+        return state_settings(self.spec_path, self.backend_config, self.environ, self.variables, workspace)
 
     @property
     def state_file(self) -> Path:
@@ -269,7 +227,7 @@ class Session:
         validated = self.validate()
         with self.state() as store, self.targets() as pool:
             validated = self.with_facts(self.with_members(validated, pool), pool, selection)
-            return self._make_plan(validated, pool, store, selection)
+            return self.make_plan(validated, pool, store, selection)
 
     def with_members(self, validated: Validated, pool: TargetPool, *, fresh: bool = False) -> Validated:
         """The spec rebuilt with the hosts of its dynamic inventory groups (`from:`), looked up once per run
@@ -327,7 +285,7 @@ class Session:
         pool.respec(rebuilt.spec)
         return rebuilt
 
-    def _make_plan(self, validated: Validated, pool: TargetPool, store: StateStore, selection: Selection) -> Plan:
+    def make_plan(self, validated: Validated, pool: TargetPool, store: StateStore, selection: Selection) -> Plan:
         plan = self.redacting(lambda: make_plan(validated.spec, validated.graph, self._registry, pool, store,
                                                 selection, self.parallelism, self.redactor, self.observe_progress))
         plan = dataclasses.replace(plan, texts=self._content_diffs(plan, pool)) if plan.actionable else plan
@@ -364,195 +322,22 @@ class Session:
 
             self._cluster = connect(self.scheduler)
         try:
-            return self._apply(validated, selection, approve, hooks, saved, only_drifted, on_plan)
+            return ApplyRun(self, validated, hooks, self._cluster).run(selection, approve, saved, only_drifted, on_plan)
         finally:
             if self._cluster is not None:
                 self._cluster.close()
-
-    def _apply(self, validated: Validated, selection: Selection, approve: Callable[[Plan], bool],
-               hooks: ApplyHooks | None, saved: Mapping[str, Any] | None, only_drifted: bool,
-               on_plan: Callable[[Plan], None]) -> ApplyOutcome:
-        backend = self.backend
-        selection = dataclasses.replace(selection, full_refresh=True)  # apply acts on what it reads now
-        with backend.lock("apply"), self.targets() as pool:
-            validated = self.with_facts(self.with_members(validated, pool), pool, selection)
-            new = backend.creates_on_open and not backend.exists()
-            with backend.open(writable=not new) as store:
-                self.check_owner(store)
-                plan = self._make_plan(validated, pool, store, selection)
-                if saved is not None:
-                    check_fresh(saved, plan)
-                if only_drifted:
-                    plan = self._only_drifted(plan, store)
-                on_plan(plan)
-                if plan.blockers:
-                    raise ReconcileError("the plan cannot be applied: " + "; ".join(plan.blockers))
-                if not new:  # nothing to change: the state still learns the spec's current values
-                    if not plan.actionable:
-                        return self._record_only(validated, plan, pool, store, hooks)
-                    if not approve(plan):
-                        raise ReconcileError("apply cancelled")
-                    return self._carry_out(validated, plan, pool, store, hooks, selection)
-            # a new state (or a lost one): made when there is something to record, found objects included, so that
-            # ownership survives a no-change apply
-            if not plan.actionable and not (validated.spec.outputs or found_objects(plan)):
-                return ApplyOutcome(plan, (), None, applied=False)
-            if plan.actionable and not approve(plan):
-                raise ReconcileError("apply cancelled")
-            with backend.open(writable=True) as store:
-                self.check_owner(store)
-                if not plan.actionable:
-                    store.set_stack(validated.spec.stack)
-                    return self._record_only(validated, plan, pool, store, hooks)
-                return self._carry_out(validated, plan, pool, store, hooks, selection)
-
-    def _record_only(self, validated: Validated, plan: Plan, pool: TargetPool, store: StateStore,
-                     hooks: ApplyHooks | None) -> ApplyOutcome:
-        """A plan with nothing to change: the state records what was observed (values, found objects)."""
-        applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
-                          validated.spec.data)
-        results = self.redacting(lambda: applier.apply(plan))
-        outputs = self._record_outputs(validated, applier, store)
-        return ApplyOutcome(plan, tuple(results), None, applied=False, outputs=outputs)
-
-    def _carry_out(self, validated: Validated, plan: Plan, pool: TargetPool, store: StateStore,
-                   hooks: ApplyHooks | None, selection: Selection = EVERYTHING) -> ApplyOutcome:
-        store.set_stack(validated.spec.stack)
-        executor = self._executor(validated, plan, pool)
-        applier = Applier(validated.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
-                          validated.spec.data, executor, validated.spec.inventory.rollouts)
-        run_id = store.start_run("apply", str(Path(self.spec_path).absolute()))
-        results: list[Result] = []
-        status = "interrupted"  # what the history says if this process is stopped on the way
-        now = dataclasses.replace(plan, changes=tuple(c for c in plan.changes if not c.deferred))
-        try:
-            results = self.redacting(lambda: applier.apply(now))
-            if not failed(results) and makes_hosts(validated.spec, plan, results):
-                results += self._configure_new_hosts(validated, pool, store, hooks, selection)
-            status = "failed" if failed(results) or plan.failures else "ok"
-        finally:
-            executor.close()
-            store.finish_run(run_id, status, summarize(results, ran(plan)) | {
-                "resources": {r.address: r.status.value for r in results if r.status is not Status.NOOP}})
-        outputs = self._record_outputs(validated, applier, store)
-        return ApplyOutcome(plan, tuple(results), run_id, applied=True, outputs=outputs)
-
-    def _configure_new_hosts(self, validated: Validated, pool: TargetPool, store: StateStore, hooks: ApplyHooks | None,
-                             selection: Selection) -> list[Result]:
-        """The second half of an apply that made instances of a dynamic group: look the group up again, wait
-        for the new hosts to answer SSH, then plan and apply the resources on them (and on them only)."""
-        from reconciler.engine.members import new_hosts, wait_for_hosts
-
-        note = hooks.note if hooks is not None else (lambda message: log.info("%s", message))
-        rebuilt = self.with_members(validated, pool, fresh=True)
-        hosts = new_hosts(validated.spec, rebuilt.spec)
-        if not hosts:
-            return []
-        unreachable = wait_for_hosts(rebuilt.spec, hosts, note, self.parallelism)
-        results = [Result(r.address, Action.CREATE, Status.FAILED, error=f"host {r.host} never answered SSH: "
-                          f"{unreachable[r.host or '']}") for r in rebuilt.spec.resources if r.host in unreachable]
-        ready = [h for h in hosts if h not in unreachable]
-        on_them = [h for h in ready if any(r.host == h for r in rebuilt.spec.resources)]
-        if not on_them:
-            return results
-        note(f"configuring {plural(len(on_them), 'new host')}: {', '.join(on_them)}")
-        limited = dataclasses.replace(selection, limit=tuple(on_them))
-        rebuilt = self.with_facts(rebuilt, pool, limited)
-        plan = self._make_plan(rebuilt, pool, store, limited)
-        if plan.blockers:
-            raise ReconcileError("the plan for the new hosts cannot be applied: " + "; ".join(plan.blockers))
-        applier = Applier(rebuilt.graph, self._registry, pool, store, self.parallelism, hooks, self.redactor,
-                          rebuilt.spec.data, LocalExecutor(self._registry, pool), rebuilt.spec.inventory.rollouts)
-        done = self.redacting(lambda: applier.apply(plan))
-        failures = [Result(a, Action.CREATE, Status.FAILED, error=why) for a, why in plan.failures.items()]
-        return results + list(done) + failures
-
-    def _executor(self, validated: Validated, plan: Plan, pool: TargetPool) -> Executor:
-        """Where this apply's changes are carried out: here, or on the Dask cluster asked for."""
-        local = LocalExecutor(self._registry, pool)
-        if self._cluster is None:
-            return local
-        from reconciler.engine.distributed import DaskExecutor
-
-        targets = [(self._registry.module_class(c.type).family, c.resource.target) for c in plan.changes
-                   if c.resource is not None]
-        return DaskExecutor(self._cluster, validated.spec, self._registry, local, targets, self.parallelism)
-
-    def _record_outputs(self, validated: Validated, applier: Applier, store: StateStore) -> tuple[Any, ...]:
-        """The outputs as applied, kept in the state for `reconcile output` (sensitive ones never)."""
-        from reconciler.engine.outputs import resolve_outputs
-
-        outputs = resolve_outputs(validated.spec.outputs, validated.graph, self._registry, applier.known,
-                                  applier.secrets, validated.spec.data)
-        for o in outputs:
-            if o.sensitive and o.value not in (None, UNKNOWN):
-                self.redactor.add(str(o.value))
-        store.set_outputs({o.name: o.stored() for o in outputs if o.value is not UNKNOWN})
-        return outputs
 
     def text_diffs(self, plan: Plan, addresses: Sequence[str] | None = None) -> dict[str, str]:
         """For reports: the content diffs of the plan (of `addresses` only, when given)."""
         wanted = set(addresses) if addresses is not None else None
         return {a: t for a, t in plan.texts.items() if wanted is None or a in wanted}
 
-    def _only_drifted(self, plan: Plan, store: StateStore) -> Plan:
-        """The plan with every change that is not a repair of drift (or of a missing resource) left out
-        altogether (not turned into no-ops: the state must not record values that were never applied)."""
-        from reconciler.engine.diff import change_for
-        from reconciler.engine.drift import classify
-        from reconciler.engine.triggers import cause_of, react
-
-        drifted = {i.address for i in classify(plan, store.records(), self._registry).items
-                   if i.kind in ("drifted", "missing")}
-        kept = [c for c in plan.changes if c.address in drifted or (c.action is Action.NOOP and not c.pruned)]
-        changing = {c.address for c in kept if c.action is not Action.NOOP}
-        out = []
-        for c in kept:  # a handler runs only for a trigger this run carries out (a pending one stays pending)
-            if c.triggered_by and c.resource is not None and not any(cause_of(t) in changing and cause_of(t) == t
-                                                                      for t in c.triggered_by):
-                module = self._registry.module(c.type)
-                c = dataclasses.replace(react(module, change_for(module, c.resource, c.observed), []), where=c.where)
-                if c.action is Action.NOOP:
-                    continue
-            out.append(c)
-        return dataclasses.replace(plan, changes=tuple(out))
-
     def drift(self, *, limit: Sequence[str] = (), since: int | None = None, record: bool = True,
               report_body: Callable[[Any, int | None], Mapping[str, Any]] | None = None,
               targets: Sequence[str] = ()) -> DriftOutcome:
         """Drift classes (drifted/pending/missing/unmanaged); read-only apart from the history entry.
         `targets`: only these addresses (and what they depend on) are observed (`watch`'s own cadences)."""
-        from reconciler.engine.drift import classify, discover_unmanaged, new_since
-
-        validated = self.validate()
-        writable = record and (not self.backend.creates_on_open or self.backend.exists())
-        with self.state(writable=writable) as store, self.targets() as pool:
-            everything = Selection(targets=tuple(targets), limit=tuple(limit), full_refresh=True)  # read in full
-            validated = self.with_facts(self.with_members(validated, pool), pool, everything)
-            plan = self._make_plan(validated, pool, store, everything)
-            records = store.records()
-            in_use = {(r.type, r.target) for r in validated.spec.resources} | {
-                (r.type, r.target) for r in records.values()}
-            unmanaged, discovery_errors = discover_unmanaged(
-                [(t, n) for t, n in in_use if t in self._registry], self._registry, pool)
-            found = classify(plan, records, self._registry, unmanaged)
-            if discovery_errors:
-                found = dataclasses.replace(found, errors={**found.errors, **discovery_errors})
-            if since is not None:
-                earlier = next((r for r in store.runs(kind="drift", limit=100000) if r.id == since), None)
-                if earlier is None:
-                    raise ReconcileError(f"no drift run #{since} in the history (see `reconcile history --drift`)")
-                found = new_since(found, earlier.summary.get("report", {}))
-            run_id = None
-            if writable:
-                run_id = store.start_run("drift", str(Path(self.spec_path).absolute()))
-                body = report_body(found, run_id) if report_body else {}
-                store.finish_run(run_id, "drift" if found.found else ("error" if found.errors else "ok"),
-                                 {**found.counts(), "errors": len(found.errors), "report": body})
-            history = tuple({"run": r.id, "started_at": r.started_at,
-                             "total": sum(int(r.summary.get(k) or 0) for k in found.counts())}
-                            for r in reversed(store.runs(kind="drift", limit=30)) if r.status != "running")
-            return DriftOutcome(found, run_id, plan, history)
+        return drift_run(self, limit=limit, since=since, record=record, report_body=report_body, targets=targets)
 
     # -- secrets ---------------------------------------------------------------------------------
     def redacting(self, work: Callable[[], T]) -> T:
