@@ -14,6 +14,7 @@ The state is written only from the calling thread, as each result settles.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -22,18 +23,17 @@ import networkx as nx
 
 from reconciler.capabilities import BatchApply
 from reconciler.engine import rollout, triggers
+from reconciler.engine.apply_order import creations, destroy_graph, intents, unreachable_hosts
 from reconciler.engine.carry import BATCH, CREATE, DESTROY, Executor, LocalExecutor, deferrable, new_first
-from reconciler.engine.diff import change_for
+from reconciler.engine.diff import rediff
 from reconciler.engine.plan_rules import check_attributes, dependencies_of, origin_for
 from reconciler.engine.references import ReferenceResolver, attribute_view
 from reconciler.engine.walk import walk
-from reconciler.errors import ReconcileError
 from reconciler.inventory import Rollout
 from reconciler.model import EPHEMERAL, UNKNOWN, Action, Change, Plan, Resource, Result, Status
 from reconciler.registry import Registry
 from reconciler.secrets import Redactor
 from reconciler.spec import refs
-from reconciler.spec.notify import Trigger
 from reconciler.spec.refs import ReferenceProblem
 from reconciler.state.interface import StateStore
 from reconciler.state.records import (
@@ -115,7 +115,7 @@ class Applier:
         if self.rollouts:  # checked before anything is changed: a rollout that cannot be ordered is refused
             creating = [c for c in plan.changes if not c.pruned and c.action not in (Action.DELETE, Action.FORGET)]
             self._stages = rollout.stages(self.rollouts, creating, self.graph, resume=self.carried.rollouts,
-                                          unreachable=self._unreachable(plan))
+                                          unreachable=unreachable_hosts(self.graph, plan))
         results: dict[str, Result] = {}
         for change in plan.changes:
             if change.action is Action.FORGET:
@@ -125,21 +125,11 @@ class Applier:
                 results[change.address] = Result(change.address, Action.NOOP, Status.NOOP)
 
         going = [c for c in plan.changes if c.action in GOING and not new_first(c)]
-        gone = self._run_walk(self._destroy_graph(plan).reverse(copy=False), going, plan.failures, self._destroy,
-                              phase="destroy")
+        gone = self._run_walk(destroy_graph(self.graph, plan, self.records).reverse(copy=False), going, plan.failures,
+                              self._destroy, phase="destroy")
         results.update({a: r for a, r in gone.items() if r.action is Action.DELETE or r.status is not Status.OK})
 
-        failures = dict(plan.failures)
-        coming: list[Change] = []
-        for c in plan.changes:
-            if c.pruned or c.action in (Action.DELETE, Action.FORGET):
-                continue
-            if c.action is Action.REPLACE and not new_first(c):
-                if gone[c.address].status is not Status.OK:  # the old one could not go: fail it, skip dependents
-                    failures[c.address] = gone[c.address].error
-                else:
-                    c = dataclasses.replace(c, observed=None)
-            coming.append(c)
+        coming, failures = creations(plan, gone)
         results.update(self._run_walk(self.graph, coming, failures, self._run, phase="create"))
         if hasattr(self.store, "set_carried"):
             self.store.set_carried(self._left_for_next(plan, results))
@@ -153,37 +143,10 @@ class Applier:
         order = {c.address: i for i, c in enumerate(plan.changes)}
         return sorted(results.values(), key=lambda r: order.get(r.address, len(order)))
 
-    def _unreachable(self, plan: Plan) -> dict[str, str]:
-        """Hosts the plan could not observe: failed hosts of their batch, for max_fail_percentage."""
-        out: dict[str, str] = {}
-        for address, why in plan.failures.items():
-            resource = self.graph.nodes[address]["resource"] if address in self.graph else None
-            if resource is not None and resource.host:
-                out.setdefault(resource.host, why)
-        return out
-
     def _left_for_next(self, plan: Plan, results: Mapping[str, Result]) -> Carried:
-        """What the next apply must finish: each handler a change of this run (or an earlier one) notified and
-        that did not run here, and each rollout a gate stopped."""
-        changes = {c.address: c for c in plan.changes}
-        handlers: dict[str, dict[str, Any]] = {}
-        for receiver in self.graph.nodes:
-            fired = [t for t in self.graph.nodes[receiver].get("triggers", ())
-                     if (r := results.get(t.cause)) is not None and r.status is Status.OK
-                     and r.action is not Action.NOOP]
-            before = self.carried.handlers.get(receiver)
-            if not fired and not before:
-                continue
-            done = results.get(receiver)
-            change = changes.get(receiver)
-            if done is not None and done.status is Status.OK and change is not None and (
-                    change.trigger_action or change.action in (Action.CREATE, Action.REPLACE, Action.DELETE)):
-                continue  # it ran (or starts afresh)
-            actions = self.registry.module(self.graph.nodes[receiver]["resource"].type).triggered_actions
-            asked = [t.action or actions[0] for t in fired] + ([str(before.get("action"))] if before else [])
-            causes = {t.cause for t in fired} | set(before.get("causes") or () if before else ())
-            handlers[receiver] = {"action": min((a for a in asked if a in actions), key=actions.index, default=""),
-                                  "causes": sorted(causes)}
+        """What the next apply must finish: the handlers this run (or an earlier one) notified that did not
+        run here, and each rollout a gate stopped."""
+        handlers = triggers.pending_handlers(self.graph, self.registry, plan, results, self.carried.handlers)
         dropped = self._stages.dropped if self._stages is not None else frozenset()
         rollouts = {g: hosts for g, hosts in self.carried.rollouts.items()
                     if g in self.rollouts and g not in self._settled_rollouts and g not in dropped}
@@ -199,24 +162,8 @@ class Applier:
 
     def _journal(self, plan: Plan) -> None:
         """Before anything changes: what this apply means to do, with the origin each object will have."""
-        if not hasattr(self.store, "journal_begin"):
-            return
-        intents = [(c.address, c.action.value, origin_for(c, self.records.get(c.address), c.observed,
-                                                          self.unknown.get(c.address)))
-                   for c in plan.changes if c.action not in (Action.NOOP, Action.FORGET) and not c.deferred]
-        self.store.journal_begin(journal_entries(intents, now_text()))
-
-    def _destroy_graph(self, plan: Plan) -> nx.DiGraph[str]:
-        """The spec's graph plus the resources removed from it, with the edges the state recorded."""
-        graph: nx.DiGraph[str] = nx.DiGraph(self.graph)
-        for change in plan.changes:
-            if not change.pruned:
-                continue
-            graph.add_node(change.address)
-            record = self.records.get(change.address)
-            for dep in set(record.depends_on if record else ()) | set(change.depends_on):
-                graph.add_edge(dep, change.address)
-        return graph
+        if hasattr(self.store, "journal_begin"):
+            self.store.journal_begin(journal_entries(intents(plan, self.records, self.unknown), now_text()))
 
     def _run_walk(self, graph: nx.DiGraph[str], changes: list[Change], failures: Mapping[str, str],
                   run: Callable[[Change], Result], phase: str) -> dict[str, Result]:
@@ -283,7 +230,7 @@ class Applier:
                       batch_key: Callable[[str], Any], by_address: Mapping[str, Change]) -> dict[str, Result]:
         """The create phase with a rollout's gates between its batches (see rollout.py)."""
         gates = stages.gates
-        runner = rollout.GateRunner(stages, self._command_check)
+        runner = rollout.GateRunner(stages, functools.partial(rollout.command_check, self.registry, self.targets))
         stopped: dict[str, int] = {}  # group -> the batch its rollout stopped at
         for node, needs in stages.prerequisites.items():
             if node in gates or node in by_address:
@@ -317,16 +264,6 @@ class Applier:
             skipped_because=skipped_because)
         return {a: r for a, r in results.items() if a not in gates or r.status is Status.FAILED}
 
-    def _command_check(self, host: str, command: str, timeout: float) -> tuple[bool, str]:
-        """A rollout's `wait_for: {command: …}` on one of its hosts."""
-        family = self.registry.host_family()
-        if family is None:
-            raise ReconcileError("no installed target family reaches inventory hosts to run a rollout's check")
-        target = self.targets.get(family, host)
-        result = target.run(["sh", "-c", command], timeout=timeout)
-        said = (result.stderr or result.stdout).decode(errors="replace").strip()[-300:]
-        return result.ok, f"`{command}` exited {result.rc}" + (f": {said}" if said else "")
-
     def _reresolved(self, change: Change) -> Change | Result:
         """Re-resolve references with the values resources applied earlier in this run produced."""
         original = self.graph.nodes[change.address]["resource"]
@@ -350,13 +287,7 @@ class Applier:
             return change
         if change.resource is not None and _has_unknown(resolved) and not _has_unknown(change.resource):
             return change  # what it refers to is not in this run (e.g. --only-drifted): plan-time values stand
-        rediffed = change_for(module, resolved, change.observed)
-        if change.action is Action.REPLACE:
-            rediffed = dataclasses.replace(rediffed, action=Action.REPLACE)
-        if self.graph.nodes[change.address].get("triggers"):  # what its triggers decided at plan time stands
-            fired = [Trigger(cause, change.trigger_action) for cause in change.triggered_by]
-            rediffed = triggers.react(module, rediffed, fired)
-        return dataclasses.replace(rediffed, moved_from=change.moved_from)
+        return rediff(module, change, resolved, reacts=bool(self.graph.nodes[change.address].get("triggers")))
 
     # -- carrying out changes (by the executor: here, or on Dask workers) -------------------------------
     def _carried(self, phase: str, changes: list[Change]) -> list[Result]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from reconciler.engine import triggers
 from reconciler.ignored_keys import keys_left_to_the_world, with_found_keys, with_keys_as_found
 from reconciler.model import UNKNOWN, Action, AttrDiff, Change, Observed, Resource
+from reconciler.spec.notify import Trigger
 
 if TYPE_CHECKING:
     from reconciler.module import Module
@@ -75,3 +77,15 @@ def unmarked(change: Change) -> Change:
     diffs = tuple(d for d in change.diffs if d.name != OWNERSHIP)
     action = change.action if diffs or change.action is not Action.UPDATE else Action.NOOP
     return dataclasses.replace(change, diffs=diffs, action=action, reason=change.reason if diffs else "")
+
+
+def rediff(module: Module[Any], change: Change, resolved: Resource, *, reacts: bool) -> Change:
+    """The change again for a resource whose references resolved, during the apply, to other values than at
+    plan time: a replacement stays one, and what its triggers decided at plan time stands (`reacts`)."""
+    rediffed = change_for(module, resolved, change.observed)
+    if change.action is Action.REPLACE:
+        rediffed = dataclasses.replace(rediffed, action=Action.REPLACE)
+    if reacts:
+        fired = [Trigger(cause, change.trigger_action) for cause in change.triggered_by]
+        rediffed = triggers.react(module, rediffed, fired)
+    return dataclasses.replace(rediffed, moved_from=change.moved_from)

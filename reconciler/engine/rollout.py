@@ -29,6 +29,8 @@ import networkx as nx
 from reconciler.errors import ReconcileError
 from reconciler.inventory import Rollout
 from reconciler.model import Action, Change, Result, Status
+from reconciler.registry import Registry
+from reconciler.targets import TargetPool
 
 log = logging.getLogger(__name__)
 
@@ -208,3 +210,15 @@ def _tcp(where: str, timeout: float) -> tuple[bool, str]:
             return True, f"{where} accepts connections"
     except OSError as exc:
         return False, f"{where}: {exc.strerror or exc}"
+
+
+def command_check(registry: Registry, targets: TargetPool, host: str, command: str,
+                  timeout: float) -> tuple[bool, str]:
+    """A rollout's `wait_for: {command: …}` on one of its hosts: (passed, what it said)."""
+    family = registry.host_family()
+    if family is None:
+        raise ReconcileError("no installed target family reaches inventory hosts to run a rollout's check")
+    target = targets.get(family, host)
+    result = target.run(["sh", "-c", command], timeout=timeout)
+    said = (result.stderr or result.stdout).decode(errors="replace").strip()[-300:]
+    return result.ok, f"`{command}` exited {result.rc}" + (f": {said}" if said else "")

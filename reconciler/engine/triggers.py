@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.model import Action, Change
+from reconciler.model import Action, Change, Plan, Result, Status
 from reconciler.module import Module
+from reconciler.registry import Registry
 from reconciler.spec.notify import Trigger
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 PENDING = " (pending since an earlier apply)"  # marks a cause an earlier apply recorded as not handled
 
@@ -58,3 +62,29 @@ def react(module: Module[Any], change: Change, fired: Sequence[Trigger]) -> Chan
     if reacted.action is Action.NOOP:
         return reacted
     return dataclasses.replace(reacted, triggered_by=causes, trigger_action=action)
+
+
+def pending_handlers(graph: nx.DiGraph[str], registry: Registry, plan: Plan, results: Mapping[str, Result],
+                     carried: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each handler a change of this run notified (or an earlier run left `carried`) that did not run here:
+    receiver -> the strongest action asked of it and the causes, for the next apply to finish."""
+    changes = {c.address: c for c in plan.changes}
+    handlers: dict[str, dict[str, Any]] = {}
+    for receiver in graph.nodes:
+        fired = [t for t in graph.nodes[receiver].get("triggers", ())
+                 if (r := results.get(t.cause)) is not None and r.status is Status.OK
+                 and r.action is not Action.NOOP]
+        before = carried.get(receiver)
+        if not fired and not before:
+            continue
+        done = results.get(receiver)
+        change = changes.get(receiver)
+        if done is not None and done.status is Status.OK and change is not None and (
+                change.trigger_action or change.action in (Action.CREATE, Action.REPLACE, Action.DELETE)):
+            continue  # it ran (or starts afresh)
+        actions = registry.module(graph.nodes[receiver]["resource"].type).triggered_actions
+        asked = [t.action or actions[0] for t in fired] + ([str(before.get("action"))] if before else [])
+        causes = {t.cause for t in fired} | set(before.get("causes") or () if before else ())
+        handlers[receiver] = {"action": min((a for a in asked if a in actions), key=actions.index, default=""),
+                              "causes": sorted(causes)}
+    return handlers
