@@ -21,13 +21,10 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import os
-import select
 import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ModuleError, ReconcileError
@@ -35,8 +32,8 @@ from reconciler.inventory import Host, Inventory
 from reconciler.targets import fsops
 from reconciler.targets.base import CommandResult, FsOp, Target
 from reconciler.targets.budget import ConnectionBudget
-from reconciler.targets.host_keys import UnknownKeyPolicy, fingerprint, known_hosts_name, pinned_key
-from reconciler.targets.ssh_reach import JumpProxy
+from reconciler.targets.ssh_channel import collect
+from reconciler.targets.ssh_login import Reach, open_client, resolve_host
 
 log = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 600.0  # a command's deadline when its resource sets no `timeout`
@@ -57,7 +54,7 @@ class SSHTarget(Target):
         self.name = host.name
         self.host = host
         self.inventory = inventory
-        self.address, self.port, self.user, self.key_files, self.proxy_jump = self._resolve(host)
+        self.address, self.port, self.user, self.key_files, self.proxy_jump = resolve_host(host)
         self.become = host.become and self.user != "root"
         self.keepalive = float(host.keepalive)
         self.max_sessions = max(1, int(host.max_sessions))
@@ -103,83 +100,10 @@ class SSHTarget(Target):
             client.close()
 
     # -- connecting ---------------------------------------------------------------------------
-    @staticmethod
-    def _resolve(host: Host) -> tuple[str, int, str, list[str], str | None]:
-        """Inventory values, completed by ~/.ssh/config (HostName, Port, User, IdentityFile, ProxyJump)."""
-        import paramiko
-
-        config_file = Path("~/.ssh/config").expanduser()
-        cfg: dict[str, Any] = {}
-        if config_file.exists():
-            try:
-                cfg = paramiko.SSHConfig.from_path(str(config_file)).lookup(host.address) or {}
-            except Exception as exc:  # noqa: BLE001 - a broken ssh config names its problem
-                raise ReconcileError(f"cannot read {config_file}: {exc}") from None
-        address = cfg.get("hostname", host.address)
-        port = host.port if host.port != 22 else int(cfg.get("port", 22))
-        user = host.user or cfg.get("user") or "root"
-        keys = [os.path.expanduser(host.key_file)] if host.key_file else [
-            os.path.expanduser(k) for k in cfg.get("identityfile", []) if os.path.exists(os.path.expanduser(k))]
-        jump = host.proxy_jump or cfg.get("proxyjump")
-        return address, port, user, keys, (None if jump in (None, "none") else str(jump))
-
     def _connect(self) -> None:
-        import paramiko
-
-        client = paramiko.SSHClient()
-        known_hosts = self.inventory.known_hosts
-        if self.host.host_key:  # pinned by the spec: that key and no other
-            client.get_host_keys().add(known_hosts_name(self.address, self.port), *pinned_key(self.host))
-        else:
-            client.load_system_host_keys()  # ~/.ssh/known_hosts
-            if known_hosts and os.path.exists(known_hosts):
-                client.load_host_keys(known_hosts)
-        client.set_missing_host_key_policy(UnknownKeyPolicy(
-            self.name, self.inventory, self.address, self.port, bool(self.host.host_key)))  # type: ignore[arg-type]
-        where = f"{self.address}:{self.port}"
-        proxy = None
-        timeout = float(self.host.connect_timeout)
-        try:
-            if self.proxy_jump:
-                proxy = JumpProxy(self.proxy_jump, self.address, self.port, self.key_files, known_hosts,
-                                  self.inventory.host_key_checking == "accept-new")
-            client.connect(self.address, port=self.port, username=self.user,
-                           key_filename=self.key_files or None,  # type: ignore[arg-type]  # paramiko takes a list
-                           timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
-                           sock=proxy,  # type: ignore[arg-type]  # a socket-like channel through the jump host
-                           look_for_keys=not self.key_files, allow_agent=True)
-        except paramiko.BadHostKeyException as exc:
-            if self.host.host_key:
-                raise ReconcileError(f"host {self.name} unreachable: it presented the host key {fingerprint(exc.key)}, "
-                                     f"not the one the spec pins ({fingerprint(exc.expected_key)})") from None
-            raise ReconcileError(
-                f"host {self.name} unreachable: its host key CHANGED (now {fingerprint(exc.key)}, "
-                f"expected {fingerprint(exc.expected_key)}); this may be an attack. If the host was rebuilt, "
-                f"remove the old entry for {known_hosts_name(self.address, self.port)} and run "
-                f"`reconcile trust {self.name}`"
-            ) from None
-        except ReconcileError:
-            raise
-        except paramiko.AuthenticationException as exc:
-            raise ReconcileError(f"host {self.name} ({where}) refused the login as {self.user}: {exc}; check "
-                                 "the user and key_file of the host") from None
-        except paramiko.SSHException as exc:
-            jumped = proxy.stderr() if proxy is not None else ""
-            if jumped:
-                raise ReconcileError(f"host {self.name}: ProxyJump {self.proxy_jump} failed: {jumped}") from None
-            text = str(exc)
-            if any(s in text.lower() for s in ("banner", "protocol", "no existing session")):
-                text = (f"{where} accepted the connection but did not speak SSH within {timeout:.0f}s "
-                        "(is it an SSH server?)")
-            raise ReconcileError(f"host {self.name} unreachable: {text}") from None
-        except (OSError, EOFError) as exc:
-            jumped = proxy.stderr() if proxy is not None else ""
-            if jumped:  # the jump failed, whichever way paramiko noticed it first
-                raise ReconcileError(f"host {self.name}: ProxyJump {self.proxy_jump} failed: {jumped}") from None
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise ReconcileError(f"host {self.name} unreachable ({where}): {reason}") from None
-        self.client = client
-        self.transport = client.get_transport()
+        self.client = open_client(self.name, self.host, self.inventory, Reach(self.address, self.port, self.user,
+                                                                               self.key_files, self.proxy_jump))
+        self.transport = self.client.get_transport()
         if self.keepalive:
             self.transport.set_keepalive(int(max(1, self.keepalive)))
 
@@ -302,7 +226,9 @@ class SSHTarget(Target):
                     elif stdin:
                         channel.sendall(stdin)
                     channel.shutdown_write()
-                    return self._collect(channel, deadline, what)
+                    return collect(channel, deadline, what, self.keepalive, self._alive,
+                                   lambda silent: self._declare_dead(f"host {self.name} did not answer for "
+                                                                     f"{silent:.0f} s"))
                 finally:
                     channel.close()
             except TimeoutError:
@@ -319,45 +245,6 @@ class SSHTarget(Target):
             finally:
                 self._release_slot()
         raise ModuleError(f"host {self.name}: {what} failed")
-
-    def _collect(self, channel: Any, deadline: float, what: str) -> tuple[int, bytes, bytes]:
-        """Both streams to their end (EOF, not merely the exit status: data may still follow it).
-
-        Waits with select() on the channel, so output is read as soon as it arrives; a silence of
-        `keepalive` seconds asks the host whether it is still there."""
-        stdout, stderr = bytearray(), bytearray()
-        silent_since = time.monotonic()
-        while True:
-            got = False
-            while channel.recv_ready():
-                stdout += channel.recv(65536)
-                got = True
-            while channel.recv_stderr_ready():
-                stderr += channel.recv_stderr(65536)
-                got = True
-            if channel.eof_received and channel.exit_status_ready() and not got:
-                break
-            if channel.closed and not got:
-                break
-            now = time.monotonic()
-            if got:
-                silent_since = now
-            if now >= deadline:
-                raise TimeoutError(what)
-            wait = deadline - now
-            if self.keepalive:
-                wait = min(wait, max(0.0, silent_since + self.keepalive - now))
-                if now - silent_since >= self.keepalive:
-                    if not self._alive(self.keepalive):
-                        silent = time.monotonic() - silent_since
-                        raise self._declare_dead(f"host {self.name} did not answer for {silent:.0f} s")
-                    silent_since = time.monotonic()
-                    continue
-            if channel.eof_received:  # output complete; the exit status is on its way
-                channel.status_event.wait(min(0.05, wait))
-            else:
-                select.select([channel], [], [], wait)
-        return channel.recv_exit_status(), bytes(stdout), bytes(stderr)
 
     # -- commands -----------------------------------------------------------------------------
     def command_line(self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | None = None,
