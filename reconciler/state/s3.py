@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -41,7 +40,7 @@ from reconciler.state.records import (
     unsettled,
     with_retired,
 )
-from reconciler.state.run_history import pid_alive, run_user
+from reconciler.state.s3_beside import S3Journal, S3RunHistory
 from reconciler.state.s3_bucket import S3Config, backend_error, s3_client
 from reconciler.state.sealing import envelope, is_sealed, seal, source_of, unseal
 
@@ -64,10 +63,11 @@ class S3StateStore:
         self._dirty = False
         self._last_flush = time.monotonic()
         self.etag: str | None = None
-        self._journal: dict[str, dict[str, Any]] | None = None  # read when first asked for
         self.sealing = self.config.sealing
         self._was_plain = False
         self._doc = self._read()
+        self._runs = S3RunHistory(self.s3, self.config, self._sealed, self._opened)
+        self._journal = S3Journal(self.s3, self.config, self._sealed, self._opened)
         self.is_new = self.etag is None
         if self.writable and self.sealing is not None and self._was_plain:
             self._dirty = True  # written before encryption: encrypted by this run's first flush
@@ -94,9 +94,9 @@ class S3StateStore:
         self._changed(self._doc)
         self.flush()
         if journal:
-            self._write_journal(journal)
+            self._journal.write(journal)
         for run in runs:
-            self._put_run(run)
+            self._runs.put(run)
 
     # -- reading and writing the document --------------------------------------------------------
     def _read(self) -> StateDocument:
@@ -277,131 +277,36 @@ class S3StateStore:
 
     # -- the apply journal: an object beside the document (the document's versions stay one per apply) -----
     @property
-    def _journal_key(self) -> str:
-        return f"{self.config.key}.journal"
-
-    @property
     def journal(self) -> dict[str, dict[str, Any]]:
-        if self._journal is None:
-            try:
-                body = self.s3.get_object(Bucket=self.config.bucket, Key=self._journal_key)["Body"].read()
-                parsed = json.loads(self._opened(body, f"the journal {self._journal_key}", "journal"))
-                self._journal = {str(a): dict(e) for a, e in parsed.items()} if isinstance(parsed, dict) else {}
-            except StateError:
-                raise  # sealed, and the key cannot open it
-            except ValueError:
-                log.warning("the journal %s is damaged; it is ignored", self._journal_key)
-                self._journal = {}
-            except failures() as exc:  # sorted by code
-                if error_code(exc) not in ("NoSuchKey", "404"):
-                    raise backend_error(self.config, exc, "reading the journal of") from None
-                self._journal = {}
-        return dict(self._journal)
+        return self._journal.entries()
 
     def journal_begin(self, entries: Mapping[str, Mapping[str, Any]]) -> None:
         """Written before the apply changes anything; an earlier run's unsettled intents are kept."""
-        if not entries:
-            return
-        merged = {**entries, **unsettled(self.journal, self._doc.resources)}
-        self._write_journal(merged)
+        if entries:
+            self._journal.write({**entries, **unsettled(self.journal, self._doc.resources)})
 
     def journal_end(self, keep: Iterable[str] = ()) -> None:
         now = self.journal
         left = {a: e for a, e in now.items() if a in set(keep)}
         if left != now:
-            self._write_journal(left)
-
-    def _write_journal(self, entries: Mapping[str, Mapping[str, Any]]) -> None:
-        try:
-            if entries:
-                self.s3.put_object(Bucket=self.config.bucket, Key=self._journal_key,
-                                   Body=self._sealed(json.dumps(entries, sort_keys=True).encode(), "journal"),
-                                   **({"ServerSideEncryption": "AES256"} if self.config.encrypt else {}))
-            else:
-                self.s3.delete_object(Bucket=self.config.bucket, Key=self._journal_key)
-        except failures() as exc:  # sorted by code
-            raise backend_error(self.config, exc, "writing the journal of") from None
-        self._journal = {a: dict(e) for a, e in entries.items()}
+            self._journal.write(left)
 
     def replace_with(self, document: StateDocument) -> None:
         self._changed(document)
         self.flush()
 
-    # -- history, beside the state -------------------------------------------------------------------
-    @property
-    def _runs_prefix(self) -> str:
-        return f"{self.config.key}.runs/"
-
+    # -- history, beside the state (s3_runs.py) -------------------------------------------------------
     def start_run(self, kind: str, spec: str) -> int:
-        """A new run record, its id the time in milliseconds: the next free one when two runs (of this host or
-        another) start in the same millisecond, so neither overwrites the other."""
-        run_id = int(time.time() * 1000)
-        for _ in range(100):
-            run = RunRecord(run_id, kind, spec, now_text(), None, "running", run_user(), socket.gethostname(), {},
-                            os.getpid())
-            if self._put_run(run, new=True):
-                break
-            run_id += 1
-        return run_id
+        return self._runs.start(kind, spec)
 
     def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any]) -> None:
-        started = self._get_run(run_id)
-        base = started or RunRecord(run_id, "?", "", now_text(), None, status, run_user(), socket.gethostname(), {})
-        self._put_run(replace(base, finished_at=now_text(), status=status, summary=dict(summary)))
-
-    def _put_run(self, run: RunRecord, new: bool = False) -> bool:
-        """Writes the run record (`new`: only if no record has its id yet); False when that id is taken."""
-        try:
-            self.s3.put_object(Bucket=self.config.bucket, Key=f"{self._runs_prefix}{run.id}.json",
-                               Body=self._sealed(json.dumps(run.to_json(), default=str).encode(), "run"),
-                               **({"ServerSideEncryption": "AES256"} if self.config.encrypt else {}),
-                               **({"IfNoneMatch": "*"} if new else {}))
-        except failures() as exc:  # history is reported, not fatal to the run
-            if new and error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                return False
-            log.warning("could not record run %s in %s: %s", run.id, self.location, exc)
-        return True
-
-    def _get_run(self, run_id: int) -> RunRecord | None:
-        try:
-            key = f"{self._runs_prefix}{run_id}.json"
-            body = self.s3.get_object(Bucket=self.config.bucket, Key=key)["Body"].read()
-            return RunRecord.from_json(json.loads(self._opened(body, f"the run record {key}", "run")))
-        except StateError:
-            raise  # sealed, and the key cannot open it
-        except failures(ValueError, KeyError, TypeError):  # a missing or damaged run record is not there
-            return None
+        self._runs.finish(run_id, status, summary)
 
     def runs(self, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
-        keys: list[str] = []
-        try:
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.config.bucket,
-                                                                          Prefix=self._runs_prefix):
-                keys += [o["Key"] for o in page.get("Contents") or []]
-        except failures() as exc:  # sorted by code
-            raise backend_error(self.config, exc, "listing the runs of") from None
-        ids = sorted((int(k.rsplit("/", 1)[1].removesuffix(".json")) for k in keys
-                      if k.removesuffix(".json").rsplit("/", 1)[1].isdigit()), reverse=True)
-        out: list[RunRecord] = []
-        here = socket.gethostname()
-        for run_id in ids:
-            run = self._get_run(run_id)
-            if run is None or (kind and run.kind != kind):
-                continue
-            if run.status == "running" and run.host == here and run.pid and not pid_alive(run.pid):
-                run = replace(run, status="interrupted")
-            out.append(run)
-            if len(out) >= limit:
-                break
-        return out
+        return self._runs.listed(kind, limit)
 
     def mark_interrupted(self) -> int:
-        count = 0
-        for run in self.runs(limit=20):
-            if run.status == "interrupted" and run.finished_at is None:
-                self._put_run(replace(run, finished_at=now_text()))
-                count += 1
-        return count
+        return self._runs.mark_interrupted()
 
     # -- versions (bucket versioning) -------------------------------------------------------------------
     def versions(self) -> list[StateVersion]:
