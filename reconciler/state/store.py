@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import time
 import uuid
@@ -34,6 +33,7 @@ from reconciler.state.records import (
     unsettled,
     with_retired,
 )
+from reconciler.state.sqlite_file import open_database
 
 log = logging.getLogger(__name__)
 
@@ -77,44 +77,8 @@ class SqliteStateStore:
 
     # -- opening -------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        if self.is_new and not self.writable:
-            return sqlite3.connect(":memory:", isolation_level=None)
-        if self.path.is_dir():
-            raise StateError(f"the state path {self.path} is a directory; give a file with --state")
-        if not self.is_new:
-            size = self.path.stat().st_size
-            if size == 0:
-                raise StateDamaged(
-                    f"the state {self.path} is empty (0 bytes): reconcile never writes an empty state, so it was "
-                    f"damaged (a full disk, a copy cut short); restore a backup: {RESTORE_HINT}")
-            if not os.access(self.path, os.R_OK):
-                raise StateError(f"cannot read the state {self.path}: permission denied")
-        if self.writable:
-            self._create_file()
-        try:
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            db.execute("PRAGMA busy_timeout = 30000")
-            if self.writable:
-                db.execute("PRAGMA journal_mode = WAL")  # the WAL file takes the database's 0600 mode
-                db.execute("PRAGMA synchronous = NORMAL")
-            return db
-        except sqlite3.OperationalError as exc:
-            raise StateError(f"cannot open the state {self.path}: {exc}") from None
-
-    def _create_file(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if self.is_new:
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-            elif not os.access(self.path, os.W_OK):
-                raise StateError(f"cannot write the state {self.path}: permission denied")
-            os.chmod(self.path, 0o600)
-        except FileExistsError:
-            self.is_new = False
-        except PermissionError as exc:
-            raise StateError(f"cannot write the state {self.path}: permission denied ({exc.filename})") from None
-        except OSError as exc:
-            raise StateError(f"cannot create the state {self.path}: {exc.strerror}") from None
+        db, self.is_new = open_database(self.path, self.writable, self.is_new)
+        return db
 
     def _prepare(self) -> None:
         tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
