@@ -26,37 +26,18 @@ from reconciler.migrate.ansible_expressions import Rewriter
 from reconciler.migrate.ansible_inventory import inline_inventory, read_inventory, valid_host_names
 from reconciler.migrate.ansible_loops import for_each
 from reconciler.migrate.ansible_shape import shaped, short_name
+from reconciler.migrate.ansible_task_keys import (
+    Refusal,
+    arguments,
+    module_of,
+    truthy,
+)
 from reconciler.migrate.ansible_tasks import TaskExpander, TaskFiles, TaskSite, play_task_sites
 from reconciler.migrate.ansible_templates import copy_template
-from reconciler.migrate.ansible_text import as_list, free_form, key_values
+from reconciler.migrate.ansible_text import as_list
 from reconciler.module import NotConvertible
 from reconciler.registry import Registry
 from reconciler.spec.load import display_path, load_yaml_file
-
-# task keywords (not the module): carried over, dropped harmlessly, or refusing the task
-CARRIED = {"name", "when", "loop", "with_items", "with_list", "notify", "listen", "args", "loop_control", "no_log",
-           "become", "become_user", "environment"}
-
-
-DROPPED = {"tags", "diff"}  # change nothing of what a task does
-REFUSED = {"register": "its result is read by later tasks, which reconcile cannot express",
-           "changed_when": "reconcile decides what changed itself", "failed_when": "not supported",
-           "delegate_to": "not supported", "run_once": "not supported",
-           "vars": "task-level vars are not supported", "until": "retries are not supported",
-           "async": "not supported",
-           "check_mode": "it only checks (Ansible changes nothing in check mode); reconcile would make the change",
-           "ignore_errors": "Ansible goes on after its failure, while reconcile would skip what depends on it"}
-
-
-LOOP_CONTROL = {"loop_var", "label"}
-INSTANCE = re.compile(r"[A-Za-z0-9_:/@+-]{1,128}")  # what names an instance of a for_each
-INVALID_IN_KEY = re.compile(r"[^A-Za-z0-9_:/@+-]")
-CONTROL = {"include_vars", "meta", "debug", "set_fact", "assert", "fail", "pause", "wait_for"}
-
-
-FREE_FORM = {"command", "shell", "raw", "script"}
-PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.")
-
 
 
 @dataclass(frozen=True)
@@ -79,10 +60,6 @@ class Conversion:
     order: list[str] = field(default_factory=list)  # addresses in the order Ansible would run their tasks
     tasks: int = 0  # tasks met (handlers when notified), the refused ones included
     converted: int = 0  # of those, the ones that became (or joined) a resource
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() in ("yes", "true", "1", "on")
 
 
 def convert(playbook: Path, inventory_path: Path, registry: Registry) -> Conversion:
@@ -173,7 +150,7 @@ class _Converter:
             else:
                 self.out.notes.append(f"{self.locate(path + ('serial',))}: serial on {pattern!r} is not carried: "
                                       "a rollout is a group's (inventory groups: NAME: {hosts: …, serial: N})")
-        self.play_become = _truthy(play.get("become"))
+        self.play_become = truthy(play.get("become"))
         self.play_vars = play_vars
         for key, value in play_vars.items():
             if key in self.out.variables and self.out.variables[key] != value:
@@ -214,69 +191,45 @@ class _Converter:
 
     def _task(self, path: JsonPath, task: Any, on: str, rewriter: Rewriter, senders: list[str] | None,
               site: TaskSite) -> str | None:
+        """One task as a resource of the spec (a handler when `senders` notify it): its address, or None when
+        it is refused (the reason is in the report)."""
         if not isinstance(task, dict):
             self.refuse(path, "a task must be a mapping")
             return None
-        modules = [k for k in task if k not in CARRIED | DROPPED | set(REFUSED)]
-        title = f"task {task.get('name')!r}" if task.get("name") else "a task"
-        if len(modules) != 1:
-            self.refuse(path, f"{title}: cannot tell its module ({', '.join(map(str, modules)) or 'none'})")
+        picked = module_of(task, self.play_become, self._read_later)
+        if isinstance(picked, Refusal):
+            self.refuse(path + picked.at, picked.reason)
             return None
-        written = modules[0]
-        module = written
-        for prefix in PREFIXES:
-            module = module.removeprefix(prefix)
-        for key in REFUSED:
-            if key == "register" and key in task and not self._read_later(str(task[key])):
-                self.out.notes.append(f"{self.locate(path)}: {title}: register {task[key]} dropped (nothing reads it)")
-                continue
-            if key == "changed_when" and str(task.get(key)).lower() in ("false", "no") and not task.get("notify"):
-                continue  # it only keeps Ansible's report quiet: with nothing notified, what the task does is the same
-            if key in task:
-                self.refuse(path + (key,), f"{title}: {key}: {REFUSED[key]}")
-                return None
-        if module in CONTROL:
-            self.refuse(path + (written,), f"{title}: {module} is not converted (no resource to manage)")
-            return None
-        if "become" in task or "become_user" in task:
-            wants = _truthy(task.get("become", self.play_become))
-            user = str(task.get("become_user") or "root")
-            if wants != self.play_become or (wants and user != "root"):
-                self.refuse(path + ("become",), f"{title}: runs as {user if wants else 'the login user'}, unlike the "
-                                                "rest of its play (reconcile's become is the host's)")
-                return None
+        written, module, title = picked.written, picked.module, picked.title
+        self.out.notes += [f"{self.locate(path)}: {note}" for note in picked.notes]
         control = task.get("loop_control")
-        if control is not None and (not isinstance(control, dict) or set(control) - LOOP_CONTROL):
-            self.refuse(path + ("loop_control",), f"{title}: loop_control other than loop_var and label is not "
-                                                  "converted")
-            return None
         if isinstance(control, dict) and control.get("loop_var"):
             rewriter = Rewriter(self.host_var_names, self.play_vars, str(control["loop_var"]))
-        args = task[written]
-        if isinstance(args, str):
-            args = free_form(args) if module in FREE_FORM else key_values(args)
-            if args is None:
-                self.refuse(path + (written,), f"{title}: cannot read its arguments")
-                return None
-        if not isinstance(args, dict):
-            self.refuse(path + (written,), f"{title}: its arguments must be a mapping")
+        args = arguments(task, written, module, title)
+        if isinstance(args, Refusal):
+            self.refuse(path + args.at, args.reason)
             return None
-        if "args" in task:
-            if not isinstance(task["args"], dict):
-                self.refuse(path + ("args",), f"{title}: args must be a mapping")
-                return None
-            args = {**args, **task["args"]}
-        environment = task.get("environment")
-        if environment is not None:
-            if module not in FREE_FORM or not isinstance(environment, dict):
-                self.refuse(path + ("environment",), f"{title}: environment is carried for commands only")
-                return None
+        found = self._converted(path, written, module, args, title, handler=senders is not None)
+        if found is None:
+            return None
+        resource = self._resource(path, task, title, module, found, on, rewriter, site)
+        if resource is None:
+            return None
+        if senders is not None:
+            return self._handler(path, title, module, args, resource, senders)
+        self.out.resources.append(resource)
+        self.out.order.append(f"{resource['type']}.{resource['name']}")
+        return f"{resource['type']}.{resource['name']}"
+
+    def _converted(self, path: JsonPath, written: str, module: str, args: dict[str, Any], title: str, *,
+                   handler: bool) -> tuple[str, dict[str, Any]] | None:
+        """The first type that takes the task, with its attributes; None (refused) when none does."""
         found: tuple[str, dict[str, Any]] | None = None
         for type_name in self.takers.get(module, []):
             try:
                 taker = self.registry.module(type_name)
                 assert isinstance(taker, AnsibleTasks), type_name
-                attributes = taker.from_ansible(module, args, handler=senders is not None)
+                attributes = taker.from_ansible(module, args, handler=handler)
             except NotConvertible as exc:
                 self.refuse(path + (written,), f"{title}: {exc}")
                 return None
@@ -293,7 +246,14 @@ class _Converter:
             self.refuse(path + (written,), f"{title}: module {module} has no reconcile type"
                         if module not in self.takers else f"{title}: {module} with these arguments is not converted")
             return None
+        return found
+
+    def _resource(self, path: JsonPath, task: dict[str, Any], title: str, module: str,
+                  found: tuple[str, dict[str, Any]], on: str, rewriter: Rewriter,
+                  site: TaskSite) -> dict[str, Any] | None:
+        """The spec's resource for a converted task: its loop, templates, `no_log` and `when`."""
         type_name, attributes = found
+        environment = task.get("environment")
         if environment is not None:
             attributes["environment"] = {str(k): str(v) for k, v in environment.items()}
         loop = next((task[k] for k in ("loop", "with_items", "with_list") if k in task), None)
@@ -314,31 +274,36 @@ class _Converter:
                 return None
             attributes["template"] = copied.target
         resource.update(attributes)
-        if _truthy(task.get("no_log")):  # Ansible hides its values: so does the spec
+        if truthy(task.get("no_log")):  # Ansible hides its values: so does the spec
             resource["sensitive"] = sorted(k for k in attributes if k != "state")
         when = task.get("when")
         if when is not None:
             parts = [str(w) for w in as_list(when)]
             resource["when"] = " and ".join(f"({rewriter.expression(p, loop is not None)})" if len(parts) > 1
                                             else rewriter.expression(p, loop is not None) for p in parts)
-        if senders is not None:
-            kind = self.registry.module_class(type_name)
-            trigger = kind.trigger_attribute or ("triggered_by" if kind.triggered_actions else None)
-            if trigger is None:
-                self.refuse(path, f"{title}: a handler of type {type_name} cannot be triggered yet")
-                return None
-            same = self._managed_already(resource, trigger)
-            if module in ("service", "systemd", "systemd_service") and str(args.get("state")) == "reloaded":
-                receiver = f"{type_name}.{(same or resource)['name']}"
-                for sender in senders:  # a reload: the notifying resources say so (notify: "service.x: reload")
-                    self._notify(sender, f"{receiver}: reload")
-                if same is None:
-                    self.out.resources.append(resource)
-                return receiver
-            if same is not None:  # "restart nginx" for the nginx a task already keeps running
-                same[trigger] = sorted(set(same.get(trigger, [])) | set(senders))
-                return f"{type_name}.{same['name']}"
-            resource[trigger] = senders
+        return resource
+
+    def _handler(self, path: JsonPath, title: str, module: str, args: dict[str, Any], resource: dict[str, Any],
+                 senders: list[str]) -> str | None:
+        """A handler: triggered by the tasks that notify it (merged into a resource a task already keeps)."""
+        type_name = resource["type"]
+        kind = self.registry.module_class(type_name)
+        trigger = kind.trigger_attribute or ("triggered_by" if kind.triggered_actions else None)
+        if trigger is None:
+            self.refuse(path, f"{title}: a handler of type {type_name} cannot be triggered yet")
+            return None
+        same = self._managed_already(resource, trigger)
+        if module in ("service", "systemd", "systemd_service") and str(args.get("state")) == "reloaded":
+            receiver = f"{type_name}.{(same or resource)['name']}"
+            for sender in senders:  # a reload: the notifying resources say so (notify: "service.x: reload")
+                self._notify(sender, f"{receiver}: reload")
+            if same is None:
+                self.out.resources.append(resource)
+            return receiver
+        if same is not None:  # "restart nginx" for the nginx a task already keeps running
+            same[trigger] = sorted(set(same.get(trigger, [])) | set(senders))
+            return f"{type_name}.{same['name']}"
+        resource[trigger] = senders
         self.out.resources.append(resource)
         self.out.order.append(f"{type_name}.{resource['name']}")
         return f"{type_name}.{resource['name']}"
