@@ -55,85 +55,110 @@ def build_graph(
     resources: Sequence[Resource], registry: Registry, doc: SourceDocument, data: Sequence[Resource] = ()
 ) -> tuple[nx.DiGraph[str], list[Diagnostic]]:
     """Edges point from a dependency to its dependent, so a topological order is an apply order."""
-    graph: nx.DiGraph[str] = nx.DiGraph()
-    diagnostics: list[Diagnostic] = []
-    index = AddressIndex(list(resources) + list(data))  # data sources are read before planning: no nodes
-    types = registry.reference_types
-    # resources declared but not built (they have errors of their own) are not "unknown"
-    written = doc.data.get("resources")
-    declared = {f"{r.get('type')}.{r.get('name')}" for r in (written if isinstance(written, list) else [])
-                if isinstance(r, dict)}
-    conditional = {f"{r.get('type')}.{r.get('name')}" for r in (written if isinstance(written, list) else [])
-                   if isinstance(r, dict) and ({"when", "count", "for_each"} & set(r))}
+    builder = _GraphBuilder(resources, registry, doc, data)
+    builder.add_triggers()
     for r in resources:
-        graph.add_node(r.address, resource=r)
+        builder.add_depends_on(r)
+        builder.add_references(r)
+    builder.refuse_cycles()
+    return builder.graph, builder.diagnostics
 
-    def error(message: str, resource: Resource, sub: tuple[str | int, ...]) -> None:
+
+class _GraphBuilder:
+    """One graph being built: its nodes, and the problems found on the way, each at its place in the spec."""
+
+    def __init__(self, resources: Sequence[Resource], registry: Registry, doc: SourceDocument,
+                 data: Sequence[Resource]):
+        self.resources, self.registry, self.doc = resources, registry, doc
+        self.graph: nx.DiGraph[str] = nx.DiGraph()
+        self.diagnostics: list[Diagnostic] = []
+        self.index = AddressIndex(list(resources) + list(data))  # data sources are read before planning: no nodes
+        self.types = registry.reference_types
+        # resources declared but not built (they have errors of their own) are not "unknown"
+        written = doc.data.get("resources")
+        entries = [r for r in (written if isinstance(written, list) else []) if isinstance(r, dict)]
+        self.declared = {f"{r.get('type')}.{r.get('name')}" for r in entries}
+        self.conditional = {f"{r.get('type')}.{r.get('name')}" for r in entries
+                            if {"when", "count", "for_each"} & set(r)}
+        for r in resources:
+            self.graph.add_node(r.address, resource=r)
+
+    def error(self, message: str, resource: Resource, sub: tuple[str | int, ...]) -> None:
         path = resource.json_path + sub
-        diagnostics.append(Diagnostic(message, doc.locate(path), path))
+        self.diagnostics.append(Diagnostic(message, self.doc.locate(path), path))
 
-    def unknown(written: str, r: Resource) -> str | None:
+    def unknown(self, written: str, r: Resource) -> str | None:
+        """Why `written` names nothing `r` can use, or None when its declaration has errors of its own."""
         base = written.split("[")[0]
-        if base in conditional and base.removeprefix(r.scope) not in index.by_base and base not in index.by_base:
+        by_base = self.index.by_base
+        if base in self.conditional and base.removeprefix(r.scope) not in by_base and base not in by_base:
             return (f"{written} is not built here (its when:, count: or for_each: leaves it out), so nothing can be "
                     "read from it; give this resource the same condition, or read it only where it exists")
-        if base in declared:
+        if base in self.declared:
             return None  # declared, but not built: its own errors say why
-        return f"unknown resource {written!r}" + _closest(written, set(index.by_base) - {r.base_address})
+        return f"unknown resource {written!r}" + _closest(written, set(by_base) - {r.base_address})
 
-    receivers, problems = notify.collect(resources, index, registry, unknown)
-    for message, r, sub in problems:
-        error(message, r, sub)
-    for receiver, fired_by in receivers.items():
-        graph.nodes[receiver]["triggers"] = tuple(fired_by)
-        for t in fired_by:
-            if t.cause in graph:
-                graph.add_edge(t.cause, receiver)
+    def add_triggers(self) -> None:
+        """`notify:` and `triggered_by:`: each receiver after every resource that can trigger it."""
+        receivers, problems = notify.collect(self.resources, self.index, self.registry, self.unknown)
+        for message, r, sub in problems:
+            self.error(message, r, sub)
+        for receiver, fired_by in receivers.items():
+            self.graph.nodes[receiver]["triggers"] = tuple(fired_by)
+            for t in fired_by:
+                if t.cause in self.graph:
+                    self.graph.add_edge(t.cause, receiver)
 
-    for r in resources:
-        explicit = [("depends_on", i, w) for i, w in enumerate(r.depends_on)]
-        for key, i, written in explicit:
-            targets = index.nodes_for(written, r)
-            if not targets and written.split("[")[0] not in declared:
-                hint = _closest(written, set(index.by_base) - {r.base_address})
-                error(f"{key} names unknown resource {written!r}{hint}", r, (key, i))
+    def add_depends_on(self, r: Resource) -> None:
+        for i, written in enumerate(r.depends_on):
+            targets = self.index.nodes_for(written, r)
+            if not targets and written.split("[")[0] not in self.declared:
+                hint = _closest(written, set(self.index.by_base) - {r.base_address})
+                self.error(f"depends_on names unknown resource {written!r}{hint}", r, ("depends_on", i))
             for dep in targets:
-                if dep.address in graph:
-                    graph.add_edge(dep.address, r.address)
+                if dep.address in self.graph:
+                    self.graph.add_edge(dep.address, r.address)
+
+    def add_references(self, r: Resource) -> None:
+        """`${…}` references: each must name a resource built here and one of its attributes."""
         for path in refs.unterminated(dict(r.attributes)):
-            error("unterminated reference: a `${` with no closing `}` (write `$${` for a literal `${`)", r, path)
+            self.error("unterminated reference: a `${` with no closing `}` (write `$${` for a literal `${`)", r, path)
         for path, text in refs.find(dict(r.attributes)):
             try:
-                ref = refs.parse(text, types)
+                ref = refs.parse(text, self.types)
             except ValueError as exc:
-                error(str(exc), r, path)
+                self.error(str(exc), r, path)
                 continue
-            found = index.node_for_reference(ref, r)
-            if isinstance(found, str) and ref.base_address in conditional and ref.base_address not in index.by_base:
-                error(f"{ref} reads {ref.base_address}, which is not built here (its when:, count: or for_each: leaves "
-                      "it out); give this resource the same condition, or read it only where it exists", r, path)
+            found = self.index.node_for_reference(ref, r)
+            problem = self._reference_problem(ref, found)
+            if problem:
+                self.error(problem, r, path)
                 continue
-            if isinstance(found, str) and ref.base_address in declared and ref.base_address not in index.by_base:
-                continue
-            if isinstance(found, str):
-                error(found + _closest(ref.base_address, index.by_base), r, path)
-                continue
-            if ref.attribute[0] not in registry.attribute_names(found.type):
-                known = ", ".join(sorted(registry.attribute_names(found.type)))
-                error(f"{found.type} has no attribute {ref.attribute[0]!r} (it has: {known})", r, path)
-                continue
-            kind = (registry.schema(found.type).get("properties") or {}).get(ref.attribute[0], {}).get("type")
-            if len(ref.attribute) > 1 and kind in ("string", "integer", "number", "boolean"):
-                error(f"{ref}: {found.type}.{ref.attribute[0]} is a {kind}, so it has no {ref.attribute[1]!r} to look "
-                      "up", r, path)
-                continue
-            if found.address in graph:
-                graph.add_edge(found.address, r.address, reference=True)
+            if not isinstance(found, str) and found.address in self.graph:
+                self.graph.add_edge(found.address, r.address, reference=True)
 
-    for cycle in find_cycles(graph):
-        first = graph.nodes[cycle[0]]["resource"]
-        error("dependency cycle: " + " -> ".join(cycle + [cycle[0]]), first, ())
-    return graph, diagnostics
+    def _reference_problem(self, ref: refs.Reference, found: Resource | str) -> str | None:
+        built = ref.base_address in self.index.by_base
+        if isinstance(found, str) and ref.base_address in self.conditional and not built:
+            return (f"{ref} reads {ref.base_address}, which is not built here (its when:, count: or for_each: "
+                    "leaves it out); give this resource the same condition, or read it only where it exists")
+        if isinstance(found, str) and ref.base_address in self.declared and not built:
+            return None
+        if isinstance(found, str):
+            return found + _closest(ref.base_address, self.index.by_base)
+        names = self.registry.attribute_names(found.type)
+        if ref.attribute[0] not in names:
+            return f"{found.type} has no attribute {ref.attribute[0]!r} (it has: {', '.join(sorted(names))})"
+        kind = (self.registry.schema(found.type).get("properties") or {}).get(ref.attribute[0], {}).get("type")
+        if len(ref.attribute) > 1 and kind in ("string", "integer", "number", "boolean"):
+            return (f"{ref}: {found.type}.{ref.attribute[0]} is a {kind}, so it has no {ref.attribute[1]!r} to "
+                    "look up")
+        return None
+
+    def refuse_cycles(self) -> None:
+        for cycle in find_cycles(self.graph):
+            first = self.graph.nodes[cycle[0]]["resource"]
+            self.error("dependency cycle: " + " -> ".join(cycle + [cycle[0]]), first, ())
 
 
 def find_cycles(graph: nx.DiGraph[str]) -> list[list[str]]:
