@@ -117,6 +117,30 @@ def terraform_form(registry: Registry, type_name: str) -> TerraformForm:
 def migrate(resources: list[TfResource], registry: Registry) -> Migration:
     """Each resource of a type some installed module takes over (its `terraform_types`) as that type's spec
     entry; the configuration parts of such objects (`terraform_parts`) folded into them; the rest listed."""
+    owners, parts = _takers(registry)
+    run = _Migrating(registry)
+    for r in resources:
+        if r.type in owners:
+            run.adopt(r, owners[r.type])
+        elif r.type not in parts:
+            run.unsupported.append(f"{r.address} ({r.type})")
+    for r in resources:
+        if r.type in parts and r.type not in owners:
+            run.fold(r, parts[r.type])
+    finished = [_left_unmanaged(m, registry.attribute_names(m.type)) for m in run.migrated]
+    finished = [_without_secrets(m, next(r for r in resources if r.address == m.source)) for m in finished]
+    for m in finished:
+        names = registry.attribute_names(m.type)
+        run.notes += [f"{m.address}: {attribute} is left unmanaged"
+                      + (" (lifecycle.ignore_changes)" if attribute in names else "") + f": {why}"
+                      for attribute, why in sorted(m.unmanaged.items())]
+    return Migration(tuple(_with_references(finished, resources, registry)), tuple(run.unsupported),
+                     tuple(run.merged), region_of(resources), tuple(run.notes), tuple(run.not_carried))
+
+
+def _takers(registry: Registry) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Terraform type -> the reconcile type that takes its objects; Terraform part type -> the reconcile
+    types whose objects it configures."""
     owners: dict[str, str] = {}
     parts: dict[str, list[str]] = {}
     for type_name in registry.types:
@@ -126,81 +150,75 @@ def migrate(resources: list[TfResource], registry: Registry) -> Migration:
         owners.update({t: type_name for t in declared.terraform_types})
         for t in declared.terraform_parts:
             parts.setdefault(t, []).append(type_name)
-    migrated: list[Migrated] = []
-    unsupported: list[str] = []
-    merged: list[str] = []
-    notes: list[str] = []
-    not_carried: list[str] = []
-    by_id: dict[tuple[str, str], Migrated] = {}
-    taken: set[str] = set()
-    for r in resources:
-        if r.type in parts and r.type not in owners:
-            continue
-        if r.type not in owners:
-            unsupported.append(f"{r.address} ({r.type})")
-            continue
-        kind = owners[r.type]
-        module = terraform_form(registry, kind)
+    return owners, parts
+
+
+class _Migrating:
+    """A migration in progress: what became a spec entry, what was folded into one, and what was not."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self.migrated: list[Migrated] = []
+        self.unsupported: list[str] = []
+        self.merged: list[str] = []
+        self.notes: list[str] = []
+        self.not_carried: list[str] = []
+        self.by_id: dict[tuple[str, str], Migrated] = {}
+        self.taken: set[str] = set()
+
+    def adopt(self, r: TfResource, kind: str) -> None:
+        """`r` as a spec entry of `kind`, under a name no other entry of the kind has."""
+        module = terraform_form(self.registry, kind)
         name = our_name(r)
-        while f"{kind}.{name}" in taken:
+        while f"{kind}.{name}" in self.taken:
             name += "_"
-        taken.add(f"{kind}.{name}")
         reads = _Reads(r.values)
         try:
             adopted = module.from_terraform(reads, name)
         except NotCarried as exc:
-            unsupported.append(f"{r.address} ({r.type}: {exc.reason})")
-            taken.discard(f"{kind}.{name}")
-            continue
+            self.unsupported.append(f"{r.address} ({r.type}: {exc.reason})")
+            return
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise MalformedEntry(r.where, f"{r.address}: not a state entry of {r.type} as Terraform's AWS provider "
                                           f"writes it ({type(exc).__name__}: {exc})") from None
-        notes += adopted.notes
+        self.taken.add(f"{kind}.{name}")
+        self.notes += adopted.notes
         defaults = module.terraform_defaults
         left = sorted(k for k, v in r.values.items() if k not in reads.read and k not in COMPUTED
                       and k not in module.terraform_computed and _set(v) and (k not in defaults or v != defaults[k]))
         if left:
-            not_carried.append(f"{r.address}: {', '.join(left)} (not a setting of {kind})")
+            self.not_carried.append(f"{r.address}: {', '.join(left)} (not a setting of {kind})")
         attributes = literal(dict(adopted.attributes))  # Terraform's values as text, never evaluated
         attributes.update({attribute: "{{ env." + variable + " }}" for attribute, variable in adopted.secrets.items()})
         item = Migrated(f"{kind}.{name}", kind, name, attributes, adopted.object_id,
                         r.address, dict(adopted.secrets), dict(adopted.unmanaged), dict(adopted.files),
                         dict(adopted.identity))
-        migrated.append(item)
-        by_id[(kind, adopted.object_id)] = item
-    for r in resources:
-        if r.type not in parts or r.type in owners:
-            continue
+        self.migrated.append(item)
+        self.by_id[(kind, adopted.object_id)] = item
+
+    def fold(self, r: TfResource, kinds: list[str]) -> None:
+        """`r`, a part of an object of one of `kinds` (a policy attachment, a rule), into that object's entry."""
         target = None
-        for kind in parts[r.type]:
+        for kind in kinds:
             try:
-                key = terraform_form(registry, kind).terraform_part_key(r.type, r.values)
+                key = terraform_form(self.registry, kind).terraform_part_key(r.type, r.values)
             except (TypeError, ValueError, AttributeError) as exc:
                 raise MalformedEntry(r.where, f"{r.address}: not a state entry of {r.type} ({exc})") from None
-            target = by_id.get((kind, key)) if key else None
+            target = self.by_id.get((kind, key)) if key else None
             if target is not None:
                 break
         if target is None:
-            unsupported.append(f"{r.address} ({r.type}: the object it configures is not in this state)")
-            continue
+            self.unsupported.append(f"{r.address} ({r.type}: the object it configures is not in this state)")
+            return
         try:
-            terraform_form(registry, target.type).merge_terraform_part(target.attributes, r.type,
-                                                                 literal(dict(r.values)))
-            merged.append(f"{r.address} (into {target.address})")
+            terraform_form(self.registry, target.type).merge_terraform_part(target.attributes, r.type,
+                                                                      literal(dict(r.values)))
+            self.merged.append(f"{r.address} (into {target.address})")
         except NotCarried as exc:
             target.unmanaged.setdefault(exc.attribute, f"{r.address}: {exc.reason}")
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise MalformedEntry(r.where, f"{r.address}: not a state entry of {r.type} as Terraform's AWS provider "
                                           f"writes it ({type(exc).__name__}: {exc})") from None
-    finished = [_left_unmanaged(m, registry.attribute_names(m.type)) for m in migrated]
-    finished = [_without_secrets(m, next(r for r in resources if r.address == m.source)) for m in finished]
-    for m in finished:
-        names = registry.attribute_names(m.type)
-        notes += [f"{m.address}: {attribute} is left unmanaged"
-                  + (" (lifecycle.ignore_changes)" if attribute in names else "") + f": {why}"
-                  for attribute, why in sorted(m.unmanaged.items())]
-    return Migration(tuple(_with_references(finished, resources, registry)), tuple(unsupported), tuple(merged),
-                     region_of(resources), tuple(notes), tuple(not_carried))
 
 
 def _left_unmanaged(m: Migrated, names: frozenset[str]) -> Migrated:
