@@ -22,26 +22,8 @@ class Expansion(BuildState):
 
     def _expand(self, index: int, raw: Any, inventory: Inventory) -> list[Resource]:
         path: JsonPath = ("resources", index)
-        if not isinstance(raw, dict):
-            self._error("a resource must be a mapping with at least type and name", path)
-            return []
-        for key in ("type", "name"):
-            if not isinstance(raw.get(key), str):
-                self._error(f"missing required field: {key!r}" if key not in raw else f"{key} must be a string",
-                            path + ((key,) if key in raw else ()))
-        if not isinstance(raw.get("type"), str) or not isinstance(raw.get("name"), str):
-            return []
-        type_name = raw["type"]
-        if type_name not in self.registry:
-            broken = self.registry.broken_reason(type_name)
-            if broken:
-                self._error(f"resource type {type_name!r} cannot be used: its plugin {broken}", path + ("type",))
-                return []
-            hint = self.registry.suggest(type_name)
-            self._error(f"unknown resource type {type_name!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
-                        path + ("type",))
-            return []
-        if not self._check_meta(raw, path):
+        type_name = self._known_type(raw, path)
+        if type_name is None or not self._check_meta(raw, path):
             return []
         family = self.registry.module_class(type_name).family
         instances = self._instances(raw, path)
@@ -49,15 +31,7 @@ class Expansion(BuildState):
             return []
         targets = self._targets(family, raw, inventory, path)
         attributes = {k: v for k, v in raw.items() if k not in META_KEYS}
-        lifecycle_raw = raw.get("lifecycle") or {}
-        prevent = lifecycle_raw.get("prevent_destroy")
-        lifecycle = Lifecycle(None if prevent is None else bool(prevent),
-                              frozenset(lifecycle_raw.get("ignore_changes") or ()),
-                              bool(lifecycle_raw.get("create_before_destroy", False)),
-                              bool(lifecycle_raw.get("allow_data_loss", False)))
-        drift_raw = raw.get("drift") or {}
-        drift = DriftPolicy(str(drift_raw.get("remediate") or "report"),
-                            seconds(drift_raw["every"]) if drift_raw.get("every") is not None else None)
+        lifecycle, drift = policies(raw)
         location = self.doc.locate(path)
         key_locations = {k: loc for k in raw if (loc := self.doc.locations.get(path + (k,))) is not None}
         out = []
@@ -84,6 +58,29 @@ class Expansion(BuildState):
                 host=host.name if host else None, key_locations=key_locations, scope=self.scope,
             ))
         return out
+
+    def _known_type(self, raw: Any, path: JsonPath) -> str | None:
+        """The entry's type, when the entry is a mapping with a type and a name and the type is installed."""
+        if not isinstance(raw, dict):
+            self._error("a resource must be a mapping with at least type and name", path)
+            return None
+        for key in ("type", "name"):
+            if not isinstance(raw.get(key), str):
+                self._error(f"missing required field: {key!r}" if key not in raw else f"{key} must be a string",
+                            path + ((key,) if key in raw else ()))
+        if not isinstance(raw.get("type"), str) or not isinstance(raw.get("name"), str):
+            return None
+        type_name = str(raw["type"])
+        if type_name in self.registry:
+            return type_name
+        broken = self.registry.broken_reason(type_name)
+        if broken:
+            self._error(f"resource type {type_name!r} cannot be used: its plugin {broken}", path + ("type",))
+            return None
+        hint = self.registry.suggest(type_name)
+        self._error(f"unknown resource type {type_name!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
+                    path + ("type",))
+        return None
 
     def _unknown_references(self, attributes: Mapping[str, Any], path: JsonPath) -> None:
         """References of a resource that failed its schema check name resources the spec has (checked here,
@@ -218,3 +215,17 @@ class Expansion(BuildState):
             self._error(f"when must be true or false, but {text!r} gives {value!r}"[:300], path + ("when",))
             return False
         return value
+
+
+def policies(raw: Mapping[str, Any]) -> tuple[Lifecycle, DriftPolicy]:
+    """An entry's `lifecycle:` and `drift:` (checked by the schema already)."""
+    lifecycle_raw = raw.get("lifecycle") or {}
+    prevent = lifecycle_raw.get("prevent_destroy")
+    lifecycle = Lifecycle(None if prevent is None else bool(prevent),
+                          frozenset(lifecycle_raw.get("ignore_changes") or ()),
+                          bool(lifecycle_raw.get("create_before_destroy", False)),
+                          bool(lifecycle_raw.get("allow_data_loss", False)))
+    drift_raw = raw.get("drift") or {}
+    drift = DriftPolicy(str(drift_raw.get("remediate") or "report"),
+                        seconds(drift_raw["every"]) if drift_raw.get("every") is not None else None)
+    return lifecycle, drift
