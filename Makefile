@@ -80,9 +80,11 @@ bench: install system-packages
 sandbox: install system-packages
 	$(BIN)/python -m tests.harness.sandbox
 
-# The module reference pages, generated from the schemas (a test checks they are fresh).
+# The module reference pages, generated from the schemas, and the architecture picture, drawn from the
+# import graph (tests check both are fresh).
 docs: install
 	$(BIN)/reconcile docs --write docs/modules
+	$(BIN)/python -m tools.import_graph
 
 # Static checks, then every test: ruff, mypy --strict (setup.cfg), import rules (.importlinter). CI runs this.
 check: lint test

@@ -1,0 +1,3 @@
+"""The AWS resource types. Each is one class and one schema: `Ec2Module` (`ec2_base`) for EC2 objects found
+by id and tags, `NamedModule` (`named_base`) for objects found by a unique name; `common` holds the shared
+helpers (errors, paging, ownership tags, create-once). Imports only the contract."""

@@ -8,6 +8,8 @@ unexpected failure (a bug) says where its traceback went instead of printing it,
   output, force-unlock), `workspace`, `spec_tools` (validate, vars, graph, inventory, test), `reference`
   (types, docs, schema, completion), `hosts` (trust); `migrate` lives in reconciler.migrate.commands;
 - `main`: the entry point and the mapping of every failure to a message and an exit code.
+
+May import every other room; nothing imports it.
 """
 
 from reconciler.cli.main import main

@@ -1,4 +1,7 @@
-"""Targets: where modules act. One per (family, name) per run, created on first use, reused by every module."""
+"""Targets: where modules act. One per (family, name) per run, created on first use, reused by every module.
+
+May import the model, the inventory and the errors: nothing of the stages above (engine, spec, state,
+policy, migrate, report, cli)."""
 
 from __future__ import annotations
 

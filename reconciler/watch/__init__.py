@@ -11,4 +11,6 @@ and Prometheus metrics on 127.0.0.1.
 - `loop`: the cadences, the wake-ups and the clean stop;
 - `status`, `metrics`, `dashboard`, `server`: what the service shows;
 - `notices`: webhook bodies, delivered in the background with retries.
+
+May import the engine, the report and the state; not the CLI.
 """

@@ -124,3 +124,16 @@ def test_the_quick_check_of_a_spec_top_level_agrees_with_jsonschema() -> None:
                 assert not schema_diagnostics(keys, meta, doc, (), references=False), (path, meta)
                 shared += 1
     assert checked > 50 and shared > 50
+
+
+def test_the_architecture_picture_is_drawn_from_todays_imports() -> None:
+    """docs/architecture.svg is made from docs/architecture.dot, which must be the code's import graph now."""
+    from tools.import_graph import DOCS, dot_source
+
+    assert (DOCS / "architecture.dot").read_text() == dot_source(), "run `make docs` to draw the picture again"
+
+
+def test_every_package_says_what_it_is_for_and_what_it_may_import() -> None:
+    for init in sorted([*(ROOT / "reconciler").glob("*/__init__.py"), *(ROOT / "modules").glob("*/__init__.py")]):
+        text = init.read_text()
+        assert text.startswith('"""') and ("import" in text.lower()), f"{init}: a docstring saying its room and imports"
