@@ -137,3 +137,19 @@ def test_every_package_says_what_it_is_for_and_what_it_may_import() -> None:
     for init in sorted([*(ROOT / "reconciler").glob("*/__init__.py"), *(ROOT / "modules").glob("*/__init__.py")]):
         text = init.read_text()
         assert text.startswith('"""') and ("import" in text.lower()), f"{init}: a docstring saying its room and imports"
+
+
+def test_rooms_stay_small() -> None:
+    """No file over 400 lines (but the helper sent whole to hosts), no class over 300, no function over 60."""
+    whole = {ROOT / "reconciler" / "targets" / "fsops.py"}  # shipped as one `python3 -c` source
+    big = []
+    for source in sorted([*(ROOT / "reconciler").rglob("*.py"), *(ROOT / "modules").rglob("*.py")]):
+        text = source.read_text()
+        if source not in whole and len(text.splitlines()) > 400:
+            big.append(f"{source.relative_to(ROOT)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            size = (node.end_lineno or node.lineno) - node.lineno + 1 if hasattr(node, "lineno") else 0
+            if isinstance(node, ast.ClassDef) and size > 300 or isinstance(
+                    node, (ast.FunctionDef, ast.AsyncFunctionDef)) and size > 60:
+                big.append(f"{source.relative_to(ROOT)}:{node.lineno}: {node.name} is {size} lines")
+    assert not big, "\n".join(big)
