@@ -6,14 +6,14 @@ is not taken over without `import:`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, NotCarried
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted, NotCarried
 from reconciler.targets.aws import AwsSession
 
+from .child_base import ChildModule
 from .common import GONE, api_errors
 from .terraform import pick
 
@@ -29,7 +29,7 @@ def _principal(statement: Mapping[str, Any]) -> str:
     return str(principal or "")
 
 
-class LambdaPermissionModule(Module[AwsSession], TerraformForm):
+class LambdaPermissionModule(ChildModule):
     type_name = "aws.lambda_permission"
 
     terraform_types = ("aws_lambda_permission",)
@@ -49,9 +49,8 @@ class LambdaPermissionModule(Module[AwsSession], TerraformForm):
         function, _, sid = object_id.rpartition("/")
         return {"function_name": function, "statement_id": sid}
     name_attribute = "statement_id"
-    family = "aws"
     requires_replace = frozenset({"function_name", "statement_id", "action", "principal", "source_arn"})
-    not_compared = frozenset({"state", "import"})
+    service, parent_attribute = "lambda", "function_name"
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"statement {statement_id(resource)} of function {resource.get('function_name')}"
@@ -62,33 +61,33 @@ class LambdaPermissionModule(Module[AwsSession], TerraformForm):
                 "action": str(r.get("action") or "lambda:InvokeFunction"), "principal": str(r.get("principal")),
                 "source_arn": str(r.get("source_arn")) if r.get("source_arn") else None}
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        lam = session.client("lambda")
-        functions = sorted({str(r.prior.get("function_name") or r.get("function_name")) for r in resources})
-        policies = dict(zip(functions, session.map(lambda f: self._policy(lam, f), functions), strict=True))
-        out: dict[str, Observed | Unobservable | None] = {}
-        for r in resources:
-            function = str(r.prior.get("function_name") or r.get("function_name"))
-            sid = str(r.prior.get("statement_id") or statement_id(r))
-            statement = next((s for s in policies[function] if s.get("Sid") == sid), None)
-            if statement is None:
-                out[r.address] = None
-            elif not r.prior and not r.get("import"):
-                out[r.address] = Unobservable(f"function {function} already has a statement {sid} not made by "
-                                              f"reconcile; set import: {sid} to take it over")
-            else:
-                source = (((statement.get("Condition") or {}).get("ArnLike") or {}).get("AWS:SourceArn"))
-                out[r.address] = Observed(
-                    {"function_name": function, "statement_id": sid, "action": statement.get("Action"),
-                     "principal": _principal(statement), "source_arn": source},
-                    identity={"function_name": function, "statement_id": sid})
-        return out
-
-    @staticmethod
-    def _policy(lam: Any, function: str) -> list[dict[str, Any]]:
+    def children(self, client: Any, parent: str) -> list[Any]:
+        """The statements of the function's resource policy."""
         with api_errors(ignore=GONE):
-            return list(json.loads(lam.get_policy(FunctionName=function)["Policy"]).get("Statement") or [])
+            return list(json.loads(client.get_policy(FunctionName=parent)["Policy"]).get("Statement") or [])
         return []  # no policy (or no function): no statements
+
+    def recorded(self, resource: Resource) -> str | None:
+        if resource.prior:
+            return str(resource.prior.get("statement_id") or statement_id(resource))
+        return statement_id(resource) if resource.get("import") else None
+
+    def named(self, child: Any, name: str) -> bool:
+        return bool(child.get("Sid") == name)
+
+    def same_key(self, resource: Resource, child: Any) -> bool:
+        return bool(child.get("Sid") == statement_id(resource))
+
+    def refusal(self, resource: Resource, child: Any) -> str:
+        return (f"function {self.parent_of(resource)} already has a statement {child.get('Sid')} not made by "
+                f"reconcile; set import: {child.get('Sid')} to take it over")
+
+    def read(self, client: Any, resource: Resource, child: Any) -> Observed:
+        function, sid = self.parent_of(resource), str(child.get("Sid"))
+        source = ((child.get("Condition") or {}).get("ArnLike") or {}).get("AWS:SourceArn")
+        return Observed({"function_name": function, "statement_id": sid, "action": child.get("Action"),
+                         "principal": _principal(child), "source_arn": source},
+                        identity={"function_name": function, "statement_id": sid})
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource

@@ -7,15 +7,15 @@ subscriptions; each managed one costs a GetSubscriptionAttributes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted
 from reconciler.targets.aws import AwsSession
 
-from .common import GONE, api_errors, paginate, read_each
+from .child_base import ChildModule
+from .common import GONE, api_errors, paginate
 from .policy import as_written, filter_policy_problem, json_value
 from .terraform import json_value as tf_json
 from .terraform import pick
@@ -23,7 +23,7 @@ from .terraform import pick
 PENDING = "PendingConfirmation"
 
 
-class SnsSubscriptionModule(Module[AwsSession], TerraformForm):
+class SnsSubscriptionModule(ChildModule):
     type_name = "aws.sns_subscription"
 
     terraform_types = ("aws_sns_topic_subscription",)
@@ -40,10 +40,9 @@ class SnsSubscriptionModule(Module[AwsSession], TerraformForm):
         notes = (f"{self.type_name}.{name}: filter_policy_scope {scope} is not carried (reconcile filters on "
                  "message attributes)",) if scope and scope != "MessageAttributes" else ()
         return Adopted(out, str(values.get("arn") or values.get("id")), notes=notes)
-    family = "aws"
     computed = frozenset({"arn"})
     requires_replace = frozenset({"topic_arn", "protocol", "endpoint"})
-    not_compared = frozenset({"state", "import"})
+    service, parent_attribute = "sns", "topic_arn"
 
     def prepare(self, attributes: dict[str, Any], load: Any) -> dict[str, Any]:
         """A filter policy SNS would refuse is an error at its line (a value with a reference is left to apply)."""
@@ -67,49 +66,34 @@ class SnsSubscriptionModule(Module[AwsSession], TerraformForm):
                 "endpoint": str(r.get("endpoint")), "raw_message_delivery": bool(r.get("raw_message_delivery", False)),
                 "filter_policy": json_value(policy)}
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        sns = session.client("sns")
-        topics = sorted({str(r.prior.get("topic_arn") or r.get("topic_arn")) for r in resources})
-
-        def listed(topic: str) -> list[dict[str, Any]]:
-            return session.listed(f"sns:subscriptions:{topic}", lambda: self._list(sns, topic))
-        by_topic = dict(zip(topics, session.map(listed, topics), strict=True))
-        matches: dict[str, dict[str, Any] | Unobservable] = {}
-        for r in resources:
-            subs = by_topic.get(str(r.prior.get("topic_arn") or r.get("topic_arn"))) or []
-            recorded = r.prior.get("arn") or r.get("import")
-            found = next((s for s in subs if recorded and s["SubscriptionArn"] == recorded), None)
-            if found is None and not recorded:
-                same = next((s for s in subs if s["Protocol"] == r.get("protocol")
-                             and s["Endpoint"] == r.get("endpoint")), None)
-                if same is not None:
-                    matches[r.address] = Unobservable(
-                        f"{r.get('endpoint')} is already subscribed to {r.get('topic_arn')} and not managed by "
-                        f"reconcile; set import: {same['SubscriptionArn']} to take it over")
-                    continue
-            if found is not None:
-                matches[r.address] = found
-        wanted = [r for r in resources if isinstance(matches.get(r.address), dict)]
-        read = read_each(session, wanted, lambda r: self._read(sns, matches[r.address]))  # type: ignore[arg-type]
-        return {r.address: read.get(r.address, matches.get(r.address)) for r in resources}
-
-    @staticmethod
-    def _list(sns: Any, topic: str) -> list[dict[str, Any]]:
+    def children(self, client: Any, parent: str) -> list[Any]:
         with api_errors(ignore=("NotFound",)):
-            return paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=topic)
+            return paginate(client, "list_subscriptions_by_topic", "Subscriptions", TopicArn=parent)
         return []  # the topic is gone: so are its subscriptions
 
-    @staticmethod
-    def _read(sns: Any, sub: Mapping[str, Any]) -> Observed:
-        arn = sub["SubscriptionArn"]
-        attrs: dict[str, Any] = {"arn": arn, "topic_arn": sub["TopicArn"], "protocol": sub["Protocol"],
-                                 "endpoint": sub["Endpoint"], "raw_message_delivery": False, "filter_policy": None}
+    def recorded(self, resource: Resource) -> str | None:
+        return str(resource.prior.get("arn") or resource.get("import") or "") or None
+
+    def named(self, child: Any, name: str) -> bool:
+        return bool(child["SubscriptionArn"] == name)
+
+    def same_key(self, resource: Resource, child: Any) -> bool:
+        return bool(child["Protocol"] == resource.get("protocol") and child["Endpoint"] == resource.get("endpoint"))
+
+    def refusal(self, resource: Resource, child: Any) -> str:
+        return (f"{resource.get('endpoint')} is already subscribed to {resource.get('topic_arn')} and not managed "
+                f"by reconcile; set import: {child['SubscriptionArn']} to take it over")
+
+    def read(self, client: Any, resource: Resource, child: Any) -> Observed:
+        arn = child["SubscriptionArn"]
+        attrs: dict[str, Any] = {"arn": arn, "topic_arn": child["TopicArn"], "protocol": child["Protocol"],
+                                 "endpoint": child["Endpoint"], "raw_message_delivery": False, "filter_policy": None}
         if arn != PENDING:
             with api_errors():
-                got = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+                got = client.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
             attrs["raw_message_delivery"] = got.get("RawMessageDelivery") == "true"
             attrs["filter_policy"] = json_value(got.get("FilterPolicy"))  # "{}" (a removed one) is none
-        return Observed(attrs, identity={"arn": arn, "topic_arn": sub["TopicArn"]})
+        return Observed(attrs, identity={"arn": arn, "topic_arn": child["TopicArn"]})
 
     def apply(self, session: AwsSession, change: Change) -> Observed:
         r = change.resource

@@ -9,8 +9,10 @@ import functools
 import importlib
 import re
 from pathlib import Path
+from typing import Any
 
 import botocore.session
+from reconcile_modules.aws.child_base import ChildModule
 from reconcile_modules.aws.common import PAGE_SIZES
 from reconcile_modules.aws.named_base import NamedModule
 
@@ -24,9 +26,10 @@ def called() -> set[tuple[str, str]]:
     for source in MODULES.glob("*.py"):
         text = source.read_text()
         clients = dict(CLIENT.findall(text))
-        for named in named_modules(source.stem):  # the named loop's list call, and its hooks' `client`
-            clients["client"] = named.service
-            out.add((named.service, named.listing[0]))
+        for based in based_modules(source.stem):  # a base's list call, and its hooks' `client`
+            clients["client"] = based.service
+            if hasattr(based, "listing"):  # the named loop's one list call
+                out.add((based.service, based.listing[0]))
         for name, operation in re.findall(r"""paginate\(\s*(\w+(?:\.client\("\w+"\))?),\s*"(\w+)\"""", text):
             direct = re.match(r"""\w+\.client\("(\w+)"\)""", name)
             service = direct.group(1) if direct else clients.get(name)
@@ -36,11 +39,12 @@ def called() -> set[tuple[str, str]]:
     return out
 
 
-def named_modules(stem: str) -> list[type[NamedModule]]:
-    """The named-loop module classes a module file defines."""
+def based_modules(stem: str) -> list[type[Any]]:
+    """The module classes a module file defines on the named or the child base (their hooks' `client` is
+    the class's `service`)."""
     module = importlib.import_module(f"reconcile_modules.aws.{stem}")
-    return [c for c in vars(module).values() if isinstance(c, type) and issubclass(c, NamedModule)
-            and c.__module__ == module.__name__ and hasattr(c, "listing")]
+    return [c for c in vars(module).values() if isinstance(c, type) and issubclass(c, (NamedModule, ChildModule))
+            and c.__module__ == module.__name__ and hasattr(c, "service")]
 
 
 @functools.cache
