@@ -4,12 +4,12 @@ the same key but not recorded refused, and one that went away absent. The moto t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from reconcile_modules.aws.child_base import ChildModule
 
 from reconciler.model import Observed, Resource, Unobservable
+from tests.unit.fakes.aws_session import FakeAwsSession
 
 
 class Mailboxes:
@@ -21,20 +21,6 @@ class Mailboxes:
     def subscribers(self, box: str) -> list[dict[str, str]]:
         self.listed.append(box)
         return list(self.boxes.get(box, []))
-
-
-class Session:
-    def __init__(self, service: Mailboxes):
-        self.service = service
-
-    def client(self, name: str, once: bool = False) -> Mailboxes:
-        return self.service
-
-    def listed(self, key: str, fetch: Callable[[], Any]) -> Any:
-        return fetch()
-
-    def map(self, read: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        return [read(i) for i in items]
 
 
 class SubscriberModule(ChildModule):
@@ -68,7 +54,7 @@ def subscriber(name: str, box: str, address: str, prior: dict[str, Any] | None =
 def test_one_listing_per_parent_and_each_child_found_by_what_the_state_recorded() -> None:
     service = Mailboxes({"ops": [{"id": "s1", "address": "a@x"}, {"id": "s2", "address": "b@x"}],
                          "dev": [{"id": "s3", "address": "c@x"}]})
-    found = SubscriberModule().observe(Session(service), [
+    found = SubscriberModule().observe(FakeAwsSession(service), [
         subscriber("a", "ops", "a@x", {"id": "s1"}), subscriber("b", "ops", "b@x", {"id": "s2"}),
         subscriber("c", "dev", "c@x", {"id": "s3"})])
     assert sorted(service.listed) == ["dev", "ops"]
@@ -78,7 +64,7 @@ def test_one_listing_per_parent_and_each_child_found_by_what_the_state_recorded(
 
 def test_a_child_with_the_same_key_not_recorded_is_refused_unless_imported() -> None:
     service = Mailboxes({"ops": [{"id": "s1", "address": "a@x"}]})
-    module, session = SubscriberModule(), Session(service)
+    module, session = SubscriberModule(), FakeAwsSession(service)
     refused = module.observe(session, [subscriber("a", "ops", "a@x")])["test.subscriber.a"]
     assert isinstance(refused, Unobservable) and "import: s1" in refused.reason
     taken = module.observe(session, [subscriber("a", "ops", "a@x", **{"import": "s1"})])["test.subscriber.a"]
@@ -87,6 +73,6 @@ def test_a_child_with_the_same_key_not_recorded_is_refused_unless_imported() -> 
 
 def test_a_recorded_child_that_went_away_and_a_new_one_are_absent() -> None:
     service = Mailboxes({"ops": []})
-    found = SubscriberModule().observe(Session(service), [subscriber("a", "ops", "a@x", {"id": "s1"}),
+    found = SubscriberModule().observe(FakeAwsSession(service), [subscriber("a", "ops", "a@x", {"id": "s1"}),
                                                           subscriber("b", "gone", "b@x")])
     assert found == {"test.subscriber.a": None, "test.subscriber.b": None}

@@ -4,7 +4,7 @@ made twice, and tags repaired in place. The moto end-to-end tests run each real 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from reconciler.engine.diff import compute_change
 from reconciler.errors import ModuleError
 from reconciler.model import Action, Observed, Resource, Unobservable
 from reconciler.targets.aws import OWNER_TAG, STACK_TAG
+from tests.unit.fakes.aws_session import FakeAwsSession
 
 
 class Notebooks:
@@ -65,22 +66,6 @@ class Notebooks:
             self.notebooks[Name]["Tags"].pop(key, None)
 
 
-class Session:
-    """What the loop asks of an AWS session: one client, list calls shared within a run, a reader pool."""
-
-    def __init__(self, service: Notebooks, stack: str = "prod") -> None:
-        self.service, self.stack, self.region, self.run_id, self.full_refresh = service, stack, "us-east-1", "r", False
-
-    def client(self, name: str, once: bool = False) -> Notebooks:
-        return self.service
-
-    def listed(self, key: str, fetch: Callable[[], Any]) -> Any:
-        return fetch()
-
-    def map(self, read: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        return [read(i) for i in items]
-
-
 class NotebookModule(NamedModule):
     type_name = "test.notebook"
     name_attribute = "notebook_name"
@@ -125,7 +110,7 @@ def ours(name: str, stack: str = "prod") -> dict[str, str]:
 def test_one_list_call_for_every_resource_and_another_stacks_object_is_refused() -> None:
     service = Notebooks()
     service.notebooks = {"a": {"Size": 1, "Tags": ours("a")}, "b": {"Size": 2, "Tags": ours("b", "staging")}}
-    found = NotebookModule().observe(Session(service), [notebook("a"), notebook("b"), notebook("c")])
+    found = NotebookModule().observe(FakeAwsSession(service), [notebook("a"), notebook("b"), notebook("c")])
     assert service.calls.count("list_notebooks") == 1
     assert isinstance(found["test.notebook.a"], Observed) and found["test.notebook.a"].ours
     assert found["test.notebook.a"].attributes["size"] == 1
@@ -137,7 +122,7 @@ def test_one_list_call_for_every_resource_and_another_stacks_object_is_refused()
 def test_an_object_made_by_hand_is_refused_unless_imported() -> None:
     service = Notebooks()
     service.notebooks = {"a": {"Size": 1, "Tags": {}}}
-    module, session = NotebookModule(), Session(service)
+    module, session = NotebookModule(), FakeAwsSession(service)
     refused = module.observe(session, [notebook("a")])["test.notebook.a"]
     assert isinstance(refused, Unobservable) and "import: a" in refused.reason
     adopted = module.observe(session, [notebook("a", **{"import": "a"})])["test.notebook.a"]
@@ -147,7 +132,7 @@ def test_an_object_made_by_hand_is_refused_unless_imported() -> None:
 def test_a_lost_create_answer_takes_the_object_back_instead_of_making_a_second() -> None:
     service = Notebooks()
     service.lose_next_create_answer = True
-    module, session, resource = NotebookModule(), Session(service), notebook("a", size=3)
+    module, session, resource = NotebookModule(), FakeAwsSession(service), notebook("a", size=3)
     change = compute_change(module, resource, None)
     assert change.action is Action.CREATE
     made = module.apply(session, change)
@@ -160,14 +145,14 @@ def test_a_name_taken_by_another_is_an_error_after_a_lost_answer() -> None:
     service = Notebooks()
     service.notebooks = {"a": {"Size": 1, "Tags": {"team": "other"}}}
     with pytest.raises(ModuleError, match="exists"):
-        NotebookModule().apply(Session(service), compute_change(NotebookModule(), notebook("a"), None))
+        NotebookModule().apply(FakeAwsSession(service), compute_change(NotebookModule(), notebook("a"), None))
     assert service.notebooks["a"]["Tags"] == {"team": "other"}
 
 
 def test_settings_and_tags_changed_behind_our_back_are_repaired_in_place() -> None:
     service = Notebooks()
     service.notebooks = {"a": {"Size": 1, "Tags": {**ours("a"), "extra": "by hand"}}}
-    module, session = NotebookModule(), Session(service)
+    module, session = NotebookModule(), FakeAwsSession(service)
     resource = notebook("a", size=2, tags={"team": "data"})
     observed = module.observe(session, [resource])["test.notebook.a"]
     change = compute_change(module, resource, observed)
