@@ -6,14 +6,14 @@ zone for all its records; an UPSERT writes one."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.capabilities import TerraformForm
-from reconciler.model import Change, Observed, Resource, Unobservable
-from reconciler.module import Adopted, Module, NotCarried
+from reconciler.model import Change, Observed, Resource
+from reconciler.module import Adopted, NotCarried
 from reconciler.targets.aws import AwsSession
 
+from .child_base import ChildModule
 from .common import api_errors, paginate
 from .route53_zone import ZONE_GONE, fqdn, short_id
 from .terraform import first, listed, pick
@@ -32,7 +32,7 @@ def alias_of(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {"name": fqdn(str(name)), "zone_id": str(zone), "evaluate_target_health": bool(health)}
 
 
-class Route53RecordModule(Module[AwsSession], TerraformForm):
+class Route53RecordModule(ChildModule):
     type_name = "aws.route53_record"
 
     terraform_types = ("aws_route53_record",)
@@ -58,10 +58,9 @@ class Route53RecordModule(Module[AwsSession], TerraformForm):
     def import_identity(self, object_id: str) -> dict[str, Any]:
         """Terraform's ZONEID_NAME_TYPE: the zone (the record is found by the spec's name and type)."""
         return {"zone_id": object_id.partition("_")[0]}
-    family = "aws"
     computed = frozenset({"fqdn"})
     requires_replace = frozenset({"zone_id", "record_name", "record_type"})
-    not_compared = frozenset({"state", "import"})
+    service, parent_attribute = "route53", "zone_id"
 
     def physical_key(self, resource: Resource) -> str | None:
         return f"record {record_name(resource)} {resource.get('record_type')} in zone {resource.get('zone_id')}"
@@ -77,37 +76,41 @@ class Route53RecordModule(Module[AwsSession], TerraformForm):
             out["records"] = sorted(str(v) for v in r.get("records") or [])
         return out
 
-    def observe(self, session: AwsSession, resources: Sequence[Resource]) -> Mapping[str, Any]:
-        r53 = session.client("route53")
-        zones = sorted({short_id(str(r.prior.get("zone_id") or r.get("zone_id"))) for r in resources})
+    def parent_of(self, resource: Resource) -> str:
+        return short_id(super().parent_of(resource))
 
-        def records(zone: str) -> list[dict[str, Any]]:
-            def fetch() -> list[dict[str, Any]]:
-                with api_errors(ignore=ZONE_GONE):
-                    return paginate(r53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone)
-                return []
-            return session.listed(f"route53:records:{zone}", fetch)
-        by_zone = dict(zip(zones, session.map(records, zones), strict=True))
-        out: dict[str, Observed | Unobservable | None] = {}
-        for r in resources:
-            zone = short_id(str(r.prior.get("zone_id") or r.get("zone_id")))
-            name, kind = str(r.prior.get("record_name") or record_name(r)), str(r.prior.get("record_type") or r.get("record_type"))
-            found = next((x for x in by_zone[zone] if fqdn(x["Name"]) == name and x["Type"] == kind), None)
-            if found is None:
-                out[r.address] = None
-            elif not r.prior and not r.get("import"):
-                out[r.address] = Unobservable(f"{kind} record {name} already exists in zone {zone} and is not "
-                                              "managed by reconcile; set import: true to take it over")
-            else:
-                attrs: dict[str, Any] = {"zone_id": zone, "record_name": fqdn(found["Name"]), "record_type": found["Type"],
-                                         "fqdn": fqdn(found["Name"])}
-                if found.get("AliasTarget"):
-                    attrs["alias"] = alias_of(found["AliasTarget"])
-                else:
-                    attrs["ttl"] = found.get("TTL")
-                    attrs["records"] = sorted(v["Value"] for v in found.get("ResourceRecords") or [])
-                out[r.address] = Observed(attrs, identity={"zone_id": zone, "set": found})
-        return out
+    def children(self, client: Any, parent: str) -> list[Any]:
+        """The zone's record sets (none when the zone is gone)."""
+        with api_errors(ignore=ZONE_GONE):
+            return paginate(client, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=parent)
+        return []
+
+    def recorded(self, resource: Resource) -> str | None:
+        if resource.prior:
+            return f"{resource.prior.get('record_name') or record_name(resource)} " \
+                   f"{resource.prior.get('record_type') or resource.get('record_type')}"
+        return f"{record_name(resource)} {resource.get('record_type')}" if resource.get("import") else None
+
+    def named(self, child: Any, name: str) -> bool:
+        return f"{fqdn(child['Name'])} {child['Type']}" == name
+
+    def same_key(self, resource: Resource, child: Any) -> bool:
+        return self.named(child, f"{record_name(resource)} {resource.get('record_type')}")
+
+    def refusal(self, resource: Resource, child: Any) -> str:
+        return (f"{child['Type']} record {fqdn(child['Name'])} already exists in zone {self.parent_of(resource)} and "
+                "is not managed by reconcile; set import: true to take it over")
+
+    def read(self, client: Any, resource: Resource, child: Any) -> Observed:
+        zone = self.parent_of(resource)
+        attrs: dict[str, Any] = {"zone_id": zone, "record_name": fqdn(child["Name"]), "record_type": child["Type"],
+                                 "fqdn": fqdn(child["Name"])}
+        if child.get("AliasTarget"):
+            attrs["alias"] = alias_of(child["AliasTarget"])
+        else:
+            attrs["ttl"] = child.get("TTL")
+            attrs["records"] = sorted(v["Value"] for v in child.get("ResourceRecords") or [])
+        return Observed(attrs, identity={"zone_id": zone, "set": child})
 
     @staticmethod
     def _record_set(want: Mapping[str, Any]) -> dict[str, Any]:
