@@ -31,7 +31,7 @@ class QuickChecks:
 
                     self._checks[key] = compiled(accept_references(schema()) if references else schema())
                 except Exception as exc:  # noqa: BLE001 - any compile problem: fall back to jsonschema
-                    log.debug("no quick check for %s: %s", key, exc)
+                    log.debug("no quick check for %s: %s", key, exc, exc_info=True)
                     self._checks[key] = None
             check = self._checks[key]
         if check is None:
